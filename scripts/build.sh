@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# build.sh [release|asan]: configures and builds one tree under build/.
+#   release: g++, RelWithDebInfo            -> build/release
+#   asan:    clang, Debug, ASan+UBSan, fuzz -> build/asan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-release}
+jobs=${CLUSTERD_JOBS:-$(nproc)}
+case "$kind" in
+  release)
+    cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_COMPILER=gcc >/dev/null ;;
+  asan)
+    cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+          -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+          -DCLUSTERD_SANITIZE=ON -DCLUSTERD_FUZZ=ON -DCLUSTERD_BENCH=OFF >/dev/null ;;
+  *) echo "build.sh: unknown kind '$kind' (release|asan)" >&2; exit 2 ;;
+esac
+echo "build: $kind"
+cmake --build "build/$kind" -j "$jobs"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package clusterd's build, tests and benchmarks need. Idempotent:
+# a no-op when everything is present. Prints one short line per step, not apt's output.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
+  libasio-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev libsystemd-dev
+  serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
+  tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox systemd
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
+log=$(mktemp /tmp/clusterd-setup.XXXXXX.log)
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  echo "setup: apt-get failed; last lines of $log:" >&2
+  tail -n 20 "$log" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "setup: done"

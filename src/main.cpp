@@ -1,0 +1,3 @@
+#include "clusterd/cli/cli.hpp"
+
+int main(int argc, char** argv) { return clusterd::cli::run(argc, argv); }
