@@ -1,0 +1,43 @@
+// Address parsing and advertise-address selection for the asio edge.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "clusterd/base/bytes.hpp"
+#include "clusterd/base/result.hpp"
+
+namespace clusterd::net {
+
+/// A parsed "host:port" / "[v6]:port" / "host" string.
+struct HostPort {
+    std::string host;        ///< without brackets; may be empty ("":7946 = all addresses)
+    std::uint16_t port = 0;
+};
+
+/// Parses `text` as host[:port]; IPv6 must be bracketed when a port is given ("[::1]:7946").
+/// A missing port takes `default_port`. Errors name the text and what is wrong.
+base::Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port);
+
+/// True for a literal IPv4/IPv6 address (no DNS).
+bool is_ip_literal(std::string_view host);
+
+/// The 4 (IPv4) or 16 (IPv6) address bytes of a literal, as memberlist carries them.
+base::Result<base::Bytes> ip_bytes(std::string_view host);
+/// Inverse of ip_bytes: "1.2.3.4" or "::1"; empty for a bad length.
+std::string ip_string(base::ByteView bytes);
+/// "1.2.3.4:7946" or "[::1]:7946".
+std::string join_host_port(std::string_view host, std::uint16_t port);
+
+/// True for RFC 1918 / RFC 6598 private IPv4 addresses.
+bool is_private_ipv4(std::string_view ip);
+/// True for 127.0.0.0/8 and ::1.
+bool is_loopback(std::string_view ip);
+
+/// The first non-loopback private IPv4 address of this host's interfaces (the rule Serf and
+/// Kong use when binding 0.0.0.0), or nullopt when there is none.
+std::optional<std::string> first_private_ipv4();
+
+}  // namespace clusterd::net

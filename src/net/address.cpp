@@ -1,0 +1,130 @@
+#include "clusterd/net/address.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <charconv>
+
+namespace clusterd::net {
+
+base::Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port) {
+    HostPort hp;
+    hp.port = default_port;
+    std::string_view rest;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos)
+            return base::make_error("bad_address", "address '" + std::string(text) + "': missing ']'");
+        hp.host = std::string(text.substr(1, close - 1));
+        rest = text.substr(close + 1);
+        if (!rest.empty() && rest.front() != ':')
+            return base::make_error("bad_address", "address '" + std::string(text) + "': junk after ']'");
+        if (!rest.empty()) rest.remove_prefix(1);
+        else rest = {};
+        if (text.size() > close + 1 && rest.empty())
+            return base::make_error("bad_address", "address '" + std::string(text) + "': empty port");
+    } else {
+        auto colon = text.rfind(':');
+        if (colon != std::string_view::npos && text.find(':') != colon) {
+            // Several colons and no brackets: a bare IPv6 address without a port.
+            hp.host = std::string(text);
+        } else if (colon != std::string_view::npos) {
+            hp.host = std::string(text.substr(0, colon));
+            rest = text.substr(colon + 1);
+            if (rest.empty())
+                return base::make_error("bad_address", "address '" + std::string(text) + "': empty port");
+        } else {
+            hp.host = std::string(text);
+        }
+    }
+    if (!rest.empty()) {
+        unsigned value = 0;
+        auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+        if (ec != std::errc() || p != rest.data() + rest.size() || value > 65535)
+            return base::make_error("bad_address",
+                                    "address '" + std::string(text) + "': port '" + std::string(rest) +
+                                        "' is not a number from 0 to 65535");
+        hp.port = static_cast<std::uint16_t>(value);
+    }
+    return hp;
+}
+
+bool is_ip_literal(std::string_view host) {
+    std::string h(host);
+    in6_addr a6{};
+    in_addr a4{};
+    return inet_pton(AF_INET, h.c_str(), &a4) == 1 || inet_pton(AF_INET6, h.c_str(), &a6) == 1;
+}
+
+base::Result<base::Bytes> ip_bytes(std::string_view host) {
+    std::string h(host);
+    in_addr a4{};
+    if (inet_pton(AF_INET, h.c_str(), &a4) == 1) {
+        auto* p = reinterpret_cast<const std::uint8_t*>(&a4);
+        return base::Bytes(p, p + 4);
+    }
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, h.c_str(), &a6) == 1) {
+        auto* p = reinterpret_cast<const std::uint8_t*>(&a6);
+        return base::Bytes(p, p + 16);
+    }
+    return base::make_error("bad_address", "'" + h + "' is not an IP address");
+}
+
+std::string ip_string(base::ByteView bytes) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (bytes.size() == 4) {
+        inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
+    } else if (bytes.size() == 16) {
+        // An IPv4-mapped IPv6 address prints as plain IPv4, as Go's net.IP does.
+        static const std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (std::equal(kMapped, kMapped + 12, bytes.begin())) return ip_string(bytes.subspan(12));
+        inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+    }
+    return buf;
+}
+
+std::string join_host_port(std::string_view host, std::uint16_t port) {
+    std::string out;
+    if (host.find(':') != std::string_view::npos) {
+        out = "[" + std::string(host) + "]";
+    } else {
+        out = std::string(host);
+    }
+    return out + ":" + std::to_string(port);
+}
+
+bool is_private_ipv4(std::string_view ip) {
+    auto b = ip_bytes(ip);
+    if (!b || b->size() != 4) return false;
+    const auto& v = *b;
+    return v[0] == 10 || (v[0] == 172 && (v[1] & 0xF0) == 16) || (v[0] == 192 && v[1] == 168) ||
+           (v[0] == 100 && (v[1] & 0xC0) == 64);
+}
+
+bool is_loopback(std::string_view ip) {
+    auto b = ip_bytes(ip);
+    if (!b) return false;
+    if (b->size() == 4) return (*b)[0] == 127;
+    base::Bytes one(16, 0);
+    one[15] = 1;
+    return *b == one;
+}
+
+std::optional<std::string> first_private_ipv4() {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<std::string> found;
+    for (ifaddrs* it = list; it != nullptr && !found; it = it->ifa_next) {
+        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+        char buf[INET_ADDRSTRLEN] = {};
+        auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
+        inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+        if (!is_loopback(buf) && is_private_ipv4(buf)) found = buf;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+}  // namespace clusterd::net
