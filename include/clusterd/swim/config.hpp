@@ -1,0 +1,66 @@
+// swim::Config: the memberlist tunables and the three timing profiles (lan, wan, local) with
+// memberlist's own numbers. Pure data; the Endpoint reads it once at construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "clusterd/base/bytes.hpp"
+#include "clusterd/base/time.hpp"
+#include "clusterd/base/version.hpp"
+
+namespace clusterd::swim {
+
+struct Config {
+    // ---- identity -------------------------------------------------------------------------
+    std::string name;               ///< unique node name
+    base::Bytes advertise_addr;     ///< 4 or 16 bytes (Go net.IP as []byte)
+    std::uint16_t advertise_port = 7946;
+
+    // ---- protocol versions (the Vsn array of alive messages) ------------------------------
+    std::uint8_t protocol_version = static_cast<std::uint8_t>(base::kMemberlistProtocolDefault);
+    std::uint8_t protocol_min = static_cast<std::uint8_t>(base::kMemberlistProtocolMin);
+    std::uint8_t protocol_max = static_cast<std::uint8_t>(base::kMemberlistProtocolMax);
+    std::uint8_t delegate_protocol_version = 0;
+    std::uint8_t delegate_protocol_min = 0;
+    std::uint8_t delegate_protocol_max = 0;
+
+    // ---- timing (memberlist DefaultLANConfig unless a profile says otherwise) -------------
+    base::Duration tcp_timeout = std::chrono::seconds(10);
+    int indirect_checks = 3;
+    int retransmit_mult = 4;
+    int suspicion_mult = 4;
+    int suspicion_max_timeout_mult = 6;
+    base::Duration push_pull_interval = std::chrono::seconds(30);
+    base::Duration probe_interval = std::chrono::seconds(1);
+    base::Duration probe_timeout = std::chrono::milliseconds(500);
+    bool disable_tcp_pings = false;
+    int awareness_max_multiplier = 8;
+    int gossip_nodes = 3;
+    base::Duration gossip_interval = std::chrono::milliseconds(200);
+    base::Duration gossip_to_the_dead_time = std::chrono::seconds(30);
+    /// 0 = a dead node's name can never be reclaimed by a new address (memberlist default).
+    base::Duration dead_node_reclaim_time{0};
+
+    // ---- sizes -----------------------------------------------------------------------------
+    std::size_t udp_buffer_size = 1400;   ///< UDP packet budget before the envelope
+    std::size_t meta_max_size = 512;      ///< memberlist MetaMaxSize
+
+    // ---- clusterd switches (not in memberlist) --------------------------------------------
+    /// Lifeguard on: awareness scales probe interval/timeout, nacks are requested, and suspicion
+    /// timeouts start at max and shrink with confirmations. Off: classic SWIM (fixed interval,
+    /// suspicion timeout = min, no nacks). memberlist always has it on.
+    bool lifeguard = true;
+
+    /// memberlist DefaultLANConfig().
+    static Config lan();
+    /// memberlist DefaultWANConfig().
+    static Config wan();
+    /// memberlist DefaultLocalConfig().
+    static Config local();
+    /// Profile by name ("lan", "wan", "local"); false if unknown.
+    static bool from_profile(const std::string& profile, Config& out);
+};
+
+}  // namespace clusterd::swim
