@@ -1,0 +1,163 @@
+// memberlist gossip messages (hashicorp/memberlist net.go) and their codecs: one type byte
+// followed by a msgpack body written exactly as Go's go-msgpack MsgpackHandle writes it
+// (structs as maps keyed by Go field names in declaration order, []byte as msgpack str).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "clusterd/base/bytes.hpp"
+#include "clusterd/base/result.hpp"
+
+namespace clusterd::wire {
+
+enum class MsgType : std::uint8_t {
+    Ping = 0,
+    IndirectPing = 1,
+    Ack = 2,
+    Suspect = 3,
+    Alive = 4,
+    Dead = 5,
+    PushPull = 6,
+    Compound = 7,
+    User = 8,
+    Compress = 9,
+    Encrypt = 10,
+    Nack = 11,
+    HasCrc = 12,
+    Err = 13,
+};
+
+// Byte-slice fields (addresses, meta, payloads, vsn) encode as msgpack nil when empty, which is
+// what Go sends for a nil slice; decoders accept nil, str and bin for them.
+
+/// Direct probe. source_* are omitted from the encoding when empty/zero (Go omitempty).
+struct Ping {
+    std::uint32_t seq_no = 0;
+    std::string node;
+    base::Bytes source_addr;  ///< 4 or 16 bytes, or empty
+    std::uint16_t source_port = 0;
+    std::string source_node;
+    friend bool operator==(const Ping&, const Ping&) = default;
+};
+
+/// Ask a peer to probe `target` on our behalf.
+struct IndirectPing {
+    std::uint32_t seq_no = 0;
+    base::Bytes target;  ///< 4 or 16 bytes
+    std::uint16_t port = 0;
+    std::string node;
+    bool nack = false;
+    base::Bytes source_addr;  ///< omitted when empty
+    std::uint16_t source_port = 0;
+    std::string source_node;
+    friend bool operator==(const IndirectPing&, const IndirectPing&) = default;
+};
+
+struct Ack {
+    std::uint32_t seq_no = 0;
+    base::Bytes payload;
+    friend bool operator==(const Ack&, const Ack&) = default;
+};
+
+struct Nack {
+    std::uint32_t seq_no = 0;
+    friend bool operator==(const Nack&, const Nack&) = default;
+};
+
+/// Type 13: a remote error relayed over a stream.
+struct ErrResp {
+    std::string error;
+    friend bool operator==(const ErrResp&, const ErrResp&) = default;
+};
+
+struct Suspect {
+    std::uint32_t incarnation = 0;
+    std::string node;
+    std::string from;
+    friend bool operator==(const Suspect&, const Suspect&) = default;
+};
+
+struct Alive {
+    std::uint32_t incarnation = 0;
+    std::string node;
+    base::Bytes addr;  ///< 4 or 16 bytes
+    std::uint16_t port = 0;
+    base::Bytes meta;
+    base::Bytes vsn;  ///< pmin, pmax, pcur, dmin, dmax, dcur (6 bytes when present)
+    friend bool operator==(const Alive&, const Alive&) = default;
+};
+
+struct Dead {
+    std::uint32_t incarnation = 0;
+    std::string node;
+    std::string from;
+    friend bool operator==(const Dead&, const Dead&) = default;
+};
+
+/// Type 8: opaque delegate (Serf) message bytes; on a packet it is [8][payload].
+struct UserMsg {
+    base::Bytes payload;
+    friend bool operator==(const UserMsg&, const UserMsg&) = default;
+};
+
+enum class NodeState : std::uint8_t { Alive = 0, Suspect = 1, Dead = 2, Left = 3 };
+
+struct PushNodeState {
+    std::string name;
+    base::Bytes addr;
+    std::uint16_t port = 0;
+    base::Bytes meta;
+    std::uint32_t incarnation = 0;
+    NodeState state = NodeState::Alive;
+    base::Bytes vsn;
+    friend bool operator==(const PushNodeState&, const PushNodeState&) = default;
+};
+
+/// Type 6 (stream only): [6][header{Nodes,UserStateLen,Join}][nodes...][raw user state].
+struct PushPull {
+    bool join = false;
+    std::vector<PushNodeState> nodes;
+    base::Bytes user_state;
+    friend bool operator==(const PushPull&, const PushPull&) = default;
+};
+
+using Message = std::variant<Ping, IndirectPing, Ack, Nack, ErrResp, Suspect, Alive, Dead, UserMsg>;
+
+MsgType message_type(const Message& m);
+
+/// [type byte][msgpack body]; UserMsg is [8][raw payload].
+base::Bytes encode(const Message& m);
+/// Decodes one message (type byte first). Errors: "truncated", "malformed", "unknown_type",
+/// "unexpected_type" (a known type that is not a single message: push-pull, compound, ...).
+base::Result<Message> decode(base::ByteView buf);
+
+/// Compound (type 7): [7][count u8][count x u16 BE length][messages]. At most 255 parts.
+base::Bytes encode_compound(const std::vector<base::Bytes>& msgs);
+/// The parts of a compound message. Like memberlist, parts after the first one whose declared
+/// length runs past the buffer are dropped and counted in `truncated` (not an error).
+struct CompoundParts {
+    std::vector<base::Bytes> parts;
+    std::size_t truncated = 0;
+};
+/// Splits a compound message (type byte 7 first). Errors: "truncated" when the count byte or
+/// the length table is missing, "malformed" when the type byte is not 7.
+base::Result<CompoundParts> split_compound(base::ByteView buf);
+
+base::Bytes encode_push_pull(const PushPull& pp);
+/// Decodes a whole push-pull message (type byte 6 first). Rejects more than
+/// kMaxPushPullNodes states or a user-state length beyond the remaining bytes.
+base::Result<PushPull> decode_push_pull(base::ByteView buf);
+
+/// Stream (TCP) user message: [8][userMsgHeader{UserMsgLen}][raw payload].
+base::Bytes encode_stream_user(base::ByteView payload);
+/// Decodes a stream user message (type byte 8 first) and returns the payload.
+base::Result<base::Bytes> decode_stream_user(base::ByteView buf);
+
+/// Hard cap on node states accepted in one push-pull (memberlist has no explicit cap; the
+/// 20 MiB stream limit bounds it; this keeps allocation proportional to input).
+inline constexpr std::size_t kMaxPushPullNodes = 1u << 20;
+
+}  // namespace clusterd::wire
