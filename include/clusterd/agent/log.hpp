@@ -1,0 +1,59 @@
+// The agent's log hub: Serf-format lines ("2026/11/25 04:10:00 [INFO] agent: ..."), written to
+// stderr through spdlog, kept in a ring of recent lines, and fanned out to `monitor` subscribers.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace clusterd::agent {
+
+enum class LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Err = 4 };
+
+/// Parses Serf's level names (TRACE, DEBUG, INFO, WARN, ERR; case-insensitive; ERROR/WARNING too).
+std::optional<LogLevel> parse_log_level(std::string_view text);
+const char* log_level_name(LogLevel level);
+
+class LogHub {
+public:
+    using Subscriber = std::function<void(const std::string& line)>;
+
+    explicit LogHub(LogLevel min_level, bool to_stderr = true);
+    ~LogHub();
+    LogHub(const LogHub&) = delete;
+    LogHub& operator=(const LogHub&) = delete;
+
+    void set_level(LogLevel level) { level_ = level; }
+    LogLevel level() const { return level_; }
+
+    /// Logs one line if `level` passes the hub's level (subscribers filter on their own level).
+    void log(LogLevel level, std::string_view component, std::string_view message);
+    void info(std::string_view component, std::string_view message) { log(LogLevel::Info, component, message); }
+    void warn(std::string_view component, std::string_view message) { log(LogLevel::Warn, component, message); }
+    void error(std::string_view component, std::string_view message) { log(LogLevel::Err, component, message); }
+    void debug(std::string_view component, std::string_view message) { log(LogLevel::Debug, component, message); }
+
+    /// Subscribes to lines at `min_level` or above; the recent ring is replayed first.
+    int subscribe(LogLevel min_level, Subscriber subscriber);
+    void unsubscribe(int id);
+
+private:
+    struct Entry {
+        LogLevel level;
+        std::string line;
+    };
+    struct Sub {
+        LogLevel min;
+        Subscriber fn;
+    };
+    LogLevel level_;
+    bool to_stderr_;
+    std::deque<Entry> ring_;
+    std::map<int, Sub> subs_;
+    int next_id_ = 1;
+};
+
+}  // namespace clusterd::agent
