@@ -1,0 +1,57 @@
+// coord::Client: one node's Vivaldi estimator. Feed it (peer name, peer coordinate, measured RTT)
+// and it updates the local coordinate exactly as Serf's coordinate.Client does: per-peer median
+// latency filter, Vivaldi step, adjustment window, gravity towards the origin, reset on NaN/Inf.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "clusterd/base/result.hpp"
+#include "clusterd/base/rng.hpp"
+#include "clusterd/base/time.hpp"
+#include "clusterd/coord/coordinate.hpp"
+
+namespace clusterd::coord {
+
+class Client {
+public:
+    explicit Client(Config config = Config{}, std::uint64_t seed = 1);
+
+    const Coordinate& coordinate() const { return coord_; }
+    const Config& config() const { return config_; }
+
+    /// Replaces the local coordinate (rejected when incompatible or not finite).
+    base::Status set_coordinate(const Coordinate& c);
+    /// Forgets the latency samples kept for a peer.
+    void forget_node(const std::string& node) { latency_samples_.erase(node); }
+
+    /// Applies one observation; errors ("incompatible", "invalid", "bad_rtt") leave state unchanged.
+    /// RTT must be within [0, 10 s] like Serf.
+    base::Result<Coordinate> update(const std::string& node, const Coordinate& other, base::Duration rtt);
+
+    /// Estimated RTT from the local coordinate to `other` (zero if incompatible).
+    base::Duration distance_to(const Coordinate& other) const;
+
+    /// How often the coordinate had to be reset because it went non-finite.
+    std::uint64_t resets() const { return resets_; }
+
+private:
+    base::Status check(const Coordinate& c) const;
+    double latency_filter(const std::string& node, double rtt_seconds);
+    void update_vivaldi(const Coordinate& other, double rtt_seconds);
+    void update_adjustment(const Coordinate& other, double rtt_seconds);
+    void update_gravity();
+
+    Config config_;
+    Coordinate coord_;
+    Coordinate origin_;
+    std::size_t adjustment_index_ = 0;
+    std::vector<double> adjustment_samples_;
+    std::map<std::string, std::vector<double>> latency_samples_;
+    std::uint64_t resets_ = 0;
+    base::Rng rng_;
+};
+
+}  // namespace clusterd::coord
