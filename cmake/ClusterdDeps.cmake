@@ -19,6 +19,10 @@ endif()
 add_library(clusterd_asio INTERFACE)
 target_compile_definitions(clusterd_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
 target_link_libraries(clusterd_asio INTERFACE Threads::Threads)
+# asio 1.22 only detects C++20 coroutines on clang with libc++; with libstdc++ <coroutine> works too.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  target_compile_definitions(clusterd_asio INTERFACE ASIO_HAS_CO_AWAIT=1 ASIO_HAS_STD_COROUTINE=1)
+endif()
 
 # msgpack-cxx without boost.
 add_library(clusterd_msgpack INTERFACE)
