@@ -1,30 +1,112 @@
-// clusterd's effective configuration and how it is loaded: built-in defaults, then the YAML file
-// (Kong's keys), then command-line flags. Every error names the file, the key and the problem.
+// clusterd's effective configuration and how it is loaded. Layers, later wins:
+//   built-in defaults <- the YAML file (Kong's keys + every Serf option in snake_case)
+//   <- Serf JSON files (-config-file / -config-dir, Serf's keys) <- command-line flags.
+// Lists (event_handlers, start_join, retry_join) append across layers and tags merge, as Serf's
+// MergeConfig does. Every error names the file (or flag), the key and what is wrong.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "clusterd/base/result.hpp"
+#include "clusterd/base/time.hpp"
 #include "clusterd/config/flags.hpp"
 
 namespace clusterd::config {
 
 struct Config {
-    std::string config_file;                  ///< the YAML file that was read ("" if none)
+    // --- where it came from ---
+    std::string config_file;               ///< the YAML file that was read ("" if none)
+    std::vector<std::string> json_files;   ///< Serf JSON files read, in order
+    std::vector<std::string> warnings;     ///< non-fatal notes (clamped values, deprecated keys)
+    std::map<std::string, std::string> origins;  ///< canonical key -> "<file>: key 'x'" that set it last
+
+    // --- Serf agent options (JSON key names) ---
+    std::string node_name;                    ///< "" until resolved: Kong-style generated name
+    std::string role;                         ///< deprecated: copied into tags["role"]
+    bool disable_coordinates = false;
+    std::map<std::string, std::string> tags;
+    std::string tags_file;
     std::string bind = "0.0.0.0:7946";        ///< cluster_listen / -bind
-    std::string rpc_addr = "127.0.0.1:7373";  ///< cluster_listen_rpc / -rpc-addr
+    std::string interface_name;               ///< "interface" / -iface
     std::string advertise;                    ///< cluster.advertise / -advertise
-    std::string node_name;                    ///< -node; empty: generated Kong-style name
-    std::string log_level = "info";
+    std::string encrypt_key;                  ///< cluster.encrypt / -encrypt (base64 of 16/24/32 bytes)
+    std::string keyring_file;
+    std::string log_level = "info";           ///< trace, debug, info, warn, err (stored lower-case)
+    std::string rpc_addr = "127.0.0.1:7373";  ///< cluster_listen_rpc / -rpc-addr
+    std::string rpc_auth;
+    int protocol = 5;
+    bool replay_on_join = false;
+    int query_response_size_limit = 1024;
+    int query_size_limit = 1024;
+    int user_event_size_limit = 512;
     std::vector<std::string> start_join;
+    std::vector<std::string> event_handlers;  ///< raw specs; parse with parse_handler_spec
+    std::string profile = "lan";              ///< lan, wan, local (cluster.profile)
+    std::string snapshot_path;
+    bool leave_on_terminate = false;
+    bool skip_leave_on_interrupt = false;
+    std::string discover;
+    base::Duration reconnect_interval = std::chrono::seconds(30);
+    base::Duration reconnect_timeout = std::chrono::hours(24);
+    base::Duration tombstone_timeout = std::chrono::hours(24);
+    bool disable_name_resolution = false;
+    bool enable_syslog = false;
+    std::string syslog_facility = "LOCAL0";
+    std::vector<std::string> retry_join;
+    int retry_max_attempts = 0;               ///< 0 = no limit
+    base::Duration retry_interval = std::chrono::seconds(30);
+    bool rejoin_after_leave = false;
+    bool enable_compression = true;           ///< -disable-compression clears it
+    std::string statsite_addr;
+    std::string statsd_addr;
+    base::Duration broadcast_timeout = std::chrono::seconds(5);
+    bool validate_node_names = false;
+
+    // --- Kong / clusterd extras ---
+    int ttl_on_failure = 3600;                ///< seconds, min 60; sets reconnect_timeout unless explicit
+    bool ttl_on_failure_set = false;
+    bool reconnect_timeout_set = false;
+    std::string data_dir;                     ///< node-id file lives here
+    base::Duration handler_timeout{0};        ///< kill a handler after this long; 0 = never
+    bool config_check = false;                ///< -config-check: validate, print, exit
 };
 
 /// Where the YAML file comes from: `-c/--config` (in flags as "config"), then $CLUSTERD_CONFIG
 /// (passed in by the caller), then /etc/clusterd/clusterd.yml if it exists.
 std::string pick_config_path(const FlagValues& flags, const char* env_value);
 
-/// Loads defaults <- YAML file (if `path` is non-empty) <- flags.
+/// Loads defaults <- YAML file (if `path` is non-empty) <- Serf JSON files named by the
+/// config_file / config_dir flags <- flags, then validates. Reads files; nothing else.
 base::Result<Config> load_config(const std::string& path, const FlagValues& flags);
+
+/// The same from in-memory YAML text (`source` names it in errors); no JSON files, no flags.
+base::Result<Config> load_yaml_text(const std::string& text, const std::string& source);
+
+/// Applies one YAML document (Kong keys + Serf snake_case keys) on top of `cfg`.
+base::Status apply_yaml_text(Config& cfg, const std::string& text, const std::string& source);
+
+/// Applies one Serf JSON document (text) on top of `cfg`; `source` names it in errors.
+base::Status apply_json_text(Config& cfg, const std::string& text, const std::string& source);
+
+/// Applies command-line flag values on top of `cfg`.
+base::Status apply_flags(Config& cfg, const FlagValues& flags);
+
+/// Checks the merged config (addresses, key, ttl, profile, limits, handlers...), applies derived
+/// values (role -> tags, ttl_on_failure -> reconnect_timeout, clamps with warnings).
+base::Status validate_config(Config& cfg);
+
+/// The effective config as "key = value" lines for `clusterd agent -config-check`; secrets
+/// (encrypt_key, rpc_auth) are shown only as "(set)".
+std::string render_config(const Config& cfg);
+
+/// Every config key a file may use (Serf's JSON keys plus clusterd's own), for suggestions/docs.
+std::vector<std::string> known_keys();
+
+/// Parses "host[:port]" / "[v6][:port]" with an IP literal host; on success yields the host and
+/// port (default_port when absent). Used for bind, rpc_addr and advertise.
+base::Status check_ip_port(const std::string& text, int default_port, std::string* host = nullptr, int* port = nullptr);
 
 }  // namespace clusterd::config
