@@ -1,0 +1,90 @@
+// Deadline-driven coalescers (see coalesce.hpp).
+#include "clusterd/serf/coalesce.hpp"
+
+#include <algorithm>
+
+namespace clusterd::serf {
+
+bool Coalescer::offer(const Event& e, base::Instant now) {
+    if (!handles(e)) return false;
+    if (!armed_) {
+        armed_ = true;
+        quantum_deadline_ = now + coalesce_;
+    }
+    quiescent_deadline_ = now + quiescent_;
+    absorb(e);
+    return true;
+}
+
+base::Instant Coalescer::next_deadline() const {
+    if (!armed_) return base::Instant::max();
+    return std::min(quantum_deadline_, quiescent_deadline_);
+}
+
+std::vector<Event> Coalescer::poll(base::Instant now) {
+    if (!armed_ || now < next_deadline()) return {};
+    return flush();
+}
+
+std::vector<Event> Coalescer::flush() {
+    std::vector<Event> out;
+    emit(out);
+    armed_ = false;
+    return out;
+}
+
+// ---- member events ----------------------------------------------------------------------
+
+bool MemberEventCoalescer::handles(const Event& e) const {
+    const auto* m = std::get_if<MemberEvent>(&e);
+    return m != nullptr;
+}
+
+void MemberEventCoalescer::absorb(const Event& e) {
+    const auto& m = std::get<MemberEvent>(e);
+    for (const auto& member : m.members) latest_[member.name] = {m.type, member};
+}
+
+void MemberEventCoalescer::emit(std::vector<Event>& out) {
+    static constexpr EventType kOrder[] = {EventType::MemberJoin, EventType::MemberLeave, EventType::MemberFailed,
+                                           EventType::MemberUpdate, EventType::MemberReap};
+    std::map<EventType, MemberEvent> by_type;
+    for (auto& [name, latest] : latest_) {
+        auto prev = last_.find(name);
+        if (prev != last_.end() && prev->second == latest.first && latest.first != EventType::MemberUpdate) continue;
+        last_[name] = latest.first;
+        auto& ev = by_type[latest.first];
+        ev.type = latest.first;
+        ev.members.push_back(std::move(latest.second));
+    }
+    latest_.clear();
+    for (EventType t : kOrder) {
+        auto it = by_type.find(t);
+        if (it != by_type.end()) out.emplace_back(std::move(it->second));
+    }
+}
+
+// ---- user events ------------------------------------------------------------------------
+
+bool UserEventCoalescer::handles(const Event& e) const {
+    const auto* u = std::get_if<UserEvent>(&e);
+    return u != nullptr && u->coalesce;
+}
+
+void UserEventCoalescer::absorb(const Event& e) {
+    const auto& u = std::get<UserEvent>(e);
+    auto it = events_.find(u.name);
+    if (it == events_.end() || it->second.ltime < u.ltime) {
+        events_[u.name] = Latest{u.ltime, {u}};
+        return;
+    }
+    if (it->second.ltime == u.ltime) it->second.events.push_back(u);
+}
+
+void UserEventCoalescer::emit(std::vector<Event>& out) {
+    for (auto& [name, latest] : events_)
+        for (auto& u : latest.events) out.emplace_back(std::move(u));
+    events_.clear();
+}
+
+}  // namespace clusterd::serf
