@@ -1,0 +1,38 @@
+// swim::Suspicion: the Lifeguard suspicion timer of one suspected node (memberlist
+// suspicion.go). It starts at `max` (or `min` when no confirmations are expected, k < 1) and
+// shrinks toward `min` as independent suspect messages from other members confirm it.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "clusterd/base/time.hpp"
+
+namespace clusterd::swim {
+
+class Suspicion {
+public:
+    Suspicion(const std::string& from, int k, base::Duration min, base::Duration max,
+              base::Instant start);
+
+    /// Records a confirmation from `from`. True when it was new and counted (so the suspect
+    /// message is worth re-broadcasting); false for duplicates or once k is reached.
+    bool confirm(const std::string& from);
+
+    /// When the node must be declared dead.
+    base::Instant deadline() const { return deadline_; }
+    int confirmations() const { return n_; }
+    int expected() const { return k_; }
+    base::Instant start() const { return start_; }
+
+private:
+    int n_ = 0;
+    int k_;
+    base::Duration min_;
+    base::Duration max_;
+    base::Instant start_;
+    base::Instant deadline_;
+    std::set<std::string> seen_;
+};
+
+}  // namespace clusterd::swim

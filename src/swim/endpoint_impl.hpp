@@ -1,0 +1,152 @@
+// Private state of swim::Endpoint, shared by the endpoint_*.cpp files: the node table in probe
+// order, timers, pending probes/streams/acks, the broadcast queue and the outbound queue.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "clusterd/base/rng.hpp"
+#include "clusterd/swim/awareness.hpp"
+#include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/swim/endpoint.hpp"
+#include "clusterd/swim/suspicion.hpp"
+#include "clusterd/wire/memberlist.hpp"
+
+namespace clusterd::swim {
+
+struct Endpoint::Impl {
+    Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant now);
+
+    // ---- timers -------------------------------------------------------------------------------
+    enum class TimerKind : std::uint8_t {
+        Start, ProbeTick, GossipTick, PushPullTick, ProbeTimeout, ProbeEnd, AckExpire, RelayNack,
+        SuspicionCheck
+    };
+    struct Timer {
+        TimerKind kind;
+        std::uint64_t id = 0;  ///< seq number for probe/ack timers
+        std::string name;      ///< node name for suspicion timers
+    };
+    void schedule(base::Instant at, Timer t) { timers.emplace(at, std::move(t)); }
+    void fire(const Timer& t, base::Instant now);
+
+    // ---- node table ----------------------------------------------------------------------------
+    Node* lookup(const std::string& name) {
+        auto it = by_name.find(name);
+        return it == by_name.end() ? nullptr : it->second;
+    }
+    const Node* lookup(const std::string& name) const {
+        auto it = by_name.find(name);
+        return it == by_name.end() ? nullptr : it->second;
+    }
+    Node& self() { return *lookup(cfg.name); }
+    std::vector<Node*> k_random_nodes(std::size_t k, const std::function<bool(const Node&)>& exclude);
+    void reset_nodes(base::Instant now);
+
+    // ---- state transitions (memberlist state.go) ------------------------------------------
+    void ensure_started(base::Instant now);
+    void alive_node(const wire::Alive& a, base::Instant now, bool bootstrap,
+                    BroadcastQueue::Finished notify = {});
+    void suspect_node(const wire::Suspect& s, base::Instant now);
+    void dead_node(const wire::Dead& d, base::Instant now);
+    void refute(Node& me, std::uint32_t accused);
+    wire::Alive alive_msg_for(const Node& n) const;
+    void broadcast(const std::string& node, const wire::Message& m, BroadcastQueue::Finished f = {});
+
+    // ---- probing (state.go probe/probeNode, net.go ping handlers) --------------------------
+    void probe(base::Instant now);
+    void probe_node(Node& node, base::Instant now);
+    void probe_timeout(std::uint64_t seq, base::Instant now);
+    void probe_end(std::uint64_t seq, base::Instant now);
+    void handle_ack(const wire::Ack& a, base::Instant now);
+    void handle_nack(const wire::Nack& n);
+    void handle_ping(const wire::Ping& p, const Address& from);
+    void handle_indirect_ping(const wire::IndirectPing& p, const Address& from, base::Instant now);
+
+    // ---- dissemination (gossip, push-pull, join) ------------------------------------------
+    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit);
+    void gossip(base::Instant now);
+    void push_pull_tick(base::Instant now);
+    std::uint64_t start_push_pull(const Address& to, const std::string& node, bool join,
+                                  std::uint64_t join_id);
+    base::Bytes local_push_pull(bool join);
+    base::Status merge_remote(const wire::PushPull& pp, base::Instant now);
+    base::Status verify_protocol(const std::vector<wire::PushNodeState>& remote) const;
+
+    // ---- sending -------------------------------------------------------------------------------
+    /// Sends one message, piggybacking broadcasts (net.go sendMsg).
+    void send_msg(const Address& to, const std::string& node, base::Bytes msg);
+    void send_raw(const Address& to, const std::string& node, base::Bytes msg, bool crc);
+    std::uint64_t send_stream(const Address& to, const std::string& node, base::Bytes msg);
+
+    void dispatch(const Address& from, base::ByteView msg, base::Instant now, int depth);
+
+    // ---- data ------------------------------------------------------------------------------
+    Config cfg;
+    Delegate* delegate;
+    base::Rng rng;
+    Awareness awareness;
+    BroadcastQueue queue;
+    Stats stats;
+    base::Instant created;
+    base::Instant last_now;
+    bool started = false;
+    bool left = false;
+    bool leave_finished = false;
+    std::size_t packet_overhead = 0;
+    std::uint32_t seq_no = 0;
+    std::uint32_t incarnation = 0;
+
+    std::vector<std::unique_ptr<Node>> nodes;  ///< probe order (memberlist m.nodes)
+    std::unordered_map<std::string, Node*> by_name;
+    std::size_t probe_index = 0;
+    std::unordered_map<std::string, Suspicion> suspicions;
+
+    std::multimap<base::Instant, Timer> timers;
+    base::Duration push_pull_next{0};
+
+    struct Probe {
+        std::uint64_t seq = 0;
+        std::string node;
+        base::Instant sent;
+        base::Instant deadline;
+        bool acked = false;
+        bool fallback_ok = false;
+        int expected_nacks = 0;
+        int nacks = 0;
+        bool indirect_phase = false;
+    };
+    std::optional<Probe> probe_state;
+    bool probe_tick_pending = false;
+
+    /// Acks we wait for on behalf of someone's indirect ping: our seq -> relay target.
+    struct Relay {
+        std::uint32_t their_seq;
+        Address requester;
+        std::string requester_node;
+        bool nack;
+        bool done = false;
+    };
+    std::unordered_map<std::uint32_t, Relay> relays;
+
+    enum class StreamKind : std::uint8_t { PushPull, Ping, User };
+    struct PendingStream {
+        StreamKind kind;
+        Address to;
+        bool join = false;
+        std::uint64_t join_id = 0;
+        std::uint32_t ping_seq = 0;
+    };
+    std::uint64_t next_stream_id = 0;
+    std::map<std::uint64_t, PendingStream> streams;
+    std::uint64_t next_join_id = 0;
+    std::unordered_map<std::uint64_t, std::size_t> join_remaining;
+    std::deque<JoinResult> join_results;
+
+    std::deque<Transmit> out;
+};
+
+}  // namespace clusterd::swim

@@ -1,0 +1,194 @@
+// Endpoint failure detection: randomized round-robin probing, direct ping, indirect pings with
+// nacks, the TCP fallback ping, Lifeguard awareness updates, and answering pings (memberlist
+// state.go probe/probeNode and net.go handlePing/handleIndirectPing/handleAck/handleNack).
+#include "endpoint_impl.hpp"
+
+namespace clusterd::swim {
+
+void Endpoint::Impl::probe(base::Instant now) {
+    std::size_t checked = 0;
+    while (true) {
+        if (checked >= nodes.size()) return;
+        if (probe_index >= nodes.size()) {
+            reset_nodes(now);
+            probe_index = 0;
+            checked++;
+            continue;
+        }
+        Node& node = *nodes[probe_index];
+        probe_index++;
+        if (node.name == cfg.name || node.dead_or_left()) {
+            checked++;
+            continue;
+        }
+        probe_node(node, now);
+        return;
+    }
+}
+
+void Endpoint::Impl::probe_node(Node& node, base::Instant now) {
+    stats.probes++;
+    const base::Duration interval =
+        cfg.lifeguard ? awareness.scale(cfg.probe_interval) : cfg.probe_interval;
+    wire::Ping ping;
+    ping.seq_no = ++seq_no;
+    ping.node = node.name;
+    ping.source_addr = cfg.advertise_addr;
+    ping.source_port = cfg.advertise_port;
+    ping.source_node = cfg.name;
+
+    Probe p;
+    p.seq = ping.seq_no;
+    p.node = node.name;
+    p.sent = now;
+    p.deadline = now + interval;
+    probe_state = p;
+
+    if (node.state == State::Alive) {
+        send_msg(node.addr, node.name, wire::encode(ping));
+    } else {
+        // Tack a suspect on so that the node can refute as soon as possible.
+        std::vector<base::Bytes> msgs{wire::encode(ping),
+                                      wire::encode(wire::Suspect{node.incarnation, node.name, cfg.name})};
+        send_raw(node.addr, node.name, wire::encode_compound(msgs), node.pmax() >= 5);
+    }
+    schedule(now + cfg.probe_timeout, Timer{TimerKind::ProbeTimeout, p.seq, {}});
+    schedule(now + interval, Timer{TimerKind::ProbeEnd, p.seq, {}});
+}
+
+void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
+    if (!probe_state || probe_state->seq != seq || probe_state->acked) return;
+    Probe& p = *probe_state;
+    p.indirect_phase = true;
+    Node* node = lookup(p.node);
+    if (!node) return;  // forgotten meanwhile; probe_end settles it
+    const std::string target = node->name;
+    auto peers = k_random_nodes(static_cast<std::size_t>(cfg.indirect_checks), [&](const Node& n) {
+        return n.name == cfg.name || n.name == target || n.state != State::Alive;
+    });
+    wire::IndirectPing ind;
+    ind.seq_no = static_cast<std::uint32_t>(seq);
+    ind.target = node->addr.ip;
+    ind.port = node->addr.port;
+    ind.node = node->name;
+    ind.source_addr = cfg.advertise_addr;
+    ind.source_port = cfg.advertise_port;
+    ind.source_node = cfg.name;
+    for (Node* peer : peers) {
+        ind.nack = cfg.lifeguard && peer->pmax() >= 4;
+        if (ind.nack) p.expected_nacks++;
+        stats.indirect_probes++;
+        send_msg(peer->addr, peer->name, wire::encode(ind));
+    }
+    if (!cfg.disable_tcp_pings && node->pmax() >= 3) {
+        wire::Ping ping;
+        ping.seq_no = static_cast<std::uint32_t>(seq);
+        ping.node = node->name;
+        ping.source_addr = cfg.advertise_addr;
+        ping.source_port = cfg.advertise_port;
+        ping.source_node = cfg.name;
+        stats.tcp_fallback_probes++;
+        const std::uint64_t id = send_stream(node->addr, node->name, wire::encode(ping));
+        streams[id].kind = StreamKind::Ping;
+        streams[id].ping_seq = ping.seq_no;
+        // The fallback must answer before the probe ends.
+        out.back().timeout = p.deadline - now;
+    }
+}
+
+void Endpoint::Impl::probe_end(std::uint64_t seq, base::Instant now) {
+    if (!probe_state || probe_state->seq != seq) return;
+    Probe p = *probe_state;
+    probe_state.reset();
+    if (!p.acked && !p.fallback_ok) {
+        int delta = 0;
+        if (p.expected_nacks > 0) {
+            if (p.nacks < p.expected_nacks) delta += p.expected_nacks - p.nacks;
+        } else {
+            delta += 1;
+        }
+        if (cfg.lifeguard) awareness.apply_delta(delta);
+        stats.probe_failures++;
+        if (Node* node = lookup(p.node)) {
+            suspect_node(wire::Suspect{node->incarnation, node->name, cfg.name}, now);
+        }
+    } else if (cfg.lifeguard) {
+        awareness.apply_delta(-1);
+    }
+    if (probe_tick_pending) {
+        probe_tick_pending = false;
+        probe(now);
+    }
+}
+
+void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
+    if (probe_state && probe_state->seq == a.seq_no && !probe_state->acked) {
+        Probe& p = *probe_state;
+        p.acked = true;
+        if (!p.indirect_phase) {
+            // A direct answer ends the probe at once.
+            Probe done = p;
+            probe_state.reset();
+            if (cfg.lifeguard) awareness.apply_delta(-1);
+            if (delegate) {
+                if (Node* node = lookup(done.node)) delegate->notify_ping_complete(*node, now - done.sent, a.payload);
+            }
+            if (probe_tick_pending) {
+                probe_tick_pending = false;
+                probe(now);
+            }
+        } else {
+            probe_state.reset();
+            if (cfg.lifeguard) awareness.apply_delta(-1);
+            if (probe_tick_pending) {
+                probe_tick_pending = false;
+                probe(now);
+            }
+        }
+        return;
+    }
+    auto it = relays.find(a.seq_no);
+    if (it != relays.end() && !it->second.done) {
+        it->second.done = true;
+        send_msg(it->second.requester, it->second.requester_node,
+                 wire::encode(wire::Ack{it->second.their_seq, {}}));
+    }
+}
+
+void Endpoint::Impl::handle_nack(const wire::Nack& n) {
+    if (probe_state && probe_state->seq == n.seq_no) {
+        probe_state->nacks++;
+        stats.nacks_received++;
+    }
+}
+
+void Endpoint::Impl::handle_ping(const wire::Ping& p, const Address& from) {
+    if (!p.node.empty() && p.node != cfg.name) {
+        stats.pings_wrong_node++;
+        return;
+    }
+    wire::Ack ack;
+    ack.seq_no = p.seq_no;
+    if (delegate) ack.payload = delegate->ack_payload();
+    Address to = from;
+    if (!p.source_addr.empty() && p.source_port > 0) to = Address{p.source_addr, p.source_port};
+    send_msg(to, p.source_node, wire::encode(ack));
+}
+
+void Endpoint::Impl::handle_indirect_ping(const wire::IndirectPing& ind, const Address& from,
+                                          base::Instant now) {
+    wire::Ping ping;
+    ping.seq_no = ++seq_no;
+    ping.node = ind.node;
+    ping.source_addr = cfg.advertise_addr;
+    ping.source_port = cfg.advertise_port;
+    ping.source_node = cfg.name;
+    Address requester = from;
+    if (!ind.source_addr.empty() && ind.source_port > 0) requester = Address{ind.source_addr, ind.source_port};
+    relays[ping.seq_no] = Relay{ind.seq_no, requester, ind.source_node, ind.nack};
+    schedule(now + cfg.probe_timeout, Timer{TimerKind::RelayNack, ping.seq_no, {}});
+    const std::uint16_t port = ind.port == 0 ? cfg.advertise_port : ind.port;
+    send_msg(Address{ind.target, port}, ind.node, wire::encode(ping));
+}
+
+}  // namespace clusterd::swim

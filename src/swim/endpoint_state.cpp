@@ -1,0 +1,361 @@
+// Endpoint node-state transitions: alive / suspect / dead / left with incarnation ordering,
+// refutation, Lifeguard suspicion timers and push-pull state merging (memberlist state.go).
+#include <algorithm>
+#include <limits>
+
+#include "endpoint_impl.hpp"
+#include "clusterd/swim/timing.hpp"
+
+namespace clusterd::swim {
+
+namespace {
+constexpr std::uint32_t kImplausibleIncarnation = std::numeric_limits<std::uint32_t>::max();
+
+std::array<std::uint8_t, 6> vsn_of(const base::Bytes& v) {
+    std::array<std::uint8_t, 6> out{};
+    for (std::size_t i = 0; i < 6 && i < v.size(); ++i) out[i] = v[i];
+    return out;
+}
+}  // namespace
+
+Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant now)
+    : cfg(std::move(c)),
+      delegate(d),
+      rng(seed),
+      awareness(cfg.awareness_max_multiplier),
+      queue(cfg.retransmit_mult),
+      created(now),
+      last_now(now) {
+    // The local node exists from the start; the delegate is first consulted in ensure_started()
+    // (so an owner that is also the delegate can construct us in its member initialisers).
+    auto self_node = std::make_unique<Node>();
+    self_node->name = cfg.name;
+    self_node->addr = Address{cfg.advertise_addr, cfg.advertise_port};
+    self_node->state = State::Alive;
+    self_node->incarnation = 0;
+    self_node->vsn = {cfg.protocol_min, cfg.protocol_max, cfg.protocol_version,
+                      cfg.delegate_protocol_min, cfg.delegate_protocol_max, cfg.delegate_protocol_version};
+    self_node->state_change = now;
+    self_node->state = State::Dead;  // becomes alive (with a join event) in ensure_started
+    by_name[cfg.name] = self_node.get();
+    nodes.push_back(std::move(self_node));
+    schedule(now, Timer{TimerKind::Start, 0, {}});
+}
+
+void Endpoint::Impl::ensure_started(base::Instant now) {
+    if (started) return;
+    started = true;
+    base::Bytes meta;
+    if (delegate) {
+        meta = delegate->node_meta(cfg.meta_max_size);
+        if (meta.size() > cfg.meta_max_size) meta.clear();
+    }
+    wire::Alive a;
+    a.incarnation = ++incarnation;
+    a.node = cfg.name;
+    a.addr = cfg.advertise_addr;
+    a.port = cfg.advertise_port;
+    a.meta = std::move(meta);
+    const Node& me = self();
+    a.vsn.assign(me.vsn.begin(), me.vsn.end());
+    alive_node(a, now, true);
+
+    // Staggered periodic work, as memberlist's triggerFunc/pushPullTrigger.
+    auto stagger = [&](base::Duration d) {
+        if (d.count() <= 0) return base::Duration{0};
+        return base::Duration(static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(d.count()))));
+    };
+    if (cfg.probe_interval.count() > 0)
+        schedule(now + stagger(cfg.probe_interval), Timer{TimerKind::ProbeTick, 0, {}});
+    if (cfg.gossip_interval.count() > 0 && cfg.gossip_nodes > 0)
+        schedule(now + stagger(cfg.gossip_interval), Timer{TimerKind::GossipTick, 0, {}});
+    if (cfg.push_pull_interval.count() > 0)
+        schedule(now + stagger(cfg.push_pull_interval), Timer{TimerKind::PushPullTick, 0, {}});
+}
+
+wire::Alive Endpoint::Impl::alive_msg_for(const Node& n) const {
+    wire::Alive a;
+    a.incarnation = n.incarnation;
+    a.node = n.name;
+    a.addr = n.addr.ip;
+    a.port = n.addr.port;
+    a.meta = n.meta;
+    a.vsn.assign(n.vsn.begin(), n.vsn.end());
+    return a;
+}
+
+void Endpoint::Impl::broadcast(const std::string& node, const wire::Message& m, BroadcastQueue::Finished f) {
+    queue.queue(node, wire::encode(m), std::move(f));
+}
+
+void Endpoint::Impl::refute(Node& me, std::uint32_t accused) {
+    std::uint64_t inc = static_cast<std::uint64_t>(incarnation) + 1;
+    if (accused >= inc) inc = static_cast<std::uint64_t>(accused) + 1;
+    inc = std::min<std::uint64_t>(inc, kImplausibleIncarnation - 1);
+    incarnation = static_cast<std::uint32_t>(inc);
+    me.incarnation = incarnation;
+    stats.refutes++;
+    awareness.apply_delta(1);
+    broadcast(me.name, alive_msg_for(me));
+}
+
+void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bootstrap,
+                                BroadcastQueue::Finished notify) {
+    const bool is_local = a.node == cfg.name;
+    if (left && is_local) return;
+    if (a.incarnation == kImplausibleIncarnation) {
+        stats.malformed++;
+        return;
+    }
+    if (a.vsn.size() >= 3) {
+        const auto pmin = a.vsn[0], pmax = a.vsn[1];
+        if (pmin == 0 || pmax == 0 || pmin > pmax) {
+            stats.unexpected++;
+            return;
+        }
+    }
+    if (a.addr.size() != 4 && a.addr.size() != 16) {
+        stats.malformed++;
+        return;
+    }
+    Node* state = lookup(a.node);
+    bool updates_node = false;
+    if (!state) {
+        auto fresh = std::make_unique<Node>();
+        fresh->name = a.node;
+        fresh->addr = Address{a.addr, a.port};
+        fresh->meta = a.meta;
+        fresh->state = State::Dead;
+        fresh->state_change = now;
+        if (a.vsn.size() > 5) fresh->vsn = vsn_of(a.vsn);
+        state = fresh.get();
+        by_name[a.node] = state;
+        // Insert at a random position so new nodes are not probed in join order.
+        const std::size_t n = nodes.size();
+        const std::size_t offset = n == 0 ? 0 : static_cast<std::size_t>(rng.below(n));
+        nodes.push_back(std::move(fresh));
+        std::swap(nodes[offset], nodes[n]);
+    } else if (state->addr.ip != a.addr || state->addr.port != a.port) {
+        const bool can_reclaim = cfg.dead_node_reclaim_time.count() > 0 &&
+                                 (now - state->state_change) > cfg.dead_node_reclaim_time;
+        if (state->state == State::Left || (state->state == State::Dead && can_reclaim)) {
+            updates_node = true;
+        } else {
+            stats.conflicts++;
+            if (delegate) {
+                Node other;
+                other.name = a.node;
+                other.addr = Address{a.addr, a.port};
+                other.meta = a.meta;
+                delegate->notify_conflict(*state, other);
+            }
+            return;
+        }
+    }
+
+    if (a.incarnation <= state->incarnation && !is_local && !updates_node) return;
+    if (a.incarnation < state->incarnation && is_local) return;
+
+    suspicions.erase(a.node);
+    const State old_state = state->state;
+    const base::Bytes old_meta = state->meta;
+
+    if (!bootstrap && is_local) {
+        const std::array<std::uint8_t, 6> versions = state->vsn;
+        if (a.incarnation == state->incarnation && a.meta == state->meta &&
+            a.vsn == base::Bytes(versions.begin(), versions.end()))
+            return;
+        refute(*state, a.incarnation);
+    } else {
+        queue.queue(a.node, wire::encode(a), std::move(notify));
+        if (!a.vsn.empty()) state->vsn = vsn_of(a.vsn);
+        state->incarnation = a.incarnation;
+        state->meta = a.meta;
+        state->addr = Address{a.addr, a.port};
+        if (state->state != State::Alive) {
+            state->state = State::Alive;
+            state->state_change = now;
+        }
+    }
+
+    if (delegate) {
+        if (old_state == State::Dead || old_state == State::Left) {
+            delegate->notify_join(*state);
+        } else if (old_meta != state->meta) {
+            delegate->notify_update(*state);
+        }
+    }
+}
+
+void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
+    Node* state = lookup(s.node);
+    if (!state) return;
+    if (s.incarnation == kImplausibleIncarnation) {
+        stats.malformed++;
+        return;
+    }
+    if (s.incarnation < state->incarnation) return;
+
+    if (auto it = suspicions.find(s.node); it != suspicions.end()) {
+        if (it->second.confirm(s.from)) {
+            broadcast(s.node, s);
+            schedule(it->second.deadline(), Timer{TimerKind::SuspicionCheck, 0, s.node});
+        }
+        return;
+    }
+    if (state->state != State::Alive) return;
+
+    if (state->name == cfg.name) {
+        refute(*state, s.incarnation);
+        return;
+    }
+    broadcast(s.node, s);
+    stats.suspects++;
+    state->incarnation = s.incarnation;
+    state->state = State::Suspect;
+    state->state_change = now;
+
+    int k = cfg.suspicion_mult - 2;
+    const std::size_t n = nodes.size();
+    if (static_cast<long>(n) - 2 < k) k = 0;
+    if (!cfg.lifeguard) k = 0;
+    const base::Duration min = suspicion_timeout(cfg.suspicion_mult, n, cfg.probe_interval);
+    const base::Duration max = min * cfg.suspicion_max_timeout_mult;
+    auto [it, inserted] = suspicions.try_emplace(s.node, s.from, k, min, max, now);
+    (void)inserted;
+    schedule(it->second.deadline(), Timer{TimerKind::SuspicionCheck, 0, s.node});
+}
+
+void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
+    Node* state = lookup(d.node);
+    if (!state) return;
+    if (d.incarnation == kImplausibleIncarnation) {
+        stats.malformed++;
+        return;
+    }
+    if (d.incarnation < state->incarnation) return;
+    suspicions.erase(d.node);
+    if (state->dead_or_left()) return;
+
+    if (state->name == cfg.name) {
+        if (!left) {
+            refute(*state, d.incarnation);
+            return;
+        }
+        broadcast(d.node, d, [this] { leave_finished = true; });
+    } else {
+        broadcast(d.node, d);
+    }
+    state->incarnation = d.incarnation;
+    if (d.node == d.from) {
+        state->state = State::Left;
+    } else {
+        state->state = State::Dead;
+        stats.deaths++;
+    }
+    state->state_change = now;
+    if (delegate) delegate->notify_leave(*state);
+}
+
+base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeState>& remote) const {
+    std::uint8_t maxpmin = 0, minpmax = 255, maxdmin = 0, mindmax = 255;
+    for (const auto& rn : remote) {
+        if (rn.state != wire::NodeState::Alive || rn.vsn.size() < 6) continue;
+        maxpmin = std::max(maxpmin, rn.vsn[0]);
+        minpmax = std::min(minpmax, rn.vsn[1]);
+        maxdmin = std::max(maxdmin, rn.vsn[3]);
+        mindmax = std::min(mindmax, rn.vsn[4]);
+    }
+    for (const auto& n : nodes) {
+        if (n->state != State::Alive) continue;
+        maxpmin = std::max(maxpmin, n->pmin());
+        minpmax = std::min(minpmax, n->pmax());
+        maxdmin = std::max(maxdmin, n->dmin());
+        mindmax = std::min(mindmax, n->dmax());
+    }
+    auto check = [&](const std::string& name, std::uint8_t pcur, std::uint8_t dcur) -> base::Status {
+        if (pcur < maxpmin || pcur > minpmax)
+            return base::make_error("incompatible", "Node '" + name + "' protocol version (" +
+                                                        std::to_string(pcur) + ") is incompatible: [" +
+                                                        std::to_string(maxpmin) + ", " +
+                                                        std::to_string(minpmax) + "]");
+        if (dcur < maxdmin || dcur > mindmax)
+            return base::make_error("incompatible", "Node '" + name + "' delegate protocol version (" +
+                                                        std::to_string(dcur) + ") is incompatible: [" +
+                                                        std::to_string(maxdmin) + ", " +
+                                                        std::to_string(mindmax) + "]");
+        return base::ok_status();
+    };
+    for (const auto& rn : remote) {
+        const std::uint8_t pcur = rn.vsn.size() >= 6 ? rn.vsn[2] : 0;
+        const std::uint8_t dcur = rn.vsn.size() >= 6 ? rn.vsn[5] : 0;
+        if (auto st = check(rn.name, pcur, dcur); !st) return st;
+    }
+    for (const auto& n : nodes) {
+        if (auto st = check(n->name, n->pcur(), n->dcur()); !st) return st;
+    }
+    return base::ok_status();
+}
+
+base::Status Endpoint::Impl::merge_remote(const wire::PushPull& pp, base::Instant now) {
+    if (auto st = verify_protocol(pp.nodes); !st) {
+        stats.incompatible++;
+        return st;
+    }
+    for (const auto& r : pp.nodes) {
+        switch (r.state) {
+            case wire::NodeState::Alive: {
+                wire::Alive a;
+                a.incarnation = r.incarnation;
+                a.node = r.name;
+                a.addr = r.addr;
+                a.port = r.port;
+                a.meta = r.meta;
+                a.vsn = r.vsn;
+                alive_node(a, now, false);
+                break;
+            }
+            case wire::NodeState::Left:
+                dead_node(wire::Dead{r.incarnation, r.name, r.name}, now);
+                break;
+            case wire::NodeState::Dead:
+            case wire::NodeState::Suspect:
+                suspect_node(wire::Suspect{r.incarnation, r.name, cfg.name}, now);
+                break;
+        }
+    }
+    if (!pp.user_state.empty() && delegate) delegate->merge_remote_state(pp.user_state, pp.join);
+    stats.push_pulls++;
+    return base::ok_status();
+}
+
+void Endpoint::Impl::reset_nodes(base::Instant now) {
+    // Forget nodes dead for longer than GossipToTheDeadTime, then reshuffle the probe order.
+    std::vector<std::unique_ptr<Node>> keep;
+    keep.reserve(nodes.size());
+    for (auto& n : nodes) {
+        if (n->state == State::Dead && (now - n->state_change) > cfg.gossip_to_the_dead_time) {
+            by_name.erase(n->name);
+            suspicions.erase(n->name);
+        } else {
+            keep.push_back(std::move(n));
+        }
+    }
+    nodes = std::move(keep);
+    rng.shuffle(nodes);
+}
+
+std::vector<Node*> Endpoint::Impl::k_random_nodes(std::size_t k,
+                                                  const std::function<bool(const Node&)>& exclude) {
+    std::vector<Node*> picked;
+    const std::size_t n = nodes.size();
+    for (std::size_t i = 0; i < 3 * n && picked.size() < k; ++i) {
+        Node* node = nodes[static_cast<std::size_t>(rng.below(n))].get();
+        if (exclude(*node)) continue;
+        if (std::find(picked.begin(), picked.end(), node) != picked.end()) continue;
+        picked.push_back(node);
+    }
+    return picked;
+}
+
+}  // namespace clusterd::swim
