@@ -1,0 +1,325 @@
+"""One benchmark cluster of N real agents of one kind on 127.0.0.1, and the measurements
+taken on it: join convergence, idle RSS/CPU/gossip bytes, user-event propagation, `members`
+RPC latency/throughput, failure detection (kill -9) and graceful leave.
+
+Owns: the cluster's lifetime (start() ... stop()); every wait is bounded by a deadline and a
+timeout is recorded as a result ("timeout"), never a hang. Results are plain dicts of floats.
+"""
+import os
+import random
+import signal
+import statistics
+import time
+
+import mpack
+import procs
+import rpc
+from netcount import NftCounters
+
+HANDLER = """#!/bin/sh
+# clusterd benchmark event handler: one line per user event, in a per-agent file.
+cat >/dev/null
+printf '%s %s\\n' "$SERF_USER_EVENT" "$SERF_USER_LTIME" >> "{dir}/$SERF_SELF_NAME.events"
+"""
+
+
+class Timeout(Exception):
+    """A bounded wait ran out (or the agents cannot do the step); `short` goes in the table."""
+
+    def __init__(self, msg, short=None):
+        super().__init__(msg)
+        self.short = short
+
+
+class Cluster:
+    def __init__(self, kind, binary, n, rundir, log, profile="lan"):
+        self.kind = kind
+        self.binary = binary
+        self.n = n
+        self.rundir = rundir
+        self.log = log
+        self.profile = profile
+        self.agents = []
+        self.nft = None
+        self.handler = os.path.join(rundir, "handler.sh")
+        self.evdir = os.path.join(rundir, "events")
+        os.makedirs(self.evdir, exist_ok=True)
+        with open(self.handler, "w") as f:
+            f.write(HANDLER.replace("{dir}", self.evdir))
+        os.chmod(self.handler, 0o755)
+
+    # ---------------------------------------------------------------- lifetime
+    def start(self, converge_timeout, seed_timeout=10.0, count_bytes=False):
+        """Starts the seed, then N-1 joiners; returns seconds to convergence.
+        Raises Timeout (with a reason) when the cluster does not converge in time."""
+        ports = procs.alloc_ports(2 * self.n)
+        gossip, rpcp = ports[:self.n], ports[self.n:]
+        if count_bytes:
+            self.nft = NftCounters(gossip)
+        tag = "%s%d" % (self.kind[0], self.n)
+        seed = procs.spawn_agent(self.binary, self.kind, "%s-0" % tag, gossip[0], rpcp[0],
+                                 self.rundir, self.handler, profile=self.profile)
+        self.agents.append(seed)
+        deadline = time.monotonic() + seed_timeout
+        while True:
+            if not seed.alive():
+                raise Timeout("seed agent exited: " + seed.log_tail(), "agent exited")
+            try:
+                seed.rpc = rpc.RpcClient("127.0.0.1", seed.rpc_port, timeout=1.0)
+                break
+            except rpc.RpcError as e:
+                if time.monotonic() > deadline:
+                    raise Timeout("no RPC handshake from the seed agent within %.0f s (%s)"
+                                  % (seed_timeout, e), "no RPC handshake")
+                time.sleep(0.1)
+        t0 = time.monotonic()
+        for i in range(1, self.n):
+            self.agents.append(procs.spawn_agent(
+                self.binary, self.kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], self.rundir,
+                self.handler, join_port=gossip[0], profile=self.profile))
+        self.spawn_seconds = time.monotonic() - t0
+        self.log("  %s N=%d: spawned in %.1f s" % (self.kind, self.n, self.spawn_seconds))
+        self._wait(lambda st: len(st) >= self.n and
+                   sum(1 for s in st.values() if s == "alive") >= self.n,
+                   self.agents, t0 + converge_timeout, "join convergence")
+        return time.monotonic() - t0
+
+    def stop(self):
+        procs.stop_agents(self.agents)
+        self.agents = []
+        if self.nft is not None:
+            self.nft.close()
+            self.nft = None
+
+    # ---------------------------------------------------------------- polling
+    def _connect(self, agent, deadline):
+        if agent.rpc is not None:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        try:
+            agent.rpc = rpc.RpcClient("127.0.0.1", agent.rpc_port, timeout=2.0)
+            return True
+        except rpc.RpcError:
+            return False
+
+    def _wait(self, pred, watchers, deadline, what, sample=16):
+        """Polls `members` at every watcher until pred(statuses) holds at each one at least
+        once. Large clusters poll a random sample first, then sweep everybody."""
+        pending = list(watchers)
+        big = len(pending) > 128
+        while pending:
+            if time.monotonic() > deadline:
+                dead = [a.name for a in self.agents if not a.alive()]
+                raise Timeout("%s: %d of %d agents not there after the deadline%s"
+                              % (what, len(pending), len(watchers),
+                                 (" (%d agents exited)" % len(dead)) if dead else ""))
+            batch = pending
+            if big:
+                batch = random.sample(pending, min(sample, len(pending)))
+            done = []
+            for a in batch:
+                if not a.alive():
+                    raise Timeout("%s: agent %s exited: %s" % (what, a.name, a.log_tail()),
+                              "agent exited")
+                if not self._connect(a, deadline):
+                    continue
+                try:
+                    st = rpc.statuses(a.rpc.members(timeout=max(0.5, deadline - time.monotonic())))
+                except rpc.RpcError:
+                    a.rpc.close()
+                    a.rpc = None
+                    continue
+                if pred(st):
+                    done.append(a)
+            if big and len(done) == len(batch):
+                # the sample agrees: sweep the rest once
+                for a in pending:
+                    if a in done or time.monotonic() > deadline:
+                        continue
+                    if self._connect(a, deadline):
+                        try:
+                            if pred(rpc.statuses(a.rpc.members(timeout=5.0))):
+                                done.append(a)
+                        except rpc.RpcError:
+                            a.rpc.close()
+                            a.rpc = None
+            pending = [a for a in pending if a not in done]
+            if pending:
+                time.sleep(0.05 if not big else 0.5)
+
+    # ---------------------------------------------------------------- idle
+    def idle(self, settle, window):
+        """Per-agent CPU %% of one core over `window` s, VmRSS KiB and gossip bytes/s."""
+        for a in self.agents:          # idle means no RPC polling either
+            if a.rpc is not None:
+                a.rpc.close()
+                a.rpc = None
+        time.sleep(settle)
+        t1 = time.monotonic()
+        c1 = {a.pid: procs.cpu_ticks(a.pid) for a in self.agents}
+        b1 = self.nft.read() if self.nft else None
+        time.sleep(window)
+        b2 = self.nft.read() if self.nft else None
+        c2 = {a.pid: procs.cpu_ticks(a.pid) for a in self.agents}
+        dt = time.monotonic() - t1
+        cpu, rss, bps = [], [], []
+        for a in self.agents:
+            if c1[a.pid] is None or c2[a.pid] is None:
+                raise Timeout("agent %s exited while idle: %s" % (a.name, a.log_tail()))
+            cpu.append(100.0 * (c2[a.pid] - c1[a.pid]) / procs.CLK_TCK / dt)
+            rss.append(procs.rss_kib(a.pid) / 1024.0)
+            if b1 is not None and b2 is not None:
+                bps.append((b2[a.gossip_port] - b1[a.gossip_port]) / dt)
+        return {"cpu": cpu, "rss": rss, "bytes": bps,
+                "bytes_note": "" if self.nft and self.nft.ok else
+                              (self.nft.reason if self.nft else "not counted")}
+
+    # ---------------------------------------------------------------- user event
+    def event(self, name, timeout, dup_wait):
+        """Seconds until every agent's handler ran for event `name`; duplicate runs."""
+        origin = self.agents[0]
+        self._connect(origin, time.monotonic() + 5)
+        if origin.rpc is None:
+            raise Timeout("user event: no RPC connection to the origin agent")
+        files = {a.name: os.path.join(self.evdir, a.name + ".events") for a in self.agents}
+        t0 = time.monotonic()
+        try:
+            origin.rpc.event(name, b"bench")
+        except rpc.RpcError as e:
+            raise Timeout("user event RPC failed: %s" % e)
+        deadline = t0 + timeout
+        pending = set(files)
+        while pending:
+            if time.monotonic() > deadline:
+                raise Timeout("user event: %d of %d handlers did not run" % (len(pending), self.n))
+            for nm in list(pending):
+                if _count(files[nm], name) > 0:
+                    pending.discard(nm)
+            if pending:
+                time.sleep(0.01)
+        took = time.monotonic() - t0
+        time.sleep(dup_wait)
+        dups = sum(max(0, _count(f, name) - 1) for f in files.values())
+        return took, dups
+
+    # ---------------------------------------------------------------- members RPC
+    def members_rpc(self, seconds, window=16):
+        """Latency (s) of sequential calls and pipelined throughput (calls/s) at one agent.
+        All requests reuse one Seq so every answer of a quiet cluster has the same size; the
+        last answer is decoded in full to prove the framing held."""
+        a = self.agents[0]
+        c = rpc.RpcClient("127.0.0.1", a.rpc_port, timeout=5.0)
+        try:
+            size = _answer_size(c)
+            if _answer_size(c) != size:
+                raise Timeout("members RPC: answer size not stable on a quiet cluster")
+            raw = _raw_request(99)
+            lat = []
+            end = time.monotonic() + seconds / 2
+            while time.monotonic() < end:
+                t = time.perf_counter()
+                c.sock.sendall(raw)
+                last = _recv_exact(c.sock, size)
+                lat.append(time.perf_counter() - t)
+            _check_answer(last, size, self.n)
+            done = 0
+            sent = 0
+            t0 = time.perf_counter()
+            end = time.monotonic() + seconds / 2
+            while sent < window:
+                c.sock.sendall(raw)
+                sent += 1
+            while True:
+                last = _recv_exact(c.sock, size)
+                done += 1
+                if time.monotonic() < end:
+                    c.sock.sendall(raw)
+                    sent += 1
+                elif done == sent:
+                    break
+            tput = done / (time.perf_counter() - t0)
+            _check_answer(last, size, self.n)
+            return lat, tput
+        except (rpc.RpcError, OSError) as e:
+            raise Timeout("members RPC: %s" % e)
+        finally:
+            c.close()
+
+    # ---------------------------------------------------------------- failures
+    def fail_detect(self, victim_idx, timeout):
+        victim = self.agents[victim_idx]
+        watchers = [a for a in self.agents if a is not victim and a.alive()]
+        t0 = time.monotonic()
+        procs.kill_agent(victim, signal.SIGKILL)
+        procs.reap(victim.proc)
+        self._wait(lambda st: st.get(victim.name) == "failed", watchers, t0 + timeout,
+                   "failure detection")
+        return time.monotonic() - t0
+
+    def leave(self, idx, timeout):
+        leaver = self.agents[idx]
+        watchers = [a for a in self.agents if a is not leaver and a.alive()]
+        deadline = time.monotonic() + timeout
+        self._connect(leaver, deadline)
+        t0 = time.monotonic()
+        if leaver.rpc is None:
+            raise Timeout("leave: no RPC connection to the leaving agent")
+        try:
+            leaver.rpc.leave(timeout=min(timeout, 20.0))
+        except rpc.RpcError as e:
+            raise Timeout("leave RPC failed: %s" % e)
+        self._wait(lambda st: st.get(leaver.name) == "left", watchers, t0 + timeout, "leave")
+        return time.monotonic() - t0
+
+
+def _count(path, name):
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if line.split(" ", 1)[0] == name)
+    except OSError:
+        return 0
+
+
+def _raw_request(seq):
+    return mpack.packb({"Command": "members", "Seq": seq})
+
+
+def _recv_exact(sock, size):
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = sock.recv(size - len(buf))
+        if not chunk:
+            raise OSError("connection closed")
+        buf += chunk
+    return buf
+
+
+def _answer_size(c):
+    c.sock.sendall(_raw_request(99))
+    deadline = time.monotonic() + 5
+    start = c.pos
+    c.receive(99, True, timeout=5)
+    if c.pos - start <= 0 or time.monotonic() > deadline:
+        raise rpc.RpcError("no members answer")
+    size = c.pos - start
+    if c.pos != len(c.buf):
+        raise rpc.RpcError("unexpected extra bytes after members answer")
+    del c.buf[:]
+    c.pos = 0
+    return size
+
+
+def _check_answer(buf, size, n):
+    header, pos = mpack.unpack_from(buf, 0)
+    body, pos = mpack.unpack_from(buf, pos)
+    if pos != size or header.get("Seq") != 99 or len(body.get("Members", [])) < n:
+        raise rpc.RpcError("members answer framing check failed")
+
+
+def summary(values):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return (min(vals), statistics.median(vals), max(vals))
+

@@ -1,0 +1,222 @@
+"""Benchmark report: the comparison table (Markdown + CSV), the raw JSON and the PNG chart.
+
+Owns: the list of figures, their units and targets, the clusterd/Serf ratio and the PASS/MISS
+verdicts. Input is the results dict built by run.py:
+  results[kind]["figs"][fig][str(N)] = {"samples": [float...], "note": str}
+  results[kind]["maxn"] = {"value": int|None, "note": str}
+"""
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+
+# key, label, unit, scale (sample -> unit), better ("lower"/"higher"/None)
+FIGURES = [
+    ("rss", "idle RSS per agent", "MiB", 1.0),
+    ("cpu", "idle CPU per agent", "% of a core", 1.0),
+    ("bytes", "idle gossip traffic per agent", "B/s", 1.0),
+    ("join", "join convergence (all list N alive)", "s", 1.0),
+    ("event", "user-event propagation (all handlers ran)", "s", 1.0),
+    ("dups", "duplicate handler runs", "count", 1.0),
+    ("fail", "failure detection (kill -9 -> all list failed)", "s", 1.0),
+    ("leave", "graceful leave (all list left)", "s", 1.0),
+    ("rpc_lat", "members RPC latency (sequential)", "ms", 1000.0),
+    ("rpc_tput", "members RPC throughput (16 in flight)", "calls/s", 1.0),
+]
+LABEL = {k: (lbl, unit, scale) for k, lbl, unit, scale in FIGURES}
+
+
+def target(fig, n):
+    """(description, check(ratio, clusterd_summary)) or None."""
+    if fig == "rss" and n == 32:
+        return "ratio <= 0.25", lambda r, s: r is not None and r <= 0.25
+    if fig == "cpu" and n == 32:
+        return "ratio <= 0.33", lambda r, s: r is not None and r <= 0.33
+    if fig in ("join", "event", "fail", "leave"):
+        return "median <= Serf's", lambda r, s: r is not None and r <= 1.0
+    if fig == "dups":
+        return "0 duplicates", lambda r, s: s is not None and s[2] == 0
+    if fig == "rpc_tput":
+        return "ratio >= 5", lambda r, s: r is not None and r >= 5.0
+    return None
+
+
+def summarize(cell, scale=1.0):
+    if not cell:
+        return None
+    vals = [v * scale for v in cell.get("samples", []) if v is not None]
+    if not vals:
+        return None
+    return (min(vals), statistics.median(vals), max(vals))
+
+
+def fmt(v):
+    if v is None:
+        return "n.a."
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 100:
+        return "%.1f" % v
+    if a >= 1:
+        return "%.2f" % v
+    return "%.3f" % v
+
+
+def fmt3(s):
+    return "n.a." if s is None else "%s / %s / %s" % (fmt(s[0]), fmt(s[1]), fmt(s[2]))
+
+
+def rows(results, sizes):
+    out = []
+    serf = results.get("serf", {}).get("figs", {})
+    cd = results.get("clusterd", {}).get("figs", {})
+    for fig, lbl, unit, scale in FIGURES:
+        for n in sizes:
+            sc = serf.get(fig, {}).get(str(n))
+            cc = cd.get(fig, {}).get(str(n))
+            ss, cs = summarize(sc, scale), summarize(cc, scale)
+            ratio = None
+            if ss and cs and ss[1] > 0:
+                ratio = cs[1] / ss[1]
+            t = target(fig, n)
+            verdict = ""
+            if t:
+                verdict = "PASS" if t[1](ratio, cs) else "MISS"
+            note = "; ".join(x for x in ((cc or {}).get("note", ""),) if x)
+            snote = (sc or {}).get("note", "")
+            out.append({"figure": lbl, "key": fig, "unit": unit, "N": n, "serf": ss, "clusterd": cs,
+                        "ratio": ratio, "target": t[0] if t else "", "verdict": verdict,
+                        "serf_note": snote, "clusterd_note": note})
+    ms = results.get("serf", {}).get("maxn", {})
+    mc = results.get("clusterd", {}).get("maxn", {})
+    sv, cv = ms.get("value"), mc.get("value")
+    out.append({"figure": "largest converged cluster", "key": "maxn", "unit": "agents", "N": "ramp",
+                "serf": (sv, sv, sv) if sv else None, "clusterd": (cv, cv, cv) if cv else None,
+                "ratio": (cv / sv) if sv and cv else None, "target": ">= 1000 agents",
+                "verdict": "PASS" if cv and cv >= 1000 else "MISS",
+                "serf_note": ms.get("note", ""), "clusterd_note": mc.get("note", "")})
+    return out
+
+
+def write_all(results, meta, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    sizes = meta["sizes"]
+    table = rows(results, sizes)
+    with open(os.path.join(outdir, "bench.json"), "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1, sort_keys=True)
+    with open(os.path.join(outdir, "bench.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["figure", "unit", "N", "serf_min", "serf_median", "serf_max", "clusterd_min",
+                    "clusterd_median", "clusterd_max", "ratio_clusterd_over_serf", "target",
+                    "verdict", "serf_note", "clusterd_note"])
+        for r in table:
+            s = r["serf"] or (None, None, None)
+            c = r["clusterd"] or (None, None, None)
+            w.writerow([r["figure"], r["unit"], r["N"]] + [("" if v is None else "%.6g" % v)
+                        for v in list(s) + list(c)] +
+                       ["" if r["ratio"] is None else "%.4g" % r["ratio"], r["target"],
+                        r["verdict"], r["serf_note"], r["clusterd_note"]])
+    md = [
+        "# clusterd vs Serf benchmark",
+        "",
+        "- date: %s" % meta["date"],
+        "- machine: %s" % meta["machine"],
+        "- command: `%s`" % meta["command"],
+        "- serf: `%s` (%s)" % (meta["serf_bin"], meta.get("serf_version", "")),
+        "- clusterd: `%s` (%s)" % (meta["clusterd_bin"], meta.get("clusterd_version", "")),
+        "- agents on 127.0.0.1 (distinct ports), profile `%s`, %d repetition(s) per size; "
+        "cells are min / median / max over agents x repetitions (per-agent figures) or "
+        "over repetitions (cluster figures); ratio = clusterd median / Serf median." %
+        (meta["profile"], meta["reps"]),
+        "",
+        "| figure | N | Serf | clusterd | ratio | target | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        cell_c = fmt3(r["clusterd"])
+        if r["clusterd"] is None and r["clusterd_note"]:
+            cell_c = "n.a. (%s)" % r["clusterd_note"]
+        cell_s = fmt3(r["serf"])
+        if r["serf"] is None and r["serf_note"]:
+            cell_s = "n.a. (%s)" % r["serf_note"]
+        ratio = "n.a." if r["ratio"] is None else "%.2f" % r["ratio"]
+        md.append("| %s [%s] | %s | %s | %s | %s | %s | %s |" % (
+            r["figure"], r["unit"], r["N"], cell_s, cell_c, ratio, r["target"] or "-",
+            r["verdict"] or "-"))
+    md += ["", "## Notes", ""]
+    for kind in ("serf", "clusterd"):
+        for note in results.get(kind, {}).get("notes", []):
+            md.append("- %s: %s" % (kind, note))
+    sim = meta.get("sim", {})
+    md += ["", "## Simulator scale curve", "", sim.get("status", "not run")]
+    if sim.get("points"):
+        md += ["", "| N | wall s | exit | last line |", "|---|---|---|---|"]
+        for p in sim["points"]:
+            md.append("| %d | %.2f | %s | %s |" % (p["n"], p["seconds"], p["rc"],
+                                                  p["last"].replace("|", "/")))
+    md.append("")
+    with open(os.path.join(outdir, "bench.md"), "w") as f:
+        f.write("\n".join(md))
+    png = chart(results, sizes, os.path.join(outdir, "bench.png"))
+    return table, png
+
+
+def chart(results, sizes, path):
+    if shutil.which("gnuplot") is None:
+        return "gnuplot not installed"
+    panels = ["rss", "cpu", "bytes", "rpc_tput", "join", "event", "fail", "leave"]
+    tmp = tempfile.mkdtemp(prefix="cdbench-plot-")
+    try:
+        script = ["set terminal pngcairo size 1800,900 font ',9'" if _has_cairo() else
+                  "set terminal png size 1800,900",
+                  "set output '%s'" % path, "set multiplot layout 2,4 title "
+                  "'clusterd vs Serf (median, whiskers min..max) against N'",
+                  "set logscale x 2", "set key top left", "set grid", "set yrange [0:*]",
+                  "set xrange [%g:%g]" % (min(sizes) / 1.5, max(sizes) * 1.5)]
+        for fig in panels:
+            lbl, unit, scale = LABEL[fig]
+            plots = []
+            for kind, color in (("serf", "#1f77b4"), ("clusterd", "#d62728")):
+                cells = results.get(kind, {}).get("figs", {}).get(fig, {})
+                pts = [(n, summarize(cells.get(str(n)), scale)) for n in sizes]
+                pts = [(n, s) for n, s in pts if s]
+                if not pts:
+                    continue
+                dat = os.path.join(tmp, "%s_%s.dat" % (fig, kind))
+                with open(dat, "w") as f:
+                    for n, s in pts:
+                        f.write("%d %g %g %g\n" % (n, s[1], s[0], s[2]))
+                plots.append("'%s' using 1:2:3:4 with yerrorlines lc rgb '%s' title '%s'"
+                             % (dat, color, kind))
+            script.append("set title '%s [%s]'" % (lbl, unit))
+            if plots:
+                script.append("plot " + ", ".join(plots))
+            else:
+                script.append("set label 1 'no data' at graph 0.4,0.5")
+                script.append("set yrange [0:1]")
+                script.append("plot [1:2] -1 notitle")
+                script.append("unset label 1")
+                script.append("set yrange [0:*]")
+        script.append("unset multiplot")
+        r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            return "gnuplot failed: " + " ".join(r.stderr.split())[:300]
+        return path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _has_cairo():
+    try:
+        r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True,
+                           timeout=10)
+        return "pngcairo" in (r.stdout + r.stderr)
+    except (OSError, subprocess.TimeoutExpired):
+        return False

@@ -1,0 +1,355 @@
+#!/usr/bin/python3
+"""clusterd vs Serf cluster benchmark: the single entry point (see bench/README.md).
+
+Owns: the command line, the order of the phases (for each kind, one after the other: sizes x
+repetitions of start/idle/event/RPC/failure/leave, then the scale ramp; then the simulator
+curve), the results dict, cleanup of every process and nft table on any exit, and the exit
+status (non-zero when the harness itself is broken, e.g. Serf's figures are missing).
+"""
+import argparse
+import atexit
+import datetime
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import procs  # noqa: E402
+import report  # noqa: E402
+import simscale  # noqa: E402
+from cluster import Cluster, Timeout, summary  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+REQUIRED_SERF = ["rss", "cpu", "join", "event", "dups", "fail", "leave", "rpc_lat", "rpc_tput"]
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="clusterd vs Serf benchmark on loopback")
+    p.add_argument("--quick", action="store_true",
+                   help="seconds-long smoke run: N=3, one repetition, no ramp")
+    p.add_argument("--serf", default="/usr/bin/serf", help="serf binary")
+    p.add_argument("--clusterd", default=os.path.join(ROOT, "build/release/src/clusterd"),
+                   help="clusterd binary")
+    p.add_argument("--kinds", default="serf,clusterd", help="comma list: serf,clusterd")
+    p.add_argument("--sizes", default=None, help="comma list of N (default 8,32,128)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per size (default 3)")
+    p.add_argument("--window", type=float, default=None, help="idle CPU/bytes window, s")
+    p.add_argument("--scale-steps", default=None,
+                   help="scale ramp N list (default 128,256,512,1000; 'none' to skip)")
+    p.add_argument("--scale-cap", type=float, default=240.0,
+                   help="time cap of the scale ramp per kind, s")
+    p.add_argument("--mem-reserve-mib", type=int, default=4096,
+                   help="the ramp stops before leaving less than this much memory available")
+    p.add_argument("--profile", default="lan", help="agent -profile flag (same for both kinds)")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench/results"), help="output directory")
+    p.add_argument("--sim-build", default=os.path.join(ROOT, "build/release"),
+                   help="build tree holding tests/sim/")
+    p.add_argument("--sim-bin", default=None, help="simulator scale binary (overrides search)")
+    p.add_argument("--sim-args", default="--nodes {n}", help="simulator arguments; {n} = N")
+    p.add_argument("--sim-sizes", default="100,1000,3000,10000")
+    p.add_argument("--no-sim", action="store_true", help="skip the simulator step")
+    p.add_argument("--keep", action="store_true", help="keep the run directory (agent logs)")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.sizes = a.sizes or "3"
+        a.reps = a.reps or 1
+        a.window = a.window or 2.0
+        a.scale_steps = a.scale_steps or "none"
+    a.sizes = [int(x) for x in (a.sizes or "8,32,128").split(",")]
+    a.reps = a.reps or 3
+    a.window = a.window or 10.0
+    steps = a.scale_steps or "128,256,512,1000"
+    a.scale_steps = [] if steps == "none" else [int(x) for x in steps.split(",")]
+    a.kinds = [k for k in a.kinds.split(",") if k]
+    if min(a.sizes) < 3:
+        p.error("every size must be >= 3 (one agent is killed, one leaves)")
+    return a
+
+
+class Timing:
+    """Per-phase timeouts; quick mode keeps everything to seconds."""
+
+    def __init__(self, quick, window):
+        self.quick = quick
+        self.window = window
+
+    def join(self, n):
+        return 15.0 if self.quick else 30.0 + 0.15 * n
+
+    def event(self, n):
+        return 10.0 if self.quick else 10.0 + 0.05 * n
+
+    def fail(self, n):
+        return 20.0 if self.quick else 30.0 + 0.1 * n
+
+    def leave(self, n):
+        return 20.0 if self.quick else 30.0 + 0.05 * n
+
+    seed = property(lambda self: 5.0 if self.quick else 10.0)
+    settle = property(lambda self: 1.0 if self.quick else 3.0)
+    dup_wait = property(lambda self: 0.5 if self.quick else 1.5)
+    rpc_seconds = property(lambda self: 1.0 if self.quick else 4.0)
+
+
+def add(res, fig, n, values, note=""):
+    cell = res["figs"].setdefault(fig, {}).setdefault(str(n), {"samples": [], "note": ""})
+    cell["samples"].extend(values)
+    if note and note not in cell["note"]:
+        cell["note"] = (cell["note"] + "; " + note).strip("; ")
+
+
+def one_cluster(kind, binary, n, rep, args, t, rundir, res):
+    """Runs one repetition; returns False when the cluster did not converge."""
+    c = Cluster(kind, binary, n, rundir, log, args.profile)
+    figs_after_join = ["rss", "cpu", "bytes", "event", "dups", "rpc_lat", "rpc_tput", "fail",
+                       "leave"]
+    try:
+        try:
+            secs = c.start(t.join(n), seed_timeout=t.seed, count_bytes=True)
+            add(res, "join", n, [secs])
+            log("  %s N=%d rep %d: converged in %.2f s" % (kind, n, rep, secs))
+        except Timeout as e:
+            add(res, "join", n, [], e.short or "timeout >%.0f s" % t.join(n))
+            for f in figs_after_join:
+                add(res, f, n, [], "did not converge")
+            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
+            log("  %s N=%d rep %d: NOT converged: %s" % (kind, n, rep, e))
+            return False
+        try:
+            idle = c.idle(t.settle, t.window)
+            add(res, "rss", n, idle["rss"])
+            add(res, "cpu", n, idle["cpu"])
+            add(res, "bytes", n, idle["bytes"], idle["bytes_note"] if not idle["bytes"] else "")
+            log("  idle: rss med %.1f MiB, cpu med %.2f %%, bytes/s med %s" % (
+                summary(idle["rss"])[1], summary(idle["cpu"])[1],
+                ("%.0f" % summary(idle["bytes"])[1]) if idle["bytes"] else "n.a."))
+        except Timeout as e:
+            for f in ("rss", "cpu", "bytes"):
+                add(res, f, n, [], "agent exited")
+            res["notes"].append("N=%d rep %d idle: %s" % (n, rep, e))
+        try:
+            secs, dups = c.event("bench%d" % rep, t.event(n), t.dup_wait)
+            add(res, "event", n, [secs])
+            add(res, "dups", n, [dups])
+            log("  event: all %d handlers in %.3f s, %d duplicate(s)" % (n, secs, dups))
+        except Timeout as e:
+            add(res, "event", n, [], e.short or "timeout >%.0f s" % t.event(n))
+            add(res, "dups", n, [], "event not delivered")
+            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
+            log("  event: %s" % e)
+        try:
+            lat, tput = c.members_rpc(t.rpc_seconds)
+            add(res, "rpc_lat", n, lat)
+            add(res, "rpc_tput", n, [tput])
+            log("  members RPC: median %.3f ms over %d calls, %.0f calls/s pipelined" % (
+                summary(lat)[1] * 1000, len(lat), tput))
+        except Timeout as e:
+            add(res, "rpc_lat", n, [], e.short or "RPC failed")
+            add(res, "rpc_tput", n, [], e.short or "RPC failed")
+            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
+            log("  members RPC: %s" % e)
+        try:
+            secs = c.fail_detect(n - 1, t.fail(n))
+            add(res, "fail", n, [secs])
+            log("  failure detected everywhere in %.2f s" % secs)
+        except Timeout as e:
+            add(res, "fail", n, [], e.short or "timeout >%.0f s" % t.fail(n))
+            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
+            log("  failure detection: %s" % e)
+        try:
+            secs = c.leave(n - 2, t.leave(n))
+            add(res, "leave", n, [secs])
+            log("  leave seen everywhere in %.2f s" % secs)
+        except Timeout as e:
+            add(res, "leave", n, [], e.short or "timeout >%.0f s" % t.leave(n))
+            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
+            log("  leave: %s" % e)
+        return True
+    finally:
+        c.stop()
+
+
+def scale_ramp(kind, binary, args, rundir, res):
+    """Largest N that converges, bounded by a memory reserve and a time cap."""
+    best, note = None, "all steps converged"
+    t_start = time.monotonic()
+    rss_meds = [summary(cell["samples"])[1] for cell in res["figs"].get("rss", {}).values()
+                if cell["samples"]]
+    per_agent_mib = max(rss_meds) if rss_meds else 64.0
+    for n in args.scale_steps:
+        left = args.scale_cap - (time.monotonic() - t_start)
+        need = per_agent_mib * n * 1.5
+        avail = procs.mem_available_kib() / 1024.0 - args.mem_reserve_mib
+        if need > avail:
+            note = "stopped before N=%d: memory ceiling (needs ~%.0f MiB, %.0f MiB to spare)" % (
+                n, need, avail)
+            break
+        if left < 20:
+            note = "stopped before N=%d: time cap %.0f s" % (n, args.scale_cap)
+            break
+        c = Cluster(kind, binary, n, rundir, log, args.profile)
+        try:
+            secs = c.start(min(left, 60.0 + 0.12 * n))
+            best = n
+            log("  scale %s N=%d: converged in %.1f s (rss total %.0f MiB)" % (
+                kind, n, secs, sum(procs.rss_kib(a.pid) or 0 for a in c.agents) / 1024.0))
+        except Timeout as e:
+            note = "N=%d did not converge: %s" % (n, e)
+            log("  scale %s N=%d: %s" % (kind, n, e))
+            break
+        finally:
+            c.stop()
+    res["maxn"] = {"value": best, "note": note}
+
+
+def version_of(binary):
+    try:
+        r = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=10)
+        return (r.stdout.strip().splitlines() or ["?"])[0]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "unavailable: %s" % e
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) / 1024 / 1024
+    return "%s, %d CPUs, %.1f GiB RAM, Linux %s" % (model, os.cpu_count(), mem,
+                                                    platform.release())
+
+
+def main(argv):
+    args = parse_args(argv)
+    t = Timing(args.quick, args.window)
+    rundir = tempfile.mkdtemp(prefix="clusterd-bench-")
+    cleaned = []
+
+    def cleanup():
+        if cleaned:
+            return
+        cleaned.append(1)
+        procs.kill_all()
+        subprocess.run(["nft", "delete", "table", "inet", "cdbench_%d" % os.getpid()],
+                       capture_output=True)
+        left = procs.sweep_marker(rundir)
+        if left:
+            log("cleanup: killed %d stray process(es)" % left)
+        if not args.keep:
+            shutil.rmtree(rundir, ignore_errors=True)
+
+    def on_signal(sig, _frame):
+        log("caught signal %d, cleaning up" % sig)
+        cleanup()
+        os._exit(128 + sig)
+
+    atexit.register(cleanup)
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    t_begin = time.monotonic()
+    meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "command": " ".join(["bench/cluster/run.py"] + argv),
+            "serf_bin": args.serf, "clusterd_bin": args.clusterd, "sizes": args.sizes,
+            "reps": args.reps, "profile": args.profile, "quick": args.quick}
+    results = {}
+    try:
+        for kind in args.kinds:
+            binary = os.path.abspath(args.serf if kind == "serf" else args.clusterd)
+            res = results.setdefault(kind, {"figs": {}, "notes": [], "maxn": {}})
+            if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+                res["notes"].append("binary %s not built" % binary)
+                res["maxn"] = {"value": None, "note": "not built"}
+                log("%s: %s not built, skipped" % (kind, binary))
+                continue
+            meta[kind + "_version"] = version_of(binary)
+            log("== %s (%s)" % (kind, meta[kind + "_version"]))
+            converged_any = True
+            for n in args.sizes:
+                if not converged_any:
+                    for f, *_ in report.FIGURES:
+                        add(res, f, n, [], "not run: no convergence at a smaller N")
+                    continue
+                for rep in range(args.reps):
+                    log("%s N=%d repetition %d/%d" % (kind, n, rep + 1, args.reps))
+                    try:
+                        ok = one_cluster(kind, binary, n, rep, args, t, rundir, res)
+                    except Exception as e:  # noqa: BLE001
+                        if kind == "serf":
+                            raise          # a harness bug: fail loudly
+                        res["notes"].append("N=%d rep %d: unexpected error %r" % (n, rep, e))
+                        log("  %s: unexpected error %r" % (kind, e))
+                        ok = False
+                    if not ok:
+                        converged_any = False
+                        break
+            if args.scale_steps and converged_any:
+                log("%s: scale ramp %s" % (kind, args.scale_steps))
+                scale_ramp(kind, binary, args, rundir, res)
+            elif args.scale_steps:
+                res["maxn"] = {"value": None, "note": "not run: no convergence at the sizes"}
+            else:
+                res["maxn"] = {"value": None, "note": "ramp not run (--quick)"}
+        sim = {"status": "skipped (--no-sim)"}
+        if not args.no_sim:
+            binary, why = (args.sim_bin, "") if args.sim_bin else simscale.find([args.sim_build])
+            if binary is None:
+                sim = {"status": "simulator: %s" % why}
+                print("simulator: " + why)
+            elif args.quick:
+                sim = {"status": "simulator found at %s; scale curve not run in --quick" % binary}
+            else:
+                log("== simulator %s" % binary)
+                pts = simscale.run(binary, args.sim_args,
+                                   [int(x) for x in args.sim_sizes.split(",")], 180, 300, log)
+                sim = {"status": "simulator %s" % binary, "points": pts}
+        meta["sim"] = sim
+    finally:
+        cleanup()
+    stray = procs.sweep_marker(rundir)
+    meta["seconds"] = time.monotonic() - t_begin
+    table, png = report.write_all(results, meta, args.out)
+    print(open(os.path.join(args.out, "bench.md")).read())
+    log("wrote %s/bench.{md,csv,json}; chart: %s; total %.0f s" % (args.out, png,
+                                                                     meta["seconds"]))
+    problems = []
+    if "serf" in args.kinds:
+        sf = results.get("serf", {}).get("figs", {})
+        for f in REQUIRED_SERF:
+            for n in args.sizes:
+                if not sf.get(f, {}).get(str(n), {}).get("samples"):
+                    problems.append("serf figure %s at N=%d missing" % (f, n))
+        bytes_cells = sf.get("bytes", {})
+        if shutil.which("nft") and os.geteuid() == 0:
+            for n in args.sizes:
+                if not bytes_cells.get(str(n), {}).get("samples"):
+                    problems.append("serf gossip bytes at N=%d missing" % n)
+    if stray:
+        problems.append("%d agent process(es) survived cleanup" % stray)
+    if not os.path.isfile(png if png.endswith(".png") else "/nonexistent"):
+        problems.append("chart not written: %s" % png)
+    for pr in problems:
+        print("HARNESS PROBLEM: " + pr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
