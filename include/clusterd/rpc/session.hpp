@@ -1,0 +1,145 @@
+// rpc::Session: one IPC v1 connection as a pure state machine. Bytes in (feed), bytes out
+// (take_output); no sockets, clocks or threads. It enforces the handshake and auth gates, runs each
+// command against an AgentApi, owns the connection's stream/monitor/query registrations, and
+// bounds what it buffers: a request's length claims are checked against the configured maximum and
+// the bytes actually received before anything is allocated, and each stream keeps at most
+// `stream_queue_limit` unsent records (the rest are dropped and counted, as Serf does).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clusterd/base/bytes.hpp"
+#include "clusterd/base/time.hpp"
+#include "clusterd/rpc/agent_api.hpp"
+#include "clusterd/rpc/event_filter.hpp"
+
+namespace clusterd::rpc {
+
+namespace mp {
+struct Value;
+}
+
+struct SessionConfig {
+    std::string auth_key;                   ///< "" = no auth required
+    std::size_t max_request_bytes = 256 * 1024;  ///< one request (header + body)
+    std::size_t stream_queue_limit = 512;   ///< unsent records per stream/monitor/query
+    std::size_t max_output_bytes = 16 * 1024 * 1024;  ///< beyond this the session closes
+    std::size_t max_pending_queries = 1024; ///< query IDs remembered for `respond`
+    int max_auth_failures = 3;              ///< close after this many bad tokens (0 = never)
+};
+
+struct SessionCounters {
+    std::uint64_t requests = 0;
+    std::uint64_t dropped_records = 0;  ///< stream/monitor/query records dropped (slow reader)
+    std::uint64_t auth_failures = 0;
+};
+
+/// Constant-time string equality (time depends only on the lengths).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+class Session {
+public:
+    Session(AgentApi& agent, SessionConfig config);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    /// Appends received bytes and runs every complete request (one at a time: while the agent
+    /// works on one, later requests wait in the buffer).
+    void feed(base::ByteView data);
+    /// Everything queued for the client, in order. Taking it frees stream queue room.
+    base::Bytes take_output();
+    bool has_output() const { return !out_.empty(); }
+    /// Called whenever output is queued (the server wakes its writer).
+    void set_output_listener(std::function<void()> fn) { on_output_ = std::move(fn); }
+
+    /// The connection must be closed once the queued output is written.
+    bool closing() const { return closing_; }
+    const std::string& close_reason() const { return close_reason_; }
+    /// A request is waiting for the agent.
+    bool busy() const { return busy_; }
+    /// Bytes received that do not yet form a complete request.
+    std::size_t buffered() const { return in_.size() - in_pos_; }
+    bool handshake_done() const { return version_ != 0; }
+    /// A stream, monitor or query is registered (the client may legitimately stay silent).
+    bool has_subscriptions() const { return !streams_.empty() || monitor_.has_value() || !queries_.empty(); }
+    /// The reply to `leave` has been queued; after writing it the server calls agent.shutdown().
+    bool leave_replied() const { return leave_replied_; }
+    /// Forgets query IDs (for `respond`) whose deadline is before `now`.
+    void expire(base::Instant now);
+    const SessionCounters& counters() const { return counters_; }
+    std::size_t pending_query_ids() const { return pending_.size(); }
+
+private:
+    struct Out {
+        std::uint64_t stream = 0;  ///< seq of the stream it belongs to, 0 for replies
+        bool counted = false;
+        base::Bytes bytes;
+    };
+    struct Stream {
+        std::vector<EventFilter> filters;
+        SubscriptionId sub = 0;
+    };
+    struct Monitor {
+        std::uint64_t seq = 0;
+        std::string level;
+        SubscriptionId sub = 0;
+    };
+    struct Pending {
+        std::uint64_t token = 0;
+        base::Instant deadline;
+    };
+
+    void process();
+    bool dispatch(const std::string& command, std::uint64_t seq, const mp::Value* body);
+    void reply(std::uint64_t seq, std::string_view error);
+    void reply(std::uint64_t seq, std::string_view error, const base::Bytes& body);
+    bool push_record(std::uint64_t stream, base::Bytes frame);
+    void close(std::string reason);
+    void finish_async();
+    std::function<void()> guard(std::function<void()> fn);
+
+    void on_event(std::uint64_t seq, const Event& e);
+    void on_log(const std::string& line);
+
+    void do_members(std::uint64_t seq, const mp::Value* body, bool filtered);
+    void do_stream(std::uint64_t seq, const mp::Value& body);
+    void do_monitor(std::uint64_t seq, const mp::Value& body);
+    void do_stop(std::uint64_t seq, const mp::Value& body);
+    void do_query(std::uint64_t seq, const mp::Value& body);
+    void do_respond(std::uint64_t seq, const mp::Value& body);
+    void do_key(std::uint64_t seq, const std::string& command, const mp::Value* body);
+
+    AgentApi& agent_;
+    SessionConfig cfg_;
+    std::shared_ptr<int> life_ = std::make_shared<int>(0);
+    base::Bytes in_;
+    std::size_t in_pos_ = 0;
+    std::size_t need_ = 0;  ///< do not re-parse until this many bytes are buffered
+    std::deque<Out> out_;
+    std::size_t out_bytes_ = 0;
+    std::map<std::uint64_t, std::size_t> queued_;  ///< stream seq -> records waiting
+    std::function<void()> on_output_;
+    std::int32_t version_ = 0;
+    bool authed_ = false;
+    bool busy_ = false;
+    bool processing_ = false;
+    bool closing_ = false;
+    bool leave_replied_ = false;
+    std::string close_reason_;
+    std::map<std::uint64_t, Stream> streams_;
+    std::optional<Monitor> monitor_;
+    std::map<std::uint64_t, SubscriptionId> queries_;  ///< query seq -> agent id
+    std::map<std::uint64_t, Pending> pending_;          ///< client query ID -> agent token
+    std::uint64_t next_query_id_ = 0;
+    SessionCounters counters_;
+};
+
+}  // namespace clusterd::rpc
