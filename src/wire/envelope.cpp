@@ -1,0 +1,320 @@
+// Packet and stream envelopes (memberlist net.go ingestPacket/rawSendMsgPacket/rawSendMsgStream/
+// readStream, util.go compressPayload): compress{Algo,Buf}, hasCrc, AES-GCM, compound splitting.
+#include "clusterd/wire/envelope.hpp"
+
+#include <array>
+
+#include "aesgcm.hpp"
+#include "clusterd/wire/crc32.hpp"
+#include "clusterd/wire/lzw.hpp"
+#include "clusterd/wire/memberlist.hpp"
+#include "gomsgpack.hpp"
+
+namespace clusterd::wire {
+
+namespace {
+
+using base::Bytes;
+using base::ByteView;
+using base::make_error;
+using base::Result;
+
+constexpr std::uint8_t kCompress = static_cast<std::uint8_t>(MsgType::Compress);
+constexpr std::uint8_t kEncrypt = static_cast<std::uint8_t>(MsgType::Encrypt);
+constexpr std::uint8_t kHasCrc = static_cast<std::uint8_t>(MsgType::HasCrc);
+constexpr std::uint8_t kCompound = static_cast<std::uint8_t>(MsgType::Compound);
+/// Largest plaintext a compressed UDP packet may expand to (a UDP datagram is < 64 KiB; LZW
+/// expands at most ~ 4096:1, so this only stops decompression bombs).
+constexpr std::size_t kMaxPacketPlain = 1u << 20;
+constexpr int kMaxNesting = 4;
+
+bool has_keys(const Keyring* k) { return k != nullptr && !k->empty(); }
+
+Bytes compress_wrap(ByteView msg) {
+    Bytes out;
+    out.push_back(kCompress);
+    mp::Writer w(out);
+    w.map_header(2);
+    w.key("Algo");
+    w.uint(0);
+    w.key("Buf");
+    w.bytes_nonnil(lzw_compress(msg));
+    return out;
+}
+
+Result<Bytes> decompress_msg(ByteView buf, std::size_t max_out) {
+    mp::Reader r(buf.subspan(1));
+    std::uint64_t algo = 0;
+    Bytes data;
+    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
+        if (k == "Algo") {
+            auto v = in.uint(0xff);
+            if (!v) return v.error();
+            algo = *v;
+        } else if (k == "Buf") {
+            auto v = in.bytes();
+            if (!v) return v.error();
+            data = std::move(*v);
+        } else {
+            return false;
+        }
+        return true;
+    });
+    if (!st) return st.error().with_prefix("compress message");
+    if (algo != 0) return make_error("bad_compression", "Cannot decompress unknown algorithm " + std::to_string(algo));
+    auto plain = lzw_decompress(data, max_out);
+    if (!plain) return plain.error();
+    if (plain->empty()) return make_error("truncated", "compressed message expands to nothing");
+    return plain;
+}
+
+Result<Bytes> seal_encrypted(ByteView plain, const Keyring& ring, const NonceSource& nonce, int version,
+                             bool stream) {
+    if (version != 0 && version != 1)
+        return make_error("bad_version", "unsupported encryption version " + std::to_string(version));
+    std::array<std::uint8_t, detail::kNonceSize> iv{};
+    if (!nonce) return make_error("no_nonce", "no nonce source for encryption");
+    nonce(iv);
+    Bytes out;
+    Bytes aad;
+    if (stream) {
+        std::size_t len = detail::encrypted_length(version, plain.size());
+        out = {kEncrypt, static_cast<std::uint8_t>(len >> 24), static_cast<std::uint8_t>(len >> 16),
+               static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)};
+        aad = out;
+    }
+    if (auto st = detail::aes_gcm_seal(version, *ring.primary(), iv, plain, aad, out); !st) return st.error();
+    return out;
+}
+
+Result<Bytes> decrypt_any(const Keyring& ring, ByteView msg, ByteView aad) {
+    base::Error last = make_error("decrypt_failed", "No installed keys could decrypt the message");
+    for (const auto& key : ring.keys()) {
+        auto p = detail::aes_gcm_open(key, msg, aad);
+        if (p) return p;
+        if (p.error().code != "decrypt_failed") return p.error();  // size/version problems: same for every key
+    }
+    return last;
+}
+
+base::Status expand(ByteView buf, int depth, std::vector<Bytes>& out) {
+    if (depth > kMaxNesting) return make_error("nesting", "compound/compress messages nested too deep");
+    if (buf.empty()) return base::ok_status();  // an empty compound part carries nothing
+    if (buf[0] == kCompress) {
+        auto plain = decompress_msg(buf, kMaxPacketPlain);
+        if (!plain) return plain.error();
+        return expand(*plain, depth + 1, out);
+    }
+    if (buf[0] == kCompound) {
+        auto parts = split_compound(buf);
+        if (!parts) return parts.error();
+        for (const auto& p : parts->parts) {
+            if (auto st = expand(p, depth + 1, out); !st) return st;
+        }
+        return base::ok_status();
+    }
+    out.emplace_back(buf.begin(), buf.end());
+    return base::ok_status();
+}
+
+std::uint32_t be32(ByteView b) {
+    return (static_cast<std::uint32_t>(b[0]) << 24) | (static_cast<std::uint32_t>(b[1]) << 16) |
+           (static_cast<std::uint32_t>(b[2]) << 8) | b[3];
+}
+
+}  // namespace
+
+Result<Bytes> seal_packet(ByteView msg, const SealOptions& opts, const Keyring* keyring, const NonceSource& nonce) {
+    if (msg.empty()) return make_error("malformed", "cannot seal an empty message");
+    Bytes buf(msg.begin(), msg.end());
+    if (opts.compress) {
+        Bytes c = compress_wrap(buf);
+        if (c.size() < buf.size()) buf = std::move(c);
+    }
+    if (opts.crc) {
+        std::uint32_t crc = crc32_ieee(buf);
+        Bytes h = {kHasCrc, static_cast<std::uint8_t>(crc >> 24), static_cast<std::uint8_t>(crc >> 16),
+                   static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
+        h.insert(h.end(), buf.begin(), buf.end());
+        buf = std::move(h);
+    }
+    if (has_keys(keyring)) return seal_encrypted(buf, *keyring, nonce, opts.encryption_version, false);
+    return buf;
+}
+
+Result<std::vector<Bytes>> open_packet(ByteView raw, const Keyring* keyring, bool require_encryption) {
+    if (raw.empty()) return make_error("truncated", "empty packet");
+    Bytes plain_store;
+    ByteView buf = raw;
+    if (has_keys(keyring)) {
+        auto p = decrypt_any(*keyring, raw, {});
+        if (p) {
+            plain_store = std::move(*p);
+            buf = plain_store;
+        } else if (require_encryption) {
+            return p.error();
+        }
+    }
+    if (buf.empty()) return make_error("truncated", "empty packet after decryption");
+    if (buf[0] == kHasCrc) {
+        if (buf.size() < 5) return make_error("truncated", "CRC header is truncated");
+        std::uint32_t want = be32(buf.subspan(1, 4));
+        std::uint32_t got = crc32_ieee(buf.subspan(5));
+        if (want != got) return make_error("bad_crc", "packet checksum mismatch");
+        buf = buf.subspan(5);
+        if (buf.empty()) return make_error("truncated", "empty packet after the CRC header");
+    }
+    std::vector<Bytes> out;
+    if (auto st = expand(buf, 0, out); !st) return st.error();
+    return out;
+}
+
+Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, const NonceSource& nonce) {
+    return seal_stream(msg, compress, keyring, nonce, 1);
+}
+
+Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, const NonceSource& nonce,
+                          int encryption_version) {
+    if (msg.empty()) return make_error("malformed", "cannot seal an empty message");
+    Bytes buf = compress ? compress_wrap(msg) : Bytes(msg.begin(), msg.end());
+    if (has_keys(keyring)) {
+        if (detail::encrypted_length(encryption_version, buf.size()) > kMaxStreamBytes)
+            return make_error("too_large", "stream message exceeds the 20 MiB limit");
+        return seal_encrypted(buf, *keyring, nonce, encryption_version, true);
+    }
+    return buf;
+}
+
+namespace {
+
+using Len = Result<std::optional<std::size_t>>;
+Len need_more() { return std::optional<std::size_t>{}; }
+Len done(std::size_t n) { return std::optional<std::size_t>{n}; }
+
+/// Measures one msgpack value at `off`; nullopt when the buffer ends first.
+Len value_len(ByteView b, std::size_t off) {
+    if (off >= b.size()) return need_more();
+    mp::Reader r(b.subspan(off));
+    return r.measure();
+}
+
+Len push_pull_len(ByteView b) {
+    std::size_t off = 1;
+    auto hl = value_len(b, off);
+    if (!hl || !*hl) return hl;
+    mp::Reader hr(b.subspan(off, **hl));
+    std::uint64_t nodes = 0, ulen = 0;
+    auto st = mp::read_struct(hr, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
+        if (k == "Nodes") {
+            auto v = in.uint(kMaxPushPullNodes);
+            if (!v) return v.error();
+            nodes = *v;
+        } else if (k == "UserStateLen") {
+            auto v = in.uint(kMaxStreamBytes);
+            if (!v) return v.error();
+            ulen = *v;
+        } else {
+            return false;
+        }
+        return true;
+    });
+    if (!st) return st.error().with_prefix("push-pull header");
+    off += **hl;
+    for (std::uint64_t i = 0; i < nodes; ++i) {
+        auto nl = value_len(b, off);
+        if (!nl || !*nl) return nl;
+        off += **nl;
+    }
+    off += ulen;
+    return off <= b.size() ? done(off) : need_more();
+}
+
+Len user_len(ByteView b) {
+    auto hl = value_len(b, 1);
+    if (!hl || !*hl) return hl;
+    mp::Reader hr(b.subspan(1, **hl));
+    std::uint64_t ulen = 0;
+    auto st = mp::read_struct(hr, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
+        if (k != "UserMsgLen") return false;
+        auto v = in.uint(kMaxStreamBytes);
+        if (!v) return v.error();
+        ulen = *v;
+        return true;
+    });
+    if (!st) return st.error().with_prefix("user message header");
+    std::size_t total = 1 + **hl + ulen;
+    return total <= b.size() ? done(total) : need_more();
+}
+
+}  // namespace
+
+Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::size_t max_bytes) {
+    if (buffered.empty()) return need_more();
+    std::uint8_t t = buffered[0];
+    Len r = need_more();
+    switch (t) {
+        case kEncrypt: {
+            if (buffered.size() < 5) return need_more();
+            std::uint32_t len = be32(buffered.subspan(1, 4));
+            if (len > kMaxStreamBytes || std::size_t{5} + len > max_bytes)
+                return make_error("too_large", "Remote node state is larger than limit (" + std::to_string(len) + ")");
+            return buffered.size() >= 5u + len ? done(5u + len) : need_more();
+        }
+        case static_cast<std::uint8_t>(MsgType::PushPull): r = push_pull_len(buffered); break;
+        case static_cast<std::uint8_t>(MsgType::User): r = user_len(buffered); break;
+        case kCompress:
+        case static_cast<std::uint8_t>(MsgType::Ping):
+        case static_cast<std::uint8_t>(MsgType::IndirectPing):
+        case static_cast<std::uint8_t>(MsgType::Ack):
+        case static_cast<std::uint8_t>(MsgType::Suspect):
+        case static_cast<std::uint8_t>(MsgType::Alive):
+        case static_cast<std::uint8_t>(MsgType::Dead):
+        case static_cast<std::uint8_t>(MsgType::Nack):
+        case static_cast<std::uint8_t>(MsgType::Err): {
+            auto v = value_len(buffered, 1);
+            if (!v) return v.error();
+            r = *v ? done(1 + **v) : need_more();
+            break;
+        }
+        case kCompound:
+        case kHasCrc:
+            return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
+        default:
+            return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
+    }
+    if (!r) return r.error();
+    if (*r && **r > max_bytes) return make_error("too_large", "stream frame exceeds " + std::to_string(max_bytes) + " bytes");
+    if (!*r && buffered.size() >= max_bytes)
+        return make_error("too_large", "incomplete stream frame already exceeds " + std::to_string(max_bytes) + " bytes");
+    return r;
+}
+
+Result<Bytes> open_stream(ByteView frame, const Keyring* keyring, bool require_encryption) {
+    if (frame.empty()) return make_error("truncated", "empty stream frame");
+    Bytes plain;
+    if (frame[0] == kEncrypt) {
+        if (!has_keys(keyring))
+            return make_error("no_key", "Remote state is encrypted and encryption is not configured");
+        if (frame.size() < 5) return make_error("truncated", "encrypted stream header is truncated");
+        std::uint32_t len = be32(frame.subspan(1, 4));
+        if (len > kMaxStreamBytes)
+            return make_error("too_large", "Remote node state is larger than limit (" + std::to_string(len) + ")");
+        if (frame.size() < 5u + len) return make_error("truncated", "encrypted stream frame is truncated");
+        auto p = decrypt_any(*keyring, frame.subspan(5, len), frame.subspan(0, 5));
+        if (!p) return p.error();
+        plain = std::move(*p);
+    } else {
+        if (has_keys(keyring) && require_encryption)
+            return make_error("not_encrypted", "Encryption is configured but remote state is not encrypted");
+        plain.assign(frame.begin(), frame.end());
+    }
+    if (plain.empty()) return make_error("truncated", "empty stream message");
+    if (plain[0] == kCompress) {
+        auto d = decompress_msg(plain, kMaxStreamBytes);
+        if (!d) return d.error();
+        return d;
+    }
+    return plain;
+}
+
+}  // namespace clusterd::wire
