@@ -108,12 +108,17 @@ class Cluster:
         once. Large clusters poll a random sample first, then sweep everybody."""
         pending = list(watchers)
         big = len(pending) > 128
+        seen = {}   # agent name -> how many members it listed alive at its last poll
         while pending:
             if time.monotonic() > deadline:
                 dead = [a.name for a in self.agents if not a.alive()]
-                raise Timeout("%s: %d of %d agents not there after the deadline%s"
+                counts = [seen[a.name] for a in pending if a.name in seen]
+                raise Timeout("%s: %d of %d agents not there after the deadline%s%s"
                               % (what, len(pending), len(watchers),
-                                 (" (%d agents exited)" % len(dead)) if dead else ""))
+                                 (" (%d agents exited)" % len(dead)) if dead else "",
+                                 (" (pending agents listed %d..%d alive; %d never answered)"
+                                  % (min(counts), max(counts), len(pending) - len(counts)))
+                                 if counts else " (no pending agent answered)"))
             batch = pending
             if big:
                 batch = random.sample(pending, min(sample, len(pending)))
@@ -130,6 +135,7 @@ class Cluster:
                     a.rpc.close()
                     a.rpc = None
                     continue
+                seen[a.name] = sum(1 for v in st.values() if v == "alive")
                 if pred(st):
                     done.append(a)
             if big and len(done) == len(batch):
@@ -171,7 +177,7 @@ class Cluster:
             rss.append(procs.rss_kib(a.pid) / 1024.0)
             if b1 is not None and b2 is not None:
                 bps.append((b2[a.gossip_port] - b1[a.gossip_port]) / dt)
-        return {"cpu": cpu, "rss": rss, "bytes": bps,
+        return {"cpu": cpu, "cpu_mean": sum(cpu) / len(cpu), "rss": rss, "bytes": bps,
                 "bytes_note": "" if self.nft and self.nft.ok else
                               (self.nft.reason if self.nft else "not counted")}
 

@@ -16,7 +16,7 @@ import tempfile
 # key, label, unit, scale (sample -> unit), better ("lower"/"higher"/None)
 FIGURES = [
     ("rss", "idle RSS per agent", "MiB", 1.0),
-    ("cpu", "idle CPU per agent", "% of a core", 1.0),
+    ("cpu", "idle CPU per agent (cluster mean)", "% of a core", 1.0),
     ("bytes", "idle gossip traffic per agent", "B/s", 1.0),
     ("join", "join convergence (all list N alive)", "s", 1.0),
     ("event", "user-event propagation (all handlers ran)", "s", 1.0),
@@ -178,7 +178,7 @@ def chart(results, sizes, path):
                   "set output '%s'" % path, "set multiplot layout 2,4 title "
                   "'clusterd vs Serf (median, whiskers min..max) against N'",
                   "set logscale x 2", "set key top left", "set grid", "set yrange [0:*]",
-                  "set xrange [%g:%g]" % (min(sizes) / 1.5, max(sizes) * 1.5)]
+                  "set xrange [%g:%g]" % (min(sizes or [2]) / 1.5, max(sizes or [2]) * 1.5)]
         for fig in panels:
             lbl, unit, scale = LABEL[fig]
             plots = []

@@ -47,7 +47,7 @@ def parse_args(argv):
     p.add_argument("--window", type=float, default=None, help="idle CPU/bytes window, s")
     p.add_argument("--scale-steps", default=None,
                    help="scale ramp N list (default 128,256,512,1000; 'none' to skip)")
-    p.add_argument("--scale-cap", type=float, default=240.0,
+    p.add_argument("--scale-cap", type=float, default=150.0,
                    help="time cap of the scale ramp per kind, s")
     p.add_argument("--mem-reserve-mib", type=int, default=4096,
                    help="the ramp stops before leaving less than this much memory available")
@@ -66,13 +66,14 @@ def parse_args(argv):
         a.reps = a.reps or 1
         a.window = a.window or 2.0
         a.scale_steps = a.scale_steps or "none"
-    a.sizes = [int(x) for x in (a.sizes or "8,32,128").split(",")]
+    sizes = a.sizes or "8,32,128"
+    a.sizes = [] if sizes == "none" else [int(x) for x in sizes.split(",")]
     a.reps = a.reps or 3
-    a.window = a.window or 10.0
+    a.window = a.window or 5.0
     steps = a.scale_steps or "128,256,512,1000"
     a.scale_steps = [] if steps == "none" else [int(x) for x in steps.split(",")]
     a.kinds = [k for k in a.kinds.split(",") if k]
-    if min(a.sizes) < 3:
+    if a.sizes and min(a.sizes) < 3:
         p.error("every size must be >= 3 (one agent is killed, one leaves)")
     return a
 
@@ -97,9 +98,9 @@ class Timing:
         return 20.0 if self.quick else 30.0 + 0.05 * n
 
     seed = property(lambda self: 5.0 if self.quick else 10.0)
-    settle = property(lambda self: 1.0 if self.quick else 3.0)
-    dup_wait = property(lambda self: 0.5 if self.quick else 1.5)
-    rpc_seconds = property(lambda self: 1.0 if self.quick else 4.0)
+    settle = property(lambda self: 1.0 if self.quick else 2.0)
+    dup_wait = property(lambda self: 0.5 if self.quick else 1.0)
+    rpc_seconds = property(lambda self: 1.0 if self.quick else 2.0)
 
 
 def add(res, fig, n, values, note=""):
@@ -110,71 +111,85 @@ def add(res, fig, n, values, note=""):
 
 
 def one_cluster(kind, binary, n, rep, args, t, rundir, res):
-    """Runs one repetition; returns False when the cluster did not converge."""
+    """Runs one repetition; returns False when the cluster did not converge. A step that
+    timed out once for this kind is not retried at later repetitions or sizes (so a kind
+    that cannot do something costs one timeout, not one per repetition)."""
     c = Cluster(kind, binary, n, rundir, log, args.profile)
-    figs_after_join = ["rss", "cpu", "bytes", "event", "dups", "rpc_lat", "rpc_tput", "fail",
-                       "leave"]
+    skip = res.setdefault("skip", {})
+
+    def step(name, figs, limit, fn):
+        if name in skip:
+            for f in figs:
+                add(res, f, n, [], skip[name])
+            return
+        try:
+            fn()
+        except Timeout as e:
+            short = e.short or ("timeout >%.0f s" % limit if limit else "failed")
+            for f in figs:
+                add(res, f, n, [], short)
+            skip[name] = "not run: %s at N=%d" % (short, n)
+            res["notes"].append("N=%d rep %d %s: %s" % (n, rep, name, e))
+            log("  %s: %s" % (name, e))
+
     try:
         try:
-            secs = c.start(t.join(n), seed_timeout=t.seed, count_bytes=True)
+            try:
+                secs = c.start(t.join(n), seed_timeout=t.seed, count_bytes=True)
+            except Timeout as e:
+                if "address already in use" not in str(e).lower():
+                    raise
+                log("  port collision with another process, retrying on other ports")
+                c.stop()
+                secs = c.start(t.join(n), seed_timeout=t.seed, count_bytes=True)
             add(res, "join", n, [secs])
             log("  %s N=%d rep %d: converged in %.2f s" % (kind, n, rep, secs))
         except Timeout as e:
             add(res, "join", n, [], e.short or "timeout >%.0f s" % t.join(n))
-            for f in figs_after_join:
+            for f in ("rss", "cpu", "bytes", "event", "dups", "rpc_lat", "rpc_tput", "fail",
+                      "leave"):
                 add(res, f, n, [], "did not converge")
             res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
             log("  %s N=%d rep %d: NOT converged: %s" % (kind, n, rep, e))
             return False
-        try:
-            idle = c.idle(t.settle, t.window)
-            add(res, "rss", n, idle["rss"])
-            add(res, "cpu", n, idle["cpu"])
-            add(res, "bytes", n, idle["bytes"], idle["bytes_note"] if not idle["bytes"] else "")
-            log("  idle: rss med %.1f MiB, cpu med %.2f %%, bytes/s med %s" % (
-                summary(idle["rss"])[1], summary(idle["cpu"])[1],
-                ("%.0f" % summary(idle["bytes"])[1]) if idle["bytes"] else "n.a."))
-        except Timeout as e:
-            for f in ("rss", "cpu", "bytes"):
-                add(res, f, n, [], "agent exited")
-            res["notes"].append("N=%d rep %d idle: %s" % (n, rep, e))
-        try:
+
+        def idle():
+            r = c.idle(t.settle, t.window)
+            add(res, "rss", n, r["rss"])
+            add(res, "cpu", n, [r["cpu_mean"]])
+            add(res, "bytes", n, r["bytes"], r["bytes_note"] if not r["bytes"] else "")
+            log("  idle: rss med %.1f MiB, cpu mean %.3f %% (max agent %.2f %%), bytes/s med %s"
+                % (summary(r["rss"])[1], r["cpu_mean"], max(r["cpu"]),
+                   ("%.0f" % summary(r["bytes"])[1]) if r["bytes"] else "n.a."))
+
+        def event():
             secs, dups = c.event("bench%d" % rep, t.event(n), t.dup_wait)
             add(res, "event", n, [secs])
             add(res, "dups", n, [dups])
             log("  event: all %d handlers in %.3f s, %d duplicate(s)" % (n, secs, dups))
-        except Timeout as e:
-            add(res, "event", n, [], e.short or "timeout >%.0f s" % t.event(n))
-            add(res, "dups", n, [], "event not delivered")
-            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
-            log("  event: %s" % e)
-        try:
+
+        def members():
             lat, tput = c.members_rpc(t.rpc_seconds)
             add(res, "rpc_lat", n, lat)
             add(res, "rpc_tput", n, [tput])
             log("  members RPC: median %.3f ms over %d calls, %.0f calls/s pipelined" % (
                 summary(lat)[1] * 1000, len(lat), tput))
-        except Timeout as e:
-            add(res, "rpc_lat", n, [], e.short or "RPC failed")
-            add(res, "rpc_tput", n, [], e.short or "RPC failed")
-            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
-            log("  members RPC: %s" % e)
-        try:
+
+        def fail():
             secs = c.fail_detect(n - 1, t.fail(n))
             add(res, "fail", n, [secs])
             log("  failure detected everywhere in %.2f s" % secs)
-        except Timeout as e:
-            add(res, "fail", n, [], e.short or "timeout >%.0f s" % t.fail(n))
-            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
-            log("  failure detection: %s" % e)
-        try:
+
+        def leave():
             secs = c.leave(n - 2, t.leave(n))
             add(res, "leave", n, [secs])
             log("  leave seen everywhere in %.2f s" % secs)
-        except Timeout as e:
-            add(res, "leave", n, [], e.short or "timeout >%.0f s" % t.leave(n))
-            res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
-            log("  leave: %s" % e)
+
+        step("idle", ("rss", "cpu", "bytes"), None, idle)
+        step("event", ("event", "dups"), t.event(n), event)
+        step("members", ("rpc_lat", "rpc_tput"), None, members)
+        step("fail", ("fail",), t.fail(n), fail)
+        step("leave", ("leave",), t.leave(n), leave)
         return True
     finally:
         c.stop()
@@ -186,10 +201,10 @@ def scale_ramp(kind, binary, args, rundir, res):
     t_start = time.monotonic()
     rss_meds = [summary(cell["samples"])[1] for cell in res["figs"].get("rss", {}).values()
                 if cell["samples"]]
-    per_agent_mib = max(rss_meds) if rss_meds else 64.0
+    per_agent_mib = max(rss_meds) if rss_meds else 32.0
     for n in args.scale_steps:
         left = args.scale_cap - (time.monotonic() - t_start)
-        need = per_agent_mib * n * 1.5
+        need = per_agent_mib * n * 1.25
         avail = procs.mem_available_kib() / 1024.0 - args.mem_reserve_mib
         if need > avail:
             note = "stopped before N=%d: memory ceiling (needs ~%.0f MiB, %.0f MiB to spare)" % (
@@ -202,8 +217,10 @@ def scale_ramp(kind, binary, args, rundir, res):
         try:
             secs = c.start(min(left, 60.0 + 0.12 * n))
             best = n
+            total = sum(procs.rss_kib(a.pid) or 0 for a in c.agents) / 1024.0
+            per_agent_mib = max(per_agent_mib, total / n)
             log("  scale %s N=%d: converged in %.1f s (rss total %.0f MiB)" % (
-                kind, n, secs, sum(procs.rss_kib(a.pid) or 0 for a in c.agents) / 1024.0))
+                kind, n, secs, total))
         except Timeout as e:
             note = "N=%d did not converge: %s" % (n, e)
             log("  scale %s N=%d: %s" % (kind, n, e))
