@@ -1,0 +1,78 @@
+// sd_notify through a stub notify socket: a unix datagram socket named by $NOTIFY_SOCKET.
+#include "clusterd/agent/sd_notify.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "test_util.hpp"
+
+using namespace clusterd::agent;
+using clusterd::testutil::TempDir;
+
+namespace {
+
+class NotifyStub {
+public:
+    explicit NotifyStub(const std::string& path) : path_(path) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+    }
+    ~NotifyStub() {
+        ::unsetenv("NOTIFY_SOCKET");
+        if (fd_ >= 0) ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    bool ok() const { return ok_; }
+    /// Next datagram, or "" after 2 s.
+    std::string receive() {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 2000) != 1) return "";
+        char buf[4096];
+        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    bool ok_ = false;
+};
+
+}  // namespace
+
+TEST(SdNotify, NoSocketIsANoOp) {
+    ::unsetenv("NOTIFY_SOCKET");
+    EXPECT_EQ(notify_ready(), 0);
+    EXPECT_EQ(notify_stopping(), 0);
+}
+
+TEST(SdNotify, ReadyStatusStoppingReachTheSocket) {
+    TempDir dir("notify");
+    NotifyStub stub(dir.file("notify.sock"));
+    ASSERT_TRUE(stub.ok());
+    EXPECT_GT(notify_ready("running, 3 members"), 0);
+    EXPECT_EQ(stub.receive(), "READY=1\nSTATUS=running, 3 members");
+    EXPECT_GT(notify_status("joining"), 0);
+    EXPECT_EQ(stub.receive(), "STATUS=joining");
+    EXPECT_GT(notify_reloading(), 0);
+    EXPECT_EQ(stub.receive(), "RELOADING=1");
+    EXPECT_GT(notify_stopping(), 0);
+    EXPECT_EQ(stub.receive(), "STOPPING=1\nSTATUS=leaving the cluster");
+}
+
+TEST(SdNotify, MissingSocketIsAnError) {
+    TempDir dir("notify-missing");
+    ::setenv("NOTIFY_SOCKET", dir.file("nobody-listens.sock").c_str(), 1);
+    EXPECT_LT(notify_ready(), 0);
+    ::unsetenv("NOTIFY_SOCKET");
+}

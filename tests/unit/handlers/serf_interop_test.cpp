@@ -1,0 +1,233 @@
+// Pins the handler contract to the real Serf: record.sh runs as the event handler of a real
+// `serf agent` (127.x loopback only) that sees a member join, a user event, a query and a member
+// leave. Each recording (SERF_* env + stdin) must equal what build_handler_env/build_handler_stdin
+// produce for the same event, and what the same script records when clusterd's ProcessRunner runs it.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "clusterd/agent/handlers.hpp"
+#include "clusterd/agent/process_runner.hpp"
+#include "test_util.hpp"
+
+using namespace clusterd::agent;
+using namespace std::chrono_literals;
+using clusterd::testutil::read_file;
+using clusterd::testutil::record_script;
+using clusterd::testutil::run_until;
+using clusterd::testutil::TempDir;
+
+namespace {
+
+constexpr const char* kSerf = "/usr/bin/serf";
+
+std::string sh_run(const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen(("timeout 20 " + cmd + " 2>&1").c_str(), "r");
+    if (p == nullptr) return out;
+    char buf[1024];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
+}
+
+std::size_t count_records(const std::string& dir) {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().extension() == ".env") ++n;
+    return n;
+}
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return pred();
+}
+
+std::map<std::string, std::string> parse_env(const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto eq = line.find('=');
+        if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return out;
+}
+
+/// Sorts the comma-separated tags field of each member line (Go iterates maps randomly).
+std::string normalize_stdin(const std::string& text, bool member_event) {
+    if (!member_event) return text;
+    std::istringstream in(text);
+    std::string line, out;
+    while (std::getline(in, line)) {
+        const auto last_tab = line.rfind('\t');
+        if (last_tab == std::string::npos) {
+            out += line + "\n";
+            continue;
+        }
+        std::vector<std::string> tags;
+        std::stringstream ts(line.substr(last_tab + 1));
+        std::string t;
+        while (std::getline(ts, t, ',')) tags.push_back(t);
+        std::sort(tags.begin(), tags.end());
+        std::string joined;
+        for (const auto& x : tags) joined += (joined.empty() ? "" : ",") + x;
+        out += line.substr(0, last_tab + 1) + joined + "\n";
+    }
+    return out;
+}
+
+std::string expected_record_env(const std::vector<std::string>& env) {
+    std::vector<std::string> serf;
+    std::string inherited;
+    for (const auto& e : env) {
+        if (e.rfind("SERF_", 0) == 0) serf.push_back(e);
+        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0) inherited = e.substr(e.find('=') + 1);
+    }
+    std::sort(serf.begin(), serf.end());
+    std::string out;
+    for (const auto& s : serf) out += s + "\n";
+    return out + "INHERITED=" + inherited + "\n";
+}
+
+class SerfInterop : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (::access(kSerf, X_OK) != 0) GTEST_FAIL() << kSerf << " is required for this test";
+        const int octet = 1 + static_cast<int>(::getpid() % 200);
+        ip_a_ = "127.61." + std::to_string(octet) + ".1";
+        ip_b_ = "127.61." + std::to_string(octet) + ".2";
+    }
+    void TearDown() override {
+        for (pid_t pid : pids_) {
+            ::kill(pid, SIGKILL);
+            int st = 0;
+            ::waitpid(pid, &st, 0);
+        }
+    }
+
+    pid_t spawn_serf(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
+        std::vector<char*> argv{const_cast<char*>(kSerf)};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        std::vector<char*> envp;
+        for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+        envp.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        pid_t pid = -1;
+        const int rc = ::posix_spawn(&pid, kSerf, &fa, nullptr, argv.data(), envp.data());
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc == 0) pids_.push_back(pid);
+        return rc == 0 ? pid : -1;
+    }
+
+    std::string ip_a_, ip_b_;
+    std::vector<pid_t> pids_;
+};
+
+}  // namespace
+
+TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
+    TempDir serf_dir("serf-rec");
+    TempDir ours_dir("ours-rec");
+    TempDir logs("serf-logs");
+    const std::vector<std::string> env{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "RECORD_DIR=" + serf_dir.path(),
+                                       "CLUSTERD_RECORD_INHERIT=from-agent"};
+    const std::string rpc_a = "-rpc-addr=" + ip_a_ + ":7373";
+    const std::string rpc_b = "-rpc-addr=" + ip_b_ + ":7373";
+
+    ASSERT_GT(spawn_serf({"agent", "-node=agent-a", "-bind=" + ip_a_ + ":7946", rpc_a, "-tag", "role=web", "-tag",
+                          "dc-zone=z1", "-event-handler=" + record_script(), "-log-level=debug"},
+                         env, logs.file("a.log")),
+              0);
+    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 1; }, 15s))
+        << "agent a never ran its handler for its own join:\n" << read_file(logs.file("a.log"));
+
+    ASSERT_GT(spawn_serf({"agent", "-node=agent-b", "-bind=" + ip_b_ + ":7946", rpc_b, "-tag", "role=db",
+                          "-join=" + ip_a_ + ":7946"},
+                         env, logs.file("b.log")),
+              0);
+    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 2; }, 15s))
+        << "no member-join for b:\n" << read_file(logs.file("a.log")) << read_file(logs.file("b.log"));
+
+    const std::string ev = sh_run(std::string(kSerf) + " event " + rpc_a + " -coalesce=false deploy 'v1 payload'");
+    ASSERT_NE(ev.find("dispatched"), std::string::npos) << ev;
+    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 3; }, 15s)) << read_file(logs.file("a.log"));
+
+    const std::string q = sh_run(std::string(kSerf) + " query " + rpc_a + " -node=agent-a -timeout=3s load 'q?'");
+    EXPECT_NE(q.find("Response from 'agent-a': response from agent-a"), std::string::npos) << q;
+    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 4; }, 15s)) << read_file(logs.file("a.log"));
+
+    const std::string lv = sh_run(std::string(kSerf) + " leave " + rpc_b);
+    EXPECT_NE(lv.find("Graceful leave complete"), std::string::npos) << lv;
+    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 5; }, 20s)) << read_file(logs.file("a.log"));
+
+    // What happened, in order, and the HandlerEvents our agent would build for it.
+    const HandlerSelf self{"agent-a", {{"role", "web"}, {"dc-zone", "z1"}}};
+    const HandlerMember a{"agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}}};
+    const HandlerMember b{"agent-b", ip_b_, {{"role", "db"}}};
+    std::vector<HandlerEvent> events(5);
+    events[0].kind = HandlerEventKind::MemberJoin;
+    events[0].members = {a};
+    events[1].kind = HandlerEventKind::MemberJoin;
+    events[1].members = {b};
+    events[2].kind = HandlerEventKind::User;
+    events[2].name = "deploy";
+    events[2].payload = "v1 payload";
+    events[3].kind = HandlerEventKind::Query;
+    events[3].name = "load";
+    events[3].payload = "q?";
+    events[4].kind = HandlerEventKind::MemberLeave;
+    events[4].members = {b};
+
+    std::vector<std::string> inherited{"CLUSTERD_RECORD_INHERIT=from-agent", "RECORD_DIR=" + ours_dir.path()};
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const std::string serf_env_text = read_file(serf_dir.file(std::to_string(i) + ".env"));
+        const auto serf_env = parse_env(serf_env_text);
+        // Lamport times are cluster state, not format: take them from the recording.
+        if (events[i].kind == HandlerEventKind::User) events[i].ltime = std::stoull(serf_env.at("SERF_USER_LTIME"));
+        if (events[i].kind == HandlerEventKind::Query) events[i].ltime = std::stoull(serf_env.at("SERF_QUERY_LTIME"));
+        const bool member = events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
+
+        EXPECT_EQ(serf_env_text, expected_record_env(build_handler_env(events[i], self, inherited))) << "event " << i;
+        EXPECT_EQ(normalize_stdin(read_file(serf_dir.file(std::to_string(i) + ".stdin")), member),
+                  normalize_stdin(build_handler_stdin(events[i]), member))
+            << "event " << i;
+    }
+
+    // The same script run by clusterd's runner records the same files.
+    asio::io_context io;
+    ProcessRunner runner(io, {}, nullptr);
+    for (const auto& e : events) {
+        std::vector<std::string> job_env = build_handler_env(e, self, inherited);
+        job_env.push_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+        runner.submit(HandlerJob{record_script(), job_env, build_handler_stdin(e), "x"}, nullptr);
+    }
+    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == events.size(); }, 20s));
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const bool member = events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
+        const std::string n = std::to_string(i);
+        EXPECT_EQ(read_file(ours_dir.file(n + ".env")), read_file(serf_dir.file(n + ".env"))) << "event " << i;
+        EXPECT_EQ(normalize_stdin(read_file(ours_dir.file(n + ".stdin")), member),
+                  normalize_stdin(read_file(serf_dir.file(n + ".stdin")), member))
+            << "event " << i;
+    }
+}

@@ -1,0 +1,58 @@
+// Helpers shared by the handler tests: temp directories, bounded io_context runs, file reading.
+#pragma once
+
+#include <unistd.h>
+
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+
+namespace clusterd::testutil {
+
+class TempDir {
+public:
+    explicit TempDir(const std::string& tag = "t") {
+        static int counter = 0;
+        path_ = std::filesystem::temp_directory_path() /
+                ("clusterd-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        std::filesystem::remove_all(path_);
+        std::filesystem::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string path() const { return path_.string(); }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+/// Runs `io` until `done()` is true or `limit` passes; returns done().
+inline bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    io.restart();
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        io.run_for(std::chrono::milliseconds(20));
+        io.restart();
+    }
+    return done();
+}
+
+inline std::string record_script() { return std::string(HANDLERS_TEST_DIR) + "/record.sh"; }
+
+}  // namespace clusterd::testutil
