@@ -77,17 +77,29 @@ std::string ipv6(const base::Bytes& ip) {
 }
 }  // namespace
 
+namespace {
+bool v4_mapped(const base::Bytes& ip) {
+    if (ip.size() != 16 || ip[10] != 0xff || ip[11] != 0xff) return false;
+    for (int i = 0; i < 10; ++i)
+        if (ip[i] != 0) return false;
+    return true;
+}
+}  // namespace
+
+std::string ip_string(const base::Bytes& ip) {
+    if (ip.size() == 4) return ipv4(ip.data());
+    if (ip.size() == 16) return v4_mapped(ip) ? ipv4(ip.data() + 12) : ipv6(ip);
+    return ip.empty() ? "<nil>" : "?";
+}
+
 std::string host_port(const base::Bytes& ip, std::uint16_t port) {
     std::string host;
-    if (ip.size() == 4) {
-        host = ipv4(ip.data());
-    } else if (ip.size() == 16) {
-        bool mapped = ip[10] == 0xff && ip[11] == 0xff;
-        for (int i = 0; i < 10 && mapped; ++i) mapped = ip[i] == 0;
-        host = mapped ? ipv4(ip.data() + 12) : "[" + ipv6(ip) + "]";
-    } else {
-        host = ip.empty() ? "" : "?";
-    }
+    if (ip.size() == 16 && !v4_mapped(ip))
+        host = "[" + ipv6(ip) + "]";
+    else if (ip.empty())
+        host = "";
+    else
+        host = ip_string(ip);
     return host + ":" + std::to_string(port);
 }
 

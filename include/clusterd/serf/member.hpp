@@ -26,6 +26,8 @@ struct Member {
     friend bool operator==(const Member&, const Member&) = default;
 };
 
+/// The address alone as Go's net.IP prints it ("10.0.0.1", "::1").
+std::string ip_string(const base::Bytes& ip);
 /// "ip:port" / "[ip6]:port" as Go's net.TCPAddr prints it (snapshot lines, logs).
 std::string host_port(const base::Bytes& ip, std::uint16_t port);
 
