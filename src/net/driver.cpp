@@ -1,0 +1,385 @@
+#include "clusterd/net/driver.hpp"
+
+#include <array>
+#include <asio/experimental/as_tuple.hpp>
+
+#include "clusterd/net/address.hpp"
+
+namespace clusterd::net {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using asio::ip::udp;
+constexpr auto kTuple = asio::experimental::as_tuple(use_awaitable);
+
+swim::Address to_swim(const asio::ip::address& addr, std::uint16_t port) {
+    swim::Address a;
+    if (addr.is_v4()) {
+        auto b = addr.to_v4().to_bytes();
+        a.ip.assign(b.begin(), b.end());
+    } else {
+        auto v6 = addr.to_v6();
+        if (v6.is_v4_mapped()) {
+            auto b = asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes();
+            a.ip.assign(b.begin(), b.end());
+        } else {
+            auto b = v6.to_bytes();
+            a.ip.assign(b.begin(), b.end());
+        }
+    }
+    a.port = port;
+    return a;
+}
+
+asio::ip::address to_asio(const swim::Address& addr) {
+    if (addr.ip.size() == 4) {
+        asio::ip::address_v4::bytes_type b;
+        std::copy(addr.ip.begin(), addr.ip.end(), b.begin());
+        return asio::ip::address_v4(b);
+    }
+    if (addr.ip.size() == 16) {
+        asio::ip::address_v6::bytes_type b;
+        std::copy(addr.ip.begin(), addr.ip.end(), b.begin());
+        return asio::ip::address_v6(b);
+    }
+    return {};
+}
+
+struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
+    asio::io_context& io;
+    swim::Endpoint& ep;
+    Ticker& ticker;
+    DriverOptions opts;
+    LogFn log;
+    udp::socket udp_sock;
+    tcp::acceptor acceptor;
+    asio::steady_timer timer;
+    std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+    base::Instant armed = base::Instant::max();
+    const wire::Keyring* keyring = nullptr;
+    wire::NonceSource nonce = wire::system_nonce_source();
+    DriverStats stats;
+    std::function<void()> after_activity;
+    bool stopped = false;
+    bool in_kick = false;
+    bool kick_again = false;
+    std::size_t open_conns = 0;
+    std::map<std::string, std::uint64_t> last_logged_drop;  // rate limit: log 1st, 10th, 100th...
+
+    Impl(asio::io_context& io_, swim::Endpoint& ep_, Ticker& t, DriverOptions o, LogFn l)
+        : io(io_), ep(ep_), ticker(t), opts(std::move(o)), log(std::move(l)), udp_sock(io_), acceptor(io_),
+          timer(io_) {}
+
+    base::Instant now() const {
+        return base::Instant{std::chrono::duration_cast<base::Duration>(std::chrono::steady_clock::now() - epoch)};
+    }
+
+    bool keyed() const { return keyring != nullptr && !keyring->empty(); }
+
+    void drop(const std::string& code, const std::string& what) {
+        auto& n = stats.drops[code];
+        ++n;
+        if (n == 1 || n == 10 || n == 100 || n % 1000 == 0)
+            log(2, what + " (dropped, " + code + ", count " + std::to_string(n) + ")");
+    }
+
+    void update_overhead() {
+        std::size_t overhead = 5;  // CRC header
+        if (keyed()) overhead += 1 + 12 + 16;
+        ep.set_packet_overhead(overhead);
+    }
+
+    void send_packet(const swim::Transmit& t) {
+        wire::SealOptions so;
+        so.compress = opts.compress;
+        so.crc = t.crc;
+        auto sealed = wire::seal_packet(t.msg, so, keyed() ? keyring : nullptr, nonce);
+        if (!sealed) {
+            drop(sealed.error().code, "seal packet to " + t.to.to_string() + ": " + sealed.error().message);
+            return;
+        }
+        std::error_code ec;
+        udp_sock.send_to(asio::buffer(*sealed), udp::endpoint(to_asio(t.to), t.to.port), 0, ec);
+        if (ec) {
+            ++stats.send_errors;
+            log(0, "udp send to " + t.to.to_string() + " failed: " + ec.message());
+            return;
+        }
+        ++stats.udp_out;
+        stats.udp_bytes_out += sealed->size();
+    }
+
+    void drain_transmits() {
+        while (auto t = ep.poll_transmit()) {
+            if (t->kind == swim::Transmit::Kind::Packet) {
+                send_packet(*t);
+            } else {
+                asio::co_spawn(io, stream_out(shared_from_this(), std::move(*t)), asio::detached);
+            }
+        }
+    }
+
+    void rearm() {
+        if (stopped) return;
+        base::Instant d = ticker.next_deadline();
+        if (d == armed) return;
+        armed = d;
+        if (d == base::Instant::max()) {
+            timer.cancel();
+            return;
+        }
+        timer.expires_at(epoch + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d.since_epoch));
+        timer.async_wait([self = shared_from_this(), d](const std::error_code& ec) {
+            if (ec || self->stopped || self->armed != d) return;
+            self->armed = base::Instant::max();
+            self->ticker.handle_timeout(self->now());
+            self->kick();
+        });
+    }
+
+    void kick() {
+        if (stopped) return;
+        if (in_kick) {
+            kick_again = true;
+            return;
+        }
+        in_kick = true;
+        int rounds = 0;
+        do {
+            kick_again = false;
+            drain_transmits();
+            if (after_activity) after_activity();
+        } while (kick_again && ++rounds < 64);
+        in_kick = false;
+        rearm();
+    }
+
+    static awaitable<void> udp_loop(std::shared_ptr<Impl> self) {
+        std::vector<std::uint8_t> buf(65536);
+        udp::endpoint from;
+        while (!self->stopped) {
+            auto [ec, n] = co_await self->udp_sock.async_receive_from(asio::buffer(buf), from, kTuple);
+            if (ec) {
+                if (ec == asio::error::operation_aborted || self->stopped) co_return;
+                continue;
+            }
+            ++self->stats.udp_in;
+            self->stats.udp_bytes_in += n;
+            auto src = to_swim(from.address(), from.port());
+            auto msgs = wire::open_packet(base::ByteView(buf.data(), n), self->keyed() ? self->keyring : nullptr,
+                                          self->keyed() && self->opts.require_encryption);
+            if (!msgs) {
+                self->drop(msgs.error().code, "udp packet from " + src.to_string() + ": " + msgs.error().message);
+                continue;
+            }
+            const auto t = self->now();
+            for (const auto& m : *msgs) self->ep.handle_packet(src, m, t);
+            self->kick();
+        }
+    }
+
+    /// Reads one complete stream frame into `buf` (which may already hold bytes).
+    static awaitable<base::Result<base::Bytes>> read_frame(tcp::socket& sock, base::Bytes& buf) {
+        std::array<std::uint8_t, 16384> chunk{};
+        for (;;) {
+            auto len = wire::stream_frame_length(buf, wire::kMaxStreamBytes);
+            if (!len) co_return len.error();
+            if (len->has_value()) {
+                std::size_t n = **len;
+                base::Bytes frame(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+                buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+                co_return frame;
+            }
+            auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), kTuple);
+            if (ec) co_return base::make_error("io", ec == asio::error::eof ? "connection closed mid-frame" : ec.message());
+            buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+        }
+    }
+
+    static awaitable<void> tcp_accept_loop(std::shared_ptr<Impl> self) {
+        while (!self->stopped) {
+            auto [ec, sock] = co_await self->acceptor.async_accept(kTuple);
+            if (ec) {
+                if (ec == asio::error::operation_aborted || self->stopped) co_return;
+                continue;
+            }
+            if (self->open_conns >= self->opts.max_tcp_connections) {
+                ++self->stats.tcp_refused;
+                std::error_code ignored;
+                sock.close(ignored);
+                continue;
+            }
+            asio::co_spawn(self->io, handle_conn(self, std::move(sock)), asio::detached);
+        }
+    }
+
+    static awaitable<void> handle_conn(std::shared_ptr<Impl> self, tcp::socket sock) {
+        ++self->open_conns;
+        ++self->stats.tcp_in;
+        std::error_code ec0;
+        auto remote = sock.remote_endpoint(ec0);
+        auto src = to_swim(remote.address(), remote.port());
+        asio::steady_timer deadline(self->io);
+        deadline.expires_after(self->opts.tcp_timeout);
+        deadline.async_wait([&sock](const std::error_code& ec) {
+            if (!ec) {
+                std::error_code ignored;
+                sock.close(ignored);
+            }
+        });
+        base::Bytes buf;
+        auto frame = co_await read_frame(sock, buf);
+        if (!frame) {
+            self->drop(frame.error().code, "tcp stream from " + src.to_string() + ": " + frame.error().message);
+        } else {
+            self->stats.tcp_bytes_in += frame->size();
+            auto msg = wire::open_stream(*frame, self->keyed() ? self->keyring : nullptr,
+                                         self->keyed() && self->opts.require_encryption);
+            if (!msg) {
+                self->drop(msg.error().code, "tcp stream from " + src.to_string() + ": " + msg.error().message);
+            } else {
+                auto reply = self->ep.handle_stream_request(src, *msg, self->now());
+                self->kick();
+                if (!reply) {
+                    self->drop(reply.error().code,
+                               "tcp request from " + src.to_string() + ": " + reply.error().message);
+                } else if (!reply->empty()) {
+                    auto sealed = wire::seal_stream(*reply, self->opts.compress,
+                                                    self->keyed() ? self->keyring : nullptr, self->nonce);
+                    if (sealed) {
+                        auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*sealed), kTuple);
+                        if (!wec) self->stats.tcp_bytes_out += wn;
+                    }
+                }
+            }
+        }
+        deadline.cancel();
+        std::error_code ignored;
+        sock.shutdown(tcp::socket::shutdown_both, ignored);
+        sock.close(ignored);
+        --self->open_conns;
+    }
+
+    static awaitable<void> stream_out(std::shared_ptr<Impl> self, swim::Transmit t) {
+        ++self->stats.tcp_out;
+        tcp::socket sock(self->io);
+        asio::steady_timer deadline(self->io);
+        const auto timeout = t.timeout.count() > 0 ? t.timeout : self->opts.tcp_timeout;
+        deadline.expires_after(timeout);
+        bool timed_out = false;
+        deadline.async_wait([&sock, &timed_out](const std::error_code& ec) {
+            if (!ec) {
+                timed_out = true;
+                std::error_code ignored;
+                sock.close(ignored);
+            }
+        });
+        std::string why;
+        const bool expects_reply = !t.msg.empty() && t.msg[0] != 8;  // user messages get no reply
+        auto [cec] = co_await sock.async_connect(tcp::endpoint(to_asio(t.to), t.to.port), kTuple);
+        if (cec) {
+            why = "connect to " + t.to.to_string() + ": " + (timed_out ? "timed out" : cec.message());
+        } else {
+            auto sealed = wire::seal_stream(t.msg, self->opts.compress, self->keyed() ? self->keyring : nullptr,
+                                            self->nonce);
+            if (!sealed) {
+                why = "seal: " + sealed.error().message;
+            } else {
+                auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*sealed), kTuple);
+                if (wec) {
+                    why = "write to " + t.to.to_string() + ": " + (timed_out ? "timed out" : wec.message());
+                } else {
+                    self->stats.tcp_bytes_out += wn;
+                    if (expects_reply) {
+                        base::Bytes buf;
+                        auto frame = co_await read_frame(sock, buf);
+                        if (!frame) {
+                            why = "read from " + t.to.to_string() + ": " +
+                                  (timed_out ? std::string("timed out") : frame.error().message);
+                        } else {
+                            self->stats.tcp_bytes_in += frame->size();
+                            auto msg = wire::open_stream(*frame, self->keyed() ? self->keyring : nullptr,
+                                                         self->keyed() && self->opts.require_encryption);
+                            if (!msg) {
+                                why = "reply from " + t.to.to_string() + ": " + msg.error().message;
+                            } else if (!self->stopped) {
+                                self->ep.handle_stream_reply(t.stream_id, *msg, self->now());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        deadline.cancel();
+        std::error_code ignored;
+        sock.close(ignored);
+        if (self->stopped) co_return;
+        if (!why.empty()) self->ep.stream_failed(t.stream_id, self->now(), why);
+        self->kick();
+    }
+};
+
+Driver::Driver(asio::io_context& io, swim::Endpoint& endpoint, Ticker& ticker, DriverOptions options, LogFn log)
+    : impl_(std::make_shared<Impl>(io, endpoint, ticker, std::move(options), std::move(log))) {}
+
+Driver::~Driver() { stop(); }
+
+base::Status Driver::start() {
+    auto& d = *impl_;
+    std::error_code ec;
+    udp::endpoint uep(d.opts.bind_addr, d.opts.bind_port);
+    d.udp_sock.open(uep.protocol(), ec);
+    if (!ec) d.udp_sock.bind(uep, ec);
+    if (ec) {
+        return base::make_error("bind", "cannot bind UDP " + join_host_port(d.opts.bind_addr.to_string(), d.opts.bind_port) +
+                                            ": " + ec.message());
+    }
+    // Bind TCP to the port UDP actually got (matters when bind_port is 0).
+    std::uint16_t port = d.udp_sock.local_endpoint().port();
+    tcp::endpoint tep(d.opts.bind_addr, port);
+    d.acceptor.open(tep.protocol(), ec);
+    if (!ec) d.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) d.acceptor.bind(tep, ec);
+    if (!ec) d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        d.udp_sock.close();
+        return base::make_error("bind", "cannot bind TCP " + join_host_port(d.opts.bind_addr.to_string(), port) + ": " +
+                                            ec.message());
+    }
+    d.udp_sock.non_blocking(true, ec);
+    // Large socket buffers, as memberlist asks for (up to 2 MiB).
+    d.udp_sock.set_option(asio::socket_base::receive_buffer_size(2 * 1024 * 1024), ec);
+    d.update_overhead();
+    asio::co_spawn(d.io, Impl::udp_loop(impl_), asio::detached);
+    asio::co_spawn(d.io, Impl::tcp_accept_loop(impl_), asio::detached);
+    kick();
+    return base::ok_status();
+}
+
+void Driver::stop() {
+    auto& d = *impl_;
+    if (d.stopped) return;
+    d.stopped = true;
+    std::error_code ec;
+    d.timer.cancel();
+    d.udp_sock.close(ec);
+    d.acceptor.close(ec);
+}
+
+void Driver::set_keyring(const wire::Keyring* keyring) {
+    impl_->keyring = keyring;
+    impl_->update_overhead();
+}
+
+void Driver::kick() { impl_->kick(); }
+void Driver::set_after_activity(std::function<void()> fn) { impl_->after_activity = std::move(fn); }
+base::Instant Driver::now() const { return impl_->now(); }
+std::uint16_t Driver::bound_port() const {
+    std::error_code ec;
+    auto ep = impl_->udp_sock.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+}
+const DriverStats& Driver::stats() const { return impl_->stats; }
+
+}  // namespace clusterd::net
