@@ -1,0 +1,341 @@
+// The deterministic simulator: event heap, fake network, faults, process lifecycle; see
+// simulator.hpp.
+#include "clusterd/sim/simulator.hpp"
+
+#include <cstdlib>
+
+namespace clusterd::sim {
+
+Simulator::Simulator(std::uint64_t seed)
+    : seed_(seed), net_rng_(base::Rng::mix(seed, 0x6e6574ULL)), envelope_(std::make_shared<PlaintextEnvelope>()) {}
+
+Simulator::~Simulator() = default;
+
+std::uint64_t Simulator::seed_from_env(std::uint64_t fallback) {
+    const char* env = std::getenv("CLUSTERD_SIM_SEED");
+    if (env == nullptr || *env == '\0') return fallback;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(env, &end, 0);
+    if (end == env) return fallback;
+    return static_cast<std::uint64_t>(v);
+}
+
+swim::Address Simulator::address(std::size_t i) const {
+    return swim::Address{base::Bytes{10, static_cast<std::uint8_t>(i / 62500), static_cast<std::uint8_t>((i / 250) % 250),
+                                     static_cast<std::uint8_t>(i % 250 + 1)},
+                         7946};
+}
+
+std::size_t Simulator::add_node(HostFactory factory) {
+    const std::size_t i = nodes_.size();
+    nodes_.emplace_back();
+    nodes_[i].factory = std::move(factory);
+    by_addr_[address(i)] = i;
+    nodes_[i].host = nodes_[i].factory(i, address(i), base::Rng::mix(seed_, i), now_);
+    poke(i);
+    return i;
+}
+
+SimHost* Simulator::host(std::size_t i) { return i < nodes_.size() ? nodes_[i].host.get() : nullptr; }
+
+std::optional<std::size_t> Simulator::index_of(const swim::Address& a) const {
+    auto it = by_addr_.find(a);
+    if (it == by_addr_.end()) return std::nullopt;
+    return it->second;
+}
+
+void Simulator::partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b, bool one_way) {
+    for (std::size_t x : a) {
+        for (std::size_t y : b) {
+            block(x, y);
+            if (!one_way) block(y, x);
+        }
+    }
+}
+
+void Simulator::pause(std::size_t i) { nodes_[i].paused = true; }
+
+void Simulator::resume(std::size_t i) {
+    NodeSlot& s = nodes_[i];
+    if (!s.paused) return;
+    s.paused = false;
+    std::vector<Event> held = std::move(s.held);
+    s.held.clear();
+    for (auto& e : held) {
+        e.at = now_;
+        push(std::move(e));
+    }
+    s.timer_at = base::Instant::max();
+    poke(i);
+}
+
+void Simulator::crash(std::size_t i) {
+    NodeSlot& s = nodes_[i];
+    s.host.reset();
+    s.gen++;
+    s.paused = false;
+    s.held.clear();
+    s.open_streams.clear();
+    s.timer_at = base::Instant::max();
+}
+
+void Simulator::restart(std::size_t i, HostFactory factory) {
+    if (nodes_[i].host) crash(i);
+    NodeSlot& s = nodes_[i];
+    if (factory) s.factory = std::move(factory);
+    s.host = s.factory(i, address(i), base::Rng::mix(base::Rng::mix(seed_, i), s.gen), now_);
+    poke(i);
+}
+
+void Simulator::poke(std::size_t i) {
+    if (!nodes_[i].host || nodes_[i].paused) return;
+    after_call(i);
+}
+
+void Simulator::push(Event e) {
+    e.seq = next_seq_++;
+    heap_.push(std::move(e));
+}
+
+const LinkFaults& Simulator::link(std::size_t from, std::size_t to) const {
+    if (links_.empty()) return default_link_;
+    auto it = links_.find({from, to});
+    return it == links_.end() ? default_link_ : it->second;
+}
+
+base::Duration Simulator::latency(std::size_t from, std::size_t to) {
+    const LinkFaults& f = link(from, to);
+    base::Duration d = f.delay;
+    if (f.jitter.count() > 0) d += base::Duration(static_cast<std::int64_t>(net_rng_.below(static_cast<std::uint64_t>(f.jitter.count()))));
+    return d;
+}
+
+void Simulator::mix(const Event& e) {
+    auto put = [&](std::uint64_t v) {
+        for (int k = 0; k < 8; ++k) {
+            trace_ ^= (v >> (8 * k)) & 0xff;
+            trace_ *= 0x100000001b3ULL;
+        }
+    };
+    put(static_cast<std::uint64_t>(e.at.since_epoch.count()));
+    put(static_cast<std::uint64_t>(e.kind));
+    put(e.from);
+    put(e.to);
+    for (std::uint8_t b : e.data) {
+        trace_ ^= b;
+        trace_ *= 0x100000001b3ULL;
+    }
+}
+
+void Simulator::after_call(std::size_t i) {
+    NodeSlot& s = nodes_[i];
+    if (!s.host) return;
+    while (auto t = s.host->poll_transmit()) send(i, std::move(*t));
+    base::Instant d = s.host->next_deadline();
+    if (d == base::Instant::max()) {
+        s.timer_at = d;
+        return;
+    }
+    if (d < now_) d = now_;
+    if (d != s.timer_at) {
+        s.timer_at = d;
+        Event e{};
+        e.at = d;
+        e.kind = EvKind::Timer;
+        e.to = i;
+        e.to_gen = s.gen;
+        push(std::move(e));
+    }
+}
+
+void Simulator::send(std::size_t from, swim::Transmit t) {
+    const auto target = index_of(t.to);
+    if (t.kind == swim::Transmit::Kind::Packet) {
+        stats_.packets_sent++;
+        auto sealed = envelope_->seal_packet(t.msg, t.crc);
+        if (!sealed) {
+            stats_.packets_undecodable++;
+            return;
+        }
+        stats_.bytes_sent += sealed->size();
+        if (!target || !nodes_[*target].host || cut(from, *target)) {
+            stats_.packets_blocked++;
+            return;
+        }
+        const LinkFaults& f = link(from, *target);
+        if (f.loss > 0 && net_rng_.chance(f.loss)) {
+            stats_.packets_lost++;
+            return;
+        }
+        Event e{};
+        e.at = now_ + latency(from, *target);
+        e.kind = EvKind::Packet;
+        e.to = *target;
+        e.to_gen = nodes_[*target].gen;
+        e.from = from;
+        e.from_gen = nodes_[from].gen;
+        e.data = std::move(*sealed);
+        push(std::move(e));
+        return;
+    }
+    // A TCP request: it fails fast when nobody listens, times out when the path is cut.
+    stats_.streams_opened++;
+    NodeSlot& me = nodes_[from];
+    const base::Duration timeout = t.timeout.count() > 0 ? t.timeout : std::chrono::seconds(10);
+    me.open_streams[t.stream_id] = now_ + timeout;
+    Event fail{};
+    fail.kind = EvKind::StreamFail;
+    fail.to = from;
+    fail.to_gen = me.gen;
+    fail.from = from;
+    fail.stream = t.stream_id;
+    if (!target || !nodes_[*target].host) {
+        fail.at = now_ + latency(from, from);
+        fail.why = "connection refused";
+        push(std::move(fail));
+        return;
+    }
+    fail.at = now_ + timeout;
+    fail.why = "i/o timeout";
+    push(fail);
+    if (cut(from, *target)) return;
+    auto sealed = envelope_->seal_stream(t.msg);
+    if (!sealed) return;
+    stats_.bytes_sent += sealed->size();
+    Event e{};
+    e.at = now_ + latency(from, *target);
+    e.kind = EvKind::StreamRequest;
+    e.to = *target;
+    e.to_gen = nodes_[*target].gen;
+    e.from = from;
+    e.from_gen = me.gen;
+    e.stream = t.stream_id;
+    e.data = std::move(*sealed);
+    push(std::move(e));
+}
+
+void Simulator::deliver(Event& e) {
+    NodeSlot& s = nodes_[e.to];
+    if (!s.host || s.gen != e.to_gen) {
+        if (e.kind == EvKind::StreamRequest) {
+            // The process died: the requester sees a reset.
+            NodeSlot& req = nodes_[e.from];
+            if (req.host && req.gen == e.from_gen) {
+                Event fail{};
+                fail.at = now_ + latency(e.to, e.from);
+                fail.kind = EvKind::StreamFail;
+                fail.to = e.from;
+                fail.to_gen = req.gen;
+                fail.from = e.to;
+                fail.stream = e.stream;
+                fail.why = "connection reset";
+                push(std::move(fail));
+            }
+        }
+        if (e.kind == EvKind::Packet) stats_.packets_blocked++;
+        return;
+    }
+    if (s.paused) {
+        if (e.kind != EvKind::Timer) s.held.push_back(std::move(e));
+        return;
+    }
+    events_processed_++;
+    SimHost& h = *s.host;
+    switch (e.kind) {
+        case EvKind::Timer:
+            if (e.at != s.timer_at) return;  // superseded
+            s.timer_at = base::Instant::max();
+            h.handle_timeout(now_);
+            break;
+        case EvKind::Packet: {
+            mix(e);
+            auto msgs = envelope_->open_packet(e.data);
+            if (!msgs) {
+                stats_.packets_undecodable++;
+                return;
+            }
+            stats_.packets_delivered++;
+            const swim::Address from = address(e.from);
+            for (const auto& m : *msgs) h.handle_packet(from, m, now_);
+            break;
+        }
+        case EvKind::StreamRequest: {
+            mix(e);
+            auto msg = envelope_->open_stream(e.data);
+            base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, now_)
+                                                  : base::Result<base::Bytes>(msg.error());
+            NodeSlot& req = nodes_[e.from];
+            if (req.host && req.gen == e.from_gen && req.open_streams.count(e.stream)) {
+                Event r{};
+                r.at = now_ + latency(e.to, e.from);
+                r.to = e.from;
+                r.to_gen = req.gen;
+                r.from = e.to;
+                r.stream = e.stream;
+                if (!reply) {
+                    r.kind = EvKind::StreamFail;
+                    r.why = reply.error().message;
+                    push(std::move(r));
+                } else if (!cut(e.to, e.from)) {
+                    auto sealed = envelope_->seal_stream(*reply);
+                    if (sealed) {
+                        r.kind = EvKind::StreamReply;
+                        r.data = std::move(*sealed);
+                        push(std::move(r));
+                    }
+                }
+            }
+            break;
+        }
+        case EvKind::StreamReply: {
+            auto it = s.open_streams.find(e.stream);
+            if (it == s.open_streams.end()) return;
+            s.open_streams.erase(it);
+            mix(e);
+            if (e.data.empty()) {
+                h.handle_stream_reply(e.stream, e.data, now_);
+                break;
+            }
+            auto msg = envelope_->open_stream(e.data);
+            if (!msg) {
+                stats_.streams_failed++;
+                h.stream_failed(e.stream, now_, msg.error().message);
+            } else {
+                h.handle_stream_reply(e.stream, *msg, now_);
+            }
+            break;
+        }
+        case EvKind::StreamFail: {
+            auto it = s.open_streams.find(e.stream);
+            if (it == s.open_streams.end()) return;
+            s.open_streams.erase(it);
+            stats_.streams_failed++;
+            h.stream_failed(e.stream, now_, e.why);
+            break;
+        }
+    }
+    after_call(e.to);
+}
+
+void Simulator::run_until(base::Instant t) {
+    while (!heap_.empty() && heap_.top().at <= t) {
+        Event e = heap_.top();
+        heap_.pop();
+        now_ = e.at;
+        deliver(e);
+    }
+    if (t > now_) now_ = t;
+}
+
+bool Simulator::run_until(const std::function<bool()>& done, base::Duration limit, base::Duration check_every) {
+    const base::Instant end = now_ + limit;
+    while (true) {
+        if (done()) return true;
+        if (now_ >= end) return false;
+        base::Instant next = now_ + check_every;
+        if (next > end) next = end;
+        run_until(next);
+    }
+}
+
+}  // namespace clusterd::sim

@@ -1,0 +1,432 @@
+// swim::Endpoint driven by hand (a scripted fake peer): probe -> suspect -> dead, acks and
+// nacks with awareness, incarnation ordering, refutation, leave, conflicts, push-pull join,
+// and bad input.
+#include <gtest/gtest.h>
+
+#include "clusterd/swim/endpoint.hpp"
+#include "clusterd/wire/memberlist.hpp"
+
+using namespace clusterd;
+using namespace clusterd::swim;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Recorder : Delegate {
+    std::vector<std::pair<std::string, std::string>> events;  // kind, node
+    std::vector<State> leave_states;
+    int conflicts = 0;
+    int pings_completed = 0;
+    base::Duration last_rtt{0};
+    base::Bytes ack_bytes = base::to_bytes("ackpayload");
+    void notify_join(const Node& n) override { events.emplace_back("join", n.name); }
+    void notify_leave(const Node& n) override {
+        events.emplace_back("leave", n.name);
+        leave_states.push_back(n.state);
+    }
+    void notify_update(const Node& n) override { events.emplace_back("update", n.name); }
+    void notify_conflict(const Node&, const Node&) override { conflicts++; }
+    base::Bytes ack_payload() override { return ack_bytes; }
+    void notify_ping_complete(const Node&, base::Duration rtt, base::ByteView) override {
+        pings_completed++;
+        last_rtt = rtt;
+    }
+};
+
+Address addr(std::uint8_t last) { return Address{base::Bytes{10, 0, 0, last}, 7946}; }
+
+Config config_for(const std::string& name, std::uint8_t last) {
+    Config c = Config::lan();
+    c.name = name;
+    c.advertise_addr = addr(last).ip;
+    c.advertise_port = 7946;
+    return c;
+}
+
+wire::Alive alive(const std::string& name, std::uint8_t last, std::uint32_t inc, std::string meta = "") {
+    wire::Alive a;
+    a.incarnation = inc;
+    a.node = name;
+    a.addr = addr(last).ip;
+    a.port = 7946;
+    a.meta = base::to_bytes(meta);
+    a.vsn = {1, 5, 2, 0, 0, 0};
+    return a;
+}
+
+/// Every message in a transmit (compounds split).
+std::vector<wire::Message> messages(const Transmit& t) {
+    std::vector<wire::Message> out;
+    std::vector<base::Bytes> parts;
+    if (!t.msg.empty() && t.msg[0] == static_cast<std::uint8_t>(wire::MsgType::Compound)) {
+        auto split = wire::split_compound(t.msg);
+        if (split) parts = split->parts;
+    } else {
+        parts.push_back(t.msg);
+    }
+    for (auto& p : parts) {
+        auto m = wire::decode(p);
+        if (m) out.push_back(*m);
+    }
+    return out;
+}
+
+struct Harness {
+    Recorder rec;
+    Endpoint ep;
+    base::Instant now = base::Instant::zero() + 1000s;
+    std::vector<Transmit> sent;
+
+    explicit Harness(const std::string& name = "a", std::uint8_t last = 1)
+        : ep(config_for(name, last), &rec, 1234, base::Instant::zero() + 1000s) {
+        ep.handle_timeout(now);
+        drain();
+    }
+    void drain() {
+        while (auto t = ep.poll_transmit()) sent.push_back(std::move(*t));
+    }
+    void packet(const wire::Message& m, std::uint8_t from = 2) {
+        ep.handle_packet(addr(from), wire::encode(m), now);
+        drain();
+    }
+    /// Advance to `until`, firing every deadline on the way.
+    void run_until(base::Instant until) {
+        while (ep.next_deadline() <= until) {
+            now = std::max(now, ep.next_deadline());
+            ep.handle_timeout(now);
+            drain();
+        }
+        now = until;
+    }
+    void run_for(base::Duration d) { run_until(now + d); }
+    /// Fire exactly the next deadline.
+    void step() {
+        now = std::max(now, ep.next_deadline());
+        ep.handle_timeout(now);
+        drain();
+    }
+    template <typename T>
+    std::vector<std::pair<Transmit, T>> find_sent() const {
+        std::vector<std::pair<Transmit, T>> out;
+        for (const auto& t : sent)
+            for (const auto& m : messages(t))
+                if (std::holds_alternative<T>(m)) out.emplace_back(t, std::get<T>(m));
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST(Endpoint, StartsAliveAndAnnouncesItself) {
+    Harness h;
+    EXPECT_EQ(h.ep.local_node().state, State::Alive);
+    EXPECT_EQ(h.ep.local_node().incarnation, 1u);
+    ASSERT_EQ(h.rec.events.size(), 1u);
+    EXPECT_EQ(h.rec.events[0], (std::pair<std::string, std::string>{"join", "a"}));
+    EXPECT_EQ(h.ep.queued_broadcasts(), 1u);
+    EXPECT_EQ(h.ep.local_node().vsn, (std::array<std::uint8_t, 6>{1, 5, 2, 0, 0, 0}));
+}
+
+TEST(Endpoint, ProbeWithoutAnswerLeadsToSuspectThenDead) {
+    Harness h;
+    h.packet(alive("b", 2, 1));
+    ASSERT_NE(h.ep.find("b"), nullptr);
+    EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+    // Within one probe interval (+ stagger) a ping to b goes out.
+    h.run_for(2s);
+    auto pings = h.find_sent<wire::Ping>();
+    ASSERT_FALSE(pings.empty());
+    EXPECT_EQ(pings[0].second.node, "b");
+    EXPECT_EQ(pings[0].first.to, addr(2));
+    // b speaks protocol 5 >= 3: a TCP fallback ping was requested too; it fails.
+    bool saw_stream = false;
+    for (const auto& t : h.sent) {
+        if (t.kind == Transmit::Kind::Stream) {
+            saw_stream = true;
+            EXPECT_EQ(t.to, addr(2));
+            EXPECT_LE(t.timeout, 1s);
+            h.ep.stream_failed(t.stream_id, h.now, "refused");
+        }
+    }
+    EXPECT_TRUE(saw_stream);
+    h.run_for(1s);
+    ASSERT_EQ(h.ep.find("b")->state, State::Suspect);
+    EXPECT_GE(h.ep.stats().probe_failures, 1u);
+    // No nack-capable peers: a failed probe costs one awareness point.
+    EXPECT_GE(h.ep.health_score(), 1);
+    // 2 nodes: k = 0, so the suspicion lasts the minimum, 4 x 1 s.
+    h.run_for(4s);
+    EXPECT_EQ(h.ep.find("b")->state, State::Dead);
+    ASSERT_FALSE(h.rec.leave_states.empty());
+    EXPECT_EQ(h.rec.leave_states.back(), State::Dead);
+    EXPECT_FALSE(h.find_sent<wire::Dead>().empty() && h.ep.queued_broadcasts() == 0);
+}
+
+TEST(Endpoint, AckCompletesProbeAndReportsRtt) {
+    Harness h;
+    h.packet(alive("b", 2, 1));
+    while (h.find_sent<wire::Ping>().empty()) h.step();
+    const auto ping = h.find_sent<wire::Ping>()[0].second;
+    EXPECT_EQ(ping.source_node, "a");
+    h.now += 30ms;
+    h.packet(wire::Ack{ping.seq_no, base::to_bytes("p")});
+    EXPECT_EQ(h.rec.pings_completed, 1);
+    EXPECT_EQ(h.rec.last_rtt, 30ms);
+    // The probe is over: its timeout does not start an indirect round or suspicion.
+    h.run_for(900ms);
+    EXPECT_TRUE(h.find_sent<wire::IndirectPing>().empty());
+    EXPECT_EQ(h.ep.stats().probe_failures, 0u);
+    EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+    EXPECT_EQ(h.ep.health_score(), 0);
+}
+
+TEST(Endpoint, AnswersPingsWithAckPayloadAndIgnoresPingsForOthers) {
+    Harness h;
+    wire::Ping p;
+    p.seq_no = 77;
+    p.node = "a";
+    p.source_addr = addr(9).ip;
+    p.source_port = 7946;
+    p.source_node = "z";
+    h.packet(p, 3);
+    auto acks = h.find_sent<wire::Ack>();
+    ASSERT_EQ(acks.size(), 1u);
+    EXPECT_EQ(acks[0].second.seq_no, 77u);
+    EXPECT_EQ(acks[0].second.payload, base::to_bytes("ackpayload"));
+    EXPECT_EQ(acks[0].first.to, addr(9));  // source address wins over the packet source
+    p.node = "someone-else";
+    h.packet(p, 3);
+    EXPECT_EQ(h.find_sent<wire::Ack>().size(), 1u);
+    EXPECT_EQ(h.ep.stats().pings_wrong_node, 1u);
+}
+
+TEST(Endpoint, IndirectProbeNacksFeedAwareness) {
+    for (bool send_nack : {true, false}) {
+        Harness h;
+        h.packet(alive("b", 2, 1));
+        h.packet(alive("c", 3, 1));
+        // Find the first probe target and keep the other as the helper.
+        while (h.find_sent<wire::Ping>().empty()) h.run_for(50ms);
+        const auto ping = h.find_sent<wire::Ping>()[0].second;
+        const std::string helper = ping.node == "b" ? "c" : "b";
+        h.run_for(510ms);  // past the probe timeout
+        auto ind = h.find_sent<wire::IndirectPing>();
+        ASSERT_EQ(ind.size(), 1u);
+        EXPECT_EQ(ind[0].second.node, ping.node);
+        EXPECT_EQ(ind[0].second.seq_no, ping.seq_no);
+        EXPECT_TRUE(ind[0].second.nack);  // helper speaks protocol 5
+        EXPECT_EQ(ind[0].first.node, helper);
+        for (const auto& t : h.sent)
+            if (t.kind == Transmit::Kind::Stream) h.ep.stream_failed(t.stream_id, h.now);
+        if (send_nack) h.packet(wire::Nack{ping.seq_no});
+        const int before = h.ep.health_score();
+        h.run_for(500ms);
+        EXPECT_EQ(h.ep.find(ping.node)->state, State::Suspect);
+        // One expected nack: received -> no penalty; missing -> +1.
+        EXPECT_EQ(h.ep.health_score() - before, send_nack ? 0 : 1) << "send_nack=" << send_nack;
+    }
+}
+
+TEST(Endpoint, RelaysIndirectPingsAndNacksOnTimeout) {
+    Harness h;
+    wire::IndirectPing ind;
+    ind.seq_no = 5;
+    ind.target = addr(4).ip;
+    ind.port = 7946;
+    ind.node = "d";
+    ind.nack = true;
+    ind.source_addr = addr(2).ip;
+    ind.source_port = 7946;
+    ind.source_node = "b";
+    h.packet(ind);
+    auto pings = h.find_sent<wire::Ping>();
+    ASSERT_EQ(pings.size(), 1u);
+    EXPECT_EQ(pings[0].first.to, addr(4));
+    // Ack from d is relayed to b with b's sequence number.
+    h.packet(wire::Ack{pings[0].second.seq_no, {}}, 4);
+    auto acks = h.find_sent<wire::Ack>();
+    ASSERT_EQ(acks.size(), 1u);
+    EXPECT_EQ(acks[0].second.seq_no, 5u);
+    EXPECT_EQ(acks[0].first.to, addr(2));
+    // A second relay that gets no answer produces a nack after the probe timeout.
+    ind.seq_no = 6;
+    h.packet(ind);
+    h.run_for(600ms);
+    auto nacks = h.find_sent<wire::Nack>();
+    ASSERT_EQ(nacks.size(), 1u);
+    EXPECT_EQ(nacks[0].second.seq_no, 6u);
+}
+
+TEST(Endpoint, IncarnationOrdering) {
+    Harness h;
+    h.packet(alive("b", 2, 5, "m1"));
+    h.packet(alive("b", 2, 4, "m2"));  // older: ignored
+    EXPECT_EQ(h.ep.find("b")->meta, base::to_bytes("m1"));
+    h.packet(wire::Suspect{4, "b", "c"});  // older suspect: ignored
+    EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+    h.packet(wire::Suspect{5, "b", "c"});
+    EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
+    h.packet(alive("b", 2, 5, "m1"));  // same incarnation does not clear suspicion
+    EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
+    h.packet(alive("b", 2, 6, "m3"));
+    EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+    EXPECT_EQ(h.ep.find("b")->meta, base::to_bytes("m3"));
+    EXPECT_EQ(h.rec.events.back(), (std::pair<std::string, std::string>{"update", "b"}));
+    h.packet(wire::Dead{5, "b", "c"});  // older death: ignored
+    EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+    h.packet(wire::Dead{6, "b", "c"});
+    EXPECT_EQ(h.ep.find("b")->state, State::Dead);
+    h.packet(alive("b", 2, 6));  // no resurrection at the same incarnation
+    EXPECT_EQ(h.ep.find("b")->state, State::Dead);
+    h.packet(alive("b", 2, 7));
+    EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+    EXPECT_EQ(h.rec.events.back(), (std::pair<std::string, std::string>{"join", "b"}));
+}
+
+TEST(Endpoint, RefutesSuspicionAndDeathOfItself) {
+    Harness h;
+    h.packet(wire::Suspect{1, "a", "b"});
+    EXPECT_EQ(h.ep.local_node().state, State::Alive);
+    EXPECT_EQ(h.ep.local_node().incarnation, 2u);
+    h.packet(wire::Dead{9, "a", "b"});
+    EXPECT_EQ(h.ep.local_node().state, State::Alive);
+    EXPECT_EQ(h.ep.local_node().incarnation, 10u);
+    EXPECT_EQ(h.ep.stats().refutes, 2u);
+    // An alive about us with a newer incarnation (someone impersonating an old us) is refuted.
+    h.packet(alive("a", 1, 20));
+    EXPECT_EQ(h.ep.local_node().incarnation, 21u);
+    // Implausible incarnations are dropped instead of wrapping ours around.
+    h.packet(wire::Dead{0xFFFFFFFFu, "a", "b"});
+    EXPECT_EQ(h.ep.local_node().incarnation, 21u);
+    EXPECT_GE(h.ep.stats().malformed, 1u);
+}
+
+TEST(Endpoint, GracefulLeaveAndLeftPeers) {
+    Harness h;
+    h.packet(alive("b", 2, 1));
+    h.packet(wire::Dead{1, "b", "b"});  // b left gracefully
+    EXPECT_EQ(h.ep.find("b")->state, State::Left);
+    EXPECT_EQ(h.rec.leave_states.back(), State::Left);
+    h.ep.leave(h.now);
+    EXPECT_TRUE(h.ep.has_left());
+    EXPECT_EQ(h.ep.local_node().state, State::Left);
+    EXPECT_TRUE(h.ep.leave_done());  // nobody alive to tell
+    // After leaving we no longer refute.
+    h.packet(wire::Suspect{5, "a", "c"});
+    EXPECT_EQ(h.ep.local_node().state, State::Left);
+}
+
+TEST(Endpoint, LeaveWaitsForBroadcast) {
+    Harness h;
+    h.packet(alive("b", 2, 1));
+    h.ep.leave(h.now);
+    EXPECT_FALSE(h.ep.leave_done());
+    h.run_for(10s);  // gossip sends the dead message out up to the retransmit limit
+    EXPECT_TRUE(h.ep.leave_done());
+    bool found = false;
+    for (const auto& [t, d] : h.find_sent<wire::Dead>())
+        if (d.node == "a" && d.from == "a") found = true;
+    EXPECT_TRUE(found);
+}
+
+TEST(Endpoint, ConflictingAddressIsReported) {
+    Harness h;
+    h.packet(alive("b", 2, 1));
+    h.packet(alive("b", 9, 2));
+    EXPECT_EQ(h.rec.conflicts, 1);
+    EXPECT_EQ(h.ep.find("b")->addr, addr(2));
+}
+
+TEST(Endpoint, PushPullJoinBetweenTwoEndpoints) {
+    Harness a("a", 1), b("b", 2);
+    a.ep.join({addr(2)}, a.now);
+    a.drain();
+    const Transmit* req = nullptr;
+    for (const auto& t : a.sent)
+        if (t.kind == Transmit::Kind::Stream) req = &t;
+    ASSERT_NE(req, nullptr);
+    EXPECT_EQ(req->msg[0], static_cast<std::uint8_t>(wire::MsgType::PushPull));
+    auto reply = b.ep.handle_stream_request(addr(1), req->msg, b.now);
+    ASSERT_TRUE(reply.ok()) << reply.error().message;
+    a.ep.handle_stream_reply(req->stream_id, *reply, a.now);
+    ASSERT_NE(a.ep.find("b"), nullptr);
+    ASSERT_NE(b.ep.find("a"), nullptr);
+    EXPECT_EQ(a.ep.num_alive(), 2u);
+    EXPECT_EQ(b.ep.num_alive(), 2u);
+    auto r = a.ep.poll_join_result();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_TRUE(r->ok);
+    EXPECT_EQ(r->remaining, 0u);
+    // A failed seed is reported with its error.
+    auto id = a.ep.join({addr(7)}, a.now);
+    a.drain();
+    a.ep.stream_failed(a.sent.back().stream_id, a.now, "connection refused");
+    r = a.ep.poll_join_result();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->join_id, id);
+    EXPECT_FALSE(r->ok);
+    EXPECT_EQ(r->error, "connection refused");
+}
+
+TEST(Endpoint, StreamPingIsAnswered) {
+    Harness h;
+    wire::Ping p;
+    p.seq_no = 3;
+    p.node = "a";
+    auto reply = h.ep.handle_stream_request(addr(2), wire::encode(p), h.now);
+    ASSERT_TRUE(reply.ok());
+    auto ack = wire::decode(*reply);
+    ASSERT_TRUE(ack.ok());
+    EXPECT_EQ(std::get<wire::Ack>(*ack).seq_no, 3u);
+    p.node = "x";
+    EXPECT_FALSE(h.ep.handle_stream_request(addr(2), wire::encode(p), h.now).ok());
+}
+
+TEST(Endpoint, BadInputIsDroppedAndCounted) {
+    Harness h;
+    const auto before = h.ep.stats().malformed;
+    h.ep.handle_packet(addr(2), base::Bytes{}, h.now);
+    h.ep.handle_packet(addr(2), base::Bytes{4, 0xc1, 0xff}, h.now);
+    h.ep.handle_packet(addr(2), base::Bytes{7, 0x80}, h.now);  // compound claiming 128 parts
+    h.ep.handle_packet(addr(2), base::Bytes{0xEE}, h.now);
+    EXPECT_GE(h.ep.stats().malformed, before + 3);
+    EXPECT_FALSE(h.ep.handle_stream_request(addr(2), base::Bytes{6, 0x01}, h.now).ok());
+    EXPECT_FALSE(h.ep.handle_stream_request(addr(2), base::Bytes{}, h.now).ok());
+    EXPECT_EQ(h.ep.num_alive(), 1u);
+}
+
+TEST(Endpoint, UserMessagesReachDelegateAndPiggybackBroadcasts) {
+    struct UserRec : Recorder {
+        std::vector<std::string> got;
+        std::vector<base::Bytes> outgoing;
+        void notify_msg(base::ByteView m) override { got.push_back(base::to_string(m)); }
+        std::vector<base::Bytes> get_broadcasts(std::size_t, std::size_t) override {
+            auto o = std::move(outgoing);
+            outgoing.clear();
+            return o;
+        }
+    } rec;
+    Endpoint ep(config_for("a", 1), &rec, 1, base::Instant::zero());
+    ep.handle_timeout(base::Instant::zero());
+    base::Bytes user{8, 'h', 'i'};
+    ep.handle_packet(addr(2), user, base::Instant::zero());
+    ASSERT_EQ(rec.got.size(), 1u);
+    EXPECT_EQ(rec.got[0], "hi");
+    // A user broadcast rides along with the next ping reply.
+    while (ep.poll_transmit()) {
+    }
+    rec.outgoing.push_back(base::to_bytes("serf!"));
+    wire::Ping p;
+    p.seq_no = 1;
+    p.node = "a";
+    ep.handle_packet(addr(2), wire::encode(p), base::Instant::zero());
+    auto t = ep.poll_transmit();
+    ASSERT_TRUE(t.has_value());
+    ASSERT_EQ(t->msg[0], static_cast<std::uint8_t>(wire::MsgType::Compound));
+    auto parts = wire::split_compound(t->msg);
+    ASSERT_TRUE(parts.ok());
+    bool found = false;
+    for (const auto& part : parts->parts)
+        if (part == base::Bytes{8, 's', 'e', 'r', 'f', '!'}) found = true;
+    EXPECT_TRUE(found);
+}
