@@ -91,10 +91,10 @@ void Node::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base
     pump_join_results();
 }
 
-void Node::stream_failed(std::uint64_t stream_id, base::Instant now) {
+void Node::stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) {
     if (state_ == NodeState::Shutdown) return;
     now_ = now;
-    endpoint_->stream_failed(stream_id, now);
+    endpoint_->stream_failed(stream_id, now, why);
     pump_join_results();
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -107,7 +108,7 @@ public:
     void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now);
     base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg, base::Instant now);
     void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now);
-    void stream_failed(std::uint64_t stream_id, base::Instant now);
+    void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why = {});
     void handle_timeout(base::Instant now);
     base::Instant next_deadline() const;
     std::optional<swim::Transmit> poll_transmit();

@@ -1,0 +1,139 @@
+// Test harness hosting serf::Node in the swim simulator: a SimHost that owns a Node and
+// records its events/logs/query updates, plus cluster helpers (star join, membership views).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clusterd/serf/node.hpp"
+#include "clusterd/sim/simulator.hpp"
+
+namespace clusterd::serftest {
+
+class SerfHost final : public sim::SimHost {
+public:
+    SerfHost(serf::Config cfg, std::uint64_t seed, base::Instant now) : node(std::move(cfg), seed, now) { drain(); }
+
+    void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) override {
+        node.handle_packet(from, msg, now);
+        drain();
+    }
+    void handle_timeout(base::Instant now) override {
+        node.handle_timeout(now);
+        drain();
+    }
+    base::Instant next_deadline() const override { return node.next_deadline(); }
+    std::optional<swim::Transmit> poll_transmit() override { return node.poll_transmit(); }
+    base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
+                                                    base::Instant now) override {
+        auto r = node.handle_stream_request(from, msg, now);
+        drain();
+        return r;
+    }
+    void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override {
+        node.handle_stream_reply(id, msg, now);
+        drain();
+    }
+    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override {
+        node.stream_failed(id, now, why);
+        drain();
+    }
+
+    /// Moves everything the node produced into the recorded vectors.
+    void drain() {
+        while (auto e = node.poll_event()) {
+            if (on_event) on_event(*e);
+            events.push_back(std::move(*e));
+        }
+        while (auto u = node.poll_query_update()) updates.push_back(std::move(*u));
+        while (auto l = node.poll_log()) logs.push_back(std::move(*l));
+        while (auto j = node.poll_join_result()) joins.push_back(std::move(*j));
+    }
+
+    std::size_t count(serf::EventType t, const std::string& member) const {
+        std::size_t n = 0;
+        for (const auto& e : events)
+            if (const auto* m = std::get_if<serf::MemberEvent>(&e); m && m->type == t)
+                for (const auto& mem : m->members) n += mem.name == member;
+        return n;
+    }
+    bool logged(const std::string& needle) const {
+        for (const auto& l : logs)
+            if (l.text.find(needle) != std::string::npos) return true;
+        return false;
+    }
+
+    serf::Node node;
+    std::vector<serf::Event> events;
+    std::vector<serf::QueryUpdate> updates;
+    std::vector<serf::LogLine> logs;
+    std::vector<swim::JoinResult> joins;
+    std::function<void(const serf::Event&)> on_event;
+};
+
+inline std::string node_name(std::size_t i) { return "node-" + std::to_string(i); }
+
+class SerfCluster {
+public:
+    /// `tweak` adjusts each node's config (name, address already set).
+    SerfCluster(std::uint64_t seed, std::function<void(std::size_t, serf::Config&)> tweak = {})
+        : sim(seed), tweak_(std::move(tweak)) {}
+
+    std::size_t add(std::optional<std::string> name = std::nullopt) {
+        return sim.add_node([this, name](std::size_t i, const swim::Address& addr, std::uint64_t seed,
+                                         base::Instant now) {
+            serf::Config c;
+            c.memberlist = swim::Config::lan();
+            c.memberlist.name = name ? *name : node_name(i);
+            c.memberlist.advertise_addr = addr.ip;
+            c.memberlist.advertise_port = addr.port;
+            if (tweak_) tweak_(i, c);
+            return std::make_unique<SerfHost>(c, seed, now);
+        });
+    }
+    void add(std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) add();
+    }
+    SerfHost& host(std::size_t i) { return *sim.host_as<SerfHost>(i); }
+    serf::Node& node(std::size_t i) { return host(i).node; }
+
+    void join(std::size_t i, std::size_t seed_node) {
+        auto r = node(i).join({sim.address(seed_node)}, false, sim.now());
+        (void)r;
+        host(i).drain();
+        sim.poke(i);
+    }
+    void star_join() {
+        for (std::size_t i = 1; i < sim.size(); ++i) join(i, 0);
+    }
+    /// Status of `member` as node `viewer` sees it (None when unknown).
+    serf::MemberStatus status(std::size_t viewer, const std::string& member) {
+        auto m = node(viewer).member(member);
+        return m ? m->status : serf::MemberStatus::None;
+    }
+    /// Every up node sees every node in `alive` as Alive.
+    bool all_alive(const std::vector<std::size_t>& alive) {
+        for (std::size_t v = 0; v < sim.size(); ++v) {
+            if (!sim.is_up(v)) continue;
+            for (std::size_t a : alive)
+                if (status(v, node_name(a)) != serf::MemberStatus::Alive) return false;
+        }
+        return true;
+    }
+    std::vector<std::size_t> range(std::size_t n) {
+        std::vector<std::size_t> v(n);
+        for (std::size_t i = 0; i < n; ++i) v[i] = i;
+        return v;
+    }
+
+    sim::Simulator sim;
+
+private:
+    std::function<void(std::size_t, serf::Config&)> tweak_;
+};
+
+}  // namespace clusterd::serftest

@@ -1,0 +1,270 @@
+// serf::Node in the deterministic simulator: member lifecycle (leave -> left, crash -> failed
+// -> reap), tag updates, user events under loss, queries, key rotation and name conflicts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "clusterd/wire/envelope.hpp"
+#include "serf_sim_cluster.hpp"
+
+using namespace clusterd;
+using namespace clusterd::serftest;
+using namespace std::chrono_literals;
+using serf::EventType;
+using serf::MemberStatus;
+
+TEST(SerfSim, JoinLeaveCrashAndReap) {
+    SerfCluster c(sim::Simulator::seed_from_env(11), [](std::size_t, serf::Config& cfg) {
+        cfg.reconnect_timeout = 40s;
+        cfg.tombstone_timeout = 40s;
+        cfg.reap_interval = 5s;
+    });
+    c.add(5);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(5)); }, 30s));
+    for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(c.node(i).members().size(), 5u);
+    EXPECT_GE(c.host(0).count(EventType::MemberJoin, "node-3"), 1u);
+
+    // Graceful leave: node-4 becomes "left" everywhere, with a member-leave event.
+    ASSERT_TRUE(c.node(4).leave(c.sim.now()).ok());
+    c.sim.poke(4);
+    auto left_everywhere = [&] {
+        for (std::size_t v = 0; v < 4; ++v)
+            if (c.status(v, "node-4") != MemberStatus::Left) return false;
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(left_everywhere, 30s));
+    ASSERT_TRUE(c.sim.run_until([&] { return c.node(4).leave_complete(); }, 20s));
+    for (std::size_t v = 0; v < 4; ++v) {
+        EXPECT_EQ(c.host(v).count(EventType::MemberLeave, "node-4"), 1u) << v;
+        EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-4"), 0u) << v;
+    }
+    c.sim.crash(4);
+
+    // Crash: node-3 becomes "failed" everywhere with a member-failed event.
+    c.sim.crash(3);
+    auto failed_everywhere = [&] {
+        for (std::size_t v = 0; v < 3; ++v)
+            if (c.status(v, "node-3") != MemberStatus::Failed) return false;
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(failed_everywhere, 60s));
+    for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-3"), 1u);
+    EXPECT_EQ(c.node(0).num_failed(), 1u);
+    EXPECT_EQ(c.node(0).num_left(), 1u);
+
+    // Reap after the (shortened) reconnect/tombstone timeouts: both disappear with member-reap.
+    auto reaped = [&] {
+        for (std::size_t v = 0; v < 3; ++v)
+            if (c.node(v).member("node-3") || c.node(v).member("node-4")) return false;
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(reaped, 90s));
+    for (std::size_t v = 0; v < 3; ++v) {
+        EXPECT_EQ(c.host(v).count(EventType::MemberReap, "node-3"), 1u);
+        EXPECT_EQ(c.host(v).count(EventType::MemberReap, "node-4"), 1u);
+        EXPECT_EQ(c.node(v).members().size(), 3u);
+    }
+    EXPECT_GT(c.node(0).stats().reconnect_attempts + c.node(1).stats().reconnect_attempts +
+                  c.node(2).stats().reconnect_attempts,
+              0u);
+}
+
+TEST(SerfSim, TagsUpdateSeenAsMemberUpdate) {
+    SerfCluster c(sim::Simulator::seed_from_env(12), [](std::size_t, serf::Config& cfg) {
+        cfg.tags = {{"role", "web"}};
+    });
+    c.add(4);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(4)); }, 30s));
+    EXPECT_EQ(c.node(0).member("node-2")->tags.at("role"), "web");
+    ASSERT_TRUE(c.node(2).set_tags({{"role", "db"}, {"dc", "east"}}, c.sim.now()).ok());
+    c.sim.poke(2);
+    auto updated = [&] {
+        for (std::size_t v = 0; v < 4; ++v) {
+            auto m = c.node(v).member("node-2");
+            if (!m || m->tags.count("dc") == 0 || m->tags.at("role") != "db") return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(updated, 30s));
+    for (std::size_t v : {0u, 1u, 3u}) EXPECT_GE(c.host(v).count(EventType::MemberUpdate, "node-2"), 1u);
+    // Oversized tags are refused and change nothing.
+    std::map<std::string, std::string> huge{{"big", std::string(600, 'x')}};
+    auto st = c.node(2).set_tags(huge, c.sim.now());
+    EXPECT_FALSE(st.ok());
+    EXPECT_EQ(c.node(2).tags().at("role"), "db");
+}
+
+TEST(SerfSim, ThousandUserEventsUnderLossDeliveredExactlyOnce) {
+    const std::size_t n = 20;
+    SerfCluster c(sim::Simulator::seed_from_env(13));
+    c.add(n);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 60s));
+    c.sim.set_default_link(sim::LinkFaults{0.10, 2ms, 3ms});
+
+    std::vector<std::map<std::string, int>> seen(n);
+    for (std::size_t i = 0; i < n; ++i)
+        c.host(i).on_event = [&seen, i](const serf::Event& e) {
+            if (const auto* u = std::get_if<serf::UserEvent>(&e)) seen[i][u->name + "/" + base::to_string(u->payload)]++;
+        };
+    base::Rng rng(99);
+    const int total = 1000;
+    for (int k = 0; k < total; ++k) {
+        std::size_t from = rng.below(n);
+        std::string name = "ev" + std::to_string(k);
+        ASSERT_TRUE(c.node(from).user_event(name, base::to_bytes("p" + std::to_string(k)), false, c.sim.now()).ok());
+        c.host(from).drain();
+        c.sim.poke(from);
+        c.sim.run_for(40ms);  // 25 events per second across the cluster
+    }
+    auto all_delivered = [&] {
+        for (std::size_t i = 0; i < n; ++i)
+            if (seen[i].size() != static_cast<std::size_t>(total)) return false;
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(all_delivered, 120s));
+    c.sim.run_for(10s);  // let the last retransmits and push-pulls arrive: still no duplicates
+    for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(seen[i].size(), static_cast<std::size_t>(total)) << i;
+        for (const auto& [key, count] : seen[i]) ASSERT_EQ(count, 1) << "node " << i << " " << key;
+    }
+    EXPECT_GT(c.sim.net_stats().packets_lost, 0u);
+}
+
+TEST(SerfSim, QueryWithFiltersAcksAndResponses) {
+    SerfCluster c(sim::Simulator::seed_from_env(14), [](std::size_t i, serf::Config& cfg) {
+        cfg.tags = {{"role", i % 2 ? "webserver" : "db"}};
+    });
+    c.add(5);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(5)); }, 30s));
+    for (std::size_t i = 0; i < 5; ++i)
+        c.host(i).on_event = [&c, i](const serf::Event& e) {
+            if (const auto* q = std::get_if<serf::QueryEvent>(&e))
+                (void)c.node(i).respond(*q, base::to_bytes("pong-" + std::to_string(i)), c.sim.now());
+        };
+    serf::QueryParams p;
+    p.filter_tags = {{"role", "web"}};  // unanchored: matches "webserver"
+    p.request_ack = true;
+    p.relay_factor = 1;
+    auto h = c.node(0).query("ping", base::to_bytes("x"), p, c.sim.now());
+    ASSERT_TRUE(h.ok()) << h.error().message;
+    c.host(0).drain();
+    c.sim.poke(0);
+    auto done = [&] {
+        for (const auto& u : c.host(0).updates)
+            if (const auto* d = std::get_if<serf::QueryDone>(&u); d && d->handle == *h) return true;
+        return false;
+    };
+    ASSERT_TRUE(c.sim.run_until(done, 30s));
+    std::set<std::string> acks, responders;
+    for (const auto& u : c.host(0).updates) {
+        if (const auto* a = std::get_if<serf::QueryAck>(&u)) acks.insert(a->from);
+        if (const auto* r = std::get_if<serf::QueryResponse>(&u)) {
+            EXPECT_EQ(base::to_string(r->payload), "pong-" + r->from.substr(5));
+            EXPECT_TRUE(responders.insert(r->from).second) << "duplicate response from " << r->from;
+        }
+    }
+    EXPECT_EQ(responders, (std::set<std::string>{"node-1", "node-3"}));
+    EXPECT_EQ(acks, responders);
+    // Too-large queries are refused like Serf.
+    auto big = c.node(0).query("big", base::Bytes(2000, 'x'), serf::QueryParams{}, c.sim.now());
+    ASSERT_FALSE(big.ok());
+    EXPECT_NE(big.error().message.find("1024"), std::string::npos);
+}
+
+namespace {
+/// KeyringPort over wire::Keyring, counting persists (the agent writes the keyring file).
+class RingPort final : public serf::KeyringPort {
+public:
+    explicit RingPort(wire::Keyring r) : ring(std::move(r)) {}
+    bool enabled() const override { return !ring.empty(); }
+    base::Status install(const base::Bytes& k) override { return ring.install(k); }
+    base::Status use(const base::Bytes& k) override { return ring.use(k); }
+    base::Status remove(const base::Bytes& k) override { return ring.remove(k); }
+    std::vector<base::Bytes> keys() const override { return ring.keys(); }
+    base::Bytes primary() const override { return ring.primary() ? *ring.primary() : base::Bytes{}; }
+    base::Status persist() override {
+        ++persisted;
+        return base::ok_status();
+    }
+    wire::Keyring ring;
+    int persisted = 0;
+};
+
+const serf::KeyOperationDone* find_done(const SerfHost& h, std::uint64_t handle) {
+    for (const auto& u : h.updates)
+        if (const auto* d = std::get_if<serf::KeyOperationDone>(&u); d && d->handle == handle) return d;
+    return nullptr;
+}
+}  // namespace
+
+TEST(SerfSim, ThreeNodeKeyRotation) {
+    const std::string k1 = base::base64_encode(base::Bytes(32, 1));
+    const std::string k2 = base::base64_encode(base::Bytes(32, 2));
+    std::vector<std::unique_ptr<RingPort>> rings;
+    for (int i = 0; i < 3; ++i) rings.push_back(std::make_unique<RingPort>(*wire::Keyring::from_base64({k1})));
+    SerfCluster c(sim::Simulator::seed_from_env(15),
+                  [&](std::size_t i, serf::Config& cfg) { cfg.keyring = rings[i].get(); });
+    c.add(3);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(3)); }, 30s));
+
+    auto run_op = [&](serf::KeyOp op, const std::string& key) -> serf::KeyOperationDone {
+        auto h = c.node(0).key_operation(op, key, 0, c.sim.now());
+        EXPECT_TRUE(h.ok());
+        c.host(0).drain();
+        c.sim.poke(0);
+        EXPECT_TRUE(c.sim.run_until([&] { return find_done(c.host(0), *h) != nullptr; }, 30s));
+        const auto* d = find_done(c.host(0), *h);
+        return d ? *d : serf::KeyOperationDone{};
+    };
+
+    auto install = run_op(serf::KeyOp::Install, k2);
+    EXPECT_EQ(install.error, "");
+    EXPECT_EQ(install.response.num_resp, 3u);
+    for (auto& r : rings) EXPECT_EQ(r->ring.keys().size(), 2u);
+
+    auto use = run_op(serf::KeyOp::Use, k2);
+    EXPECT_EQ(use.error, "");
+    for (auto& r : rings) EXPECT_EQ(base::base64_encode(*r->ring.primary()), k2);
+
+    auto remove = run_op(serf::KeyOp::Remove, k1);
+    EXPECT_EQ(remove.error, "");
+    for (auto& r : rings) EXPECT_EQ(r->ring.keys().size(), 1u);
+
+    auto list = run_op(serf::KeyOp::List, "");
+    EXPECT_EQ(list.error, "");
+    EXPECT_EQ(list.response.keys.at(k2), 3);
+    EXPECT_EQ(list.response.primary_keys.at(k2), 3);
+
+    // Removing the primary fails on every node, with memberlist's message.
+    auto bad = run_op(serf::KeyOp::Remove, k2);
+    EXPECT_EQ(bad.error, "3/3 nodes reported failure");
+    EXPECT_EQ(bad.response.messages.size(), 3u);
+    for (auto& r : rings) EXPECT_EQ(r->persisted, 3);
+}
+
+TEST(SerfSim, NameConflictMinorityShutsDown) {
+    SerfCluster c(sim::Simulator::seed_from_env(16));
+    c.add(3);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(3)); }, 30s));
+    // A fourth process claims node-1's name from another address.
+    std::size_t impostor = c.add(std::string("node-1"));
+    c.join(impostor, 0);
+    ASSERT_TRUE(c.sim.run_until(
+        [&] { return c.node(impostor).state() == serf::NodeState::Shutdown; }, 60s));
+    EXPECT_TRUE(c.host(impostor).logged("minority in name conflict resolution"));
+    c.sim.run_for(10s);
+    EXPECT_EQ(c.node(1).state(), serf::NodeState::Alive);
+    for (std::size_t v = 0; v < 3; ++v) {
+        auto m = c.node(v).member("node-1");
+        ASSERT_TRUE(m.has_value());
+        EXPECT_EQ(m->addr, c.sim.address(1).ip);
+        EXPECT_EQ(m->port, c.sim.address(1).port);
+    }
+}
