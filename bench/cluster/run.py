@@ -47,7 +47,9 @@ def parse_args(argv):
     p.add_argument("--window", type=float, default=None, help="idle CPU/bytes window, s")
     p.add_argument("--scale-steps", default=None,
                    help="scale ramp N list (default 128,256,512,1000; 'none' to skip)")
-    p.add_argument("--scale-cap", type=float, default=150.0,
+    p.add_argument("--budget", type=float, default=840.0,
+                   help="wall-time budget, s: the ramps and the simulator step shrink to fit")
+    p.add_argument("--scale-cap", type=float, default=120.0,
                    help="time cap of the scale ramp per kind, s")
     p.add_argument("--mem-reserve-mib", type=int, default=4096,
                    help="the ramp stops before leaving less than this much memory available")
@@ -195,7 +197,7 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
         c.stop()
 
 
-def scale_ramp(kind, binary, args, rundir, res):
+def scale_ramp(kind, binary, args, rundir, res, cap):
     """Largest N that converges, bounded by a memory reserve and a time cap."""
     best, note = None, "all steps converged"
     t_start = time.monotonic()
@@ -203,7 +205,7 @@ def scale_ramp(kind, binary, args, rundir, res):
                 if cell["samples"]]
     per_agent_mib = max(rss_meds) if rss_meds else 32.0
     for n in args.scale_steps:
-        left = args.scale_cap - (time.monotonic() - t_start)
+        left = cap - (time.monotonic() - t_start)
         need = per_agent_mib * n * 1.25
         avail = procs.mem_available_kib() / 1024.0 - args.mem_reserve_mib
         if need > avail:
@@ -211,7 +213,7 @@ def scale_ramp(kind, binary, args, rundir, res):
                 n, need, avail)
             break
         if left < 20:
-            note = "stopped before N=%d: time cap %.0f s" % (n, args.scale_cap)
+            note = "stopped before N=%d: time cap %.0f s" % (n, cap)
             break
         c = Cluster(kind, binary, n, rundir, log, args.profile)
         try:
@@ -320,24 +322,38 @@ def main(argv):
                         break
             if args.scale_steps and converged_any:
                 log("%s: scale ramp %s" % (kind, args.scale_steps))
-                scale_ramp(kind, binary, args, rundir, res)
+                later = len(args.kinds) - 1 - args.kinds.index(kind)
+                cap = min(args.scale_cap, args.budget - (time.monotonic() - t_begin)
+                          - 90 - later * 270)
+                if cap < 30:
+                    res["maxn"] = {"value": None, "note": "ramp skipped: time budget"}
+                else:
+                    scale_ramp(kind, binary, args, rundir, res, cap)
             elif args.scale_steps:
                 res["maxn"] = {"value": None, "note": "not run: no convergence at the sizes"}
             else:
                 res["maxn"] = {"value": None, "note": "ramp not run (--quick)"}
         sim = {"status": "skipped (--no-sim)"}
         if not args.no_sim:
-            binary, why = (args.sim_bin, "") if args.sim_bin else simscale.find([args.sim_build])
-            if binary is None:
+            if args.sim_bin:
+                skind, sbins, why = "scale", [args.sim_bin], ""
+            else:
+                skind, sbins, why = simscale.find([args.sim_build])
+            if skind is None:
                 sim = {"status": "simulator: %s" % why}
                 print("simulator: " + why)
             elif args.quick:
-                sim = {"status": "simulator found at %s; scale curve not run in --quick" % binary}
+                sim = {"status": "simulator found (%s); scale curve not run in --quick"
+                                 % ", ".join(sbins)}
+                print(sim["status"])
             else:
-                log("== simulator %s" % binary)
-                pts = simscale.run(binary, args.sim_args,
-                                   [int(x) for x in args.sim_sizes.split(",")], 180, 300, log)
-                sim = {"status": "simulator %s" % binary, "points": pts}
+                log("== simulator (%s): %s" % (skind, ", ".join(sbins)))
+                pts = simscale.run(skind, sbins, args.sim_args,
+                                   [int(x) for x in args.sim_sizes.split(",")], 90,
+                                   max(10.0, min(120.0, args.budget - (time.monotonic() - t_begin))),
+                                   log)
+                sim = {"status": "simulator (%s): %s" % (skind, ", ".join(sbins)),
+                       "points": pts}
         meta["sim"] = sim
     finally:
         cleanup()

@@ -1,57 +1,105 @@
-"""Simulator scale-curve step: runs the in-process simulator (if built) for growing N.
+"""Simulator scale-curve step: runs the in-process simulator (if built) at growing N.
 
-Owns: finding the simulator binary and timing it. Contract expected from the simulator side:
-an executable whose file name contains "scale" under <build>/tests/sim/ that accepts
-`--nodes N`, runs an N-node simulated cluster to convergence and exits 0 (its last output
-line is reported verbatim). Override with --sim-bin and --sim-args ('{n}' is replaced by N).
+Owns: finding a simulator binary under <build>/tests/sim/ and timing it. Two shapes work:
+  1. an executable whose name contains "scale" taking `--nodes N` (override the arguments with
+     --sim-args, '{n}' = N): run for each requested N, exit 0 = converged;
+  2. otherwise the simulator's GoogleTest binaries: every test whose name states a cluster
+     size (digits or words: "HundredNodes", "ThousandNodes", "TenThousandNodes", "N5000")
+     is run alone with --gtest_filter and timed.
+Prints "not built" when there is no simulator tree.
 """
 import os
+import re
 import resource
 import subprocess
 import time
 
+_WORDS = [("tenthousand", 10000), ("thousand", 1000), ("hundred", 100), ("ten", 10)]
+
 
 def find(build_dirs):
+    """Returns (kind, [paths], why): kind is 'scale', 'gtest' or None."""
     for b in build_dirs:
         d = os.path.join(b, "tests", "sim")
         if not os.path.isdir(d):
             continue
-        cands = []
-        for root, _, files in os.walk(d):
+        exes = []
+        for root, dirs, files in os.walk(d):
+            dirs[:] = [x for x in dirs if x != "CMakeFiles"]
             for fn in files:
                 p = os.path.join(root, fn)
-                if "scale" in fn and os.access(p, os.X_OK) and not fn.endswith((".cmake", ".txt")):
-                    cands.append(p)
-        if cands:
-            return sorted(cands)[0], ""
-        return None, "simulator tree %s exists but has no '*scale*' executable" % d
-    return None, "not built"
+                if os.access(p, os.X_OK) and "." not in fn:
+                    exes.append(p)
+        scale = sorted(p for p in exes if "scale" in os.path.basename(p))
+        if scale:
+            return "scale", scale[:1], ""
+        if exes:
+            return "gtest", sorted(exes), ""
+        return None, [], "simulator tree %s has no executable yet (not built)" % d
+    return None, [], "not built"
 
 
-def run(binary, args_tmpl, sizes, per_run_timeout, total_cap, log):
+def size_of(test_name):
+    m = re.search(r"(\d+)_?Nodes?", test_name) or re.search(r"(?<![A-Za-z])N(\d{2,})", test_name)
+    if m:
+        return int(m.group(1))
+    low = test_name.lower()
+    for word, n in _WORDS:
+        if word + "node" in low:
+            return n
+    return None
+
+
+def _timed(cmd, timeout):
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           start_new_session=True)
+        rc, out = r.returncode, (r.stdout + r.stderr).strip()
+    except subprocess.TimeoutExpired:
+        rc, out = "timeout", ""
+    except OSError as e:
+        rc, out = "error", str(e)
+    last = out.splitlines()[-1][:160] if out else ""
+    return time.monotonic() - t0, rc, last
+
+
+def run(kind, binaries, args_tmpl, sizes, per_run_timeout, total_cap, log):
     points = []
     t_start = time.monotonic()
-    for n in sizes:
+    if kind == "scale":
+        jobs = [(n, [binaries[0]] + [a.replace("{n}", str(n)) for a in args_tmpl.split()])
+                for n in sizes]
+    else:
+        jobs = []
+        for b in binaries:
+            secs, rc, _ = _timed([b, "--gtest_list_tests"], 30)
+            if rc != 0:
+                continue
+            listing = subprocess.run([b, "--gtest_list_tests"], capture_output=True,
+                                     text=True, timeout=30).stdout
+            suite = ""
+            for line in listing.splitlines():
+                if not line.strip() or line.startswith("#"):
+                    continue
+                if not line.startswith(" "):
+                    suite = line.strip()
+                    continue
+                name = line.strip().split()[0]
+                n = size_of(name)
+                if n:
+                    jobs.append((n, [b, "--gtest_filter=%s%s" % (suite, name)]))
+        jobs.sort(key=lambda j: j[0])
+    for n, cmd in jobs:
         left = total_cap - (time.monotonic() - t_start)
         if left <= 5:
             log("  sim: time cap reached before N=%d" % n)
             break
-        args = [a.replace("{n}", str(n)) for a in args_tmpl.split()]
-        t0 = time.monotonic()
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        try:
-            r = subprocess.run([binary] + args, capture_output=True, text=True,
-                               timeout=min(per_run_timeout, left), start_new_session=True)
-            rc, out = r.returncode, (r.stdout + r.stderr).strip()
-        except subprocess.TimeoutExpired as e:
-            rc, out = "timeout", ((e.stdout or b"").decode(errors="replace")
-                                  if isinstance(e.stdout, bytes) else (e.stdout or ""))
-        secs = time.monotonic() - t0
+        secs, rc, last = _timed(cmd, min(per_run_timeout, left))
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        last = out.splitlines()[-1][:160] if out else ""
-        points.append({"n": n, "seconds": secs, "rc": rc, "last": last,
+        label = os.path.basename(cmd[0]) + " " + " ".join(cmd[1:])
+        points.append({"n": n, "seconds": secs, "rc": rc, "last": label + ": " + last,
                        "maxrss_mib": max(before, after) / 1024.0})
-        log("  sim N=%d: %.2f s rc=%s %s" % (n, secs, rc, last))
-        if rc != 0:
-            break
+        log("  sim N=%d: %.2f s rc=%s (%s)" % (n, secs, rc, label))
     return points
