@@ -31,7 +31,7 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
     if (t == "DEBUG") return LogLevel::Debug;
     if (t == "INFO") return LogLevel::Info;
     if (t == "WARN" || t == "WARNING") return LogLevel::Warn;
-    if (t == "ERR" || t == "ERROR") return LogLevel::Err;
+    if (t == "ERR" || t == "ERROR") return LogLevel::Error;
     return std::nullopt;
 }
 
@@ -41,7 +41,7 @@ const char* log_level_name(LogLevel level) {
         case LogLevel::Debug: return "DEBUG";
         case LogLevel::Info: return "INFO";
         case LogLevel::Warn: return "WARN";
-        case LogLevel::Err: return "ERR";
+        case LogLevel::Error: return "ERR";
     }
     return "INFO";
 }

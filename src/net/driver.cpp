@@ -48,8 +48,7 @@ asio::ip::address to_asio(const swim::Address& addr) {
 
 struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
     asio::io_context& io;
-    swim::Endpoint& ep;
-    Ticker& ticker;
+    Host& ep;
     DriverOptions opts;
     LogFn log;
     udp::socket udp_sock;
@@ -67,8 +66,8 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
     std::size_t open_conns = 0;
     std::map<std::string, std::uint64_t> last_logged_drop;  // rate limit: log 1st, 10th, 100th...
 
-    Impl(asio::io_context& io_, swim::Endpoint& ep_, Ticker& t, DriverOptions o, LogFn l)
-        : io(io_), ep(ep_), ticker(t), opts(std::move(o)), log(std::move(l)), udp_sock(io_), acceptor(io_),
+    Impl(asio::io_context& io_, Host& ep_, DriverOptions o, LogFn l)
+        : io(io_), ep(ep_), opts(std::move(o)), log(std::move(l)), udp_sock(io_), acceptor(io_),
           timer(io_) {}
 
     base::Instant now() const {
@@ -122,7 +121,7 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
 
     void rearm() {
         if (stopped) return;
-        base::Instant d = ticker.next_deadline();
+        base::Instant d = ep.next_deadline();
         if (d == armed) return;
         armed = d;
         if (d == base::Instant::max()) {
@@ -133,7 +132,7 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         timer.async_wait([self = shared_from_this(), d](const std::error_code& ec) {
             if (ec || self->stopped || self->armed != d) return;
             self->armed = base::Instant::max();
-            self->ticker.handle_timeout(self->now());
+            self->ep.handle_timeout(self->now());
             self->kick();
         });
     }
@@ -320,8 +319,8 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
     }
 };
 
-Driver::Driver(asio::io_context& io, swim::Endpoint& endpoint, Ticker& ticker, DriverOptions options, LogFn log)
-    : impl_(std::make_shared<Impl>(io, endpoint, ticker, std::move(options), std::move(log))) {}
+Driver::Driver(asio::io_context& io, Host& host, DriverOptions options, LogFn log)
+    : impl_(std::make_shared<Impl>(io, host, std::move(options), std::move(log))) {}
 
 Driver::~Driver() { stop(); }
 

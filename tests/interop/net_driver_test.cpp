@@ -74,12 +74,12 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
     asio::io_context io;
     const auto port = clusterd::testing::free_port();
     swim::Endpoint ep(local_config("cd1", port), nullptr, 42, base::Instant::zero());
-    net::EndpointTicker ticker(ep);
+    net::HostAdapter<swim::Endpoint> host(ep);
     net::DriverOptions opts;
     opts.bind_addr = asio::ip::make_address("127.0.0.1");
     opts.bind_port = port;
     std::vector<std::string> logs;
-    net::Driver driver(io, ep, ticker, opts, [&](int, const std::string& m) { logs.push_back(m); });
+    net::Driver driver(io, host, opts, [&](int, const std::string& m) { logs.push_back(m); });
     wire::Keyring ring;
     if (!key.empty()) {
         auto r = wire::Keyring::from_base64({key});

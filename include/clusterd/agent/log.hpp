@@ -9,9 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include "clusterd/agent/log_level.hpp"
+
 namespace clusterd::agent {
 
-enum class LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Err = 4 };
 
 /// Parses Serf's level names (TRACE, DEBUG, INFO, WARN, ERR; case-insensitive; ERROR/WARNING too).
 std::optional<LogLevel> parse_log_level(std::string_view text);
@@ -33,7 +34,7 @@ public:
     void log(LogLevel level, std::string_view component, std::string_view message);
     void info(std::string_view component, std::string_view message) { log(LogLevel::Info, component, message); }
     void warn(std::string_view component, std::string_view message) { log(LogLevel::Warn, component, message); }
-    void error(std::string_view component, std::string_view message) { log(LogLevel::Err, component, message); }
+    void error(std::string_view component, std::string_view message) { log(LogLevel::Error, component, message); }
     void debug(std::string_view component, std::string_view message) { log(LogLevel::Debug, component, message); }
 
     /// Subscribes to lines at `min_level` or above; the recent ring is replayed first.

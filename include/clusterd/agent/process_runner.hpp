@@ -13,13 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "clusterd/agent/log_level.hpp"
+
 namespace asio {
 class io_context;
 }
 
 namespace clusterd::agent {
 
-enum class LogLevel { Trace, Debug, Info, Warn, Error };
 /// Where the runner's log lines go (the agent routes them into spdlog).
 using LogSink = std::function<void(LogLevel, const std::string&)>;
 

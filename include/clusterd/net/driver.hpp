@@ -1,4 +1,4 @@
-// net::Driver: runs a swim::Endpoint (and the layer above it) on an asio io_context.
+// net::Driver: runs a Host (a swim::Endpoint or the serf::Node on it) on an asio io_context.
 // UDP packets and TCP streams are opened/sealed with the wire envelope (compression, CRC,
 // AES-GCM keyring) and handed to the endpoint as plaintext; a single steady_timer is re-armed
 // to the node's next deadline. No threads, no blocking calls.
@@ -18,23 +18,53 @@
 
 namespace clusterd::net {
 
-/// The timer side of whatever sits on the endpoint (serf::Node, or the endpoint itself).
-class Ticker {
+/// What the driver runs: a swim::Endpoint, or a layer that owns one (serf::Node). Packets and
+/// streams go in as plaintext; transmits come out as plaintext.
+class Host {
 public:
-    virtual ~Ticker() = default;
+    virtual ~Host() = default;
+    virtual void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) = 0;
+    virtual base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
+                                                            base::Instant now) = 0;
+    virtual void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now) = 0;
+    virtual void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) = 0;
     virtual void handle_timeout(base::Instant now) = 0;
     virtual base::Instant next_deadline() const = 0;
+    virtual std::optional<swim::Transmit> poll_transmit() = 0;
+    virtual void set_packet_overhead(std::size_t bytes) = 0;
 };
 
-/// Adapts a bare swim::Endpoint to Ticker.
-class EndpointTicker final : public Ticker {
+/// Adapts anything with the Endpoint's driver methods (swim::Endpoint, serf::Node) to Host.
+template <typename T>
+class HostAdapter final : public Host {
 public:
-    explicit EndpointTicker(swim::Endpoint& ep) : ep_(ep) {}
-    void handle_timeout(base::Instant now) override { ep_.handle_timeout(now); }
-    base::Instant next_deadline() const override { return ep_.next_deadline(); }
+    explicit HostAdapter(T& t) : t_(t) {}
+    void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) override {
+        t_.handle_packet(from, msg, now);
+    }
+    base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
+                                                    base::Instant now) override {
+        return t_.handle_stream_request(from, msg, now);
+    }
+    void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override {
+        t_.handle_stream_reply(id, msg, now);
+    }
+    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override {
+        t_.stream_failed(id, now, why);
+    }
+    void handle_timeout(base::Instant now) override { t_.handle_timeout(now); }
+    base::Instant next_deadline() const override { return t_.next_deadline(); }
+    std::optional<swim::Transmit> poll_transmit() override { return t_.poll_transmit(); }
+    void set_packet_overhead(std::size_t bytes) override {
+        if constexpr (requires { t_.endpoint(); }) {
+            t_.endpoint().set_packet_overhead(bytes);
+        } else {
+            t_.set_packet_overhead(bytes);
+        }
+    }
 
 private:
-    swim::Endpoint& ep_;
+    T& t_;
 };
 
 struct DriverOptions {
@@ -60,7 +90,7 @@ class Driver {
 public:
     using LogFn = std::function<void(int level /*0 debug,1 info,2 warn,3 err*/, const std::string& msg)>;
 
-    Driver(asio::io_context& io, swim::Endpoint& endpoint, Ticker& ticker, DriverOptions options, LogFn log);
+    Driver(asio::io_context& io, Host& host, DriverOptions options, LogFn log);
     ~Driver();
     Driver(const Driver&) = delete;
     Driver& operator=(const Driver&) = delete;

@@ -69,7 +69,7 @@ TEST(LogHub, LevelsAndSubscribers) {
     hub.unsubscribe(id);
     hub.error("x", "y");
     EXPECT_EQ(got.size(), 2u);
-    EXPECT_EQ(parse_log_level("err"), LogLevel::Err);
+    EXPECT_EQ(parse_log_level("err"), LogLevel::Error);
     EXPECT_EQ(parse_log_level("Warn"), LogLevel::Warn);
     EXPECT_FALSE(parse_log_level("loud").has_value());
 }
