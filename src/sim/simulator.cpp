@@ -152,7 +152,7 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
     const auto target = index_of(t.to);
     if (t.kind == swim::Transmit::Kind::Packet) {
         stats_.packets_sent++;
-        auto sealed = envelope_->seal_packet(t.msg, t.crc);
+        auto sealed = envelope_of(from).seal_packet(t.msg, t.crc);
         if (!sealed) {
             stats_.packets_undecodable++;
             return;
@@ -199,7 +199,7 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
     fail.why = "i/o timeout";
     push(fail);
     if (cut(from, *target)) return;
-    auto sealed = envelope_->seal_stream(t.msg);
+    auto sealed = envelope_of(from).seal_stream(t.msg);
     if (!sealed) return;
     stats_.bytes_sent += sealed->size();
     Event e{};
@@ -249,7 +249,7 @@ void Simulator::deliver(Event& e) {
             break;
         case EvKind::Packet: {
             mix(e);
-            auto msgs = envelope_->open_packet(e.data);
+            auto msgs = envelope_of(e.to).open_packet(e.data);
             if (!msgs) {
                 stats_.packets_undecodable++;
                 return;
@@ -261,7 +261,7 @@ void Simulator::deliver(Event& e) {
         }
         case EvKind::StreamRequest: {
             mix(e);
-            auto msg = envelope_->open_stream(e.data);
+            auto msg = envelope_of(e.to).open_stream(e.data);
             base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, now_)
                                                   : base::Result<base::Bytes>(msg.error());
             NodeSlot& req = nodes_[e.from];
@@ -276,8 +276,11 @@ void Simulator::deliver(Event& e) {
                     r.kind = EvKind::StreamFail;
                     r.why = reply.error().message;
                     push(std::move(r));
+                } else if (!cut(e.to, e.from) && reply->empty()) {
+                    r.kind = EvKind::StreamReply;  // nothing to send back (user message)
+                    push(std::move(r));
                 } else if (!cut(e.to, e.from)) {
-                    auto sealed = envelope_->seal_stream(*reply);
+                    auto sealed = envelope_of(e.to).seal_stream(*reply);
                     if (sealed) {
                         r.kind = EvKind::StreamReply;
                         r.data = std::move(*sealed);
@@ -296,7 +299,7 @@ void Simulator::deliver(Event& e) {
                 h.handle_stream_reply(e.stream, e.data, now_);
                 break;
             }
-            auto msg = envelope_->open_stream(e.data);
+            auto msg = envelope_of(e.to).open_stream(e.data);
             if (!msg) {
                 stats_.streams_failed++;
                 h.stream_failed(e.stream, now_, msg.error().message);

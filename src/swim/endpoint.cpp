@@ -110,6 +110,11 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         if (delegate) delegate->notify_msg(msg.subspan(1));
         return;
     }
+    if ((type == wire::MsgType::Alive || type == wire::MsgType::Suspect || type == wire::MsgType::Dead) &&
+        seen_recently(msg, now)) {
+        stats.duplicates++;
+        return;
+    }
     auto decoded = wire::decode(msg);
     if (!decoded) {
         if (decoded.error().code == "unexpected_type") {
@@ -142,6 +147,25 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             }
         },
         decoded.value());
+}
+
+bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
+    if (cfg.dedup_window.count() <= 0) return false;
+    while (!seen_order.empty() && seen_order.front().first <= now) {
+        auto it = seen.find(seen_order.front().second);
+        if (it != seen.end() && it->second == seen_order.front().first) seen.erase(it);
+        seen_order.pop_front();
+    }
+    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (std::uint8_t b : msg) {
+        h ^= b;
+        h *= 0x100000001b3ULL;
+    }
+    const base::Instant expiry = now + cfg.dedup_window;
+    auto [it, inserted] = seen.try_emplace(h, expiry);
+    if (!inserted) return true;
+    seen_order.emplace_back(expiry, h);
+    return false;
 }
 
 void Endpoint::handle_packet(const Address& from, base::ByteView msg, base::Instant now) {

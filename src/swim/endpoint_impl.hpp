@@ -147,6 +147,11 @@ struct Endpoint::Impl {
     std::deque<JoinResult> join_results;
 
     std::deque<Transmit> out;
+
+    /// Recently handled gossip messages (hash -> expiry), see Config::dedup_window.
+    bool seen_recently(base::ByteView msg, base::Instant now);
+    std::unordered_map<std::uint64_t, base::Instant> seen;
+    std::deque<std::pair<base::Instant, std::uint64_t>> seen_order;
 };
 
 }  // namespace clusterd::swim

@@ -86,6 +86,10 @@ public:
 
     /// Envelope applied to every packet and stream (plaintext by default).
     void set_envelope(std::shared_ptr<Envelope> env) { envelope_ = std::move(env); }
+    /// A node's own envelope (e.g. its own keyring): it seals what the node sends and opens
+    /// what it receives. Null reverts to the shared one.
+    void set_node_envelope(std::size_t i, std::shared_ptr<Envelope> env) { nodes_[i].envelope = std::move(env); }
+    Envelope& envelope_of(std::size_t i) { return nodes_[i].envelope ? *nodes_[i].envelope : *envelope_; }
 
     // ---- running ---------------------------------------------------------------------------
     base::Instant now() const { return now_; }
@@ -133,6 +137,7 @@ private:
         std::vector<Event> held;   ///< events that arrived while paused
         base::Instant timer_at = base::Instant::max();
         std::map<std::uint64_t, base::Instant> open_streams;  ///< our stream id -> timeout
+        std::shared_ptr<Envelope> envelope;
     };
 
     void push(Event e);

@@ -52,6 +52,11 @@ struct Config {
     /// timeouts start at max and shrink with confirmations. Off: classic SWIM (fixed interval,
     /// suspicion timeout = min, no nacks). memberlist always has it on.
     bool lifeguard = true;
+    /// A gossip message (alive/suspect/dead) byte-identical to one handled within this window
+    /// is dropped before decoding: re-handling it could not change anything, since incarnations
+    /// only grow and nodes are forgotten only after GossipToTheDeadTime (keep the window shorter).
+    /// Saves most decoding in large clusters, where each update arrives many times. 0 = off.
+    base::Duration dedup_window = std::chrono::seconds(5);
 
     /// memberlist DefaultLANConfig().
     static Config lan();

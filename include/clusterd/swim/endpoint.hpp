@@ -66,6 +66,7 @@ struct Stats {
     std::uint64_t push_pulls = 0;         ///< completed push-pulls (either side)
     std::uint64_t conflicts = 0;
     std::uint64_t incompatible = 0;       ///< push-pulls refused for protocol versions
+    std::uint64_t duplicates = 0;         ///< gossip dropped as byte-identical to a recent one
 };
 
 class Endpoint {
