@@ -74,6 +74,9 @@ class Cluster:
                 time.sleep(0.1)
         t0 = time.monotonic()
         for i in range(1, self.n):
+            if time.monotonic() > t0 + converge_timeout:
+                raise Timeout("join convergence: only %d of %d agents spawned before the deadline"
+                              % (i, self.n), "spawn too slow")
             self.agents.append(procs.spawn_agent(
                 self.binary, self.kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], self.rundir,
                 self.handler, join_port=gossip[0], profile=self.profile))

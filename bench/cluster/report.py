@@ -69,7 +69,11 @@ def fmt(v):
 
 
 def fmt3(s):
-    return "n.a." if s is None else "%s / %s / %s" % (fmt(s[0]), fmt(s[1]), fmt(s[2]))
+    if s is None:
+        return "n.a."
+    if s[0] == s[2]:
+        return fmt(s[1])
+    return "%s / %s / %s" % (fmt(s[0]), fmt(s[1]), fmt(s[2]))
 
 
 def rows(results, sizes):
@@ -87,7 +91,7 @@ def rows(results, sizes):
             t = target(fig, n)
             verdict = ""
             if t:
-                verdict = "PASS" if t[1](ratio, cs) else "MISS"
+                verdict = "PASS" if t[1](ratio, cs) else ("MISS" if cs else "MISS (n.a.)")
             note = "; ".join(x for x in ((cc or {}).get("note", ""),) if x)
             snote = (sc or {}).get("note", "")
             out.append({"figure": lbl, "key": fig, "unit": unit, "N": n, "serf": ss, "clusterd": cs,
@@ -99,7 +103,7 @@ def rows(results, sizes):
     out.append({"figure": "largest converged cluster", "key": "maxn", "unit": "agents", "N": "ramp",
                 "serf": (sv, sv, sv) if sv else None, "clusterd": (cv, cv, cv) if cv else None,
                 "ratio": (cv / sv) if sv and cv else None, "target": ">= 1000 agents",
-                "verdict": "PASS" if cv and cv >= 1000 else "MISS",
+                "verdict": "PASS" if cv and cv >= 1000 else ("MISS" if cv else "MISS (n.a.)"),
                 "serf_note": ms.get("note", ""), "clusterd_note": mc.get("note", "")})
     return out
 
@@ -132,7 +136,8 @@ def write_all(results, meta, outdir):
         "- clusterd: `%s` (%s)" % (meta["clusterd_bin"], meta.get("clusterd_version", "")),
         "- agents on 127.0.0.1 (distinct ports), profile `%s`, %d repetition(s) per size; "
         "cells are min / median / max over agents x repetitions (per-agent figures) or "
-        "over repetitions (cluster figures); ratio = clusterd median / Serf median." %
+        "over repetitions (cluster figures), one number when they are equal; ratio = clusterd "
+        "median / Serf median." %
         (meta["profile"], meta["reps"]),
         "",
         "| figure | N | Serf | clusterd | ratio | target | verdict |",
@@ -153,6 +158,11 @@ def write_all(results, meta, outdir):
     for kind in ("serf", "clusterd"):
         for note in results.get(kind, {}).get("notes", []):
             md.append("- %s: %s" % (kind, note))
+        mx = results.get(kind, {}).get("maxn", {})
+        if mx:
+            md.append("- %s scale ramp: largest converged N = %s; %s" % (
+                kind, mx.get("value") or "n.a.", mx.get("note", "")))
+    md.append("- wall time of this run: %.0f s" % meta.get("seconds", 0))
     sim = meta.get("sim", {})
     md += ["", "## Simulator scale curve", "", sim.get("status", "not run")]
     if sim.get("points"):

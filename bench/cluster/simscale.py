@@ -89,7 +89,7 @@ def run(kind, binaries, args_tmpl, sizes, per_run_timeout, total_cap, log):
                 n = size_of(name)
                 if n:
                     jobs.append((n, [b, "--gtest_filter=%s%s" % (suite, name)]))
-        jobs.sort(key=lambda j: j[0])
+        jobs = sorted(j for j in jobs if j[0] <= max(sizes or [10000]))
     for n, cmd in jobs:
         left = total_cap - (time.monotonic() - t_start)
         if left <= 5:
