@@ -1,6 +1,7 @@
 // A small msgpack writer/reader that reproduces Go's go-msgpack MsgpackHandle (default options,
 // as memberlist and Serf use for gossip): smallest integer forms, no str8 (0xd9) and no bin
-// family on write, []byte written as str. The reader accepts every standard form, enforces
+// family on write, []byte written as str. Struct writers must emit fields sorted by Go field name
+// (go-msgpack's struct field order), which the golden vectors confirm. The reader accepts every standard form, enforces
 // length claims against the remaining bytes before allocating, and bounds nesting depth.
 #pragma once
 

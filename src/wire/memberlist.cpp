@@ -31,30 +31,30 @@ inline constexpr bool kAlwaysFalse = false;
 void write_body(mp::Writer& w, const Ping& m) {
     std::size_t n = 2 + (m.source_addr.empty() ? 0 : 1) + (m.source_port == 0 ? 0 : 1) + (m.source_node.empty() ? 0 : 1);
     w.map_header(n);
-    w.key("SeqNo"); w.uint(m.seq_no);
     w.key("Node"); w.str(m.node);
+    w.key("SeqNo"); w.uint(m.seq_no);
     if (!m.source_addr.empty()) { w.key("SourceAddr"); w.bytes(m.source_addr); }
-    if (m.source_port != 0) { w.key("SourcePort"); w.uint(m.source_port); }
     if (!m.source_node.empty()) { w.key("SourceNode"); w.str(m.source_node); }
+    if (m.source_port != 0) { w.key("SourcePort"); w.uint(m.source_port); }
 }
 
 void write_body(mp::Writer& w, const IndirectPing& m) {
     std::size_t n = 5 + (m.source_addr.empty() ? 0 : 1) + (m.source_port == 0 ? 0 : 1) + (m.source_node.empty() ? 0 : 1);
     w.map_header(n);
-    w.key("SeqNo"); w.uint(m.seq_no);
-    w.key("Target"); w.bytes(m.target);
-    w.key("Port"); w.uint(m.port);
-    w.key("Node"); w.str(m.node);
     w.key("Nack"); w.boolean(m.nack);
+    w.key("Node"); w.str(m.node);
+    w.key("Port"); w.uint(m.port);
+    w.key("SeqNo"); w.uint(m.seq_no);
     if (!m.source_addr.empty()) { w.key("SourceAddr"); w.bytes(m.source_addr); }
-    if (m.source_port != 0) { w.key("SourcePort"); w.uint(m.source_port); }
     if (!m.source_node.empty()) { w.key("SourceNode"); w.str(m.source_node); }
+    if (m.source_port != 0) { w.key("SourcePort"); w.uint(m.source_port); }
+    w.key("Target"); w.bytes(m.target);
 }
 
 void write_body(mp::Writer& w, const Ack& m) {
     w.map_header(2);
-    w.key("SeqNo"); w.uint(m.seq_no);
     w.key("Payload"); w.bytes(m.payload);
+    w.key("SeqNo"); w.uint(m.seq_no);
 }
 
 void write_body(mp::Writer& w, const Nack& m) {
@@ -69,35 +69,35 @@ void write_body(mp::Writer& w, const ErrResp& m) {
 
 void write_body(mp::Writer& w, const Suspect& m) {
     w.map_header(3);
+    w.key("From"); w.str(m.from);
     w.key("Incarnation"); w.uint(m.incarnation);
     w.key("Node"); w.str(m.node);
-    w.key("From"); w.str(m.from);
 }
 
 void write_body(mp::Writer& w, const Alive& m) {
     w.map_header(6);
-    w.key("Incarnation"); w.uint(m.incarnation);
-    w.key("Node"); w.str(m.node);
     w.key("Addr"); w.bytes(m.addr);
-    w.key("Port"); w.uint(m.port);
+    w.key("Incarnation"); w.uint(m.incarnation);
     w.key("Meta"); w.bytes(m.meta);
+    w.key("Node"); w.str(m.node);
+    w.key("Port"); w.uint(m.port);
     w.key("Vsn"); w.bytes(m.vsn);
 }
 
 void write_body(mp::Writer& w, const Dead& m) {
     w.map_header(3);
+    w.key("From"); w.str(m.from);
     w.key("Incarnation"); w.uint(m.incarnation);
     w.key("Node"); w.str(m.node);
-    w.key("From"); w.str(m.from);
 }
 
 void write_node_state(mp::Writer& w, const PushNodeState& s) {
     w.map_header(7);
-    w.key("Name"); w.str(s.name);
     w.key("Addr"); w.bytes(s.addr);
-    w.key("Port"); w.uint(s.port);
-    w.key("Meta"); w.bytes(s.meta);
     w.key("Incarnation"); w.uint(s.incarnation);
+    w.key("Meta"); w.bytes(s.meta);
+    w.key("Name"); w.str(s.name);
+    w.key("Port"); w.uint(s.port);
     w.key("State"); w.sint(static_cast<std::int64_t>(s.state));
     w.key("Vsn"); w.bytes(s.vsn);
 }
@@ -334,9 +334,9 @@ Bytes encode_push_pull(const PushPull& pp) {
     out.push_back(static_cast<std::uint8_t>(MsgType::PushPull));
     mp::Writer w(out);
     w.map_header(3);
+    w.key("Join"); w.boolean(pp.join);
     w.key("Nodes"); w.uint(pp.nodes.size());
     w.key("UserStateLen"); w.uint(pp.user_state.size());
-    w.key("Join"); w.boolean(pp.join);
     for (const auto& s : pp.nodes) write_node_state(w, s);
     w.raw(pp.user_state);
     return out;

@@ -55,15 +55,14 @@ void write_body(mp::Writer& w, const SerfJoin& m) {
 
 void write_body(mp::Writer& w, const SerfUserEvent& m) {
     w.map_header(4);
+    w.key("CC"); w.boolean(m.cc);
     w.key("LTime"); w.uint(m.ltime);
     w.key("Name"); w.str(m.name);
     w.key("Payload"); w.bytes(m.payload);
-    w.key("CC"); w.boolean(m.cc);
 }
 
 void write_user_events(mp::Writer& w, const SerfUserEvents& e) {
     w.map_header(2);
-    w.key("LTime"); w.uint(e.ltime);
     w.key("Events");
     if (e.events.empty()) {
         w.nil();
@@ -75,18 +74,11 @@ void write_user_events(mp::Writer& w, const SerfUserEvents& e) {
             w.key("Payload"); w.bytes(ev.payload);
         }
     }
+    w.key("LTime"); w.uint(e.ltime);
 }
 
 void write_body(mp::Writer& w, const SerfPushPull& m) {
     w.map_header(6);
-    w.key("LTime"); w.uint(m.ltime);
-    w.key("StatusLTimes");
-    w.map_header(m.status_ltimes.size());
-    for (const auto& [k, v] : m.status_ltimes) {
-        w.str(k);
-        w.uint(v);
-    }
-    w.key("LeftMembers"); write_string_list(w, m.left_members, false);
     w.key("EventLTime"); w.uint(m.event_ltime);
     w.key("Events");
     w.array_header(m.events.size());
@@ -94,16 +86,20 @@ void write_body(mp::Writer& w, const SerfPushPull& m) {
         if (e) write_user_events(w, *e);
         else w.nil();
     }
+    w.key("LTime"); w.uint(m.ltime);
+    w.key("LeftMembers"); write_string_list(w, m.left_members, false);
     w.key("QueryLTime"); w.uint(m.query_ltime);
+    w.key("StatusLTimes");
+    w.map_header(m.status_ltimes.size());
+    for (const auto& [k, v] : m.status_ltimes) {
+        w.str(k);
+        w.uint(v);
+    }
 }
 
 void write_body(mp::Writer& w, const SerfQuery& m) {
     w.map_header(11);
-    w.key("LTime"); w.uint(m.ltime);
-    w.key("ID"); w.uint(m.id);
     w.key("Addr"); w.bytes(m.addr);
-    w.key("Port"); w.uint(m.port);
-    w.key("SourceNode"); w.str(m.source_node);
     w.key("Filters");
     if (m.filters.empty()) {
         w.nil();
@@ -112,18 +108,22 @@ void write_body(mp::Writer& w, const SerfQuery& m) {
         for (const auto& f : m.filters) w.bytes_nonnil(f);
     }
     w.key("Flags"); w.uint(m.flags);
-    w.key("RelayFactor"); w.uint(m.relay_factor);
-    w.key("Timeout"); w.sint(m.timeout.count());
+    w.key("ID"); w.uint(m.id);
+    w.key("LTime"); w.uint(m.ltime);
     w.key("Name"); w.str(m.name);
     w.key("Payload"); w.bytes(m.payload);
+    w.key("Port"); w.uint(m.port);
+    w.key("RelayFactor"); w.uint(m.relay_factor);
+    w.key("SourceNode"); w.str(m.source_node);
+    w.key("Timeout"); w.sint(m.timeout.count());
 }
 
 void write_body(mp::Writer& w, const SerfQueryResponse& m) {
     w.map_header(5);
-    w.key("LTime"); w.uint(m.ltime);
-    w.key("ID"); w.uint(m.id);
-    w.key("From"); w.str(m.from);
     w.key("Flags"); w.uint(m.flags);
+    w.key("From"); w.str(m.from);
+    w.key("ID"); w.uint(m.id);
+    w.key("LTime"); w.uint(m.ltime);
     w.key("Payload"); w.bytes(m.payload);
 }
 
@@ -137,17 +137,17 @@ void write_tags_map(mp::Writer& w, const std::map<std::string, std::string>& tag
 
 void write_body(mp::Writer& w, const SerfConflictResponse& m) {
     w.map_header(11);
-    w.key("Name"); w.str(m.name);
     w.key("Addr"); w.bytes(m.addr);
-    w.key("Port"); w.uint(m.port);
-    w.key("Tags"); write_tags_map(w, m.tags);
-    w.key("Status"); w.sint(m.status);
-    w.key("ProtocolMin"); w.uint(m.protocol_min);
-    w.key("ProtocolMax"); w.uint(m.protocol_max);
-    w.key("ProtocolCur"); w.uint(m.protocol_cur);
-    w.key("DelegateMin"); w.uint(m.delegate_min);
-    w.key("DelegateMax"); w.uint(m.delegate_max);
     w.key("DelegateCur"); w.uint(m.delegate_cur);
+    w.key("DelegateMax"); w.uint(m.delegate_max);
+    w.key("DelegateMin"); w.uint(m.delegate_min);
+    w.key("Name"); w.str(m.name);
+    w.key("Port"); w.uint(m.port);
+    w.key("ProtocolCur"); w.uint(m.protocol_cur);
+    w.key("ProtocolMax"); w.uint(m.protocol_max);
+    w.key("ProtocolMin"); w.uint(m.protocol_min);
+    w.key("Status"); w.sint(m.status);
+    w.key("Tags"); write_tags_map(w, m.tags);
 }
 
 void write_body(mp::Writer& w, const SerfKeyRequest& m) {
@@ -157,10 +157,10 @@ void write_body(mp::Writer& w, const SerfKeyRequest& m) {
 
 void write_body(mp::Writer& w, const SerfKeyResponse& m) {
     w.map_header(4);
-    w.key("Result"); w.boolean(m.result);
-    w.key("Message"); w.str(m.message);
     w.key("Keys"); write_string_list(w, m.keys, true);
+    w.key("Message"); w.str(m.message);
     w.key("PrimaryKey"); w.str(m.primary_key);
+    w.key("Result"); w.boolean(m.result);
 }
 
 void write_body(mp::Writer& w, const SerfRelay& m) {
@@ -506,8 +506,8 @@ Bytes encode_filter(const QueryFilter& f) {
         const auto& t = std::get<FilterTag>(f);
         out.push_back(1);
         w.map_header(2);
-        w.key("Tag"); w.str(t.tag);
         w.key("Expr"); w.str(t.expr);
+        w.key("Tag"); w.str(t.tag);
     }
     return out;
 }
