@@ -113,7 +113,7 @@ def write_all(results, meta, outdir):
     sizes = meta["sizes"]
     table = rows(results, sizes)
     with open(os.path.join(outdir, "bench.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1, sort_keys=True)
+        json.dump({"meta": meta, "results": _compact(results)}, f, indent=1, sort_keys=True)
     with open(os.path.join(outdir, "bench.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["figure", "unit", "N", "serf_min", "serf_median", "serf_max", "clusterd_min",
@@ -175,6 +175,24 @@ def write_all(results, meta, outdir):
         f.write("\n".join(md))
     png = chart(results, sizes, os.path.join(outdir, "bench.png"))
     return table, png
+
+
+def _compact(results):
+    """Copy of results for the JSON file: sample lists longer than 501 (RPC latencies) become
+    their 0.2 %-quantiles (min, median and max kept exactly); values get 6 digits."""
+    out = {}
+    for kind, res in results.items():
+        figs = {}
+        for fig, cells in res.get("figs", {}).items():
+            figs[fig] = {}
+            for n, cell in cells.items():
+                vals = sorted(cell["samples"])
+                if len(vals) > 501:
+                    vals = [vals[round(i * (len(vals) - 1) / 500)] for i in range(501)]
+                figs[fig][n] = {"samples": [float("%.6g" % v) for v in vals],
+                                "count": len(cell["samples"]), "note": cell["note"]}
+        out[kind] = dict(res, figs=figs)
+    return out
 
 
 def chart(results, sizes, path):
