@@ -1,6 +1,6 @@
 """Simulator scale-curve step: runs the in-process simulator (if built) at growing N.
 
-Owns: finding a simulator binary under <build>/tests/sim/ and timing it. Two shapes work:
+Owns: finding a simulator binary under <build>/tests/sim/ or tests/sim_serf/ and timing it. Two shapes work:
   1. an executable whose name contains "scale" taking `--nodes N` (override the arguments with
      --sim-args, '{n}' = N): run for each requested N, exit 0 = converged;
   2. otherwise the simulator's GoogleTest binaries: every test whose name states a cluster
@@ -20,22 +20,24 @@ _WORDS = [("tenthousand", 10000), ("thousand", 1000), ("hundred", 100), ("ten", 
 def find(build_dirs):
     """Returns (kind, [paths], why): kind is 'scale', 'gtest' or None."""
     for b in build_dirs:
-        d = os.path.join(b, "tests", "sim")
-        if not os.path.isdir(d):
+        dirs = [os.path.join(b, "tests", x) for x in ("sim", "sim_serf")]
+        dirs = [d for d in dirs if os.path.isdir(d)]
+        if not dirs:
             continue
         exes = []
-        for root, dirs, files in os.walk(d):
-            dirs[:] = [x for x in dirs if x != "CMakeFiles"]
-            for fn in files:
-                p = os.path.join(root, fn)
-                if os.access(p, os.X_OK) and "." not in fn:
-                    exes.append(p)
+        for d in dirs:
+            for root, subdirs, files in os.walk(d):
+                subdirs[:] = [x for x in subdirs if x != "CMakeFiles"]
+                for fn in files:
+                    p = os.path.join(root, fn)
+                    if os.access(p, os.X_OK) and "." not in fn:
+                        exes.append(p)
         scale = sorted(p for p in exes if "scale" in os.path.basename(p))
         if scale:
             return "scale", scale[:1], ""
         if exes:
             return "gtest", sorted(exes), ""
-        return None, [], "simulator tree %s has no executable yet (not built)" % d
+        return None, [], "simulator trees %s have no executable yet (not built)" % ", ".join(dirs)
     return None, [], "not built"
 
 
