@@ -44,6 +44,10 @@ Node::Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotS
         config_.user_quiescent_period > base::Duration::zero())
         user_coalescer_.emplace(config_.user_coalesce_period, config_.user_quiescent_period);
 
+    // Serf starts every clock at 1, so a first intent at time 0 is already "old".
+    clock_.increment();
+    event_clock_.increment();
+    query_clock_.increment();
     if (restored) {
         clock_.witness(restored->last_clock);
         event_clock_.witness(restored->last_event_clock);
@@ -61,7 +65,13 @@ Node::Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotS
     next_queue_check_ = now + config_.queue_check_interval;
 
     endpoint_ = std::make_unique<swim::Endpoint>(config_.memberlist, this, base::Rng::mix(seed, 0x5111), now);
-    if (members_.find(name()) == members_.end()) notify_join(endpoint_->local_node());
+    // Start the endpoint now: it announces us alive and reports our own join (member + event).
+    endpoint_->handle_timeout(now);
+    if (members_.find(name()) == members_.end()) {
+        swim::Node self = endpoint_->local_node();
+        self.meta = node_meta(config_.memberlist.meta_max_size);
+        notify_join(self);
+    }
 }
 
 Node::~Node() = default;

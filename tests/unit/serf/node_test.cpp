@@ -1,0 +1,313 @@
+// serf::Node driven directly (no network): Lamport ordering of intents, user-event and query
+// dedup through notify_msg, push-pull merge, size limits, coordinates and snapshot restore
+// (the spirit of serf_internals_test.go and serf_test.go's message-level cases).
+#include <gtest/gtest.h>
+
+#include "clusterd/coord/codec.hpp"
+#include "clusterd/serf/node.hpp"
+#include "clusterd/wire/serf_messages.hpp"
+
+using namespace clusterd;
+using namespace clusterd::serf;
+using namespace std::chrono_literals;
+
+namespace {
+Config config(const std::string& name = "local") {
+    Config c;
+    c.memberlist = swim::Config::lan();
+    c.memberlist.name = name;
+    c.memberlist.advertise_addr = {127, 0, 0, 1};
+    c.memberlist.advertise_port = 7946;
+    c.snapshot = true;
+    return c;
+}
+
+swim::Node peer(const std::string& name, std::uint8_t last_octet = 2) {
+    swim::Node n;
+    n.name = name;
+    n.addr = swim::Address{{127, 0, 0, last_octet}, 7946};
+    n.state = swim::State::Alive;
+    n.incarnation = 1;
+    n.vsn = {1, 5, 2, 2, 5, 5};
+    n.meta = wire::encode_tags({{"role", "web"}});
+    return n;
+}
+
+std::vector<Event> drain(Node& n) {
+    std::vector<Event> out;
+    while (auto e = n.poll_event()) out.push_back(std::move(*e));
+    return out;
+}
+
+void msg(Node& n, const wire::SerfMessage& m) { n.notify_msg(wire::encode_serf(m)); }
+
+std::uint64_t status_ltime(Node& n, const std::string& member) {
+    auto pp = wire::decode_serf(n.local_state(false));
+    EXPECT_TRUE(pp.ok());
+    return std::get<wire::SerfPushPull>(*pp).status_ltimes.at(member);
+}
+}  // namespace
+
+TEST(NodeUnit, LocalMemberExistsWithTagsAndVersions) {
+    auto c = config();
+    c.tags = {{"role", "lb"}};
+    Node n(c, 1, base::Instant{});
+    auto m = n.local_member();
+    EXPECT_EQ(m.name, "local");
+    EXPECT_EQ(m.status, MemberStatus::Alive);
+    EXPECT_EQ(m.tags.at("role"), "lb");
+    EXPECT_EQ(m.delegate_max, 5);
+    EXPECT_EQ(m.delegate_min, 2);
+    EXPECT_EQ(n.members().size(), 1u);
+}
+
+TEST(NodeUnit, JoinIntentBufferedEarly) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    msg(n, wire::SerfJoin{10, "test"});
+    EXPECT_EQ(n.member_time(), 11u);  // witnessed
+    n.notify_join(peer("test"));
+    EXPECT_EQ(status_ltime(n, "test"), 10u);
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Alive);
+    EXPECT_EQ(n.member("test")->tags.at("role"), "web");
+}
+
+TEST(NodeUnit, LeaveIntentBufferedEarly) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    msg(n, wire::SerfLeave{10, "test", false});
+    n.notify_join(peer("test"));
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Leaving);
+    EXPECT_EQ(status_ltime(n, "test"), 10u);
+    // memberlist then reports it gone: left, not failed.
+    drain(n);
+    n.notify_leave(peer("test"));
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Left);
+    auto ev = drain(n);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
+}
+
+TEST(NodeUnit, LeaveIntentOldMessageIgnoredNewerApplied) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    n.notify_join(peer("test"));
+    msg(n, wire::SerfJoin{12, "test"});
+    msg(n, wire::SerfLeave{10, "test", false});
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Alive);
+    msg(n, wire::SerfLeave{14, "test", false});
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Leaving);
+    // A newer join intent cancels the leaving state.
+    msg(n, wire::SerfJoin{15, "test"});
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Alive);
+}
+
+TEST(NodeUnit, CrashThenForcedLeaveAndPrune) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    n.notify_join(peer("test"));
+    n.notify_leave(peer("test"));
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Failed);
+    EXPECT_EQ(n.num_failed(), 1u);
+    drain(n);
+    ASSERT_TRUE(n.force_leave("test", false, base::Instant{}).ok());
+    EXPECT_EQ(n.member("test")->status, MemberStatus::Left);
+    EXPECT_EQ(n.num_failed(), 0u);
+    EXPECT_EQ(n.num_left(), 1u);
+    ASSERT_TRUE(n.force_leave("test", true, base::Instant{}).ok());
+    EXPECT_FALSE(n.member("test").has_value());
+    auto ev = drain(n);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
+    EXPECT_EQ(event_type(ev[1]), EventType::MemberReap);
+}
+
+TEST(NodeUnit, UserEventsDedupSameClockAndOld) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("a"), false});
+    msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("a"), false});  // duplicate
+    msg(n, wire::SerfUserEvent{1, "second", base::to_bytes("a"), false});
+    msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("b"), false});
+    auto ev = drain(n);
+    EXPECT_EQ(ev.size(), 3u);
+    EXPECT_EQ(n.stats().user_events_duplicate, 1u);
+    msg(n, wire::SerfUserEvent{1000, "late", {}, false});
+    drain(n);
+    msg(n, wire::SerfUserEvent{100, "old", {}, false});  // 100 < 1001 - 512
+    EXPECT_TRUE(drain(n).empty());
+    EXPECT_EQ(n.stats().user_events_old, 1u);
+    // Rebroadcasts of the accepted events are queued for gossip.
+    EXPECT_EQ(n.event_queue(), 4u);
+}
+
+TEST(NodeUnit, FiredUserEventIsDeliveredLocallyAndSizeChecked) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    ASSERT_TRUE(n.user_event("deploy", base::to_bytes("v1"), true, base::Instant{}).ok());
+    auto ev = drain(n);
+    ASSERT_EQ(ev.size(), 1u);
+    const auto& u = std::get<UserEvent>(ev[0]);
+    EXPECT_EQ(u.name, "deploy");
+    EXPECT_TRUE(u.coalesce);
+    EXPECT_EQ(u.ltime, 1u);  // clocks start at 1
+    EXPECT_EQ(n.event_time(), 2u);
+    auto big = n.user_event("x", base::Bytes(600, 'a'), false, base::Instant{});
+    ASSERT_FALSE(big.ok());
+    EXPECT_EQ(big.error().code, "too_large");
+    EXPECT_EQ(n.event_time(), 2u);
+}
+
+TEST(NodeUnit, QueryDedupAndInternalPingNotDelivered) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    wire::SerfQuery q;
+    q.ltime = 5;
+    q.id = 77;
+    q.addr = {127, 0, 0, 9};
+    q.port = 7946;
+    q.source_node = "origin";
+    q.timeout = 5s;
+    q.name = "hello";
+    msg(n, q);
+    msg(n, q);
+    auto ev = drain(n);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(std::get<QueryEvent>(ev[0]).id, 77u);
+    EXPECT_EQ(n.stats().queries_duplicate, 1u);
+    q.id = 78;
+    q.name = "_serf_ping";
+    msg(n, q);
+    EXPECT_TRUE(drain(n).empty());
+    // A node filter that excludes us: not delivered, still rebroadcast.
+    q.id = 79;
+    q.name = "filtered";
+    q.filters = {wire::encode_filter(wire::FilterNodes{{"someone-else"}})};
+    auto before = n.query_queue();
+    msg(n, q);
+    EXPECT_TRUE(drain(n).empty());
+    EXPECT_EQ(n.query_queue(), before + 1);
+}
+
+TEST(NodeUnit, RespondAfterDeadlineRefused) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    QueryEvent q;
+    q.ltime = 1;
+    q.id = 1;
+    q.addr = {127, 0, 0, 9};
+    q.port = 7946;
+    q.deadline = base::Instant{} + 1s;
+    EXPECT_TRUE(n.respond(q, base::to_bytes("ok"), base::Instant{}).ok());
+    auto late = n.respond(q, base::to_bytes("ok"), base::Instant{} + 2s);
+    EXPECT_FALSE(late.ok());
+    auto big = n.respond(q, base::Bytes(2000, 'x'), base::Instant{});
+    EXPECT_FALSE(big.ok());
+}
+
+TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    n.notify_join(peer("a", 2));
+    n.notify_join(peer("b", 3));
+    n.notify_leave(peer("b", 3));  // failed locally
+    drain(n);
+    wire::SerfPushPull pp;
+    pp.ltime = 50;
+    pp.status_ltimes = {{"a", 20}, {"b", 21}};
+    pp.left_members = {"b"};
+    pp.event_ltime = 9;
+    pp.events.resize(512);
+    pp.events[3] = wire::SerfUserEvents{3, {{"ev", base::to_bytes("p")}}};
+    pp.query_ltime = 7;
+    n.merge_remote_state(wire::encode_serf(pp), false);
+    EXPECT_EQ(n.member_time(), 50u);
+    EXPECT_EQ(n.event_time(), 9u);
+    EXPECT_EQ(n.query_time(), 7u);
+    EXPECT_EQ(status_ltime(n, "a"), 20u);
+    EXPECT_EQ(n.member("b")->status, MemberStatus::Left);  // failed + leave intent -> left
+    auto ev = drain(n);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
+    EXPECT_EQ(std::get<UserEvent>(ev[1]).name, "ev");
+    // Garbage state is dropped and counted.
+    n.merge_remote_state(base::Bytes{2, 0xc1}, false);
+    n.merge_remote_state(base::Bytes{3}, false);
+    EXPECT_EQ(n.stats().malformed_messages, 2u);
+}
+
+TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    n.notify_msg(base::Bytes{});
+    n.notify_msg(base::Bytes{0x03, 0xff, 0x00});
+    n.notify_msg(base::Bytes{0x7f, 0x01});
+    n.notify_msg(base::Bytes{0x04});
+    EXPECT_GE(n.stats().malformed_messages, 3u);
+    EXPECT_TRUE(drain(n).empty());
+}
+
+TEST(NodeUnit, CoordinatesFromPingAcks) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    auto payload = n.ack_payload();
+    ASSERT_FALSE(payload.empty());
+    EXPECT_EQ(payload[0], coord::kPingVersion);
+    auto other = coord::Coordinate::fresh(coord::Config{});
+    other.vec[0] = 0.01;
+    n.notify_ping_complete(peer("a"), 20ms, coord::encode_ping_payload(other));
+    ASSERT_TRUE(n.coordinate_of("a").has_value());
+    EXPECT_EQ(*n.coordinate_of("a"), other);
+    EXPECT_NE(*n.local_coordinate(), coord::Coordinate::fresh(coord::Config{}));
+    n.notify_ping_complete(peer("b"), 20ms, base::Bytes{9, 1, 2});
+    EXPECT_FALSE(n.coordinate_of("b").has_value());
+    EXPECT_EQ(n.stats().coordinate_rejected, 1u);
+    auto c = config();
+    c.disable_coordinates = true;
+    Node off(c, 1, base::Instant{});
+    EXPECT_TRUE(off.ack_payload().empty());
+}
+
+TEST(NodeUnit, SnapshotRecordsAndRestore) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    n.notify_join(peer("a", 2));
+    msg(n, wire::SerfUserEvent{7, "e", {}, false});
+    auto text = n.drain_snapshot();
+    EXPECT_NE(text.find("alive: local 127.0.0.1:7946\n"), std::string::npos);
+    EXPECT_NE(text.find("alive: a 127.0.0.2:7946\n"), std::string::npos);
+    EXPECT_NE(text.find("event-clock: 7\n"), std::string::npos);
+
+    auto state = SnapshotState::replay(text, false);
+    Node restored(config(), 2, base::Instant{}, &state, text.size());
+    drain(restored);
+    EXPECT_EQ(restored.event_time(), 8u);
+    msg(restored, wire::SerfUserEvent{7, "e", {}, false});  // already seen before the restart
+    EXPECT_TRUE(drain(restored).empty());
+    msg(restored, wire::SerfUserEvent{8, "f", {}, false});
+    auto ev = drain(restored);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(std::get<UserEvent>(ev[0]).name, "f");
+    // rejoin_previous asks the endpoint to push-pull with "a" (not with ourselves).
+    restored.rejoin_previous(base::Instant{});
+    bool stream_to_a = false;
+    while (auto t = restored.poll_transmit())
+        if (t->kind == swim::Transmit::Kind::Stream && t->to.ip == base::Bytes{127, 0, 0, 2}) stream_to_a = true;
+    EXPECT_TRUE(stream_to_a);
+}
+
+TEST(NodeUnit, LeaveWithNobodyElseCompletes) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    base::Instant t{};
+    ASSERT_TRUE(n.leave(t).ok());
+    EXPECT_EQ(n.state(), NodeState::Leaving);
+    EXPECT_FALSE(n.leave(t).ok());  // already in progress
+    for (int i = 0; i < 100 && !n.leave_complete(); ++i) {
+        t += 100ms;
+        n.handle_timeout(t);
+    }
+    EXPECT_TRUE(n.leave_complete());
+    EXPECT_NE(n.drain_snapshot().find("leave\n"), std::string::npos);
+    EXPECT_FALSE(n.join({swim::Address{{127, 0, 0, 2}, 7946}}, false, t).ok());
+}
