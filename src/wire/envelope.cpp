@@ -198,7 +198,7 @@ Len value_len(ByteView b, std::size_t off) {
     return r.measure();
 }
 
-Len push_pull_len(ByteView b) {
+Len push_pull_len(ByteView b, std::size_t max_bytes) {
     std::size_t off = 1;
     auto hl = value_len(b, off);
     if (!hl || !*hl) return hl;
@@ -220,6 +220,9 @@ Len push_pull_len(ByteView b) {
     });
     if (!st) return st.error().with_prefix("push-pull header");
     off += **hl;
+    if (off + ulen + nodes > max_bytes)
+        return make_error("too_large", "push-pull of " + std::to_string(nodes) + " nodes and " + std::to_string(ulen) +
+                                           " bytes of user state exceeds " + std::to_string(max_bytes) + " bytes");
     for (std::uint64_t i = 0; i < nodes; ++i) {
         auto nl = value_len(b, off);
         if (!nl || !*nl) return nl;
@@ -229,7 +232,7 @@ Len push_pull_len(ByteView b) {
     return off <= b.size() ? done(off) : need_more();
 }
 
-Len user_len(ByteView b) {
+Len user_len(ByteView b, std::size_t max_bytes) {
     auto hl = value_len(b, 1);
     if (!hl || !*hl) return hl;
     mp::Reader hr(b.subspan(1, **hl));
@@ -243,6 +246,9 @@ Len user_len(ByteView b) {
     });
     if (!st) return st.error().with_prefix("user message header");
     std::size_t total = 1 + **hl + ulen;
+    if (total > max_bytes)
+        return make_error("too_large", "user message of " + std::to_string(ulen) + " bytes exceeds " +
+                                           std::to_string(max_bytes) + " bytes");
     return total <= b.size() ? done(total) : need_more();
 }
 
@@ -260,8 +266,8 @@ Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::s
                 return make_error("too_large", "Remote node state is larger than limit (" + std::to_string(len) + ")");
             return buffered.size() >= 5u + len ? done(5u + len) : need_more();
         }
-        case static_cast<std::uint8_t>(MsgType::PushPull): r = push_pull_len(buffered); break;
-        case static_cast<std::uint8_t>(MsgType::User): r = user_len(buffered); break;
+        case static_cast<std::uint8_t>(MsgType::PushPull): r = push_pull_len(buffered, max_bytes); break;
+        case static_cast<std::uint8_t>(MsgType::User): r = user_len(buffered, max_bytes); break;
         case kCompress:
         case static_cast<std::uint8_t>(MsgType::Ping):
         case static_cast<std::uint8_t>(MsgType::IndirectPing):
