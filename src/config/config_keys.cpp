@@ -198,6 +198,7 @@ bool is_known_key(const std::string& key) { return find_key(key) != nullptr; }
 std::string suggest(const std::string& key, const std::vector<std::string>& candidates) {
     std::string best;
     std::size_t best_d = std::numeric_limits<std::size_t>::max();
+    if (key.size() > 64) return "";  // no key is that long; keep the distance computation cheap
     const std::string k = lower(key);
     for (const auto& c : candidates) {
         std::size_t d = edit_distance(k, c);

@@ -427,3 +427,12 @@ TEST(Config, EveryFlagMapsToAKnownKey) {
         EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << f.name;
     }
 }
+
+TEST(ConfigErrors, HostileInputIsAnErrorNotACrash) {
+    EXPECT_FALSE(load_yaml_text(std::string(100000, '['), "deep.yml").ok());
+    EXPECT_FALSE(load_yaml_text("a: " + std::string(50000, '{'), "deep2.yml").ok());
+    EXPECT_FALSE(load_yaml_text("&a [*a]\n", "alias.yml").ok());
+    Config c;
+    EXPECT_FALSE(apply_json_text(c, std::string(100000, '['), "deep.json").ok());
+    EXPECT_FALSE(load_yaml_text(std::string(100000, 'k') + ": 1\n", "longkey.yml").ok());
+}
