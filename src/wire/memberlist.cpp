@@ -17,9 +17,6 @@ using base::Error;
 using base::make_error;
 using base::Result;
 
-template <class>
-inline constexpr bool kAlwaysFalse = false;
-
 // Helpers that assign a decoded field or return its error from the enclosing lambda.
 #define WIRE_READ(expr, target)              \
     do {                                     \
@@ -245,7 +242,7 @@ MsgType message_type(const Message& m) {
             else if constexpr (std::is_same_v<T, Alive>) return MsgType::Alive;
             else if constexpr (std::is_same_v<T, Dead>) return MsgType::Dead;
             else if constexpr (std::is_same_v<T, UserMsg>) return MsgType::User;
-            else static_assert(kAlwaysFalse<T>, "unhandled message");
+            else static_assert(sizeof(T) == 0, "unhandled message");
         },
         m);
 }

@@ -15,9 +15,6 @@ using base::ByteView;
 using base::make_error;
 using base::Result;
 
-template <class>
-inline constexpr bool kAlwaysFalse = false;
-
 #define WIRE_READ(expr, target)               \
     do {                                      \
         auto wire_r_ = (expr);                \
@@ -463,7 +460,7 @@ SerfMsgType serf_message_type(const SerfMessage& m) {
             else if constexpr (std::is_same_v<T, SerfKeyRequest>) return SerfMsgType::KeyRequest;
             else if constexpr (std::is_same_v<T, SerfKeyResponse>) return SerfMsgType::KeyResponse;
             else if constexpr (std::is_same_v<T, SerfRelay>) return SerfMsgType::Relay;
-            else static_assert(kAlwaysFalse<T>, "unhandled serf message");
+            else static_assert(sizeof(T) == 0, "unhandled serf message");
         },
         m);
 }
