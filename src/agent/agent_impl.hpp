@@ -1,0 +1,146 @@
+// The running agent: config -> serf::Node on a net::Driver, the RPC server (AgentApi), the
+// event-handler dispatcher, the snapshot/keyring/tags files, signals and sd_notify, all on one
+// asio io_context. Private to src/agent.
+#pragma once
+
+#include <asio.hpp>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "clusterd/agent/handlers.hpp"
+#include "clusterd/agent/log.hpp"
+#include "clusterd/agent/process_runner.hpp"
+#include "clusterd/config/config.hpp"
+#include "clusterd/net/driver.hpp"
+#include "clusterd/rpc/agent_api.hpp"
+#include "clusterd/rpc/server.hpp"
+#include "clusterd/serf/node.hpp"
+#include "clusterd/wire/envelope.hpp"
+
+namespace clusterd::agent {
+
+/// serf::KeyringPort over the wire::Keyring the driver encrypts with; persists the keyring file.
+class AgentKeyring final : public serf::KeyringPort {
+public:
+    wire::Keyring ring;
+    std::string file;  ///< keyring_file ("" = none)
+    bool enabled() const override { return !ring.empty(); }
+    base::Status install(const base::Bytes& key) override { return ring.install(key); }
+    base::Status use(const base::Bytes& key) override { return ring.use(key); }
+    base::Status remove(const base::Bytes& key) override { return ring.remove(key); }
+    std::vector<base::Bytes> keys() const override { return ring.keys(); }
+    base::Bytes primary() const override { return ring.primary() ? *ring.primary() : base::Bytes{}; }
+    base::Status persist() override;
+};
+
+class Agent final : public rpc::AgentApi {
+public:
+    Agent(asio::io_context& io, config::Config cfg, LogHub& log);
+    ~Agent() override;
+
+    /// Builds everything and starts listening; errors are fatal for the agent.
+    base::Status start();
+    /// Exit code once io.run() returns.
+    int exit_code() const { return exit_code_; }
+    /// Where the config came from, for SIGHUP reloads.
+    void set_reload_source(std::string path, config::FlagValues flags) {
+        config_path_ = std::move(path);
+        flags_ = std::move(flags);
+    }
+
+    // ---- rpc::AgentApi ---------------------------------------------------------------------
+    std::vector<rpc::Member> members() override;
+    void join(const std::vector<std::string>& addrs, bool replay,
+              std::function<void(int, const std::string&)> done) override;
+    void leave(rpc::ErrorCallback done) override;
+    void shutdown() override;
+    void force_leave(const std::string& node, bool prune, rpc::ErrorCallback done) override;
+    void user_event(const std::string& name, const base::Bytes& payload, bool coalesce,
+                    rpc::ErrorCallback done) override;
+    void set_tags(const rpc::Tags& set, const std::vector<std::string>& remove, rpc::ErrorCallback done) override;
+    std::string query(const rpc::QueryParams& params, rpc::QueryCallbacks callbacks,
+                      rpc::SubscriptionId& id) override;
+    void cancel_query(rpc::SubscriptionId id) override;
+    std::string respond(std::uint64_t token, const base::Bytes& payload) override;
+    void install_key(const std::string& key, std::function<void(const rpc::KeyResponse&)> done) override;
+    void use_key(const std::string& key, std::function<void(const rpc::KeyResponse&)> done) override;
+    void remove_key(const std::string& key, std::function<void(const rpc::KeyResponse&)> done) override;
+    void list_keys(std::function<void(const rpc::KeyResponse&)> done) override;
+    std::map<std::string, std::map<std::string, std::string>> stats() override;
+    std::optional<rpc::Coordinate> get_coordinate(const std::string& node) override;
+    rpc::SubscriptionId subscribe_events(std::function<void(const rpc::Event&)> cb) override;
+    rpc::SubscriptionId subscribe_logs(std::function<void(const std::string&)> cb) override;
+    void unsubscribe(rpc::SubscriptionId id) override;
+
+private:
+    // setup (agent.cpp)
+    base::Status setup_keyring();
+    base::Status setup_snapshot(std::optional<serf::SnapshotState>& restored, std::size_t& size);
+    base::Result<serf::Config> serf_config();
+    void start_joins();
+    void retry_join_tick();
+    void handle_signal(int sig);
+    void begin_shutdown(bool graceful, int code);
+    void finish_shutdown();
+    void reload();
+    // events (agent_events.cpp)
+    void after_activity();
+    void on_event(const serf::Event& e);
+    void on_query_update(const serf::QueryUpdate& u);
+    void on_join_result(const serf::JoinResult& r);
+    void write_snapshot();
+    void key_op(serf::KeyOp op, const std::string& key, std::function<void(const rpc::KeyResponse&)> done);
+    base::Result<std::vector<swim::Address>> resolve(const std::vector<std::string>& addrs);
+
+    asio::io_context& io_;
+    config::Config cfg_;
+    std::string config_path_;
+    config::FlagValues flags_;
+    LogHub& log_;
+    AgentKeyring keyring_;
+    std::unique_ptr<serf::Node> node_;
+    std::unique_ptr<net::HostAdapter<serf::Node>> host_;
+    std::unique_ptr<net::Driver> driver_;
+    std::unique_ptr<rpc::Server> rpc_;
+    std::unique_ptr<ProcessRunner> runner_;
+    std::unique_ptr<HandlerDispatcher> dispatcher_;
+    asio::signal_set signals_;
+    asio::steady_timer retry_timer_;
+    asio::steady_timer shutdown_timer_;
+
+    int snapshot_fd_ = -1;
+    std::string bind_host_;
+    int bind_port_ = 7946;
+    std::string advertise_host_;
+    int advertise_port_ = 7946;
+
+    struct PendingJoin {
+        std::function<void(int, const std::string&)> done;  ///< null for start/retry joins
+        int ok = 0;
+        std::string last_error;
+        bool start_join = false;
+        bool retry_join = false;
+    };
+    std::map<std::uint64_t, PendingJoin> joins_;
+    int retry_attempts_ = 0;
+
+    std::map<std::uint64_t, rpc::QueryCallbacks> rpc_queries_;   ///< node query handle -> callbacks
+    std::map<rpc::SubscriptionId, std::uint64_t> rpc_query_ids_;  ///< subscription -> handle
+    std::map<std::uint64_t, std::function<void(const rpc::KeyResponse&)>> key_ops_;
+    std::map<std::uint64_t, serf::QueryEvent> inbound_queries_;  ///< token -> query to respond to
+    std::uint64_t next_token_ = 1;
+    std::map<rpc::SubscriptionId, std::function<void(const rpc::Event&)>> event_subs_;
+    std::map<rpc::SubscriptionId, int> log_subs_;  ///< subscription -> LogHub id
+    rpc::SubscriptionId next_sub_ = 1;
+    std::vector<rpc::ErrorCallback> leave_waiters_;
+
+    bool shutting_down_ = false;
+    bool leaving_ = false;
+    int signals_seen_ = 0;
+    int exit_code_ = 0;
+};
+
+}  // namespace clusterd::agent
