@@ -114,6 +114,7 @@ enc_run enc16 "$KEY16"
 enc_run enc32 "$KEY32"
 
 mkdir -p "$OUT"
+rm -f "$OUT"/*.hex "$OUT"/index.tsv
 python3 "$HERE/extract.py" --out "$OUT" \
   --pcap plain="$WORK/plain.pcap" --pcap enc16="$WORK/enc16.pcap" --pcap enc32="$WORK/enc32.pcap" \
   --key enc16="$KEY16" --key enc32="$KEY32"
