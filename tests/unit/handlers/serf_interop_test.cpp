@@ -1,6 +1,6 @@
 // Pins the handler contract to the real Serf: record.sh runs as the event handler of a real
-// `serf agent` (127.x loopback only) that sees a member join, a user event, a query and a member
-// leave. Each recording (SERF_* env + stdin) must equal what build_handler_env/build_handler_stdin
+// `serf agent` (127.x loopback only) that sees member join/update/failed/reap/leave, a user event
+// and a query. Each recording (SERF_* env + stdin) must equal what build_handler_env/build_handler_stdin
 // produce for the same event, and what the same script records when clusterd's ProcessRunner runs it.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -56,6 +57,19 @@ bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds limit
         std::this_thread::sleep_for(50ms);
     }
     return pred();
+}
+
+std::map<std::string, std::string> parse_env(const std::string& text);
+
+/// True once some record has SERF_EVENT == event and (for member events) `member` on stdin.
+bool has_record(const std::string& dir, const std::string& event, const std::string& member) {
+    const std::size_t n = count_records(dir);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string base = dir + "/" + std::to_string(i);
+        if (parse_env(read_file(base + ".env"))["SERF_EVENT"] != event) continue;
+        if (member.empty() || read_file(base + ".stdin").rfind(member + "\t", 0) == 0) return true;
+    }
+    return false;
 }
 
 std::map<std::string, std::string> parse_env(const std::string& text) {
@@ -112,6 +126,7 @@ protected:
         const int octet = 1 + static_cast<int>(::getpid() % 200);
         ip_a_ = "127.61." + std::to_string(octet) + ".1";
         ip_b_ = "127.61." + std::to_string(octet) + ".2";
+        ip_c_ = "127.61." + std::to_string(octet) + ".3";
     }
     void TearDown() override {
         for (pid_t pid : pids_) {
@@ -139,7 +154,7 @@ protected:
         return rc == 0 ? pid : -1;
     }
 
-    std::string ip_a_, ip_b_;
+    std::string ip_a_, ip_b_, ip_c_;
     std::vector<pid_t> pids_;
 };
 
@@ -154,64 +169,109 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     const std::string rpc_a = "-rpc-addr=" + ip_a_ + ":7373";
     const std::string rpc_b = "-rpc-addr=" + ip_b_ + ":7373";
 
+    {
+        std::ofstream(logs.file("a.json")) << R"({"reconnect_timeout": "1s"})";
+    }
     ASSERT_GT(spawn_serf({"agent", "-node=agent-a", "-bind=" + ip_a_ + ":7946", rpc_a, "-tag", "role=web", "-tag",
-                          "dc-zone=z1", "-event-handler=" + record_script(), "-log-level=debug"},
+                          "dc-zone=z1", "-event-handler=" + record_script(), "-log-level=debug",
+                          "-config-file=" + logs.file("a.json")},
                          env, logs.file("a.log")),
               0);
-    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 1; }, 15s))
-        << "agent a never ran its handler for its own join:\n" << read_file(logs.file("a.log"));
+    const std::string dir = serf_dir.path();
+    const std::vector<std::string> inherited_for_check{"CLUSTERD_RECORD_INHERIT=from-agent"};
+    auto logs_text = [&] { return read_file(logs.file("a.log")) + read_file(logs.file("b.log")) + read_file(logs.file("c.log")); };
+    const HandlerMember a{"agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}}};
+    const HandlerMember b{"agent-b", ip_b_, {{"role", "db"}}};
+    const HandlerMember b2{"agent-b", ip_b_, {{"role", "db"}, {"zone", "b1"}}};
+    const HandlerMember c{"agent-c", ip_c_, {{"role", "cache"}}};
+    // Members as a sees them, per phase; phase k covers records from phase_start[k] on.
+    std::vector<std::size_t> phase_start{0};
+    std::vector<std::map<std::string, HandlerMember>> phase_members{{{"agent-a", a}, {"agent-b", b}, {"agent-c", c}}};
+
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-a"); }, 15s))
+        << "agent a never ran its handler for its own join:\n" << logs_text();
 
     ASSERT_GT(spawn_serf({"agent", "-node=agent-b", "-bind=" + ip_b_ + ":7946", rpc_b, "-tag", "role=db",
                           "-join=" + ip_a_ + ":7946"},
                          env, logs.file("b.log")),
               0);
-    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 2; }, 15s))
-        << "no member-join for b:\n" << read_file(logs.file("a.log")) << read_file(logs.file("b.log"));
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-b"); }, 15s)) << logs_text();
 
     const std::string ev = sh_run(std::string(kSerf) + " event " + rpc_a + " -coalesce=false deploy 'v1 payload'");
     ASSERT_NE(ev.find("dispatched"), std::string::npos) << ev;
-    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 3; }, 15s)) << read_file(logs.file("a.log"));
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "user", ""); }, 15s)) << logs_text();
 
     const std::string q = sh_run(std::string(kSerf) + " query " + rpc_a + " -node=agent-a -timeout=3s load 'q?'");
     EXPECT_NE(q.find("Response from 'agent-a': response from agent-a"), std::string::npos) << q;
-    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 4; }, 15s)) << read_file(logs.file("a.log"));
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "query", ""); }, 15s)) << logs_text();
+
+    phase_start.push_back(count_records(dir));
+    phase_members.push_back({{"agent-a", a}, {"agent-b", b2}, {"agent-c", c}});
+    const std::string tg = sh_run(std::string(kSerf) + " tags " + rpc_b + " -set zone=b1");
+    EXPECT_NE(tg.find("Successfully updated agent tags"), std::string::npos) << tg;
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-update", "agent-b"); }, 15s)) << logs_text();
+
+    const pid_t c_pid = spawn_serf({"agent", "-node=agent-c", "-bind=" + ip_c_ + ":7946", "-rpc-addr=" + ip_c_ + ":7373",
+                                    "-tag", "role=cache", "-join=" + ip_a_ + ":7946"},
+                                   env, logs.file("c.log"));
+    ASSERT_GT(c_pid, 0);
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-c"); }, 15s)) << logs_text();
+    ::kill(c_pid, SIGKILL);  // no leave: a must see it fail, then reap it (reconnect_timeout 1s, reaper every 15s)
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-failed", "agent-c"); }, 45s)) << logs_text();
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-reap", "agent-c"); }, 45s)) << logs_text();
 
     const std::string lv = sh_run(std::string(kSerf) + " leave " + rpc_b);
     EXPECT_NE(lv.find("Graceful leave complete"), std::string::npos) << lv;
-    ASSERT_TRUE(wait_for([&] { return count_records(serf_dir.path()) >= 5; }, 20s)) << read_file(logs.file("a.log"));
+    ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-leave", "agent-b"); }, 20s)) << logs_text();
 
-    // What happened, in order, and the HandlerEvents our agent would build for it.
+    // Rebuild every recorded event as a HandlerEvent (type and member names from the recording,
+    // member details from what the test set up) and compare with what our builders produce.
     const HandlerSelf self{"agent-a", {{"role", "web"}, {"dc-zone", "z1"}}};
-    const HandlerMember a{"agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}}};
-    const HandlerMember b{"agent-b", ip_b_, {{"role", "db"}}};
-    std::vector<HandlerEvent> events(5);
-    events[0].kind = HandlerEventKind::MemberJoin;
-    events[0].members = {a};
-    events[1].kind = HandlerEventKind::MemberJoin;
-    events[1].members = {b};
-    events[2].kind = HandlerEventKind::User;
-    events[2].name = "deploy";
-    events[2].payload = "v1 payload";
-    events[3].kind = HandlerEventKind::Query;
-    events[3].name = "load";
-    events[3].payload = "q?";
-    events[4].kind = HandlerEventKind::MemberLeave;
-    events[4].members = {b};
-
-    std::vector<std::string> inherited{"CLUSTERD_RECORD_INHERIT=from-agent", "RECORD_DIR=" + ours_dir.path()};
+    const std::size_t total = count_records(dir);
+    std::vector<HandlerEvent> events;
+    for (std::size_t i = 0; i < total; ++i) {
+        const auto renv = parse_env(read_file(dir + "/" + std::to_string(i) + ".env"));
+        const std::string type = renv.at("SERF_EVENT");
+        std::size_t phase = 0;
+        while (phase + 1 < phase_start.size() && i >= phase_start[phase + 1]) ++phase;
+        HandlerEvent e;
+        if (type == "user") {
+            e.kind = HandlerEventKind::User;
+            e.name = "deploy";
+            e.payload = "v1 payload";
+            e.ltime = std::stoull(renv.at("SERF_USER_LTIME"));  // cluster state, not format
+        } else if (type == "query") {
+            e.kind = HandlerEventKind::Query;
+            e.name = "load";
+            e.payload = "q?";
+            e.ltime = std::stoull(renv.at("SERF_QUERY_LTIME"));
+        } else {
+            const std::map<std::string, HandlerEventKind> kinds{
+                {"member-join", HandlerEventKind::MemberJoin},     {"member-leave", HandlerEventKind::MemberLeave},
+                {"member-failed", HandlerEventKind::MemberFailed}, {"member-update", HandlerEventKind::MemberUpdate},
+                {"member-reap", HandlerEventKind::MemberReap}};
+            ASSERT_TRUE(kinds.count(type)) << type;
+            e.kind = kinds.at(type);
+            std::istringstream lines(read_file(dir + "/" + std::to_string(i) + ".stdin"));
+            std::string line;
+            while (std::getline(lines, line)) {
+                const std::string name = line.substr(0, line.find('\t'));
+                ASSERT_TRUE(phase_members[phase].count(name)) << name;
+                e.members.push_back(phase_members[phase].at(name));
+            }
+        }
+        events.push_back(e);
+    }
     for (std::size_t i = 0; i < events.size(); ++i) {
-        const std::string serf_env_text = read_file(serf_dir.file(std::to_string(i) + ".env"));
-        const auto serf_env = parse_env(serf_env_text);
-        // Lamport times are cluster state, not format: take them from the recording.
-        if (events[i].kind == HandlerEventKind::User) events[i].ltime = std::stoull(serf_env.at("SERF_USER_LTIME"));
-        if (events[i].kind == HandlerEventKind::Query) events[i].ltime = std::stoull(serf_env.at("SERF_QUERY_LTIME"));
         const bool member = events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
-
-        EXPECT_EQ(serf_env_text, expected_record_env(build_handler_env(events[i], self, inherited))) << "event " << i;
-        EXPECT_EQ(normalize_stdin(read_file(serf_dir.file(std::to_string(i) + ".stdin")), member),
-                  normalize_stdin(build_handler_stdin(events[i]), member))
+        const std::string n = dir + "/" + std::to_string(i);
+        EXPECT_EQ(read_file(n + ".env"), expected_record_env(build_handler_env(events[i], self, inherited_for_check)))
+            << "event " << i;
+        EXPECT_EQ(normalize_stdin(read_file(n + ".stdin"), member), normalize_stdin(build_handler_stdin(events[i]), member))
             << "event " << i;
     }
+
+    std::vector<std::string> inherited{"CLUSTERD_RECORD_INHERIT=from-agent", "RECORD_DIR=" + ours_dir.path()};
 
     // The same script run by clusterd's runner records the same files.
     asio::io_context io;
@@ -221,7 +281,7 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
         job_env.push_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
         runner.submit(HandlerJob{record_script(), job_env, build_handler_stdin(e), "x"}, nullptr);
     }
-    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == events.size(); }, 20s));
+    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == events.size(); }, 30s));
     for (std::size_t i = 0; i < events.size(); ++i) {
         const bool member = events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
         const std::string n = std::to_string(i);

@@ -5,6 +5,7 @@
 
 #include <asio/io_context.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -23,6 +24,7 @@ public:
         std::filesystem::create_directories(path_);
     }
     ~TempDir() {
+        if (std::getenv("CLUSTERD_KEEP_TMP") != nullptr) return;  // debugging: keep the files
         std::error_code ec;
         std::filesystem::remove_all(path_, ec);
     }
