@@ -1,7 +1,10 @@
 // memberlist message codecs: hand-checked encodings, round trips and malformed input.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "clusterd/base/bytes.hpp"
+#include "clusterd/base/rng.hpp"
 #include "clusterd/wire/memberlist.hpp"
 
 using namespace clusterd;
@@ -131,4 +134,89 @@ TEST(WireMemberlist, StreamUserMessage) {
     EXPECT_EQ(*d, payload);
     b.pop_back();
     EXPECT_EQ(code(decode_stream_user(b)), "truncated");
+}
+
+namespace {
+
+std::string rand_name(base::Rng& rng) {
+    // lengths straddle the fixstr (<32) / str16 boundary
+    std::string s(rng.below(70), 'x');
+    for (auto& c : s) c = static_cast<char>(' ' + rng.below(95));
+    return s;
+}
+
+base::Bytes rand_addr(base::Rng& rng) {
+    base::Bytes a(rng.chance(0.8) ? 4 : 16);
+    for (auto& x : a) x = static_cast<std::uint8_t>(rng.next());
+    return a;
+}
+
+base::Bytes rand_blob(base::Rng& rng, std::size_t max) {
+    base::Bytes b(rng.below(max + 1));
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng.next());
+    return b;
+}
+
+std::uint32_t rand_u32(base::Rng& rng) {
+    // bias towards the msgpack integer-width boundaries
+    static const std::uint32_t edges[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0xffffffffu};
+    return rng.chance(0.3) ? edges[rng.below(9)] : static_cast<std::uint32_t>(rng.next() >> rng.below(32));
+}
+
+Message random_message(base::Rng& rng) {
+    auto port = [&] { return static_cast<std::uint16_t>(rand_u32(rng)); };
+    switch (rng.below(9)) {
+        case 0: {
+            Ping p{rand_u32(rng), rand_name(rng), {}, 0, ""};
+            if (rng.chance(0.5)) p = Ping{p.seq_no, p.node, rand_addr(rng), port(), rand_name(rng)};
+            return p;
+        }
+        case 1: return IndirectPing{rand_u32(rng), rand_addr(rng), port(), rand_name(rng), rng.chance(0.5),
+                                    rng.chance(0.5) ? rand_addr(rng) : base::Bytes{}, port(), rand_name(rng)};
+        case 2: return Ack{rand_u32(rng), rand_blob(rng, 120)};
+        case 3: return Nack{rand_u32(rng)};
+        case 4: return ErrResp{rand_name(rng)};
+        case 5: return Suspect{rand_u32(rng), rand_name(rng), rand_name(rng)};
+        case 6: return Alive{rand_u32(rng), rand_name(rng), rand_addr(rng), port(), rand_blob(rng, 512), rand_blob(rng, 6)};
+        case 7: return Dead{rand_u32(rng), rand_name(rng), rand_name(rng)};
+        default: return UserMsg{rand_blob(rng, 300)};
+    }
+}
+
+}  // namespace
+
+TEST(WireMemberlist, SeededRoundTripProperty) {
+    base::Rng rng(1234);
+    std::array<int, 14> seen{};
+    for (int i = 0; i < 3000; ++i) {
+        Message m = random_message(rng);
+        auto b = encode(m);
+        auto d = decode(b);
+        ASSERT_TRUE(d.ok()) << "iteration " << i << ": " << d.error().message;
+        ASSERT_EQ(*d, m) << "iteration " << i;
+        ASSERT_EQ(encode(*d), b);
+        ++seen[b[0]];
+        // every strict prefix of a msgpack-bodied message is an error, never a crash
+        if (b[0] != static_cast<std::uint8_t>(MsgType::User) && i % 10 == 0) {
+            for (std::size_t cut = 0; cut < b.size(); ++cut) {
+                EXPECT_FALSE(decode(base::ByteView(b).first(cut)).ok()) << "cut " << cut;
+            }
+        }
+    }
+    for (int t : {0, 1, 2, 3, 4, 5, 8, 11, 13}) EXPECT_GT(seen[static_cast<std::size_t>(t)], 0) << t;
+}
+
+TEST(WireMemberlist, AcceptsBinAndStr8FromOtherEncoders) {
+    // A peer using a newer msgpack (bin8 for bytes, str8 for strings) must still be understood.
+    base::Bytes b = hex("0382"
+                        "a44e6f6465" "d90141"            // Node: str8 "A"
+                        "ab496e6361726e6174696f6e" "cd0102");  // Incarnation: uint16 258
+    auto d = decode(b);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(std::get<Suspect>(*d).node, "A");
+    EXPECT_EQ(std::get<Suspect>(*d).incarnation, 258u);
+    base::Bytes a = hex("0281a75061796c6f6164c4020102");  // Ack Payload as bin8
+    auto da = decode(a);
+    ASSERT_TRUE(da.ok());
+    EXPECT_EQ(std::get<Ack>(*da).payload, (base::Bytes{1, 2}));
 }
