@@ -143,7 +143,7 @@ std::size_t HandlerDispatcher::dispatch(const HandlerEvent& event) {
         const bool is_query = event.kind == HandlerEventKind::Query;
         const std::uint64_t id = is_query ? event.query_id : 0;
         const std::string qname = event.name;
-        runner_.submit(std::move(job), [this, is_query, id, qname](const HandlerResult& r) {
+        const bool accepted = runner_.submit(std::move(job), [this, is_query, id, qname](const HandlerResult& r) {
             if (!r.spawn_error.empty()) {
                 if (log_) log_(LogLevel::Error, "agent: Error invoking script '" + r.script + "': " + r.spawn_error);
                 return;
@@ -166,7 +166,7 @@ std::size_t HandlerDispatcher::dispatch(const HandlerEvent& event) {
             }
             respond_(id, qname, r.output);
         });
-        ++queued;
+        if (accepted) ++queued;
     }
     return queued;
 }

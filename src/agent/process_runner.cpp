@@ -78,6 +78,7 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     std::deque<Queued> queue;
     std::unique_ptr<Active> active;
     std::uint64_t completed = 0;
+    std::uint64_t dropped = 0;
     std::uint64_t generation = 0;
     bool stopped = false;
 
@@ -102,8 +103,8 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         r.script = q.job.script;
         r.spawn_error = why;
         ++completed;
-        asio::post(io, [done = std::move(q.done), r = std::move(r)] {
-            if (done) done(r);
+        asio::post(io, [self = shared_from_this(), done = std::move(q.done), r = std::move(r)] {
+            if (done && !self->stopped) done(r);
         });
         asio::post(io, [self = shared_from_this()] { self->start_next(); });
     }
@@ -341,8 +342,8 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
                                     " bytes of output, truncated to " + std::to_string(opts.max_output));
         say(LogLevel::Debug, "agent: Event '" + a->job.label + "' script output: " + r.output);
         ++completed;
-        asio::post(io, [done = std::move(a->done), r = std::move(r)] {
-            if (done) done(r);
+        asio::post(io, [self = shared_from_this(), done = std::move(a->done), r = std::move(r)] {
+            if (done && !self->stopped) done(r);  // never call back into a destroyed owner
         });
         // Destroying `a` cancels its pending operations; their handlers find no current job for
         // their generation and return without touching it.
@@ -382,11 +383,20 @@ ProcessRunner::ProcessRunner(asio::io_context& io, RunnerOptions options, LogSin
 
 ProcessRunner::~ProcessRunner() { impl_->shutdown(); }
 
-void ProcessRunner::submit(HandlerJob job, Callback done) {
-    if (impl_->stopped) return;
+bool ProcessRunner::submit(HandlerJob job, Callback done) {
+    if (impl_->stopped) return false;
+    if (impl_->opts.max_queue != 0 && impl_->queue.size() >= impl_->opts.max_queue) {
+        ++impl_->dropped;
+        impl_->say(LogLevel::Error, "agent: handler queue full (" + std::to_string(impl_->opts.max_queue) +
+                                        " waiting), dropping '" + job.label + "' event for script '" + job.script + "'");
+        return false;
+    }
     impl_->queue.push_back(Impl::Queued{std::move(job), std::move(done)});
     asio::post(impl_->io, [self = impl_] { self->start_next(); });
+    return true;
 }
+
+std::uint64_t ProcessRunner::dropped() const { return impl_->dropped; }
 
 std::size_t ProcessRunner::pending() const { return impl_->queue.size() + (impl_->active ? 1 : 0); }
 

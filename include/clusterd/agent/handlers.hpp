@@ -78,6 +78,8 @@ std::vector<std::string> current_environment();
 
 /// Runs the matching handler scripts for each event on a ProcessRunner (one at a time, in event
 /// order), and sends a query handler's output back through `respond` when it exits 0.
+/// Destroy the runner before (or together with) the dispatcher: results are delivered through
+/// callbacks that refer to it, and a destroyed runner delivers none.
 class HandlerDispatcher {
 public:
     using SelfProvider = std::function<HandlerSelf()>;
@@ -87,7 +89,8 @@ public:
     HandlerDispatcher(ProcessRunner& runner, std::vector<HandlerSpec> specs, SelfProvider self,
                       Responder respond, LogSink log);
 
-    /// Queues every matching script for `event`; returns how many were queued.
+    /// Queues every matching script for `event`; returns how many were queued (a full runner
+    /// queue refuses jobs: see ProcessRunner::dropped()).
     std::size_t dispatch(const HandlerEvent& event);
 
     /// Replaces the handler list (SIGHUP reload); applies to events dispatched afterwards.

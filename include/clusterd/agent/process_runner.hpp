@@ -52,6 +52,7 @@ struct RunnerOptions {
     std::chrono::nanoseconds timeout{0};                      ///< 0 = never kill
     std::chrono::milliseconds kill_grace{2000};               ///< SIGTERM -> SIGKILL delay
     std::string shell = "/bin/sh";
+    std::size_t max_queue = 65536;                            ///< waiting jobs beyond this are dropped (0 = no limit)
 };
 
 class ProcessRunner {
@@ -64,13 +65,16 @@ public:
     ProcessRunner(const ProcessRunner&) = delete;
     ProcessRunner& operator=(const ProcessRunner&) = delete;
 
-    /// Queues a job; `done` runs on the io_context when it has finished (never inline).
-    void submit(HandlerJob job, Callback done);
+    /// Queues a job; `done` runs on the io_context when it has finished (never inline, never after
+    /// the runner is destroyed). Returns false (and counts a drop) when the queue is full.
+    bool submit(HandlerJob job, Callback done);
 
     /// Jobs queued or running.
     std::size_t pending() const;
     /// Jobs completed since construction.
     std::uint64_t completed() const;
+    /// Jobs refused because the queue was full.
+    std::uint64_t dropped() const;
 
     void set_timeout(std::chrono::nanoseconds timeout);
 

@@ -340,3 +340,35 @@ TEST(ProcessRunner, DestructorKillsAndReapsTheRunningChild) {
     io.restart();
     io.run_for(50ms);  // stale handlers find nothing to do
 }
+
+TEST(ProcessRunner, FullQueueDropsAndCounts) {
+    asio::io_context io;
+    LogCapture log;
+    RunnerOptions opts;
+    opts.max_queue = 3;
+    ProcessRunner runner(io, opts, log.sink());
+    int done = 0;
+    int accepted = 0;
+    for (int i = 0; i < 5; ++i)
+        accepted += runner.submit({"true", {}, "", "user"}, [&](const HandlerResult&) { ++done; }) ? 1 : 0;
+    EXPECT_EQ(accepted, 3);
+    EXPECT_EQ(runner.dropped(), 2u);
+    EXPECT_TRUE(log.has(LogLevel::Error, "handler queue full"));
+    ASSERT_TRUE(run_until(io, [&] { return done == 3; }, 10s));
+}
+
+TEST(ProcessRunner, NoCallbackAfterDestruction) {
+    asio::io_context io;
+    bool called = false;
+    {
+        ProcessRunner runner(io, {}, nullptr);
+        runner.submit({"true", {}, "", "x"}, [&](const HandlerResult&) { called = true; });
+        // finish the job but do not run the posted callback yet
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (runner.completed() == 0 && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
+        ASSERT_EQ(runner.completed(), 1u);
+    }
+    io.restart();
+    io.run_for(50ms);
+    EXPECT_FALSE(called);
+}
