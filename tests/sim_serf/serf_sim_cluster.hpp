@@ -16,7 +16,13 @@ namespace clusterd::serftest {
 
 class SerfHost final : public sim::SimHost {
 public:
-    SerfHost(serf::Config cfg, std::uint64_t seed, base::Instant now) : node(std::move(cfg), seed, now) { drain(); }
+    /// `file` (optional) plays the snapshot file: drained records are appended to it and it is
+    /// rewritten when the recorder asks for compaction.
+    SerfHost(serf::Config cfg, std::uint64_t seed, base::Instant now, std::string* file = nullptr,
+             const serf::SnapshotState* restored = nullptr)
+        : node(std::move(cfg), seed, now, restored, file ? file->size() : 0), file_(file) {
+        drain();
+    }
 
     void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) override {
         node.handle_packet(from, msg, now);
@@ -52,6 +58,10 @@ public:
         while (auto u = node.poll_query_update()) updates.push_back(std::move(*u));
         while (auto l = node.poll_log()) logs.push_back(std::move(*l));
         while (auto j = node.poll_join_result()) joins.push_back(std::move(*j));
+        if (file_) {
+            *file_ += node.drain_snapshot();
+            if (auto* rec = node.snapshot_recorder(); rec && rec->compaction_due()) *file_ = rec->compact();
+        }
     }
 
     std::size_t count(serf::EventType t, const std::string& member) const {
@@ -73,6 +83,9 @@ public:
     std::vector<serf::LogLine> logs;
     std::vector<swim::JoinResult> joins;
     std::function<void(const serf::Event&)> on_event;
+
+private:
+    std::string* file_ = nullptr;
 };
 
 inline std::string node_name(std::size_t i) { return "node-" + std::to_string(i); }
@@ -92,7 +105,7 @@ public:
             c.memberlist.advertise_addr = addr.ip;
             c.memberlist.advertise_port = addr.port;
             if (tweak_) tweak_(i, c);
-            return std::make_unique<SerfHost>(c, seed, now);
+            return std::make_unique<SerfHost>(c, seed, now, c.snapshot ? &files[i] : nullptr);
         });
     }
     void add(std::size_t n) {
@@ -130,7 +143,25 @@ public:
         return v;
     }
 
+    /// Restart node i as a new process that replays its snapshot file and re-joins from it.
+    void restart_from_snapshot(std::size_t i) {
+        sim.restart(i, [this](std::size_t idx, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
+            serf::Config c;
+            c.memberlist = swim::Config::lan();
+            c.memberlist.name = node_name(idx);
+            c.memberlist.advertise_addr = addr.ip;
+            c.memberlist.advertise_port = addr.port;
+            if (tweak_) tweak_(idx, c);
+            auto state = serf::SnapshotState::replay(files[idx], c.rejoin_after_leave);
+            auto h = std::make_unique<SerfHost>(c, seed, now, &files[idx], &state);
+            h->node.rejoin_previous(now);
+            h->drain();
+            return h;
+        });
+    }
+
     sim::Simulator sim;
+    std::map<std::size_t, std::string> files;  ///< snapshot "files" by node index
 
 private:
     std::function<void(std::size_t, serf::Config&)> tweak_;
