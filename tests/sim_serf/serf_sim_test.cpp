@@ -303,3 +303,49 @@ TEST(SerfSim, RestartFromSnapshotRejoinsWithoutReplayingOldEvents) {
     ASSERT_TRUE(c.sim.run_until([&] { return got_all(2, "new", 1); }, 30s));
     EXPECT_GE(c.host(0).count(EventType::MemberJoin, "node-2"), 2u);
 }
+
+TEST(SerfSim, AgentCoalescingGroupsMemberAndUserEvents) {
+    SerfCluster c(sim::Simulator::seed_from_env(18), [](std::size_t, serf::Config& cfg) {
+        cfg.coalesce_period = serf::kAgentCoalescePeriod;
+        cfg.quiescent_period = serf::kAgentQuiescentPeriod;
+        cfg.user_coalesce_period = serf::kAgentCoalescePeriod;
+        cfg.user_quiescent_period = serf::kAgentQuiescentPeriod;
+    });
+    c.add(6);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(6)); }, 30s));
+    c.sim.run_for(4s);  // let the coalescers flush
+    // Node 0 learned about 5 peers within one window: fewer join events than members joined,
+    // but every member appears.
+    std::size_t join_events = 0, joined = 0;
+    for (const auto& e : c.host(0).events)
+        if (const auto* m = std::get_if<serf::MemberEvent>(&e); m && m->type == EventType::MemberJoin) {
+            ++join_events;
+            joined += m->members.size();
+        }
+    EXPECT_EQ(joined, 6u);
+    EXPECT_LT(join_events, 6u);
+
+    // Three coalescable events with the same name: only the newest LTime survives; a
+    // non-coalescable one always passes.
+    std::size_t before = c.host(3).events.size();
+    for (int k = 0; k < 3; ++k) {
+        ASSERT_TRUE(c.node(1).user_event("deploy", base::to_bytes("v" + std::to_string(k)), true, c.sim.now()).ok());
+        c.host(1).drain();
+        c.sim.poke(1);
+        c.sim.run_for(100ms);
+    }
+    ASSERT_TRUE(c.node(1).user_event("audit", {}, false, c.sim.now()).ok());
+    c.host(1).drain();
+    c.sim.poke(1);
+    c.sim.run_for(5s);
+    std::vector<std::string> payloads;
+    bool audit = false;
+    for (std::size_t k = before; k < c.host(3).events.size(); ++k)
+        if (const auto* u = std::get_if<serf::UserEvent>(&c.host(3).events[k])) {
+            if (u->name == "deploy") payloads.push_back(base::to_string(u->payload));
+            if (u->name == "audit") audit = true;
+        }
+    EXPECT_EQ(payloads, (std::vector<std::string>{"v2"}));
+    EXPECT_TRUE(audit);
+}
