@@ -120,4 +120,4 @@ python3 "$HERE/extract.py" --out "$OUT" \
   --key enc16="$KEY16" --key enc32="$KEY32"
 "$SERF" version | head -1 >"$OUT/SERF_VERSION"
 echo "vectors written to $OUT (work dir $WORK)"
-python3 "$HERE/make_vsn0.py"
+python3 "$HERE/make_vsn0.py" "$OUT"

@@ -234,7 +234,13 @@ def describe(msg):
             if inner == 4 and body.get("Name", b"").startswith(b"_serf_"):
                 name += "_" + body["Name"].decode()[6:].replace("-", "_")
             elif inner == 5:
-                name += "_ack" if body.get("Flags", 0) & 1 else "_payload"
+                pl = body.get("Payload") or b""
+                if body.get("Flags", 0) & 1:
+                    name += "_ack"
+                elif pl[:1] == b"\x08":  # a key-manager response
+                    name += "_key_list" if MP(pl, 1).read().get("Keys") else "_key"
+                else:
+                    name += "_payload"
         return name
     return t
 

@@ -9,7 +9,7 @@ import sys
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 here = os.path.dirname(os.path.abspath(__file__))
-vec = os.path.join(here, "vectors")
+vec = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "vectors")
 plain = bytes.fromhex(open(os.path.join(vec, "msg_ping_1.hex")).read().strip())
 pad = 16 - len(plain) % 16
 padded = plain + bytes([pad]) * pad

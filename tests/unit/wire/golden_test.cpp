@@ -116,7 +116,13 @@ SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact
                 } else {
                     auto kr = decode_serf(m.payload);
                     ASSERT_TRUE(kr.ok()) << name;
-                    EXPECT_TRUE(std::get<SerfKeyResponse>(*kr).result) << name;
+                    const auto& resp = std::get<SerfKeyResponse>(*kr);
+                    EXPECT_TRUE(resp.result) << name;
+                    if (!resp.keys.empty()) {  // list-keys: both keys, the 16-byte one primary
+                        EXPECT_EQ(resp.primary_key, kKey16) << name;
+                        EXPECT_EQ(resp.keys.size(), 2u) << name;
+                    }
+                    EXPECT_EQ(base::to_hex(encode_serf(*kr)), base::to_hex(m.payload)) << name;
                 }
             } else if constexpr (std::is_same_v<T, SerfRelay>) {
                 EXPECT_TRUE(is_test_addr(m.dest_ip)) << name;
@@ -194,7 +200,7 @@ TEST(WireGolden, VectorsArePresent) {
     // The capture must cover every kind the protocol spec lists.
     for (const char* p : {"msg_ping", "msg_ack", "msg_indirect_ping", "msg_nack", "msg_alive", "msg_suspect", "msg_dead",
                           "msg_user_join", "msg_user_leave", "msg_user_user_event", "msg_user_query_1",
-                          "msg_user_query_response", "msg_user_relay", "msg_user_query_install_key",
+                          "msg_user_query_response", "msg_user_relay", "msg_user_query_response_key_list", "msg_user_query_install_key",
                           "stream_push_pull_join", "stream_ping", "stream_ack", "tcp_push_pull_join", "udp_compound",
                           "udp_crc_compressed", "enc16_udp", "enc32_udp", "enc16_tcp", "enc32_tcp", "enc0_udp"}) {
         EXPECT_FALSE(with_prefix(p).empty()) << "no golden vector " << p;
@@ -364,9 +370,16 @@ TEST(WireGolden, VersionZeroVectorFromSpec) {
         auto msgs = open_packet(raw, &k, true);
         ASSERT_TRUE(msgs.ok()) << name << ": " << msgs.error().message;
         ASSERT_EQ(msgs->size(), 1u);
+        // its plaintext is the captured msg_ping_1 (see make_vsn0.py)
+        EXPECT_EQ(base::to_hex((*msgs)[0]), base::to_hex(vectors().at("msg_ping_1")));
         auto d = decode((*msgs)[0]);
         ASSERT_TRUE(d.ok());
-        EXPECT_EQ(std::get<Ping>(*d).node, "beta");
+        EXPECT_TRUE(kNodes.count(std::get<Ping>(*d).node));
+        // and sealing that ping with version 0 and the same nonce reproduces the vector
+        auto again = seal_packet((*msgs)[0], SealOptions{false, false, 0}, &k,
+                                 fixed_nonce(base::ByteView(raw).subspan(1, 12)));
+        ASSERT_TRUE(again.ok());
+        EXPECT_EQ(base::to_hex(*again), base::to_hex(raw));
         EXPECT_EQ((raw.size() - 1 - 12 - 16) % 16, 0u) << "PKCS7 pads to whole blocks";
     }
 }
