@@ -2,6 +2,9 @@
 #include "clusterd/serf/event.hpp"
 #include "clusterd/serf/member.hpp"
 
+#include <arpa/inet.h>
+
+#include <charconv>
 #include <cstdio>
 
 namespace clusterd::serf {
@@ -101,6 +104,26 @@ std::string host_port(const base::Bytes& ip, std::uint16_t port) {
     else
         host = ip_string(ip);
     return host + ":" + std::to_string(port);
+}
+
+std::optional<std::pair<base::Bytes, std::uint16_t>> parse_host_port(const std::string& text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 >= text.size()) return std::nullopt;
+    unsigned port = 0;
+    const char* pb = text.data() + colon + 1;
+    const char* pe = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(pb, pe, port);
+    if (ec != std::errc() || ptr != pe || port == 0 || port > 65535) return std::nullopt;
+    std::string host = text.substr(0, colon);
+    base::Bytes ip;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        ip.resize(16);
+        if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), ip.data()) != 1) return std::nullopt;
+    } else {
+        ip.resize(4);
+        if (inet_pton(AF_INET, host.c_str(), ip.data()) != 1) return std::nullopt;
+    }
+    return std::make_pair(std::move(ip), static_cast<std::uint16_t>(port));
 }
 
 }  // namespace clusterd::serf

@@ -3,8 +3,6 @@
 #include "clusterd/serf/node.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 
 #include "clusterd/coord/codec.hpp"
 #include "clusterd/wire/serf_messages.hpp"
@@ -417,21 +415,12 @@ void Node::rejoin_previous(base::Instant now) {
         PreviousNode p = previous_.front();
         previous_.erase(previous_.begin());
         if (p.name == name()) continue;
-        auto colon = p.addr.rfind(':');
-        if (colon == std::string::npos) continue;
-        std::string host = p.addr.substr(0, colon);
-        if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-        swim::Address a;
-        unsigned v[4];
-        char tail;
-        if (std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4) continue;
-        bool bad = false;
-        for (unsigned x : v) bad |= x > 255;
-        int port = std::atoi(p.addr.c_str() + colon + 1);
-        if (bad || port <= 0 || port > 65535) continue;
-        a.ip = {static_cast<std::uint8_t>(v[0]), static_cast<std::uint8_t>(v[1]), static_cast<std::uint8_t>(v[2]),
-                static_cast<std::uint8_t>(v[3])};
-        a.port = static_cast<std::uint16_t>(port);
+        auto parsed = parse_host_port(p.addr);
+        if (!parsed) {
+            log(Level::Warn, "serf: Failed to parse snapshot address: " + p.addr);
+            continue;
+        }
+        swim::Address a{parsed->first, parsed->second};
         log(Level::Info, "serf: Attempting re-join to previously known node: " + p.name + ": " + p.addr);
         std::uint64_t id = endpoint_->join({a}, now);
         joins_[id] = JoinTracker{false, false, true, false};

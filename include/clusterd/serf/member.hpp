@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "clusterd/base/bytes.hpp"
 
@@ -30,5 +32,7 @@ struct Member {
 std::string ip_string(const base::Bytes& ip);
 /// "ip:port" / "[ip6]:port" as Go's net.TCPAddr prints it (snapshot lines, logs).
 std::string host_port(const base::Bytes& ip, std::uint16_t port);
+/// Parses "a.b.c.d:port" or "[v6]:port" (literal addresses only, as snapshot lines hold them).
+std::optional<std::pair<base::Bytes, std::uint16_t>> parse_host_port(const std::string& text);
 
 }  // namespace clusterd::serf

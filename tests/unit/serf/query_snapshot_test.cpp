@@ -161,3 +161,16 @@ TEST(Member, HostPortFormatting) {
     base::Bytes v6b{0x20, 0x01, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     EXPECT_EQ(host_port(v6b, 80), "[2001:0:1::]:80");
 }
+
+TEST(Member, ParseHostPort) {
+    auto v4 = parse_host_port("10.1.2.3:7946");
+    ASSERT_TRUE(v4.has_value());
+    EXPECT_EQ(v4->first, (base::Bytes{10, 1, 2, 3}));
+    EXPECT_EQ(v4->second, 7946);
+    auto v6 = parse_host_port("[2001:db8::1]:80");
+    ASSERT_TRUE(v6.has_value());
+    EXPECT_EQ(host_port(v6->first, v6->second), "[2001:db8::1]:80");
+    for (const char* bad : {"", "10.1.2.3", "10.1.2.3:", "10.1.2.3:0", "10.1.2.3:70000", "10.1.2:1", "host:1",
+                            "[::1:1", "10.1.2.3:12x", "[zz::1]:5"})
+        EXPECT_FALSE(parse_host_port(bad).has_value()) << bad;
+}
