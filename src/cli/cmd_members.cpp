@@ -68,8 +68,11 @@ int run(const CLI::App& app, const Opts& o) {
             }
             lines.push_back(line);
         }
-        const std::string text = client::columnize(lines);
-        client::out(text);
+        // Serf trims the whole output (strings.TrimSpace), so only the last line loses its padding.
+        std::string text = client::columnize(lines);
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+        const auto first = text.find_first_not_of(" \t\r\n");
+        client::out(first == std::string::npos ? std::string() : text.substr(first));
         return 0;
     }
     if (o.format == "kong") {

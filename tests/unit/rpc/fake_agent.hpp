@@ -25,6 +25,10 @@ public:
     bool defer = false;
     std::vector<std::function<void()>> deferred;
     bool shutdown_called = false;
+    /// Optional hooks (run on the caller's thread right after registration).
+    std::function<void(SubscriptionId)> on_query_started;
+    std::function<void()> on_events_subscribed;
+    std::function<void()> on_logs_subscribed;
 
     struct RunningQuery {
         QueryParams params;
@@ -95,6 +99,7 @@ public:
         if (!e.empty()) return e;
         id = ++next_id_;
         queries[id] = RunningQuery{params, std::move(callbacks), false};
+        if (on_query_started) on_query_started(id);
         return "";
     }
     void cancel_query(SubscriptionId id) override {
@@ -130,11 +135,13 @@ public:
     SubscriptionId subscribe_events(std::function<void(const Event&)> cb) override {
         const auto id = ++next_id_;
         event_subs_[id] = std::move(cb);
+        if (on_events_subscribed) on_events_subscribed();
         return id;
     }
     SubscriptionId subscribe_logs(std::function<void(const std::string&)> cb) override {
         const auto id = ++next_id_;
         log_subs_[id] = std::move(cb);
+        if (on_logs_subscribed) on_logs_subscribed();
         return id;
     }
     void unsubscribe(SubscriptionId id) override {
