@@ -151,20 +151,23 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
 
 bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
     if (cfg.dedup_window.count() <= 0) return false;
-    while (!seen_order.empty() && seen_order.front().first <= now) {
-        auto it = seen.find(seen_order.front().second);
-        if (it != seen.end() && it->second == seen_order.front().first) seen.erase(it);
-        seen_order.pop_front();
+    if (now - seen_rotated >= cfg.dedup_window / 2) {
+        seen_prev.swap(seen_cur);
+        seen_cur.clear();
+        seen_rotated = now;
     }
-    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
-    for (std::uint8_t b : msg) {
-        h ^= b;
-        h *= 0x100000001b3ULL;
+    // FNV-1a over 8-byte words, then the tail.
+    std::uint64_t h = 0xcbf29ce484222325ULL ^ msg.size();
+    std::size_t i = 0;
+    for (; i + 8 <= msg.size(); i += 8) {
+        std::uint64_t w = 0;
+        for (std::size_t k = 0; k < 8; ++k) w |= static_cast<std::uint64_t>(msg[i + k]) << (8 * k);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
     }
-    const base::Instant expiry = now + cfg.dedup_window;
-    auto [it, inserted] = seen.try_emplace(h, expiry);
-    if (!inserted) return true;
-    seen_order.emplace_back(expiry, h);
+    for (; i < msg.size(); ++i) h = (h ^ msg[i]) * 0x100000001b3ULL;
+    if (seen_cur.count(h) || seen_prev.count(h)) return true;
+    seen_cur.insert(h);
     return false;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "clusterd/base/rng.hpp"
 #include "clusterd/swim/awareness.hpp"
@@ -150,8 +151,10 @@ struct Endpoint::Impl {
 
     /// Recently handled gossip messages (hash -> expiry), see Config::dedup_window.
     bool seen_recently(base::ByteView msg, base::Instant now);
-    std::unordered_map<std::uint64_t, base::Instant> seen;
-    std::deque<std::pair<base::Instant, std::uint64_t>> seen_order;
+    /// Two generations of message hashes; the older is dropped every dedup_window / 2, so an
+    /// entry lives between half a window and a whole one.
+    std::unordered_set<std::uint64_t> seen_cur, seen_prev;
+    base::Instant seen_rotated{};
 };
 
 }  // namespace clusterd::swim

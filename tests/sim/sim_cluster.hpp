@@ -1,0 +1,91 @@
+// Test harness over sim::Simulator for clusters of bare swim endpoints: node naming, star
+// joins, convergence checks and false-positive counting.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "clusterd/sim/simulator.hpp"
+
+namespace clusterd::simtest {
+
+inline std::string node_name(std::size_t i) { return "node-" + std::to_string(i); }
+
+class SwimCluster {
+public:
+    SwimCluster(std::uint64_t seed, swim::Config base) : sim(seed), base_(std::move(base)) {}
+
+    std::size_t add() {
+        return sim.add_node([this](std::size_t i, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
+            swim::Config c = base_;
+            c.name = node_name(i);
+            c.advertise_addr = addr.ip;
+            c.advertise_port = addr.port;
+            return std::make_unique<sim::EndpointHost>(c, seed, now);
+        });
+    }
+    void add(std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) add();
+    }
+    sim::EndpointHost& host(std::size_t i) { return *sim.host_as<sim::EndpointHost>(i); }
+    swim::Endpoint& ep(std::size_t i) { return host(i).endpoint(); }
+
+    void join(std::size_t i, std::size_t seed_node) {
+        ep(i).join({sim.address(seed_node)}, sim.now());
+        sim.poke(i);
+    }
+    /// Every node but 0 joins node 0.
+    void star_join() {
+        for (std::size_t i = 1; i < sim.size(); ++i) join(i, 0);
+    }
+
+    /// Every up node sees exactly the up nodes as alive.
+    bool converged() {
+        std::vector<std::size_t> up;
+        for (std::size_t i = 0; i < sim.size(); ++i)
+            if (sim.is_up(i)) up.push_back(i);
+        for (std::size_t i : up) {
+            swim::Endpoint& e = ep(i);
+            if (e.num_alive() != up.size()) return false;
+            for (std::size_t j : up) {
+                const swim::Node* n = e.find(node_name(j));
+                if (!n || n->state != swim::State::Alive) return false;
+            }
+        }
+        return true;
+    }
+
+    /// Leave events with state Dead about nodes in `alive_set` (nodes that never failed).
+    std::size_t false_deaths() {
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < sim.size(); ++i) {
+            if (!sim.is_up(i)) continue;
+            for (const auto& ev : host(i).events())
+                if (ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.state == swim::State::Dead) count++;
+        }
+        return count;
+    }
+
+    double seconds() const { return std::chrono::duration<double>(sim.now().since_epoch).count(); }
+
+    sim::Simulator sim;
+
+private:
+    swim::Config base_;
+};
+
+/// Wall-clock stopwatch for test reports (tests only; never in the simulated code).
+class Stopwatch {
+public:
+    Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+    double seconds() const {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+
+private:
+    std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace clusterd::simtest
