@@ -82,6 +82,12 @@ kill -STOP "$PID_gamma"
 sleep 16
 kill -CONT "$PID_gamma"
 sleep 4
+# A second "beta" at .4 joins the real beta: beta sees its own name at another address and asks
+# the cluster (_serf_conflict query); alpha/gamma answer with conflict responses (Serf type 6).
+start_agent beta "$NET.4" -join="$NET.2:27946"
+sleep 4
+kill -9 "$PID_beta" 2>/dev/null || true  # it may already have shut itself down (minority)
+sleep 1
 rpc "$NET.3" leave || true
 sleep 3
 rpc "$NET.2" leave || true

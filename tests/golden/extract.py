@@ -237,6 +237,8 @@ def describe(msg):
                 pl = body.get("Payload") or b""
                 if body.get("Flags", 0) & 1:
                     name += "_ack"
+                elif pl[:1] == b"\x06":  # a _serf_conflict answer
+                    name += "_conflict"
                 elif pl[:1] == b"\x08":  # a key-manager response
                     name += "_key_list" if MP(pl, 1).read().get("Keys") else "_key"
                 else:

@@ -53,7 +53,8 @@ std::vector<std::pair<std::string, base::Bytes>> with_prefix(const std::string& 
 }
 
 bool is_test_addr(const base::Bytes& a) {
-    return a.size() == 4 && a[0] == 127 && a[1] == 0 && a[2] == 61 && a[3] >= 1 && a[3] <= 3;
+    // .1-.3 are alpha/beta/gamma, .4 the impostor "beta" of the conflict scenario
+    return a.size() == 4 && a[0] == 127 && a[1] == 0 && a[2] == 61 && a[3] >= 1 && a[3] <= 4;
 }
 
 Keyring ring(const char* b64) {
@@ -104,6 +105,8 @@ SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact
                     ASSERT_TRUE(kr.ok());
                     EXPECT_TRUE(std::get<SerfKeyRequest>(*kr).key.empty());
                     EXPECT_EQ(encode_serf(*kr), m.payload);
+                } else if (m.name == "_serf_conflict") {
+                    EXPECT_EQ(base::to_string(m.payload), "beta") << name;
                 } else {
                     EXPECT_EQ(m.name, "whoami") << name;
                 }
@@ -111,6 +114,21 @@ SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact
                 EXPECT_TRUE(kNodes.count(m.from)) << name;
                 if (m.flags & kQueryFlagAck) {
                     EXPECT_TRUE(m.payload.empty()) << name;
+                } else if (!m.payload.empty() && m.payload[0] == static_cast<std::uint8_t>(SerfMsgType::ConflictResponse)) {
+                    // answer to beta's _serf_conflict query: the responder's view of the real beta
+                    auto cr = decode_serf(m.payload);
+                    ASSERT_TRUE(cr.ok()) << name << ": " << cr.error().message;
+                    const auto& member = std::get<SerfConflictResponse>(*cr);
+                    EXPECT_EQ(member.name, "beta") << name;
+                    EXPECT_EQ(member.addr, (base::Bytes{127, 0, 61, 2})) << name;
+                    EXPECT_EQ(member.port, 27946);
+                    EXPECT_EQ(member.protocol_max, 5);
+                    auto back = decode_serf(encode_serf(*cr));
+                    ASSERT_TRUE(back.ok());
+                    EXPECT_EQ(*back, *cr);
+                    if (member.tags.size() <= 1) {
+                        EXPECT_EQ(base::to_hex(encode_serf(*cr)), base::to_hex(m.payload)) << name;
+                    }
                 } else if (m.payload.empty() || m.payload[0] != static_cast<std::uint8_t>(SerfMsgType::KeyResponse)) {
                     EXPECT_EQ(base::to_string(m.payload), "beta-here\n") << name;
                 } else {
@@ -200,7 +218,7 @@ TEST(WireGolden, VectorsArePresent) {
     // The capture must cover every kind the protocol spec lists.
     for (const char* p : {"msg_ping", "msg_ack", "msg_indirect_ping", "msg_nack", "msg_alive", "msg_suspect", "msg_dead",
                           "msg_user_join", "msg_user_leave", "msg_user_user_event", "msg_user_query_1",
-                          "msg_user_query_response", "msg_user_relay", "msg_user_query_response_key_list", "msg_user_query_install_key",
+                          "msg_user_query_response", "msg_user_relay", "msg_user_query_response_key_list", "msg_user_query_response_conflict", "msg_user_query_conflict", "msg_user_query_install_key",
                           "stream_push_pull_join", "stream_ping", "stream_ack", "tcp_push_pull_join", "udp_compound",
                           "udp_crc_compressed", "enc16_udp", "enc32_udp", "enc16_tcp", "enc32_tcp", "enc0_udp"}) {
         EXPECT_FALSE(with_prefix(p).empty()) << "no golden vector " << p;
