@@ -290,17 +290,24 @@ Result<Message> decode(ByteView buf) {
 }
 
 Bytes encode_compound(const std::vector<Bytes>& msgs) {
+    // The count is one byte and each length two: parts beyond 255 or longer than 65535 bytes
+    // cannot be represented and are left out rather than written corrupt.
+    std::vector<const Bytes*> parts;
+    for (const auto& m : msgs) {
+        if (parts.size() == kMaxCompoundParts) break;
+        if (m.size() <= 0xffff) parts.push_back(&m);
+    }
     Bytes out;
-    std::size_t total = 2 + 2 * msgs.size();
-    for (const auto& m : msgs) total += m.size();
+    std::size_t total = 2 + 2 * parts.size();
+    for (const auto* m : parts) total += m->size();
     out.reserve(total);
     out.push_back(static_cast<std::uint8_t>(MsgType::Compound));
-    out.push_back(static_cast<std::uint8_t>(msgs.size()));
-    for (const auto& m : msgs) {
-        out.push_back(static_cast<std::uint8_t>(m.size() >> 8));
-        out.push_back(static_cast<std::uint8_t>(m.size()));
+    out.push_back(static_cast<std::uint8_t>(parts.size()));
+    for (const auto* m : parts) {
+        out.push_back(static_cast<std::uint8_t>(m->size() >> 8));
+        out.push_back(static_cast<std::uint8_t>(m->size()));
     }
-    for (const auto& m : msgs) out.insert(out.end(), m.begin(), m.end());
+    for (const auto* m : parts) out.insert(out.end(), m->begin(), m->end());
     return out;
 }
 

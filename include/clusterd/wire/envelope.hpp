@@ -99,6 +99,14 @@ base::Result<std::optional<std::size_t>> stream_frame_length(base::ByteView buff
 /// plaintext, "no_key" when the frame is encrypted and there is no keyring.
 base::Result<base::Bytes> open_stream(base::ByteView frame, const Keyring* keyring, bool require_encryption);
 
+/// Encryption version memberlist uses for a given memberlist protocol version (security.go,
+/// net.go encryptionVersion): 0 (PKCS7-padded) for protocol 1, else 1.
+constexpr int encryption_version_for_protocol(int memberlist_protocol) { return memberlist_protocol <= 1 ? 0 : 1; }
+/// Bytes encryption adds to a packet: 45 for version 0 (worst-case padding), 29 for version 1.
+constexpr std::size_t encryption_overhead(int version) { return version == 0 ? 45 : 29; }
+/// A sender adds the CRC header only when the peer understands protocol 5 (its PMax >= 5).
+constexpr bool peer_wants_crc(std::uint8_t peer_protocol_max) { return peer_protocol_max >= 5; }
+
 /// Largest memberlist stream (push-pull) accepted: 20 MiB.
 inline constexpr std::size_t kMaxStreamBytes = 20u * 1024u * 1024u;
 

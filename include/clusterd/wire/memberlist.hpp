@@ -135,7 +135,8 @@ base::Bytes encode(const Message& m);
 /// "unexpected_type" (a known type that is not a single message: push-pull, compound, ...).
 base::Result<Message> decode(base::ByteView buf);
 
-/// Compound (type 7): [7][count u8][count x u16 BE length][messages]. At most 255 parts.
+/// Compound (type 7): [7][count u8][count x u16 BE length][messages]. Only the first 255 parts
+/// of at most 65535 bytes each are representable; others are left out (callers size their batch).
 base::Bytes encode_compound(const std::vector<base::Bytes>& msgs);
 /// The parts of a compound message. Like memberlist, parts after the first one whose declared
 /// length runs past the buffer are dropped and counted in `truncated` (not an error).
@@ -156,6 +157,14 @@ base::Result<PushPull> decode_push_pull(base::ByteView buf);
 base::Bytes encode_stream_user(base::ByteView payload);
 /// Decodes a stream user message (type byte 8 first) and returns the payload.
 base::Result<base::Bytes> decode_stream_user(base::ByteView buf);
+
+/// Budget accounting used when packing gossip into a compound (memberlist net.go constants):
+/// 2 bytes of compound header, 2 bytes of length per part, 1 byte for a user message's type.
+inline constexpr std::size_t kCompoundHeaderOverhead = 2;
+inline constexpr std::size_t kCompoundOverhead = 2;
+inline constexpr std::size_t kUserMsgOverhead = 1;
+/// At most 255 parts fit a compound's count byte.
+inline constexpr std::size_t kMaxCompoundParts = 255;
 
 /// Hard cap on node states accepted in one push-pull (memberlist has no explicit cap; the
 /// 20 MiB stream limit bounds it; this keeps allocation proportional to input).

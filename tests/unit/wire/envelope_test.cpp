@@ -280,3 +280,19 @@ TEST(WireEnvelope, VersionZeroPadsToBlocks) {
         EXPECT_EQ((*o)[0], msg);
     }
 }
+
+TEST(WireEnvelope, VersionHelpersMatchActualOverhead) {
+    EXPECT_EQ(encryption_version_for_protocol(1), 0);
+    EXPECT_EQ(encryption_version_for_protocol(2), 1);
+    EXPECT_EQ(encryption_version_for_protocol(5), 1);
+    EXPECT_TRUE(peer_wants_crc(5));
+    EXPECT_FALSE(peer_wants_crc(4));
+    Keyring ring = make_ring({16}, 1);
+    auto nonce = counter_nonce();
+    base::Bytes msg(32, 1);  // a whole number of blocks: version 0 pads a full extra block
+    for (int v : {0, 1}) {
+        auto s = seal_packet(msg, SealOptions{false, false, v}, &ring, nonce);
+        ASSERT_TRUE(s.ok());
+        EXPECT_EQ(s->size(), msg.size() + encryption_overhead(v)) << v;
+    }
+}

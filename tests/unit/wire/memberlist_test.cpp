@@ -220,3 +220,12 @@ TEST(WireMemberlist, AcceptsBinAndStr8FromOtherEncoders) {
     ASSERT_TRUE(da.ok());
     EXPECT_EQ(std::get<Ack>(*da).payload, (base::Bytes{1, 2}));
 }
+
+TEST(WireMemberlist, CompoundNeverWritesACorruptCount) {
+    std::vector<base::Bytes> many(300, encode(Nack{1}));
+    auto c = encode_compound(many);
+    auto s = split_compound(c);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->parts.size(), kMaxCompoundParts);
+    EXPECT_EQ(s->truncated, 0u);
+}
