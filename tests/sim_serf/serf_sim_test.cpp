@@ -401,3 +401,21 @@ TEST(SerfSim, KeyRotationOverEncryptedGossipKeepsTheClusterTalking) {
     EXPECT_TRUE(c.all_alive(c.range(3)));
     for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-0"), 0u);
 }
+
+TEST(SerfSim, SameSeedSameTrace) {
+    auto run = [](std::uint64_t seed) {
+        SerfCluster c(seed);
+        c.add(6);
+        c.star_join();
+        c.sim.set_default_link(sim::LinkFaults{0.05, 2ms, 2ms});
+        c.sim.run_for(5s);
+        (void)c.node(3).user_event("e", base::to_bytes("x"), false, c.sim.now());
+        c.host(3).drain();
+        c.sim.poke(3);
+        c.sim.crash(5);
+        c.sim.run_for(20s);
+        return c.sim.trace_hash();
+    };
+    EXPECT_EQ(run(42), run(42));
+    EXPECT_NE(run(42), run(43));
+}
