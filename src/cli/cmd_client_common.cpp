@@ -230,7 +230,10 @@ Json Json::array(std::vector<Json> v) {
 Json Json::object(std::vector<std::pair<std::string, Json>> v) {
     Json j;
     j.kind = Kind::Object;
-    j.fields = std::move(v);
+    for (auto& [k, val] : v) {
+        j.keys.push_back(k);
+        j.items.push_back(std::move(val));
+    }
     return j;
 }
 Json Json::string_map(const std::map<std::string, std::string>& m) {
@@ -296,15 +299,15 @@ void dump_into(const Json& j, std::string& o, int depth) {
             o += end_pad + "]";
             return;
         case Json::Kind::Object:
-            if (j.fields.empty()) {
+            if (j.keys.empty()) {
                 o += "{}";
                 return;
             }
             o += "{\n";
-            for (std::size_t i = 0; i < j.fields.size(); ++i) {
-                o += pad + json_quote(j.fields[i].first) + ": ";
-                dump_into(j.fields[i].second, o, depth + 1);
-                o += i + 1 < j.fields.size() ? ",\n" : "\n";
+            for (std::size_t i = 0; i < j.keys.size(); ++i) {
+                o += pad + json_quote(j.keys[i]) + ": ";
+                dump_into(j.items[i], o, depth + 1);
+                o += i + 1 < j.keys.size() ? ",\n" : "\n";
             }
             o += end_pad + "}";
             return;

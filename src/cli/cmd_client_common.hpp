@@ -62,8 +62,8 @@ struct Json {
     enum class Kind { Null, Bool, Number, String, Array, Object } kind = Kind::Null;
     bool b = false;
     std::string text;  ///< number text or string value
-    std::vector<std::pair<std::string, Json>> fields;  ///< object fields in output order
-    std::vector<Json> items;
+    std::vector<std::string> keys;  ///< object field names in output order
+    std::vector<Json> items;        ///< array elements, or object field values (parallel to keys)
 
     static Json null() { return Json{}; }
     static Json boolean(bool v);
