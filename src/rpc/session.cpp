@@ -40,6 +40,11 @@ void Session::feed(base::ByteView data) {
         in_pos_ = 0;
     }
     in_.insert(in_.end(), data.begin(), data.end());
+    // While the agent works on a request, later ones wait here; bound how much may pile up.
+    if (busy_ && buffered() > 4 * cfg_.max_request_bytes) {
+        close("too many requests queued behind a pending one");
+        return;
+    }
     process();
 }
 

@@ -210,6 +210,19 @@ TEST(RpcSession, AsyncRepliesKeepRequestOrder) {
     EXPECT_EQ(f[1].header.seq, 3u);
 }
 
+TEST(RpcSession, PipelinedInputBehindABusyRequestIsBounded) {
+    SessionConfig cfg;
+    cfg.max_request_bytes = 1024;
+    Harness h(cfg);
+    h.ready();
+    h.agent.defer = true;
+    h.run(req("join", 2, JoinRequest{{"a"}, false}));
+    EXPECT_TRUE(h.s.busy());
+    for (int i = 0; i < 1000 && !h.s.closing(); ++i) h.run(req("stats", 10 + i));
+    EXPECT_TRUE(h.s.closing());
+    EXPECT_LE(h.s.buffered(), 4u * 1024u + 64u);
+}
+
 TEST(RpcSession, CallbackAfterSessionDiesIsIgnored) {
     FakeAgent agent;
     agent.defer = true;
