@@ -151,11 +151,8 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
 
 bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
     if (cfg.dedup_window.count() <= 0) return false;
-    if (now - seen_rotated >= cfg.dedup_window / 2) {
-        seen_prev.swap(seen_cur);
-        seen_cur.clear();
-        seen_rotated = now;
-    }
+    constexpr std::size_t kSlots = 4096;
+    if (seen.empty()) seen.resize(kSlots);
     // FNV-1a over 8-byte words, then the tail.
     std::uint64_t h = 0xcbf29ce484222325ULL ^ msg.size();
     std::size_t i = 0;
@@ -166,8 +163,12 @@ bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
         h ^= h >> 29;
     }
     for (; i < msg.size(); ++i) h = (h ^ msg[i]) * 0x100000001b3ULL;
-    if (seen_cur.count(h) || seen_prev.count(h)) return true;
-    seen_cur.insert(h);
+    h ^= h >> 32;
+    if (h == 0) h = 1;  // 0 marks an empty slot
+    SeenSlot& slot = seen[h & (kSlots - 1)];
+    if (slot.hash == h && now - slot.at < cfg.dedup_window) return true;
+    slot.hash = h;
+    slot.at = now;
     return false;
 }
 

@@ -151,10 +151,13 @@ struct Endpoint::Impl {
 
     /// Recently handled gossip messages (hash -> expiry), see Config::dedup_window.
     bool seen_recently(base::ByteView msg, base::Instant now);
-    /// Two generations of message hashes; the older is dropped every dedup_window / 2, so an
-    /// entry lives between half a window and a whole one.
-    std::unordered_set<std::uint64_t> seen_cur, seen_prev;
-    base::Instant seen_rotated{};
+    /// A direct-mapped cache of message hashes and when they were first seen. A collision only
+    /// evicts (the message is then decoded again, which is always safe).
+    struct SeenSlot {
+        std::uint64_t hash = 0;
+        base::Instant at{};
+    };
+    std::vector<SeenSlot> seen;
 };
 
 }  // namespace clusterd::swim

@@ -79,32 +79,55 @@ TEST(SwimSim, CrashedNodeIsMarkedDeadByEveryMember) {
 }
 
 namespace {
-std::size_t false_positives_under_loss(std::uint64_t seed, bool lifeguard, bool tcp_pings, double loss,
-                                       std::size_t n, base::Duration span) {
+struct LossOutcome {
+    std::size_t false_deaths = 0;
+    std::uint64_t suspects = 0;  ///< suspicions raised (all refuted if false_deaths == 0)
+    std::uint64_t refutes = 0;
+};
+
+LossOutcome run_under_loss(std::uint64_t seed, bool lifeguard, bool tcp_pings, double loss, std::size_t n,
+                           base::Duration span) {
     swim::Config cfg = swim::Config::lan();
     cfg.lifeguard = lifeguard;
     cfg.disable_tcp_pings = !tcp_pings;
     SwimCluster c(seed, cfg);
     c.add(n);
     c.star_join();
-    if (!c.sim.run_until([&] { return c.converged(); }, 60s)) return 1'000'000;
+    LossOutcome out;
+    if (!c.sim.run_until([&] { return c.converged(); }, 60s)) {
+        out.false_deaths = 1'000'000;
+        return out;
+    }
     c.sim.set_default_link(sim::LinkFaults{loss, 1ms, 2ms});
     c.sim.run_for(span);
-    return c.false_deaths();
+    out.false_deaths = c.false_deaths();
+    for (std::size_t i = 0; i < n; ++i) {
+        out.suspects += c.ep(i).stats().suspects;
+        out.refutes += c.ep(i).stats().refutes;
+    }
+    return out;
 }
 }  // namespace
 
 TEST(SwimSim, NoFalseDeathsUnderTenPercentLossWithLifeguard) {
     const std::uint64_t seed = test_seed(10);
     Stopwatch wall;
-    const std::size_t with = false_positives_under_loss(seed, true, true, 0.10, 16, 10min);
-    std::printf("[sim] 16 nodes, 10%% loss, 10 min: false deaths lifeguard=on: %zu (%.1f s wall)\n", with,
-                wall.seconds());
-    EXPECT_EQ(with, 0u);
-    // The comparison without the TCP fallback, which otherwise masks UDP loss.
-    const std::size_t lg_on = false_positives_under_loss(seed, true, false, 0.10, 16, 10min);
-    const std::size_t lg_off = false_positives_under_loss(seed, false, false, 0.10, 16, 10min);
-    std::printf("[sim] without TCP fallback: false deaths lifeguard=on: %zu, lifeguard=off: %zu\n", lg_on, lg_off);
+    const LossOutcome with = run_under_loss(seed, true, true, 0.10, 12, 10min);
+    std::printf("[sim] 12 nodes, 10%% loss, 10 min, lifeguard on: false deaths %zu, suspicions %llu, refutes %llu "
+                "(%.1f s wall)\n",
+                with.false_deaths, static_cast<unsigned long long>(with.suspects),
+                static_cast<unsigned long long>(with.refutes), wall.seconds());
+    EXPECT_EQ(with.false_deaths, 0u);
+    // Without the TCP fallback (which masks UDP loss) the loss does raise suspicions.
+    const LossOutcome lg_on = run_under_loss(seed, true, false, 0.10, 12, 10min);
+    const LossOutcome lg_off = run_under_loss(seed, false, false, 0.10, 12, 10min);
+    std::printf("[sim] without TCP fallback: lifeguard on: false deaths %zu (suspicions %llu); lifeguard off: "
+                "false deaths %zu (suspicions %llu)\n",
+                lg_on.false_deaths, static_cast<unsigned long long>(lg_on.suspects), lg_off.false_deaths,
+                static_cast<unsigned long long>(lg_off.suspects));
+    EXPECT_EQ(lg_on.false_deaths, 0u);
+    EXPECT_GT(lg_on.suspects, 0u);
+    EXPECT_GT(lg_off.suspects, 0u);
 }
 
 TEST(SwimSim, PartitionHealsIntoOneView) {
