@@ -72,7 +72,10 @@ struct Stats {
 class Endpoint {
 public:
     /// `delegate` may be null and must outlive the endpoint. `seed` drives every random choice.
-    /// The local node becomes alive (incarnation 1) at `now`.
+    /// The constructor never calls the delegate (so an owner that is the delegate may construct
+    /// the endpoint in its member initialisers). The local node becomes alive (incarnation 1,
+    /// meta from node_meta(), notify_join for itself) on the first input or command call;
+    /// next_deadline() is `now` until then, so a driver simply calls handle_timeout().
     Endpoint(Config config, Delegate* delegate, std::uint64_t seed, base::Instant now);
     ~Endpoint();
     Endpoint(const Endpoint&) = delete;
