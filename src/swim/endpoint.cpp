@@ -166,7 +166,10 @@ bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
     h ^= h >> 32;
     if (h == 0) h = 1;  // 0 marks an empty slot
     SeenSlot& slot = seen[h & (kSlots - 1)];
-    if (slot.hash == h && now - slot.at < cfg.dedup_window) return true;
+    // An alive message we handled before cannot change anything while no node has been
+    // forgotten (incarnations only grow; reset_nodes() clears this cache), so it has no expiry.
+    const bool alive = msg[0] == static_cast<std::uint8_t>(wire::MsgType::Alive);
+    if (slot.hash == h && (alive || now - slot.at < cfg.dedup_window)) return true;
     slot.hash = h;
     slot.at = now;
     return false;

@@ -52,10 +52,10 @@ struct Config {
     /// timeouts start at max and shrink with confirmations. Off: classic SWIM (fixed interval,
     /// suspicion timeout = min, no nacks). memberlist always has it on.
     bool lifeguard = true;
-    /// A gossip message (alive/suspect/dead) byte-identical to one handled within this window
-    /// is dropped before decoding: re-handling it could not change anything, since incarnations
-    /// only grow and nodes are forgotten only after GossipToTheDeadTime (keep the window shorter).
-    /// Saves most decoding in large clusters, where each update arrives many times. 0 = off.
+    /// A suspect/dead message byte-identical to one handled within this window is dropped before
+    /// decoding; an identical alive message is dropped as long as no node has been forgotten since
+    /// (re-handling it could not change anything: incarnations only grow). Saves most decoding in
+    /// large clusters, where each update arrives many times. 0 = off (no dedup at all).
     base::Duration dedup_window = std::chrono::seconds(5);
 
     /// memberlist DefaultLANConfig().
