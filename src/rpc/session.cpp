@@ -346,9 +346,10 @@ bool Session::dispatch(const std::string& c, std::uint64_t seq, const mp::Value*
         agent_.leave([w, this, seq](const std::string& e) {
             if (w.expired()) return;
             reply(seq, e);
-            leave_replied_ = true;
-            busy_ = false;
-            close("agent leaving");
+            // The connection stays open: the agent's shutdown closes it. Closing it here races
+            // with Serf's Go client, which may then report "client closed" instead of the reply.
+            leave_replied_ = e.empty();
+            finish_async();
         });
         return true;
     }

@@ -207,5 +207,10 @@ TEST_F(SerfCliAgainstOurServer, AuthAndLeave) {
     EXPECT_EQ(r.out, "Error retrieving members: Authentication required\n");
     r = serf({"leave", "-rpc-auth=tok-0123456789abcdef"});
     EXPECT_EQ(r.out, "Graceful leave complete\n");
-    EXPECT_TRUE(on_io([this] { return agent.shutdown_called; }));
+    bool down = false;  // shutdown() follows the flushed reply, so poll (bounded)
+    for (int i = 0; i < 100 && !down; ++i) {
+        down = on_io([this] { return agent.shutdown_called; });
+        if (!down) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(down);
 }

@@ -70,7 +70,8 @@ public:
     bool handshake_done() const { return version_ != 0; }
     /// A stream, monitor or query is registered (the client may legitimately stay silent).
     bool has_subscriptions() const { return !streams_.empty() || monitor_.has_value() || !queries_.empty(); }
-    /// The reply to `leave` has been queued; after writing it the server calls agent.shutdown().
+    /// A successful reply to `leave` has been queued; after writing it the server calls
+    /// agent.shutdown() (the connection stays open until the agent's shutdown closes it).
     bool leave_replied() const { return leave_replied_; }
     /// Forgets query IDs (for `respond`) whose deadline is before `now`.
     void expire(base::Instant now);
