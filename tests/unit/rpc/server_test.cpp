@@ -182,7 +182,7 @@ TEST_F(RpcServer, ConnectionCapRefusesExtraClients) {
 
 TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
     ServerConfig cfg;
-    cfg.write_timeout = 500ms;
+    cfg.write_timeout = 3s;  // others must be served well before the slow client is dropped
     start(cfg);
     RawSocket slow("127.0.0.1", port, 4096);
     slow.send(cat({handshake(1), req("stream", 2, StreamRequest{"user"})}));
@@ -198,11 +198,11 @@ TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
         const auto t0 = std::chrono::steady_clock::now();
         auto r = (*c)->call(cmd::kStats, nullptr, true);
         ASSERT_TRUE(r.ok()) << r.error().message;
-        EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
     }
     // Without reading from `slow` (reading would unstall it), wait for the server to drop it.
     std::uint64_t stalled = 0;
-    for (int i = 0; i < 100 && stalled == 0; ++i) {
+    for (int i = 0; i < 200 && stalled == 0; ++i) {
         stalled = on_io([this] { return server->counters().write_stalled; });
         if (stalled == 0) std::this_thread::sleep_for(50ms);
     }
