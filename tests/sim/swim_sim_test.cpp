@@ -214,3 +214,45 @@ TEST(SwimSim, EncryptedClusterConvergesAndWrongKeyIsKeptOut) {
     EXPECT_EQ(c.ep(intruder).num_alive(), 1u);
     EXPECT_GT(c.sim.net_stats().packets_undecodable + c.sim.net_stats().streams_failed, 0u);
 }
+
+TEST(SwimSim, RestartedNodeRefutesItsDeathAndRejoins) {
+    SwimCluster c(test_seed(3), lan_cfg());
+    c.add(10);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
+    c.sim.crash(4);
+    auto all_dead = [&] {
+        for (std::size_t i = 0; i < 10; ++i) {
+            if (i == 4) continue;
+            const swim::Node* n = c.ep(i).find(node_name(4));
+            if (n && n->state != swim::State::Dead) return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(all_dead, 60s));
+    // A fresh process with the same name starts at incarnation 1, which peers already hold as
+    // dead: it must learn that from the push-pull and refute with a higher incarnation.
+    c.sim.restart(4);
+    c.join(4, 0);
+    EXPECT_EQ(c.ep(4).num_alive(), 1u);  // a fresh process knows only itself
+    ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
+    EXPECT_GT(c.ep(0).find(node_name(4))->incarnation, 1u);
+    EXPECT_GE(c.ep(4).stats().refutes, 1u);
+}
+
+TEST(SwimSim, BriefPauseQueuesPacketsAndCausesNoDeath) {
+    SwimCluster c(test_seed(4), lan_cfg());
+    c.add(10);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
+    const auto packets_before = c.ep(6).stats().packets_in;
+    c.sim.pause(6);
+    c.sim.run_for(1500ms);
+    EXPECT_EQ(c.ep(6).stats().packets_in, packets_before);  // nothing handled while stalled
+    c.sim.resume(6);
+    c.sim.run_for(1ms);
+    EXPECT_GT(c.ep(6).stats().packets_in, packets_before);  // the queue is handled at resume
+    c.sim.run_for(30s);
+    EXPECT_TRUE(c.converged());
+    EXPECT_EQ(c.false_deaths(), 0u);
+}
