@@ -307,6 +307,7 @@ def main(argv):
                     for f, *_ in report.FIGURES:
                         add(res, f, n, [], "not run: no convergence at a smaller N")
                     continue
+                converged_here = False
                 for rep in range(args.reps):
                     log("%s N=%d repetition %d/%d" % (kind, n, rep + 1, args.reps))
                     try:
@@ -317,9 +318,11 @@ def main(argv):
                         res["notes"].append("N=%d rep %d: unexpected error %r" % (n, rep, e))
                         log("  %s: unexpected error %r" % (kind, e))
                         ok = False
-                    if not ok:
-                        converged_any = False
-                        break
+                    converged_here = converged_here or ok
+                    if not ok and rep == 0:
+                        break      # the first repetition failed: do not retry this size
+                if not converged_here:
+                    converged_any = False
             if args.scale_steps and converged_any:
                 log("%s: scale ramp %s" % (kind, args.scale_steps))
                 later = len(args.kinds) - 1 - args.kinds.index(kind)
