@@ -159,11 +159,15 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     for (auto& f : fds)
         if (f.fd >= 0) ::close(f.fd);
     int st = 0;
-    if (::waitpid(pid, &st, WNOHANG) == 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &st, 0);
-        res.exit_code = -1;
-        return res;
+    // Output closed: give the process until the deadline to exit.
+    while (::waitpid(pid, &st, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &st, 0);
+            res.exit_code = -1;
+            return res;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     res.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return res;

@@ -1,0 +1,134 @@
+#include "cluster.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace clusterd::testing {
+
+Cluster::Cluster(const std::string& tag) : dir_(temp_dir(tag)) {}
+
+Cluster::~Cluster() {
+    for (auto& a : agents_) a.child.stop(SIGKILL, std::chrono::milliseconds(2000));
+}
+
+AgentProc& Cluster::start(Kind kind, const std::string& name, const std::vector<std::string>& extra,
+                          const AgentProc* join_to) {
+    AgentProc a;
+    a.kind = kind;
+    a.name = name;
+    a.port = free_port();
+    a.rpc = free_port();
+    a.argv = {kind == Kind::Serf ? std::string("serf") : clusterd_bin(),
+              "agent",
+              "-node=" + name,
+              "-bind=" + a.bind_addr(),
+              "-rpc-addr=" + a.rpc_addr(),
+              "-log-level=debug"};
+    for (const auto& e : extra) a.argv.push_back(e);
+    if (join_to != nullptr) a.argv.push_back("-join=" + join_to->bind_addr());
+    a.child = Child(a.argv, dir_ + "/" + name + ".log");
+    agents_.push_back(std::move(a));
+    auto& ref = agents_.back();
+    wait_until(
+        [&] {
+            return run({"serf", "members", "-rpc-addr=" + ref.rpc_addr()}, std::chrono::seconds(3)).exit_code == 0;
+        },
+        std::chrono::seconds(15), std::chrono::milliseconds(100));
+    return ref;
+}
+
+AgentProc& Cluster::restart(AgentProc& a) {
+    a.child = Child(a.argv, dir_ + "/" + a.name + ".log");
+    wait_until(
+        [&] { return run({"serf", "members", "-rpc-addr=" + a.rpc_addr()}, std::chrono::seconds(3)).exit_code == 0; },
+        std::chrono::seconds(15), std::chrono::milliseconds(100));
+    return a;
+}
+
+RunResult Cluster::serf_cli(const AgentProc& via, std::vector<std::string> args, std::chrono::milliseconds timeout) {
+    // Go's flag parsing stops at the first positional argument: the flag goes right after the
+    // subcommand.
+    std::vector<std::string> argv{"serf"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.begin() + 2, "-rpc-addr=" + via.rpc_addr());
+    return run(argv, timeout);
+}
+
+RunResult Cluster::clusterd_cli(const AgentProc& via, std::vector<std::string> args,
+                                std::chrono::milliseconds timeout) {
+    std::vector<std::string> argv{clusterd_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.begin() + 2, "-rpc-addr=" + via.rpc_addr());
+    return run(argv, timeout);
+}
+
+nlohmann::json Cluster::members_json(const AgentProc& via) {
+    auto r = serf_cli(via, {"members", "-format=json"}, std::chrono::seconds(5));
+    if (r.exit_code != 0) return nlohmann::json::object();
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+}
+
+std::map<std::string, std::string> Cluster::statuses(const AgentProc& via) {
+    std::map<std::string, std::string> out;
+    auto j = members_json(via);
+    if (!j.contains("members")) return out;
+    for (const auto& m : j["members"]) out[m.value("name", "")] = m.value("status", "");
+    return out;
+}
+
+bool Cluster::wait_status(const AgentProc& via, const std::string& name, const std::string& status,
+                          std::chrono::milliseconds timeout) {
+    return wait_until(
+        [&] {
+            auto s = statuses(via);
+            auto it = s.find(name);
+            return it != s.end() && it->second == status;
+        },
+        timeout, std::chrono::milliseconds(250));
+}
+
+bool Cluster::wait_all_alive(const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
+    return wait_until(
+        [&] {
+            for (auto& a : agents_) {
+                if (!a.child.running()) continue;
+                auto s = statuses(a);
+                for (const auto& n : names) {
+                    auto it = s.find(n);
+                    if (it == s.end() || it->second != "alive") return false;
+                }
+            }
+            return true;
+        },
+        timeout, std::chrono::milliseconds(250));
+}
+
+std::string Cluster::dump() const {
+    std::string out;
+    for (const auto& a : agents_) {
+        auto log = a.child.log();
+        if (log.size() > 6000) log = "...\n" + log.substr(log.size() - 6000);
+        out += "\n===== " + a.name + " (" + a.kind_name() + ") =====\n" + log;
+    }
+    return out;
+}
+
+std::string write_script(const std::string& dir, const std::string& name, const std::string& body) {
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << "#!/bin/sh\n" << body;
+    ::chmod(path.c_str(), 0755);
+    return path;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace clusterd::testing
