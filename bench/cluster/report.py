@@ -59,6 +59,8 @@ def fmt(v):
     a = abs(v)
     if a == 0:
         return "0"
+    if isinstance(v, int):
+        return str(v)
     if a >= 1000:
         return "%.0f" % v
     if a >= 100:
