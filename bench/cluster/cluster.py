@@ -172,15 +172,16 @@ class Cluster:
         b2 = self.nft.read() if self.nft else None
         c2 = {a.pid: procs.cpu_ticks(a.pid) for a in self.agents}
         dt = time.monotonic() - t1
-        cpu, rss, bps = [], [], []
+        cpu, rss, anon, bps = [], [], [], []
         for a in self.agents:
             if c1[a.pid] is None or c2[a.pid] is None:
                 raise Timeout("agent %s exited while idle: %s" % (a.name, a.log_tail()))
             cpu.append(100.0 * (c2[a.pid] - c1[a.pid]) / procs.CLK_TCK / dt)
             rss.append(procs.rss_kib(a.pid) / 1024.0)
+            anon.append((procs.rss_kib(a.pid, "RssAnon:") or 0) / 1024.0)
             if b1 is not None and b2 is not None:
                 bps.append((b2[a.gossip_port] - b1[a.gossip_port]) / dt)
-        return {"cpu": cpu, "cpu_mean": sum(cpu) / len(cpu), "rss": rss, "bytes": bps,
+        return {"cpu": cpu, "cpu_mean": sum(cpu) / len(cpu), "rss": rss, "anon": anon, "bytes": bps,
                 "bytes_note": "" if self.nft and self.nft.ok else
                               (self.nft.reason if self.nft else "not counted")}
 

@@ -176,11 +176,13 @@ def cpu_ticks(pid):
         return None
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS:"):
+    """A memory line of /proc/<pid>/status in KiB: VmRSS (all resident pages, shared library
+    text included) or RssAnon (the process's private heap/stack: what each agent adds)."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except (OSError, ValueError):
         return None

@@ -16,6 +16,7 @@ import tempfile
 # key, label, unit, scale (sample -> unit), better ("lower"/"higher"/None)
 FIGURES = [
     ("rss", "idle RSS per agent", "MiB", 1.0),
+    ("anon", "idle private (anonymous) RSS per agent", "MiB", 1.0),
     ("cpu", "idle CPU per agent (cluster mean)", "% of a core", 1.0),
     ("bytes", "idle gossip traffic per agent", "B/s", 1.0),
     ("join", "join convergence (all list N alive)", "s", 1.0),

@@ -148,7 +148,7 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
             log("  %s N=%d rep %d: converged in %.2f s" % (kind, n, rep, secs))
         except Timeout as e:
             add(res, "join", n, [], e.short or "timeout >%.0f s" % t.join(n))
-            for f in ("rss", "cpu", "bytes", "event", "dups", "rpc_lat", "rpc_tput", "fail",
+            for f in ("rss", "anon", "cpu", "bytes", "event", "dups", "rpc_lat", "rpc_tput", "fail",
                       "leave"):
                 add(res, f, n, [], "did not converge")
             res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
@@ -158,6 +158,7 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
         def idle():
             r = c.idle(t.settle, t.window)
             add(res, "rss", n, r["rss"])
+            add(res, "anon", n, r["anon"])
             add(res, "cpu", n, [r["cpu_mean"]])
             add(res, "bytes", n, r["bytes"], r["bytes_note"] if not r["bytes"] else "")
             log("  idle: rss med %.1f MiB, cpu mean %.3f %% (max agent %.2f %%), bytes/s med %s"
@@ -187,7 +188,7 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
             add(res, "leave", n, [secs])
             log("  leave seen everywhere in %.2f s" % secs)
 
-        step("idle", ("rss", "cpu", "bytes"), None, idle)
+        step("idle", ("rss", "anon", "cpu", "bytes"), None, idle)
         step("event", ("event", "dups"), t.event(n), event)
         step("members", ("rpc_lat", "rpc_tput"), None, members)
         step("fail", ("fail",), t.fail(n), fail)
