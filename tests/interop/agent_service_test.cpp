@@ -1,0 +1,172 @@
+// Issue 7 interop: the clusterd agent as a service, with the real binary in a mixed cluster of
+// 2 serf + 2 clusterd agents. SIGHUP reloads the YAML config (a new handler runs on the next
+// event), SIGINT leaves gracefully (`left` on serf), SIGTERM does not (`failed`), sd_notify
+// READY=1 / STOPPING=1 reach a notify socket, and `-config-check` prints the effective config or
+// names the bad key.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "cluster.hpp"
+#include "interop_records.hpp"
+
+using namespace clusterd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string source_dir() {
+    if (const char* s = std::getenv("CLUSTERD_SOURCE_DIR"); s != nullptr && *s != '\0') return s;
+    std::string f = __FILE__;
+    return f.substr(0, f.rfind("/tests/interop/"));
+}
+
+/// A bound unix datagram socket standing in for systemd's notify socket.
+class NotifyStub {
+public:
+    explicit NotifyStub(const std::string& path) : path_(path) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+        ::unlink(path.c_str());
+        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    }
+    ~NotifyStub() {
+        if (fd_ >= 0) ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    bool ok() const { return ok_; }
+    /// Reads datagrams until one contains `needle` or `timeout`; every datagram is kept.
+    bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            if (all_.find(needle) != std::string::npos) return true;
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            char buf[4096];
+            auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) all_ += std::string(buf, static_cast<std::size_t>(n)) + "\n--\n";
+        }
+    }
+    const std::string& received() const { return all_; }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    bool ok_ = false;
+    std::string all_;
+};
+
+/// Starts a clusterd agent like Cluster::start does, but with extra environment variables.
+AgentProc& start_with_env(Cluster& c, const std::string& name, const std::vector<std::string>& extra,
+                          const AgentProc& join_to, const std::vector<std::string>& env) {
+    AgentProc a;
+    a.kind = Kind::Clusterd;
+    a.name = name;
+    a.port = free_port();
+    a.rpc = free_port();
+    a.argv = {clusterd_bin(), "agent", "-node=" + name, "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr(),
+              "-log-level=debug"};
+    for (const auto& e : extra) a.argv.push_back(e);
+    a.argv.push_back("-join=" + join_to.bind_addr());
+    a.child = Child(a.argv, c.dir() + "/" + name + ".log", env);
+    c.agents().push_back(std::move(a));
+    auto& ref = c.agents().back();
+    wait_until([&] { return run({"serf", "members", "-rpc-addr=" + ref.rpc_addr()}, 3s).exit_code == 0; }, 15s);
+    return ref;
+}
+
+bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+}  // namespace
+
+TEST(AgentService, SighupReloadSignalsAndNotify) {
+    Cluster c("service");
+    const auto a_log = c.dir() + "/a.log", b_log = c.dir() + "/b.log";
+    const auto ha = write_script(c.dir(), "a.sh", "echo \"a $SERF_USER_EVENT $(cat)\" >> \"" + a_log + "\"\n");
+    const auto hb = write_script(c.dir(), "b.sh", "echo \"b $SERF_USER_EVENT $(cat)\" >> \"" + b_log + "\"\n");
+    const auto yml = c.dir() + "/d1.yml";
+    std::ofstream(yml) << "log_level: info\nevent_handlers:\n  - \"user:deploy=" << ha << "\"\n";
+
+    auto& s1 = c.start(Kind::Serf, "s1", {});
+    auto& s2 = c.start(Kind::Serf, "s2", {}, &s1);
+    auto& d1 = c.start(Kind::Clusterd, "d1", {"-c", yml}, &s1);
+    NotifyStub notify(c.dir() + "/notify.sock");
+    ASSERT_TRUE(notify.ok());
+    auto& d2 = start_with_env(c, "d2", {}, s2, {"NOTIFY_SOCKET=" + c.dir() + "/notify.sock"});
+    ASSERT_TRUE(c.wait_all_alive({"s1", "s2", "d1", "d2"}, 30s)) << c.dump();
+    EXPECT_TRUE(notify.wait_for("READY=1", 10s)) << notify.received();
+
+    // The YAML handler runs.
+    ASSERT_EQ(c.serf_cli(s1, {"event", "deploy", "v1"}).exit_code, 0);
+    ASSERT_TRUE(wait_until([&] { return count_lines(a_log, "a deploy v1") == 1; }, 15s)) << c.dump();
+
+    // SIGHUP with another handler in the file: the next event runs the new one only.
+    std::ofstream(yml) << "log_level: debug\nevent_handlers:\n  - \"user:deploy=" << hb << "\"\n";
+    ASSERT_EQ(::kill(d1.child.pid(), SIGHUP), 0);
+    ASSERT_TRUE(wait_until([&] { return d1.child.log().find("reloading configuration") != std::string::npos; }, 10s))
+        << d1.child.log();
+    std::this_thread::sleep_for(500ms);
+    ASSERT_EQ(c.serf_cli(s2, {"event", "deploy", "v2"}).exit_code, 0);
+    EXPECT_TRUE(wait_until([&] { return count_lines(b_log, "b deploy v2") == 1; }, 15s)) << c.dump();
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(count_lines(a_log, "v2"), 0) << read_file(a_log);
+    EXPECT_TRUE(d1.child.running());
+    // A broken config on SIGHUP keeps the running one.
+    std::ofstream(yml) << "event_handlers: [\n";
+    ASSERT_EQ(::kill(d1.child.pid(), SIGHUP), 0);
+    EXPECT_TRUE(wait_until([&] { return d1.child.log().find("reload failed") != std::string::npos; }, 10s))
+        << d1.child.log();
+    ASSERT_EQ(c.serf_cli(s1, {"event", "deploy", "v3"}).exit_code, 0);
+    EXPECT_TRUE(wait_until([&] { return count_lines(b_log, "b deploy v3") == 1; }, 15s)) << c.dump();
+
+    // SIGINT: graceful leave, seen `left` by the Serf agents, exit 0.
+    int st = d1.child.stop(SIGINT, 15s);
+    EXPECT_TRUE(exited_zero(st)) << st << d1.child.log();
+    EXPECT_TRUE(c.wait_status(s1, "d1", "left", 20s)) << c.dump();
+    EXPECT_TRUE(c.wait_status(s2, "d1", "left", 20s)) << c.dump();
+
+    // SIGTERM: no leave by default (seen `failed`), exit 0, STOPPING=1 on the notify socket.
+    st = d2.child.stop(SIGTERM, 15s);
+    EXPECT_TRUE(exited_zero(st)) << st << d2.child.log();
+    EXPECT_TRUE(notify.wait_for("STOPPING=1", 5s)) << notify.received();
+    EXPECT_TRUE(c.wait_status(s1, "d2", "failed", 30s)) << c.dump();
+    EXPECT_NE(c.statuses(s2)["d2"], "left");
+    auto rec = notify.received();
+    EXPECT_LT(rec.find("READY=1"), rec.find("STOPPING=1")) << rec;
+}
+
+TEST(AgentService, ConfigCheck) {
+    const auto conf = source_dir() + "/conf/clusterd.yml";
+    auto r = run({clusterd_bin(), "agent", "-config-check", "-c", conf}, 10s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("effective configuration"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(conf), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("rpc_addr = "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("127.0.0.1:7373"), std::string::npos) << r.out;
+
+    const auto dir = temp_dir("configcheck");
+    const auto bad = dir + "/bad.yml";
+    std::ofstream(bad) << "cluster_listen: \"127.0.0.1:7946\"\nbogus_setting: 1\n";
+    r = run({clusterd_bin(), "agent", "-config-check", "-c", bad}, 10s);
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("bogus_setting"), std::string::npos) << r.out << r.err;
+
+    const auto bad2 = dir + "/bad2.yml";
+    std::ofstream(bad2) << "handler_timeout: banana\n";
+    r = run({clusterd_bin(), "agent", "-config-check", "-c", bad2}, 10s);
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("handler_timeout"), std::string::npos) << r.out << r.err;
+}
