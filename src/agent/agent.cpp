@@ -191,7 +191,11 @@ base::Status Agent::start() {
     if (!specs) return specs.error();
     RunnerOptions ropts;
     ropts.timeout = cfg_.handler_timeout;
-    auto sink = [this](LogLevel level, const std::string& msg) { log_.log(level, "agent", msg); };
+    // The runner and dispatcher write Serf's own "agent: ..." messages; the hub adds the prefix.
+    auto sink = [this](LogLevel level, const std::string& msg) {
+        const bool prefixed = msg.rfind("agent: ", 0) == 0;
+        log_.log(level, "agent", prefixed ? msg.substr(7) : msg);
+    };
     runner_ = std::make_unique<ProcessRunner>(io_, ropts, sink);
     dispatcher_ = std::make_unique<HandlerDispatcher>(
         *runner_, std::move(*specs), [this] { return HandlerSelf{node_->name(), node_->tags()}; },
