@@ -1,6 +1,6 @@
 // Issue 7 interop: the clusterd agent as a service, with the real binary in a mixed cluster of
-// 2 serf + 2 clusterd agents. SIGHUP reloads the YAML config (a new handler runs on the next
-// event), SIGINT leaves gracefully (`left` on serf), SIGTERM does not (`failed`), sd_notify
+// 2 serf + 2 clusterd agents. SIGHUP reloads the YAML config (log level, and a new handler runs on
+// the next event), SIGINT leaves gracefully (`left` on serf), SIGTERM does not (`failed`), sd_notify
 // READY=1 / STOPPING=1 reach a notify socket, and `-config-check` prints the effective config or
 // names the bad key.
 #include <gtest/gtest.h>
@@ -69,16 +69,17 @@ private:
     std::string all_;
 };
 
-/// Starts a clusterd agent like Cluster::start does, but with extra environment variables.
+/// Starts a clusterd agent like Cluster::start does, but with extra environment variables and
+/// (when `debug_flag` is false) no -log-level flag, so the config file's log_level applies.
 AgentProc& start_with_env(Cluster& c, const std::string& name, const std::vector<std::string>& extra,
-                          const AgentProc& join_to, const std::vector<std::string>& env) {
+                          const AgentProc& join_to, const std::vector<std::string>& env, bool debug_flag = true) {
     AgentProc a;
     a.kind = Kind::Clusterd;
     a.name = name;
     a.port = free_port();
     a.rpc = free_port();
-    a.argv = {clusterd_bin(), "agent", "-node=" + name, "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr(),
-              "-log-level=debug"};
+    a.argv = {clusterd_bin(), "agent", "-node=" + name, "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr()};
+    if (debug_flag) a.argv.push_back("-log-level=debug");
     for (const auto& e : extra) a.argv.push_back(e);
     a.argv.push_back("-join=" + join_to.bind_addr());
     a.child = Child(a.argv, c.dir() + "/" + name + ".log", env);
@@ -102,7 +103,7 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
 
     auto& s1 = c.start(Kind::Serf, "s1", {});
     auto& s2 = c.start(Kind::Serf, "s2", {}, &s1);
-    auto& d1 = c.start(Kind::Clusterd, "d1", {"-c", yml}, &s1);
+    auto& d1 = start_with_env(c, "d1", {"-c", yml}, s1, {}, /*debug_flag=*/false);
     NotifyStub notify(c.dir() + "/notify.sock");
     ASSERT_TRUE(notify.ok());
     auto& d2 = start_with_env(c, "d2", {}, s2, {"NOTIFY_SOCKET=" + c.dir() + "/notify.sock"});
@@ -112,6 +113,8 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
     // The YAML handler runs.
     ASSERT_EQ(c.serf_cli(s1, {"event", "deploy", "v1"}).exit_code, 0);
     ASSERT_TRUE(wait_until([&] { return count_lines(a_log, "a deploy v1") == 1; }, 15s)) << c.dump();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(d1.child.log().find("[DEBUG]"), std::string::npos) << d1.child.log();  // log_level: info
 
     // SIGHUP with another handler in the file: the next event runs the new one only.
     std::ofstream(yml) << "log_level: debug\nevent_handlers:\n  - \"user:deploy=" << hb << "\"\n";
@@ -121,6 +124,11 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
     std::this_thread::sleep_for(500ms);
     ASSERT_EQ(c.serf_cli(s2, {"event", "deploy", "v2"}).exit_code, 0);
     EXPECT_TRUE(wait_until([&] { return count_lines(b_log, "b deploy v2") == 1; }, 15s)) << c.dump();
+    // log_level: debug took effect: the handler's output is logged at debug, as Serf logs it.
+    EXPECT_TRUE(wait_until(
+        [&] { return d1.child.log().find("[DEBUG] agent: Event 'user' script output") != std::string::npos; }, 5s))
+        << d1.child.log();
+    EXPECT_EQ(d1.child.log().find("agent: agent:"), std::string::npos) << d1.child.log();
     std::this_thread::sleep_for(1500ms);
     EXPECT_EQ(count_lines(a_log, "v2"), 0) << read_file(a_log);
     EXPECT_TRUE(d1.child.running());
