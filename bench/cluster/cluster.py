@@ -32,9 +32,11 @@ class Timeout(Exception):
 
 
 class Cluster:
-    def __init__(self, kind, binary, n, rundir, log, profile="lan"):
+    def __init__(self, kind, binary, n, rundir, log, profile="lan", alternate=None):
+        """`alternate` = (kind, binary): odd-numbered agents run that instead (a mixed cluster)."""
         self.kind = kind
         self.binary = binary
+        self.alternate = alternate
         self.n = n
         self.rundir = rundir
         self.log = log
@@ -77,8 +79,11 @@ class Cluster:
             if time.monotonic() > t0 + converge_timeout:
                 raise Timeout("join convergence: only %d of %d agents spawned before the deadline"
                               % (i, self.n), "spawn too slow")
+            kind, binary = self.kind, self.binary
+            if self.alternate is not None and i % 2 == 1:
+                kind, binary = self.alternate
             self.agents.append(procs.spawn_agent(
-                self.binary, self.kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], self.rundir,
+                binary, kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], self.rundir,
                 self.handler, join_port=gossip[0], profile=self.profile))
         self.spawn_seconds = time.monotonic() - t0
         self.log("  %s N=%d: spawned in %.1f s" % (self.kind, self.n, self.spawn_seconds))
@@ -214,11 +219,11 @@ class Cluster:
         return took, dups
 
     # ---------------------------------------------------------------- members RPC
-    def members_rpc(self, seconds, window=16):
+    def members_rpc(self, seconds, window=16, idx=0):
         """Latency (s) of sequential calls and pipelined throughput (calls/s) at one agent.
         All requests reuse one Seq so every answer of a quiet cluster has the same size; the
         last answer is decoded in full to prove the framing held."""
-        a = self.agents[0]
+        a = self.agents[idx]
         c = rpc.RpcClient("127.0.0.1", a.rpc_port, timeout=5.0)
         try:
             size = _answer_size(c)

@@ -26,6 +26,8 @@ FIGURES = [
     ("leave", "graceful leave (all list left)", "s", 1.0),
     ("rpc_lat", "members RPC latency (sequential)", "ms", 1000.0),
     ("rpc_tput", "members RPC throughput (16 in flight)", "calls/s", 1.0),
+    ("mixed_rpc_lat", "members RPC latency, both kinds in ONE mixed cluster", "ms", 1000.0),
+    ("mixed_rpc_tput", "members RPC throughput, both kinds in ONE mixed cluster", "calls/s", 1.0),
 ]
 LABEL = {k: (lbl, unit, scale) for k, lbl, unit, scale in FIGURES}
 
@@ -40,7 +42,7 @@ def target(fig, n):
         return "median <= Serf's", lambda r, s: r is not None and r <= 1.0
     if fig == "dups":
         return "0 duplicates", lambda r, s: s is not None and s[2] == 0
-    if fig == "rpc_tput":
+    if fig in ("rpc_tput", "mixed_rpc_tput"):
         return "ratio >= 5", lambda r, s: r is not None and r >= 5.0
     return None
 
@@ -84,7 +86,10 @@ def rows(results, sizes):
     serf = results.get("serf", {}).get("figs", {})
     cd = results.get("clusterd", {}).get("figs", {})
     for fig, lbl, unit, scale in FIGURES:
-        for n in sizes:
+        ns = sizes
+        if fig.startswith("mixed"):  # measured once, at the mixed cluster's own size
+            ns = sorted({int(k) for k in list(serf.get(fig, {})) + list(cd.get(fig, {}))})
+        for n in ns:
             sc = serf.get(fig, {}).get(str(n))
             cc = cd.get(fig, {}).get(str(n))
             ss, cs = summarize(sc, scale), summarize(cc, scale)

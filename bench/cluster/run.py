@@ -62,7 +62,12 @@ def parse_args(argv):
     p.add_argument("--sim-sizes", default="100,1000,3000,10000")
     p.add_argument("--no-sim", action="store_true", help="skip the simulator step")
     p.add_argument("--keep", action="store_true", help="keep the run directory (agent logs)")
+    p.add_argument("--mixed", type=int, default=None,
+                   help="size of one mixed serf+clusterd cluster whose members RPC is measured at "
+                        "one agent of each kind (default 200; --quick 4; 0 skips)")
     a = p.parse_args(argv)
+    if a.mixed is None:
+        a.mixed = 4 if a.quick else 200
     if a.quick:
         a.sizes = a.sizes or "3"
         a.reps = a.reps or 1
@@ -194,6 +199,38 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
         step("fail", ("fail",), t.fail(n), fail)
         step("leave", ("leave",), t.leave(n), leave)
         return True
+    finally:
+        c.stop()
+
+
+def mixed_cluster(args, t, rundir, results):
+    """One cluster of args.mixed agents, serf and clusterd alternating; members RPC latency and
+    throughput at one serf agent and one clusterd agent of that same cluster."""
+    n = args.mixed
+    serf_bin = os.path.abspath(args.serf)
+    cd_bin = os.path.abspath(args.clusterd)
+    if not (os.path.isfile(cd_bin) and os.access(cd_bin, os.X_OK)):
+        return
+    log("== mixed cluster: %d agents (serf and clusterd alternating)" % n)
+    c = Cluster("serf", serf_bin, n, rundir, log, args.profile, alternate=("clusterd", cd_bin))
+    try:
+        secs = c.start(t.join(n), seed_timeout=t.seed)
+        log("  mixed N=%d converged in %.2f s" % (n, secs))
+        time.sleep(t.settle)
+        for kind, idx in (("serf", 0), ("clusterd", 1)):
+            lat, tput = c.members_rpc(t.rpc_seconds, idx=idx)
+            res = results.setdefault(kind, {"figs": {}, "notes": [], "maxn": {}})
+            add(res, "mixed_rpc_lat", n, lat)
+            add(res, "mixed_rpc_tput", n, [tput])
+            log("  %s agent in the mixed cluster: members median %.3f ms, %.0f calls/s" % (
+                kind, summary(lat)[1] * 1000, tput))
+    except Timeout as e:
+        for kind in ("serf", "clusterd"):
+            res = results.setdefault(kind, {"figs": {}, "notes": [], "maxn": {}})
+            for f in ("mixed_rpc_lat", "mixed_rpc_tput"):
+                add(res, f, n, [], e.short or "timeout")
+            res["notes"].append("mixed N=%d: %s" % (n, e))
+        log("  mixed cluster: %s" % e)
     finally:
         c.stop()
 
@@ -337,6 +374,8 @@ def main(argv):
                 res["maxn"] = {"value": None, "note": "not run: no convergence at the sizes"}
             else:
                 res["maxn"] = {"value": None, "note": "ramp not run (--quick)"}
+        if args.mixed and set(args.kinds) >= {"serf", "clusterd"}:
+            mixed_cluster(args, t, rundir, results)
         sim = {"status": "skipped (--no-sim)"}
         if not args.no_sim:
             if args.sim_bin:
