@@ -5,16 +5,34 @@ RPC latency/throughput, failure detection (kill -9) and graceful leave.
 Owns: the cluster's lifetime (start() ... stop()); every wait is bounded by a deadline and a
 timeout is recorded as a result ("timeout"), never a hang. Results are plain dicts of floats.
 """
+import json
 import os
 import random
 import signal
 import statistics
+import subprocess
 import time
 
 import mpack
 import procs
 import rpc
 from netcount import NftCounters
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+# The C++ members load client (bench/rpcload); CLUSTERD_RPCLOAD overrides where it is looked for.
+RPCLOAD_DEFAULT = os.path.join(ROOT, "build/release/bench/rpcload/rpcload")
+RPCLOAD_SEQUENTIAL_CALLS = 200
+
+
+def rpcload_binary():
+    """Path of the rpcload executable, or None (then members_rpc uses the Python client)."""
+    path = os.environ.get("CLUSTERD_RPCLOAD") or RPCLOAD_DEFAULT
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def rpc_client_name():
+    """Which client members_rpc measures with (for figure labels)."""
+    return "C++ client rpcload" if rpcload_binary() else "Python client"
 
 HANDLER = """#!/bin/sh
 # clusterd benchmark event handler: one line per user event, in a per-agent file.
@@ -221,8 +239,47 @@ class Cluster:
     # ---------------------------------------------------------------- members RPC
     def members_rpc(self, seconds, window=16, idx=0):
         """Latency (s) of sequential calls and pipelined throughput (calls/s) at one agent.
-        All requests reuse one Seq so every answer of a quiet cluster has the same size; the
-        last answer is decoded in full to prove the framing held."""
+        Uses the C++ client rpcload when it is built (rpcload_binary()), so the figure measures
+        the agent and not Python; otherwise the Python client below."""
+        exe = rpcload_binary()
+        if exe is not None:
+            return self._members_rpcload(exe, seconds, window, idx)
+        return self._members_rpc_python(seconds, window, idx)
+
+    def _members_rpcload(self, exe, seconds, window, idx):
+        """rpcload: RPCLOAD_SEQUENTIAL_CALLS timed sequential calls, then `window` requests in
+        flight for seconds/2 (the Python path's throughput window); every answer is framed by
+        a msgpack skipper and its header's Seq/Error checked."""
+        a = self.agents[idx]
+        cmd = [exe, "--addr", "127.0.0.1:%d" % a.rpc_port, "--seconds", "%g" % (seconds / 2),
+               "--inflight", str(window), "--sequential-calls", str(RPCLOAD_SEQUENTIAL_CALLS)]
+        # rpcload bounds every wait itself (connect 2 s, 5 s per answer); this is the backstop.
+        limit = seconds + 10.0 + 5.0 * RPCLOAD_SEQUENTIAL_CALLS / 100.0
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise Timeout("members RPC: rpcload did not finish within %.0f s" % limit)
+        except OSError as e:
+            raise Timeout("members RPC: cannot run rpcload: %s" % e)
+        if r.returncode != 0:
+            raise Timeout("members RPC: rpcload exit %d: %s" % (
+                r.returncode, (r.stderr.strip() or "no message")[-300:]))
+        try:
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+            lat = [ms / 1000.0 for ms in out["lat_ms"]]
+            tput = float(out["calls_per_s"])
+            members = int(out["members"])
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise Timeout("members RPC: bad rpcload output %r: %s" % (r.stdout[-300:], e))
+        if members < self.n:
+            raise Timeout("members RPC: rpcload saw %d members, expected >= %d" % (members, self.n))
+        if not lat or tput <= 0:
+            raise Timeout("members RPC: rpcload measured nothing")
+        return lat, tput
+
+    def _members_rpc_python(self, seconds, window, idx):
+        """Python client. All requests reuse one Seq so every answer of a quiet cluster has the
+        same size; the last answer is decoded in full to prove the framing held."""
         a = self.agents[idx]
         c = rpc.RpcClient("127.0.0.1", a.rpc_port, timeout=5.0)
         try:

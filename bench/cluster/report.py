@@ -13,6 +13,8 @@ import statistics
 import subprocess
 import tempfile
 
+from cluster import rpc_client_name
+
 # key, label, unit, scale (sample -> unit), better ("lower"/"higher"/None)
 FIGURES = [
     ("rss", "idle RSS per agent", "MiB", 1.0),
@@ -24,8 +26,9 @@ FIGURES = [
     ("dups", "duplicate handler runs", "count", 1.0),
     ("fail", "failure detection (kill -9 -> all list failed)", "s", 1.0),
     ("leave", "graceful leave (all list left)", "s", 1.0),
-    ("rpc_lat", "members RPC latency (sequential)", "ms", 1000.0),
-    ("rpc_tput", "members RPC throughput (16 in flight)", "calls/s", 1.0),
+    # Measured by cluster.Cluster.members_rpc: the C++ client bench/rpcload when built, else Python.
+    ("rpc_lat", "members RPC latency (sequential, %s)" % rpc_client_name(), "ms", 1000.0),
+    ("rpc_tput", "members RPC throughput (16 in flight, %s)" % rpc_client_name(), "calls/s", 1.0),
     ("mixed_rpc_lat", "members RPC latency, both kinds in ONE mixed cluster", "ms", 1000.0),
     ("mixed_rpc_tput", "members RPC throughput, both kinds in ONE mixed cluster", "calls/s", 1.0),
 ]
