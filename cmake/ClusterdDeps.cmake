@@ -1,13 +1,22 @@
 # Every third-party dependency comes from a Debian package (scripts/setup.sh installs them).
+option(CLUSTERD_LEAN_BINARY
+       "Link third-party C++ libraries and libcrypto statically (only the used code is pulled in) and make the clusterd binary non-PIE: one process's resident memory drops by about 4 MiB"
+       ON)
+if(CLUSTERD_SANITIZE)
+  set(CLUSTERD_LEAN_BINARY OFF)
+endif()
+
 find_package(Threads REQUIRED)
+if(CLUSTERD_LEAN_BINARY)
+  set(OPENSSL_USE_STATIC_LIBS TRUE)
+endif()
 find_package(OpenSSL REQUIRED)
 find_package(msgpack CONFIG REQUIRED)  # Debian's msgpack-cxx 4.1 names its config "msgpack"
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
+find_package(fmt CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 if(CLUSTERD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()
@@ -32,3 +41,25 @@ else()
   target_link_libraries(clusterd_msgpack INTERFACE msgpackc-cxx)
 endif()
 target_compile_definitions(clusterd_msgpack INTERFACE MSGPACK_NO_BOOST)
+
+# yaml-cpp and spdlog (+fmt) behind one name each, so the lean build can swap the shared
+# libraries for the static archive / header-only forms Debian also ships.
+add_library(clusterd_yaml INTERFACE)
+add_library(clusterd_spdlog INTERFACE)
+find_library(CLUSTERD_YAML_STATIC NAMES libyaml-cpp.a)
+if(CLUSTERD_LEAN_BINARY AND CLUSTERD_YAML_STATIC)
+  get_target_property(_yaml_inc yaml-cpp INTERFACE_INCLUDE_DIRECTORIES)
+  target_include_directories(clusterd_yaml SYSTEM INTERFACE ${_yaml_inc})
+  target_link_libraries(clusterd_yaml INTERFACE ${CLUSTERD_YAML_STATIC})
+else()
+  target_link_libraries(clusterd_yaml INTERFACE yaml-cpp)
+endif()
+if(CLUSTERD_LEAN_BINARY)
+  # spdlog and fmt compiled into the one translation unit that logs (src/agent/log.cpp).
+  get_target_property(_spdlog_inc spdlog::spdlog_header_only INTERFACE_INCLUDE_DIRECTORIES)
+  get_target_property(_fmt_inc fmt::fmt-header-only INTERFACE_INCLUDE_DIRECTORIES)
+  target_include_directories(clusterd_spdlog SYSTEM INTERFACE ${_spdlog_inc} ${_fmt_inc})
+  target_compile_definitions(clusterd_spdlog INTERFACE SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY=1)
+else()
+  target_link_libraries(clusterd_spdlog INTERFACE spdlog::spdlog)
+endif()

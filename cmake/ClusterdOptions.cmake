@@ -19,3 +19,10 @@ find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
 endif()
+
+# The lean release binary (CLUSTERD_LEAN_BINARY, cmake/ClusterdDeps.cmake) places every
+# function in its own section so the linker can drop unused ones and pack the ones an agent
+# runs (src/clusterd.order) into few pages.
+if(NOT CLUSTERD_SANITIZE)
+  add_compile_options(-ffunction-sections -fdata-sections)
+endif()

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import procs  # noqa: E402
 import report  # noqa: E402
+import ramp  # noqa: E402
 import simscale  # noqa: E402
 from cluster import Cluster, Timeout, summary  # noqa: E402
 
@@ -54,13 +55,19 @@ def parse_args(argv):
     p.add_argument("--mem-reserve-mib", type=int, default=4096,
                    help="the ramp stops before leaving less than this much memory available")
     p.add_argument("--profile", default="lan", help="agent -profile flag (same for both kinds)")
-    p.add_argument("--out", default=os.path.join(ROOT, "bench/results"), help="output directory")
+    p.add_argument("--out", default=None,
+                   help="output directory (default bench/results; bench/results/sim with --sim-only)")
     p.add_argument("--sim-build", default=os.path.join(ROOT, "build/release"),
                    help="build tree holding tests/sim/")
     p.add_argument("--sim-bin", default=None, help="simulator scale binary (overrides search)")
     p.add_argument("--sim-args", default="--nodes {n}", help="simulator arguments; {n} = N")
-    p.add_argument("--sim-sizes", default="100,1000,3000,10000")
+    p.add_argument("--sim-sizes", default="100,300,1000,2000,3000,5000,10000")
+    p.add_argument("--sim-cap", type=float, default=None,
+                   help="wall-time cap of the simulator step, s (default: what the budget leaves, "
+                        "at most 150; with --sim-only 3600)")
     p.add_argument("--no-sim", action="store_true", help="skip the simulator step")
+    p.add_argument("--sim-only", action="store_true",
+                   help="run only the simulator scale curve (no agents)")
     p.add_argument("--keep", action="store_true", help="keep the run directory (agent logs)")
     p.add_argument("--mixed", type=int, default=None,
                    help="size of one mixed serf+clusterd cluster whose members RPC is measured at "
@@ -77,9 +84,15 @@ def parse_args(argv):
     a.sizes = [] if sizes == "none" else [int(x) for x in sizes.split(",")]
     a.reps = a.reps or 3
     a.window = a.window or 5.0
-    steps = a.scale_steps or "128,256,512,1000"
+    steps = a.scale_steps or "128,256,512,768,1000"
     a.scale_steps = [] if steps == "none" else [int(x) for x in steps.split(",")]
     a.kinds = [k for k in a.kinds.split(",") if k]
+    if a.out is None:
+        a.out = os.path.join(ROOT, "bench/results/sim" if a.sim_only else "bench/results")
+    if a.sim_only:
+        if a.no_sim:
+            p.error("--sim-only and --no-sim exclude each other")
+        a.kinds, a.sizes, a.scale_steps, a.mixed = [], [], [], 0
     if a.sizes and min(a.sizes) < 3:
         p.error("every size must be >= 3 (one agent is killed, one leaves)")
     return a
@@ -236,38 +249,10 @@ def mixed_cluster(args, t, rundir, results):
 
 
 def scale_ramp(kind, binary, args, rundir, res, cap):
-    """Largest N that converges, bounded by a memory reserve and a time cap."""
-    best, note = None, "all steps converged"
-    t_start = time.monotonic()
-    rss_meds = [summary(cell["samples"])[1] for cell in res["figs"].get("rss", {}).values()
-                if cell["samples"]]
-    per_agent_mib = max(rss_meds) if rss_meds else 32.0
-    for n in args.scale_steps:
-        left = cap - (time.monotonic() - t_start)
-        need = per_agent_mib * n * 1.25
-        avail = procs.mem_available_kib() / 1024.0 - args.mem_reserve_mib
-        if need > avail:
-            note = "stopped before N=%d: memory ceiling (needs ~%.0f MiB, %.0f MiB to spare)" % (
-                n, need, avail)
-            break
-        if left < 20:
-            note = "stopped before N=%d: time cap %.0f s" % (n, cap)
-            break
-        c = Cluster(kind, binary, n, rundir, log, args.profile)
-        try:
-            secs = c.start(min(left, 60.0 + 0.12 * n))
-            best = n
-            total = sum(procs.rss_kib(a.pid) or 0 for a in c.agents) / 1024.0
-            per_agent_mib = max(per_agent_mib, total / n)
-            log("  scale %s N=%d: converged in %.1f s (rss total %.0f MiB)" % (
-                kind, n, secs, total))
-        except Timeout as e:
-            note = "N=%d did not converge: %s" % (n, e)
-            log("  scale %s N=%d: %s" % (kind, n, e))
-            break
-        finally:
-            c.stop()
-    res["maxn"] = {"value": best, "note": note}
+    """Largest N that converges in one cluster grown step by step (ramp.py)."""
+    r = ramp.grow(kind, binary, args.scale_steps, rundir, log, args.profile, cap,
+                  args.mem_reserve_mib)
+    res["maxn"] = r
 
 
 def version_of(binary):
@@ -386,15 +371,22 @@ def main(argv):
                 sim = {"status": "simulator: %s" % why}
                 print("simulator: " + why)
             elif args.quick:
-                sim = {"status": "simulator found (%s); scale curve not run in --quick"
-                                 % ", ".join(sbins)}
-                print(sim["status"])
+                # The harness must not rot: one tiny point through the same code path.
+                pts = simscale.run(skind, sbins, args.sim_args, [50], 60, 60, log,
+                                   args.mem_reserve_mib)
+                sim = {"status": "simulator (%s): %s; --quick runs N=50 only"
+                                 % (skind, ", ".join(sbins)), "points": pts}
+                if skind == "scale" and not (pts and pts[0].get("converged")):
+                    print("HARNESS PROBLEM: simulator N=50 did not converge: %r" % (pts,))
             else:
-                log("== simulator (%s): %s" % (skind, ", ".join(sbins)))
+                cap = args.sim_cap
+                if cap is None:
+                    cap = 3600.0 if args.sim_only else max(
+                        10.0, min(150.0, args.budget - (time.monotonic() - t_begin)))
+                log("== simulator (%s): %s, cap %.0f s" % (skind, ", ".join(sbins), cap))
                 pts = simscale.run(skind, sbins, args.sim_args,
-                                   [int(x) for x in args.sim_sizes.split(",")], 90,
-                                   max(10.0, min(120.0, args.budget - (time.monotonic() - t_begin))),
-                                   log)
+                                   [int(x) for x in args.sim_sizes.split(",")], cap, cap,
+                                   log, args.mem_reserve_mib)
                 sim = {"status": "simulator (%s): %s" % (skind, ", ".join(sbins)),
                        "points": pts}
         meta["sim"] = sim

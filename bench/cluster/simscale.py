@@ -8,6 +8,8 @@ Owns: finding a simulator binary under <build>/tests/sim/ or tests/sim_serf/ and
      is run alone with --gtest_filter and timed.
 Prints "not built" when there is no simulator tree.
 """
+import json
+import math
 import os
 import re
 import resource
@@ -66,32 +68,110 @@ def _timed(cmd, timeout):
     return time.monotonic() - t0, rc, last
 
 
-def run(kind, binaries, args_tmpl, sizes, per_run_timeout, total_cap, log):
+def _mem_available_mib():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _scale_point(cmd, n, timeout):
+    """Runs one swim_sim_scale point; returns a dict from its JSON line (plus wall, rc)."""
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           start_new_session=True)
+        rc, out, err = r.returncode, r.stdout, r.stderr
+    except subprocess.TimeoutExpired:
+        return {"n": n, "seconds": time.monotonic() - t0, "rc": "timeout",
+                "last": "no result within %.0f s" % timeout}
+    except OSError as e:
+        return {"n": n, "seconds": 0.0, "rc": "error", "last": str(e)}
+    point = {"n": n, "seconds": time.monotonic() - t0, "rc": rc}
+    for line in reversed(out.splitlines()):
+        if line.startswith("{"):
+            try:
+                point.update(json.loads(line))
+            except ValueError:
+                pass
+            break
+    tail = (out + err).strip().splitlines()
+    point["last"] = (os.path.basename(cmd[0]) + " " + " ".join(cmd[1:]) + ": " +
+                     (tail[-1][:160] if tail else ""))
+    return point
+
+
+def run(kind, binaries, args_tmpl, sizes, per_run_timeout, total_cap, log,
+        mem_reserve_mib=4096):
+    """Runs the scale curve; returns a list of points. With a swim_sim_scale binary each point
+    holds the simulator's own figures (sim_seconds, packets_per_node, bytes_per_node,
+    peak_rss_mib, ...). A size whose predicted memory (state grows with N^2: every node lists
+    every node) or wall time does not fit is not started; its point says why."""
     points = []
     t_start = time.monotonic()
     if kind == "scale":
-        jobs = [(n, [binaries[0]] + [a.replace("{n}", str(n)) for a in args_tmpl.split()])
-                for n in sizes]
-    else:
-        jobs = []
-        for b in binaries:
-            secs, rc, _ = _timed([b, "--gtest_list_tests"], 30)
-            if rc != 0:
+        done = []
+        for n in sorted(sizes):
+            cmd = [binaries[0]] + [a.replace("{n}", str(n)) for a in args_tmpl.split()]
+            left = total_cap - (time.monotonic() - t_start)
+            why = None
+            if done:
+                last = done[-1]
+                ratio = (float(n) / last["n"]) ** 2
+                need_mib = last.get("peak_rss_mib", 0.0) * ratio * 1.1
+                avail = _mem_available_mib() - mem_reserve_mib
+                # wall time grows faster than N^2 (join storm + gossip): fit the exponent.
+                expo = 2.5
+                if len(done) >= 2 and done[-2]["seconds"] > 0.5:
+                    a, b = done[-2], done[-1]
+                    expo = max(2.0, math.log(b["seconds"] / a["seconds"]) / math.log(float(b["n"]) / a["n"]))
+                need_s = last["seconds"] * (float(n) / last["n"]) ** expo
+                if need_mib > avail:
+                    why = ("not run: memory ceiling (every node lists every node: ~%.1f GiB "
+                           "predicted from N=%d's %.0f MiB, %.1f GiB available)"
+                           % (need_mib / 1024, last["n"], last.get("peak_rss_mib", 0),
+                              max(avail, 0) / 1024))
+                elif need_s > left:
+                    why = ("not run: time cap (~%.0f s predicted, %.0f s left)" % (need_s, left))
+            elif left <= 5:
+                why = "not run: time cap"
+            if why:
+                points.append({"n": n, "seconds": 0.0, "rc": "skipped", "last": why})
+                log("  sim N=%d: %s" % (n, why))
                 continue
-            listing = subprocess.run([b, "--gtest_list_tests"], capture_output=True,
-                                     text=True, timeout=30).stdout
-            suite = ""
-            for line in listing.splitlines():
-                if not line.strip() or line.startswith("#"):
-                    continue
-                if not line.startswith(" "):
-                    suite = line.strip()
-                    continue
-                name = line.strip().split()[0]
-                n = size_of(name)
-                if n:
-                    jobs.append((n, [b, "--gtest_filter=%s%s" % (suite, name)]))
-        jobs = sorted(j for j in jobs if j[0] <= max(sizes or [10000]))
+            p = _scale_point(cmd, n, min(per_run_timeout, left))
+            points.append(p)
+            log("  sim N=%d: rc=%s wall %.1f s, sim %s s, %s packets/node, peak %s MiB" % (
+                n, p["rc"], p["seconds"], p.get("sim_seconds", "?"),
+                p.get("packets_per_node", "?"), p.get("peak_rss_mib", "?")))
+            if p["rc"] == 0:
+                done.append(p)
+            else:
+                break
+        return points
+    jobs = []
+    for b in binaries:
+        secs, rc, _ = _timed([b, "--gtest_list_tests"], 30)
+        if rc != 0:
+            continue
+        listing = subprocess.run([b, "--gtest_list_tests"], capture_output=True,
+                                 text=True, timeout=30).stdout
+        suite = ""
+        for line in listing.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            if not line.startswith(" "):
+                suite = line.strip()
+                continue
+            name = line.strip().split()[0]
+            n = size_of(name)
+            if n:
+                jobs.append((n, [b, "--gtest_filter=%s%s" % (suite, name)]))
+    jobs = sorted(j for j in jobs if j[0] <= max(sizes or [10000]))
     for n, cmd in jobs:
         left = total_cap - (time.monotonic() - t_start)
         if left <= 5:
@@ -102,6 +182,6 @@ def run(kind, binaries, args_tmpl, sizes, per_run_timeout, total_cap, log):
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         label = os.path.basename(cmd[0]) + " " + " ".join(cmd[1:])
         points.append({"n": n, "seconds": secs, "rc": rc, "last": label + ": " + last,
-                       "maxrss_mib": max(before, after) / 1024.0})
+                       "peak_rss_mib": max(before, after) / 1024.0})
         log("  sim N=%d: %.2f s rc=%s (%s)" % (n, secs, rc, label))
     return points

@@ -356,13 +356,41 @@ bool Session::dispatch(const std::string& c, std::uint64_t seq, const mp::Value*
     return bad_body();  // unreachable: every known command is handled above
 }
 
+namespace {
+
+/// The last unfiltered `members` answer, encoded. Keyed by the full member list (compared
+/// field by field), so it can never be stale: a changed member means a fresh encoding. Polling
+/// clients (Kong asks `members` over and over on a quiet cluster) then cost a list copy and a
+/// compare instead of a msgpack encoding. One per thread: the daemon runs one io_context thread.
+struct MembersBodyCache {
+    std::vector<Member> members;
+    base::Bytes body;
+    bool valid = false;
+};
+
+const base::Bytes& encoded_members(std::vector<Member>&& all) {
+    static thread_local MembersBodyCache cache;
+    if (cache.valid && cache.members == all) return cache.body;
+    MembersResponse resp;
+    resp.members = std::move(all);
+    cache.body.clear();
+    encode(cache.body, resp);
+    cache.members = std::move(resp.members);
+    cache.valid = true;
+    return cache.body;
+}
+
+}  // namespace
+
 void Session::do_members(std::uint64_t seq, const mp::Value* body, bool filtered) {
     std::vector<Member> all = agent_.members();
+    if (!filtered) {
+        reply(seq, "", encoded_members(std::move(all)));
+        return;
+    }
     MembersResponse resp;
     std::string error;
-    if (!filtered) {
-        resp.members = std::move(all);
-    } else {
+    {
         MembersFilteredRequest req;
         if (!parse_body(body, req)) {
             close("malformed members-filtered body");

@@ -38,6 +38,10 @@ base::Bytes EndpointHost::node_meta(std::size_t limit) {
 }
 
 void EndpointHost::record(Event::Kind kind, const swim::Node& node) {
+    if (!keep_events) {
+        if (on_event) on_event(Event{kind, node.name, node.state, now_});
+        return;
+    }
     events_.push_back(Event{kind, node.name, node.state, now_});
     if (on_event) on_event(events_.back());
 }

@@ -178,3 +178,20 @@ TEST(AgentService, ConfigCheck) {
     EXPECT_NE(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE((r.out + r.err).find("handler_timeout"), std::string::npos) << r.out << r.err;
 }
+
+TEST(AgentService, JoinsByHostNameFromTheStaticBinary) {
+    // The release binary is static: `localhost` must still resolve (glibc's built-in files
+    // lookup), for -join as for retry_join.
+    Cluster c("hostname");
+    auto& s1 = c.start(Kind::Serf, "s1", {});
+    AgentProc a;
+    a.kind = Kind::Clusterd;
+    a.name = "d1";
+    a.port = free_port();
+    a.rpc = free_port();
+    a.argv = {clusterd_bin(), "agent", "-node=d1", "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr(),
+              "-join=localhost:" + std::to_string(s1.port)};
+    a.child = Child(a.argv, c.dir() + "/d1.log", {});
+    c.agents().push_back(std::move(a));
+    ASSERT_TRUE(c.wait_all_alive({"s1", "d1"}, 20s)) << c.dump();
+}

@@ -1,4 +1,4 @@
-// systemd readiness notification (Type=notify) through libsystemd's sd_notify. Every call is a
+// systemd readiness notification (Type=notify): systemd's sd_notify datagram protocol. Every call is a
 // no-op returning 0 when $NOTIFY_SOCKET is not set, so the agent may call them unconditionally.
 #pragma once
 

@@ -76,6 +76,8 @@ public:
     const std::vector<Event>& events() const { return events_; }
     /// Called on every member event (after it is recorded).
     std::function<void(const Event&)> on_event;
+    /// false: events are passed to on_event but not kept (scale runs: N nodes x N joins).
+    bool keep_events = true;
     /// Meta this node advertises (node_meta()); change it and call endpoint().update_meta().
     base::Bytes meta;
 

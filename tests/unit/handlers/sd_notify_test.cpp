@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -73,6 +74,35 @@ TEST(SdNotify, ReadyStatusStoppingReachTheSocket) {
 TEST(SdNotify, MissingSocketIsAnError) {
     TempDir dir("notify-missing");
     ::setenv("NOTIFY_SOCKET", dir.file("nobody-listens.sock").c_str(), 1);
+    EXPECT_LT(notify_ready(), 0);
+    ::unsetenv("NOTIFY_SOCKET");
+}
+
+TEST(SdNotify, AbstractSocketNameWithAt) {
+    // systemd may hand out an abstract socket, written "@name" in $NOTIFY_SOCKET.
+    const std::string name = "clusterd-notify-test-" + std::to_string(::getpid());
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ::setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);
+    EXPECT_GT(notify_ready("abstract"), 0);
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1);
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    EXPECT_EQ(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0), "READY=1\nSTATUS=abstract");
+    ::unsetenv("NOTIFY_SOCKET");
+    ::close(fd);
+}
+
+TEST(SdNotify, RelativeOrOverlongSocketNameIsRejected) {
+    ::setenv("NOTIFY_SOCKET", "relative/path.sock", 1);
+    EXPECT_LT(notify_ready(), 0);
+    ::setenv("NOTIFY_SOCKET", ("/" + std::string(200, 'x')).c_str(), 1);
     EXPECT_LT(notify_ready(), 0);
     ::unsetenv("NOTIFY_SOCKET");
 }

@@ -457,3 +457,34 @@ TEST(RpcEventFilter, ParseAndMatch) {
     EXPECT_TRUE(log_line_passes("[ERR] x", "WARN"));
     EXPECT_FALSE(log_line_passes("[DEBUG] x", "INFO"));
 }
+
+TEST(RpcSession, RepeatedMembersFollowEveryChange) {
+    // The encoded answer is reused while the list is unchanged; any change must show at once,
+    // also across sessions (the cache is shared) and for changes deep inside a member.
+    Harness h;
+    h.ready();
+    h.agent.member_list = {member("a", "alive", {{"role", "web"}}), member("b", "alive")};
+    auto first = body_as<MembersResponse>(h.run(req("members", 2)).at(0)).members;
+    EXPECT_EQ(first, h.agent.member_list);
+    EXPECT_EQ(body_as<MembersResponse>(h.run(req("members", 3)).at(0)).members, h.agent.member_list);
+
+    h.agent.member_list[1].status = "failed";
+    EXPECT_EQ(body_as<MembersResponse>(h.run(req("members", 4)).at(0)).members, h.agent.member_list);
+    h.agent.member_list[0].tags["role"] = "db";
+    EXPECT_EQ(body_as<MembersResponse>(h.run(req("members", 5)).at(0)).members, h.agent.member_list);
+    h.agent.member_list[0].delegate_cur = 5;
+    EXPECT_EQ(body_as<MembersResponse>(h.run(req("members", 6)).at(0)).members, h.agent.member_list);
+    h.agent.member_list.push_back(member("c", "alive"));
+    EXPECT_EQ(body_as<MembersResponse>(h.run(req("members", 7)).at(0)).members, h.agent.member_list);
+
+    Harness other;
+    other.ready();
+    other.agent.member_list = {member("z", "left")};
+    EXPECT_EQ(body_as<MembersResponse>(other.run(req("members", 2)).at(0)).members, other.agent.member_list);
+    EXPECT_EQ(body_as<MembersResponse>(h.run(req("members", 8)).at(0)).members, h.agent.member_list);
+    h.agent.member_list.clear();
+    auto f = h.run(req("members", 9));
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].header.seq, 9u);
+    EXPECT_TRUE(body_as<MembersResponse>(f[0]).members.empty());
+}
