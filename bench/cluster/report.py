@@ -202,7 +202,46 @@ def write_all(results, meta, outdir):
     with open(os.path.join(outdir, "bench.md"), "w") as f:
         f.write("\n".join(md))
     png = chart(results, sizes, os.path.join(outdir, "bench.png"))
+    if pts and any(p.get("converged") for p in pts):
+        sim_png = sim_chart(pts, os.path.join(outdir, "sim.png"))
+        with open(os.path.join(outdir, "bench.md"), "a") as f:
+            f.write("Chart: %s\n" % (os.path.basename(sim_png) if sim_png.endswith(".png")
+                                     else sim_png))
     return table, png
+
+
+def sim_chart(points, path):
+    """Simulator scale curve: simulated convergence time, packets per node and wall time
+    against N (log-log)."""
+    if shutil.which("gnuplot") is None:
+        return "gnuplot not installed"
+    pts = [p for p in points if p.get("converged")]
+    tmp = tempfile.mkdtemp(prefix="cdbench-simplot-")
+    try:
+        dat = os.path.join(tmp, "sim.dat")
+        with open(dat, "w") as f:
+            for p in pts:
+                f.write("%d %g %g %g\n" % (p["n"], p["sim_seconds"], p["packets_per_node"],
+                                           p.get("wall_seconds", p["seconds"])))
+        script = ["set terminal pngcairo size 1500,450 font ',9'" if _has_cairo() else
+                  "set terminal png size 1500,450",
+                  "set output '%s'" % path,
+                  "set multiplot layout 1,3 title 'simulator scale curve: N swim nodes join "
+                  "node 0 at t=0 (lan profile)'",
+                  "set logscale xy", "set grid", "set key off", "set xlabel 'N'"]
+        for col, title in ((2, "simulated seconds until all list N alive"),
+                           (3, "packets sent per node until then"),
+                           (4, "wall seconds of the run")):
+            script += ["set title '%s'" % title,
+                       "plot '%s' using 1:%d with linespoints pt 7 lc rgb '#d62728'" % (dat, col)]
+        script.append("unset multiplot")
+        r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            return "gnuplot failed: " + " ".join(r.stderr.split())[:300]
+        return path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _compact(results):

@@ -50,7 +50,7 @@ def parse_args(argv):
                    help="scale ramp N list (default 128,256,512,1000; 'none' to skip)")
     p.add_argument("--budget", type=float, default=840.0,
                    help="wall-time budget, s: the ramps and the simulator step shrink to fit")
-    p.add_argument("--scale-cap", type=float, default=120.0,
+    p.add_argument("--scale-cap", type=float, default=150.0,
                    help="time cap of the scale ramp per kind, s")
     p.add_argument("--mem-reserve-mib", type=int, default=4096,
                    help="the ramp stops before leaving less than this much memory available")
@@ -346,19 +346,28 @@ def main(argv):
                         break      # the first repetition failed: do not retry this size
                 if not converged_here:
                     converged_any = False
-            if args.scale_steps and converged_any:
-                log("%s: scale ramp %s" % (kind, args.scale_steps))
-                later = len(args.kinds) - 1 - args.kinds.index(kind)
-                cap = min(args.scale_cap, args.budget - (time.monotonic() - t_begin)
-                          - 90 - later * 270)
+            res["converged_any"] = converged_any
+        # The ramps come after every kind's per-size runs, clusterd's first: its >= 1,000
+        # target is the one the budget must not squeeze out; Serf's ramp gets what is left.
+        ramp_order = [k for k in ("clusterd", "serf") if k in args.kinds]
+        for i, kind in enumerate(ramp_order):
+            res = results.get(kind, {})
+            if "figs" not in res or res.get("maxn"):
+                continue                      # not built: already noted
+            binary = os.path.abspath(args.serf if kind == "serf" else args.clusterd)
+            if not args.scale_steps:
+                res["maxn"] = {"value": None, "note": "ramp not run (--quick)"}
+            elif not res.get("converged_any", True):
+                res["maxn"] = {"value": None, "note": "not run: no convergence at the sizes"}
+            else:
+                later = len(ramp_order) - 1 - i
+                left = args.budget - (time.monotonic() - t_begin) - 60   # mixed + sim + report
+                cap = min(args.scale_cap, left - later * min(args.scale_cap, 60))
                 if cap < 30:
                     res["maxn"] = {"value": None, "note": "ramp skipped: time budget"}
                 else:
+                    log("%s: scale ramp %s (cap %.0f s)" % (kind, args.scale_steps, cap))
                     scale_ramp(kind, binary, args, rundir, res, cap)
-            elif args.scale_steps:
-                res["maxn"] = {"value": None, "note": "not run: no convergence at the sizes"}
-            else:
-                res["maxn"] = {"value": None, "note": "ramp not run (--quick)"}
         if args.mixed and set(args.kinds) >= {"serf", "clusterd"}:
             mixed_cluster(args, t, rundir, results)
         sim = {"status": "skipped (--no-sim)"}

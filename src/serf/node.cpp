@@ -276,6 +276,16 @@ void Node::notify_leave(const swim::Node& n) {
             type = EventType::MemberLeave;
             break;
         case MemberStatus::Alive:
+            if (n.state == swim::State::Left) {
+                // The node announced its own departure (memberlist "dead" from itself) but its
+                // Serf leave intent never reached us (lost, or gossiped only to peers that were
+                // dead already): it left, it did not fail. Newer Serf decides the same way.
+                ms.member.status = MemberStatus::Left;
+                ms.leave_time = now_;
+                left_.push_back(n.name);
+                type = EventType::MemberLeave;
+                break;
+            }
             ms.member.status = MemberStatus::Failed;
             ms.leave_time = now_;
             failed_.push_back(n.name);

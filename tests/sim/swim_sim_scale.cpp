@@ -5,8 +5,6 @@
 // Exit 0 = converged, 1 = not converged within the cap, 2 = bad arguments.
 //
 //   swim_sim_scale --nodes N [--seed S] [--cap SIM_SECONDS] [--loss P] [--quiet]
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -71,10 +69,21 @@ bool parse(int argc, char** argv, Options& o) {
     return true;
 }
 
+/// VmHWM of this process (getrusage's ru_maxrss survives execve and would report the
+/// launcher's peak when that was larger).
 double peak_rss_mib() {
-    rusage ru{};
-    ::getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_maxrss) / 1024.0;
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (f == nullptr) return 0.0;
+    char line[256];
+    double kib = 0.0;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::strncmp(line, "VmHWM:", 6) == 0) {
+            kib = std::strtod(line + 6, nullptr);
+            break;
+        }
+    }
+    std::fclose(f);
+    return kib / 1024.0;
 }
 
 }  // namespace

@@ -88,6 +88,30 @@ TEST(NodeUnit, LeaveIntentBufferedEarly) {
     EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
 }
 
+TEST(NodeUnit, SelfAnnouncedLeaveWithoutIntentIsLeftNotFailed) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);  // our own member-join
+    n.notify_join(peer("gone"));
+    n.notify_join(peer("crashed", 3));
+    drain(n);
+    // "gone" sent memberlist's dead-about-itself (state Left) but its leave intent was lost.
+    swim::Node gone = peer("gone");
+    gone.state = swim::State::Left;
+    n.notify_leave(gone);
+    // "crashed" was declared dead by others.
+    swim::Node crashed = peer("crashed", 3);
+    crashed.state = swim::State::Dead;
+    n.notify_leave(crashed);
+    EXPECT_EQ(n.member("gone")->status, MemberStatus::Left);
+    EXPECT_EQ(n.member("crashed")->status, MemberStatus::Failed);
+    EXPECT_EQ(n.num_left(), 1u);
+    EXPECT_EQ(n.num_failed(), 1u);
+    auto ev = drain(n);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
+    EXPECT_EQ(event_type(ev[1]), EventType::MemberFailed);
+}
+
 TEST(NodeUnit, LeaveIntentOldMessageIgnoredNewerApplied) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
