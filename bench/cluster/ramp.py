@@ -82,14 +82,24 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                 note = "stopped before N=%d: time cap %.0f s" % (n, cap)
                 break
             t0 = time.monotonic()
+            # The cap is a hard limit: spawning (slow when the agents already running eat the
+            # CPU) and polling both stop at the step's deadline.
+            step_deadline = min(t0 + 60.0 + 0.15 * n, t_start + cap)
             for i in range(len(agents), n):
+                if time.monotonic() >= step_deadline:
+                    break
                 a = procs.spawn_agent(binary, kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], rundir,
                                       os.path.join(rundir, "handler.sh"), join_port=gossip[0],
                                       profile=profile)
                 a.rpc = None
                 agents.append(a)
             spawn_s = time.monotonic() - t0
-            step_deadline = t0 + min(left, 60.0 + 0.15 * n)
+            if len(agents) < n:
+                note = ("N=%d not reached: only %d agents spawned within the step's %.0f s "
+                        "(the running agents load the machine)" % (n, len(agents),
+                                                                   step_deadline - t0))
+                log("  ramp %s N=%d: %s" % (kind, n, note))
+                break
             pending = list(range(n))
             counts = {}
             while pending and time.monotonic() < step_deadline:
@@ -101,7 +111,7 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                     if not agents[i].alive():
                         still.append(i)
                         continue
-                    c = _stats_alive(rpcp[i], 2.0)
+                    c = _stats_alive(rpcp[i], max(0.2, min(1.0, step_deadline - time.monotonic())))
                     if c is not None:
                         counts[i] = c
                     if c is None or c < n:
