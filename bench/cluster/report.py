@@ -235,11 +235,7 @@ def sim_chart(points, path):
             script += ["set title '%s'" % title,
                        "plot '%s' using 1:%d with linespoints pt 7 lc rgb '#d62728'" % (dat, col)]
         script.append("unset multiplot")
-        r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
-                           capture_output=True, timeout=60)
-        if r.returncode != 0:
-            return "gnuplot failed: " + " ".join(r.stderr.split())[:300]
-        return path
+        return _gnuplot(script, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -299,13 +295,18 @@ def chart(results, sizes, path):
                 script.append("unset label 1")
                 script.append("set yrange [0:*]")
         script.append("unset multiplot")
-        r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
-                           capture_output=True, timeout=60)
-        if r.returncode != 0:
-            return "gnuplot failed: " + " ".join(r.stderr.split())[:300]
-        return path
+        return _gnuplot(script, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _gnuplot(script, path):
+    """Runs a gnuplot script; returns `path` or why it failed."""
+    r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
+                       capture_output=True, timeout=60)
+    if r.returncode != 0:
+        return "gnuplot failed: " + " ".join(r.stderr.split())[:300]
+    return path
 
 
 def _has_cairo():
