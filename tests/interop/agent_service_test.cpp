@@ -18,9 +18,11 @@
 
 #include "cluster.hpp"
 #include "interop_records.hpp"
+#include "support/notify_stub.hpp"
 
 using namespace clusterd::testing;
 using namespace std::chrono_literals;
+using clusterd::testsupport::NotifyStub;
 
 namespace {
 
@@ -29,45 +31,6 @@ std::string source_dir() {
     std::string f = __FILE__;
     return f.substr(0, f.rfind("/tests/interop/"));
 }
-
-/// A bound unix datagram socket standing in for systemd's notify socket.
-class NotifyStub {
-public:
-    explicit NotifyStub(const std::string& path) : path_(path) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_un sa{};
-        sa.sun_family = AF_UNIX;
-        std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
-        ::unlink(path.c_str());
-        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    }
-    ~NotifyStub() {
-        if (fd_ >= 0) ::close(fd_);
-        ::unlink(path_.c_str());
-    }
-    bool ok() const { return ok_; }
-    /// Reads datagrams until one contains `needle` or `timeout`; every datagram is kept.
-    bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        for (;;) {
-            if (all_.find(needle) != std::string::npos) return true;
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            char buf[4096];
-            auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-            if (n > 0) all_ += std::string(buf, static_cast<std::size_t>(n)) + "\n--\n";
-        }
-    }
-    const std::string& received() const { return all_; }
-
-private:
-    std::string path_;
-    int fd_ = -1;
-    bool ok_ = false;
-    std::string all_;
-};
 
 /// Starts a clusterd agent like Cluster::start does, but with extra environment variables and
 /// (when `debug_flag` is false) no -log-level flag, so the config file's log_level applies.

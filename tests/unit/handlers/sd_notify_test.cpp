@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "support/notify_stub.hpp"
 #include "test_util.hpp"
 
 using namespace clusterd::agent;
@@ -18,35 +19,13 @@ using clusterd::testutil::TempDir;
 
 namespace {
 
-class NotifyStub {
+/// The shared stub, also naming itself in $NOTIFY_SOCKET for the test's lifetime.
+class NotifyStub : public clusterd::testsupport::NotifyStub {
 public:
-    explicit NotifyStub(const std::string& path) : path_(path) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    explicit NotifyStub(const std::string& path) : clusterd::testsupport::NotifyStub(path) {
         ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
     }
-    ~NotifyStub() {
-        ::unsetenv("NOTIFY_SOCKET");
-        if (fd_ >= 0) ::close(fd_);
-        ::unlink(path_.c_str());
-    }
-    bool ok() const { return ok_; }
-    /// Next datagram, or "" after 2 s.
-    std::string receive() {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 2000) != 1) return "";
-        char buf[4096];
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
-    }
-
-private:
-    std::string path_;
-    int fd_ = -1;
-    bool ok_ = false;
+    ~NotifyStub() { ::unsetenv("NOTIFY_SOCKET"); }
 };
 
 }  // namespace
