@@ -9,10 +9,12 @@
 #include "clusterd/net/address.hpp"
 #include "clusterd/net/driver.hpp"
 #include "clusterd/swim/endpoint.hpp"
+#include "support/asio_pump.hpp"
 
 using namespace clusterd;
 using namespace std::chrono_literals;
 using testing_t = clusterd::testing::Child;
+using clusterd::testing::pump_until;
 
 namespace {
 
@@ -35,17 +37,6 @@ SerfAgent start_serf(const std::string& name, const std::string& dir, const std:
 
 std::string serf_members(const SerfAgent& a) {
     return clusterd::testing::run({"serf", "members", "-rpc-addr=" + a.rpc_addr()}, 5s).out;
-}
-
-/// Runs the io_context in small slices until `cond` or the timeout.
-bool pump_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        io.run_for(50ms);
-        if (io.stopped()) io.restart();
-        if (cond()) return true;
-    }
-    return cond();
 }
 
 swim::Config local_config(const std::string& name, std::uint16_t port) {

@@ -13,10 +13,12 @@
 
 #include "clusterd/net/driver.hpp"
 #include "clusterd/wire/envelope.hpp"
+#include "support/asio_pump.hpp"
 
 using namespace clusterd;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
+using clusterd::testing::pump_until;
 
 namespace {
 
@@ -52,20 +54,14 @@ base::Bytes plain_frame(std::uint8_t type) {
     return sealed.ok() ? *sealed : base::Bytes{};
 }
 
-/// Runs the loop until `cond` holds (bounded).
-bool pump_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        io.run_for(10ms);
-        if (io.stopped()) io.restart();
-        if (cond()) return true;
-    }
-    return cond();
-}
-
 /// Starts a driver on an ephemeral port; port 0 binds UDP first and TCP on the same number,
 /// which an outgoing TCP connection may already hold, so a few fresh tries are allowed.
-std::unique_ptr<net::Driver> start_driver(asio::io_context& io, net::Host& host, net::DriverOptions opts) {
+std::unique_ptr<net::Driver> start_driver(asio::io_context& io, net::Host& host, base::Duration tcp_timeout) {
+    net::DriverOptions opts;
+    opts.bind_addr = asio::ip::make_address("127.0.0.1");
+    opts.bind_port = 0;
+    opts.compress = false;
+    opts.tcp_timeout = tcp_timeout;
     for (int attempt = 0; attempt < 10; ++attempt) {
         auto d = std::make_unique<net::Driver>(io, host, opts, [](int, const std::string&) {});
         if (d->start().ok()) return d;
@@ -85,11 +81,7 @@ TEST(DriverLifetime, ReplyAndDeadlineInOneLoopTurn) {
     for (int round = 0; round < 3; ++round) {
         asio::io_context io;
         ScriptedHost host;
-        net::DriverOptions opts;
-        opts.bind_addr = asio::ip::make_address("127.0.0.1");
-        opts.bind_port = 0;
-        opts.compress = false;
-        auto started = start_driver(io, host, opts);
+        auto started = start_driver(io, host, 10s);
         ASSERT_TRUE(started);
         net::Driver& driver = *started;
 
@@ -135,12 +127,7 @@ TEST(DriverLifetime, RequestAndDeadlineInOneLoopTurn) {
     for (int round = 0; round < 3; ++round) {
         asio::io_context io;
         ScriptedHost host;
-        net::DriverOptions opts;
-        opts.bind_addr = asio::ip::make_address("127.0.0.1");
-        opts.bind_port = 0;
-        opts.compress = false;
-        opts.tcp_timeout = 250ms;
-        auto started = start_driver(io, host, opts);
+        auto started = start_driver(io, host, 250ms);
         ASSERT_TRUE(started);
         net::Driver& driver = *started;
         const auto port = driver.bound_port();
