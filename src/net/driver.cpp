@@ -103,8 +103,11 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         std::error_code ec;
         udp_sock.send_to(asio::buffer(*sealed), udp::endpoint(to_asio(t.to, opts.bind_addr.is_v6()), t.to.port), 0, ec);
         if (ec) {
-            ++stats.send_errors;
-            log(0, "udp send to " + t.to.to_string() + " failed: " + ec.message());
+            // A peer we cannot send to is invisible at debug level: warn on the 1st, 10th, 100th...
+            const auto n = ++stats.send_errors;
+            const bool loud = n == 1 || n == 10 || n == 100 || n % 1000 == 0;
+            log(loud ? 2 : 0, "udp send to " + t.to.to_string() + " failed: " + ec.message() +
+                                  (loud ? " (send errors: " + std::to_string(n) + ")" : ""));
             return;
         }
         ++stats.udp_out;
