@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <gtest/gtest.h>
 
 #include "support/netlab.hpp"
@@ -99,6 +101,15 @@ bool tcp_connects(Lab& lab, int from, int to, const std::string& to_ip) {
 }
 
 bool ns_exists(const std::string& ns) { return std::filesystem::exists("/run/netns/" + ns); }
+
+// Running (a zombie waiting for init to reap it counts as gone).
+bool alive(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) return false;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
 
 }  // namespace
 
@@ -204,7 +215,9 @@ TEST(Netlab, TeardownAndSweepLeaveNothing) {
         ::close(fds[0]);
         try {
             auto* leaked = new Lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}});
-            std::string p = leaked->prefix();
+            // An agent-like process left running inside the lab, as after a killed test.
+            auto* orphan = new Child(leaked->spawn(1, {"sleep", "300"}, "/dev/null"));
+            std::string p = leaked->prefix() + " " + std::to_string(orphan->pid());
             if (::write(fds[1], p.data(), p.size()) < 0) _exit(3);
         } catch (...) {
             _exit(2);
@@ -218,9 +231,13 @@ TEST(Netlab, TeardownAndSweepLeaveNothing) {
     int st = 0;
     ::waitpid(pid, &st, 0);
     ASSERT_GT(n, 0);
-    const std::string leaked(buf, static_cast<std::size_t>(n));
+    const std::string reply(buf, static_cast<std::size_t>(n));
+    const std::string leaked = reply.substr(0, reply.find(' '));
+    const pid_t orphan = static_cast<pid_t>(std::stol(reply.substr(reply.find(' ') + 1)));
     EXPECT_TRUE(ns_exists(leaked + "-h1"));
+    EXPECT_TRUE(alive(orphan));
     EXPECT_GE(Lab::sweep(), 3);
+    EXPECT_TRUE(wait_until([&] { return !alive(orphan); }, std::chrono::seconds(5))) << "sweep kills what ran inside";
     EXPECT_FALSE(ns_exists(leaked + "-h1"));
     EXPECT_FALSE(ns_exists(leaked + "-sw"));
     EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + leaked + "-h1"));
