@@ -104,8 +104,8 @@ private:
     };
     /// An error only when no entry gave an address.
     base::Result<Seeds> resolve(const std::vector<std::string>& addrs);
-    /// Starts a join through `seeds` and records it; false (error logged/reported) when it
-    /// could not start.
+    /// Starts a join through `seeds` (honouring replay_on_join) and records it in joins_;
+    /// returns its id, or why it could not start.
     base::Result<std::uint64_t> start_join_with(const Seeds& seeds);
 
     asio::io_context& io_;

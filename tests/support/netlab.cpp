@@ -110,6 +110,12 @@ Lab::Lab(Options opts) : opts_(std::move(opts)) {
     sweep();
     prefix_ = "cdl" + std::to_string(::getpid()) + "x" + std::to_string(g_lab_counter++);
     switch_ns_ = prefix_ + "-sw";
+    // A name taken already was left by an earlier process with our PID (PID reuse): not ours.
+    for (int h = -1; h < opts_.hosts; ++h) {
+        const std::string n = h < 0 ? switch_ns_ : prefix_ + "-h" + std::to_string(h);
+        std::error_code ec;
+        if (fs::exists(fs::path(kRunNetns) / n, ec) || fs::exists(fs::path(kEtcNetns) / n, ec)) remove_ns(n);
+    }
     try {
         sh({"ip", "netns", "add", switch_ns_});
         sh({"ip", "-n", switch_ns_, "link", "add", "br0", "type", "bridge", "stp_state", "0",
