@@ -7,9 +7,13 @@
 //       (or, with --env, until FILE is removed) and removes everything it made.
 //   netlab sweep
 //       removes labs left behind by processes that are gone.
+//   netlab guard PREFIX
+//       (started by every Lab) reads stdin to its end; unless it read "done", the lab's process
+//       died without removing its lab, and the guard removes "PREFIX-*".
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +47,26 @@ int main(int argc, char** argv) {
                 return 1;
             }
             std::cout << "removed " << netlab::Lab::sweep() << " leftover namespace(s)\n";
+            return 0;
+        }
+        if (cmd == "guard" && argc == 3) {
+            ::signal(SIGINT, SIG_IGN);
+            ::signal(SIGHUP, SIG_IGN);
+            ::signal(SIGPIPE, SIG_IGN);
+            std::string in;
+            char buf[64];
+            while (true) {
+                const ssize_t n = ::read(0, buf, sizeof buf);
+                if (n > 0) {
+                    in.append(buf, static_cast<std::size_t>(n));
+                } else if (n < 0 && errno == EINTR) {
+                    continue;
+                } else {
+                    break;
+                }
+            }
+            if (in.find("done") != std::string::npos) return 0;
+            netlab::Lab::remove_prefix(argv[2]);
             return 0;
         }
         if (cmd != "up") return usage();

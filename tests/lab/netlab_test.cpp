@@ -188,7 +188,7 @@ TEST(Netlab, Ipv6OnlyHostAndHostsFile) {
     EXPECT_EQ(run({"getent", "hosts", "self-name"}).exit_code, 2);
 }
 
-TEST(Netlab, TeardownAndSweepLeaveNothing) {
+TEST(Netlab, TeardownLeavesNothing) {
     require_root();
     std::string prefix;
     {
@@ -205,17 +205,20 @@ TEST(Netlab, TeardownAndSweepLeaveNothing) {
     EXPECT_FALSE(ns_exists(prefix + "-h0"));
     EXPECT_FALSE(ns_exists(prefix + "-sw"));
     EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + prefix + "-h0"));
+}
 
-    // A test process killed mid-test: its lab stays until the next sweep removes it.
+namespace {
+// Forks a process that builds a lab (with a process running inside it) and dies without
+// tearing it down, as a test killed by SIGKILL. Returns "<prefix> <pid of the process inside>".
+std::string leak_a_lab(bool guard) {
     int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
+    if (::pipe(fds) != 0) return "";
     const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
+    if (pid < 0) return "";
     if (pid == 0) {
         ::close(fds[0]);
         try {
-            auto* leaked = new Lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}});
-            // An agent-like process left running inside the lab, as after a killed test.
+            auto* leaked = new Lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}, .guard = guard});
             auto* orphan = new Child(leaked->spawn(1, {"sleep", "300"}, "/dev/null"));
             std::string p = leaked->prefix() + " " + std::to_string(orphan->pid());
             if (::write(fds[1], p.data(), p.size()) < 0) _exit(3);
@@ -230,8 +233,14 @@ TEST(Netlab, TeardownAndSweepLeaveNothing) {
     ::close(fds[0]);
     int st = 0;
     ::waitpid(pid, &st, 0);
-    ASSERT_GT(n, 0);
-    const std::string reply(buf, static_cast<std::size_t>(n));
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+}
+}  // namespace
+
+TEST(Netlab, KilledTestWithoutGuardIsSweptByTheNextLab) {
+    require_root();
+    const std::string reply = leak_a_lab(false);
+    ASSERT_NE(reply.find(' '), std::string::npos) << reply;
     const std::string leaked = reply.substr(0, reply.find(' '));
     const pid_t orphan = static_cast<pid_t>(std::stol(reply.substr(reply.find(' ') + 1)));
     EXPECT_TRUE(ns_exists(leaked + "-h1"));
@@ -240,5 +249,19 @@ TEST(Netlab, TeardownAndSweepLeaveNothing) {
     EXPECT_TRUE(wait_until([&] { return !alive(orphan); }, std::chrono::seconds(5))) << "sweep kills what ran inside";
     EXPECT_FALSE(ns_exists(leaked + "-h1"));
     EXPECT_FALSE(ns_exists(leaked + "-sw"));
+    EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + leaked + "-h1"));
+}
+
+TEST(Netlab, KilledTestIsCleanedUpByItsGuard) {
+    require_root();
+    ASSERT_NE(Lab::guard_binary(), "") << "the netlab CLI (guard) is built next to the tests";
+    const std::string reply = leak_a_lab(true);
+    ASSERT_NE(reply.find(' '), std::string::npos) << reply;
+    const std::string leaked = reply.substr(0, reply.find(' '));
+    const pid_t orphan = static_cast<pid_t>(std::stol(reply.substr(reply.find(' ') + 1)));
+    // No sweep here: the guard saw its pipe close without "done".
+    EXPECT_TRUE(wait_until([&] { return !ns_exists(leaked + "-h0") && !ns_exists(leaked + "-sw"); },
+                           std::chrono::seconds(10)));
+    EXPECT_TRUE(wait_until([&] { return !alive(orphan); }, std::chrono::seconds(5)));
     EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + leaked + "-h1"));
 }

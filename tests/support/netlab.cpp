@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+extern char** environ;
 
 namespace clusterd::testing::netlab {
 namespace fs = std::filesystem;
@@ -77,6 +82,83 @@ std::string unavailable_reason() {
     return "";
 }
 
+int Lab::remove_prefix(const std::string& prefix) {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (const char* dir : {kRunNetns, kEtcNetns}) {
+        if (!fs::is_directory(dir, ec)) continue;
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            const auto n = e.path().filename().string();
+            if (n.rfind(prefix + "-", 0) == 0) names.insert(n);
+        }
+    }
+    // Hosts first, the switch last (as teardown does).
+    int removed = 0;
+    for (const auto& n : names)
+        if (n != prefix + "-sw") {
+            remove_ns(n);
+            ++removed;
+        }
+    if (names.count(prefix + "-sw") > 0) {
+        remove_ns(prefix + "-sw");
+        ++removed;
+    }
+    return removed;
+}
+
+std::string Lab::guard_binary() {
+    if (const char* e = std::getenv("NETLAB_BIN"); e != nullptr && *e != '\0') return e;
+#ifdef CLUSTERD_NETLAB_BIN
+    if (::access(CLUSTERD_NETLAB_BIN, X_OK) == 0) return CLUSTERD_NETLAB_BIN;
+#endif
+    return "";
+}
+
+void Lab::start_guard() {
+    const std::string bin = guard_binary();
+    if (bin.empty()) return;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);  // dup2 clears O_CLOEXEC on fd 0
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Its own session: a Ctrl-C or a kill of the test's process group does not reach it.
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    std::string a0 = bin, a1 = "guard", a2 = prefix_;
+    char* argv[] = {a0.data(), a1.data(), a2.data(), nullptr};
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, bin.c_str(), &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[0]);
+    if (rc != 0) {
+        ::close(fds[1]);
+        return;
+    }
+    guard_fd_ = fds[1];
+    guard_pid_ = pid;
+}
+
+void Lab::stop_guard() {
+    if (guard_fd_ < 0) return;
+    const char done[] = "done\n";
+    if (::write(guard_fd_, done, sizeof done - 1) < 0) {
+        // The guard is gone; nothing to tell it.
+    }
+    ::close(guard_fd_);
+    guard_fd_ = -1;
+    for (int i = 0; i < 100; ++i) {
+        int st = 0;
+        if (::waitpid(guard_pid_, &st, WNOHANG) != 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    guard_pid_ = -1;
+}
+
 int Lab::sweep() {
     static const std::regex kName(R"(^cdl([0-9]+)x[0-9]+-(h[0-9]+|sw)$)");
     std::set<std::string> names;
@@ -110,6 +192,7 @@ Lab::Lab(Options opts) : opts_(std::move(opts)) {
     sweep();
     prefix_ = "cdl" + std::to_string(::getpid()) + "x" + std::to_string(g_lab_counter++);
     switch_ns_ = prefix_ + "-sw";
+    if (opts_.guard) start_guard();
     // A name taken already was left by an earlier process with our PID (PID reuse): not ours.
     for (int h = -1; h < opts_.hosts; ++h) {
         const std::string n = h < 0 ? switch_ns_ : prefix_ + "-h" + std::to_string(h);
@@ -163,6 +246,7 @@ void Lab::teardown() {
     torn_down_ = true;
     for (const auto& h : hosts_) remove_ns(h.ns);
     if (!switch_ns_.empty()) remove_ns(switch_ns_);
+    stop_guard();
 }
 
 std::string Lab::ipv4(int h) const {

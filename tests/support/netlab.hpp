@@ -16,8 +16,11 @@
 // Processes run inside a host with `ip netns exec <ns> argv...`, which execs in place: the PID
 // that spawn() returns is the program's own PID. The destructor kills whatever still runs in
 // the lab's namespaces (by PID, from `ip netns pids`), deletes the namespaces and the
-// /etc/netns directories. A test killed before its destructor ran leaves them behind; the next
-// Lab (or `netlab sweep`) removes every lab whose creating process is gone.
+// /etc/netns directories. For a test killed before its destructor runs, each Lab starts a guard
+// (`netlab guard <prefix>`, in its own session) that holds the read end of a pipe only the test
+// process can write to: when that pipe closes without the word "done", the guard removes the lab.
+// Whatever is still left (no guard binary, guard killed too) is removed by the next Lab's sweep
+// (or `netlab sweep`) once its creating process is gone.
 //
 // Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN). Every command has a time limit. Errors throw
 // std::runtime_error naming the command and its output.
@@ -25,6 +28,7 @@
 
 #include <chrono>
 #include <map>
+#include <sys/types.h>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +42,7 @@ struct Options {
     bool ipv4 = true;                  ///< give every host an IPv4 address
     bool ipv6 = false;                 ///< give every host a ULA IPv6 address
     std::set<int> ipv6_only;           ///< hosts with IPv6 and no IPv4 (implies ipv6 for them)
+    bool guard = true;                 ///< start the guard process (see above) if it can be found
 };
 
 enum class Proto { All, Udp, Tcp };
@@ -55,6 +60,11 @@ public:
     /// Removes leftover labs (namespaces, /etc/netns dirs, processes in them) whose creating
     /// process is gone. Returns how many namespaces were removed.
     static int sweep();
+    /// Removes every namespace named "<prefix>-*" (and what runs inside, and its /etc/netns
+    /// dir). Returns how many namespaces were removed. The guard calls this.
+    static int remove_prefix(const std::string& prefix);
+    /// The guard binary: $NETLAB_BIN, else the `netlab` built next to the tests, or "".
+    static std::string guard_binary();
     /// Removes this lab now (idempotent; the destructor calls it).
     void teardown();
 
@@ -114,6 +124,8 @@ private:
         std::vector<Rule> rules;      ///< applied on this host's input
     };
     void sh(const std::vector<std::string>& argv, const std::string& stdin_data = "") const;
+    void start_guard();
+    void stop_guard();
     void apply_rules(int h);
 
     Options opts_;
@@ -121,6 +133,8 @@ private:
     std::string switch_ns_;
     std::vector<Host> hosts_;
     bool torn_down_ = false;
+    int guard_fd_ = -1;   ///< write end of the guard's pipe
+    pid_t guard_pid_ = -1;
 };
 
 }  // namespace clusterd::testing::netlab
