@@ -26,7 +26,11 @@ endif()
 
 # asio is header-only and standalone (libasio-dev).
 add_library(clusterd_asio INTERFACE)
-target_compile_definitions(clusterd_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# ASIO_DISABLE_STD_ALIGNED_ALLOC: asio 1.22 picks aligned_alloc/free or operator new/delete for
+# its handler memory by whether a libstdc++ header was included before asio's config, so two
+# translation units could disagree (memory from operator new released with free: ASan's
+# alloc-dealloc-mismatch in the g++ tree). One choice for every translation unit.
+target_compile_definitions(clusterd_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_DISABLE_STD_ALIGNED_ALLOC)
 target_link_libraries(clusterd_asio INTERFACE Threads::Threads)
 # asio 1.22 only detects C++20 coroutines on clang with libc++; with libstdc++ <coroutine> works too.
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")

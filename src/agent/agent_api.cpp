@@ -153,6 +153,17 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     s["runtime"]["max_procs"] = "1";
     s["runtime"]["goroutines"] = "0";
     s["runtime"]["cpu_count"] = std::to_string(std::thread::hardware_concurrency());
+    // clusterd additions (Serf's `info` prints any extra keys): how late the event loop runs
+    // its timers, and the handler runner's backlog.
+    const auto& lag = driver_->stats().loop_lag;
+    s["runtime"]["loop_lag_p99_us"] = std::to_string(lag.quantile_us(0.99));
+    s["runtime"]["loop_lag_max_us"] = std::to_string(lag.max_us());
+    s["runtime"]["loop_lag_samples"] = std::to_string(lag.count());
+    if (runner_) {
+        s["runtime"]["handlers_pending"] = std::to_string(runner_->pending());
+        s["runtime"]["handlers_completed"] = std::to_string(runner_->completed());
+        s["runtime"]["handlers_dropped"] = std::to_string(runner_->dropped());
+    }
     auto& sf = s["serf"];
     sf["members"] = std::to_string(node_->members().size());
     sf["failed"] = std::to_string(node_->num_failed());

@@ -48,6 +48,31 @@ asio::ip::address to_asio(const swim::Address& addr, bool v6_socket) {
     return {};
 }
 
+/// A TCP stream whose deadline closes it. The socket lives in shared state that the deadline
+/// handler reaches only through a weak reference: once a timer has expired its handler is
+/// already queued and cancel() cannot stop it, so it may run after the coroutine that owned the
+/// stream has finished (a stalled loop delivers the read completion and the expiry in one turn,
+/// and the read resumes the coroutine first). Capturing the socket by reference there was the
+/// use after free of issue 12. Rule: an async handler never holds a reference into a coroutine
+/// frame or any object whose lifetime the handler does not share.
+struct GuardedStream : std::enable_shared_from_this<GuardedStream> {
+    explicit GuardedStream(tcp::socket s) : sock(std::move(s)) {}
+    tcp::socket sock;
+    bool timed_out = false;
+
+    /// The deadline's completion handler.
+    auto on_deadline() {
+        return [w = weak_from_this()](const std::error_code& ec) {
+            if (ec) return;
+            auto self = w.lock();
+            if (!self) return;  // the stream ended first
+            self->timed_out = true;
+            std::error_code ignored;
+            self->sock.close(ignored);
+        };
+    }
+};
+
 struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
     asio::io_context& io;
     Host& ep;
@@ -137,7 +162,9 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         timer.async_wait([self = shared_from_this(), d](const std::error_code& ec) {
             if (ec || self->stopped || self->armed != d) return;
             self->armed = base::Instant::max();
-            self->ep.handle_timeout(self->now());
+            const auto fired = self->now();
+            self->stats.loop_lag.record(fired - d);
+            self->ep.handle_timeout(fired);
             self->kick();
         });
     }
@@ -218,20 +245,17 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         }
     }
 
-    static awaitable<void> handle_conn(std::shared_ptr<Impl> self, tcp::socket sock) {
+    static awaitable<void> handle_conn(std::shared_ptr<Impl> self, tcp::socket socket) {
         ++self->open_conns;
         ++self->stats.tcp_in;
         std::error_code ec0;
-        auto remote = sock.remote_endpoint(ec0);
+        auto remote = socket.remote_endpoint(ec0);
         auto src = to_swim(remote.address(), remote.port());
+        auto stream = std::make_shared<GuardedStream>(std::move(socket));
+        tcp::socket& sock = stream->sock;
         asio::steady_timer deadline(self->io);
         deadline.expires_after(self->opts.tcp_timeout);
-        deadline.async_wait([&sock](const std::error_code& ec) {
-            if (!ec) {
-                std::error_code ignored;
-                sock.close(ignored);
-            }
-        });
+        deadline.async_wait(stream->on_deadline());
         base::Bytes buf;
         auto frame = co_await read_frame(sock, buf);
         if (!frame) {
@@ -267,18 +291,13 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
 
     static awaitable<void> stream_out(std::shared_ptr<Impl> self, swim::Transmit t) {
         ++self->stats.tcp_out;
-        tcp::socket sock(self->io);
+        auto stream = std::make_shared<GuardedStream>(tcp::socket(self->io));
+        tcp::socket& sock = stream->sock;
+        const bool& timed_out = stream->timed_out;
         asio::steady_timer deadline(self->io);
         const auto timeout = t.timeout.count() > 0 ? t.timeout : self->opts.tcp_timeout;
         deadline.expires_after(timeout);
-        bool timed_out = false;
-        deadline.async_wait([&sock, &timed_out](const std::error_code& ec) {
-            if (!ec) {
-                timed_out = true;
-                std::error_code ignored;
-                sock.close(ignored);
-            }
-        });
+        deadline.async_wait(stream->on_deadline());
         std::string why;
         const bool expects_reply = !t.msg.empty() && t.msg[0] != 8;  // user messages get no reply
         auto [cec] = co_await sock.async_connect(tcp::endpoint(to_asio(t.to), t.to.port), kTuple);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "clusterd/base/latency.hpp"
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/swim/endpoint.hpp"
@@ -84,6 +85,9 @@ struct DriverStats {
     std::uint64_t send_errors = 0;
     std::uint64_t tcp_refused = 0;
     std::map<std::string, std::uint64_t> drops;  ///< by error code (decrypt_failed, bad_crc, ...)
+    /// Event-loop lag: how late the protocol timer's handler ran after its deadline (every
+    /// gossip, probe and push-pull tick is one sample). A busy or starved loop shows here first.
+    base::LatencyHistogram loop_lag;
 };
 
 class Driver {
