@@ -9,22 +9,38 @@ function(clusterd_module name)
   target_link_libraries(clusterd_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
 endfunction()
 
-# clusterd_test(NAME SOURCES ... LIBS ... [LABELS ...] [TIMEOUT s])
-#   One GoogleTest binary = one ctest entry (labels: unit, sim, interop, e2e, fuzz).
+# clusterd_test(NAME SOURCES ... LIBS ... [LABELS ...] [TIMEOUT s] [CELLS name filter ...])
+#   One GoogleTest binary = one ctest entry (labels: unit, sim, interop, lab, e2e, fuzz). With
+#   CELLS, one ctest entry per (name, gtest filter) pair instead, so long independent cells of
+#   one binary run side by side under ctest -j.
 function(clusterd_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;CELLS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_compile_options(${name} PRIVATE ${CLUSTERD_WARNINGS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
-  add_test(NAME ${name} COMMAND ${name})
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+  set(entries ${name})
+  if(T_CELLS)
+    set(entries "")
+    list(LENGTH T_CELLS n)
+    math(EXPR last "${n} - 1")
+    foreach(i RANGE 0 ${last} 2)
+      math(EXPR j "${i} + 1")
+      list(GET T_CELLS ${i} cell)
+      list(GET T_CELLS ${j} filter)
+      add_test(NAME ${cell} COMMAND ${name} --gtest_filter=${filter})
+      list(APPEND entries ${cell})
+    endforeach()
+  else()
+    add_test(NAME ${name} COMMAND ${name})
+  endif()
+  set_tests_properties(${entries} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "CLUSTERD_SOURCE_DIR=${PROJECT_SOURCE_DIR};CLUSTERD_BIN=$<TARGET_FILE:clusterd>")
 endfunction()
 

@@ -134,14 +134,24 @@ base::Status Agent::start() {
     if (bind_host_.empty()) bind_host_ = "0.0.0.0";
     advertise_port_ = bind_port_;
     if (!cfg_.advertise.empty()) {
-        if (auto st = config::check_ip_port(cfg_.advertise, bind_port_, &advertise_host_, &advertise_port_); !st)
+        if (auto st = config::check_ip_port(cfg_.advertise, bind_port_, &advertise_host_, &advertise_port_, true); !st)
             return st.error();
+        if (!net::is_ip_literal(advertise_host_)) {
+            // A host name, as Serf accepts: its first address (IPv4 preferred) is advertised.
+            auto ips = net::resolve_host(advertise_host_);
+            if (!ips) return ips.error().with_prefix("advertise");
+            log_.info("agent", "advertise: '" + advertise_host_ + "' resolves to " + ips->front());
+            advertise_host_ = ips->front();
+        }
         log_.info("agent", "advertising " + net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_)) +
                                " (configured)");
     } else if (bind_host_ == "0.0.0.0" || bind_host_ == "::") {
         if (auto ip = net::first_private_ipv4()) {
             advertise_host_ = *ip;
             log_.info("agent", "bound to " + bind_host_ + ": advertising first private IPv4 address " + *ip);
+        } else if (auto ip6 = bind_host_ == "::" ? net::first_ipv6() : std::nullopt) {
+            advertise_host_ = *ip6;
+            log_.info("agent", "bound to :: with no private IPv4 address: advertising IPv6 address " + *ip6);
         } else {
             advertise_host_ = "127.0.0.1";
             log_.warn("agent", "bound to " + bind_host_ +
@@ -251,42 +261,44 @@ base::Status Agent::start() {
     return base::ok_status();
 }
 
-base::Result<std::vector<swim::Address>> Agent::resolve(const std::vector<std::string>& addrs) {
-    std::vector<swim::Address> out;
-    for (const auto& a : addrs) {
+base::Result<Agent::Seeds> Agent::resolve(const std::vector<std::string>& addrs) {
+    Seeds out;
+    for (std::size_t i = 0; i < addrs.size(); ++i) {
+        const auto& a = addrs[i];
         // Serf accepts "name/addr" (node name hint); the name is not needed to join.
-        std::string text = a.substr(a.find('/') == std::string::npos ? 0 : a.find('/') + 1);
+        const auto slash = a.find('/');
+        std::string text = a.substr(slash == std::string::npos ? 0 : slash + 1);
         auto hp = net::parse_host_port(text, 7946);
-        if (!hp) return hp.error();
-        if (auto ip = net::ip_bytes(hp->host)) {
-            out.push_back(swim::Address{*ip, hp->port});
+        if (!hp) {
+            out.errors.push_back(hp.error().message);
             continue;
         }
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_DGRAM;
-        addrinfo* res = nullptr;
-        if (::getaddrinfo(hp->host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr)
-            return base::make_error("resolve", "cannot resolve '" + hp->host + "'");
-        bool found = false;
-        for (addrinfo* it = res; it != nullptr && !found; it = it->ai_next) {
-            char buf[INET6_ADDRSTRLEN] = {};
-            if (it->ai_family == AF_INET) {
-                inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr, buf, sizeof buf);
-            } else if (it->ai_family == AF_INET6) {
-                inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr, buf, sizeof buf);
-            } else {
-                continue;
-            }
-            if (auto ip = net::ip_bytes(buf)) {
-                out.push_back(swim::Address{*ip, hp->port});
-                found = true;
-            }
+        auto ips = net::resolve_host(hp->host);
+        if (!ips) {
+            out.errors.push_back(ips.error().message);
+            continue;
         }
-        ::freeaddrinfo(res);
-        if (!found) return base::make_error("resolve", "no address for '" + hp->host + "'");
+        for (const auto& ip : *ips) {
+            auto bytes = net::ip_bytes(ip);
+            if (!bytes) continue;
+            swim::Address seed{*bytes, hp->port};
+            if (out.entry_of.emplace(seed, i).second) out.addrs.push_back(std::move(seed));
+        }
+    }
+    for (const auto& e : out.errors) log_.warn("agent", "join: " + e);
+    if (out.addrs.empty()) {
+        std::string why;
+        for (const auto& e : out.errors) why += (why.empty() ? "" : "; ") + e;
+        return base::make_error("resolve", why.empty() ? std::string("no address to join") : why);
     }
     return out;
+}
+
+base::Result<std::uint64_t> Agent::start_join_with(const Seeds& seeds) {
+    auto id = node_->join(seeds.addrs, !cfg_.replay_on_join, driver_->now());
+    if (!id) return id.error();
+    joins_[*id].entry_of = seeds.entry_of;
+    return *id;
 }
 
 void Agent::start_joins() {
@@ -297,15 +309,13 @@ void Agent::start_joins() {
             begin_shutdown(false, 1);
             return;
         }
-        auto id = node_->join(*seeds, !cfg_.replay_on_join, driver_->now());
+        auto id = start_join_with(*seeds);
         if (!id) {
             log_.error("agent", "failed to join: " + id.error().message);
             begin_shutdown(false, 1);
             return;
         }
-        PendingJoin pj;
-        pj.start_join = true;
-        joins_[*id] = std::move(pj);
+        joins_[*id].start_join = true;
     } else {
         // A restarted node finds its old peers from the snapshot, as Serf does.
         node_->rejoin_previous(driver_->now());
@@ -318,11 +328,9 @@ void Agent::retry_join_tick() {
     auto seeds = resolve(cfg_.retry_join);
     ++retry_attempts_;
     if (seeds) {
-        auto id = node_->join(*seeds, !cfg_.replay_on_join, driver_->now());
+        auto id = start_join_with(*seeds);
         if (id) {
-            PendingJoin pj;
-            pj.retry_join = true;
-            joins_[*id] = std::move(pj);
+            joins_[*id].retry_join = true;
             driver_->kick();
             return;  // the result decides whether to retry
         }

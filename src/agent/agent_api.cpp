@@ -15,14 +15,14 @@ void Agent::join(const std::vector<std::string>& addrs, bool replay,
         done(0, seeds.error().message);
         return;
     }
-    auto id = node_->join(*seeds, !replay, driver_->now());
+    auto id = node_->join(seeds->addrs, !replay, driver_->now());
     if (!id) {
         done(0, id.error().message);
         return;
     }
-    PendingJoin pj;
+    auto& pj = joins_[*id];
+    pj.entry_of = seeds->entry_of;
     pj.done = std::move(done);
-    joins_[*id] = std::move(pj);
     driver_->kick();
 }
 

@@ -222,7 +222,9 @@ void Agent::on_join_result(const serf::JoinResult& r) {
     }
     auto& pj = it->second;
     if (r.ok) {
-        ++pj.ok;
+        // One entry counts once however many of its addresses answered (Serf counts hosts).
+        auto e = pj.entry_of.find(r.seed);
+        if (e == pj.entry_of.end() || pj.ok_entries.insert(e->second).second) ++pj.ok;
     } else {
         pj.last_error = r.error;
         log_.warn("agent", "join " + r.seed.to_string() + ": " + r.error);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "clusterd/agent/handlers.hpp"
@@ -93,7 +94,19 @@ private:
     void on_join_result(const serf::JoinResult& r);
     void write_snapshot();
     void key_op(serf::KeyOp op, const std::string& key, std::function<void(const rpc::KeyResponse&)> done);
-    base::Result<std::vector<swim::Address>> resolve(const std::vector<std::string>& addrs);
+    /// The seeds of a join: every address of every entry ("host[:port]", "name/host[:port]").
+    /// A host name contributes all its addresses (each is tried, as Serf does); an entry that
+    /// cannot be resolved is reported in `errors` and does not stop the others.
+    struct Seeds {
+        std::vector<swim::Address> addrs;
+        std::map<swim::Address, std::size_t> entry_of;  ///< seed -> index of its entry
+        std::vector<std::string> errors;                ///< one per entry that gave no address
+    };
+    /// An error only when no entry gave an address.
+    base::Result<Seeds> resolve(const std::vector<std::string>& addrs);
+    /// Starts a join through `seeds` (honouring replay_on_join) and records it in joins_;
+    /// returns its id, or why it could not start.
+    base::Result<std::uint64_t> start_join_with(const Seeds& seeds);
 
     asio::io_context& io_;
     config::Config cfg_;
@@ -119,7 +132,9 @@ private:
 
     struct PendingJoin {
         std::function<void(int, const std::string&)> done;  ///< null for start/retry joins
-        int ok = 0;
+        int ok = 0;                          ///< entries with at least one address that answered
+        std::map<swim::Address, std::size_t> entry_of;
+        std::set<std::size_t> ok_entries;
         std::string last_error;
         bool start_join = false;
         bool retry_join = false;

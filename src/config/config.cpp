@@ -3,8 +3,12 @@
 #include "clusterd/config/config.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,11 +26,25 @@ base::Result<std::string> read_file(const std::string& path, const char* what) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
         return base::make_error("bad_config", path + ": is a directory, expected a " + what + " file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return base::make_error("bad_config", path + ": cannot read " + what + " file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // open(2) directly, so the error can say why (ifstream loses errno).
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return base::make_error("bad_config", path + ": cannot read " + what + " file: " + std::strerror(errno));
+    std::string text;
+    char buf[8192];
+    while (true) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int err = errno;
+            ::close(fd);
+            return base::make_error("bad_config", path + ": cannot read " + what + " file: " + std::strerror(err));
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
 }
 
 std::string flag_name_for(const std::string& key) {
@@ -139,10 +157,23 @@ base::Status validate_config(Config& cfg) {
                                                                 origin("encrypt_key") + " also sets a key)");
     for (const auto& spec : cfg.event_handlers)
         if (auto p = parse_handler_spec(spec); !p) return detail::config_error(origin("event_handlers"), p.error().message);
-    if (cfg.ttl_on_failure < 60)
+    // ttl_on_failure (Kong) and reconnect_timeout (Serf) are one setting: how long a failed
+    // member is kept before it is reaped. An explicit reconnect_timeout wins, then an explicit
+    // ttl_on_failure; with neither, a Kong-style YAML file means Kong's default (3600 s) and
+    // Serf flags/JSON alone mean Serf's (24h). Both keys always show the value in effect.
+    if (cfg.ttl_on_failure_set && cfg.ttl_on_failure < 60)
         return detail::config_error(origin("ttl_on_failure"), "must be at least 60 seconds");
-    if (cfg.ttl_on_failure_set && !cfg.reconnect_timeout_set)
-        cfg.reconnect_timeout = std::chrono::seconds(cfg.ttl_on_failure);
+    if (!cfg.reconnect_timeout_set) {
+        if (cfg.ttl_on_failure_set || !cfg.config_file.empty())
+            cfg.reconnect_timeout = std::chrono::seconds(cfg.ttl_on_failure);
+    } else if (cfg.ttl_on_failure_set &&
+               std::chrono::seconds(cfg.ttl_on_failure) != cfg.reconnect_timeout) {
+        cfg.warnings.push_back(origin("ttl_on_failure") + ": ignored, " + origin("reconnect_timeout") +
+                               " is set and wins");
+    }
+    cfg.ttl_on_failure = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::seconds>(cfg.reconnect_timeout + std::chrono::nanoseconds(999999999))
+            .count());
     if (cfg.retry_interval < std::chrono::seconds(1)) {
         cfg.retry_interval = std::chrono::seconds(1);
         cfg.warnings.push_back(origin("retry_interval") + ": too low, set to 1s");
@@ -158,7 +189,26 @@ base::Status validate_config(Config& cfg) {
     return base::ok_status();
 }
 
-base::Status check_ip_port(const std::string& text, int default_port, std::string* host_out, int* port_out) {
+bool is_host_name(const std::string& text) {
+    if (text.empty() || text.size() > 253) return false;
+    std::size_t label = 0;
+    bool non_numeric = false;
+    for (char c : text) {
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+            continue;
+        }
+        const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+        if (!alpha && !(c >= '0' && c <= '9')) return false;
+        non_numeric = non_numeric || alpha;
+        if (++label > 63) return false;
+    }
+    return non_numeric;
+}
+
+base::Status check_ip_port(const std::string& text, int default_port, std::string* host_out, int* port_out,
+                           bool allow_host_names) {
     auto bad = [&](const std::string& why) {
         return base::make_error("bad_address", "bad address '" + text + "': " + why);
     };
@@ -187,11 +237,20 @@ base::Status check_ip_port(const std::string& text, int default_port, std::strin
             if (inet_pton(AF_INET6, text.c_str(), &a6) != 1)
                 return bad("expected IP:port, or [IPv6]:port for IPv6 addresses");
         }
-        if (host.empty()) return bad("missing IP address (use e.g. 0.0.0.0:7946)");
+        if (host.empty()) return bad(allow_host_names ? "missing address (use e.g. 10.0.0.5:7946 or node1.example:7946)"
+                                                       : "missing IP address (use e.g. 0.0.0.0:7946)");
         if (colons <= 1) {
             in_addr a4{};
-            if (inet_pton(AF_INET, host.c_str(), &a4) != 1)
-                return bad("'" + host + "' is not an IPv4 address (host names are not accepted here)");
+            if (inet_pton(AF_INET, host.c_str(), &a4) != 1) {
+                if (allow_host_names && is_host_name(host)) {
+                    // Resolved when the agent starts.
+                } else if (allow_host_names) {
+                    return bad("'" + host + "' is not an IP address or a host name");
+                } else {
+                    return bad("'" + host +
+                               "' is not an IP address (IPv4, or IPv6 as [addr]:port; host names are not accepted here)");
+                }
+            }
         }
     }
     int port = default_port;

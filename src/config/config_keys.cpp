@@ -125,7 +125,8 @@ base::Status check_value(Config& cfg, const std::string& key, const std::string&
     auto err = [&](const std::string& m) -> base::Status { return config_error(where, m); };
     if (key == "bind" || key == "rpc_addr" || (key == "advertise" && !cfg.advertise.empty())) {
         const std::string& v = key == "bind" ? cfg.bind : key == "rpc_addr" ? cfg.rpc_addr : cfg.advertise;
-        if (auto st = check_ip_port(v, key == "rpc_addr" ? 7373 : 7946); !st) return err(st.error().message);
+        if (auto st = check_ip_port(v, key == "rpc_addr" ? 7373 : 7946, nullptr, nullptr, key == "advertise"); !st)
+            return err(st.error().message);
     } else if (key == "encrypt_key" && !cfg.encrypt_key.empty()) {
         base::Bytes raw;
         if (!base::base64_decode(cfg.encrypt_key, raw))

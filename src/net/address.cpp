@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace clusterd::net {
@@ -78,11 +81,74 @@ std::string ip_string(base::ByteView bytes) {
         inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
     } else if (bytes.size() == 16) {
         // An IPv4-mapped IPv6 address prints as plain IPv4, as Go's net.IP does.
-        static const std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (std::equal(kMapped, kMapped + 12, bytes.begin())) return ip_string(bytes.subspan(12));
+        if (is_v4_mapped(bytes)) return ip_string(bytes.subspan(12));
         inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
     }
     return buf;
+}
+
+namespace {
+constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}
+
+bool is_v4_mapped(base::ByteView ip) {
+    return ip.size() == 16 && std::equal(kMappedPrefix, kMappedPrefix + 12, ip.begin());
+}
+
+base::Bytes endpoint_ip(base::ByteView ip, SocketFamily family) {
+    if (family == SocketFamily::V4 && is_v4_mapped(ip)) return base::Bytes(ip.begin() + 12, ip.end());
+    if (family == SocketFamily::V6 && ip.size() == 4) {
+        base::Bytes out(kMappedPrefix, kMappedPrefix + 12);
+        out.insert(out.end(), ip.begin(), ip.end());
+        return out;
+    }
+    return base::Bytes(ip.begin(), ip.end());
+}
+
+std::optional<std::string> first_ipv6() {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<std::string> found;
+    for (ifaddrs* it = list; it != nullptr && !found; it = it->ifa_next) {
+        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET6) continue;
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
+        const auto& a = sin6->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_V4MAPPED(&a) ||
+            IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_UNSPECIFIED(&a))
+            continue;
+        char buf[INET6_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET6, &a, buf, sizeof buf);
+        found = buf;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+base::Result<std::vector<std::string>> resolve_host(const std::string& host) {
+    if (is_ip_literal(host)) return std::vector<std::string>{host};
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* res = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || res == nullptr)
+        return base::make_error("resolve", "cannot resolve '" + host + "': " +
+                                               (rc == 0 ? std::string("no address") : std::string(gai_strerror(rc))));
+    std::vector<std::string> v4, v6;
+    for (addrinfo* it = res; it != nullptr; it = it->ai_next) {
+        char buf[INET6_ADDRSTRLEN] = {};
+        if (it->ai_family == AF_INET) {
+            inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr, buf, sizeof buf);
+            if (std::find(v4.begin(), v4.end(), buf) == v4.end()) v4.emplace_back(buf);
+        } else if (it->ai_family == AF_INET6) {
+            inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr, buf, sizeof buf);
+            if (std::find(v6.begin(), v6.end(), buf) == v6.end()) v6.emplace_back(buf);
+        }
+    }
+    ::freeaddrinfo(res);
+    v4.insert(v4.end(), v6.begin(), v6.end());
+    if (v4.empty()) return base::make_error("resolve", "cannot resolve '" + host + "': no IPv4 or IPv6 address");
+    return v4;
 }
 
 std::string join_host_port(std::string_view host, std::uint16_t port) {

@@ -32,15 +32,17 @@ swim::Address to_swim(const asio::ip::address& addr, std::uint16_t port) {
     return a;
 }
 
-asio::ip::address to_asio(const swim::Address& addr) {
-    if (addr.ip.size() == 4) {
+asio::ip::address to_asio(const swim::Address& addr, bool v6_socket) {
+    // Gossip keeps the announced bytes; the socket address is mapped to the socket's family.
+    const auto ip = endpoint_ip(addr.ip, v6_socket ? SocketFamily::V6 : SocketFamily::V4);
+    if (ip.size() == 4) {
         asio::ip::address_v4::bytes_type b;
-        std::copy(addr.ip.begin(), addr.ip.end(), b.begin());
+        std::copy(ip.begin(), ip.end(), b.begin());
         return asio::ip::address_v4(b);
     }
-    if (addr.ip.size() == 16) {
+    if (ip.size() == 16) {
         asio::ip::address_v6::bytes_type b;
-        std::copy(addr.ip.begin(), addr.ip.end(), b.begin());
+        std::copy(ip.begin(), ip.end(), b.begin());
         return asio::ip::address_v6(b);
     }
     return {};
@@ -124,10 +126,13 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
             return;
         }
         std::error_code ec;
-        udp_sock.send_to(asio::buffer(*sealed), udp::endpoint(to_asio(t.to), t.to.port), 0, ec);
+        udp_sock.send_to(asio::buffer(*sealed), udp::endpoint(to_asio(t.to, opts.bind_addr.is_v6()), t.to.port), 0, ec);
         if (ec) {
-            ++stats.send_errors;
-            log(0, "udp send to " + t.to.to_string() + " failed: " + ec.message());
+            // A peer we cannot send to is invisible at debug level: warn on the 1st, 10th, 100th...
+            const auto n = ++stats.send_errors;
+            const bool loud = n == 1 || n == 10 || n == 100 || n % 1000 == 0;
+            log(loud ? 2 : 0, "udp send to " + t.to.to_string() + " failed: " + ec.message() +
+                                  (loud ? " (send errors: " + std::to_string(n) + ")" : ""));
             return;
         }
         ++stats.udp_out;

@@ -105,8 +105,14 @@ std::string render_config(const Config& cfg);
 /// Every config key a file may use (Serf's JSON keys plus clusterd's own), for suggestions/docs.
 std::vector<std::string> known_keys();
 
-/// Parses "host[:port]" / "[v6][:port]" with an IP literal host; on success yields the host and
-/// port (default_port when absent). Used for bind, rpc_addr and advertise.
-base::Status check_ip_port(const std::string& text, int default_port, std::string* host = nullptr, int* port = nullptr);
+/// Parses "host[:port]" / "[v6][:port]" with an IP literal host (or, with allow_host_names, a
+/// DNS host name, resolved later by the caller); on success yields the host and port
+/// (default_port when absent). bind and rpc_addr take IP literals; advertise takes names too.
+base::Status check_ip_port(const std::string& text, int default_port, std::string* host = nullptr, int* port = nullptr,
+                           bool allow_host_names = false);
+
+/// True for a syntactically valid DNS host name (letters, digits, '-', '_', dots; labels of
+/// 1-63 characters; at most 253 characters; not all digits and dots).
+bool is_host_name(const std::string& text);
 
 }  // namespace clusterd::config

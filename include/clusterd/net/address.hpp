@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "clusterd/base/bytes.hpp"
 #include "clusterd/base/result.hpp"
@@ -30,6 +31,27 @@ base::Result<base::Bytes> ip_bytes(std::string_view host);
 std::string ip_string(base::ByteView bytes);
 /// "1.2.3.4:7946" or "[::1]:7946".
 std::string join_host_port(std::string_view host, std::uint16_t port);
+
+/// True for a 16-byte IPv4-mapped IPv6 address (::ffff:a.b.c.d). Serf bound to 0.0.0.0 without
+/// an advertise address gossips its own address in this form.
+bool is_v4_mapped(base::ByteView ip);
+
+/// Which socket a gossip address is about to be used with.
+enum class SocketFamily { V4, V6 };
+/// The address bytes to build a socket endpoint from, for a gossip address `ip`. Gossip state
+/// keeps the bytes a peer announced (memberlist compares them byte for byte); only where a
+/// socket address is made are they mapped: an IPv4-mapped address becomes plain IPv4 for an
+/// IPv4 socket, and plain IPv4 becomes IPv4-mapped for an IPv6 (dual-stack) socket. Native IPv6
+/// bytes are returned unchanged (an IPv4 socket cannot reach them).
+base::Bytes endpoint_ip(base::ByteView ip, SocketFamily family);
+
+/// The first global or unique-local IPv6 address of this host's interfaces (no loopback, no
+/// link-local), or nullopt: the advertise address of an IPv6-only host bound to "::".
+std::optional<std::string> first_ipv6();
+
+/// Resolves a host name or IP literal to its addresses (IPv4 first, then IPv6, each in resolver
+/// order, duplicates removed), as address strings. An error names the host and the reason.
+base::Result<std::vector<std::string>> resolve_host(const std::string& host);
 
 /// True for RFC 1918 / RFC 6598 private IPv4 addresses.
 bool is_private_ipv4(std::string_view ip);

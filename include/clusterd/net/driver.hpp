@@ -123,8 +123,11 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-/// swim::Address <-> asio endpoints.
+/// swim::Address <-> asio endpoints. to_swim() turns an IPv4-mapped source into plain IPv4;
+/// to_asio() maps a gossip address to the family of the socket it is used with (see
+/// net::endpoint_ip): a TCP connect opens a socket of the returned family, so it passes
+/// v6_socket = false and an IPv4-mapped peer is reached over IPv4.
 swim::Address to_swim(const asio::ip::address& addr, std::uint16_t port);
-asio::ip::address to_asio(const swim::Address& addr);
+asio::ip::address to_asio(const swim::Address& addr, bool v6_socket = false);
 
 }  // namespace clusterd::net

@@ -75,7 +75,8 @@ TEST(Config, DefaultsMatchSerf) {
     EXPECT_EQ(r->query_response_size_limit, 1024);
     EXPECT_EQ(r->query_size_limit, 1024);
     EXPECT_EQ(r->user_event_size_limit, 512);
-    EXPECT_EQ(r->ttl_on_failure, 3600);
+    // No YAML file, no ttl_on_failure: Serf's 24h, and ttl_on_failure shows the same value.
+    EXPECT_EQ(r->ttl_on_failure, 86400);
     EXPECT_TRUE(r->enable_compression);
     EXPECT_EQ(r->syslog_facility, "LOCAL0");
 }
@@ -162,7 +163,10 @@ cluster:
     EXPECT_TRUE(r->skip_leave_on_interrupt);
     EXPECT_EQ(r->reconnect_interval, 60s);
     EXPECT_EQ(r->reconnect_timeout, 12h);  // explicit: ttl_on_failure does not override it
-    EXPECT_EQ(r->ttl_on_failure, 120);
+    EXPECT_EQ(r->ttl_on_failure, 12 * 3600);  // and is shown as the value in effect
+    bool warned = false;
+    for (const auto& w : r->warnings) warned = warned || w.find("ttl_on_failure") != std::string::npos;
+    EXPECT_TRUE(warned) << "an ignored ttl_on_failure is warned about";
     EXPECT_EQ(r->tombstone_timeout, 90min);
     EXPECT_EQ(r->broadcast_timeout, 2s);
     EXPECT_FALSE(r->enable_compression);
@@ -372,9 +376,56 @@ TEST(Config, TtlOnFailureDrivesReconnectTimeoutUnlessExplicit) {
     auto b = load_yaml_text("reconnect_timeout: 2h\ncluster:\n  ttl_on_failure: 600\n", "t");
     ASSERT_TRUE(b.ok());
     EXPECT_EQ(b->reconnect_timeout, 2h);
-    auto c = load_yaml_text("node_name: x\n", "t");  // ttl not given: Serf's 24h stays
+    // Issue 13: a Kong-style YAML file without ttl_on_failure means Kong's default, 3600 s, and
+    // -config-check shows the two keys with the same value.
+    auto c = load_yaml_text("node_name: x\n", "t");
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ(c->reconnect_timeout, 24h);
+    EXPECT_EQ(c->reconnect_timeout, 3600s);
+    EXPECT_EQ(c->ttl_on_failure, 3600);
+    auto shown = render_config(*c);
+    expect_contains(shown, "ttl_on_failure = 3600\n");
+    expect_contains(shown, "reconnect_timeout = 1h");
+    // Serf flags/JSON alone: Serf's 24h, shown consistently.
+    auto d = load_config("", FlagValues{});
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->reconnect_timeout, 24h);
+    auto shown_d = render_config(*d);
+    expect_contains(shown_d, "ttl_on_failure = 86400\n");
+    expect_contains(shown_d, "reconnect_timeout = 24h");
+    // reconnect_timeout in JSON over a YAML ttl_on_failure: the explicit Serf key wins.
+    auto e = load_yaml_text("reconnect_timeout: 90s\n", "t");
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->reconnect_timeout, 90s);
+    EXPECT_EQ(e->ttl_on_failure, 90);
+}
+
+TEST(Config, MissingFileSaysWhy) {
+    auto r = load_config("/nonexistent-dir-13/clusterd.yml", FlagValues{});
+    ASSERT_FALSE(r.ok());
+    expect_contains(r.error().message, "/nonexistent-dir-13/clusterd.yml");
+    expect_contains(r.error().message, "No such file or directory");
+    auto j = load_config("", flags({{"config_file", {"/nonexistent-dir-13/serf.json"}}}));
+    ASSERT_FALSE(j.ok());
+    expect_contains(j.error().message, "No such file or directory");
+}
+
+TEST(Config, AdvertiseTakesHostNamesBindDoesNot) {
+    std::string host;
+    int port = 0;
+    EXPECT_TRUE(check_ip_port("node-1.example:7000", 7946, &host, &port, true).ok());
+    EXPECT_EQ(host, "node-1.example");
+    EXPECT_EQ(port, 7000);
+    EXPECT_TRUE(check_ip_port("[fd00::1]:7946", 7946, &host, &port, true).ok());
+    auto bad = check_ip_port("no_such host!", 7946, nullptr, nullptr, true);
+    ASSERT_FALSE(bad.ok());
+    expect_contains(bad.error().message, "not an IP address or a host name");
+    auto bind = check_ip_port("nowhere:7946", 7946);
+    ASSERT_FALSE(bind.ok());
+    EXPECT_EQ(bind.error().message.find("not an IPv4 address"), std::string::npos) << bind.error().message;
+    expect_contains(bind.error().message, "not an IP address");
+    auto y = load_yaml_text("cluster:\n  advertise: \"kong-2.internal:7946\"\n", "t");
+    ASSERT_TRUE(y.ok()) << y.error().message;
+    EXPECT_EQ(y->advertise, "kong-2.internal:7946");
 }
 
 TEST(Config, ClampsWithWarnings) {
@@ -410,7 +461,7 @@ TEST(Config, RenderShowsEffectiveValuesAndHidesSecrets) {
     expect_contains(text, "tags = {a=1, b=2}\n");
     expect_contains(text, "start_join = [\"x\", \"y\"]\n");
     expect_contains(text, "reconnect_timeout = 1h30m0s\n");
-    expect_contains(text, "ttl_on_failure = 3600\n");
+    expect_contains(text, "ttl_on_failure = 5400\n");  // issue 13: shown as the value in effect
     EXPECT_EQ(text.find(kKey16), std::string::npos);
     EXPECT_EQ(text.find("hunter2"), std::string::npos);
     for (const auto& k : known_keys()) {

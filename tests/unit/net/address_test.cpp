@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "clusterd/net/address.hpp"
+#include "clusterd/net/driver.hpp"
+
+namespace base = clusterd::base;
+namespace net = clusterd::net;
+namespace swim = clusterd::swim;
 
 using namespace clusterd::net;
 
@@ -58,4 +63,49 @@ TEST(Classify, PrivateAndLoopback) {
     EXPECT_FALSE(is_loopback("10.0.0.1"));
     EXPECT_EQ(join_host_port("::1", 5), "[::1]:5");
     EXPECT_EQ(join_host_port("1.2.3.4", 5), "1.2.3.4:5");
+}
+
+// Issue 13: a Serf agent bound to 0.0.0.0 without -advertise gossips its address as 16 bytes
+// (::ffff:a.b.c.d). Gossip keeps those bytes; the socket address is mapped to the family of the
+// socket it is sent from.
+TEST(EndpointIp, Ipv4MappedBecomesIpv4ForAnIpv4Socket) {
+    const base::Bytes mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 201, 0, 4};
+    EXPECT_TRUE(net::is_v4_mapped(mapped));
+    EXPECT_EQ(net::endpoint_ip(mapped, net::SocketFamily::V4), (base::Bytes{10, 201, 0, 4}));
+    EXPECT_EQ(net::endpoint_ip(mapped, net::SocketFamily::V6), mapped);
+    const swim::Address a{mapped, 7946};
+    EXPECT_EQ(net::to_asio(a).to_string(), "10.201.0.4");
+    EXPECT_TRUE(net::to_asio(a).is_v4());
+    EXPECT_EQ(net::to_asio(a, true).to_string(), "::ffff:10.201.0.4");
+}
+
+TEST(EndpointIp, Ipv4BecomesMappedForADualStackSocket) {
+    const base::Bytes v4{10, 201, 0, 4};
+    EXPECT_FALSE(net::is_v4_mapped(v4));
+    EXPECT_EQ(net::endpoint_ip(v4, net::SocketFamily::V4), v4);
+    EXPECT_EQ(net::to_asio(swim::Address{v4, 7946}, true).to_string(), "::ffff:10.201.0.4");
+    EXPECT_EQ(net::to_asio(swim::Address{v4, 7946}, false).to_string(), "10.201.0.4");
+}
+
+TEST(EndpointIp, NativeIpv6IsUnchanged) {
+    auto v6 = net::ip_bytes("fd00:cd::1");
+    ASSERT_TRUE(v6);
+    EXPECT_FALSE(net::is_v4_mapped(*v6));
+    EXPECT_EQ(net::endpoint_ip(*v6, net::SocketFamily::V4), *v6);
+    EXPECT_EQ(net::endpoint_ip(*v6, net::SocketFamily::V6), *v6);
+    EXPECT_EQ(net::to_asio(swim::Address{*v6, 1}).to_string(), "fd00:cd::1");
+    // Received packets from a mapped source become plain IPv4 (as memberlist's net.UDPAddr).
+    auto src = net::to_swim(asio::ip::make_address("::ffff:10.1.2.3"), 5);
+    EXPECT_EQ(src.ip, (base::Bytes{10, 1, 2, 3}));
+}
+
+// Literals never reach the resolver. (Names are tested in the lab, where DNS goes nowhere:
+// a unit test must not send a query to this machine's real resolver.)
+TEST(ResolveHost, LiteralsAreNotLookedUp) {
+    auto lit = net::resolve_host("10.1.2.3");
+    ASSERT_TRUE(lit);
+    EXPECT_EQ(*lit, std::vector<std::string>{"10.1.2.3"});
+    auto v6 = net::resolve_host("fd00::1");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(*v6, std::vector<std::string>{"fd00::1"});
 }
