@@ -1,37 +1,18 @@
 // The datastore URL and the adapter factory.
 #include "clusterd/store/store.hpp"
 
+#include "clusterd/config/config.hpp"
+
 namespace clusterd::store {
 namespace {
 
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
-/// "scheme://user:secret@host/…" -> "scheme://user:xxxxx@host/…"; also hides password=… in a query.
-std::string redact(const std::string& url) {
-    std::string out = url;
-    const auto scheme = out.find("://");
-    if (scheme != std::string::npos) {
-        const auto start = scheme + 3;
-        const auto slash = out.find('/', start);
-        const auto at = out.rfind('@', slash == std::string::npos ? std::string::npos : slash);
-        if (at != std::string::npos && at > start) {
-            const auto colon = out.find(':', start);
-            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "xxxxx");
-        }
-    }
-    for (std::size_t pos = out.find("password="); pos != std::string::npos; pos = out.find("password=", pos + 1)) {
-        const auto begin = pos + 9;
-        const auto end = out.find('&', begin);
-        out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "xxxxx");
-    }
-    return out;
-}
-
 }  // namespace
 
 base::Result<DatastoreUrl> parse_datastore_url(const std::string& text) {
     DatastoreUrl u;
-    u.redacted = redact(text);
+    u.redacted = config::redact_datastore(text);
     if (starts_with(text, "sqlite:")) {
         u.kind = DatastoreUrl::Kind::Sqlite;
         u.path = text.substr(starts_with(text, "sqlite://") ? 9 : 7);
