@@ -27,7 +27,7 @@ base::Status AgentKeyring::persist() {
 
 Agent::Agent(asio::io_context& io, config::Config cfg, LogHub& log)
     : io_(io), cfg_(std::move(cfg)), log_(log), signals_(io, SIGINT, SIGTERM, SIGHUP), retry_timer_(io),
-      shutdown_timer_(io) {}
+      shutdown_timer_(io), discovery_timer_(io) {}
 
 Agent::~Agent() {
     if (snapshot_fd_ >= 0) {
@@ -256,6 +256,11 @@ base::Status Agent::start() {
                            cfg_.rpc_addr);
 
     start_joins();
+    if (auto st = setup_discovery(); !st) {
+        driver_->stop();
+        rpc_->stop();
+        return st.error();
+    }
     notify_ready("running: node " + cfg_.node_name);
     driver_->kick();
     return base::ok_status();
@@ -367,6 +372,7 @@ void Agent::begin_shutdown(bool graceful, int code) {
     shutting_down_ = true;
     exit_code_ = code;
     notify_stopping(graceful ? "leaving the cluster" : "shutting down");
+    if (graceful) discovery_leave();
     if (graceful && node_ && node_->state() == serf::NodeState::Alive) {
         leaving_ = true;
         auto st = node_->leave(driver_->now());
@@ -389,6 +395,7 @@ void Agent::begin_shutdown(bool graceful, int code) {
 void Agent::finish_shutdown() {
     shutdown_timer_.cancel();
     retry_timer_.cancel();
+    discovery_timer_.cancel();
     if (node_) {
         write_snapshot();
         node_->shutdown();
