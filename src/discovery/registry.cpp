@@ -180,6 +180,9 @@ void Registry::leave(base::Instant /*now*/) {
     if (leaving_) return;
     leaving_ = true;
     ops_.clear();
+    // The delete goes out at once, even with a request in flight (its answer is then ignored):
+    // the agent may exit before that answer comes back. The store runs requests in order.
+    op_in_flight_ = false;
     pending_.clear();
     join_out_.reset();
     next_refresh_ = next_relist_ = base::Instant::max();

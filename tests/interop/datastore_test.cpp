@@ -120,7 +120,20 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
     ASSERT_TRUE(wait_until([&] { return read_rows(sc.db).count("ds5") == 0; }, 30s, 500ms))
         << "expired row not pruned" << sc.c.dump();
 
-    // A sixth agent finds the four live nodes and never tries the dead one's address.
+    // A sixth agent finds the four live nodes and never tries the dead one's address: put an
+    // expired row back at that address (as if no node had pruned yet) and a corrupt row.
+    {
+        sqlite3* h = nullptr;
+        ASSERT_EQ(sqlite3_open(sc.db.c_str(), &h), SQLITE_OK);
+        sqlite3_busy_timeout(h, 5000);
+        const std::int64_t now = wall_ms();
+        const std::string sql = "INSERT INTO clusterd_nodes VALUES ('ghost', '" + dead_addr + "', 2, 5, " +
+                                std::to_string(now - 70000) + ", " + std::to_string(now - 70000) + ", " +
+                                std::to_string(now - 10000) + "); INSERT INTO clusterd_nodes VALUES ('junk', "
+                                "'nowhere', 2, 5, 1, 1, 'never');";
+        EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(h);
+    }
     AgentProc& sixth = sc.start("ds6");
     std::vector<std::string> live = names(1, 4);
     live.push_back("ds6");
@@ -134,8 +147,11 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
         const std::string line = log6.substr(pos, eol - pos);
         EXPECT_EQ(line.find(dead_addr), std::string::npos) << "the sixth agent tried the dead node: " << line;
         EXPECT_EQ(line.find("ds5"), std::string::npos) << line;
+        EXPECT_EQ(line.find("ghost"), std::string::npos) << line;
         pos = eol;
     }
+    EXPECT_NE(log6.find("skipping row 'junk'"), std::string::npos) << log6;
+    EXPECT_TRUE(wait_until([&] { return read_rows(sc.db).count("ghost") == 0; }, 30s)) << "expired row not pruned";
     auto info6 = sc.c.clusterd_cli(sixth, {"info"});
     EXPECT_NE(info6.out.find("live_rows = 5"), std::string::npos) << info6.out;
 
@@ -153,7 +169,9 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
     auto fl = sc.c.clusterd_cli(sc.c.agents().front(), {"force-leave", "-prune", "ds3"});
     EXPECT_EQ(fl.exit_code, 0) << fl.out << fl.err;
     EXPECT_TRUE(wait_until([&] { return read_rows(sc.db).count("ds3") == 0; }, 10s)) << sc.c.dump();
-    EXPECT_EQ(read_rows(sc.db).size(), 3u);  // ds1, ds2, ds6
+    auto left = read_rows(sc.db);
+    EXPECT_EQ(left.size(), 4u);  // ds1, ds2, ds6 and the unreadable 'junk' (never pruned: no expiry)
+    EXPECT_TRUE(left.count("ds1") && left.count("ds2") && left.count("ds6") && left.count("junk"));
 }
 
 TEST(DatastoreSqlite, FullOutageReformsFromTheStore) {

@@ -481,6 +481,27 @@ TEST(Discovery, GracefulLeaveDeletesOnlyOwnRow) {
     EXPECT_EQ(h.reg->next_deadline(), Instant::max());
 }
 
+TEST(Discovery, LeaveDoesNotWaitForARequestInFlight) {
+    Harness h;
+    h.reg->start(h.now);
+    h.pump();
+    h.now += 31s;
+    h.reg->tick(h.now);
+    auto refresh = h.reg->poll_store_op(h.now);  // in flight, its answer still on the way
+    ASSERT_TRUE(refresh);
+    h.reg->leave(h.now);
+    auto del = h.reg->poll_store_op(h.now);
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->kind, OpKind::Delete);
+    EXPECT_EQ(del->name, "self");
+    EXPECT_EQ(del->address, "10.0.0.1:7946");
+    h.reg->on_store_result(h.store.apply(*refresh), h.now);  // the old answer: ignored
+    EXPECT_FALSE(h.reg->leave_done());
+    h.reg->on_store_result(h.store.apply(*del), h.now);
+    EXPECT_TRUE(h.reg->leave_done());
+    EXPECT_EQ(h.store.rows.count("self"), 0u);
+}
+
 TEST(Discovery, ForceLeavePruneDeletesThatRow) {
     Harness h;
     h.put(row_of("peer", "10.0.0.2:7946", t0()));
