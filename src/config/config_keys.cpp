@@ -358,13 +358,13 @@ std::string redact_datastore(const std::string& url) {
         const auto at = out.rfind('@', slash == std::string::npos ? std::string::npos : slash);
         if (at != std::string::npos && at > start) {
             const auto colon = out.find(':', start);
-            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "xxxxx");
+            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
         }
     }
     for (std::size_t pos = out.find("password="); pos != std::string::npos; pos = out.find("password=", pos + 1)) {
         const auto begin = pos + 9;
         const auto end = out.find('&', begin);
-        out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "xxxxx");
+        out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "***");
     }
     return out;
 }

@@ -108,7 +108,7 @@ base::Status validate_config(Config& cfg);
 /// (encrypt_key, rpc_auth) are shown only as "(set)".
 std::string render_config(const Config& cfg);
 
-/// A datastore URL with any password replaced by "xxxxx" (user:secret@ and password=…).
+/// A datastore URL with any password replaced by "***" (user:secret@ and password=…).
 std::string redact_datastore(const std::string& url);
 
 /// Every config key a file may use (Serf's JSON keys plus clusterd's own), for suggestions/docs.

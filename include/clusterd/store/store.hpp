@@ -17,7 +17,7 @@ struct DatastoreUrl {
     enum class Kind { Sqlite, Postgres, Etcd };
     Kind kind = Kind::Sqlite;
     std::string path;      ///< sqlite: the database file
-    std::string redacted;  ///< the URL with any password replaced by "xxxxx" (for logs and info)
+    std::string redacted;  ///< the URL with any password replaced by "***" (for logs and info)
 };
 
 /// Parses `sqlite:PATH` (also `sqlite://PATH`), `postgres://…`/`postgresql://…` and `etcd://…`.

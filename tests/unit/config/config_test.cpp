@@ -435,7 +435,7 @@ TEST(Config, KongDatabaseKeys) {
     ASSERT_TRUE(k.ok()) << k.error().message;
     EXPECT_EQ(k->datastore, "postgres://kong:p%40ss%20word@db.local:5433/kongdb");
     auto shown = render_config(*k);
-    expect_contains(shown, "datastore = postgres://kong:xxxxx@db.local:5433/kongdb\n");
+    expect_contains(shown, "datastore = postgres://kong:***@db.local:5433/kongdb\n");
     EXPECT_EQ(shown.find("p%40ss"), std::string::npos);
     auto d = load_yaml_text("database: postgres\n", "kong.yml");
     ASSERT_TRUE(d.ok());

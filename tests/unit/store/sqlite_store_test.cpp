@@ -234,7 +234,7 @@ TEST(DatastoreUrl, ParsesAndRedacts) {
     EXPECT_EQ(pg->kind, DatastoreUrl::Kind::Postgres);
     EXPECT_EQ(pg->redacted.find("s3cret"), std::string::npos) << pg->redacted;
     EXPECT_EQ(pg->redacted.find("other"), std::string::npos) << pg->redacted;
-    EXPECT_NE(pg->redacted.find("kong:xxxxx@db.example:5432/kong"), std::string::npos) << pg->redacted;
+    EXPECT_NE(pg->redacted.find("kong:***@db.example:5432/kong"), std::string::npos) << pg->redacted;
     asio::io_context io;
     auto opened = open_store(io, *pg);
     ASSERT_FALSE(opened);
