@@ -1,6 +1,5 @@
-// The SQLite datastore adapter. One worker thread owns the connection and runs requests in
-// order from a queue; each result is posted back to the io_context, so the event loop never
-// waits for the file system or for another process holding the database lock.
+// The SQLite datastore adapter: a Backend run by WorkerStore's thread (worker_store.hpp), so
+// the event loop never waits for the file system or for another process holding the lock.
 //
 // Schema (version 1, created on first use inside one IMMEDIATE transaction, so many nodes
 // starting at once create it exactly once):
@@ -11,15 +10,11 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <asio/post.hpp>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include "clusterd/store/store.hpp"
+#include "worker_store.hpp"
 
 namespace clusterd::store {
 namespace {
@@ -28,10 +23,10 @@ using discovery::StoreResult;
 
 constexpr int kBusyTimeoutMs = 5000;
 
-class Db {
+class Db final : public Backend {
 public:
     explicit Db(std::string path) : path_(std::move(path)) {}
-    ~Db() { close(); }
+    ~Db() override { close(); }
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
 
@@ -76,7 +71,7 @@ public:
         return r;
     }
 
-    StoreResult register_row(const discovery::Row& row, base::Instant now) {
+    StoreResult register_row(const discovery::Row& row, base::Instant now) override {
         return run([&] {
             StoreResult r;
             if (auto st = exec("BEGIN IMMEDIATE"); !st) return failed(st);
@@ -122,7 +117,7 @@ public:
         });
     }
 
-    StoreResult list() {
+    StoreResult list() override {
         return run([&] {
             StoreResult r;
             auto sel = prepare(
@@ -142,7 +137,7 @@ public:
         });
     }
 
-    StoreResult remove(const std::string& name, const std::string& address) {
+    StoreResult remove(const std::string& name, const std::string& address) override {
         return run([&] {
             auto del = prepare("DELETE FROM clusterd_nodes WHERE name = ?1 AND (?2 = '' OR address = ?2)");
             if (!del) return failed(del.error());
@@ -153,7 +148,7 @@ public:
         });
     }
 
-    StoreResult prune(base::Instant now) {
+    StoreResult prune(base::Instant now) override {
         // One statement, so nodes pruning at the same moment each delete what is still there;
         // a row refreshed in between is no longer expired and stays.
         return run([&] {
@@ -256,80 +251,10 @@ private:
     sqlite3* db_ = nullptr;
 };
 
-class SqliteStore final : public discovery::Store {
-public:
-    SqliteStore(asio::io_context& io, std::string path)
-        : io_(io), path_(std::move(path)), db_(path_), worker_([this] { loop(); }) {}
-
-    ~SqliteStore() override {
-        // Requests already queued (the leave's delete) still run; their results are posted to
-        // the io_context and run only if it runs again.
-        {
-            std::lock_guard lk(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        worker_.join();
-    }
-
-    std::string describe() const override { return "sqlite:" + path_; }
-
-    void register_row(const discovery::Row& row, base::Instant now, Done done) override {
-        submit([this, row, now] { return db_.register_row(row, now); }, std::move(done));
-    }
-    void list(Done done) override {
-        submit([this] { return db_.list(); }, std::move(done));
-    }
-    void remove(const std::string& name, const std::string& address, Done done) override {
-        submit([this, name, address] { return db_.remove(name, address); }, std::move(done));
-    }
-    void prune(base::Instant now, Done done) override {
-        submit([this, now] { return db_.prune(now); }, std::move(done));
-    }
-
-private:
-    struct Task {
-        std::function<StoreResult()> work;
-        Done done;
-    };
-
-    void submit(std::function<StoreResult()> work, Done done) {
-        {
-            std::lock_guard lk(mu_);
-            tasks_.push_back(Task{std::move(work), std::move(done)});
-        }
-        cv_.notify_one();
-    }
-
-    void loop() {
-        for (;;) {
-            Task t;
-            {
-                std::unique_lock lk(mu_);
-                cv_.wait(lk, [this] { return stop_ || !tasks_.empty(); });
-                if (tasks_.empty()) return;  // stopping and drained
-                t = std::move(tasks_.front());
-                tasks_.pop_front();
-            }
-            StoreResult r = t.work();
-            asio::post(io_, [done = std::move(t.done), r = std::move(r)]() mutable { done(std::move(r)); });
-        }
-    }
-
-    asio::io_context& io_;
-    std::string path_;
-    Db db_;  ///< used only by the worker thread
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Task> tasks_;
-    bool stop_ = false;
-    std::thread worker_;  ///< last: starts after everything it uses exists
-};
-
 }  // namespace
 
 std::unique_ptr<discovery::Store> make_sqlite_store(asio::io_context& io, const std::string& path) {
-    return std::make_unique<SqliteStore>(io, path);
+    return std::make_unique<WorkerStore>(io, "sqlite:" + path, std::make_unique<Db>(path));
 }
 
 }  // namespace clusterd::store
