@@ -12,6 +12,7 @@ bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 
 
 base::Result<DatastoreUrl> parse_datastore_url(const std::string& text) {
     DatastoreUrl u;
+    u.url = text;
     u.redacted = config::redact_datastore(text);
     if (starts_with(text, "sqlite:")) {
         u.kind = DatastoreUrl::Kind::Sqlite;
@@ -34,9 +35,7 @@ base::Result<DatastoreUrl> parse_datastore_url(const std::string& text) {
 base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io, const DatastoreUrl& url) {
     switch (url.kind) {
         case DatastoreUrl::Kind::Sqlite: return make_sqlite_store(io, url.path);
-        case DatastoreUrl::Kind::Postgres:
-            return base::make_error("datastore", "datastore '" + url.redacted +
-                                                     "': PostgreSQL is not supported yet in this build (use sqlite:PATH)");
+        case DatastoreUrl::Kind::Postgres: return make_postgres_store(io, url.url, url.redacted);
         case DatastoreUrl::Kind::Etcd:
             return base::make_error("datastore", "datastore '" + url.redacted +
                                                      "': etcd is not supported yet in this build (use sqlite:PATH)");

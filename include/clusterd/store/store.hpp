@@ -16,13 +16,13 @@ namespace clusterd::store {
 struct DatastoreUrl {
     enum class Kind { Sqlite, Postgres, Etcd };
     Kind kind = Kind::Sqlite;
+    std::string url;       ///< as given (may hold a password: never log it)
     std::string path;      ///< sqlite: the database file
     std::string redacted;  ///< the URL with any password replaced by "***" (for logs and info)
 };
 
 /// Parses `sqlite:PATH` (also `sqlite://PATH`), `postgres://…`/`postgresql://…` and `etcd://…`.
-/// Only sqlite has an adapter in this build; the others are recognised so that the error can
-/// say so (see open_store).
+/// sqlite and postgres have adapters; etcd is recognised so that the error can say so.
 base::Result<DatastoreUrl> parse_datastore_url(const std::string& text);
 
 /// Opens the adapter for `url` on `io` (the database itself is opened on first use, in the
@@ -31,6 +31,11 @@ base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io,
 
 /// The SQLite adapter: WAL mode, a busy timeout, file mode 0600, schema created on first use.
 std::unique_ptr<discovery::Store> make_sqlite_store(asio::io_context& io, const std::string& path);
+
+/// The PostgreSQL adapter (libpq on the worker thread). `url` is a libpq connection URI;
+/// `shown` is the same without credentials.
+std::unique_ptr<discovery::Store> make_postgres_store(asio::io_context& io, const std::string& url,
+                                                      const std::string& shown);
 
 /// Schema version this build writes and reads (the `schema_version` key of clusterd_meta).
 inline constexpr int kSqliteSchemaVersion = 1;
