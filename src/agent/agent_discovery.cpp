@@ -1,6 +1,9 @@
 // The agent's side of datastore discovery: the pure discovery::Registry decides, this file
 // carries its requests to the store adapter (whose worker thread posts the answers back to the
 // io_context), turns its join requests into serf joins, and logs its lines.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <random>
 
 #include "agent_impl.hpp"
@@ -14,7 +17,15 @@ base::Status Agent::setup_discovery() {
     if (cfg_.datastore.empty()) return base::ok_status();
     auto url = store::parse_datastore_url(cfg_.datastore);
     if (!url) return url.error();
-    auto st = store::open_store(io_, *url);
+    std::string password;
+    if (!cfg_.datastore_password_file.empty()) {
+        std::ifstream in(cfg_.datastore_password_file);
+        if (!in || !std::getline(in, password))
+            return base::make_error("config", "datastore_password_file " + cfg_.datastore_password_file +
+                                                  ": cannot read the password (" + std::strerror(errno) + ")");
+        while (!password.empty() && (password.back() == '\r' || password.back() == ' ')) password.pop_back();
+    }
+    auto st = store::open_store(io_, *url, password);
     if (!st) return st.error();
     store_ = std::move(*st);
     datastore_shown_ = url->redacted;

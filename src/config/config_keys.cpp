@@ -69,6 +69,7 @@ const std::array kKeys{
     KeyDef{"ttl_on_failure", &Config::ttl_on_failure},
     KeyDef{"datastore", &Config::datastore},
     KeyDef{"datastore_refresh_interval", &Config::datastore_refresh_interval},
+    KeyDef{"datastore_password_file", &Config::datastore_password_file},
     KeyDef{"data_dir", &Config::data_dir},
     KeyDef{"handler_timeout", &Config::handler_timeout},
     KeyDef{"config_check", &Config::config_check},
@@ -348,6 +349,21 @@ base::Status apply_key(Config& cfg, const std::string& key, const RawValue& valu
 }  // namespace clusterd::config::detail
 
 namespace clusterd::config {
+
+std::string percent_encode(const std::string& s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
 
 std::string redact_datastore(const std::string& url) {
     std::string out = url;

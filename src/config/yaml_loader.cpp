@@ -31,6 +31,7 @@ constexpr Alias kClusterAliases[] = {
     {"advertise", "advertise"}, {"encrypt", "encrypt_key"},      {"ttl_on_failure", "ttl_on_failure"},
     {"profile", "profile"},     {"keyring_file", "keyring_file"},
     {"datastore", "datastore"}, {"datastore_refresh_interval", "datastore_refresh_interval"},
+    {"datastore_password_file", "datastore_password_file"},
 };
 
 /// Kong's `database: postgres` + `postgres: {host, port, user, password, database}`.
@@ -39,21 +40,6 @@ struct KongDatabase {
     std::string where;
     std::map<std::string, std::string> postgres;
 };
-
-std::string url_escape(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
 
 base::Status apply_kong_database(Config& cfg, const KongDatabase& k, const std::string& source) {
     if (k.database.empty()) return base::ok_status();
@@ -70,9 +56,9 @@ base::Status apply_kong_database(Config& cfg, const KongDatabase& k, const std::
         auto it = k.postgres.find(key);
         return it == k.postgres.end() || it->second.empty() ? std::string(dflt) : it->second;
     };
-    std::string url = "postgres://" + url_escape(get("user", "kong"));
-    if (const auto pw = get("password", ""); !pw.empty()) url += ":" + url_escape(pw);
-    url += "@" + get("host", "127.0.0.1") + ":" + get("port", "5432") + "/" + url_escape(get("database", "kong"));
+    std::string url = "postgres://" + percent_encode(get("user", "kong"));
+    if (const auto pw = get("password", ""); !pw.empty()) url += ":" + percent_encode(pw);
+    url += "@" + get("host", "127.0.0.1") + ":" + get("port", "5432") + "/" + percent_encode(get("database", "kong"));
     detail::RawValue v;
     v.kind = detail::RawValue::Kind::Scalar;
     v.text = url;

@@ -32,10 +32,20 @@ base::Result<DatastoreUrl> parse_datastore_url(const std::string& text) {
                                              "' (use sqlite:PATH, postgres://user@host:port/db or etcd://host:port/prefix)");
 }
 
-base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io, const DatastoreUrl& url) {
+base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io, const DatastoreUrl& url,
+                                                           const std::string& password) {
     switch (url.kind) {
-        case DatastoreUrl::Kind::Sqlite: return make_sqlite_store(io, url.path);
-        case DatastoreUrl::Kind::Postgres: return make_postgres_store(io, url.url, url.redacted);
+        case DatastoreUrl::Kind::Sqlite:
+            if (!password.empty())
+                return base::make_error("datastore", "datastore_password_file: an SQLite datastore takes no password");
+            return make_sqlite_store(io, url.path);
+        case DatastoreUrl::Kind::Postgres: {
+            std::string conn = url.url;
+            if (!password.empty())
+                conn += (conn.find('?') == std::string::npos ? "?" : "&") + std::string("password=") +
+                        config::percent_encode(password);
+            return make_postgres_store(io, conn, url.redacted);
+        }
         case DatastoreUrl::Kind::Etcd:
             return base::make_error("datastore", "datastore '" + url.redacted +
                                                      "': etcd is not supported yet in this build (use sqlite:PATH)");

@@ -54,7 +54,11 @@ public:
                                  "--auth=scram-sha-256", "-E", "UTF8"}),
                     120s);
     }
-    ~PgServer() { stop(); }
+    ~PgServer() {
+        stop();
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
     bool initialised() const { return !bin_.empty() && init_.exit_code == 0; }
     std::string init_output() const { return bin_ + ": " + init_.out + init_.err; }
 
@@ -71,6 +75,9 @@ public:
     std::string url() const {
         return "postgres://kong:" + std::string(kPassword) + "@127.0.0.1:" + std::to_string(port_) +
                "/postgres?sslmode=disable";
+    }
+    std::string url_without_password() const {
+        return "postgres://kong@127.0.0.1:" + std::to_string(port_) + "/postgres?sslmode=disable";
     }
     std::string conninfo() const { return url() + "&connect_timeout=5"; }
     std::string log() const { return child_.log(); }
@@ -173,7 +180,13 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     const std::string dead_addr = dead.bind_addr();
     dead.child.kill9();
     ASSERT_TRUE(wait_until([&] { return pg.rows().count("pg3") == 0; }, 90s)) << "dead row not pruned" << c.dump();
-    AgentProc& fresh = c.start(Kind::Clusterd, "pg4", flags);
+    // The new agent takes its password from datastore_password_file, not from the URL.
+    const std::string pwfile = c.dir() + "/pg-password";
+    std::ofstream(pwfile) << kPassword << "\n";
+    const std::string conf4 = c.dir() + "/ds4.json";
+    std::ofstream(conf4) << R"({"ttl_on_failure": 60, "datastore_refresh_interval": "5s", "datastore_password_file": ")"
+                         << pwfile << "\"}";
+    AgentProc& fresh = c.start(Kind::Clusterd, "pg4", {"-datastore=" + pg.url_without_password(), "-config-file=" + conf4});
     ASSERT_TRUE(c.wait_all_alive({"pg1", "pg2", "pg4"}, 30s)) << c.dump();
     const std::string log4 = fresh.child.log();
     EXPECT_NE(log4.find("joining from the datastore"), std::string::npos) << log4;
@@ -182,6 +195,9 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
         const std::string line = log4.substr(p, log4.find('\n', p) - p);
         EXPECT_EQ(line.find(dead_addr), std::string::npos) << line;
     }
+
+    EXPECT_TRUE(wait_until([&] { return pg.rows().count("pg4") == 1; }, 10s));
+    EXPECT_EQ(log4.find(kPassword), std::string::npos);
 
     // A graceful leave deletes the row.
     c.agents().front().child.stop(SIGINT, 15s);

@@ -75,6 +75,8 @@ struct Config {
     /// How often this node refreshes its row; must be < ttl_on_failure / 2. Default 30s
     /// (ttl_on_failure / 3 when 30s would be too long for the TTL).
     base::Duration datastore_refresh_interval = std::chrono::seconds(30);
+    /// A file whose first line is the datastore password (postgres), so it is not in the URL.
+    std::string datastore_password_file;
     std::string data_dir;                     ///< node-id file lives here
     base::Duration handler_timeout{0};        ///< kill a handler after this long; 0 = never
     bool config_check = false;                ///< -config-check: validate, print, exit
@@ -110,6 +112,9 @@ std::string render_config(const Config& cfg);
 
 /// A datastore URL with any password replaced by "***" (user:secret@ and password=…).
 std::string redact_datastore(const std::string& url);
+
+/// RFC 3986 percent-encoding of everything but unreserved characters (URL user/password parts).
+std::string percent_encode(const std::string& s);
 
 /// Every config key a file may use (Serf's JSON keys plus clusterd's own), for suggestions/docs.
 std::vector<std::string> known_keys();

@@ -26,8 +26,10 @@ struct DatastoreUrl {
 base::Result<DatastoreUrl> parse_datastore_url(const std::string& text);
 
 /// Opens the adapter for `url` on `io` (the database itself is opened on first use, in the
-/// worker thread). Errors for backends this build does not have.
-base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io, const DatastoreUrl& url);
+/// worker thread). `password` (from datastore_password_file; "" = none) is passed to backends
+/// that authenticate. Errors for backends this build does not have.
+base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io, const DatastoreUrl& url,
+                                                           const std::string& password = "");
 
 /// The SQLite adapter: WAL mode, a busy timeout, file mode 0600, schema created on first use.
 std::unique_ptr<discovery::Store> make_sqlite_store(asio::io_context& io, const std::string& path);

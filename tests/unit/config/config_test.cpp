@@ -437,6 +437,10 @@ TEST(Config, KongDatabaseKeys) {
     auto shown = render_config(*k);
     expect_contains(shown, "datastore = postgres://kong:***@db.local:5433/kongdb\n");
     EXPECT_EQ(shown.find("p%40ss"), std::string::npos);
+    auto pf = load_yaml_text("cluster:\n  datastore: postgres://kong@db/kong\n  datastore_password_file: /etc/clusterd/pg\n", "t");
+    ASSERT_TRUE(pf.ok()) << pf.error().message;
+    EXPECT_EQ(pf->datastore_password_file, "/etc/clusterd/pg");
+    EXPECT_EQ(percent_encode("a b@c:d/e"), "a%20b%40c%3Ad%2Fe");
     auto d = load_yaml_text("database: postgres\n", "kong.yml");
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(d->datastore, "postgres://kong@127.0.0.1:5432/kong");
