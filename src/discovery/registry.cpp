@@ -231,6 +231,14 @@ std::optional<StoreOp> Registry::poll_store_op(base::Instant now) {
     return op;
 }
 
+void Registry::note_conflict(const std::string& address) {
+    if (conflict_logged_ == address) return;  // one line per conflicting holder
+    conflict_logged_ = address;
+    log(LogLine::Level::Error, "datastore: node name '" + opts_.name + "' is registered by " + printable(address) +
+                                   ", not by this node (" + opts_.address +
+                                   "); the row is left alone (give this node another name)");
+}
+
 void Registry::store_ok(base::Instant now) {
     if (status_.state != StoreState::Up) {
         log(LogLine::Level::Info, status_.state == StoreState::Down ? "datastore is reachable again"
@@ -269,13 +277,7 @@ void Registry::on_store_result(const StoreResult& r, base::Instant now) {
             if (r.conflict) {
                 status_.registered = false;
                 status_.conflict = true;
-                if (conflict_logged_ != r.conflict_address) {
-                    conflict_logged_ = r.conflict_address;
-                    log(LogLine::Level::Error, "datastore: node name '" + opts_.name + "' is registered by " +
-                                                   printable(r.conflict_address) + ", not by this node (" +
-                                                   opts_.address +
-                                                   "); the row is left alone (give this node another name)");
-                }
+                note_conflict(r.conflict_address);
             } else {
                 if (status_.conflict) log(LogLine::Level::Info, "datastore: node name conflict resolved");
                 status_.registered = true;
@@ -321,12 +323,7 @@ void Registry::handle_list(const std::vector<StoredRow>& raw, base::Instant now)
         ++live;
         if (row.name == opts_.name && row.address != opts_.address) {
             status_.conflict = true;
-            if (conflict_logged_ != row.address) {
-                conflict_logged_ = row.address;
-                log(LogLine::Level::Error, "datastore: node name '" + opts_.name + "' is registered by " +
-                                               row.address + ", not by this node (" + opts_.address +
-                                               "); the row is left alone (give this node another name)");
-            }
+            note_conflict(row.address);
         }
         rows_.push_back(std::move(row));
     }

@@ -191,6 +191,7 @@ private:
     void plan_joins(base::Instant now);
     void next_join_batch(base::Instant now);
     void store_failed(const base::Error& e, base::Instant now);
+    void note_conflict(const std::string& address);
     void store_ok(base::Instant now);
     Row own_row(base::Instant now) const;
     base::Duration jitter(base::Duration d);
