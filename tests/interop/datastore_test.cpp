@@ -9,7 +9,9 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -187,6 +189,69 @@ TEST(DatastoreSqlite, FullOutageReformsFromTheStore) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     std::printf("full outage: 4 agents kill -9'd and restarted with no -join: one cluster again after %.1f s\n", s);
     for (auto& a : sc.c.agents()) EXPECT_EQ(sc.c.statuses(a).size(), 4u) << a.name;
+}
+
+TEST(DatastoreSqlite, SerfAgentJoinedToOneStoreDiscoveredAgentSeesThemAll) {
+    StoreCluster sc;
+    for (const auto& n : names(1, 3)) sc.start(n);
+    ASSERT_TRUE(sc.c.wait_all_alive(names(1, 3), 30s)) << sc.c.dump();
+    AgentProc& serf = sc.c.start(Kind::Serf, "serf1", {}, &sc.c.agents().front());
+    std::vector<std::string> all = names(1, 3);
+    all.push_back("serf1");
+    ASSERT_TRUE(sc.c.wait_all_alive(all, 30s)) << sc.c.dump();
+    EXPECT_EQ(sc.c.statuses(serf).size(), 4u);
+    EXPECT_EQ(read_rows(sc.db).size(), 3u) << "only clusterd agents register";
+}
+
+TEST(DatastoreSqlite, FiftyAgentsStartingTogetherAllRegisterAndConverge) {
+    // 50 processes started back to back (within about a second) against one new store file:
+    // the schema is created once, every node registers, and all converge on one cluster.
+    const std::string dir = temp_dir("datastore50");
+    const std::string db = dir + "/nodes.db";
+    constexpr int kN = 50;
+    struct Node {
+        std::string name;
+        std::uint16_t port = 0, rpc = 0;
+        Child child;
+    };
+    std::vector<Node> nodes(kN);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kN; ++i) {
+        auto& n = nodes[static_cast<std::size_t>(i)];
+        n.name = "f" + std::to_string(i);
+        n.port = free_port();
+        n.rpc = free_port();
+        n.child = Child({clusterd_bin(), "agent", "-node=" + n.name, "-bind=127.0.0.1:" + std::to_string(n.port),
+                         "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc), "-datastore=sqlite:" + db},
+                        dir + "/" + n.name + ".log");
+    }
+    const double spawn_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto alive_seen_by = [&](const Node& n) {
+        auto r = run({clusterd_bin(), "members", "-status=alive", "-format=kong", "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc)}, 5s);
+        if (r.exit_code != 0) return 0;
+        return static_cast<int>(std::count(r.out.begin(), r.out.end(), '\n'));
+    };
+    const bool converged = wait_until(
+        [&] {
+            for (std::size_t i = 0; i < nodes.size(); i += 7)
+                if (alive_seen_by(nodes[i]) != kN) return false;
+            return alive_seen_by(nodes.back()) == kN;
+        },
+        90s, 500ms);
+    const double conv_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string logs;
+    if (!converged)
+        for (auto& n : nodes) logs += "\n== " + n.name + "\n" + n.child.log().substr(0, 3000);
+    EXPECT_TRUE(converged) << logs;
+    std::printf("%d agents spawned in %.1f s against one new SQLite store: converged after %.1f s\n", kN, spawn_s,
+                conv_s);
+    EXPECT_EQ(read_rows(db).size(), static_cast<std::size_t>(kN));
+    for (auto& n : nodes) {
+        EXPECT_EQ(n.child.log().find("datastore is down"), std::string::npos) << n.name << ": " << n.child.log();
+        n.child.stop(SIGTERM, 5s);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
 }
 
 TEST(DatastoreSqlite, NameConflictIsRefusedAndLogged) {
