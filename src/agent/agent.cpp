@@ -170,6 +170,7 @@ base::Status Agent::start() {
         else if (auto st = write_tags_file(cfg_.tags_file, cfg_.tags); !st) return st.error();
     }
     if (auto st = setup_keyring(); !st) return st.error();
+    if (auto st = open_datastore(); !st) return st.error();
     std::optional<serf::SnapshotState> restored;
     std::size_t snap_size = 0;
     if (auto st = setup_snapshot(restored, snap_size); !st) return st.error();
@@ -256,11 +257,7 @@ base::Status Agent::start() {
                            cfg_.rpc_addr);
 
     start_joins();
-    if (auto st = setup_discovery(); !st) {
-        driver_->stop();
-        rpc_->stop();
-        return st.error();
-    }
+    start_discovery();
     notify_ready("running: node " + cfg_.node_name);
     driver_->kick();
     return base::ok_status();

@@ -13,7 +13,7 @@
 
 namespace clusterd::agent {
 
-base::Status Agent::setup_discovery() {
+base::Status Agent::open_datastore() {
     if (cfg_.datastore.empty()) return base::ok_status();
     auto url = store::parse_datastore_url(cfg_.datastore);
     if (!url) return url.error();
@@ -29,6 +29,11 @@ base::Status Agent::setup_discovery() {
     if (!st) return st.error();
     store_ = std::move(*st);
     datastore_shown_ = url->redacted;
+    return base::ok_status();
+}
+
+void Agent::start_discovery() {
+    if (!store_) return;
     discovery::Options o;
     o.name = cfg_.node_name;
     o.address = net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_));
@@ -44,7 +49,6 @@ base::Status Agent::setup_discovery() {
                                " s)");
     registry_->start(wall_now());
     pump_discovery();
-    return base::ok_status();
 }
 
 std::vector<discovery::MemberView> Agent::member_views() const {

@@ -101,7 +101,10 @@ private:
     void on_join_result(const serf::JoinResult& r);
     void write_snapshot();
     // datastore discovery (agent_discovery.cpp)
-    base::Status setup_discovery();
+    /// Opens the datastore adapter (before anything listens, so a bad datastore fails fast).
+    base::Status open_datastore();
+    /// Registers and starts joining from the store (once the node runs).
+    void start_discovery();
     /// Feeds membership and time to the registry, runs its store requests and joins, logs its
     /// lines and re-arms its timer. Safe to call at any time.
     void pump_discovery();

@@ -48,7 +48,7 @@ base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io,
         }
         case DatastoreUrl::Kind::Etcd:
             return base::make_error("datastore", "datastore '" + url.redacted +
-                                                     "': etcd is not supported yet in this build (use sqlite:PATH)");
+                                                     "': etcd is not supported yet in this build (use sqlite:PATH or postgres://…)");
     }
     return base::make_error("datastore", "unknown datastore kind");
 }
