@@ -27,7 +27,7 @@ base::Status AgentKeyring::persist() {
 
 Agent::Agent(asio::io_context& io, config::Config cfg, LogHub& log)
     : io_(io), cfg_(std::move(cfg)), log_(log), signals_(io, SIGINT, SIGTERM, SIGHUP), retry_timer_(io),
-      shutdown_timer_(io) {}
+      shutdown_timer_(io), discovery_timer_(io) {}
 
 Agent::~Agent() {
     if (snapshot_fd_ >= 0) {
@@ -170,6 +170,7 @@ base::Status Agent::start() {
         else if (auto st = write_tags_file(cfg_.tags_file, cfg_.tags); !st) return st.error();
     }
     if (auto st = setup_keyring(); !st) return st.error();
+    if (auto st = open_datastore(); !st) return st.error();
     std::optional<serf::SnapshotState> restored;
     std::size_t snap_size = 0;
     if (auto st = setup_snapshot(restored, snap_size); !st) return st.error();
@@ -256,6 +257,7 @@ base::Status Agent::start() {
                            cfg_.rpc_addr);
 
     start_joins();
+    start_discovery();
     notify_ready("running: node " + cfg_.node_name);
     driver_->kick();
     return base::ok_status();
@@ -367,6 +369,7 @@ void Agent::begin_shutdown(bool graceful, int code) {
     shutting_down_ = true;
     exit_code_ = code;
     notify_stopping(graceful ? "leaving the cluster" : "shutting down");
+    if (graceful) discovery_leave();
     if (graceful && node_ && node_->state() == serf::NodeState::Alive) {
         leaving_ = true;
         auto st = node_->leave(driver_->now());
@@ -389,6 +392,7 @@ void Agent::begin_shutdown(bool graceful, int code) {
 void Agent::finish_shutdown() {
     shutdown_timer_.cancel();
     retry_timer_.cancel();
+    discovery_timer_.cancel();
     if (node_) {
         write_snapshot();
         node_->shutdown();

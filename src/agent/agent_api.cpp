@@ -32,6 +32,7 @@ void Agent::leave(rpc::ErrorCallback done) {
         return;
     }
     leave_waiters_.push_back(std::move(done));
+    discovery_leave();
     if (!leaving_) {
         leaving_ = true;
         auto st = node_->leave(driver_->now());
@@ -55,6 +56,10 @@ void Agent::shutdown() {
 void Agent::force_leave(const std::string& node, bool prune, rpc::ErrorCallback done) {
     auto st = node_->force_leave(node, prune, driver_->now());
     driver_->kick();
+    if (st && prune && registry_) {
+        registry_->forget(node);
+        pump_discovery();
+    }
     done(st ? "" : st.error().message);
 }
 
@@ -179,6 +184,24 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     if (!cfg_.disable_coordinates) sf["coordinate_resets"] = std::to_string(node_->coordinate_resets());
     auto& tags = s["tags"];
     for (const auto& [k, v] : node_->tags()) tags[k] = v;
+    if (registry_) {
+        // clusterd: the node registry (Kong's cluster model); never shows credentials.
+        const auto& st = registry_->status();
+        auto& ds = s["datastore"];
+        ds["url"] = datastore_shown_;
+        ds["state"] = discovery::state_name(st.state);
+        ds["last_error"] = st.last_error;
+        ds["registered"] = st.registered ? "true" : "false";
+        ds["name_conflict"] = st.conflict ? "true" : "false";
+        ds["live_rows"] = std::to_string(st.live_rows);
+        ds["unjoined_rows"] = std::to_string(st.candidates);
+        ds["joins_started"] = std::to_string(st.joins_started);
+        ds["rows_skipped"] = std::to_string(st.rows_skipped);
+        ds["ttl_on_failure"] = std::to_string(cfg_.ttl_on_failure);
+        ds["last_ok_age_s"] = st.last_ok == base::Instant::zero()
+                                  ? std::string("never")
+                                  : std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wall_now() - st.last_ok).count());
+    }
     auto& eh = s["event_handlers"];
     if (dispatcher_) {
         for (const auto& spec : dispatcher_->specs()) eh[spec.filter.event + ":" + spec.filter.name] = spec.script;

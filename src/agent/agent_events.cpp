@@ -127,6 +127,8 @@ void Agent::on_event(const serf::Event& e) {
         [&](const auto& ev) {
             using T = std::decay_t<decltype(ev)>;
             if constexpr (std::is_same_v<T, serf::MemberEvent>) {
+                // The registry remembers when it first saw a member fail (failed-vs-refreshed rule).
+                if (registry_) registry_->observe_members(member_views(), wall_now());
                 he.kind = handler_kind(ev.type);
                 rpc::MemberEvent rme;
                 rme.type = serf::event_type_name(ev.type);
@@ -233,7 +235,12 @@ void Agent::on_join_result(const serf::JoinResult& r) {
     PendingJoin done = std::move(pj);
     joins_.erase(it);
     if (done.ok > 0) log_.info("agent", "joined the cluster: " + std::to_string(done.ok) + " node(s) contacted");
-    if (done.done) {
+    if (done.discovery_id != 0) {
+        if (registry_) {
+            registry_->on_join_result(done.discovery_id, done.ok, wall_now());
+            pump_discovery();
+        }
+    } else if (done.done) {
         done.done(done.ok, done.ok > 0 ? "" : done.last_error);
     } else if (done.start_join && done.ok == 0) {
         log_.error("agent", "failed to join any -join address: " + done.last_error);

@@ -15,6 +15,7 @@
 #include "clusterd/agent/log.hpp"
 #include "clusterd/agent/process_runner.hpp"
 #include "clusterd/config/config.hpp"
+#include "clusterd/discovery/registry.hpp"
 #include "clusterd/net/driver.hpp"
 #include "clusterd/rpc/agent_api.hpp"
 #include "clusterd/rpc/server.hpp"
@@ -22,6 +23,12 @@
 #include "clusterd/wire/envelope.hpp"
 
 namespace clusterd::agent {
+
+/// The wall clock as an Instant since the Unix epoch: datastore rows are shared between hosts,
+/// so their times are wall-clock times (the gossip timers use the driver's monotonic clock).
+inline base::Instant wall_now() {
+    return base::Instant{std::chrono::duration_cast<base::Duration>(std::chrono::system_clock::now().time_since_epoch())};
+}
 
 /// serf::KeyringPort over the wire::Keyring the driver encrypts with; persists the keyring file.
 class AgentKeyring final : public serf::KeyringPort {
@@ -93,6 +100,17 @@ private:
     void on_query_update(const serf::QueryUpdate& u);
     void on_join_result(const serf::JoinResult& r);
     void write_snapshot();
+    // datastore discovery (agent_discovery.cpp)
+    /// Opens the datastore adapter (before anything listens, so a bad datastore fails fast).
+    base::Status open_datastore();
+    /// Registers and starts joining from the store (once the node runs).
+    void start_discovery();
+    /// Feeds membership and time to the registry, runs its store requests and joins, logs its
+    /// lines and re-arms its timer. Safe to call at any time.
+    void pump_discovery();
+    void discovery_leave();
+    void start_discovery_join(const discovery::JoinRequest& j);
+    std::vector<discovery::MemberView> member_views() const;
     void key_op(serf::KeyOp op, const std::string& key, std::function<void(const rpc::KeyResponse&)> done);
     /// The seeds of a join: every address of every entry ("host[:port]", "name/host[:port]").
     /// A host name contributes all its addresses (each is tried, as Serf does); an entry that
@@ -123,6 +141,13 @@ private:
     asio::signal_set signals_;
     asio::steady_timer retry_timer_;
     asio::steady_timer shutdown_timer_;
+    asio::steady_timer discovery_timer_;
+    std::unique_ptr<discovery::Store> store_;        ///< null without a datastore
+    std::unique_ptr<discovery::Registry> registry_;
+    std::string datastore_shown_;                     ///< the datastore URL without credentials
+    bool pumping_discovery_ = false;
+    /// Completions (store answers, timer) hold a weak_ptr to this: skipped once the agent is gone.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
     int snapshot_fd_ = -1;
     std::string bind_host_;
@@ -138,6 +163,7 @@ private:
         std::string last_error;
         bool start_join = false;
         bool retry_join = false;
+        std::uint64_t discovery_id = 0;      ///< a join the registry asked for (0 = none)
     };
     std::map<std::uint64_t, PendingJoin> joins_;
     int retry_attempts_ = 0;

@@ -157,23 +157,26 @@ base::Status validate_config(Config& cfg) {
                                                                 origin("encrypt_key") + " also sets a key)");
     for (const auto& spec : cfg.event_handlers)
         if (auto p = parse_handler_spec(spec); !p) return detail::config_error(origin("event_handlers"), p.error().message);
-    // ttl_on_failure (Kong) and reconnect_timeout (Serf) are one setting: how long a failed
-    // member is kept before it is reaped. An explicit reconnect_timeout wins, then an explicit
-    // ttl_on_failure; with neither, a Kong-style YAML file means Kong's default (3600 s) and
-    // Serf flags/JSON alone mean Serf's (24h). Both keys always show the value in effect.
-    if (cfg.ttl_on_failure_set && cfg.ttl_on_failure < 60)
-        return detail::config_error(origin("ttl_on_failure"), "must be at least 60 seconds");
-    if (!cfg.reconnect_timeout_set) {
-        if (cfg.ttl_on_failure_set || !cfg.config_file.empty())
-            cfg.reconnect_timeout = std::chrono::seconds(cfg.ttl_on_failure);
-    } else if (cfg.ttl_on_failure_set &&
-               std::chrono::seconds(cfg.ttl_on_failure) != cfg.reconnect_timeout) {
-        cfg.warnings.push_back(origin("ttl_on_failure") + ": ignored, " + origin("reconnect_timeout") +
-                               " is set and wins");
+    // ttl_on_failure has Kong's meaning: how long a datastore row lives after its last
+    // refresh. Serf's reconnect_timeout / tombstone_timeout are separate keys with Serf's
+    // defaults (issue 14; issue 13 had made ttl_on_failure an alias of reconnect_timeout).
+    if (cfg.ttl_on_failure < 60)
+        return detail::config_error(origin("ttl_on_failure"), "must be at least 60 seconds, got " +
+                                                                  std::to_string(cfg.ttl_on_failure));
+    {
+        const base::Duration ttl = std::chrono::seconds(cfg.ttl_on_failure);
+        const bool refresh_set = cfg.origins.count("datastore_refresh_interval") != 0;
+        if (cfg.datastore_refresh_interval < std::chrono::seconds(1))
+            return detail::config_error(origin("datastore_refresh_interval"), "must be at least 1s");
+        if (cfg.datastore_refresh_interval * 2 >= ttl) {
+            if (refresh_set)
+                return detail::config_error(origin("datastore_refresh_interval"),
+                                            "must be less than half of ttl_on_failure (" +
+                                                std::to_string(cfg.ttl_on_failure) +
+                                                " s), so that one missed refresh does not expire the row");
+            cfg.datastore_refresh_interval = ttl / 3;
+        }
     }
-    cfg.ttl_on_failure = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::seconds>(cfg.reconnect_timeout + std::chrono::nanoseconds(999999999))
-            .count());
     if (cfg.retry_interval < std::chrono::seconds(1)) {
         cfg.retry_interval = std::chrono::seconds(1);
         cfg.warnings.push_back(origin("retry_interval") + ": too low, set to 1s");
@@ -271,6 +274,9 @@ std::string render_config(const Config& cfg) {
     out << "# yaml file: " << (cfg.config_file.empty() ? "(none)" : cfg.config_file) << "\n";
     for (const auto& f : cfg.json_files) out << "# json file: " << f << "\n";
     for (const auto& w : cfg.warnings) out << "# warning: " << w << "\n";
+    out << "# ttl_on_failure (seconds): how long this node's datastore row lives after its last refresh\n"
+           "#   (Kong's meaning); reconnect_timeout: how long a failed member stays in the member list\n"
+           "#   before it is reaped (Serf's); tombstone_timeout: the same for members that left\n";
     for (const auto& key : known_keys()) {
         if (key == "disable_compression" || key == "config_check") continue;  // shown as enable_compression
         out << key << " = " << detail::render_value(cfg, key) << "\n";

@@ -67,6 +67,9 @@ const std::array kKeys{
     KeyDef{"broadcast_timeout", &Config::broadcast_timeout},
     KeyDef{"validate_node_names", &Config::validate_node_names},
     KeyDef{"ttl_on_failure", &Config::ttl_on_failure},
+    KeyDef{"datastore", &Config::datastore},
+    KeyDef{"datastore_refresh_interval", &Config::datastore_refresh_interval},
+    KeyDef{"datastore_password_file", &Config::datastore_password_file},
     KeyDef{"data_dir", &Config::data_dir},
     KeyDef{"handler_timeout", &Config::handler_timeout},
     KeyDef{"config_check", &Config::config_check},
@@ -136,7 +139,15 @@ base::Status check_value(Config& cfg, const std::string& key, const std::string&
     } else if (key == "ttl_on_failure") {
         if (cfg.ttl_on_failure < 60)
             return err("must be at least 60 seconds, got " + std::to_string(cfg.ttl_on_failure));
-        cfg.ttl_on_failure_set = true;
+    } else if (key == "datastore" && !cfg.datastore.empty()) {
+        const std::string& d = cfg.datastore;
+        auto starts = [&](const char* p) { return d.rfind(p, 0) == 0; };
+        if (starts("sqlite:")) {
+            if (d == "sqlite:" || d == "sqlite://") return err("sqlite: needs a file path, e.g. sqlite:/var/lib/clusterd/nodes.db");
+        } else if (!starts("postgres://") && !starts("postgresql://") && !starts("etcd://")) {
+            return err("unknown datastore '" + redact_datastore(d) +
+                       "' (use sqlite:PATH, postgres://user@host:port/db or etcd://host:port/prefix)");
+        }
     } else if (key == "profile") {
         cfg.profile = lower(cfg.profile);
         if (cfg.profile != "lan" && cfg.profile != "wan" && cfg.profile != "local")
@@ -161,15 +172,16 @@ base::Status check_value(Config& cfg, const std::string& key, const std::string&
     } else if (key == "retry_max_attempts") {
         if (cfg.retry_max_attempts < 0) return err("must be 0 (no limit) or more");
     } else if (key == "reconnect_interval" || key == "reconnect_timeout" || key == "tombstone_timeout" ||
-               key == "retry_interval" || key == "broadcast_timeout" || key == "handler_timeout") {
+               key == "retry_interval" || key == "broadcast_timeout" || key == "handler_timeout" ||
+               key == "datastore_refresh_interval") {
         const base::Duration d = key == "reconnect_interval"  ? cfg.reconnect_interval
                                  : key == "reconnect_timeout" ? cfg.reconnect_timeout
                                  : key == "tombstone_timeout" ? cfg.tombstone_timeout
                                  : key == "retry_interval"    ? cfg.retry_interval
                                  : key == "broadcast_timeout" ? cfg.broadcast_timeout
-                                                              : cfg.handler_timeout;
+                                 : key == "handler_timeout"   ? cfg.handler_timeout
+                                                              : cfg.datastore_refresh_interval;
         if (d.count() < 0) return err("must not be negative");
-        if (key == "reconnect_timeout") cfg.reconnect_timeout_set = true;
     }
     return base::ok_status();
 }
@@ -220,6 +232,7 @@ std::string suggest(const std::string& key, const std::vector<std::string>& cand
 std::string render_value(const Config& cfg, const std::string& key) {
     const KeyDef* def = find_key(key);
     if (def == nullptr) return "";
+    if (key == "datastore") return redact_datastore(cfg.datastore);
     if (key == "encrypt_key" || key == "rpc_auth") return (cfg.*std::get<std::string Config::*>(def->field)).empty() ? "" : "(set)";
     if (key == "disable_compression") return cfg.enable_compression ? "false" : "true";
     std::string out;
@@ -336,6 +349,41 @@ base::Status apply_key(Config& cfg, const std::string& key, const RawValue& valu
 }  // namespace clusterd::config::detail
 
 namespace clusterd::config {
+
+std::string percent_encode(const std::string& s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string redact_datastore(const std::string& url) {
+    std::string out = url;
+    const auto scheme = out.find("://");
+    if (scheme != std::string::npos) {
+        const auto start = scheme + 3;
+        const auto slash = out.find('/', start);
+        const auto at = out.rfind('@', slash == std::string::npos ? std::string::npos : slash);
+        if (at != std::string::npos && at > start) {
+            const auto colon = out.find(':', start);
+            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+        }
+    }
+    for (std::size_t pos = out.find("password="); pos != std::string::npos; pos = out.find("password=", pos + 1)) {
+        const auto begin = pos + 9;
+        const auto end = out.find('&', begin);
+        out.replace(begin, (end == std::string::npos ? out.size() : end) - begin, "***");
+    }
+    return out;
+}
 
 std::vector<std::string> known_keys() {
     std::vector<std::string> out;

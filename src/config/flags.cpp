@@ -34,6 +34,7 @@ constexpr std::array kFlags{
     AgentFlag{"tags-file", K::String, "tags_file", "JSON tags file"},
     AgentFlag{"syslog", K::Bool, "enable_syslog", "log to syslog too"},
     AgentFlag{"broadcast-timeout", K::String, "broadcast_timeout", "time to wait for a leave broadcast"},
+    AgentFlag{"datastore", K::String, "datastore", "clusterd: shared node registry (sqlite:PATH); nodes find each other there"},
     AgentFlag{"data-dir", K::String, "data_dir", "clusterd: directory for the node id and state"},
     AgentFlag{"handler-timeout", K::String, "handler_timeout", "clusterd: kill a handler after this long (0 = never)"},
     AgentFlag{"config-check", K::Bool, "config_check", "clusterd: validate the config, print it, exit"},

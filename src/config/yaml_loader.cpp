@@ -3,6 +3,9 @@
 // under its snake_case name, turned into RawValues for apply_key().
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
+#include <map>
+
 #include "config_keys.hpp"
 
 namespace clusterd::config {
@@ -27,7 +30,40 @@ constexpr Alias kTopAliases[] = {
 constexpr Alias kClusterAliases[] = {
     {"advertise", "advertise"}, {"encrypt", "encrypt_key"},      {"ttl_on_failure", "ttl_on_failure"},
     {"profile", "profile"},     {"keyring_file", "keyring_file"},
+    {"datastore", "datastore"}, {"datastore_refresh_interval", "datastore_refresh_interval"},
+    {"datastore_password_file", "datastore_password_file"},
 };
+
+/// Kong's `database: postgres` + `postgres: {host, port, user, password, database}`.
+struct KongDatabase {
+    std::string database;  ///< "" when the file has no `database` key
+    std::string where;
+    std::map<std::string, std::string> postgres;
+};
+
+base::Status apply_kong_database(Config& cfg, const KongDatabase& k, const std::string& source) {
+    if (k.database.empty()) return base::ok_status();
+    if (k.database == "cassandra")
+        return detail::config_error(k.where, "Cassandra is not supported as clusterd's datastore "
+                                             "(use 'database: postgres' or cluster.datastore: sqlite:PATH)");
+    if (k.database != "postgres" && k.database != "postgresql")
+        return detail::config_error(k.where, "unknown database '" + k.database + "' (valid: postgres)");
+    if (!cfg.datastore.empty()) {
+        cfg.warnings.push_back(k.where + ": ignored, " + cfg.origins["datastore"] + " sets the datastore");
+        return base::ok_status();
+    }
+    auto get = [&](const char* key, const char* dflt) {
+        auto it = k.postgres.find(key);
+        return it == k.postgres.end() || it->second.empty() ? std::string(dflt) : it->second;
+    };
+    std::string url = "postgres://" + percent_encode(get("user", "kong"));
+    if (const auto pw = get("password", ""); !pw.empty()) url += ":" + percent_encode(pw);
+    url += "@" + get("host", "127.0.0.1") + ":" + get("port", "5432") + "/" + percent_encode(get("database", "kong"));
+    detail::RawValue v;
+    v.kind = detail::RawValue::Kind::Scalar;
+    v.text = url;
+    return detail::apply_key(cfg, "datastore", v, source + ": key 'database' (with 'postgres')");
+}
 
 base::Result<RawValue> to_raw(const YAML::Node& n, const std::string& where) {
     RawValue v;
@@ -68,12 +104,12 @@ std::vector<std::string> top_candidates() {
 
 base::Status apply_cluster_map(Config& cfg, const YAML::Node& cluster, const std::string& source) {
     if (cluster.IsNull()) return base::ok_status();
-    if (!cluster.IsMap()) return detail::config_error(source + ": key 'cluster'", "expected a map (advertise, encrypt, ttl_on_failure, profile)");
+    if (!cluster.IsMap()) return detail::config_error(source + ": key 'cluster'", "expected a map (advertise, encrypt, ttl_on_failure, profile, datastore)");
     for (const auto& kv : cluster) {
         const std::string sub = kv.first.as<std::string>();
         const std::string where = source + ": key 'cluster." + sub + "'";
         if (sub == "auto-join" || sub == "auto_join") {
-            cfg.warnings.push_back(where + ": ignored (clusterd has no database; use start_join or retry_join)");
+            cfg.warnings.push_back(where + ": ignored (with a datastore, nodes always join the nodes they find in it)");
             continue;
         }
         const char* key = nullptr;
@@ -102,10 +138,30 @@ base::Status apply_yaml_text(Config& cfg, const std::string& text, const std::st
     }
     if (root.IsNull()) return base::ok_status();  // empty file: defaults
     if (!root.IsMap()) return base::make_error("bad_config", source + ": expected a map of settings at the top level");
+    KongDatabase kong;
     try {
         for (const auto& kv : root) {
             const std::string name = kv.first.as<std::string>();
             const std::string where = source + ": key '" + name + "'";
+            if (name == "database") {
+                if (!kv.second.IsScalar()) return detail::config_error(where, "expected postgres");
+                kong.database = kv.second.Scalar();
+                kong.where = where;
+                continue;
+            }
+            if (name == "postgres") {
+                auto raw = to_raw(kv.second, where);
+                if (!raw) return raw.error();
+                if (raw->kind != RawValue::Kind::Map && raw->kind != RawValue::Kind::Null)
+                    return detail::config_error(where, "expected a map (host, port, user, password, database)");
+                for (const auto& [k, v] : raw->map) {
+                    if (k != "host" && k != "port" && k != "user" && k != "password" && k != "database" && k != "ssl")
+                        return detail::config_error(where + "." + k, "unknown key (valid: host, port, user, password, database)");
+                    kong.postgres[k] = v;
+                }
+                continue;
+            }
+            if (name == "cassandra") continue;  // Kong's file carries it even with database: postgres
             if (name == "cluster") {
                 if (auto st = apply_cluster_map(cfg, kv.second, source); !st) return st;
                 continue;
@@ -122,7 +178,7 @@ base::Status apply_yaml_text(Config& cfg, const std::string& text, const std::st
     } catch (const YAML::Exception& e) {
         return base::make_error("bad_config", source + ": " + e.what());
     }
-    return base::ok_status();
+    return apply_kong_database(cfg, kong, source);
 }
 
 }  // namespace clusterd::config

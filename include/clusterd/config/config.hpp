@@ -66,9 +66,17 @@ struct Config {
     bool validate_node_names = false;
 
     // --- Kong / clusterd extras ---
-    int ttl_on_failure = 3600;                ///< seconds, min 60; sets reconnect_timeout unless explicit
-    bool ttl_on_failure_set = false;
-    bool reconnect_timeout_set = false;
+    /// Kong's meaning: seconds a datastore row lives after its last refresh (min 60). Not
+    /// Serf's reconnect_timeout/tombstone_timeout, which keep their own keys and defaults.
+    int ttl_on_failure = 3600;
+    /// Shared node registry (Kong's cluster model): "sqlite:PATH", "postgres://…", "etcd://…";
+    /// "" = none. May hold a password: show it only through redact_datastore().
+    std::string datastore;
+    /// How often this node refreshes its row; must be < ttl_on_failure / 2. Default 30s
+    /// (ttl_on_failure / 3 when 30s would be too long for the TTL).
+    base::Duration datastore_refresh_interval = std::chrono::seconds(30);
+    /// A file whose first line is the datastore password (postgres), so it is not in the URL.
+    std::string datastore_password_file;
     std::string data_dir;                     ///< node-id file lives here
     base::Duration handler_timeout{0};        ///< kill a handler after this long; 0 = never
     bool config_check = false;                ///< -config-check: validate, print, exit
@@ -101,6 +109,12 @@ base::Status validate_config(Config& cfg);
 /// The effective config as "key = value" lines for `clusterd agent -config-check`; secrets
 /// (encrypt_key, rpc_auth) are shown only as "(set)".
 std::string render_config(const Config& cfg);
+
+/// A datastore URL with any password replaced by "***" (user:secret@ and password=…).
+std::string redact_datastore(const std::string& url);
+
+/// RFC 3986 percent-encoding of everything but unreserved characters (URL user/password parts).
+std::string percent_encode(const std::string& s);
 
 /// Every config key a file may use (Serf's JSON keys plus clusterd's own), for suggestions/docs.
 std::vector<std::string> known_keys();

@@ -75,8 +75,10 @@ TEST(Config, DefaultsMatchSerf) {
     EXPECT_EQ(r->query_response_size_limit, 1024);
     EXPECT_EQ(r->query_size_limit, 1024);
     EXPECT_EQ(r->user_event_size_limit, 512);
-    // No YAML file, no ttl_on_failure: Serf's 24h, and ttl_on_failure shows the same value.
-    EXPECT_EQ(r->ttl_on_failure, 86400);
+    // ttl_on_failure is Kong's datastore row TTL, independent of Serf's reconnect_timeout.
+    EXPECT_EQ(r->ttl_on_failure, 3600);
+    EXPECT_EQ(r->datastore, "");
+    EXPECT_EQ(r->datastore_refresh_interval, 30s);
     EXPECT_TRUE(r->enable_compression);
     EXPECT_EQ(r->syslog_facility, "LOCAL0");
 }
@@ -95,7 +97,7 @@ TEST(Config, SeedExampleLoads) {
     EXPECT_EQ(r->advertise, "");
     EXPECT_EQ(r->encrypt_key, kKey16);
     EXPECT_EQ(r->ttl_on_failure, 3600);
-    EXPECT_EQ(r->reconnect_timeout, 3600s);  // ttl given, reconnect_timeout not: ttl wins
+    EXPECT_EQ(r->reconnect_timeout, 24h);  // Serf's own key and default
 }
 
 TEST(Config, ShippedConfigFilesLoad) {
@@ -147,6 +149,8 @@ interface: lo
 cluster:
   ttl_on_failure: 120
   profile: local
+  datastore: sqlite:/var/lib/clusterd/nodes.db
+  datastore_refresh_interval: 20s
 )";
     auto r = load_yaml_text(yaml, "all.yml");
     ASSERT_TRUE(r.ok()) << r.error().message;
@@ -162,11 +166,10 @@ cluster:
     EXPECT_TRUE(r->leave_on_terminate);
     EXPECT_TRUE(r->skip_leave_on_interrupt);
     EXPECT_EQ(r->reconnect_interval, 60s);
-    EXPECT_EQ(r->reconnect_timeout, 12h);  // explicit: ttl_on_failure does not override it
-    EXPECT_EQ(r->ttl_on_failure, 12 * 3600);  // and is shown as the value in effect
-    bool warned = false;
-    for (const auto& w : r->warnings) warned = warned || w.find("ttl_on_failure") != std::string::npos;
-    EXPECT_TRUE(warned) << "an ignored ttl_on_failure is warned about";
+    EXPECT_EQ(r->reconnect_timeout, 12h);  // two separate settings
+    EXPECT_EQ(r->ttl_on_failure, 120);
+    EXPECT_EQ(r->datastore, "sqlite:/var/lib/clusterd/nodes.db");
+    EXPECT_EQ(r->datastore_refresh_interval, 20s);
     EXPECT_EQ(r->tombstone_timeout, 90min);
     EXPECT_EQ(r->broadcast_timeout, 2s);
     EXPECT_FALSE(r->enable_compression);
@@ -369,34 +372,81 @@ TEST(ConfigErrors, FlagErrorsNameTheFlag) {
     expect_contains(r.error().message, "flag -event-handler");
 }
 
-TEST(Config, TtlOnFailureDrivesReconnectTimeoutUnlessExplicit) {
+TEST(Config, TtlOnFailureIsTheRowTtlAndSerfTimeoutsKeepTheirOwnKeys) {
     auto a = load_yaml_text("cluster:\n  ttl_on_failure: 600\n", "t");
     ASSERT_TRUE(a.ok());
-    EXPECT_EQ(a->reconnect_timeout, 600s);
+    EXPECT_EQ(a->ttl_on_failure, 600);
+    EXPECT_EQ(a->reconnect_timeout, 24h);
+    EXPECT_EQ(a->tombstone_timeout, 24h);
     auto b = load_yaml_text("reconnect_timeout: 2h\ncluster:\n  ttl_on_failure: 600\n", "t");
     ASSERT_TRUE(b.ok());
     EXPECT_EQ(b->reconnect_timeout, 2h);
-    // Issue 13: a Kong-style YAML file without ttl_on_failure means Kong's default, 3600 s, and
-    // -config-check shows the two keys with the same value.
-    auto c = load_yaml_text("node_name: x\n", "t");
-    ASSERT_TRUE(c.ok());
-    EXPECT_EQ(c->reconnect_timeout, 3600s);
-    EXPECT_EQ(c->ttl_on_failure, 3600);
-    auto shown = render_config(*c);
-    expect_contains(shown, "ttl_on_failure = 3600\n");
-    expect_contains(shown, "reconnect_timeout = 1h");
-    // Serf flags/JSON alone: Serf's 24h, shown consistently.
+    EXPECT_EQ(b->ttl_on_failure, 600);
+    EXPECT_TRUE(b->warnings.empty());
+    // -config-check prints both, each with its own value, and says what each means.
+    auto shown = render_config(*b);
+    expect_contains(shown, "ttl_on_failure = 600\n");
+    expect_contains(shown, "reconnect_timeout = 2h");
+    expect_contains(shown, "# ttl_on_failure (seconds): how long this node's datastore row lives");
+    expect_contains(shown, "reconnect_timeout: how long a failed member stays");
     auto d = load_config("", FlagValues{});
     ASSERT_TRUE(d.ok());
-    EXPECT_EQ(d->reconnect_timeout, 24h);
     auto shown_d = render_config(*d);
-    expect_contains(shown_d, "ttl_on_failure = 86400\n");
+    expect_contains(shown_d, "ttl_on_failure = 3600\n");
     expect_contains(shown_d, "reconnect_timeout = 24h");
-    // reconnect_timeout in JSON over a YAML ttl_on_failure: the explicit Serf key wins.
-    auto e = load_yaml_text("reconnect_timeout: 90s\n", "t");
-    ASSERT_TRUE(e.ok());
-    EXPECT_EQ(e->reconnect_timeout, 90s);
-    EXPECT_EQ(e->ttl_on_failure, 90);
+    expect_contains(shown_d, "datastore_refresh_interval = 30s\n");
+}
+
+TEST(Config, DatastoreRefreshMustBeUnderHalfTheTtl) {
+    // The default 30s adapts to a short TTL (ttl / 3) ...
+    auto a = load_yaml_text("cluster:\n  ttl_on_failure: 60\n", "t");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_EQ(a->datastore_refresh_interval, 20s);
+    // ... an explicit value that is too long is an error naming the key.
+    auto m = load_error("cluster:\n  ttl_on_failure: 60\n  datastore_refresh_interval: 30s\n", "r.yml");
+    expect_contains(m, "r.yml: key 'cluster.datastore_refresh_interval'");
+    expect_contains(m, "less than half of ttl_on_failure (60 s)");
+    EXPECT_TRUE(load_yaml_text("cluster:\n  ttl_on_failure: 60\n  datastore_refresh_interval: 29s\n", "t").ok());
+}
+
+TEST(Config, DatastoreFromYamlJsonAndFlag) {
+    auto y = load_yaml_text("cluster:\n  datastore: sqlite:/tmp/a.db\n", "t");
+    ASSERT_TRUE(y.ok());
+    EXPECT_EQ(y->datastore, "sqlite:/tmp/a.db");
+    auto top = load_yaml_text("datastore: sqlite:/tmp/top.db\n", "t");
+    ASSERT_TRUE(top.ok());
+    EXPECT_EQ(top->datastore, "sqlite:/tmp/top.db");
+    Config c;
+    ASSERT_TRUE(apply_json_text(c, R"({"datastore": "sqlite:/tmp/b.db"})", "s.json").ok());
+    EXPECT_EQ(c.datastore, "sqlite:/tmp/b.db");
+    auto f = load_config("", flags({{"datastore", {"sqlite:/tmp/c.db"}}}));
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    EXPECT_EQ(f->datastore, "sqlite:/tmp/c.db");
+    expect_contains(load_error("cluster:\n  datastore: mysql://root:pw@x/db\n", "u.yml"), "u.yml: key 'cluster.datastore'");
+    EXPECT_EQ(load_error("cluster:\n  datastore: mysql://root:pw@x/db\n").find(":pw@"), std::string::npos);
+    expect_contains(load_error("cluster:\n  datastore: \"sqlite:\"\n"), "needs a file path");
+}
+
+TEST(Config, KongDatabaseKeys) {
+    // Kong 0.x's kong.yml: database + postgres map become the datastore URL.
+    auto k = load_yaml_text("database: postgres\npostgres:\n  host: db.local\n  port: 5433\n  user: kong\n"
+                            "  password: \"p@ss word\"\n  database: kongdb\ncassandra:\n  contact_points: [\"x\"]\n",
+                            "kong.yml");
+    ASSERT_TRUE(k.ok()) << k.error().message;
+    EXPECT_EQ(k->datastore, "postgres://kong:p%40ss%20word@db.local:5433/kongdb");
+    auto shown = render_config(*k);
+    expect_contains(shown, "datastore = postgres://kong:***@db.local:5433/kongdb\n");
+    EXPECT_EQ(shown.find("p%40ss"), std::string::npos);
+    auto pf = load_yaml_text("cluster:\n  datastore: postgres://kong@db/kong\n  datastore_password_file: /etc/clusterd/pg\n", "t");
+    ASSERT_TRUE(pf.ok()) << pf.error().message;
+    EXPECT_EQ(pf->datastore_password_file, "/etc/clusterd/pg");
+    EXPECT_EQ(percent_encode("a b@c:d/e"), "a%20b%40c%3Ad%2Fe");
+    auto d = load_yaml_text("database: postgres\n", "kong.yml");
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->datastore, "postgres://kong@127.0.0.1:5432/kong");
+    auto m = load_error("database: cassandra\n", "kong.yml");
+    expect_contains(m, "kong.yml: key 'database'");
+    expect_contains(m, "Cassandra is not supported");
 }
 
 TEST(Config, MissingFileSaysWhy) {
@@ -461,7 +511,7 @@ TEST(Config, RenderShowsEffectiveValuesAndHidesSecrets) {
     expect_contains(text, "tags = {a=1, b=2}\n");
     expect_contains(text, "start_join = [\"x\", \"y\"]\n");
     expect_contains(text, "reconnect_timeout = 1h30m0s\n");
-    expect_contains(text, "ttl_on_failure = 5400\n");  // issue 13: shown as the value in effect
+    expect_contains(text, "ttl_on_failure = 3600\n");  // issue 14: the datastore row TTL, not reconnect_timeout
     EXPECT_EQ(text.find(kKey16), std::string::npos);
     EXPECT_EQ(text.find("hunter2"), std::string::npos);
     for (const auto& k : known_keys()) {
