@@ -65,48 +65,6 @@ RunResult Cluster::clusterd_cli(const AgentProc& via, std::vector<std::string> a
     return run(argv, timeout);
 }
 
-nlohmann::json Cluster::members_json(const AgentProc& via) {
-    auto r = serf_cli(via, {"members", "-format=json"}, std::chrono::seconds(5));
-    if (r.exit_code != 0) return nlohmann::json::object();
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? nlohmann::json::object() : j;
-}
-
-std::map<std::string, std::string> Cluster::statuses(const AgentProc& via) {
-    std::map<std::string, std::string> out;
-    auto j = members_json(via);
-    if (!j.contains("members")) return out;
-    for (const auto& m : j["members"]) out[m.value("name", "")] = m.value("status", "");
-    return out;
-}
-
-bool Cluster::wait_status(const AgentProc& via, const std::string& name, const std::string& status,
-                          std::chrono::milliseconds timeout) {
-    return wait_until(
-        [&] {
-            auto s = statuses(via);
-            auto it = s.find(name);
-            return it != s.end() && it->second == status;
-        },
-        timeout, std::chrono::milliseconds(250));
-}
-
-bool Cluster::wait_all_alive(const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
-    return wait_until(
-        [&] {
-            for (auto& a : agents_) {
-                if (!a.child.running()) continue;
-                auto s = statuses(a);
-                for (const auto& n : names) {
-                    auto it = s.find(n);
-                    if (it == s.end() || it->second != "alive") return false;
-                }
-            }
-            return true;
-        },
-        timeout, std::chrono::milliseconds(250));
-}
-
 std::string Cluster::dump() const {
     std::string out;
     for (const auto& a : agents_) {

@@ -30,7 +30,61 @@ struct AgentProc {
     const char* kind_name() const { return kind == Kind::Serf ? "serf" : "clusterd"; }
 };
 
-class Cluster {
+/// What both cluster fixtures (loopback `Cluster`, namespace `LabCluster`) read from their agents
+/// through the stock `serf members -format json`: `Derived` provides `serf_cli(agent, args,
+/// timeout)` and `agents()`; every agent has a `child`.
+template <typename Derived, typename Agent>
+class MemberViews {
+public:
+    /// The full JSON member list `via` reports (an empty object when it cannot answer).
+    nlohmann::json members_json(const Agent& via) {
+        auto r = self().serf_cli(via, {"members", "-format=json"}, std::chrono::seconds(5));
+        if (r.exit_code != 0) return nlohmann::json::object();
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        return j.is_discarded() ? nlohmann::json::object() : j;
+    }
+    /// name -> status as `via` sees the cluster.
+    std::map<std::string, std::string> statuses(const Agent& via) {
+        std::map<std::string, std::string> out;
+        auto j = members_json(via);
+        if (!j.contains("members")) return out;
+        for (const auto& m : j["members"]) out[m.value("name", "")] = m.value("status", "");
+        return out;
+    }
+    /// Waits until `via` reports `name` with `status`.
+    bool wait_status(const Agent& via, const std::string& name, const std::string& status,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        return wait_until(
+            [&] {
+                auto s = statuses(via);
+                auto it = s.find(name);
+                return it != s.end() && it->second == status;
+            },
+            timeout, std::chrono::milliseconds(250));
+    }
+    /// Waits until every running agent sees every name in `names` alive.
+    bool wait_all_alive(const std::vector<std::string>& names,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        return wait_until(
+            [&] {
+                for (auto& a : self().agents()) {
+                    if (!a.child.running()) continue;
+                    auto s = statuses(a);
+                    for (const auto& n : names) {
+                        auto it = s.find(n);
+                        if (it == s.end() || it->second != "alive") return false;
+                    }
+                }
+                return true;
+            },
+            timeout, std::chrono::milliseconds(250));
+    }
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+class Cluster : public MemberViews<Cluster, AgentProc> {
 public:
     explicit Cluster(const std::string& tag);
     ~Cluster();
@@ -50,17 +104,6 @@ public:
     /// `clusterd <args...> -rpc-addr=<via>`.
     RunResult clusterd_cli(const AgentProc& via, std::vector<std::string> args,
                            std::chrono::milliseconds timeout = std::chrono::seconds(15));
-
-    /// name -> status as `via` sees the cluster (parsed from `serf members -format json`).
-    std::map<std::string, std::string> statuses(const AgentProc& via);
-    /// The full JSON member list `via` reports.
-    nlohmann::json members_json(const AgentProc& via);
-    /// Waits until `via` reports `name` with `status`.
-    bool wait_status(const AgentProc& via, const std::string& name, const std::string& status,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
-    /// Waits until every running agent sees every name in `names` alive.
-    bool wait_all_alive(const std::vector<std::string>& names,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
     /// Logs of every agent, for failure messages.
     std::string dump() const;

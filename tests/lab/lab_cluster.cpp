@@ -66,48 +66,6 @@ RunResult LabCluster::clusterd_cli(const LabAgent& via, std::vector<std::string>
     return lab_.run(via.host, argv, timeout);
 }
 
-nlohmann::json LabCluster::members_json(const LabAgent& via) {
-    auto r = serf_cli(via, {"members", "-format=json"}, std::chrono::seconds(5));
-    if (r.exit_code != 0) return nlohmann::json::object();
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    return j.is_discarded() ? nlohmann::json::object() : j;
-}
-
-std::map<std::string, std::string> LabCluster::statuses(const LabAgent& via) {
-    std::map<std::string, std::string> out;
-    auto j = members_json(via);
-    if (!j.contains("members")) return out;
-    for (const auto& m : j["members"]) out[m.value("name", "")] = m.value("status", "");
-    return out;
-}
-
-bool LabCluster::wait_status(const LabAgent& via, const std::string& name, const std::string& status,
-                             std::chrono::milliseconds timeout) {
-    return wait_until(
-        [&] {
-            auto s = statuses(via);
-            auto it = s.find(name);
-            return it != s.end() && it->second == status;
-        },
-        timeout, std::chrono::milliseconds(200));
-}
-
-bool LabCluster::wait_all_alive(const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
-    return wait_until(
-        [&] {
-            for (auto& a : agents_) {
-                if (!a.child.running()) continue;
-                auto s = statuses(a);
-                for (const auto& n : names) {
-                    auto it = s.find(n);
-                    if (it == s.end() || it->second != "alive") return false;
-                }
-            }
-            return true;
-        },
-        timeout, std::chrono::milliseconds(250));
-}
-
 std::string LabCluster::dump() const {
     std::string out;
     for (const auto& a : agents_) {

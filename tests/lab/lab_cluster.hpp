@@ -26,7 +26,7 @@ struct LabAgent {
     const char* kind_name() const { return kind == Kind::Serf ? "serf" : "clusterd"; }
 };
 
-class LabCluster {
+class LabCluster : public MemberViews<LabCluster, LabAgent> {
 public:
     LabCluster(netlab::Lab& lab, const std::string& tag);
     ~LabCluster();
@@ -45,14 +45,6 @@ public:
                        std::chrono::milliseconds timeout = std::chrono::seconds(15));
     RunResult clusterd_cli(const LabAgent& via, std::vector<std::string> args,
                            std::chrono::milliseconds timeout = std::chrono::seconds(15));
-
-    nlohmann::json members_json(const LabAgent& via);
-    std::map<std::string, std::string> statuses(const LabAgent& via);
-    bool wait_status(const LabAgent& via, const std::string& name, const std::string& status,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
-    /// Every running agent sees every name in `names` alive.
-    bool wait_all_alive(const std::vector<std::string>& names,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
     std::string dump() const;
     const std::string& dir() const { return dir_; }
