@@ -105,23 +105,35 @@ base::Bytes endpoint_ip(base::ByteView ip, SocketFamily family) {
     return base::Bytes(ip.begin(), ip.end());
 }
 
-std::optional<std::string> first_ipv6() {
+namespace {
+
+/// The first address of `family` on the host's interfaces (as text) that `accept` takes.
+template <typename Accept>
+std::optional<std::string> first_interface_address(int family, Accept accept) {
     ifaddrs* list = nullptr;
     if (getifaddrs(&list) != 0) return std::nullopt;
     std::optional<std::string> found;
     for (ifaddrs* it = list; it != nullptr && !found; it = it->ifa_next) {
-        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET6) continue;
-        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
-        const auto& a = sin6->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_V4MAPPED(&a) ||
-            IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_UNSPECIFIED(&a))
-            continue;
+        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != family) continue;
         char buf[INET6_ADDRSTRLEN] = {};
-        inet_ntop(AF_INET6, &a, buf, sizeof buf);
-        found = buf;
+        const void* raw = family == AF_INET6
+                              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr)
+                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr);
+        inet_ntop(family, raw, buf, sizeof buf);
+        if (accept(raw, std::string(buf))) found = buf;
     }
     freeifaddrs(list);
     return found;
+}
+
+}  // namespace
+
+std::optional<std::string> first_ipv6() {
+    return first_interface_address(AF_INET6, [](const void* raw, const std::string&) {
+        const auto& a = *static_cast<const in6_addr*>(raw);
+        return !(IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_V4MAPPED(&a) ||
+                 IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_UNSPECIFIED(&a));
+    });
 }
 
 base::Result<std::vector<std::string>> resolve_host(const std::string& host) {
@@ -179,18 +191,8 @@ bool is_loopback(std::string_view ip) {
 }
 
 std::optional<std::string> first_private_ipv4() {
-    ifaddrs* list = nullptr;
-    if (getifaddrs(&list) != 0) return std::nullopt;
-    std::optional<std::string> found;
-    for (ifaddrs* it = list; it != nullptr && !found; it = it->ifa_next) {
-        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
-        char buf[INET_ADDRSTRLEN] = {};
-        auto* sin = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
-        inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
-        if (!is_loopback(buf) && is_private_ipv4(buf)) found = buf;
-    }
-    freeifaddrs(list);
-    return found;
+    return first_interface_address(
+        AF_INET, [](const void*, const std::string& text) { return !is_loopback(text) && is_private_ipv4(text); });
 }
 
 }  // namespace clusterd::net
