@@ -9,7 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev
   serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
   tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox valgrind systemd
-  libsqlite3-dev sqlite3 libpq-dev postgresql
+  libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev
 )
 
 missing=()
