@@ -61,6 +61,7 @@ class Row:
     name: str
     modules: set[str]
     groups: set[str]
+    private: set[str]         # groups only src/ files may include and only PRIVATE links name
     pure: bool
     globs: list[str]          # empty: the whole src/<name>/ and include/clusterd/<name>/
     line: int
@@ -156,7 +157,9 @@ def parse_layers(doc_path: str) -> Layers:
                 raise BlockError(f"{where}: expected 'ROW | modules | groups [| files]'")
             libs = words(cols[2])
             pure = "pure" in libs
-            row = Row(head[0], set(words(cols[1])), {g for g in libs if g != "pure"}, pure,
+            groups = {g.removesuffix("(private)") for g in libs if g != "pure"}
+            private = {g.removesuffix("(private)") for g in libs if g.endswith("(private)")}
+            row = Row(head[0], set(words(cols[1])), groups, private, pure,
                       words(cols[3]) if len(cols) == 4 else [], lineno)
             if row.name in layers.rows:
                 raise BlockError(f"{where}: row {row.name} twice")
@@ -370,6 +373,12 @@ class Checker:
             self.report(path, line, row.name,
                         f"includes <{name}> (group {group}; {row.name} may use "
                         f"{' '.join(sorted(row.groups)) or 'standard headers only'}){extra}")
+        elif group in row.private and not self.in_src(path):
+            self.report(path, line, row.name, f"includes <{name}> in a public header "
+                        f"(group {group} is private to {row.name}: src/ files only)")
+
+    def in_src(self, path: str) -> bool:
+        return path.startswith(os.path.join(self.root, "src") + os.sep)
 
     def check_cmake(self, path: str, rel: str) -> None:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -383,11 +392,17 @@ class Checker:
                     if a in ("SOURCES", "PUBLIC_DEPS", "PRIVATE_DEPS"):
                         mode = a
                     elif mode in ("PUBLIC_DEPS", "PRIVATE_DEPS"):
-                        items.append((a, al))
+                        items.append((a, al, mode == "PRIVATE_DEPS"))
                 self.check_links(path, line, target, items)
+            elif cmd == "add_library" and args:
+                self.check_links(path, line, args[0][0], [])  # a module target needs a row
             elif cmd == "target_link_libraries" and args:
-                items = [(a, al) for a, al in args[1:]
-                         if a not in ("PUBLIC", "PRIVATE", "INTERFACE", "LINK_PUBLIC", "LINK_PRIVATE")]
+                items, private = [], False
+                for a, al in args[1:]:
+                    if a in ("PUBLIC", "PRIVATE", "INTERFACE", "LINK_PUBLIC", "LINK_PRIVATE"):
+                        private = a in ("PRIVATE", "LINK_PRIVATE")
+                    else:
+                        items.append((a, al, private))
                 self.check_links(path, line, args[0][0], items)
 
     def check_links(self, path: str, line: int, target: str, items) -> None:
@@ -400,7 +415,7 @@ class Checker:
         if row is None:
             self.report(path, line, name, f"CMake target {target} has no row in the layers block")
             return
-        for item, il in items:
+        for item, il, private in items:
             if "$" in item or item.startswith("-"):
                 continue  # variables, generator expressions, link flags
             self.links += 1
@@ -409,6 +424,9 @@ class Checker:
                 if group not in row.groups:
                     self.report(path, il, row.name, f"links {item} (group {group}; {row.name} may use "
                                 f"{' '.join(sorted(row.groups)) or 'no library'})")
+                elif group in row.private and not private:
+                    self.report(path, il, row.name, f"links {item} publicly (group {group} is private "
+                                f"to {row.name}: PRIVATE_DEPS or PRIVATE)")
             elif item.startswith("clusterd_"):
                 other = item[len("clusterd_"):]
                 if other not in self.layers.rows:

@@ -171,6 +171,15 @@ class LayerCheckFixtures(unittest.TestCase):
         self.assert_violations("src/swim/CMakeLists.txt:4: swim: links clusterd_asio (group asio",
                                "src/swim/CMakeLists.txt:4: swim: links clusterd_spdlog (group spdlog")
 
+    def test_private_library_in_public_header_or_public_link_fails(self) -> None:
+        self.append("include/clusterd/wire/memberlist.hpp", "#include <openssl/evp.h>\n")
+        self.write("src/wire/CMakeLists.txt", """\
+            clusterd_module(wire SOURCES memberlist.cpp
+                            PUBLIC_DEPS clusterd_base OpenSSL::Crypto)
+            """)
+        self.assert_violations("include/clusterd/wire/memberlist.hpp:3: wire: includes <openssl/evp.h> in a public header",
+                               "src/wire/CMakeLists.txt:2: wire: links OpenSSL::Crypto publicly")
+
     def test_random_device_in_discovery_fails(self) -> None:
         self.append("src/discovery/registry.cpp", """\
             namespace clusterd::discovery {
@@ -195,9 +204,11 @@ class LayerCheckFixtures(unittest.TestCase):
         self.assert_violations("src/base/rng.cpp:7: base: uses printf")
 
     def test_module_without_row_fails(self) -> None:
+        self.write("src/codec/CMakeLists.txt", "add_library(clusterd_codec STATIC reader.cpp)\n")
         self.write("src/codec/reader.cpp", '#include "clusterd/base/time.hpp"\n')
         self.append("src/wire/memberlist.cpp", '#include "clusterd/codec/reader.hpp"\n')
-        self.assert_violations("src/codec/reader.cpp:1: codec: module has no row",
+        self.assert_violations("src/codec/CMakeLists.txt:1: codec: CMake target clusterd_codec has no row",
+                               "src/codec/reader.cpp:1: codec: module has no row",
                                "src/wire/memberlist.cpp:3: wire: includes \"clusterd/codec/reader.hpp\": module codec has no row")
 
     def test_rpc_core_cannot_use_the_server_files(self) -> None:
