@@ -206,6 +206,7 @@ class LayerCheckFixtures(unittest.TestCase):
     def test_module_without_row_fails(self) -> None:
         self.write("src/codec/CMakeLists.txt", "add_library(clusterd_codec STATIC reader.cpp)\n")
         self.write("src/codec/reader.cpp", '#include "clusterd/base/time.hpp"\n')
+        self.write("src/codec/writer.cpp", '#include "clusterd/base/time.hpp"\n')  # one line per folder
         self.append("src/wire/memberlist.cpp", '#include "clusterd/codec/reader.hpp"\n')
         self.assert_violations("src/codec/CMakeLists.txt:1: codec: CMake target clusterd_codec has no row",
                                "src/codec/reader.cpp:1: codec: module has no row",
