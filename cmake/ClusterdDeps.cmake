@@ -13,7 +13,8 @@ endif()
 if(CLUSTERD_HARDEN AND NOT CLUSTERD_LEAN_BINARY AND NOT CLUSTERD_SANITIZE)
   # What dpkg-buildflags gives with hardening=+all (the sanitizer trees check differently).
   set(CMAKE_POSITION_INDEPENDENT_CODE ON)
-  add_compile_options(-fPIE -fstack-protector-strong -Wformat -Werror=format-security -fcf-protection)
+  add_compile_options(-fPIE -fstack-protector-strong -fstack-clash-protection -Wformat -Werror=format-security
+                      -fcf-protection)
   add_compile_definitions(_FORTIFY_SOURCE=2)
   add_link_options(-pie -Wl,-z,relro -Wl,-z,now)
 endif()

@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh release >/dev/null
+# Only the agent binary (the tests, fuzzers and benchmarks are scripts/test.sh's business), with
+# ninja's [done/total] progress lines on the terminal.
+scripts/build.sh release clusterd
+echo "run: starting build/release/src/clusterd agent -c conf/clusterd.yml (Ctrl-C stops it)"
 exec build/release/src/clusterd agent -c conf/clusterd.yml "$@"

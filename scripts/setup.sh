@@ -9,7 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev
   serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
   tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox valgrind systemd
-  libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev
+  libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev devscripts
 )
 
 missing=()
@@ -33,7 +33,10 @@ fi
 echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
 log=$(mktemp /tmp/clusterd-setup.XXXXXX.log)
 export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+# apt's full output goes to the log; the terminal gets one short line per download and per
+# package set up, so a long install shows that it moves.
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } 2>&1 |
+     tee "$log" | sed -un 's/^Get:[0-9]* [^ ]* [^ ]* [^ ]* \([^ [][^ ]*\) .*/setup:   fetched \1/p; s/^Setting up \([^ ]*\) .*/setup:   set up \1/p'; then
   echo "setup: apt-get failed; last lines of $log:" >&2
   tail -n 20 "$log" >&2
   exit 1

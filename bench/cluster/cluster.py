@@ -69,8 +69,12 @@ class Cluster:
         os.chmod(self.handler, 0o755)
 
     # ---------------------------------------------------------------- lifetime
-    def start(self, converge_timeout, seed_timeout=10.0, count_bytes=False):
-        """Starts the seed, then N-1 joiners; returns seconds to convergence.
+    def start(self, converge_timeout, seed_timeout=10.0, count_bytes=False, extra=(), join=True,
+              before_joiners=None):
+        """Starts the seed, then N-1 joiners; returns seconds to convergence (from the first
+        joiner's spawn). `extra`: more flags for every agent; `join` False: the joiners get no
+        -join (they find the seed some other way, e.g. a -datastore in `extra`);
+        `before_joiners(seed)` runs once the seed answers, before the clock starts.
         Raises Timeout (with a reason) when the cluster does not converge in time."""
         ports = procs.alloc_ports(2 * self.n)
         gossip, rpcp = ports[:self.n], ports[self.n:]
@@ -78,7 +82,7 @@ class Cluster:
             self.nft = NftCounters(gossip)
         tag = "%s%d" % (self.kind[0], self.n)
         seed = procs.spawn_agent(self.binary, self.kind, "%s-0" % tag, gossip[0], rpcp[0],
-                                 self.rundir, self.handler, profile=self.profile)
+                                 self.rundir, self.handler, profile=self.profile, extra=extra)
         self.agents.append(seed)
         deadline = time.monotonic() + seed_timeout
         while True:
@@ -92,6 +96,8 @@ class Cluster:
                     raise Timeout("no RPC handshake from the seed agent within %.0f s (%s)"
                                   % (seed_timeout, e), "no RPC handshake")
                 time.sleep(0.1)
+        if before_joiners is not None:
+            before_joiners(seed)
         t0 = time.monotonic()
         for i in range(1, self.n):
             if time.monotonic() > t0 + converge_timeout:
@@ -102,7 +108,8 @@ class Cluster:
                 kind, binary = self.alternate
             self.agents.append(procs.spawn_agent(
                 binary, kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], self.rundir,
-                self.handler, join_port=gossip[0], profile=self.profile))
+                self.handler, join_port=gossip[0] if join else None, profile=self.profile,
+                extra=extra))
         self.spawn_seconds = time.monotonic() - t0
         self.log("  %s N=%d: spawned in %.1f s" % (self.kind, self.n, self.spawn_seconds))
         self._wait(lambda st: len(st) >= self.n and

@@ -77,12 +77,13 @@ class Agent:
 
 
 def spawn_agent(binary, kind, name, gossip_port, rpc_port, rundir, handler, join_port=None,
-                profile="lan"):
+                profile="lan", extra=()):
     cmd = [binary, "agent", "-node=" + name, "-bind=127.0.0.1:%d" % gossip_port,
            "-rpc-addr=127.0.0.1:%d" % rpc_port, "-profile=" + profile,
            "-log-level=warn", "-event-handler=user=" + handler]
     if join_port is not None:
         cmd.append("-join=127.0.0.1:%d" % join_port)
+    cmd.extend(extra)
     log_path = os.path.join(rundir, name + ".log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -1,6 +1,7 @@
 // The agent's side of datastore discovery: the pure discovery::Registry decides, this file
 // carries its requests to the store adapter (whose worker thread posts the answers back to the
 // io_context), turns its join requests into serf joins, and logs its lines.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -124,6 +125,36 @@ void Agent::start_discovery_join(const discovery::JoinRequest& j) {
     if (!id) return fail(id.error().message);
     joins_[*id].discovery_id = j.id;
     driver_->kick();
+}
+
+void Agent::store_list(std::function<void(const std::string&, const rpc::StoreListing&)> done) {
+    if (!store_) return rpc::AgentApi::store_list(std::move(done));
+    std::weak_ptr<int> alive = alive_;
+    store_->list([this, alive, done = std::move(done)](discovery::StoreResult r) {
+        if (alive.expired()) return;
+        rpc::StoreListing out;
+        out.store = datastore_shown_;
+        out.state = registry_ ? discovery::state_name(registry_->status().state) : "unknown";
+        out.now_ms = discovery::to_ms(wall_now());
+        if (!r.status.ok()) return done("datastore " + datastore_shown_ + ": " + r.status.error().message, out);
+        for (const auto& raw : r.rows) {
+            rpc::StoreRow row;
+            row.name = raw.name;
+            row.addr = raw.address;
+            if (auto p = discovery::parse_row(raw)) {
+                row.created_ms = discovery::to_ms(p->created);
+                row.last_seen_ms = discovery::to_ms(p->last_seen);
+                row.expires_ms = discovery::to_ms(p->expires);
+            } else {
+                row.problem = p.error().message;
+            }
+            out.rows.push_back(std::move(row));
+        }
+        // Newest first, the order discovery joins in.
+        std::stable_sort(out.rows.begin(), out.rows.end(),
+                         [](const rpc::StoreRow& a, const rpc::StoreRow& b) { return a.last_seen_ms > b.last_seen_ms; });
+        done("", out);
+    });
 }
 
 void Agent::discovery_leave() {

@@ -82,6 +82,7 @@ public:
     rpc::SubscriptionId subscribe_events(std::function<void(const rpc::Event&)> cb) override;
     rpc::SubscriptionId subscribe_logs(std::function<void(const std::string&)> cb) override;
     void unsubscribe(rpc::SubscriptionId id) override;
+    void store_list(std::function<void(const std::string&, const rpc::StoreListing&)> done) override;
 
 private:
     // setup (agent.cpp)

@@ -177,7 +177,9 @@ base::Result<Reply> Client::read_reply_for(std::uint64_t seq, bool has_body) {
         Reply r;
         r.seq = h.seq;
         r.error = h.error;
-        const bool body = is_stream && h.seq != seq ? true : (has_body && h.error != err::kAuthRequired);
+        const bool body = is_stream && h.seq != seq
+                               ? true
+                               : (has_body && h.error != err::kAuthRequired && h.error != err::kUnsupportedCommand);
         if (body) {
             auto bv = read_object(timeout_);
             if (!bv.ok()) return bv.error();

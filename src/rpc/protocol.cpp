@@ -10,11 +10,12 @@ namespace clusterd::rpc {
 
 namespace {
 
-constexpr std::array<std::string_view, 20> kCommands = {
+constexpr std::array<std::string_view, 21> kCommands = {
     cmd::kHandshake, cmd::kAuth,     cmd::kEvent,      cmd::kForceLeave, cmd::kJoin,
     cmd::kMembers,   cmd::kMembersFiltered, cmd::kTags, cmd::kStream,    cmd::kMonitor,
     cmd::kStop,      cmd::kLeave,    cmd::kQuery,      cmd::kRespond,    cmd::kInstallKey,
-    cmd::kUseKey,    cmd::kRemoveKey, cmd::kListKeys,  cmd::kStats,      cmd::kGetCoordinate};
+    cmd::kUseKey,    cmd::kRemoveKey, cmd::kListKeys,  cmd::kStats,      cmd::kGetCoordinate,
+    cmd::kStoreList};
 
 base::Status bad(std::string_view field, std::string_view want) {
     return base::make_error("malformed", "field " + std::string(field) + " is not " + std::string(want));
@@ -129,7 +130,7 @@ bool is_known_command(std::string_view command) {
 
 bool command_has_body(std::string_view c) {
     return is_known_command(c) && c != cmd::kMembers && c != cmd::kLeave && c != cmd::kListKeys &&
-           c != cmd::kStats;
+           c != cmd::kStats && c != cmd::kStoreList;
 }
 
 // ---------------------------------------------------------------- encoders
@@ -376,6 +377,34 @@ void encode(base::Bytes& out, const StatsResponse& v) {
         w.str(section);
         w.string_map(kv);
     }
+}
+
+void encode(base::Bytes& out, const StoreListResponse& v) {
+    mp::Writer w(out);
+    w.map(4);
+    w.str("Now");
+    w.sint(v.now_ms);
+    w.str("Rows");
+    w.array(v.rows.size());
+    for (const auto& r : v.rows) {
+        w.map(6);
+        w.str("Addr");
+        w.str(r.addr);
+        w.str("Created");
+        w.sint(r.created_ms);
+        w.str("Expires");
+        w.sint(r.expires_ms);
+        w.str("LastSeen");
+        w.sint(r.last_seen_ms);
+        w.str("Name");
+        w.str(r.name);
+        w.str("Problem");
+        w.str(r.problem);
+    }
+    w.str("State");
+    w.str(v.state);
+    w.str("Store");
+    w.str(v.store);
 }
 
 void encode(base::Bytes& out, const LogRecord& v) {
@@ -631,6 +660,31 @@ base::Status decode(const mp::Value& v, StatsResponse& out) {
         std::map<std::string, std::string> section;
         CLUSTERD_TRY(get(wrap, v.items[k].s, section));
         out[v.items[k].s] = std::move(section);
+    }
+    return base::ok_status();
+}
+
+base::Status decode(const mp::Value& v, StoreListResponse& out) {
+    constexpr auto lo = std::numeric_limits<std::int64_t>::min();
+    constexpr auto hi = std::numeric_limits<std::int64_t>::max();
+    CLUSTERD_TRY(need_map(v, "store-list response"));
+    CLUSTERD_TRY(get(v, "Store", out.store));
+    CLUSTERD_TRY(get(v, "State", out.state));
+    CLUSTERD_TRY(get_i(v, "Now", out.now_ms, lo, hi));
+    out.rows.clear();
+    const mp::Value* arr = v.find("Rows");
+    if (arr == nullptr || arr->is_nil()) return base::ok_status();
+    if (arr->kind != mp::Value::Kind::Array) return bad("Rows", "an array");
+    for (const auto& e : arr->items) {
+        CLUSTERD_TRY(need_map(e, "store row"));
+        StoreRow r;
+        CLUSTERD_TRY(get(e, "Name", r.name));
+        CLUSTERD_TRY(get(e, "Addr", r.addr));
+        CLUSTERD_TRY(get_i(e, "Created", r.created_ms, lo, hi));
+        CLUSTERD_TRY(get_i(e, "LastSeen", r.last_seen_ms, lo, hi));
+        CLUSTERD_TRY(get_i(e, "Expires", r.expires_ms, lo, hi));
+        CLUSTERD_TRY(get(e, "Problem", r.problem));
+        out.rows.push_back(std::move(r));
     }
     return base::ok_status();
 }

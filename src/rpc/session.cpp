@@ -340,6 +340,18 @@ bool Session::dispatch(const std::string& c, std::uint64_t seq, const mp::Value*
         });
         return true;
     }
+    if (c == cmd::kStoreList) {
+        busy_ = true;
+        std::weak_ptr<int> w = life_;
+        agent_.store_list([w, this, seq](const std::string& e, const StoreListing& listing) {
+            if (w.expired()) return;
+            base::Bytes b;
+            encode(b, listing);
+            reply(seq, e, b);
+            finish_async();
+        });
+        return true;
+    }
     if (c == cmd::kLeave) {
         busy_ = true;
         std::weak_ptr<int> w = life_;

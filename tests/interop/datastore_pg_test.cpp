@@ -1,13 +1,12 @@
 // Issue 14 with PostgreSQL: a real server (initdb + postgres in a temp dir, on a loopback port,
 // password authentication, run as the `postgres` user since PostgreSQL refuses root), started
-// and stopped by PID by this test. Three clusterd agents with no -join find each other through
+// and stopped by PID by this test. Five clusterd agents with no -join find each other through
 // it; the server is stopped for 20 s and restarted: the gossip cluster does not change, each
 // agent logs one "down" and one "reachable again" line, registration resumes, no row is lost or
 // duplicated; the password appears in no log and no `info`. Then a kill -9'd agent's row
 // expires after ttl_on_failure (60 s) and a new agent never tries it; a graceful leave deletes
 // its row.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <thread>
 
 #include "cluster.hpp"
+#include "pg_server.hpp"
 
 namespace clusterd::testing {
 namespace {
@@ -25,84 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const char* kPassword = "pg-S3cret-14";
-
-std::string pg_bindir() {
-    std::string best;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-        const auto bin = e.path() / "bin";
-        if (fs::exists(bin / "postgres") && fs::exists(bin / "initdb") && bin.string() > best) best = bin.string();
-    }
-    return best;
-}
-
-std::vector<std::string> as_postgres(std::vector<std::string> argv) {
-    std::vector<std::string> out{"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"};
-    out.insert(out.end(), argv.begin(), argv.end());
-    return out;
-}
-
-class PgServer {
-public:
-    PgServer() : dir_(temp_dir("pg")), port_(free_port()) {
-        bin_ = pg_bindir();
-        std::ofstream(dir_ + "/pw") << kPassword << "\n";
-        fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-        run({"chown", "-R", "postgres:postgres", dir_});
-        init_ = run(as_postgres({bin_ + "/initdb", "-D", dir_ + "/data", "-U", "kong", "--pwfile=" + dir_ + "/pw",
-                                 "--auth=scram-sha-256", "-E", "UTF8"}),
-                    120s);
-    }
-    ~PgServer() {
-        stop();
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    bool initialised() const { return !bin_.empty() && init_.exit_code == 0; }
-    std::string init_output() const { return bin_ + ": " + init_.out + init_.err; }
-
-    bool start() {
-        child_ = Child(as_postgres({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_,
-                                    "-c", "listen_addresses=127.0.0.1"}),
-                       dir_ + "/postgres.log");
-        return wait_until([&] { return PQping(conninfo().c_str()) == PQPING_OK; }, 30s, 200ms);
-    }
-    /// SIGINT = PostgreSQL's fast shutdown; bounded, then SIGKILL.
-    void stop() {
-        if (child_.pid() > 0) child_.stop(SIGINT, 15s);
-    }
-    std::string url() const {
-        return "postgres://kong:" + std::string(kPassword) + "@127.0.0.1:" + std::to_string(port_) +
-               "/postgres?sslmode=disable";
-    }
-    std::string url_without_password() const {
-        return "postgres://kong@127.0.0.1:" + std::to_string(port_) + "/postgres?sslmode=disable";
-    }
-    std::string conninfo() const { return url() + "&connect_timeout=5"; }
-    std::string log() const { return child_.log(); }
-
-    /// name -> last_seen_ms of every row (empty on error).
-    std::map<std::string, std::int64_t> rows() const {
-        std::map<std::string, std::int64_t> out;
-        PGconn* c = PQconnectdb(conninfo().c_str());
-        if (PQstatus(c) == CONNECTION_OK) {
-            PGresult* r = PQexec(c, "SELECT name, last_seen_ms FROM clusterd_nodes");
-            if (PQresultStatus(r) == PGRES_TUPLES_OK)
-                for (int i = 0; i < PQntuples(r); ++i) out[PQgetvalue(r, i, 0)] = std::stoll(PQgetvalue(r, i, 1));
-            PQclear(r);
-        }
-        PQfinish(c);
-        return out;
-    }
-
-private:
-    std::string dir_;
-    std::uint16_t port_;
-    std::string bin_;
-    RunResult init_;
-    Child child_;
-};
+const char* const kPassword = PgServer::kPassword;
 
 std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -124,13 +47,19 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     const std::string conf = c.dir() + "/ds.json";
     std::ofstream(conf) << R"({"ttl_on_failure": 60, "datastore_refresh_interval": "5s"})";
     const std::vector<std::string> flags{"-datastore=" + pg.url(), "-config-file=" + conf};
-    const std::vector<std::string> names{"pg1", "pg2", "pg3"};
+    const std::vector<std::string> names{"pg1", "pg2", "pg3", "pg4", "pg5"};
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& n : names) c.start(Kind::Clusterd, n, flags);
     ASSERT_TRUE(c.wait_all_alive(names, 30s)) << c.dump();
-    std::printf("3 agents, no -join, PostgreSQL store: one cluster after %.1f s\n",
+    std::printf("5 agents, no -join, PostgreSQL store: one cluster after %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    ASSERT_EQ(pg.rows().size(), 3u);
+    ASSERT_EQ(pg.rows().size(), 5u);
+    // `clusterd store list` through any agent shows the registry as PostgreSQL holds it.
+    auto listed = c.clusterd_cli(c.agents().at(2), {"store", "list"});
+    EXPECT_EQ(listed.exit_code, 0) << listed.out << listed.err;
+    for (const auto& n : names) EXPECT_NE(listed.out.find(n + " "), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find("Expires"), std::string::npos) << listed.out;
+    EXPECT_EQ(listed.out.find(kPassword), std::string::npos) << listed.out;
 
     // The server goes away for 20 s.
     pg.stop();
@@ -157,7 +86,7 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     ASSERT_TRUE(wait_until(
         [&] {
             auto rows = pg.rows();
-            if (rows.size() != 3) return false;
+            if (rows.size() != 5) return false;
             for (const auto& [n, seen] : rows)
                 if (seen < back_ms) return false;
             return true;
@@ -179,15 +108,15 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     AgentProc& dead = c.agents().back();
     const std::string dead_addr = dead.bind_addr();
     dead.child.kill9();
-    ASSERT_TRUE(wait_until([&] { return pg.rows().count("pg3") == 0; }, 90s)) << "dead row not pruned" << c.dump();
+    ASSERT_TRUE(wait_until([&] { return pg.rows().count("pg5") == 0; }, 90s)) << "dead row not pruned" << c.dump();
     // The new agent takes its password from datastore_password_file, not from the URL.
     const std::string pwfile = c.dir() + "/pg-password";
     std::ofstream(pwfile) << kPassword << "\n";
     const std::string conf4 = c.dir() + "/ds4.json";
     std::ofstream(conf4) << R"({"ttl_on_failure": 60, "datastore_refresh_interval": "5s", "datastore_password_file": ")"
                          << pwfile << "\"}";
-    AgentProc& fresh = c.start(Kind::Clusterd, "pg4", {"-datastore=" + pg.url_without_password(), "-config-file=" + conf4});
-    ASSERT_TRUE(c.wait_all_alive({"pg1", "pg2", "pg4"}, 30s)) << c.dump();
+    AgentProc& fresh = c.start(Kind::Clusterd, "pg6", {"-datastore=" + pg.url_without_password(), "-config-file=" + conf4});
+    ASSERT_TRUE(c.wait_all_alive({"pg1", "pg2", "pg3", "pg4", "pg6"}, 30s)) << c.dump();
     const std::string log4 = fresh.child.log();
     EXPECT_NE(log4.find("joining from the datastore"), std::string::npos) << log4;
     for (auto p = log4.find("joining from the datastore"); p != std::string::npos;
@@ -196,15 +125,15 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
         EXPECT_EQ(line.find(dead_addr), std::string::npos) << line;
     }
 
-    EXPECT_TRUE(wait_until([&] { return pg.rows().count("pg4") == 1; }, 10s));
+    EXPECT_TRUE(wait_until([&] { return pg.rows().count("pg6") == 1; }, 10s));
     EXPECT_EQ(log4.find(kPassword), std::string::npos);
 
     // A graceful leave deletes the row.
     c.agents().front().child.stop(SIGINT, 15s);
     EXPECT_TRUE(wait_until([&] { return pg.rows().count("pg1") == 0; }, 10s));
     auto rows = pg.rows();
-    EXPECT_EQ(rows.size(), 2u);
-    EXPECT_TRUE(rows.count("pg2") && rows.count("pg4"));
+    EXPECT_EQ(rows.size(), 4u);
+    EXPECT_TRUE(rows.count("pg2") && rows.count("pg3") && rows.count("pg4") && rows.count("pg6"));
 }
 
 }  // namespace

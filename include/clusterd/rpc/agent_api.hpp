@@ -87,6 +87,23 @@ struct QueryEvent {
 };
 using Event = std::variant<MemberEvent, UserEvent, QueryEvent>;
 
+/// clusterd's `store-list`: the discovery registry as the datastore holds it. Times are
+/// milliseconds since the Unix epoch (0 when a row's column does not parse).
+struct StoreRow {
+    std::string name;
+    std::string addr;
+    std::int64_t created_ms = 0, last_seen_ms = 0, expires_ms = 0;
+    std::string problem;  ///< "" for a valid row, else why discovery skips it
+    friend bool operator==(const StoreRow&, const StoreRow&) = default;
+};
+struct StoreListing {
+    std::string store;      ///< the datastore URL without credentials
+    std::string state;      ///< "up", "down" or "unknown"
+    std::int64_t now_ms = 0;  ///< the agent's wall clock when the rows were read
+    std::vector<StoreRow> rows;
+    friend bool operator==(const StoreListing&, const StoreListing&) = default;
+};
+
 using SubscriptionId = std::uint64_t;
 using ErrorCallback = std::function<void(const std::string& error)>;  ///< "" = success
 
@@ -125,6 +142,11 @@ public:
     /// replay its recent lines. The session filters by level.
     virtual SubscriptionId subscribe_logs(std::function<void(const std::string&)> cb) = 0;
     virtual void unsubscribe(SubscriptionId id) = 0;
+    /// clusterd: reads every row of the discovery datastore. `done(error, listing)`; an agent
+    /// without a datastore answers with an error.
+    virtual void store_list(std::function<void(const std::string&, const StoreListing&)> done) {
+        done("no datastore configured on this agent (set cluster.datastore or -datastore)", {});
+    }
 };
 
 }  // namespace clusterd::rpc

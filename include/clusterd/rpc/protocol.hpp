@@ -38,6 +38,8 @@ inline constexpr std::string_view kRemoveKey = "remove-key";
 inline constexpr std::string_view kListKeys = "list-keys";
 inline constexpr std::string_view kStats = "stats";
 inline constexpr std::string_view kGetCoordinate = "get-coordinate";
+/// clusterd's own command (Serf agents answer "Unsupported command"): the datastore registry.
+inline constexpr std::string_view kStoreList = "store-list";
 }  // namespace cmd
 
 namespace err {
@@ -59,7 +61,7 @@ inline constexpr std::string_view kResponse = "response";
 inline constexpr std::string_view kDone = "done";
 }  // namespace rec
 
-/// True for the 20 commands of IPC v1.
+/// True for the 20 commands of IPC v1 and clusterd's `store-list`.
 bool is_known_command(std::string_view command);
 /// True if a request of this command is followed by a body.
 bool command_has_body(std::string_view command);
@@ -92,6 +94,7 @@ struct JoinResponse { std::int32_t num = 0; };
 struct MembersResponse { std::vector<Member> members; };
 struct CoordinateResponse { Coordinate coord; bool ok = false; };
 using StatsResponse = std::map<std::string, std::map<std::string, std::string>>;
+using StoreListResponse = StoreListing;
 
 struct LogRecord { std::string log; };
 struct QueryRecord { std::string type; std::string from; base::Bytes payload; };
@@ -120,6 +123,7 @@ void encode(base::Bytes& out, const MembersResponse& v);
 void encode(base::Bytes& out, const KeyResponse& v, bool with_keys);
 void encode(base::Bytes& out, const CoordinateResponse& v);
 void encode(base::Bytes& out, const StatsResponse& v);
+void encode(base::Bytes& out, const StoreListResponse& v);
 void encode(base::Bytes& out, const LogRecord& v);
 void encode(base::Bytes& out, const QueryRecord& v);
 void encode(base::Bytes& out, const MemberEvent& v);  ///< {Event, Members}
@@ -149,6 +153,7 @@ base::Status decode(const mp::Value& v, MembersResponse& out);
 base::Status decode(const mp::Value& v, KeyResponse& out);
 base::Status decode(const mp::Value& v, CoordinateResponse& out);
 base::Status decode(const mp::Value& v, StatsResponse& out);
+base::Status decode(const mp::Value& v, StoreListResponse& out);
 base::Status decode(const mp::Value& v, LogRecord& out);
 base::Status decode(const mp::Value& v, QueryRecord& out);
 base::Status decode(const mp::Value& v, Member& out);

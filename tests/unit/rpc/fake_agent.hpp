@@ -22,6 +22,7 @@ public:
     KeyResponse key_response;
     std::map<std::string, std::map<std::string, std::string>> stats_map;
     std::map<std::string, Coordinate> coords;
+    std::optional<StoreListing> store;  ///< unset: the AgentApi default (no datastore)
     bool defer = false;
     std::vector<std::function<void()>> deferred;
     bool shutdown_called = false;
@@ -127,6 +128,15 @@ public:
         key_done(done);
     }
     std::map<std::string, std::map<std::string, std::string>> stats() override { return stats_map; }
+    void store_list(std::function<void(const std::string&, const StoreListing&)> done) override {
+        if (!store) return AgentApi::store_list(std::move(done));
+        auto l = *store;
+        if (defer) {
+            deferred.push_back([done, l] { done("", l); });
+        } else {
+            done("", l);
+        }
+    }
     std::optional<Coordinate> get_coordinate(const std::string& node) override {
         auto it = coords.find(node);
         if (it == coords.end()) return std::nullopt;

@@ -279,6 +279,30 @@ TEST(RpcSession, StatsAndCoordinate) {
     EXPECT_FALSE(body_as<CoordinateResponse>(f.at(0)).ok);
 }
 
+TEST(RpcSession, StoreListAnswersTheRegistryOrAnErrorWithoutADatastore) {
+    Harness h;
+    h.ready();
+    auto f = h.run(req("store-list", 2));
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_NE(f[0].header.error.find("no datastore configured"), std::string::npos);
+    EXPECT_TRUE(f[0].body.has_value());  // the body follows errors too: one reply shape
+    StoreListing l;
+    l.store = "sqlite:/tmp/x.db";
+    l.state = "up";
+    l.now_ms = 1'700'000'000'000;
+    l.rows = {StoreRow{"a", "10.0.0.1:7946", 1, 2, 3, ""}, StoreRow{"bad", "x", 0, 0, 0, "address: not ip:port"}};
+    h.agent.store = l;
+    h.agent.defer = true;  // answered later, like the store's worker thread
+    EXPECT_TRUE(h.run(req("store-list", 3)).empty());
+    ASSERT_EQ(h.agent.deferred.size(), 1u);
+    h.agent.deferred[0]();
+    f = frames(h.s.take_output());
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].header.seq, 3u);
+    EXPECT_EQ(f[0].header.error, "");
+    EXPECT_EQ(body_as<StoreListResponse>(f[0]), l);
+}
+
 TEST(RpcSession, StreamFiltersDuplicateAndStop) {
     Harness h;
     h.ready();
