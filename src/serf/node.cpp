@@ -475,6 +475,7 @@ base::Status Node::leave(base::Instant now) {
     if (has_alive_members()) {
         leave_intent_sent_ = false;
         intent_q_.queue("", wire::encode_serf(msg), [this] { leave_intent_sent_ = true; });
+        endpoint_->expedite_gossip(now);
         leave_phase_ = LeavePhase::WaitIntent;
         leave_deadline_ = now + config_.broadcast_timeout;
     } else {

@@ -90,6 +90,7 @@ base::Status Node::user_event(const std::string& ev_name, base::ByteView payload
     event_clock_.increment();
     handle_user_event(msg);
     event_q_.queue("", std::move(raw));
+    endpoint_->expedite_gossip(now);
     return base::ok_status();
 }
 
@@ -292,6 +293,7 @@ base::Result<std::uint64_t> Node::start_query(const std::string& qname, base::By
     pending_queries_.emplace(q.ltime, std::move(pq));
     handle_query(q);
     query_q_.queue("", std::move(raw));
+    endpoint_->expedite_gossip(now);
     return handle;
 }
 

@@ -32,7 +32,16 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
             break;
         case TimerKind::GossipTick:
             schedule(now + cfg.gossip_interval, Timer{TimerKind::GossipTick, 0, {}});
+            early_gossip_used = false;
             gossip(now);
+            break;
+        case TimerKind::GossipEarly:
+            early_gossip_scheduled = false;
+            if (!early_gossip_used) {
+                early_gossip_used = true;
+                stats.early_gossip_rounds++;
+                gossip(now);
+            }
             break;
         case TimerKind::PushPullTick:
             schedule(now + push_pull_scale(cfg.push_pull_interval, nodes.size()),
@@ -338,11 +347,25 @@ void Endpoint::leave(base::Instant now) {
     m.left = true;
     Node& me = m.self();
     m.dead_node(wire::Dead{me.incarnation, me.name, me.name}, now);
+    m.expedite(now);
     bool any_alive = false;
     for (const auto& n : m.nodes) {
         if (n->name != m.cfg.name && !n->dead_or_left()) any_alive = true;
     }
     if (!any_alive) m.leave_finished = true;
+}
+
+void Endpoint::Impl::expedite(base::Instant now) {
+    if (!cfg.expedite_broadcasts || early_gossip_used || early_gossip_scheduled) return;
+    early_gossip_scheduled = true;
+    schedule(now, Timer{TimerKind::GossipEarly, 0, {}});
+}
+
+void Endpoint::expedite_gossip(base::Instant now) {
+    Impl& m = *impl_;
+    m.last_now = now;
+    m.ensure_started(now);
+    m.expedite(now);
 }
 
 bool Endpoint::leave_done() const { return impl_->left && impl_->leave_finished; }

@@ -24,7 +24,7 @@ struct Endpoint::Impl {
     // ---- timers -------------------------------------------------------------------------------
     enum class TimerKind : std::uint8_t {
         Start, ProbeTick, GossipTick, PushPullTick, ProbeTimeout, ProbeEnd, AckExpire, RelayNack,
-        SuspicionCheck
+        SuspicionCheck, GossipEarly
     };
     struct Timer {
         TimerKind kind;
@@ -96,6 +96,10 @@ struct Endpoint::Impl {
     base::Instant last_now;
     bool started = false;
     bool left = false;
+    // Immediate dissemination: at most one early gossip round between two regular ticks.
+    bool early_gossip_scheduled = false;
+    bool early_gossip_used = false;
+    void expedite(base::Instant now);
     bool leave_finished = false;
     std::size_t packet_overhead = 0;
     std::uint32_t seq_no = 0;

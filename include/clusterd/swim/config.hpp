@@ -39,6 +39,9 @@ struct Config {
     int awareness_max_multiplier = 8;
     int gossip_nodes = 3;
     base::Duration gossip_interval = std::chrono::milliseconds(200);
+    /// Run one early gossip round when a high-value broadcast is queued (see
+    /// Endpoint::expedite_gossip). Wire-identical to memberlist; only the send time differs.
+    bool expedite_broadcasts = true;
     base::Duration gossip_to_the_dead_time = std::chrono::seconds(30);
     /// 0 = a dead node's name can never be reclaimed by a new address (memberlist default).
     base::Duration dead_node_reclaim_time{0};

@@ -67,6 +67,7 @@ struct Stats {
     std::uint64_t conflicts = 0;
     std::uint64_t incompatible = 0;       ///< push-pulls refused for protocol versions
     std::uint64_t duplicates = 0;         ///< gossip dropped as byte-identical to a recent one
+    std::uint64_t early_gossip_rounds = 0;  ///< gossip rounds run at once for a new broadcast
 };
 
 class Endpoint {
@@ -111,6 +112,12 @@ public:
     /// Graceful leave: broadcast a dead message about ourselves (From == our name, so peers
     /// record Left). Afterwards we answer pings but never refute. See leave_done().
     void leave(base::Instant now);
+    /// Immediate dissemination: a broadcast worth sending now (a user event, a leave, a query,
+    /// a refutation) was queued, so run a gossip round at once instead of at the next tick. At
+    /// most one such early round happens between two regular gossip ticks, so a burst of any
+    /// size adds at most `gossip_nodes` packets per `gossip_interval` (docs/protocol.md). The
+    /// round is due at `now` (next_deadline()); no-op when Config::expedite_broadcasts is off.
+    void expedite_gossip(base::Instant now);
     /// True once the leave broadcast has been sent out fully (or there is nobody to tell).
     bool leave_done() const;
     bool has_left() const;
