@@ -240,7 +240,8 @@ TEST_F(EtcdStore, FailsOverPastAClosedAndASilentEndpoint) {
     // The endpoint that answered is remembered: the next calls go straight to it.
     const auto t1 = std::chrono::steady_clock::now();
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(run(io, [&](auto d) { store->list(d); }).status);
-    EXPECT_LT(std::chrono::steady_clock::now() - t1, 400ms);
+    // (Going back to the silent endpoint would cost its 500 ms deadline each time: 2.5 s.)
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, 2s);
 }
 
 TEST(EtcdStoreDown, TheErrorNamesEveryEndpointTried) {
