@@ -9,8 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -75,6 +80,112 @@ struct SilentServer {
     }
     ~SilentServer() { ::close(fd); }
 };
+
+
+/// A scripted HTTP server on a loopback port (its own thread, one connection at a time): each
+/// request gets the bytes `reply(path, body)` returns; `close_after` closes the connection
+/// after sending them (an empty answer closes without sending anything).
+class ScriptedServer {
+public:
+    struct Answer {
+        std::string bytes;
+        bool close_after = false;
+    };
+    using Reply = std::function<Answer(const std::string& path, const std::string& body)>;
+
+    explicit ScriptedServer(Reply reply) : reply_(std::move(reply)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+        ::listen(fd_, 16);
+        socklen_t len = sizeof sa;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~ScriptedServer() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    std::uint16_t port() const { return port_; }
+    int connections() const { return connections_; }
+    int requests() const { return requests_; }
+
+private:
+    bool readable(int fd) {
+        pollfd p{fd, POLLIN, 0};
+        return ::poll(&p, 1, 50) > 0;
+    }
+    void loop() {
+        while (!stop_) {
+            if (!readable(fd_)) continue;
+            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) continue;
+            ++connections_;
+            serve(c);
+            ::close(c);
+        }
+    }
+    void serve(int c) {
+        std::string buf;
+        char tmp[4096];
+        while (!stop_) {
+            if (!readable(c)) continue;
+            const ssize_t n = ::read(c, tmp, sizeof tmp);
+            if (n <= 0) return;
+            buf.append(tmp, static_cast<std::size_t>(n));
+            for (;;) {
+                const auto head_end = buf.find("\r\n\r\n");
+                if (head_end == std::string::npos) break;
+                const auto cl = buf.find("Content-Length: ");
+                const std::size_t len = cl < head_end ? std::stoul(buf.substr(cl + 16)) : 0;
+                if (buf.size() < head_end + 4 + len) break;
+                const std::string path = buf.substr(5, buf.find(' ', 5) - 5);
+                const std::string body = buf.substr(head_end + 4, len);
+                buf.erase(0, head_end + 4 + len);
+                ++requests_;
+                const Answer a = reply_(path, body);
+                for (std::size_t off = 0; off < a.bytes.size();) {
+                    const ssize_t w = ::write(c, a.bytes.data() + off, a.bytes.size() - off);
+                    if (w <= 0) return;
+                    off += static_cast<std::size_t>(w);
+                }
+                if (a.close_after || a.bytes.empty()) return;
+            }
+        }
+    }
+
+    Reply reply_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> connections_{0};
+    std::atomic<int> requests_{0};
+    std::thread thread_;
+};
+
+std::string http_json(int status, const std::string& body) {
+    return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Error") +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+/// What a healthy, empty etcd answers to the calls `list` makes.
+ScriptedServer::Answer empty_etcd(const std::string& path, const std::string&) {
+    if (path == "/v3/kv/txn") return {http_json(200, R"({"header":{},"succeeded":true})")};
+    return {http_json(200, R"({"header":{},"count":"0"})")};
+}
+
+std::unique_ptr<discovery::Store> open_fake(asio::io_context& io, const std::vector<std::uint16_t>& ports,
+                                            std::chrono::milliseconds deadline = 1000ms) {
+    std::string url = "etcd://";
+    for (std::size_t i = 0; i < ports.size(); ++i) url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(ports[i]);
+    auto u = etcd::parse_url(url + "/fake");
+    EXPECT_TRUE(u);
+    return make_etcd_store(io, *u, url + "/fake", deadline);
+}
 
 class EtcdStore : public ::testing::Test {
 protected:
@@ -260,6 +371,84 @@ TEST(EtcdStoreDown, TheErrorNamesEveryEndpointTried) {
     EXPECT_NE(m.find("etcd listing nodes: no endpoint answered"), std::string::npos) << m;
     EXPECT_NE(m.find("127.0.0.1:" + std::to_string(closed) + ": connect:"), std::string::npos) << m;
     EXPECT_NE(m.find("127.0.0.1:" + std::to_string(silent.port) + ": no answer within 300 ms"), std::string::npos) << m;
+}
+
+TEST(EtcdStoreHttp, AKeptAliveConnectionCarriesEveryRequest) {
+    ScriptedServer srv(empty_etcd);
+    asio::io_context io;
+    auto store = open_fake(io, {srv.port()});
+    for (int i = 0; i < 5; ++i) {
+        auto r = run(io, [&](auto d) { store->list(d); });
+        ASSERT_TRUE(r.status) << r.status.error().message;
+        EXPECT_TRUE(r.rows.empty());
+    }
+    EXPECT_EQ(srv.requests(), 6);  // the schema check once, then five ranges
+    EXPECT_EQ(srv.connections(), 1);
+}
+
+TEST(EtcdStoreHttp, AConnectionClosedBetweenRequestsIsOpenedAgain) {
+    // Every answer says keep-alive, then the server closes: the next request finds the kept
+    // connection dead before any byte and goes once more on a new one (no endpoint failure).
+    ScriptedServer srv([](const std::string& p, const std::string& b) {
+        auto a = empty_etcd(p, b);
+        a.close_after = true;
+        return a;
+    });
+    asio::io_context io;
+    auto store = open_fake(io, {srv.port()});
+    for (int i = 0; i < 3; ++i) {
+        auto r = run(io, [&](auto d) { store->list(d); });
+        ASSERT_TRUE(r.status) << r.status.error().message;
+    }
+    EXPECT_EQ(srv.requests(), 4);
+    EXPECT_EQ(srv.connections(), 4);
+}
+
+TEST(EtcdStoreHttp, FiveHundredsBrokenAndOversizedAnswersMoveToTheNextEndpoint) {
+    ScriptedServer no_leader([](const std::string&, const std::string&) {
+        return ScriptedServer::Answer{http_json(503, R"({"error":"etcdserver: no leader","code":14})")};
+    });
+    ScriptedServer broken([](const std::string&, const std::string&) {
+        return ScriptedServer::Answer{"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"kvs\"", true};
+    });
+    ScriptedServer huge([](const std::string&, const std::string&) {
+        return ScriptedServer::Answer{"HTTP/1.1 200 OK\r\nContent-Length: 9000000\r\n\r\n{", true};
+    });
+    ScriptedServer good(empty_etcd);
+    asio::io_context io;
+    auto store = open_fake(io, {no_leader.port(), broken.port(), huge.port(), good.port()});
+    auto r = run(io, [&](auto d) { store->list(d); });
+    ASSERT_TRUE(r.status) << r.status.error().message;
+    EXPECT_EQ(good.requests(), 2);
+    EXPECT_EQ(no_leader.requests(), 1);
+
+    // Without the good one: the error says what each endpoint did.
+    auto bad = open_fake(io, {no_leader.port(), broken.port(), huge.port()});
+    r = run(io, [&](auto d) { bad->list(d); });
+    ASSERT_FALSE(r.status);
+    const std::string& m = r.status.error().message;
+    EXPECT_NE(m.find(":" + std::to_string(no_leader.port()) + ": etcd answered 503: etcdserver: no leader"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find(":" + std::to_string(broken.port()) + ": answer truncated"), std::string::npos) << m;
+    EXPECT_NE(m.find(":" + std::to_string(huge.port()) + ": answer declares a body larger than 4194304 bytes"),
+              std::string::npos)
+        << m;
+}
+
+TEST(EtcdStoreHttp, AFourHundredIsEtcdsAnswerNotAFailover) {
+    ScriptedServer refuses([](const std::string& p, const std::string& b) {
+        if (p == "/v3/kv/range")
+            return ScriptedServer::Answer{http_json(400, R"({"error":"etcdserver: permission denied","code":7})")};
+        return empty_etcd(p, b);
+    });
+    ScriptedServer other(empty_etcd);
+    asio::io_context io;
+    auto store = open_fake(io, {refuses.port(), other.port()});
+    auto r = run(io, [&](auto d) { store->list(d); });
+    ASSERT_FALSE(r.status);
+    EXPECT_EQ(r.status.error().message, "etcd listing nodes: etcd answered 400: etcdserver: permission denied");
+    EXPECT_EQ(other.requests(), 0);
 }
 
 TEST(EtcdStoreUrl, OpensAndRefusesCredentials) {
