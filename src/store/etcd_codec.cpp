@@ -149,7 +149,10 @@ std::string b64(std::string_view s) {
 json compare_mod(std::string_view key, std::int64_t mod_revision) {
     if (mod_revision == 0)
         return json{{"target", "CREATE"}, {"key", b64(key)}, {"create_revision", "0"}, {"result", "EQUAL"}};
-    return json{{"target", "MOD"}, {"key", b64(key)}, {"mod_revision", std::to_string(mod_revision)}, {"result", "EQUAL"}};
+    return json{{"target", "MOD"},
+                {"key", b64(key)},
+                {"mod_revision", std::to_string(mod_revision)},
+                {"result", "EQUAL"}};
 }
 
 }  // namespace
@@ -181,10 +184,12 @@ base::Result<EtcdUrl> parse_url(const std::string& url) {
         bool has_port = false;
         if (!item.empty() && item[0] == '[') {
             const auto close = item.find(']');
-            if (close == std::string::npos) return base::make_error("datastore", "etcd endpoint '" + item + "': missing ']'");
+            if (close == std::string::npos)
+                return base::make_error("datastore", "etcd endpoint '" + item + "': missing ']'");
             ep.host = item.substr(1, close - 1);
             if (close + 1 < item.size()) {
-                if (item[close + 1] != ':') return base::make_error("datastore", "etcd endpoint '" + item + "' is not [v6]:port");
+                if (item[close + 1] != ':')
+                    return base::make_error("datastore", "etcd endpoint '" + item + "' is not [v6]:port");
                 has_port = true;
                 port = item.substr(close + 2);
             }
@@ -368,7 +373,8 @@ base::Error http_error(const HttpResponse& r) {
         }
     }
     if (detail.empty()) detail = printable(r.body, 120);
-    return base::make_error("etcd", "etcd answered " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail));
+    return base::make_error("etcd",
+                            "etcd answered " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail));
 }
 
 bool lease_not_found(const HttpResponse& r) {
@@ -458,7 +464,8 @@ std::string prefix_end(std::string_view prefix) {
     return std::string(1, '\0');  // every key
 }
 
-std::string put_if_request(std::string_view key, std::string_view value, std::int64_t lease, std::int64_t mod_revision) {
+std::string put_if_request(std::string_view key, std::string_view value, std::int64_t lease,
+                           std::int64_t mod_revision) {
     json put{{"key", b64(key)}, {"value", b64(value)}};
     if (lease != 0) put["lease"] = std::to_string(lease);
     json j{{"compare", json::array({compare_mod(key, mod_revision)})},

@@ -76,17 +76,23 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         resolver.async_resolve(ep.host, std::to_string(ep.port),
                                [self](const asio::error_code& ec, const asio::ip::tcp::resolver::results_type& rs) {
                                    if (ec) return self->finish("cannot resolve: " + ec.message());
-                                   asio::async_connect(self->sock, rs,
-                                                       [self](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
-                                                           if (e) return self->finish("connect: " + e.message());
-                                                           asio::error_code ignored;
-                                                           self->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
-                                                           self->send();
-                                                       });
+                                   self->connect(rs);
                                });
     }
 
+    void connect(const asio::ip::tcp::resolver::results_type& rs) {
+        if (timed_out) return finish("timed out");  // the deadline fired between two steps
+        auto self = shared_from_this();
+        asio::async_connect(sock, rs, [self](const asio::error_code& ec, const asio::ip::tcp::endpoint&) {
+            if (ec) return self->finish("connect: " + ec.message());
+            asio::error_code ignored;
+            self->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+            self->send();
+        });
+    }
+
     void send() {
+        if (timed_out) return finish("timed out");  // the deadline fired between two steps
         auto self = shared_from_this();
         asio::async_write(sock, asio::buffer(request), [self](const asio::error_code& ec, std::size_t) {
             if (ec) return self->finish("sending: " + ec.message());
@@ -95,6 +101,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     }
 
     void receive() {
+        if (timed_out) return finish("timed out");  // the deadline fired between two steps
         auto self = shared_from_this();
         sock.async_read_some(asio::buffer(buf), [self](const asio::error_code& ec, std::size_t n) {
             using State = etcd::ResponseParser::State;
@@ -149,10 +156,11 @@ private:
             ex->request = request;
             run(ex, idx, false);
         }
-        if (ex->timed_out)
-            return base::make_error("etcd", "no answer within " +
-                                                (deadline_.count() % 1000 == 0 ? std::to_string(deadline_.count() / 1000) + " s"
-                                                                               : std::to_string(deadline_.count()) + " ms"));
+        if (ex->timed_out) {
+            const auto ms = deadline_.count();
+            return base::make_error("etcd", "no answer within " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
+                                                                                  : std::to_string(ms) + " ms"));
+        }
         if (!ex->error.empty()) return base::make_error("etcd", ex->error);
         HttpResponse resp = ex->parser.response();
         if (resp.keep_alive) {
