@@ -59,6 +59,18 @@ else()
 endif()
 target_compile_definitions(clusterd_msgpack INTERFACE MSGPACK_NO_BOOST)
 
+# http-parser (the etcd adapter's HTTP/1.1 answers): libhttp-parser-dev ships no pkg-config
+# file, so the header and the library (the static archive in the lean, static build).
+find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
+if(CLUSTERD_LEAN_BINARY)
+  find_library(HTTP_PARSER_LIBRARY NAMES libhttp_parser.a http_parser REQUIRED)
+else()
+  find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)
+endif()
+add_library(clusterd_http_parser INTERFACE)
+target_include_directories(clusterd_http_parser SYSTEM INTERFACE ${HTTP_PARSER_INCLUDE_DIR})
+target_link_libraries(clusterd_http_parser INTERFACE ${HTTP_PARSER_LIBRARY})
+
 # yaml-cpp and spdlog (+fmt) behind one name each, so the lean build can swap the shared
 # libraries for the static archive / header-only forms Debian also ships.
 add_library(clusterd_yaml INTERFACE)

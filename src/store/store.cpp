@@ -2,6 +2,7 @@
 #include "clusterd/store/store.hpp"
 
 #include "clusterd/config/config.hpp"
+#include "clusterd/store/etcd_codec.hpp"
 
 namespace clusterd::store {
 namespace {
@@ -26,6 +27,7 @@ base::Result<DatastoreUrl> parse_datastore_url(const std::string& text) {
     }
     if (starts_with(text, "etcd://")) {
         u.kind = DatastoreUrl::Kind::Etcd;
+        if (auto e = etcd::parse_url(text); !e) return e.error();
         return u;
     }
     return base::make_error("datastore", "unknown datastore '" + u.redacted +
@@ -46,9 +48,14 @@ base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io,
                         config::percent_encode(password);
             return make_postgres_store(io, conn, url.redacted);
         }
-        case DatastoreUrl::Kind::Etcd:
-            return base::make_error("datastore", "datastore '" + url.redacted +
-                                                     "': etcd is not supported yet in this build (use sqlite:PATH or postgres://…)");
+        case DatastoreUrl::Kind::Etcd: {
+            if (!password.empty())
+                return base::make_error("datastore", "datastore_password_file: the etcd datastore takes no password "
+                                                     "(this build does not speak etcd authentication)");
+            auto e = etcd::parse_url(url.url);
+            if (!e) return e.error();
+            return make_etcd_store(io, *e, url.redacted);
+        }
     }
     return base::make_error("datastore", "unknown datastore kind");
 }

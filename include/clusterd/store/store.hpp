@@ -4,6 +4,7 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -21,8 +22,8 @@ struct DatastoreUrl {
     std::string redacted;  ///< the URL with any password replaced by "***" (for logs and info)
 };
 
-/// Parses `sqlite:PATH` (also `sqlite://PATH`), `postgres://…`/`postgresql://…` and `etcd://…`.
-/// sqlite and postgres have adapters; etcd is recognised so that the error can say so.
+/// Parses `sqlite:PATH` (also `sqlite://PATH`), `postgres://…`/`postgresql://…` and
+/// `etcd://host:port[,host:port…]/prefix` (the etcd form is checked fully here).
 base::Result<DatastoreUrl> parse_datastore_url(const std::string& text);
 
 /// Opens the adapter for `url` on `io` (the database itself is opened on first use, in the
@@ -38,6 +39,16 @@ std::unique_ptr<discovery::Store> make_sqlite_store(asio::io_context& io, const 
 /// `shown` is the same without credentials.
 std::unique_ptr<discovery::Store> make_postgres_store(asio::io_context& io, const std::string& url,
                                                       const std::string& shown);
+
+namespace etcd {
+struct EtcdUrl;
+}
+/// The etcd v3 adapter (JSON gateway over HTTP/1.1, asio on the worker thread; see
+/// etcd_codec.hpp for the layout). `deadline` bounds each exchange with one endpoint (connect,
+/// request and answer); the next listed endpoint is tried after it. `shown`: the URL for users.
+std::unique_ptr<discovery::Store> make_etcd_store(asio::io_context& io, const etcd::EtcdUrl& url,
+                                                  const std::string& shown,
+                                                  std::chrono::milliseconds deadline = std::chrono::seconds(3));
 
 /// Schema version this build writes and reads (the `schema_version` key of clusterd_meta).
 inline constexpr int kSqliteSchemaVersion = 1;
