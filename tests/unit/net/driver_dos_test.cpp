@@ -199,8 +199,19 @@ std::vector<std::unique_ptr<Peer>> stalled_flood(std::uint16_t port, int n, cons
 
 // Hole 2: 300 stalled one-byte connections from five addresses (60 each: under the per-address
 // limit, over the global cap). A legitimate push-pull from a new address must get through.
+namespace {
+/// The defaults (256 streams, 64 per address), with deadlines long enough that only the caps
+/// act, however slowly a loaded machine opens the flood.
+net::DriverOptions caps_only() {
+    net::DriverOptions o;
+    o.tcp_timeout = 60s;
+    o.tcp_header_timeout = 60s;
+    return o;
+}
+}  // namespace
+
 TEST(GossipDos, StalledFloodFromManyAddressesDoesNotBlockJoins) {
-    DriverRig rig({});  // defaults: 256 streams, 64 per address, 3 s header deadline
+    DriverRig rig(caps_only());
     ASSERT_TRUE(rig.driver);
     auto flood = stalled_flood(rig.port, 300, {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"});
     std::this_thread::sleep_for(200ms);  // the driver has accepted what it will
@@ -211,14 +222,14 @@ TEST(GossipDos, StalledFloodFromManyAddressesDoesNotBlockJoins) {
                 ms ? "served" : "REFUSED", ms ? *ms : -1LL, s.tcp_open, static_cast<unsigned long long>(s.tcp_evicted),
                 static_cast<unsigned long long>(s.tcp_refused), static_cast<unsigned long long>(s.tcp_refused_per_ip));
     ASSERT_TRUE(ms.has_value()) << "a stalled flood blocked a legitimate push-pull";
-    EXPECT_LT(*ms, 1000);
+    EXPECT_LT(*ms, 2000);
     EXPECT_LE(s.tcp_open, 256u);
     EXPECT_GE(s.tcp_evicted, 44u);
     EXPECT_EQ(s.tcp_evicted, rig.drops("evicted"));
 }
 
 TEST(GossipDos, StalledFloodFromOneAddressIsHeldToThePerAddressLimit) {
-    DriverRig rig({});
+    DriverRig rig(caps_only());
     ASSERT_TRUE(rig.driver);
     auto flood = stalled_flood(rig.port, 300, {"127.0.0.2"});
     std::this_thread::sleep_for(200ms);
