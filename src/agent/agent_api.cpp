@@ -172,16 +172,16 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     // clusterd: the gossip and RPC listeners' limits (docs/operations.md, "Connection limits"):
     // every stream or connection refused, evicted or dropped is counted here.
     auto& nw = s["network"];
-    const auto& ds = driver_->stats();
-    nw["tcp_open"] = std::to_string(ds.tcp_open);
-    nw["tcp_refused"] = std::to_string(ds.tcp_refused);
-    nw["tcp_refused_per_ip"] = std::to_string(ds.tcp_refused_per_ip);
-    nw["tcp_evicted"] = std::to_string(ds.tcp_evicted);
-    nw["tcp_header_timeouts"] = std::to_string(ds.tcp_header_timeouts);
-    nw["tcp_buffer_evicted"] = std::to_string(ds.tcp_buffer_evicted);
-    nw["tcp_buffered_bytes"] = std::to_string(ds.tcp_buffered);
-    nw["tcp_buffered_peak_bytes"] = std::to_string(ds.tcp_buffered_peak);
-    for (const auto& [code, n] : ds.drops) nw["dropped_" + code] = std::to_string(n);
+    const auto& dst = driver_->stats();
+    nw["tcp_open"] = std::to_string(dst.tcp_open);
+    nw["tcp_refused"] = std::to_string(dst.tcp_refused);
+    nw["tcp_refused_per_ip"] = std::to_string(dst.tcp_refused_per_ip);
+    nw["tcp_evicted"] = std::to_string(dst.tcp_evicted);
+    nw["tcp_header_timeouts"] = std::to_string(dst.tcp_header_timeouts);
+    nw["tcp_buffer_evicted"] = std::to_string(dst.tcp_buffer_evicted);
+    nw["tcp_buffered_bytes"] = std::to_string(dst.tcp_buffered);
+    nw["tcp_buffered_peak_bytes"] = std::to_string(dst.tcp_buffered_peak);
+    for (const auto& [code, n] : dst.drops) nw["dropped_" + code] = std::to_string(n);
     if (rpc_) {
         const auto& rc = rpc_->counters();
         nw["rpc_connections"] = std::to_string(rpc_->connections());

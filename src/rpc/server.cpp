@@ -247,8 +247,10 @@ void Server::accept_loop() {
             return;
         }
         if (conns_.size() >= cfg_.max_connections && !evict_one()) {
-            ++counters_.refused_over_cap;
-            if (cfg_.log) cfg_.log("WARN", "agent.ipc: refusing client: connection limit reached");
+            const auto n = ++counters_.refused_over_cap;
+            if (cfg_.log && (n == 1 || n == 10 || n == 100 || n % 1000 == 0))
+                cfg_.log("WARN", "agent.ipc: refusing client: connection limit reached, every connection is in use "
+                                 "(refused: " + std::to_string(n) + ")");
             asio::error_code ignored;
             sock.close(ignored);
         } else {

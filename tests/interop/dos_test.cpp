@@ -99,7 +99,9 @@ std::unique_ptr<Agent> start_agent(const std::string& dir, const std::string& na
     a->child = Child(argv, dir + "/" + name + ".log");
     wait_until(
         [&] {
-            return run({clusterd_bin(), "members", "-rpc-addr=" + a->rpc_addr(), "-rpc-auth=" + auth}, 3s).exit_code == 0;
+            std::vector<std::string> cmd{clusterd_bin(), "members", "-rpc-addr=" + a->rpc_addr()};
+            if (!auth.empty()) cmd.push_back("-rpc-auth=" + auth);
+            return run(cmd, 3s).exit_code == 0;
         },
         15s);
     return a;
@@ -165,7 +167,9 @@ TEST(DosAgent, StalledGossipFloodDoesNotBlockJoin) {
     EXPECT_TRUE(b->child.running()) << b->child.log();
     EXPECT_TRUE(joined) << b->child.log();
     auto info = run({clusterd_bin(), "info", "-rpc-addr=" + a->rpc_addr()}, 10s);
-    std::printf("%s\n", info.out.substr(info.out.find("network")).substr(0, 600).c_str());
+    const auto at = info.out.find("network");
+    ASSERT_NE(at, std::string::npos) << info.out;
+    std::printf("%s\n", info.out.substr(at, 700).c_str());
     flood.clear();
     b->child.stop(SIGTERM);
     a->child.stop(SIGTERM);
