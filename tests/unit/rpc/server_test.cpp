@@ -5,7 +5,9 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <atomic>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -224,6 +226,49 @@ TEST_F(RpcServer, IdleHandshakeFloodDoesNotLockOutAuthenticatedClient) {
         EXPECT_TRUE(r2.ok()) << "authenticated client evicted by a later flood";
     }
     EXPECT_GT(on_io([this] { return server->counters().evicted; }), 0u);
+}
+
+// The attacker simply reconnects: a flood that keeps opening handshaken connections from
+// another address while an authenticated client connects again and again.
+TEST_F(RpcServer, ReconnectingFloodDoesNotLockOutAuthenticatedClient) {
+    ServerConfig cfg;
+    cfg.auth_key = kToken;
+    start(cfg);
+    std::atomic<bool> stop{false};
+    std::atomic<bool> ready{false};
+    std::atomic<int> opened{0};
+    std::thread attacker([&] {
+        std::deque<std::unique_ptr<RawSocket>> held;
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (!stop && opened < 5000 && std::chrono::steady_clock::now() < end) {
+            held.push_back(std::make_unique<RawSocket>("127.0.0.1", port, 0, "127.0.0.2"));
+            held.back()->send(handshake(1));
+            ++opened;
+            std::this_thread::sleep_for(1ms);  // at a pace the server accepts, so the slots stay full
+            if (held.size() >= 300) {
+                ready = true;
+                held.pop_front();  // keep 300 open, reconnecting in turn
+            }
+        }
+        ready = true;
+    });
+    for (int i = 0; i < 500 && !ready; ++i) std::this_thread::sleep_for(10ms);
+    int served = 0;
+    long long worst = 0;
+    for (int i = 0; i < 10; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto c = Client::connect(addr(), kToken, 2s);
+        if (c.ok() && (*c)->call(cmd::kStats, nullptr, true).ok()) ++served;
+        worst = std::max<long long>(
+            worst, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+    }
+    stop = true;
+    attacker.join();
+    std::printf("[figure] reconnecting flood (%d handshaken connections opened): %d of 10 authenticated clients served, "
+                "slowest %lld ms; evicted %llu\n",
+                opened.load(), served, worst,
+                static_cast<unsigned long long>(on_io([this] { return server->counters().evicted; })));
+    EXPECT_EQ(served, 10);
 }
 
 TEST_F(RpcServer, UnauthenticatedConnectionsAreClosedAfterTheAuthDeadline) {
