@@ -169,6 +169,27 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
         s["runtime"]["handlers_completed"] = std::to_string(runner_->completed());
         s["runtime"]["handlers_dropped"] = std::to_string(runner_->dropped());
     }
+    // clusterd: the gossip and RPC listeners' limits (docs/operations.md, "Connection limits"):
+    // every stream or connection refused, evicted or dropped is counted here.
+    auto& nw = s["network"];
+    const auto& dst = driver_->stats();
+    nw["tcp_open"] = std::to_string(dst.tcp_open);
+    nw["tcp_refused"] = std::to_string(dst.tcp_refused);
+    nw["tcp_refused_per_ip"] = std::to_string(dst.tcp_refused_per_ip);
+    nw["tcp_evicted"] = std::to_string(dst.tcp_evicted);
+    nw["tcp_header_timeouts"] = std::to_string(dst.tcp_header_timeouts);
+    nw["tcp_buffer_evicted"] = std::to_string(dst.tcp_buffer_evicted);
+    nw["tcp_buffered_bytes"] = std::to_string(dst.tcp_buffered);
+    nw["tcp_buffered_peak_bytes"] = std::to_string(dst.tcp_buffered_peak);
+    for (const auto& [code, n] : dst.drops) nw["dropped_" + code] = std::to_string(n);
+    if (rpc_) {
+        const auto& rc = rpc_->counters();
+        nw["rpc_connections"] = std::to_string(rpc_->connections());
+        nw["rpc_refused"] = std::to_string(rc.refused_over_cap);
+        nw["rpc_evicted"] = std::to_string(rc.evicted);
+        nw["rpc_timed_out"] = std::to_string(rc.timed_out);
+        nw["rpc_auth_timed_out"] = std::to_string(rc.auth_timed_out);
+    }
     auto& sf = s["serf"];
     sf["members"] = std::to_string(node_->members().size());
     sf["failed"] = std::to_string(node_->num_failed());

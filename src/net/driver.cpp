@@ -4,6 +4,7 @@
 #include <asio/experimental/as_tuple.hpp>
 
 #include "clusterd/net/address.hpp"
+#include "clusterd/wire/memberlist.hpp"
 
 namespace clusterd::net {
 
@@ -59,6 +60,30 @@ struct GuardedStream : std::enable_shared_from_this<GuardedStream> {
     explicit GuardedStream(tcp::socket s) : sock(std::move(s)) {}
     tcp::socket sock;
     bool timed_out = false;
+    bool header_done = false;  ///< incoming: the first bytes arrived (the header deadline is off)
+    const char* closed_by = nullptr;  ///< why the driver closed it early (drop code), if it did
+
+    /// Closes the socket on the driver's behalf; a pending read completes with an error and the
+    /// stream's coroutine reports `code`.
+    void close_for(const char* code) {
+        if (closed_by == nullptr) closed_by = code;
+        std::error_code ignored;
+        sock.close(ignored);
+    }
+
+    /// The header deadline's completion handler: closes the stream unless its first bytes came.
+    /// Bytes already waiting in the kernel count as arrived (a starved loop may run this handler
+    /// before the read that would have taken them).
+    auto on_header_deadline() {
+        return [w = weak_from_this()](const std::error_code& ec) {
+            if (ec) return;
+            auto self = w.lock();
+            if (!self || self->header_done || self->closed_by != nullptr) return;
+            std::error_code aec;
+            if (self->sock.is_open() && self->sock.available(aec) > 0 && !aec) return;
+            self->close_for("header_timeout");
+        };
+    }
 
     /// The deadline's completion handler.
     auto on_deadline() {
@@ -90,7 +115,17 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
     bool stopped = false;
     bool in_kick = false;
     bool kick_again = false;
-    std::size_t open_conns = 0;
+    /// Incoming streams by id: the registry behind the connection caps and the buffer budget.
+    /// It holds weak references only; the stream's coroutine owns the stream (rule 5).
+    struct InConn {
+        std::weak_ptr<GuardedStream> stream;
+        std::string ip;
+        std::uint64_t seq = 0;        ///< accept order (oldest first)
+        std::size_t buffered = 0;     ///< bytes charged to the budget
+    };
+    std::map<std::uint64_t, InConn> in_conns;
+    std::map<std::string, std::size_t> per_ip;
+    std::uint64_t next_conn = 1;
     std::map<std::string, std::uint64_t> last_logged_drop;  // rate limit: log 1st, 10th, 100th...
 
     Impl(asio::io_context& io_, Host& ep_, DriverOptions o, LogFn l)
@@ -108,6 +143,100 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         ++n;
         if (n == 1 || n == 10 || n == 100 || n % 1000 == 0)
             log(2, what + " (dropped, " + code + ", count " + std::to_string(n) + ")");
+    }
+
+    /// Forgets an incoming stream (at its end, or when evicted): frees its slot and its bytes.
+    void unregister(std::uint64_t id) {
+        auto it = in_conns.find(id);
+        if (it == in_conns.end()) return;
+        stats.tcp_buffered -= it->second.buffered;
+        auto pit = per_ip.find(it->second.ip);
+        if (pit != per_ip.end() && --pit->second == 0) per_ip.erase(pit);
+        in_conns.erase(it);
+        stats.tcp_open = in_conns.size();
+    }
+
+    /// Closes an incoming stream on the driver's behalf and frees its slot and bytes at once.
+    void evict(std::uint64_t id, const char* code) {
+        auto it = in_conns.find(id);
+        if (it == in_conns.end()) return;
+        if (auto st = it->second.stream.lock()) st->close_for(code);
+        unregister(id);
+    }
+
+    /// At the connection cap: evicts the oldest stream of the address holding the most streams.
+    bool evict_for_newcomer() {
+        std::string busiest;
+        std::size_t most = 0;
+        for (const auto& [ip, n] : per_ip) {
+            if (n > most) {
+                most = n;
+                busiest = ip;
+            }
+        }
+        std::uint64_t victim = 0, victim_seq = 0;
+        for (const auto& [id, c] : in_conns) {
+            if (c.ip != busiest) continue;
+            if (victim == 0 || c.seq < victim_seq) {
+                victim = id;
+                victim_seq = c.seq;
+            }
+        }
+        if (victim == 0) return false;
+        ++stats.tcp_evicted;
+        drop("evicted", "tcp stream from " + busiest + ": connection limit reached, evicted the oldest stream of the "
+                        "address holding the most (" + std::to_string(most) + ")");
+        evict(victim, "evicted");
+        return true;
+    }
+
+    /// Charges `n` more buffered bytes to stream `id`. Over the global cap, streams holding more
+    /// bytes than this one (after the charge) are evicted, largest first; if that is not enough
+    /// the charge fails and the caller drops its own stream.
+    bool charge(std::uint64_t id, std::size_t n) {
+        auto it = in_conns.find(id);
+        if (it == in_conns.end()) return false;  // evicted meanwhile
+        const std::size_t mine = it->second.buffered + n;
+        while (stats.tcp_buffered + n > opts.max_buffered_stream_bytes) {
+            std::uint64_t victim = 0;
+            std::size_t most = mine;
+            for (const auto& [oid, c] : in_conns) {
+                if (oid != id && c.buffered > most) {
+                    most = c.buffered;
+                    victim = oid;
+                }
+            }
+            if (victim == 0) return false;
+            ++stats.tcp_buffer_evicted;
+            drop("buffer_cap", "tcp stream from " + in_conns[victim].ip + ": buffered stream bytes at the cap (" +
+                                   std::to_string(opts.max_buffered_stream_bytes) + "), evicted the stream holding " +
+                                   std::to_string(most) + " bytes");
+            evict(victim, "buffer_cap");
+        }
+        it = in_conns.find(id);
+        it->second.buffered += n;
+        stats.tcp_buffered += n;
+        stats.tcp_buffered_peak = std::max(stats.tcp_buffered_peak, stats.tcp_buffered);
+        return true;
+    }
+
+    /// Raises stream `id`'s charge (`charged`) to `need` bytes; id 0 (outgoing) is not charged.
+    bool charge_to(std::uint64_t id, std::size_t& charged, std::size_t need) {
+        if (id == 0 || need <= charged) return true;
+        if (!charge(id, need - charged)) return false;
+        charged = need;
+        return true;
+    }
+
+    /// Checks a stream's first byte against what this node accepts, before buffering more:
+    /// an encrypted frame without a keyring, or a plaintext one when encryption is required.
+    base::Result<std::size_t> frame_limit(std::uint8_t first) const {
+        const bool encrypted = first == static_cast<std::uint8_t>(wire::MsgType::Encrypt);
+        if (encrypted && !keyed())
+            return base::make_error("no_key", "Remote state is encrypted and encryption is not configured");
+        if (!encrypted && keyed() && opts.require_encryption)
+            return base::make_error("not_encrypted", "Encryption is configured but remote state is not encrypted");
+        return wire::stream_frame_limit(first, opts.max_stream_bytes);
     }
 
     void update_overhead() {
@@ -210,23 +339,65 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         }
     }
 
-    /// Reads one complete stream frame into `buf` (which may already hold bytes).
-    static awaitable<base::Result<base::Bytes>> read_frame(tcp::socket& sock, base::Bytes& buf) {
+    /// Reads one complete stream frame. The first byte is checked against what this node accepts
+    /// and the frame's declared length against the limit for its type before anything more is
+    /// buffered. For an incoming stream (`conn_id` != 0) every byte buffered, and for an
+    /// encrypted frame its whole declared length, is charged to the global buffer budget first.
+    /// `self` is owned by the calling coroutine, which awaits this one.
+    // g++ 12 misreads asio's awaitable frame operator new/delete pair as mismatched in this
+    // coroutine at -O2 (the same false positive cmake/ClusterdOptions.cmake silences under ASan).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+    static awaitable<base::Result<base::Bytes>> read_frame(Impl* self, GuardedStream& gs, std::uint64_t conn_id) {
         std::array<std::uint8_t, 16384> chunk{};
+        base::Bytes buf;
+        std::size_t limit = 0;
+        std::size_t charged = 0;
+        constexpr std::size_t kHeader = 5;  // type byte + 4 bytes (an encrypted frame's length)
         for (;;) {
-            auto len = wire::stream_frame_length(buf, wire::kMaxStreamBytes);
-            if (!len) co_return len.error();
-            if (len->has_value()) {
-                std::size_t n = **len;
-                base::Bytes frame(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-                buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-                co_return frame;
+            if (!buf.empty()) {
+                if (limit == 0) {
+                    auto l = self->frame_limit(buf[0]);
+                    if (!l) co_return l.error();
+                    limit = *l;
+                }
+                auto len = wire::stream_frame_length(buf, limit);
+                if (!len) co_return len.error();
+                if (len->has_value()) {
+                    gs.header_done = true;
+                    const std::size_t n = **len;
+                    buf.resize(n);  // one frame per stream; anything after it is ignored
+                    base::Bytes frame(std::move(buf));
+                    co_return frame;
+                }
+                if (buf.size() >= kHeader && !gs.header_done) {
+                    gs.header_done = true;
+                    if (buf[0] == static_cast<std::uint8_t>(wire::MsgType::Encrypt)) {
+                        // The declared length is known (and within the limit): charge all of it
+                        // now, so a frame that claims much and sends little holds budget, not
+                        // memory, and is the first evicted when room is needed.
+                        const std::size_t declared = kHeader + ((std::size_t{buf[1]} << 24) | (std::size_t{buf[2]} << 16) |
+                                                                (std::size_t{buf[3]} << 8) | std::size_t{buf[4]});
+                        if (!self->charge_to(conn_id, charged, declared))
+                            co_return base::make_error("buffer_cap", "buffered stream bytes at the cap");
+                        buf.reserve(declared);
+                    }
+                }
             }
-            auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk), kTuple);
+            auto [ec, n] = co_await gs.sock.async_read_some(asio::buffer(chunk), kTuple);
+            if (gs.closed_by != nullptr)
+                co_return base::make_error(gs.closed_by, std::string("closed by the driver (") + gs.closed_by + ")");
             if (ec) co_return base::make_error("io", ec == asio::error::eof ? "connection closed mid-frame" : ec.message());
+            if (!self->charge_to(conn_id, charged, buf.size() + n))
+                co_return base::make_error("buffer_cap", "buffered stream bytes at the cap");
             buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
         }
     }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
     static awaitable<void> tcp_accept_loop(std::shared_ptr<Impl> self) {
         while (!self->stopped) {
@@ -235,35 +406,64 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
                 if (ec == asio::error::operation_aborted || self->stopped) co_return;
                 continue;
             }
-            if (self->open_conns >= self->opts.max_tcp_connections) {
+            std::error_code rec;
+            const auto remote = sock.remote_endpoint(rec);
+            if (rec) {
+                std::error_code ignored;
+                sock.close(ignored);
+                continue;
+            }
+            const auto src = to_swim(remote.address(), remote.port());
+            const std::string ip = to_asio(src).to_string();
+            const auto pit = self->per_ip.find(ip);
+            if (self->opts.max_tcp_connections_per_ip > 0 && pit != self->per_ip.end() &&
+                pit->second >= self->opts.max_tcp_connections_per_ip) {
+                ++self->stats.tcp_refused_per_ip;
+                self->drop("per_ip_limit", "tcp stream from " + ip + ": " + std::to_string(pit->second) +
+                                               " streams from that address already open");
+                std::error_code ignored;
+                sock.close(ignored);
+                continue;
+            }
+            if (self->in_conns.size() >= self->opts.max_tcp_connections && !self->evict_for_newcomer()) {
                 ++self->stats.tcp_refused;
                 std::error_code ignored;
                 sock.close(ignored);
                 continue;
             }
-            asio::co_spawn(self->io, handle_conn(self, std::move(sock)), asio::detached);
+            auto stream = std::make_shared<GuardedStream>(std::move(sock));
+            const auto id = self->next_conn++;
+            self->in_conns[id] = InConn{stream, ip, id, 0};
+            ++self->per_ip[ip];
+            self->stats.tcp_open = self->in_conns.size();
+            asio::co_spawn(self->io, handle_conn(self, std::move(stream), id, src), asio::detached);
         }
     }
 
-    static awaitable<void> handle_conn(std::shared_ptr<Impl> self, tcp::socket socket) {
-        ++self->open_conns;
+    static awaitable<void> handle_conn(std::shared_ptr<Impl> self, std::shared_ptr<GuardedStream> stream,
+                                       std::uint64_t id, swim::Address src) {
         ++self->stats.tcp_in;
-        std::error_code ec0;
-        auto remote = socket.remote_endpoint(ec0);
-        auto src = to_swim(remote.address(), remote.port());
-        auto stream = std::make_shared<GuardedStream>(std::move(socket));
         tcp::socket& sock = stream->sock;
         asio::steady_timer deadline(self->io);
         deadline.expires_after(self->opts.tcp_timeout);
         deadline.async_wait(stream->on_deadline());
-        base::Bytes buf;
-        auto frame = co_await read_frame(sock, buf);
+        asio::steady_timer header_deadline(self->io);
+        header_deadline.expires_after(std::min(self->opts.tcp_header_timeout, self->opts.tcp_timeout));
+        header_deadline.async_wait(stream->on_header_deadline());
+        auto frame = co_await read_frame(self.get(), *stream, id);
+        header_deadline.cancel();
         if (!frame) {
-            self->drop(frame.error().code, "tcp stream from " + src.to_string() + ": " + frame.error().message);
+            const std::string code = frame.error().code;
+            if (code == "header_timeout") ++self->stats.tcp_header_timeouts;
+            // An eviction was counted when it happened; everything else is counted here.
+            if (stream->closed_by == nullptr || code == "header_timeout")
+                self->drop(code, "tcp stream from " + src.to_string() + ": " + frame.error().message);
         } else {
             self->stats.tcp_bytes_in += frame->size();
             auto msg = wire::open_stream(*frame, self->keyed() ? self->keyring : nullptr,
                                          self->keyed() && self->opts.require_encryption);
+            frame->clear();
+            frame->shrink_to_fit();
             if (!msg) {
                 self->drop(msg.error().code, "tcp stream from " + src.to_string() + ": " + msg.error().message);
             } else {
@@ -286,7 +486,7 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
         std::error_code ignored;
         sock.shutdown(tcp::socket::shutdown_both, ignored);
         sock.close(ignored);
-        --self->open_conns;
+        self->unregister(id);
     }
 
     static awaitable<void> stream_out(std::shared_ptr<Impl> self, swim::Transmit t) {
@@ -315,8 +515,7 @@ struct Driver::Impl : std::enable_shared_from_this<Driver::Impl> {
                 } else {
                     self->stats.tcp_bytes_out += wn;
                     if (expects_reply) {
-                        base::Bytes buf;
-                        auto frame = co_await read_frame(sock, buf);
+                        auto frame = co_await read_frame(self.get(), *stream, 0);
                         if (!frame) {
                             why = "read from " + t.to.to_string() + ": " +
                                   (timed_out ? std::string("timed out") : frame.error().message);

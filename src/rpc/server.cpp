@@ -50,6 +50,7 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
     bool closed = false;
     bool kick_posted = false;
     bool leave_done = false;
+    std::string peer;  ///< the client's IP (eviction picks the address holding the most untrusted slots)
     Clock::time_point accepted = Clock::now();
     Clock::time_point last_activity = accepted;
     Clock::time_point write_started{};
@@ -65,6 +66,17 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
           session(*owned) {}
 
     bool server_alive() const { return !server_life.expired(); }
+
+    /// Trusted: authenticated when the server has an auth key, else past the handshake.
+    /// Only untrusted connections may be evicted for a newcomer when an auth key is set.
+    bool trusted() const {
+        if (closed || !server_alive()) return false;
+        return server->cfg_.auth_key.empty() ? session.handshake_done() : session.authenticated();
+    }
+    /// Holds nothing a client is waiting for: no request in progress, nothing subscribed or queued.
+    bool idle() const {
+        return !writing && !session.busy() && !session.has_subscriptions() && !session.has_output() && !partial;
+    }
 
     void log(const char* level, const std::string& msg) {
         if (server_alive() && server->cfg_.log) server->cfg_.log(level, msg);
@@ -138,7 +150,8 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
     void tick() {
         if (!server_alive()) return;
         const auto& c = server->cfg_;
-        auto interval = std::min({c.handshake_timeout, c.frame_timeout, c.idle_timeout, c.write_timeout}) / 4;
+        auto interval =
+            std::min({c.handshake_timeout, c.auth_timeout, c.frame_timeout, c.idle_timeout, c.write_timeout}) / 4;
         interval = std::clamp<base::Duration>(interval, std::chrono::milliseconds(10), std::chrono::seconds(1));
         watchdog.expires_after(interval);
         watchdog.async_wait([self = shared_from_this()](const asio::error_code& ec) {
@@ -155,8 +168,12 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
         session.expire(c.now ? c.now() : base::Instant{now.time_since_epoch()});
         const char* why = nullptr;
         bool stalled = false;
+        bool auth_late = false;
         if (!session.handshake_done() && now - accepted > c.handshake_timeout) {
             why = "no handshake in time";
+        } else if (!c.auth_key.empty() && !session.authenticated() && now - accepted > c.auth_timeout) {
+            why = "not authenticated in time";
+            auth_late = true;
         } else if (partial && session.buffered() > 0 && now - partial_since > c.frame_timeout) {
             why = "request left half-sent";
         } else if (writing && now - write_started > c.write_timeout) {
@@ -171,6 +188,7 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
             ++server->counters_.write_stalled;
         } else {
             ++server->counters_.timed_out;
+            if (auth_late) ++server->counters_.auth_timed_out;
         }
         log("WARN", std::string("agent.ipc: dropping client: ") + why);
         close();
@@ -228,20 +246,68 @@ void Server::accept_loop() {
             });
             return;
         }
-        if (conns_.size() >= cfg_.max_connections) {
-            ++counters_.refused_over_cap;
-            if (cfg_.log) cfg_.log("WARN", "agent.ipc: refusing client: connection limit reached");
+        if (conns_.size() >= cfg_.max_connections && !evict_one()) {
+            const auto n = ++counters_.refused_over_cap;
+            if (cfg_.log && (n == 1 || n == 10 || n == 100 || n % 1000 == 0))
+                cfg_.log("WARN", "agent.ipc: refusing client: connection limit reached, every connection is in use "
+                                 "(refused: " + std::to_string(n) + ")");
             asio::error_code ignored;
             sock.close(ignored);
         } else {
             ++counters_.accepted;
             sock.set_option(tcp::no_delay(true));
+            asio::error_code pec;
+            const auto remote = sock.remote_endpoint(pec);
             auto c = std::make_shared<Conn>(this, std::move(sock));
+            if (!pec) c->peer = remote.address().to_string();
             conns_[c.get()] = c;
             c->start();
         }
         accept_loop();
     });
+}
+
+bool Server::evict_one() {
+    // 1. An untrusted connection: the oldest one of the address that holds the most untrusted
+    //    slots, so a flood from one address evicts its own connections, not a client from
+    //    elsewhere that is still authenticating.
+    std::map<std::string, std::size_t> per_peer;
+    for (const auto& [p, c] : conns_)
+        if (!c->trusted()) ++per_peer[c->peer];
+    Conn* victim = nullptr;
+    const char* why = nullptr;
+    if (!per_peer.empty()) {
+        std::string busiest;
+        std::size_t most = 0;
+        for (const auto& [peer, n] : per_peer) {
+            if (n > most) {
+                most = n;
+                busiest = peer;
+            }
+        }
+        for (const auto& [p, c] : conns_) {
+            if (c->trusted() || c->peer != busiest) continue;
+            if (victim == nullptr || c->accepted < victim->accepted) victim = c.get();
+        }
+        why = cfg_.auth_key.empty() ? "no handshake yet" : "not authenticated yet";
+    } else if (cfg_.auth_key.empty()) {
+        // 2. Without rpc_auth (loopback only) every client is equal: the one idle the longest
+        //    (no request in progress, nothing subscribed) makes room. Connections that hold a
+        //    stream, monitor or query are never evicted.
+        for (const auto& [p, c] : conns_) {
+            if (!c->idle()) continue;
+            if (victim == nullptr || c->last_activity < victim->last_activity) victim = c.get();
+        }
+        why = "idle";
+    }
+    if (victim == nullptr) return false;
+    const auto n = ++counters_.evicted;
+    if (cfg_.log && (n == 1 || n == 10 || n == 100 || n % 1000 == 0))
+        cfg_.log("WARN", std::string("agent.ipc: connection limit reached, evicting a client (") + why +
+                             ") from " + victim->peer + " (evictions: " + std::to_string(n) + ")");
+    auto keep = conns_[victim];  // close() erases it from conns_
+    keep->close();
+    return true;
 }
 
 void Server::forget(Conn* c) {

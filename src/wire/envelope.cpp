@@ -2,6 +2,7 @@
 // readStream, util.go compressPayload): compress{Algo,Buf}, hasCrc, AES-GCM, compound splitting.
 #include "clusterd/wire/envelope.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "aesgcm.hpp"
@@ -253,6 +254,24 @@ Len user_len(ByteView b, std::size_t max_bytes) {
 }
 
 }  // namespace
+
+std::size_t stream_frame_limit(std::uint8_t first_byte, std::size_t max_stream_bytes) {
+    switch (first_byte) {
+        case kEncrypt:
+        case kCompress:
+        case static_cast<std::uint8_t>(MsgType::PushPull):
+        case static_cast<std::uint8_t>(MsgType::User): return std::min(max_stream_bytes, kMaxStreamBytes);
+        case static_cast<std::uint8_t>(MsgType::Ping):
+        case static_cast<std::uint8_t>(MsgType::IndirectPing):
+        case static_cast<std::uint8_t>(MsgType::Ack):
+        case static_cast<std::uint8_t>(MsgType::Suspect):
+        case static_cast<std::uint8_t>(MsgType::Alive):
+        case static_cast<std::uint8_t>(MsgType::Dead):
+        case static_cast<std::uint8_t>(MsgType::Nack):
+        case static_cast<std::uint8_t>(MsgType::Err): return std::min(max_stream_bytes, kMaxSmallStreamFrame);
+        default: return 0;
+    }
+}
 
 Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::size_t max_bytes) {
     if (buffered.empty()) return need_more();

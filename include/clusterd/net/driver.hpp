@@ -75,7 +75,22 @@ struct DriverOptions {
     /// With a keyring: refuse plaintext input (memberlist GossipVerifyIncoming).
     bool require_encryption = true;
     base::Duration tcp_timeout = std::chrono::seconds(10);
+    /// Incoming TCP streams open at once. At the cap a newcomer evicts the oldest stream of the
+    /// source address holding the most streams (a stalled peer cannot block joins).
     std::size_t max_tcp_connections = 256;
+    /// Incoming TCP streams open at once from one source address; more are refused (counted).
+    std::size_t max_tcp_connections_per_ip = 64;
+    /// An incoming stream must deliver its first 5 bytes (type and length, or the whole frame
+    /// if shorter) within this long, or it is closed.
+    base::Duration tcp_header_timeout = std::chrono::seconds(3);
+    /// Largest stream frame (push-pull, user message, compressed or encrypted frame) accepted;
+    /// single small messages are held to wire::kMaxSmallStreamFrame. Checked against the
+    /// declared length before anything is buffered.
+    std::size_t max_stream_bytes = wire::kMaxStreamBytes;
+    /// All incoming stream bytes buffered at once, across connections. A read that would pass it
+    /// evicts the streams holding more bytes than the reader, largest first, or else closes the
+    /// reader (both counted as drop code "buffer_cap").
+    std::size_t max_buffered_stream_bytes = 32u * 1024u * 1024u;
 };
 
 /// Counters kept by the driver (the endpoint keeps its own protocol counters).
@@ -83,7 +98,14 @@ struct DriverStats {
     std::uint64_t udp_in = 0, udp_out = 0, udp_bytes_in = 0, udp_bytes_out = 0;
     std::uint64_t tcp_in = 0, tcp_out = 0, tcp_bytes_in = 0, tcp_bytes_out = 0;
     std::uint64_t send_errors = 0;
-    std::uint64_t tcp_refused = 0;
+    std::uint64_t tcp_refused = 0;         ///< over max_tcp_connections with nothing to evict
+    std::uint64_t tcp_refused_per_ip = 0;  ///< over max_tcp_connections_per_ip
+    std::uint64_t tcp_evicted = 0;         ///< closed at the connection cap to admit a newcomer
+    std::uint64_t tcp_header_timeouts = 0; ///< no header within tcp_header_timeout
+    std::uint64_t tcp_buffer_evicted = 0;  ///< closed because the buffered-bytes cap was reached
+    std::size_t tcp_open = 0;              ///< incoming streams open now
+    std::size_t tcp_buffered = 0;          ///< incoming stream bytes buffered now
+    std::size_t tcp_buffered_peak = 0;     ///< the most ever buffered at once
     std::map<std::string, std::uint64_t> drops;  ///< by error code (decrypt_failed, bad_crc, ...)
     /// Event-loop lag: how late the protocol timer's handler ran after its deadline (every
     /// gossip, probe and push-pull tick is one sample). A busy or starved loop shows here first.

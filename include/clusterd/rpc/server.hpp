@@ -2,7 +2,9 @@
 // sockets, timeouts and limits live here, the protocol lives in Session.
 //
 // Safety rules (docs/rpc.md): refuses a non-loopback bind without an auth key (unless explicitly
-// allowed); caps the number of connections; closes clients that do not complete the handshake, that
+// allowed); caps the number of connections and, at the cap, evicts an untrusted (or, without an
+// auth key, idle) connection rather than refuse a new client; closes clients that do not complete
+// the handshake (or, with an auth key, do not authenticate) in time, that
 // leave a request half-sent, that stay idle with nothing subscribed, or whose writes stall (a client
 // that stops reading its stream). A stalled client never blocks the others.
 #pragma once
@@ -28,6 +30,9 @@ struct ServerConfig {
     std::size_t max_connections = 128;
     SessionConfig session;                ///< auth_key is copied in from above
     base::Duration handshake_timeout = std::chrono::seconds(5);
+    /// With auth_key set: a connection that has not authenticated this long after it was
+    /// accepted is closed (a valid handshake alone does not hold a slot).
+    base::Duration auth_timeout = std::chrono::seconds(5);
     base::Duration frame_timeout = std::chrono::seconds(10);   ///< a half-sent request
     base::Duration idle_timeout = std::chrono::minutes(5);     ///< no request, nothing subscribed
     base::Duration write_timeout = std::chrono::seconds(10);   ///< a write that does not finish
@@ -43,6 +48,10 @@ struct ServerCounters {
     std::uint64_t timed_out = 0;        ///< handshake, half-sent frame, idle
     std::uint64_t write_stalled = 0;    ///< dropped because they stopped reading
     std::uint64_t protocol_closed = 0;  ///< closed by the session (errors, leave)
+    std::uint64_t auth_timed_out = 0;   ///< not authenticated within auth_timeout (also in timed_out)
+    /// Closed at the connection cap to make room for a new client: an untrusted connection
+    /// (no handshake, or not authenticated when rpc_auth is set), or without rpc_auth an idle one.
+    std::uint64_t evicted = 0;
 };
 
 /// Parses "host:port" / "[v6]:port" into an endpoint (numeric hosts; "localhost" is 127.0.0.1).
@@ -69,6 +78,8 @@ private:
     Server(asio::io_context& io, AgentApi& agent, ServerConfig cfg);
     void accept_loop();
     void forget(Conn* c);
+    /// At the cap: closes the connection a new client may replace, if any (see docs/rpc.md).
+    bool evict_one();
 
     asio::io_context& io_;
     AgentApi& agent_;

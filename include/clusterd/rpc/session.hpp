@@ -68,6 +68,8 @@ public:
     /// Bytes received that do not yet form a complete request.
     std::size_t buffered() const { return in_.size() - in_pos_; }
     bool handshake_done() const { return version_ != 0; }
+    /// The client sent the right `auth` token (always false when no token is configured).
+    bool authenticated() const { return authed_; }
     /// A stream, monitor or query is registered (the client may legitimately stay silent).
     bool has_subscriptions() const { return !streams_.empty() || monitor_.has_value() || !queries_.empty(); }
     /// A successful reply to `leave` has been queued; after writing it the server calls

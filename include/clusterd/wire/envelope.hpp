@@ -109,5 +109,14 @@ constexpr bool peer_wants_crc(std::uint8_t peer_protocol_max) { return peer_prot
 
 /// Largest memberlist stream (push-pull) accepted: 20 MiB.
 inline constexpr std::size_t kMaxStreamBytes = 20u * 1024u * 1024u;
+/// Largest stream frame of a single small message (ping, ack, nack, err, suspect, alive, dead):
+/// these are a few hundred bytes (an alive carries at most 512 bytes of meta).
+inline constexpr std::size_t kMaxSmallStreamFrame = 64u * 1024u;
+
+/// The largest frame a stream starting with `first_byte` may declare, before anything is
+/// buffered: `max_stream_bytes` for frames that can carry a push-pull or a user message
+/// (push-pull, user, compressed, encrypted), kMaxSmallStreamFrame for the single small
+/// messages, 0 for types never sent on streams (stream_frame_length rejects those).
+std::size_t stream_frame_limit(std::uint8_t first_byte, std::size_t max_stream_bytes);
 
 }  // namespace clusterd::wire

@@ -152,3 +152,49 @@ TEST(DriverLifetime, RequestAndDeadlineInOneLoopTurn) {
         io.run_for(50ms);
     }
 }
+
+// Issue 16 added a second timer per incoming stream (the header deadline) and eviction from the
+// accept loop and the buffer budget. The header deadline expires while the loop is stalled and
+// the rest of the frame arrives in the same turn; the stream is served or dropped, never touched
+// after its coroutine ended.
+TEST(DriverLifetime, HeaderDeadlineAndReadInOneLoopTurn) {
+    for (int round = 0; round < 3; ++round) {
+        asio::io_context io;
+        ScriptedHost host;
+        net::DriverOptions opts;
+        opts.bind_addr = asio::ip::make_address("127.0.0.1");
+        opts.bind_port = 0;
+        opts.compress = false;
+        opts.tcp_header_timeout = 150ms;
+        std::unique_ptr<net::Driver> driver;
+        for (int attempt = 0; attempt < 10 && !driver; ++attempt) {
+            auto d = std::make_unique<net::Driver>(io, host, opts, [](int, const std::string&) {});
+            if (d->start().ok()) driver = std::move(d);
+        }
+        ASSERT_TRUE(driver);
+        const auto port = driver->bound_port();
+        std::atomic<bool> sent{false};
+        std::thread peer([&] {
+            asio::io_context pio;
+            tcp::socket s(pio);
+            std::error_code ec;
+            s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+            const auto frame = plain_frame(6);
+            asio::write(s, asio::buffer(frame.data(), 1), ec);  // one byte: the header is not complete
+            std::this_thread::sleep_for(50ms);
+            stall_loop(io, 400ms);
+            std::this_thread::sleep_for(150ms);  // the header deadline passes while the loop sleeps
+            asio::write(s, asio::buffer(frame.data() + 1, frame.size() - 1), ec);
+            sent = true;
+            std::this_thread::sleep_for(300ms);
+        });
+        const auto stats = [&] { return driver->stats(); };
+        EXPECT_TRUE(pump_until(
+            io, [&] { return sent && (host.requests == 1 || stats().tcp_header_timeouts == 1) && stats().tcp_open == 0; },
+            5s));
+        pump_until(io, [] { return false; }, 100ms);
+        peer.join();
+        driver->stop();
+        io.run_for(50ms);
+    }
+}

@@ -17,9 +17,16 @@ namespace clusterd::rpc::testing {
 
 class RawSocket {
 public:
-    RawSocket(const std::string& ip, std::uint16_t port, int rcvbuf = 0) {
+    /// `source`: a local IP to connect from (e.g. "127.0.0.2", another loopback address).
+    RawSocket(const std::string& ip, std::uint16_t port, int rcvbuf = 0, const char* source = nullptr) {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        if (source != nullptr) {
+            sockaddr_in la{};
+            la.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source, &la.sin_addr);
+            ::bind(fd_, reinterpret_cast<sockaddr*>(&la), sizeof(la));
+        }
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
         sa.sin_port = htons(port);

@@ -5,6 +5,9 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <atomic>
+#include <cstdio>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -166,18 +169,182 @@ TEST_F(RpcServer, FiveHundredIdleConnectionsAreClosedAndOthersServed) {
 }
 
 TEST_F(RpcServer, ConnectionCapRefusesExtraClients) {
+    // Every slot holds a subscribed client (not idle, so not evictable): a newcomer is refused.
     ServerConfig cfg;
     cfg.max_connections = 3;
     start(cfg);
     std::vector<std::unique_ptr<RawSocket>> held;
     for (int i = 0; i < 3; ++i) {
         held.push_back(std::make_unique<RawSocket>("127.0.0.1", port));
-        held.back()->send(handshake(1));
-        ASSERT_EQ(held.back()->read_frames(1).size(), 1u);
+        held.back()->send(cat({handshake(1), req("stream", 2, StreamRequest{"user"})}));
+        ASSERT_EQ(held.back()->read_frames(2).size(), 2u);
     }
     RawSocket extra("127.0.0.1", port);
     EXPECT_TRUE(extra.wait_eof(2s));
     EXPECT_EQ(on_io([this] { return server->counters().refused_over_cap; }), 1u);
+    EXPECT_EQ(on_io([this] { return server->counters().evicted; }), 0u);
+}
+
+namespace {
+/// Opens `n` connections from `source` that each send a valid handshake and then sit idle
+/// (issue 16's RPC lockout). Returns once every handshake was answered or refused.
+std::vector<std::unique_ptr<RawSocket>> idle_flood(std::uint16_t port, int n, const char* source) {
+    std::vector<std::unique_ptr<RawSocket>> v;
+    for (int i = 0; i < n; ++i) {
+        v.push_back(std::make_unique<RawSocket>("127.0.0.1", port, 0, source));
+        v.back()->send(handshake(1));
+    }
+    for (auto& s : v) s->read_frames(1, 200ms);
+    return v;
+}
+constexpr const char* kToken = "0123456789abcdef";
+}  // namespace
+
+// Issue 16, hole 1: 130 connections that handshake and sit idle filled the 128 slots, and a
+// client with the token was refused for the 5-minute idle timeout.
+TEST_F(RpcServer, IdleHandshakeFloodDoesNotLockOutAuthenticatedClient) {
+    ServerConfig cfg;
+    cfg.auth_key = kToken;
+    start(cfg);  // max_connections 128, the defaults
+    for (const char* source : {"127.0.0.2", "127.0.0.1"}) {  // flood from elsewhere, then from the client's own address
+        auto flood = idle_flood(port, 130, source);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto c = Client::connect(addr(), kToken, 2s);
+        ASSERT_TRUE(c.ok()) << "flood from " << source << ": " << c.error().message;
+        auto r = (*c)->call(cmd::kStats, nullptr, true);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        std::printf("[figure] flood from %s: authenticated client served in %lld ms while 130 idle handshaken "
+                    "connections were held (evicted so far %llu, refused %llu)\n",
+                    source, static_cast<long long>(ms.count()),
+                    static_cast<unsigned long long>(on_io([this] { return server->counters().evicted; })),
+                    static_cast<unsigned long long>(on_io([this] { return server->counters().refused_over_cap; })));
+        EXPECT_LT(ms, 2s);
+        // The authenticated session is never evicted by a later flood.
+        auto more = idle_flood(port, 140, source);
+        auto r2 = (*c)->call(cmd::kStats, nullptr, true);
+        EXPECT_TRUE(r2.ok()) << "authenticated client evicted by a later flood";
+    }
+    EXPECT_GT(on_io([this] { return server->counters().evicted; }), 0u);
+}
+
+// The attacker simply reconnects: a flood that keeps opening handshaken connections from
+// another address while an authenticated client connects again and again.
+TEST_F(RpcServer, ReconnectingFloodDoesNotLockOutAuthenticatedClient) {
+    ServerConfig cfg;
+    cfg.auth_key = kToken;
+    start(cfg);
+    std::atomic<bool> stop{false};
+    std::atomic<bool> ready{false};
+    std::atomic<int> opened{0};
+    std::thread attacker([&] {
+        std::deque<std::unique_ptr<RawSocket>> held;
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (!stop && opened < 5000 && std::chrono::steady_clock::now() < end) {
+            held.push_back(std::make_unique<RawSocket>("127.0.0.1", port, 0, "127.0.0.2"));
+            held.back()->send(handshake(1));
+            ++opened;
+            std::this_thread::sleep_for(1ms);  // at a pace the server accepts, so the slots stay full
+            if (held.size() >= 300) {
+                ready = true;
+                held.pop_front();  // keep 300 open, reconnecting in turn
+            }
+        }
+        ready = true;
+    });
+    for (int i = 0; i < 500 && !ready; ++i) std::this_thread::sleep_for(10ms);
+    int served = 0;
+    long long worst = 0;
+    for (int i = 0; i < 10; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto c = Client::connect(addr(), kToken, 2s);
+        if (c.ok() && (*c)->call(cmd::kStats, nullptr, true).ok()) ++served;
+        worst = std::max<long long>(
+            worst, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+    }
+    stop = true;
+    attacker.join();
+    std::printf("[figure] reconnecting flood (%d handshaken connections opened): %d of 10 authenticated clients served, "
+                "slowest %lld ms; evicted %llu\n",
+                opened.load(), served, worst,
+                static_cast<unsigned long long>(on_io([this] { return server->counters().evicted; })));
+    EXPECT_EQ(served, 10);
+}
+
+TEST_F(RpcServer, UnauthenticatedConnectionsAreClosedAfterTheAuthDeadline) {
+    ServerConfig cfg;
+    cfg.auth_key = kToken;
+    cfg.auth_timeout = 300ms;
+    start(cfg);
+    RawSocket idle("127.0.0.1", port);
+    idle.send(handshake(1));
+    ASSERT_EQ(idle.read_frames(1).size(), 1u);
+    RawSocket good("127.0.0.1", port);
+    good.send(cat({handshake(1), req("auth", 2, AuthRequest{kToken})}));
+    ASSERT_EQ(good.read_frames(2).size(), 2u);
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(idle.wait_eof(3s));
+    std::printf("[figure] handshaken but unauthenticated connection closed %lld ms after the handshake (auth_timeout 300 ms)\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+    EXPECT_EQ(on_io([this] { return server->counters().auth_timed_out; }), 1u);
+    // The authenticated one outlives the deadline.
+    std::this_thread::sleep_for(400ms);
+    good.clear();
+    good.send(req("stats", 3));
+    auto f = good.read_frames(1);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].header.error, "");
+}
+
+TEST_F(RpcServer, AuthenticatedClientsAreNeverEvicted) {
+    ServerConfig cfg;
+    cfg.auth_key = kToken;
+    cfg.max_connections = 4;
+    start(cfg);
+    std::vector<std::unique_ptr<RawSocket>> authed;
+    for (int i = 0; i < 4; ++i) {
+        authed.push_back(std::make_unique<RawSocket>("127.0.0.1", port));
+        authed.back()->send(cat({handshake(1), req("auth", 2, AuthRequest{kToken})}));
+        ASSERT_EQ(authed.back()->read_frames(2).size(), 2u);
+        authed.back()->clear();
+    }
+    for (int i = 0; i < 5; ++i) {
+        RawSocket extra("127.0.0.1", port, 0, "127.0.0.2");
+        EXPECT_TRUE(extra.wait_eof(2s));
+    }
+    EXPECT_EQ(on_io([this] { return server->counters().refused_over_cap; }), 5u);
+    EXPECT_EQ(on_io([this] { return server->counters().evicted; }), 0u);
+    for (auto& s : authed) {
+        s->send(req("stats", 3));
+        auto f = s->read_frames(1);
+        ASSERT_EQ(f.size(), 1u);
+        EXPECT_EQ(f[0].header.error, "");
+    }
+}
+
+// Without rpc_auth (loopback only) an idle flood must not lock everybody out either: at the cap
+// the connection idle the longest makes room; subscribed clients are never evicted.
+TEST_F(RpcServer, WithoutAuthIdleFloodDoesNotLockOut) {
+    start();
+    RawSocket sub("127.0.0.1", port);
+    sub.send(cat({handshake(1), req("stream", 2, StreamRequest{"user"})}));
+    ASSERT_EQ(sub.read_frames(2).size(), 2u);
+    auto flood = idle_flood(port, 130, "127.0.0.2");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto c = Client::connect(addr(), "", 2s);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    auto r = (*c)->call(cmd::kStats, nullptr, true);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    std::printf("[figure] no rpc_auth: client served in %lld ms while 130 idle handshaken connections were held\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+    // The subscriber still has its stream.
+    on_io([&] {
+        agent.emit(UserEvent{1, "still-here", {}, false});
+        return 0;
+    });
+    auto f = sub.read_frames(3);
+    EXPECT_EQ(f.size(), 3u) << "the subscribed client was evicted";
+    EXPECT_GT(on_io([this] { return server->counters().evicted; }), 0u);
 }
 
 TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
