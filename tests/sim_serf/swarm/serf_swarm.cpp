@@ -65,6 +65,7 @@ struct Track {
     std::optional<std::uint32_t> dead_inc;  ///< incarnation at which the endpoint held it dead/left
     std::optional<std::uint32_t> serf_down_inc;  ///< incarnation when Serf showed it failed/left
     bool serf_down = false;
+    int last_state = -1;  ///< for --verbose tracing of swim state changes
 };
 
 /// One running process of one node slot.
@@ -146,6 +147,13 @@ private:
         failure_ = Failure{steps_, sim_.now(), std::move(invariant), std::move(detail)};
     }
     void on_event(std::size_t i, const serf::Event& e) {
+        if (const auto* m = std::get_if<serf::MemberEvent>(&e); m && verbose_) {
+            for (const auto& mem : m->members) {
+                const swim::Node* sn = node(i).endpoint().find(mem.name);
+                log("  %s: %s %s (incarnation %u)", names_[i].c_str(), serf::event_type_name(m->type),
+                    mem.name.c_str(), sn ? sn->incarnation : 0u);
+            }
+        }
         const auto* u = std::get_if<serf::UserEvent>(&e);
         if (!u) return;
         if (!sent_names_.count(u->name)) {
@@ -182,6 +190,10 @@ private:
                 if (t.inc && sn->incarnation < *t.inc)
                     fail("incarnations only rise", names_[i] + " holds " + names_[m] + " at incarnation " +
                                                        std::to_string(sn->incarnation) + " after " + std::to_string(*t.inc));
+                if (verbose_ && (static_cast<int>(sn->state) != t.last_state || t.inc != sn->incarnation))
+                    log("    %s: swim %s %s incarnation %u", names_[i].c_str(), names_[m].c_str(),
+                        swim::state_name(sn->state), sn->incarnation);
+                t.last_state = static_cast<int>(sn->state);
                 t.inc = sn->incarnation;
                 if (sn->dead_or_left()) {
                     if (!t.dead_inc || *t.dead_inc < sn->incarnation) t.dead_inc = sn->incarnation;
@@ -261,13 +273,16 @@ private:
         if (c.empty()) return std::nullopt;
         return c[rng_.below(c.size())];
     }
-    void start_join(std::size_t i) {
+    /// The agent's start_join/retry_join: three random other nodes (the first time, node-0, the
+    /// node that formed the cluster, and two random ones).
+    void start_join(std::size_t i, bool bootstrap = false) {
         std::vector<swim::Address> seeds;
         std::vector<std::size_t> others;
-        for (std::size_t j = 0; j < n_; ++j)
+        for (std::size_t j = bootstrap ? 1 : 0; j < n_; ++j)
             if (j != i) others.push_back(j);
         rng_.shuffle(others);
-        for (std::size_t k = 0; k < others.size() && k < 3; ++k) seeds.push_back(sim_.address(others[k]));
+        if (bootstrap) seeds.push_back(sim_.address(0));
+        for (std::size_t k = 0; k < others.size() && seeds.size() < 3; ++k) seeds.push_back(sim_.address(others[k]));
         // The agent's start_join: ignore_old (replay_on_join is off by default).
         auto r = node(i).join(seeds, true, lnow(i));
         Proc& p = procs_[i];
@@ -500,8 +515,14 @@ bool Swarm::converged(std::string* why) {
         for (std::size_t m = 0; m < n_; ++m) {
             const MemberStatus s = node(v).member_status(names_[m]);
             bool ok;
-            if (running(m))
-                ok = s == MemberStatus::Alive;
+            if (running(m)) {
+                // Alive in Serf, and alive (not suspect) in memberlist: a suspicion still running
+                // may yet end in a (false) death that the member then refutes.
+                const swim::Node* sn = node(v).endpoint().find(names_[m]);
+                ok = s == MemberStatus::Alive && sn && sn->state == swim::State::Alive;
+                if (s == MemberStatus::Alive && !ok)
+                    return say(names_[v] + " still suspects " + names_[m]);
+            }
             else if (fate_[m] == Fate::Crashed)
                 ok = s == MemberStatus::Failed || s == MemberStatus::None;
             else  // left: left, or failed where the leave never arrived before the process exited
@@ -542,8 +563,12 @@ std::optional<Failure> Swarm::run(RunStats& st) {
                              base::Instant now) { return make_host(idx, addr, seed, now); },
                       clock);
     }
-    for (std::size_t i = 1; i < n_; ++i) start_join(i);
+    for (std::size_t i = 1; i < n_; ++i) start_join(i, true);
     procs_[0].joined = true;  // the first agent starts alone
+    // The cluster forms without faults first (a deployment that worked before things broke).
+    while (!failure_ && !converged(nullptr) && sim_.now() < base::Instant{} + 30s) sim_.run_for(100ms);
+    if (!failure_ && !converged(nullptr)) fail("the cluster forms", "not converged 30 s after the start");
+    log("cluster formed");
 
     const base::Instant fault_end = sim_.now() + fault_phase;
     base::Instant next_action = sim_.now() + std::chrono::milliseconds(rng_.below(3000));
