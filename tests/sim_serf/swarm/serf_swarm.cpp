@@ -160,6 +160,7 @@ private:
             fail("user event delivered exactly once", names_[i] + " delivered an event nobody sent: " + u->name);
             return;
         }
+        log("  %s: user event %s (Lamport time %" PRIu64 ")", names_[i].c_str(), u->name.c_str(), u->ltime);
         int n = ++procs_[i].delivered[u->name];
         if (n > 1)
             fail("user event delivered exactly once",
@@ -492,15 +493,19 @@ void Swarm::housekeeping() {
 ///   refute/detect:  awareness_max x probe_interval (probe period at the worst Lifeguard score)
 ///                   + max suspicion timeout (suspicion_max_timeout_mult x the minimum)
 ///   re-merge:       4 x reconnect_interval (Serf's randomly throttled reconnect) + the agent's
-///                   retry_join interval + 2 x push_pull_interval (anti-entropy of the event ring)
+///                   retry_join interval
 ///   leave:          2 x broadcast_timeout + leave_propagate_delay (a leave still in progress)
+///   events:         10 x push_pull_interval: a user event that gossip could not carry across a
+///                   partition spreads afterwards only by push-pull anti-entropy (Serf does not
+///                   re-gossip events it learns from a push-pull), one random peer per node per
+///                   interval
 base::Duration Swarm::convergence_bound() const {
     serf::Config c = config_for(0, sim_.address(0));
     const auto& m = c.memberlist;
     const base::Duration susp_max =
         swim::suspicion_timeout(m.suspicion_mult, n_, m.probe_interval) * m.suspicion_max_timeout_mult;
     return m.probe_interval * m.awareness_max_multiplier + susp_max + 4 * c.reconnect_interval + kJoinRetry +
-           2 * swim::push_pull_scale(m.push_pull_interval, n_) + 2 * c.broadcast_timeout + c.leave_propagate_delay;
+           10 * swim::push_pull_scale(m.push_pull_interval, n_) + 2 * c.broadcast_timeout + c.leave_propagate_delay;
 }
 
 bool Swarm::converged(std::string* why) {
@@ -536,7 +541,11 @@ bool Swarm::converged(std::string* why) {
         for (std::size_t j = 0; j < n_; ++j) {
             if (!required(ev, j)) continue;
             auto it = procs_[j].delivered.find(ev.name);
-            if (it == procs_[j].delivered.end()) return say(names_[j] + " has not delivered " + ev.name);
+            if (it == procs_[j].delivered.end())
+                return say(names_[j] + " has not delivered " + ev.name + " (Lamport time " + std::to_string(ev.ltime) +
+                           " from " + names_[ev.from] + "; its event clock " + std::to_string(node(j).event_time()) +
+                           ", minimum " + std::to_string(node(j).event_min_time()) + ", old events dropped " +
+                           std::to_string(node(j).stats().user_events_old) + ")");
         }
     }
     return true;
@@ -720,7 +729,7 @@ int main(int argc, char** argv) {
                         st.nodes, f->step, secs(f->at), f->invariant.c_str(), f->detail.c_str());
             std::printf("swarm: replay: %s --seed %" PRIu64 " --verbose\n", argv[0], s);
             std::fflush(stdout);
-        } else if (verbose) {
+        } else if (verbose || std::getenv("SWARM_PER_SEED")) {
             std::printf("swarm: seed %" PRIu64 " ok: %zu nodes, converged %.3f s after the heal (bound %.0f s)\n", s,
                         st.nodes, st.converge_seconds, st.bound_seconds);
         }
