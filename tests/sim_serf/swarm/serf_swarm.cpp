@@ -465,6 +465,28 @@ void Swarm::random_action(RunStats& st) {
         const std::int64_t ppm = rng_.chance(0.3) ? 0 : static_cast<std::int64_t>(rng_.below(100001)) - 50000;
         log("clock of %s: %+" PRId64 " ppm", names_[i].c_str(), ppm);
         sim_.set_clock_rate(i, ppm);
+    } else if (roll < 97) {  // a query (moves the query clocks; nobody answers, it times out)
+        if (auto i = pick([&](std::size_t j) {
+                return running(j) && !sim_.is_paused(j) && node(j).state() == serf::NodeState::Alive;
+            })) {
+            log("query from %s", names_[*i].c_str());
+            serf::QueryParams qp;
+            qp.request_ack = rng_.chance(0.5);
+            auto r = node(*i).query("q", base::to_bytes("x"), qp, lnow(*i));
+            if (!r) fail("query accepted", names_[*i] + ": " + r.error().message);
+            host(*i).drain();
+            sim_.poke(*i);
+        }
+    } else if (roll < 99) {  // new tags: a new alive message with a higher incarnation
+        if (auto i = pick([&](std::size_t j) {
+                return running(j) && !sim_.is_paused(j) && node(j).state() == serf::NodeState::Alive;
+            })) {
+            log("new tags on %s", names_[*i].c_str());
+            auto r = node(*i).set_tags({{"v", std::to_string(rng_.below(1000))}}, lnow(*i));
+            if (!r) fail("tags accepted", names_[*i] + ": " + r.error().message);
+            host(*i).drain();
+            sim_.poke(*i);
+        }
     } else {  // nothing for a while
     }
 }
@@ -562,7 +584,7 @@ std::optional<Failure> Swarm::run(RunStats& st) {
         snapshot_[i] = rng_.chance(0.5);
     }
     sim_.on_step = [this](std::size_t i) { check(i); };
-    const base::Duration fault_phase = std::chrono::seconds(20 + rng_.below(41));  // 20..60 s
+    const base::Duration fault_phase = std::chrono::seconds(20 + rng_.below(71));  // 20..90 s
     log("seed %" PRIu64 ": %zu nodes, faults for %.0f s", seed_, n_, secs(fault_phase));
     for (std::size_t i = 0; i < n_; ++i) {
         sim::NodeClock clock;
