@@ -57,6 +57,7 @@ struct RunStats {
     std::size_t crashes = 0, restarts = 0, pauses = 0, partitions = 0, leaves = 0;
     std::size_t max_swim_queue = 0, max_serf_queue = 0, max_intents = 0;
     std::size_t excused = 0;  ///< (event, node) pairs not required: below the node's event min time
+    std::size_t operator_joins = 0;  ///< islands bridged at the heal
 };
 
 /// What the checker remembers about one member as one process sees it.
@@ -333,6 +334,43 @@ private:
             return false;
         }
         return true;
+    }
+    /// Live nodes that know nothing of each other (not even as failed) can never merge: Serf's
+    /// reconnect only dials members it knows, and a push-pull does not introduce a member it
+    /// reports as suspect or dead. That happens when processes restart while partitioned and
+    /// the only node they both joined dies. An operator would `serf join` the islands; so does
+    /// the swarm, once, at the heal (counted in the summary).
+    void bridge_islands(RunStats& st) {
+        std::vector<std::size_t> comp(n_, n_);
+        std::vector<std::size_t> live;
+        for (std::size_t i = 0; i < n_; ++i)
+            if (running(i)) live.push_back(i);
+        auto knows = [&](std::size_t a, std::size_t b) {
+            return node(a).member_status(names_[b]) != MemberStatus::None || node(a).endpoint().find(names_[b]);
+        };
+        std::vector<std::size_t> roots;
+        for (std::size_t r : live) {
+            if (comp[r] != n_) continue;
+            roots.push_back(r);
+            std::vector<std::size_t> stack{r};
+            comp[r] = r;
+            while (!stack.empty()) {
+                std::size_t a = stack.back();
+                stack.pop_back();
+                for (std::size_t b : live)
+                    if (comp[b] == n_ && (knows(a, b) || knows(b, a))) {
+                        comp[b] = r;
+                        stack.push_back(b);
+                    }
+            }
+        }
+        for (std::size_t k = 1; k < roots.size(); ++k) {
+            log("islands: operator joins %s to %s", names_[roots[k]].c_str(), names_[roots[0]].c_str());
+            ++st.operator_joins;
+            (void)node(roots[k]).join({sim_.address(roots[0])}, true, lnow(roots[k]));  // `serf join`
+            host(roots[k]).drain();
+            sim_.poke(roots[k]);
+        }
     }
     void random_action(RunStats& st);
     void housekeeping();
@@ -638,6 +676,7 @@ std::optional<Failure> Swarm::run(RunStats& st) {
             if (sim_.is_paused(i)) sim_.resume(i);
         sim_.heal();
     }
+    if (!failure_) bridge_islands(st);
     const base::Instant healed = sim_.now();
     const base::Duration bound = convergence_bound();
     st.bound_seconds = secs(bound);
@@ -738,6 +777,7 @@ int main(int argc, char** argv) {
         total.partitions += st.partitions;
         total.leaves += st.leaves;
         total.excused += st.excused;
+        total.operator_joins += st.operator_joins;
         total.max_swim_queue = std::max(total.max_swim_queue, st.max_swim_queue);
         total.max_serf_queue = std::max(total.max_serf_queue, st.max_serf_queue);
         total.max_intents = std::max(total.max_intents, st.max_intents);
@@ -759,10 +799,10 @@ int main(int argc, char** argv) {
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     std::printf("swarm: %" PRIu64 " seeds (%" PRIu64 "..%" PRIu64 "), %zu failed, %.1f s wall; %zu..%zu nodes, "
                 "%.0f simulated s, %" PRIu64 " checked steps, %zu user events, %zu crashes, %zu restarts, "
-                "%zu pauses, %zu partitions, %zu leaves, %zu event deliveries excused by the ignore-old minimum time; slowest convergence %.2f s after the heal (seed %" PRIu64
+                "%zu pauses, %zu partitions, %zu leaves, %zu event deliveries excused by the ignore-old minimum time, %zu islands joined by the operator; slowest convergence %.2f s after the heal (seed %" PRIu64
                 "); max queues: memberlist %zu, serf %zu, intents %zu\n",
                 count, first, first + count - 1, failed, wall, min_n, max_n, sim_total, steps, events, total.crashes,
-                total.restarts, total.pauses, total.partitions, total.leaves, total.excused, worst_converge, worst_seed,
+                total.restarts, total.pauses, total.partitions, total.leaves, total.excused, total.operator_joins, worst_converge, worst_seed,
                 total.max_swim_queue, total.max_serf_queue, total.max_intents);
     return failed ? 1 : 0;
 }
