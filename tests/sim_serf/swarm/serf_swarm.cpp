@@ -8,6 +8,7 @@
 //   serf_swarm --seeds 10000        seeds 1..10000
 //   serf_swarm --first 500 --seeds 100
 //   serf_swarm --seed 42 --verbose  one seed, printing the schedule as it runs
+//   CLUSTERD_SWARM_PER_SEED=1 serf_swarm ...   one line per passing seed (convergence time)
 #include <chrono>
 #include <cstdarg>
 #include <functional>
@@ -791,13 +792,17 @@ int main(int argc, char** argv) {
             worst_converge = st.converge_seconds;
             worst_seed = s;
         }
+        if (count >= 1000 && (s - first + 1) % 1000 == 0)
+            std::fprintf(stderr, "swarm: %" PRIu64 "/%" PRIu64 " seeds, %zu failed, %.0f s\n", s - first + 1, count,
+                         failed + (f ? 1 : 0),
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count());
         if (f) {
             ++failed;
             std::printf("swarm: seed %" PRIu64 " FAILED (%zu nodes) at step %" PRIu64 ", t=%.3f s: %s: %s\n", s,
                         st.nodes, f->step, secs(f->at), f->invariant.c_str(), f->detail.c_str());
             std::printf("swarm: replay: %s --seed %" PRIu64 " --verbose\n", argv[0], s);
             std::fflush(stdout);
-        } else if (verbose || std::getenv("SWARM_PER_SEED")) {
+        } else if (verbose || std::getenv("CLUSTERD_SWARM_PER_SEED")) {
             std::printf("swarm: seed %" PRIu64 " ok: %zu nodes, converged %.3f s after the heal (bound %.0f s)\n", s,
                         st.nodes, st.converge_seconds, st.bound_seconds);
         }
