@@ -205,6 +205,9 @@ private:
     struct MemberState {
         Member member;
         LamportTime status_ltime = 0;
+        /// The Lamport time of the leave that made it leaving/left. A later join intent raises
+        /// status_ltime past it; such a member is not sent as left in a push-pull.
+        LamportTime leave_ltime = 0;
         base::Instant leave_time{};
     };
     enum class QueryKind : std::uint8_t { User, Conflict, Key };

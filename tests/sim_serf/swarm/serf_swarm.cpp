@@ -28,6 +28,7 @@
 #include "clusterd/serf/node.hpp"
 #include "clusterd/sim/simulator.hpp"
 #include "clusterd/swim/timing.hpp"
+#include "clusterd/wire/serf_messages.hpp"
 #include "sim_serf/serf_sim_cluster.hpp"
 
 using namespace clusterd;
@@ -68,6 +69,7 @@ struct Track {
     std::optional<std::uint32_t> serf_down_inc;  ///< incarnation when Serf showed it failed/left
     bool serf_down = false;
     int last_state = -1;  ///< for --verbose tracing of swim state changes
+    int last_status = -1;  ///< ... and of Serf status changes
 };
 
 /// One running process of one node slot.
@@ -194,7 +196,11 @@ private:
             Track& t = p.tracks[m];
             const swim::Node* sn = ep.find(names_[m]);
             if (!sn) {
-                t = Track{};  // forgotten (gossip_to_the_dead_time): it may be re-learned at any incarnation
+                // Forgotten (gossip_to_the_dead_time) or never known: it may be (re-)learned at
+                // any incarnation. Keep only the --verbose trace state.
+                const int ls = t.last_status;
+                t = Track{};
+                t.last_status = ls;
             } else {
                 if (t.inc && sn->incarnation < *t.inc)
                     fail("incarnations only rise", names_[i] + " holds " + names_[m] + " at incarnation " +
@@ -215,6 +221,9 @@ private:
                 }
             }
             const MemberStatus s = nd.member_status(names_[m]);
+            if (verbose_ && static_cast<int>(s) != t.last_status)
+                log("    %s: serf %s %s", names_[i].c_str(), names_[m].c_str(), serf::status_name(s));
+            t.last_status = static_cast<int>(s);
             if (s == MemberStatus::Failed || s == MemberStatus::Left) {
                 if (!t.serf_down) {
                     t.serf_down = true;
@@ -398,6 +407,7 @@ private:
     std::map<std::size_t, std::string> files_;
     std::vector<Proc> procs_;
     std::vector<Fate> fate_;
+    std::vector<bool> ever_left_;  ///< an earlier process of the node left gracefully
     std::uint64_t gen_counter_ = 0;
     std::vector<SentEvent> sent_;
     std::set<std::string> sent_names_;
@@ -545,6 +555,15 @@ void Swarm::housekeeping() {
             node(i).shutdown();
             crash(i, false);
             fate_[i] = Fate::Left;
+            ever_left_[i] = true;
+            if (rng_.chance(0.4)) {  // the agent is started again later
+                const base::Duration len = std::chrono::milliseconds(500 + rng_.below(20000));
+                timed_.emplace(sim_.now() + len, [this, i] {
+                    if (fate_[i] != Fate::Left || sim_.is_up(i)) return;
+                    log("start %s again after its leave (snapshot %s)", names_[i].c_str(), snapshot_[i] ? "yes" : "no");
+                    restart(i);
+                });
+            }
             continue;
         }
         Proc& p = procs_[i];
@@ -596,13 +615,26 @@ bool Swarm::converged(std::string* why) {
                 if (s == MemberStatus::Alive && !ok)
                     return say(names_[v] + " still suspects " + names_[m]);
             }
-            else if (fate_[m] == Fate::Crashed)
-                ok = s == MemberStatus::Failed || s == MemberStatus::None;
+            else if (fate_[m] == Fate::Crashed)  // or left, if an earlier process of it left
+                ok = s == MemberStatus::Failed || s == MemberStatus::None ||
+                     (ever_left_[m] && s == MemberStatus::Left);
             else  // left: left, or failed where the leave never arrived before the process exited
                 ok = s == MemberStatus::Left || s == MemberStatus::Failed || s == MemberStatus::None;
+            if (!ok && why) {
+                // Diagnostics: the status Lamport times this node and the member itself hold.
+                auto st_time = [&](std::size_t who) -> std::string {
+                    if (!sim_.is_up(who)) return "-";
+                    auto d = wire::decode_serf(node(who).local_state(false));
+                    if (!d) return "?";
+                    const auto& pp = std::get<wire::SerfPushPull>(*d);
+                    auto it = pp.status_ltimes.find(names_[m]);
+                    return it == pp.status_ltimes.end() ? "none" : std::to_string(it->second);
+                };
+                *why = " (status time " + st_time(v) + " here, " + st_time(m) + " at " + names_[m] + ")";
+            }
             if (!ok)
                 return say(names_[v] + " sees " + names_[m] + " " + serf::status_name(s) + ", truth: " +
-                           (running(m) ? "alive" : fate_[m] == Fate::Crashed ? "crashed" : "left"));
+                           (running(m) ? "alive" : fate_[m] == Fate::Crashed ? "crashed" : "left") + (why ? *why : std::string()));
         }
     }
     for (const auto& ev : sent_) {
@@ -625,6 +657,7 @@ std::optional<Failure> Swarm::run(RunStats& st) {
     snapshot_.resize(n_);
     procs_.resize(n_);
     fate_.assign(n_, Fate::Running);
+    ever_left_.assign(n_, false);
     for (std::size_t i = 0; i < n_; ++i) {
         names_[i] = serftest::node_name(i);
         snapshot_[i] = rng_.chance(0.5);

@@ -260,6 +260,60 @@ TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     EXPECT_EQ(n.stats().malformed_messages, 2u);
 }
 
+// Regression (found by the simulation swarm): a left member in a push-pull is a leave intent
+// at its status time, not one past it; otherwise nodes that exchange state raise it forever.
+TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);
+    n.notify_join(peer("b", 3));
+    n.notify_leave(peer("b", 3));  // failed locally
+    drain(n);
+    wire::SerfPushPull pp;
+    pp.ltime = 30;
+    pp.status_ltimes = {{"b", 21}};
+    pp.left_members = {"b"};
+    pp.events.resize(512);
+    for (int k = 0; k < 3; ++k) {
+        n.merge_remote_state(wire::encode_serf(pp), false);
+        EXPECT_EQ(status_ltime(n, "b"), 21u) << k;
+        EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
+        pp.status_ltimes["b"] = status_ltime(n, "b");  // what we would send back
+    }
+}
+
+// Regression (found by the simulation swarm): a member that left and then joined again has a
+// status time that is its *join*. While memberlist still holds it left here, it is on our left
+// list; sending it there in a push-pull turned that join time into a leave intent at the same
+// time, which a node that hears it first keeps as "leaving" for good (the real join, at the same
+// Lamport time, is then not newer). A left member whose latest intent is a join goes out as a join.
+TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);
+    n.notify_join(peer("b", 3));
+    msg(n, wire::SerfLeave{10, "b", false});  // b leaves: leaving, then left in memberlist
+    swim::Node gone = peer("b", 3);
+    gone.state = swim::State::Left;
+    n.notify_leave(gone);
+    ASSERT_EQ(n.member("b")->status, MemberStatus::Left);
+    auto pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.local_state(false)));
+    EXPECT_EQ(pp.left_members, std::vector<std::string>{"b"});  // a plain leave is sent as left
+
+    msg(n, wire::SerfJoin{11, "b"});  // b started again; memberlist here has not heard yet
+    EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
+    pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.local_state(false)));
+    EXPECT_TRUE(pp.left_members.empty());
+    EXPECT_EQ(pp.status_ltimes.at("b"), 11u);
+
+    // A node that learns b from that state, then from memberlist, has it alive.
+    Node fresh(config("fresh"), 2, base::Instant{});
+    drain(fresh);
+    fresh.merge_remote_state(n.local_state(false), false);
+    fresh.notify_join(peer("b", 3));
+    EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
+    msg(fresh, wire::SerfJoin{11, "b"});  // the join itself, gossiped, changes nothing
+    EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
+}
+
 TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
