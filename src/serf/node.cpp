@@ -345,12 +345,16 @@ bool Node::handle_leave_intent(const wire::SerfLeave& msg) {
     auto it = members_.find(msg.node);
     if (it == members_.end()) return intents_.upsert(msg.node, IntentType::Leave, msg.ltime, now_);
     auto& ms = it->second;
-    if (msg.ltime <= ms.status_ltime) return false;
     if (msg.node == name() && state_ == NodeState::Alive) {
+        // A leave intent about us at our own status time is refuted too (Serf only refutes a
+        // newer one): a node that heard that leave before our join, at the same Lamport time,
+        // would otherwise keep us "leaving" for good.
+        if (msg.ltime < ms.status_ltime) return false;
         log(Level::Debug, "serf: Refuting an older leave intent");
         broadcast_join(clock_.time());
         return false;
     }
+    if (msg.ltime <= ms.status_ltime) return false;
     ms.status_ltime = msg.ltime;
     ms.leave_ltime = msg.ltime;
     switch (ms.member.status) {
@@ -622,6 +626,18 @@ void Node::merge_remote_state(base::ByteView buf, bool join) {
     }
     for (const auto& [n, lt] : pp.status_ltimes) {
         if (left.count(n)) continue;
+        if (n == name() && state_ == NodeState::Alive) {
+            // A status time for us newer than ours: push-pull cannot say "leaving", so the
+            // sender may hold us leaving at that time (a leave of an earlier process of ours).
+            // Answer with a newer join, as for a leave intent, instead of taking it as ours.
+            auto self = members_.find(n);
+            if (self != members_.end() && lt > self->second.status_ltime) {
+                log(Level::Debug, "serf: Refuting a newer status time for us");
+                clock_.witness(lt);
+                broadcast_join(clock_.time());
+            }
+            continue;
+        }
         handle_join_intent(wire::SerfJoin{lt, n});
     }
     if (join && ignore_old_joins_ > 0 && pp.event_ltime > event_min_time_) event_min_time_ = pp.event_ltime;

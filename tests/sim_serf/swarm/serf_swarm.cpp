@@ -9,6 +9,7 @@
 //   serf_swarm --first 500 --seeds 100
 //   serf_swarm --seed 42 --verbose  one seed, printing the schedule as it runs
 //   CLUSTERD_SWARM_PER_SEED=1 serf_swarm ...   one line per passing seed (convergence time)
+#include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <functional>
@@ -70,6 +71,7 @@ struct Track {
     bool serf_down = false;
     int last_state = -1;  ///< for --verbose tracing of swim state changes
     int last_status = -1;  ///< ... and of Serf status changes
+    std::uint64_t last_ltime_key = ~0ULL;  ///< ... and of status Lamport times
 };
 
 /// One running process of one node slot.
@@ -224,6 +226,21 @@ private:
             if (verbose_ && static_cast<int>(s) != t.last_status)
                 log("    %s: serf %s %s", names_[i].c_str(), names_[m].c_str(), serf::status_name(s));
             t.last_status = static_cast<int>(s);
+            if (verbose_ && s != MemberStatus::None) {
+                auto d = wire::decode_serf(node(i).local_state(false));
+                if (d) {
+                    const auto& pp = std::get<wire::SerfPushPull>(*d);
+                    auto it = pp.status_ltimes.find(names_[m]);
+                    const bool on_left = std::find(pp.left_members.begin(), pp.left_members.end(), names_[m]) !=
+                                         pp.left_members.end();
+                    const std::uint64_t key = (it == pp.status_ltimes.end() ? 0 : it->second) * 2 + on_left;
+                    if (key != t.last_ltime_key) {
+                        t.last_ltime_key = key;
+                        log("    %s: serf %s status time %" PRIu64 "%s", names_[i].c_str(), names_[m].c_str(),
+                            key / 2, on_left ? " (sent as left)" : "");
+                    }
+                }
+            }
             if (s == MemberStatus::Failed || s == MemberStatus::Left) {
                 if (!t.serf_down) {
                     t.serf_down = true;

@@ -314,6 +314,51 @@ TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
     EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
 }
 
+// Regression (found by the simulation swarm): x left at Lamport time 2 and was started again.
+// A node that holds it "leaving" at 2 sends status 2 in its push-pull (push-pull cannot say
+// leaving), and the new x took that as its own join, so it never answered the leave at 2; a
+// node that heard the leave at 2 first then kept x "leaving" for good. x must answer any
+// status time for itself that is not older than its own, and a leave at its own time, with a
+// newer join.
+TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
+    auto joins_for = [](Node& n, const std::string& who) {
+        std::vector<wire::SerfJoin> out;
+        for (const auto& b : n.get_broadcasts(2, 65536)) {
+            auto d = wire::decode_serf(b);
+            if (d && std::holds_alternative<wire::SerfJoin>(*d) && std::get<wire::SerfJoin>(*d).node == who)
+                out.push_back(std::get<wire::SerfJoin>(*d));
+        }
+        return out;
+    };
+    Node x(config("x"), 1, base::Instant{});
+    drain(x);
+    wire::SerfPushPull pp;
+    pp.ltime = 3;
+    pp.status_ltimes = {{"x", 2}};  // x "leaving" at 2 over there
+    pp.events.resize(512);
+    x.merge_remote_state(wire::encode_serf(pp), true);
+    EXPECT_GT(status_ltime(x, "x"), 2u);
+    auto joins = joins_for(x, "x");
+    ASSERT_EQ(joins.size(), 1u);
+    EXPECT_GT(joins[0].ltime, 2u);
+
+    // A node that heard the old leave first, then x's join, then memberlist's alive: alive.
+    Node o(config("o"), 2, base::Instant{});
+    drain(o);
+    msg(o, wire::SerfLeave{2, "x", false});
+    msg(o, joins[0]);
+    o.notify_join(peer("x", 3));
+    EXPECT_EQ(o.member("x")->status, MemberStatus::Alive);
+
+    // A leave about x at exactly x's own status time is refuted too.
+    const auto own = status_ltime(x, "x");
+    msg(x, wire::SerfLeave{own, "x", false});
+    EXPECT_GT(status_ltime(x, "x"), own);
+    std::uint64_t newest = 0;
+    for (const auto& j : joins_for(x, "x")) newest = std::max<std::uint64_t>(newest, j.ltime);
+    EXPECT_GT(newest, own);
+}
+
 TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
