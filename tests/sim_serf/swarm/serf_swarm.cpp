@@ -67,6 +67,7 @@ struct RunStats {
 struct Track {
     std::optional<std::uint32_t> inc;       ///< last incarnation held by the endpoint
     std::optional<std::uint32_t> dead_inc;  ///< incarnation at which the endpoint held it dead/left
+    std::optional<base::Instant> dead_since;  ///< observer's local time when it first held it dead
     std::optional<std::uint32_t> serf_down_inc;  ///< incarnation when Serf showed it failed/left
     bool serf_down = false;
     int last_state = -1;  ///< for --verbose tracing of swim state changes
@@ -81,6 +82,7 @@ struct Proc {
     std::vector<Track> tracks;                ///< by member index
     std::map<std::string, int> delivered;     ///< user event name -> deliveries
     std::size_t joins_seen = 0;               ///< entries of host.joins already looked at
+    std::uint64_t forgotten = 0;              ///< the endpoint's forgotten-node count at the last check
     std::optional<std::uint64_t> join_id;     ///< the start/retry join in flight
     bool joined = false;                      ///< a start/retry join succeeded once
     base::Instant next_join_retry = base::Instant::max();
@@ -194,13 +196,28 @@ private:
         lamport("query", nd.query_time(), p.query_time);
 
         const swim::Endpoint& ep = nd.endpoint();
+        // A node can be forgotten and learned again within one step (an ack in a compound packet
+        // starts the next probe round, which forgets the long dead; the next message in the same
+        // packet is an old alive about it). Such a member was dead here for more than
+        // gossip_to_the_dead_time when this step forgot something: start over for it.
+        const bool forgot_now = ep.stats().forgotten != p.forgotten;
+        p.forgotten = ep.stats().forgotten;
+        const base::Instant local = lnow(i);
+        const base::Duration dead_time = nd.config().memberlist.gossip_to_the_dead_time;
         for (std::size_t m = 0; m < n_; ++m) {
             Track& t = p.tracks[m];
             const swim::Node* sn = ep.find(names_[m]);
+            if (sn && forgot_now && t.dead_since && local - *t.dead_since > dead_time && !sn->dead_or_left()) {
+                log("    %s: swim %s forgotten and learned again in one step", names_[i].c_str(), names_[m].c_str());
+                const int ls = t.last_status;
+                t = Track{};
+                t.last_status = ls;
+            }
             if (!sn) {
                 // Forgotten (gossip_to_the_dead_time) or never known: it may be (re-)learned at
                 // any incarnation. Keep only the --verbose trace state.
                 const int ls = t.last_status;
+                if (verbose_ && t.inc) log("    %s: swim %s forgotten", names_[i].c_str(), names_[m].c_str());
                 t = Track{};
                 t.last_status = ls;
             } else {
@@ -214,12 +231,14 @@ private:
                 t.inc = sn->incarnation;
                 if (sn->dead_or_left()) {
                     if (!t.dead_inc || *t.dead_inc < sn->incarnation) t.dead_inc = sn->incarnation;
+                    if (!t.dead_since && sn->state == swim::State::Dead) t.dead_since = local;  // Left is never forgotten
                 } else if (t.dead_inc) {
                     if (sn->incarnation <= *t.dead_inc)
                         fail("dead never comes back without a higher incarnation",
                              names_[i] + " holds " + names_[m] + " " + swim::state_name(sn->state) + " at incarnation " +
                                  std::to_string(sn->incarnation) + " after dead/left at " + std::to_string(*t.dead_inc));
                     t.dead_inc.reset();
+                    t.dead_since.reset();
                 }
             }
             const MemberStatus s = nd.member_status(names_[m]);
