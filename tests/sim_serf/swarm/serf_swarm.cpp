@@ -83,6 +83,7 @@ struct Proc {
     std::map<std::string, int> delivered;     ///< user event name -> deliveries
     std::size_t joins_seen = 0;               ///< entries of host.joins already looked at
     std::uint64_t forgotten = 0;              ///< the endpoint's forgotten-node count at the last check
+    std::size_t logs_seen = 0;                ///< --verbose: log lines already looked at
     std::optional<std::uint64_t> join_id;     ///< the start/retry join in flight
     bool joined = false;                      ///< a start/retry join succeeded once
     base::Instant next_join_retry = base::Instant::max();
@@ -255,8 +256,8 @@ private:
                     const std::uint64_t key = (it == pp.status_ltimes.end() ? 0 : it->second) * 2 + on_left;
                     if (key != t.last_ltime_key) {
                         t.last_ltime_key = key;
-                        log("    %s: serf %s status time %" PRIu64 "%s", names_[i].c_str(), names_[m].c_str(),
-                            key / 2, on_left ? " (sent as left)" : "");
+                        log("    %s: serf %s status time %" PRIu64 "%s (member clock %" PRIu64 ")", names_[i].c_str(),
+                            names_[m].c_str(), key / 2, on_left ? " (sent as left)" : "", pp.ltime);
                     }
                 }
             }
@@ -300,10 +301,18 @@ private:
         max_swim_queue_ = std::max(max_swim_queue_, swim_q);
         max_intents_ = std::max(max_intents_, nd.intent_buffer_size());
 
+        if (verbose_) {
+            const auto& logs = host(i).logs;
+            for (; p.logs_seen < logs.size(); ++p.logs_seen)
+                if (logs[p.logs_seen].text.find("Refut") != std::string::npos)
+                    log("  %s: %s", names_[i].c_str(), logs[p.logs_seen].text.c_str());
+        }
         // Join results (the agent's retry_join): retry every kJoinRetry until one succeeds.
         auto& joins = host(i).joins;
         for (; p.joins_seen < joins.size(); ++p.joins_seen) {
             const auto& r = joins[p.joins_seen];
+            log("  %s: join %" PRIu64 " seed %s %s%s (%zu remaining)", names_[i].c_str(), r.join_id,
+                r.seed.to_string().c_str(), r.ok ? "ok" : "failed: ", r.error.c_str(), r.remaining);
             if (!p.join_id || r.join_id != *p.join_id) continue;
             if (r.ok) p.joined = true;
             if (r.remaining == 0) {
