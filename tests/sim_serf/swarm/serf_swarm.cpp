@@ -406,8 +406,11 @@ private:
         std::vector<std::size_t> live;
         for (std::size_t i = 0; i < n_; ++i)
             if (running(i)) live.push_back(i);
+        // Knowing a member as left does not help: Serf's reconnect dials only failed members,
+        // and memberlist neither probes nor gossips to left ones.
         auto knows = [&](std::size_t a, std::size_t b) {
-            return node(a).member_status(names_[b]) != MemberStatus::None || node(a).endpoint().find(names_[b]);
+            const MemberStatus ms = node(a).member_status(names_[b]);
+            return ms == MemberStatus::Alive || ms == MemberStatus::Leaving || ms == MemberStatus::Failed;
         };
         std::vector<std::size_t> roots;
         for (std::size_t r : live) {
