@@ -812,6 +812,23 @@ std::optional<Failure> Swarm::run(RunStats& st) {
     st.excused = excused_.size();
     log("done: %s after %.3f s of %.0f s bound", failure_ ? "FAILED" : "converged", st.converge_seconds,
         st.bound_seconds);
+    if (verbose_)
+        for (std::size_t i = 0; i < n_; ++i)
+            if (sim_.is_up(i))
+            {
+                std::string ring;
+                if (auto d = wire::decode_serf(node(i).local_state(false))) {
+                    const auto& pp = std::get<wire::SerfPushPull>(*d);
+                    for (const auto& slot : pp.events)
+                        if (slot) {
+                            ring += " " + std::to_string(slot->ltime) + ":";
+                            for (const auto& e : slot->events) ring += e.name + ",";
+                        }
+                }
+                log("%s: %" PRIu64 " push-pulls (%" PRIu64 " incompatible, %" PRIu64 " malformed), %zu user events delivered, %" PRIu64 " duplicates dropped; ring%s",
+                    names_[i].c_str(), node(i).endpoint().stats().push_pulls, node(i).endpoint().stats().incompatible, node(i).endpoint().stats().malformed, procs_[i].delivered.size(),
+                    node(i).stats().user_events_duplicate, ring.c_str());
+            }
     return failure_;
 }
 
