@@ -238,6 +238,7 @@ void Node::notify_join(const swim::Node& n) {
         if (auto l = intents_.recent(n.name, IntentType::Leave)) {
             ms.member.status = MemberStatus::Leaving;
             ms.status_ltime = *l;
+            ms.leave_ltime = *l;
         }
         it = members_.emplace(n.name, std::move(ms)).first;
     } else {
@@ -281,6 +282,7 @@ void Node::notify_leave(const swim::Node& n) {
                 // Serf leave intent never reached us (lost, or gossiped only to peers that were
                 // dead already): it left, it did not fail. Newer Serf decides the same way.
                 ms.member.status = MemberStatus::Left;
+                ms.leave_ltime = ms.status_ltime;
                 ms.leave_time = now_;
                 left_.push_back(n.name);
                 type = EventType::MemberLeave;
@@ -343,13 +345,18 @@ bool Node::handle_leave_intent(const wire::SerfLeave& msg) {
     auto it = members_.find(msg.node);
     if (it == members_.end()) return intents_.upsert(msg.node, IntentType::Leave, msg.ltime, now_);
     auto& ms = it->second;
-    if (msg.ltime <= ms.status_ltime) return false;
     if (msg.node == name() && state_ == NodeState::Alive) {
+        // A leave intent about us at our own status time is refuted too (Serf only refutes a
+        // newer one): a node that heard that leave before our join, at the same Lamport time,
+        // would otherwise keep us "leaving" for good.
+        if (msg.ltime < ms.status_ltime) return false;
         log(Level::Debug, "serf: Refuting an older leave intent");
         broadcast_join(clock_.time());
         return false;
     }
+    if (msg.ltime <= ms.status_ltime) return false;
     ms.status_ltime = msg.ltime;
+    ms.leave_ltime = msg.ltime;
     switch (ms.member.status) {
         case MemberStatus::Alive:
             ms.member.status = MemberStatus::Leaving;
@@ -575,7 +582,13 @@ base::Bytes Node::local_state(bool /*join*/) {
     wire::SerfPushPull pp;
     pp.ltime = clock_.time();
     for (const auto& [n, ms] : members_) pp.status_ltimes[n] = ms.status_ltime;
-    pp.left_members = left_;
+    // A left member whose latest intent is a join (it was started again and memberlist here has
+    // not heard yet) goes out as a join at that time, not as a leave at its join's time.
+    for (const auto& n : left_) {
+        auto it = members_.find(n);
+        if (it != members_.end() && it->second.status_ltime > it->second.leave_ltime) continue;
+        pp.left_members.push_back(n);
+    }
     pp.event_ltime = event_clock_.time();
     pp.events = event_buffer_.export_slots();
     pp.query_ltime = query_clock_.time();
@@ -603,13 +616,29 @@ void Node::merge_remote_state(base::ByteView buf, bool join) {
     if (pp.event_ltime > 0) event_clock_.witness(pp.event_ltime - 1);
     if (pp.query_ltime > 0) query_clock_.witness(pp.query_ltime - 1);
 
+    // A left member becomes a leave intent at exactly its status time, as Serf's
+    // MergeRemoteState does. One past it would let two nodes that hold a member as left raise
+    // its time at every push-pull, past the join of a process started again under that name,
+    // which a node still listing it as left then turns back into "leaving" for good.
     std::set<std::string> left(pp.left_members.begin(), pp.left_members.end());
     for (const auto& n : pp.left_members) {
         auto st = pp.status_ltimes.find(n);
-        handle_leave_intent(wire::SerfLeave{(st == pp.status_ltimes.end() ? 0 : st->second) + 1, n, false});
+        handle_leave_intent(wire::SerfLeave{st == pp.status_ltimes.end() ? 0 : st->second, n, false});
     }
     for (const auto& [n, lt] : pp.status_ltimes) {
         if (left.count(n)) continue;
+        if (n == name() && state_ == NodeState::Alive) {
+            // A status time for us newer than ours: push-pull cannot say "leaving", so the
+            // sender may hold us leaving at that time (a leave of an earlier process of ours).
+            // Answer with a newer join, as for a leave intent, instead of taking it as ours.
+            auto self = members_.find(n);
+            if (self != members_.end() && lt > self->second.status_ltime) {
+                log(Level::Debug, "serf: Refuting a newer status time for us");
+                clock_.witness(lt);
+                broadcast_join(clock_.time());
+            }
+            continue;
+        }
         handle_join_intent(wire::SerfJoin{lt, n});
     }
     if (join && ignore_old_joins_ > 0 && pp.event_ltime > event_min_time_) event_min_time_ = pp.event_ltime;

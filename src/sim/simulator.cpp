@@ -26,14 +26,47 @@ swim::Address Simulator::address(std::size_t i) const {
                          7946};
 }
 
-std::size_t Simulator::add_node(HostFactory factory) {
+std::size_t Simulator::add_node(HostFactory factory, NodeClock clock) {
     const std::size_t i = nodes_.size();
     nodes_.emplace_back();
     nodes_[i].factory = std::move(factory);
+    nodes_[i].clock_g0 = base::Instant{};
+    nodes_[i].clock_l0 = base::Instant{clock.offset};
+    nodes_[i].clock_ppm = clock.ppm;
     by_addr_[address(i)] = i;
-    nodes_[i].host = nodes_[i].factory(i, address(i), base::Rng::mix(seed_, i), now_);
+    nodes_[i].host = nodes_[i].factory(i, address(i), base::Rng::mix(seed_, i), local_now(i));
     poke(i);
     return i;
+}
+
+base::Instant Simulator::local_time(std::size_t i, base::Instant global) const {
+    const NodeSlot& s = nodes_[i];
+    if (s.clock_ppm == 0) return s.clock_l0 + (global - s.clock_g0);
+    const __int128 d = static_cast<__int128>((global - s.clock_g0).count());
+    const __int128 skew = d * s.clock_ppm / 1000000;
+    return s.clock_l0 + base::Duration(static_cast<std::int64_t>(d + skew));
+}
+
+base::Instant Simulator::global_time(std::size_t i, base::Instant local) const {
+    const NodeSlot& s = nodes_[i];
+    if (local == base::Instant::max()) return local;
+    if (local <= s.clock_l0) return s.clock_g0;
+    if (s.clock_ppm == 0) return s.clock_g0 + (local - s.clock_l0);
+    const __int128 dl = static_cast<__int128>((local - s.clock_l0).count());
+    __int128 d = (dl * 1000000 + (1000000 + s.clock_ppm) - 1) / (1000000 + s.clock_ppm);
+    auto at = [&](__int128 x) { return s.clock_g0 + base::Duration(static_cast<std::int64_t>(x)); };
+    while (local_time(i, at(d)) < local) ++d;
+    while (d > 0 && local_time(i, at(d - 1)) >= local) --d;
+    return at(d);
+}
+
+void Simulator::set_clock_rate(std::size_t i, std::int64_t ppm) {
+    NodeSlot& s = nodes_[i];
+    s.clock_l0 = local_now(i);
+    s.clock_g0 = now_;
+    s.clock_ppm = ppm;
+    s.timer_at = base::Instant::max();  // re-map the pending deadline under the new rate
+    poke(i);
 }
 
 SimHost* Simulator::host(std::size_t i) { return i < nodes_.size() ? nodes_[i].host.get() : nullptr; }
@@ -83,7 +116,7 @@ void Simulator::restart(std::size_t i, HostFactory factory) {
     if (nodes_[i].host) crash(i);
     NodeSlot& s = nodes_[i];
     if (factory) s.factory = std::move(factory);
-    s.host = s.factory(i, address(i), base::Rng::mix(base::Rng::mix(seed_, i), s.gen), now_);
+    s.host = s.factory(i, address(i), base::Rng::mix(base::Rng::mix(seed_, i), s.gen), local_now(i));
     poke(i);
 }
 
@@ -131,7 +164,7 @@ void Simulator::after_call(std::size_t i) {
     NodeSlot& s = nodes_[i];
     if (!s.host) return;
     while (auto t = s.host->poll_transmit()) send(i, std::move(*t));
-    base::Instant d = s.host->next_deadline();
+    base::Instant d = global_time(i, s.host->next_deadline());
     if (d == base::Instant::max()) {
         s.timer_at = d;
         return;
@@ -241,11 +274,12 @@ void Simulator::deliver(Event& e) {
     }
     events_processed_++;
     SimHost& h = *s.host;
+    const base::Instant local = local_now(e.to);
     switch (e.kind) {
         case EvKind::Timer:
             if (e.at != s.timer_at) return;  // superseded
             s.timer_at = base::Instant::max();
-            h.handle_timeout(now_);
+            h.handle_timeout(local);
             break;
         case EvKind::Packet: {
             mix(e);
@@ -256,13 +290,13 @@ void Simulator::deliver(Event& e) {
             }
             stats_.packets_delivered++;
             const swim::Address from = address(e.from);
-            for (const auto& m : *msgs) h.handle_packet(from, m, now_);
+            for (const auto& m : *msgs) h.handle_packet(from, m, local);
             break;
         }
         case EvKind::StreamRequest: {
             mix(e);
             auto msg = envelope_of(e.to).open_stream(e.data);
-            base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, now_)
+            base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, local)
                                                   : base::Result<base::Bytes>(msg.error());
             NodeSlot& req = nodes_[e.from];
             if (req.host && req.gen == e.from_gen && req.open_streams.count(e.stream)) {
@@ -296,15 +330,15 @@ void Simulator::deliver(Event& e) {
             s.open_streams.erase(it);
             mix(e);
             if (e.data.empty()) {
-                h.handle_stream_reply(e.stream, e.data, now_);
+                h.handle_stream_reply(e.stream, e.data, local);
                 break;
             }
             auto msg = envelope_of(e.to).open_stream(e.data);
             if (!msg) {
                 stats_.streams_failed++;
-                h.stream_failed(e.stream, now_, msg.error().message);
+                h.stream_failed(e.stream, local, msg.error().message);
             } else {
-                h.handle_stream_reply(e.stream, *msg, now_);
+                h.handle_stream_reply(e.stream, *msg, local);
             }
             break;
         }
@@ -313,11 +347,12 @@ void Simulator::deliver(Event& e) {
             if (it == s.open_streams.end()) return;
             s.open_streams.erase(it);
             stats_.streams_failed++;
-            h.stream_failed(e.stream, now_, e.why);
+            h.stream_failed(e.stream, local, e.why);
             break;
         }
     }
     after_call(e.to);
+    if (on_step) on_step(e.to);
 }
 
 void Simulator::run_until(base::Instant t) {

@@ -337,6 +337,7 @@ void Endpoint::Impl::reset_nodes(base::Instant now) {
     for (auto& n : nodes) {
         if (n->state == State::Dead && (now - n->state_change) > cfg.gossip_to_the_dead_time) {
             by_name.erase(n->name);
+            stats.forgotten++;
             seen.assign(seen.size(), SeenSlot{});  // a forgotten node may come back with old messages
             suspicions.erase(n->name);
         } else {

@@ -504,3 +504,61 @@ TEST(SerfSim, ImmediateDisseminationIsFasterAndABurstStaysWithinTheBound) {
     EXPECT_LE(on.burst_early, 6u);
     EXPECT_LE(on.burst_packets, off.burst_packets + 6u * 3u);  // gossip_nodes = 3 per early round
 }
+
+namespace {
+/// The Lamport time node `viewer` holds for `member`'s status (from its push-pull state).
+std::uint64_t status_ltime(serf::Node& viewer, const std::string& member) {
+    auto decoded = wire::decode_serf(viewer.local_state(false));
+    if (!decoded) return 0;
+    const auto& pp = std::get<wire::SerfPushPull>(*decoded);
+    auto it = pp.status_ltimes.find(member);
+    return it == pp.status_ltimes.end() ? 0 : it->second;
+}
+}  // namespace
+
+// Found by the simulation swarm (tests/sim_serf/swarm): a push-pull turned each left member
+// into a leave intent one past its status time, so two nodes holding a left member bumped its
+// time at every exchange. A node started again under that name then joins with an older
+// Lamport time than the inflated leave, and a node that still lists it as left marks it
+// "leaving" for good. Serf passes the status time unchanged (delegate.go MergeRemoteState).
+TEST(SerfSim, LeftMemberStatusTimeDoesNotGrowThroughPushPull) {
+    SerfCluster c(sim::Simulator::seed_from_env(21), [](std::size_t, serf::Config& cfg) {
+        cfg.memberlist.push_pull_interval = 2s;
+    });
+    c.add(4);
+    c.star_join();
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(4)); }, 30s));
+    ASSERT_TRUE(c.node(3).leave(c.sim.local_now(3)).ok());
+    c.sim.poke(3);
+    auto left_everywhere = [&] {
+        for (std::size_t v = 0; v < 3; ++v)
+            if (c.status(v, "node-3") != MemberStatus::Left) return false;
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(left_everywhere, 30s));
+    ASSERT_TRUE(c.sim.run_until([&] { return c.node(3).leave_complete(); }, 20s));
+    c.node(3).shutdown();
+    c.sim.crash(3);
+    const std::uint64_t before = status_ltime(c.node(0), "node-3");
+    c.sim.run_for(60s);  // about 90 push-pulls among the three that hold node-3 as left
+    for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(status_ltime(c.node(v), "node-3"), before) << v;
+
+    // node-1 and node-2 are cut off while node-3 starts again (fresh process, fresh clocks)
+    // and joins node-0; when they come back with node-3 still on their left lists, nobody may
+    // take node-3 for leaving again.
+    c.sim.partition({1, 2}, {0, 3});
+    c.sim.restart(3);
+    c.join(3, 0);
+    auto alive_on_03 = [&] {
+        for (std::size_t v : {0u, 3u})
+            for (std::size_t m : {0u, 3u})
+                if (c.status(v, node_name(m)) != MemberStatus::Alive) return false;
+        return true;
+    };
+    ASSERT_TRUE(c.sim.run_until(alive_on_03, 30s));
+    c.sim.run_for(30s);
+    c.sim.heal();
+    c.sim.run_for(60s);
+    for (std::size_t v = 0; v < 4; ++v)
+        EXPECT_EQ(c.status(v, "node-3"), MemberStatus::Alive) << "viewer node-" << v;
+}

@@ -163,6 +163,19 @@ public:
     std::size_t event_queue() const { return event_q_.size(); }
     std::size_t query_queue() const { return query_q_.size(); }
     std::size_t num_failed() const { return failed_.size(); }
+    /// Status of a member without copying it (None when unknown).
+    MemberStatus member_status(const std::string& node) const {
+        auto it = members_.find(node);
+        return it == members_.end() ? MemberStatus::None : it->second.member.status;
+    }
+    /// Read-only sizes of the internal buffers (the simulation swarm checks they stay bounded).
+    std::size_t intent_buffer_size() const { return intents_.size(); }
+    std::size_t event_buffer_slots() const { return event_buffer_.slot_count(); }
+    std::size_t pending_outputs() const { return events_.size() + query_updates_.size() + logs_.size(); }
+    std::size_t pending_queries() const { return pending_queries_.size(); }
+    /// User events with a Lamport time below this are dropped (set by a snapshot restore and
+    /// by joins that ignore old events, as Serf's eventMinTime).
+    LamportTime event_min_time() const { return event_min_time_; }
     std::size_t num_left() const { return left_.size(); }
     base::Duration default_query_timeout() const;
     /// The local Vivaldi coordinate (nullopt when coordinates are disabled).
@@ -192,6 +205,9 @@ private:
     struct MemberState {
         Member member;
         LamportTime status_ltime = 0;
+        /// The Lamport time of the leave that made it leaving/left. A later join intent raises
+        /// status_ltime past it; such a member is not sent as left in a push-pull.
+        LamportTime leave_ltime = 0;
         base::Instant leave_time{};
     };
     enum class QueryKind : std::uint8_t { User, Conflict, Key };

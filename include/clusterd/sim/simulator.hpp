@@ -27,6 +27,14 @@ struct LinkFaults {
     base::Duration jitter{0};                            ///< extra uniform [0, jitter) latency
 };
 
+/// A node's local monotonic clock: local = start + (t - t0) * (1 + ppm / 1e6), where t is the
+/// simulator's (global) time. The host only ever sees its local clock; its deadlines are mapped
+/// back to global time. The default (offset 0, ppm 0) is the global clock itself.
+struct NodeClock {
+    base::Duration offset{0};  ///< local time at global time 0 (a boot-time epoch)
+    std::int64_t ppm = 0;      ///< rate error in parts per million (> -1e6)
+};
+
 struct NetStats {
     std::uint64_t packets_sent = 0;
     std::uint64_t packets_delivered = 0;
@@ -55,7 +63,7 @@ public:
 
     // ---- topology --------------------------------------------------------------------------
     /// Adds a node at 10.(i/250).(i%250+1).x:7946 and returns its index.
-    std::size_t add_node(HostFactory factory);
+    std::size_t add_node(HostFactory factory, NodeClock clock = {});
     std::size_t size() const { return nodes_.size(); }
     swim::Address address(std::size_t i) const;
     /// The live host of node i (null when crashed).
@@ -63,6 +71,15 @@ public:
     template <typename T>
     T* host_as(std::size_t i) { return dynamic_cast<T*>(host(i)); }
     bool is_up(std::size_t i) const { return nodes_[i].host != nullptr; }
+    /// Node i's local clock now (what its host is given as `now`). Equal to now() unless the node
+    /// has a NodeClock offset or rate.
+    base::Instant local_now(std::size_t i) const { return local_time(i, now_); }
+    /// Change node i's clock rate from now on (the local clock stays continuous). It survives
+    /// restarts: the clock belongs to the machine, not the process.
+    void set_clock_rate(std::size_t i, std::int64_t ppm);
+    std::int64_t clock_rate(std::size_t i) const { return nodes_[i].clock_ppm; }
+    /// Called after every event a live host handled (packet, stream, timer), with its index.
+    std::function<void(std::size_t)> on_step;
 
     // ---- faults ----------------------------------------------------------------------------
     void set_default_link(const LinkFaults& f) { default_link_ = f; }
@@ -138,7 +155,13 @@ private:
         base::Instant timer_at = base::Instant::max();
         std::map<std::uint64_t, base::Instant> open_streams;  ///< our stream id -> timeout
         std::shared_ptr<Envelope> envelope;
+        base::Instant clock_g0{};     ///< global time where the current clock segment starts
+        base::Instant clock_l0{};     ///< local time at clock_g0
+        std::int64_t clock_ppm = 0;
     };
+    base::Instant local_time(std::size_t i, base::Instant global) const;
+    /// The earliest global time at which node i's local clock reads `local` or later.
+    base::Instant global_time(std::size_t i, base::Instant local) const;
 
     void push(Event e);
     void deliver(Event& e);

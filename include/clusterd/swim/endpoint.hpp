@@ -68,6 +68,7 @@ struct Stats {
     std::uint64_t incompatible = 0;       ///< push-pulls refused for protocol versions
     std::uint64_t duplicates = 0;         ///< gossip dropped as byte-identical to a recent one
     std::uint64_t early_gossip_rounds = 0;  ///< gossip rounds run at once for a new broadcast
+    std::uint64_t forgotten = 0;          ///< dead nodes dropped after gossip_to_the_dead_time
 };
 
 class Endpoint {

@@ -260,6 +260,105 @@ TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     EXPECT_EQ(n.stats().malformed_messages, 2u);
 }
 
+// Regression (found by the simulation swarm): a left member in a push-pull is a leave intent
+// at its status time, not one past it; otherwise nodes that exchange state raise it forever.
+TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);
+    n.notify_join(peer("b", 3));
+    n.notify_leave(peer("b", 3));  // failed locally
+    drain(n);
+    wire::SerfPushPull pp;
+    pp.ltime = 30;
+    pp.status_ltimes = {{"b", 21}};
+    pp.left_members = {"b"};
+    pp.events.resize(512);
+    for (int k = 0; k < 3; ++k) {
+        n.merge_remote_state(wire::encode_serf(pp), false);
+        EXPECT_EQ(status_ltime(n, "b"), 21u) << k;
+        EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
+        pp.status_ltimes["b"] = status_ltime(n, "b");  // what we would send back
+    }
+}
+
+// Regression (found by the simulation swarm): a member that left and then joined again has a
+// status time that is its *join*. While memberlist still holds it left here, it is on our left
+// list; sending it there in a push-pull turned that join time into a leave intent at the same
+// time, which a node that hears it first keeps as "leaving" for good (the real join, at the same
+// Lamport time, is then not newer). A left member whose latest intent is a join goes out as a join.
+TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
+    Node n(config(), 1, base::Instant{});
+    drain(n);
+    n.notify_join(peer("b", 3));
+    msg(n, wire::SerfLeave{10, "b", false});  // b leaves: leaving, then left in memberlist
+    swim::Node gone = peer("b", 3);
+    gone.state = swim::State::Left;
+    n.notify_leave(gone);
+    ASSERT_EQ(n.member("b")->status, MemberStatus::Left);
+    auto pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.local_state(false)));
+    EXPECT_EQ(pp.left_members, std::vector<std::string>{"b"});  // a plain leave is sent as left
+
+    msg(n, wire::SerfJoin{11, "b"});  // b started again; memberlist here has not heard yet
+    EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
+    pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.local_state(false)));
+    EXPECT_TRUE(pp.left_members.empty());
+    EXPECT_EQ(pp.status_ltimes.at("b"), 11u);
+
+    // A node that learns b from that state, then from memberlist, has it alive.
+    Node fresh(config("fresh"), 2, base::Instant{});
+    drain(fresh);
+    fresh.merge_remote_state(n.local_state(false), false);
+    fresh.notify_join(peer("b", 3));
+    EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
+    msg(fresh, wire::SerfJoin{11, "b"});  // the join itself, gossiped, changes nothing
+    EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
+}
+
+// Regression (found by the simulation swarm): x left at Lamport time 2 and was started again.
+// A node that holds it "leaving" at 2 sends status 2 in its push-pull (push-pull cannot say
+// leaving), and the new x took that as its own join, so it never answered the leave at 2; a
+// node that heard the leave at 2 first then kept x "leaving" for good. x must answer any
+// status time for itself that is not older than its own, and a leave at its own time, with a
+// newer join.
+TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
+    auto joins_for = [](Node& n, const std::string& who) {
+        std::vector<wire::SerfJoin> out;
+        for (const auto& b : n.get_broadcasts(2, 65536)) {
+            auto d = wire::decode_serf(b);
+            if (d && std::holds_alternative<wire::SerfJoin>(*d) && std::get<wire::SerfJoin>(*d).node == who)
+                out.push_back(std::get<wire::SerfJoin>(*d));
+        }
+        return out;
+    };
+    Node x(config("x"), 1, base::Instant{});
+    drain(x);
+    wire::SerfPushPull pp;
+    pp.ltime = 3;
+    pp.status_ltimes = {{"x", 2}};  // x "leaving" at 2 over there
+    pp.events.resize(512);
+    x.merge_remote_state(wire::encode_serf(pp), true);
+    EXPECT_GT(status_ltime(x, "x"), 2u);
+    auto joins = joins_for(x, "x");
+    ASSERT_EQ(joins.size(), 1u);
+    EXPECT_GT(joins[0].ltime, 2u);
+
+    // A node that heard the old leave first, then x's join, then memberlist's alive: alive.
+    Node o(config("o"), 2, base::Instant{});
+    drain(o);
+    msg(o, wire::SerfLeave{2, "x", false});
+    msg(o, joins[0]);
+    o.notify_join(peer("x", 3));
+    EXPECT_EQ(o.member("x")->status, MemberStatus::Alive);
+
+    // A leave about x at exactly x's own status time is refuted too.
+    const auto own = status_ltime(x, "x");
+    msg(x, wire::SerfLeave{own, "x", false});
+    EXPECT_GT(status_ltime(x, "x"), own);
+    std::uint64_t newest = 0;
+    for (const auto& j : joins_for(x, "x")) newest = std::max<std::uint64_t>(newest, j.ltime);
+    EXPECT_GT(newest, own);
+}
+
 TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
