@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "child.hpp"
+#include "support/tcp_peer.hpp"
 
 using namespace clusterd::testing;
 using namespace std::chrono_literals;
@@ -26,50 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class Sock {
-public:
-    Sock(std::uint16_t port, const char* source) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in la{};
-        la.sin_family = AF_INET;
-        ::inet_pton(AF_INET, source, &la.sin_addr);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&la), sizeof(la));
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
-    }
-    ~Sock() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Sock(const Sock&) = delete;
-    Sock& operator=(const Sock&) = delete;
-    bool send(const void* p, std::size_t n) {
-        const auto* b = static_cast<const std::uint8_t*>(p);
-        std::size_t off = 0;
-        while (fd_ >= 0 && off < n) {
-            const ssize_t k = ::send(fd_, b + off, n - off, MSG_NOSIGNAL);
-            if (k <= 0) return false;
-            off += static_cast<std::size_t>(k);
-        }
-        return fd_ >= 0;
-    }
-    /// Waits up to `limit` for any reply bytes (drained).
-    void drain(std::chrono::milliseconds limit) {
-        pollfd p{fd_, POLLIN, 0};
-        if (fd_ >= 0 && ::poll(&p, 1, static_cast<int>(limit.count())) > 0) {
-            std::uint8_t tmp[1024];
-            [[maybe_unused]] auto n = ::recv(fd_, tmp, sizeof(tmp), MSG_DONTWAIT);
-        }
-    }
-
-private:
-    int fd_ = -1;
-};
+using Sock = TcpPeer;
 
 long vm_rss_kib(pid_t pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/status");
