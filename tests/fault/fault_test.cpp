@@ -24,6 +24,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -74,12 +77,14 @@ struct Side {
     std::thread poller;
     std::atomic<int> poll_rounds{0};
 
-    Side(Kind k, int n, const std::string& tag) : kind(k) {
+    Side(Kind k, int n, const std::string& tag, const std::function<std::vector<std::string>(LabCluster&)>& more = {})
+        : kind(k) {
         lab = std::make_unique<netlab::Lab>(netlab::Options{.hosts = n, .ipv4 = true, .ipv6 = false, .ipv6_only = {}});
         c = std::make_unique<LabCluster>(*lab, tag);
+        const auto more_args = more ? more(*c) : std::vector<std::string>{};
         for (int h = 0; h < n; ++h) {
             const std::string name = std::string(k == Kind::Serf ? "s" : "c") + std::to_string(h);
-            std::vector<std::string> extra;
+            std::vector<std::string> extra = more_args;
             if (h > 0) extra.push_back("-join=" + lab->ipv4(0));
             c->start(k, name, h, extra);
             names.push_back(name);
@@ -252,8 +257,8 @@ TEST_F(Fault, LossOnEveryLink) {
             EXPECT_LE(w[0].log_failed, w[1].log_failed)
                 << "clusterd at " << p << "%:\n" << w[0].detail << "serf:\n" << w[1].detail;
         }
-        if (w[0].log_failed > 0) std::printf("clusterd detail at %d%%:\n%s\n", p, w[0].detail.c_str());
-        if (w[1].log_failed > 0) std::printf("serf detail at %d%%:\n%s\n", p, w[1].detail.c_str());
+        if (w[0].log_failed > 0) std::printf("clusterd, after %d%% (poll pairs of this window; every EventMemberFailed line so far):\n%s\n", p, w[0].detail.c_str());
+        if (w[1].log_failed > 0) std::printf("serf, after %d%% (poll pairs of this window; every EventMemberFailed line so far):\n%s\n", p, w[1].detail.c_str());
         std::this_thread::sleep_for(5s);
     }
     cd.stop_polling();
@@ -383,4 +388,96 @@ TEST_F(Fault, SigstopAgent) {
     EXPECT_EQ(rc.failed_3s, 0u) << rc.detail_3s;
     EXPECT_FALSE(std::isnan(rc.alive_again_s)) << cd.c->dump();
     EXPECT_LE(rc.alive_again_s, 2.0) << cd.c->dump();
+}
+
+namespace {
+/// A handler that appends "<self> <event>" to <dir>/events for every user event.
+std::vector<std::string> event_recorder(LabCluster& c) {
+    const std::string path = c.dir() + "/record.sh";
+    std::ofstream(path) << "#!/bin/sh\ncat >/dev/null\n"
+                           "echo \"$SERF_SELF_NAME $SERF_USER_EVENT\" >> \"" + c.dir() + "/events\"\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    return {"-event-handler=user=" + path};
+}
+
+/// (node, event) -> times its handler ran.
+std::map<std::pair<std::string, std::string>, int> handled(LabCluster& c) {
+    std::map<std::pair<std::string, std::string>, int> out;
+    std::ifstream in(c.dir() + "/events");
+    std::string node, ev;
+    while (in >> node >> ev) ++out[{node, ev}];
+    return out;
+}
+
+struct SplitResult {
+    double alive_s = std::nan("");   ///< heal -> all alive everywhere
+    double events_s = std::nan("");  ///< heal -> every handler ran every event
+    int missing = 0, duplicates = 0;
+    std::string detail;
+};
+}  // namespace
+
+// Split 3|3 for 60 s with 20 user events sent on each side, then heal: all alive everywhere
+// within 2 x reconnect interval (30 s, the default of both) + 10 s; every event handled exactly
+// once at every node.
+TEST_F(Fault, SplitBrainWithEvents) {
+    const auto t_start = Clock::now();
+    constexpr int kN = 6;
+    Side cd(Kind::Clusterd, kN, "fault-split-cd", event_recorder);
+    Side sf(Kind::Serf, kN, "fault-split-serf", event_recorder);
+    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
+    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
+    std::this_thread::sleep_for(5s);
+    SplitResult rc, rs;
+    both({&cd, &sf}, [&](Side& s) {
+        SplitResult& r = &s == &cd ? rc : rs;
+        s.lab->partition({0, 1, 2}, {3, 4, 5});
+        const auto t0 = Clock::now();
+        std::this_thread::sleep_for(15s);  // each half marks the other failed
+        std::vector<std::string> events;
+        for (int i = 0; i < 20; ++i)
+            for (int side = 0; side < 2; ++side) {
+                const std::string ev = "ev-" + std::string(side == 0 ? "a" : "b") + std::to_string(i);
+                events.push_back(ev);
+                auto& via = s.c->agents()[static_cast<std::size_t>(side == 0 ? i % 3 : 3 + i % 3)];
+                auto res = s.c->serf_cli(via, {"event", "-coalesce=false", ev, "x"}, 10s);
+                if (res.exit_code != 0) r.detail += "event " + ev + " failed: " + res.err + "\n";
+                std::this_thread::sleep_for(250ms);
+            }
+        const auto rest = 60s - (Clock::now() - t0);
+        if (rest > 0s) std::this_thread::sleep_for(rest);
+        s.lab->heal();
+        const auto healed = Clock::now();
+        if (s.c->wait_all_alive(s.names, 120s)) r.alive_s = since(healed);
+        const bool all = wait_until(
+            [&] {
+                auto h = handled(*s.c);
+                std::size_t n = 0;
+                for (const auto& [k, v] : h) n += v > 0 ? 1 : 0;
+                return n >= s.names.size() * events.size();
+            },
+            60s, 250ms);
+        if (all) r.events_s = since(healed);
+        std::this_thread::sleep_for(5s);  // late duplicates
+        auto h = handled(*s.c);
+        for (const auto& node : s.names)
+            for (const auto& ev : events) {
+                const int k = h[{node, ev}];
+                if (k == 0) ++r.missing;
+                if (k > 1) ++r.duplicates;
+                if (k != 1) r.detail += node + " ran " + ev + " " + std::to_string(k) + " times\n";
+            }
+    });
+    std::printf(
+        "FAULT | split 3|3 60 s, 20 events each side, N=6 | clusterd: all alive %s s after heal, every event at every "
+        "handler %s s after heal, %d missing, %d duplicated | serf: all alive %s s, events %s s, %d missing, %d "
+        "duplicated\n",
+        fmt(rc.alive_s).c_str(), fmt(rc.events_s).c_str(), rc.missing, rc.duplicates, fmt(rs.alive_s).c_str(),
+        fmt(rs.events_s).c_str(), rs.missing, rs.duplicates);
+    if (!rs.detail.empty()) std::printf("serf detail:\n%s", rs.detail.c_str());
+    std::printf("FAULT | split wall time %.0f s\n", since(t_start));
+    EXPECT_FALSE(std::isnan(rc.alive_s)) << cd.c->dump();
+    EXPECT_LE(rc.alive_s, 2 * 30.0 + 10.0);
+    EXPECT_EQ(rc.missing, 0) << rc.detail;
+    EXPECT_EQ(rc.duplicates, 0) << rc.detail;
 }
