@@ -270,7 +270,7 @@ TEST_F(Fault, LossOnEveryLink) {
         } else if (hold >= std::chrono::seconds(300)) {
             // Asserted only over a long window: in 60 s the count is 1-5 waves of up to 7
             // observers each, so one short sample says little (see docs/reliability.md for the
-            // samples, where clusterd exceeded serf in 2 of 3).
+            // samples, where clusterd exceeded serf in 3 of 4).
             EXPECT_LE(w[0].log_failed, w[1].log_failed)
                 << "clusterd at " << p << "%:\n" << w[0].detail << "serf:\n" << w[1].detail;
         } else {
