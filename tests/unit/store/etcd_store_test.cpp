@@ -199,7 +199,7 @@ protected:
         etcd_ = nullptr;
     }
     void SetUp() override {
-        if (!EtcdCluster::available()) GTEST_SKIP() << "etcd is not installed (scripts/setup.sh)";
+        ASSERT_TRUE(EtcdCluster::available()) << "etcd is not installed (scripts/setup.sh installs etcd-server)";
         ASSERT_TRUE(started_) << etcd_->log(0);
     }
     std::string url(const std::string& prefix) const { return etcd_->url(prefix); }
