@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -176,8 +177,12 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 std::uint16_t free_port(const std::string& host) {
     static std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7919u +
                             static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    // Never hand out the same port twice in one process: a test that picks 100 ports before
+    // starting its agents would otherwise collide with itself (birthday odds ~15 % over 30,000).
+    static std::set<std::uint16_t> given;
     for (int attempt = 0; attempt < 200; ++attempt) {
         auto port = static_cast<std::uint16_t>(20000 + rng() % 30000);
+        if (given.count(port) != 0) continue;
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
         sa.sin_port = htons(port);
@@ -188,7 +193,10 @@ std::uint16_t free_port(const std::string& host) {
                   ::bind(t, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
         ::close(u);
         ::close(t);
-        if (ok) return port;
+        if (ok) {
+            given.insert(port);
+            return port;
+        }
     }
     return 0;
 }
