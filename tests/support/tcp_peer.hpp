@@ -17,24 +17,33 @@
 
 namespace clusterd::testing {
 
-/// A blocking client socket connected from `source` to 127.0.0.1:port (fd < 0 on failure).
-class TcpPeer {
-public:
-    TcpPeer(std::uint16_t port, const char* source) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/// A blocking IPv4 TCP socket connected to ip:port, from the local address `source` when given,
+/// with SO_RCVBUF `rcvbuf` when > 0. Returns the fd, or -1 (nothing left open) on failure.
+inline int tcp_connect(const char* ip, std::uint16_t port, const char* source = nullptr, int rcvbuf = 0) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (source != nullptr) {
         sockaddr_in la{};
         la.sin_family = AF_INET;
         ::inet_pton(AF_INET, source, &la.sin_addr);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&la), sizeof(la));
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
+        ::bind(fd, reinterpret_cast<sockaddr*>(&la), sizeof(la));
     }
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, ip, &sa.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// A blocking client socket connected from `source` to 127.0.0.1:port (fd < 0 on failure).
+class TcpPeer {
+public:
+    TcpPeer(std::uint16_t port, const char* source) : fd_(tcp_connect("127.0.0.1", port, source)) {}
     ~TcpPeer() {
         if (fd_ >= 0) ::close(fd_);
     }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/tcp_peer.hpp"
 #include "unit/rpc/wire_helpers.hpp"
 
 namespace clusterd::rpc::testing {
@@ -18,21 +19,8 @@ namespace clusterd::rpc::testing {
 class RawSocket {
 public:
     /// `source`: a local IP to connect from (e.g. "127.0.0.2", another loopback address).
-    RawSocket(const std::string& ip, std::uint16_t port, int rcvbuf = 0, const char* source = nullptr) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-        if (source != nullptr) {
-            sockaddr_in la{};
-            la.sin_family = AF_INET;
-            ::inet_pton(AF_INET, source, &la.sin_addr);
-            ::bind(fd_, reinterpret_cast<sockaddr*>(&la), sizeof(la));
-        }
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
-        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-    }
+    RawSocket(const std::string& ip, std::uint16_t port, int rcvbuf = 0, const char* source = nullptr)
+        : fd_(clusterd::testing::tcp_connect(ip.c_str(), port, source, rcvbuf)), connected_(fd_ >= 0) {}
     ~RawSocket() {
         if (fd_ >= 0) ::close(fd_);
     }
