@@ -26,7 +26,7 @@ endif()
 
 # The lean release binary (CLUSTERD_LEAN_BINARY, cmake/ClusterdDeps.cmake) places every
 # function in its own section so the linker can drop unused ones and pack the ones an agent
-# runs (src/clusterd.order) into few pages.
+# runs (bench/lean/clusterd.order) into few pages.
 if(NOT CLUSTERD_SANITIZE)
   add_compile_options(-ffunction-sections -fdata-sections)
 endif()

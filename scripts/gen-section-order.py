@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Regenerates src/clusterd.order: the code sections a running agent executes, which the lean
+"""Regenerates bench/lean/clusterd.order: the code sections a running agent executes, which the lean
 release link (src/CMakeLists.txt, gold --section-ordering-file) packs together so an idle agent
 keeps few text pages resident.
 
@@ -11,7 +11,7 @@ compiler may have given it (.text.<sym>, .text.startup.<sym>, .text.hot.<sym>,
 .text.unlikely.<sym>). A stale list is harmless: gold ignores names it does not find and
 places everything else after the listed sections.
 
-Usage: scripts/gen-section-order.py [--binary build/release/src/clusterd] [--out src/clusterd.order]
+Usage: scripts/gen-section-order.py [--binary build/release/src/clusterd] [--out bench/lean/clusterd.order]
 Needs valgrind and serf (scripts/setup.sh installs both). Every process it starts is stopped
 by PID before it exits.
 """
@@ -56,7 +56,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/release/src/clusterd"))
     ap.add_argument("--serf", default="/usr/bin/serf")
-    ap.add_argument("--out", default=os.path.join(ROOT, "src/clusterd.order"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/lean/clusterd.order"))
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="clusterd-order-")
     key = base64.b64encode(b"0123456789abcdef").decode()
