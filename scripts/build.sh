@@ -31,4 +31,24 @@ case "$kind" in
   *) echo "build.sh: unknown kind '$kind' (release|asan|asan-gcc)" >&2; exit 2 ;;
 esac
 echo "build: $kind${*:+ ($*)}, $jobs job(s)"
-cmake --build "build/$kind" -j "$jobs" "${targets[@]}"
+# Ninja prints a line when a step finishes; one heavy file can take a minute on a small machine,
+# so a line saying what is still running comes every 10 s of silence.
+start=$SECONDS
+set +e
+cmake --build "build/$kind" -j "$jobs" "${targets[@]}" 2>&1 | {
+  while :; do
+    if IFS= read -r -t 10 line; then
+      printf '%s\n' "$line"
+    elif [ $? -gt 128 ]; then
+      [ -n "$line" ] && printf '%s\n' "$line"
+      echo "build: still compiling, $((SECONDS - start)) s so far"
+    else
+      [ -n "$line" ] && printf '%s\n' "$line"
+      break
+    fi
+  done
+}
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 0 ] || { echo "build: failed (exit $rc)" >&2; exit "$rc"; }
+echo "build: $kind done in $((SECONDS - start)) s"
