@@ -32,7 +32,7 @@ case "$kind" in
 esac
 echo "build: $kind${*:+ ($*)}, $jobs job(s)"
 # Ninja prints a line when a step finishes; one heavy file can take a minute on a small machine,
-# so a line saying what is still running comes every 10 s of silence.
+# so a line saying the build is still at work comes every 10 s of silence.
 start=$SECONDS
 set +e
 cmake --build "build/$kind" -j "$jobs" "${targets[@]}" 2>&1 | {
