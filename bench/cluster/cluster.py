@@ -202,18 +202,44 @@ class Cluster:
         b2 = self.nft.read() if self.nft else None
         c2 = {a.pid: procs.cpu_ticks(a.pid) for a in self.agents}
         dt = time.monotonic() - t1
-        cpu, rss, anon, bps = [], [], [], []
+        cpu, rss, anon, pss, private, bps = [], [], [], [], [], []
         for a in self.agents:
             if c1[a.pid] is None or c2[a.pid] is None:
                 raise Timeout("agent %s exited while idle: %s" % (a.name, a.log_tail()))
             cpu.append(100.0 * (c2[a.pid] - c1[a.pid]) / procs.CLK_TCK / dt)
             rss.append(procs.rss_kib(a.pid) / 1024.0)
             anon.append((procs.rss_kib(a.pid, "RssAnon:") or 0) / 1024.0)
+            sm = procs.smaps_kib(a.pid)
+            if sm is not None:
+                pss.append(sm["pss"] / 1024.0)
+                private.append(sm["private"] / 1024.0)
             if b1 is not None and b2 is not None:
                 bps.append((b2[a.gossip_port] - b1[a.gossip_port]) / dt)
-        return {"cpu": cpu, "cpu_mean": sum(cpu) / len(cpu), "rss": rss, "anon": anon, "bytes": bps,
+        return {"cpu": cpu, "cpu_mean": sum(cpu) / len(cpu), "rss": rss, "anon": anon, "pss": pss,
+                "private": private, "bytes": bps,
                 "bytes_note": "" if self.nft and self.nft.ok else
                               (self.nft.reason if self.nft else "not counted")}
+
+    def steady_traffic(self, since_converged, settle, window):
+        """Gossip bytes/s per agent in steady state: counted over `window` s (a whole push-pull
+        interval, so every agent's periodic full-state exchange is in it exactly once) that
+        begins `settle` s after convergence. memberlist's first periodic push-pull comes a
+        random stagger plus a whole interval after start, so a window right after convergence
+        would count one kind without push-pull and the other with it."""
+        if not self.nft or not self.nft.ok:
+            return [], (self.nft.reason if self.nft else "not counted")
+        wait = settle - since_converged()
+        if wait > 0:
+            time.sleep(wait)
+        t1 = time.monotonic()
+        b1 = self.nft.read()
+        time.sleep(window)
+        b2 = self.nft.read()
+        dt = time.monotonic() - t1
+        for a in self.agents:
+            if not a.alive():
+                raise Timeout("agent %s exited during the traffic window: %s" % (a.name, a.log_tail()))
+        return [(b2[a.gossip_port] - b1[a.gossip_port]) / dt for a in self.agents], ""
 
     # ---------------------------------------------------------------- user event
     def event(self, name, timeout, dup_wait):

@@ -190,6 +190,25 @@ def rss_kib(pid, field="VmRSS:"):
     return None
 
 
+def smaps_kib(pid):
+    """PSS and private bytes of a process in KiB from /proc/<pid>/smaps_rollup: `pss` divides
+    every shared page among the processes mapping it (N agents of one binary share its text),
+    `private` is Private_Clean + Private_Dirty (pages only this process maps: what one more agent
+    costs). None when the process is gone or the kernel lacks smaps_rollup."""
+    vals = {}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                    vals[parts[0][:-1]] = int(parts[1])
+    except OSError:
+        return None
+    if "Pss" not in vals:
+        return None
+    return {"pss": vals["Pss"], "private": vals.get("Private_Clean", 0) + vals.get("Private_Dirty", 0)}
+
+
 def mem_available_kib():
     with open("/proc/meminfo") as f:
         for line in f:

@@ -130,6 +130,10 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                 break
             secs = time.monotonic() - t0
             rss = sum(procs.rss_kib(a.pid) or 0 for a in agents) / 1024.0
+            sm = [procs.smaps_kib(a.pid) for a in agents]
+            sm = [x for x in sm if x is not None]
+            private_mean = (sum(x["private"] for x in sm) / len(sm)) if sm else None
+            pss_mean = (sum(x["pss"] for x in sm) / len(sm)) if sm else None
             used = avail_mib - procs.mem_available_kib() / 1024.0
             if add > 0 and used > 0:
                 per_agent_mib = max(per_agent_mib or 0.0, used / add)
@@ -138,7 +142,8 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
             c2 = {a.pid: procs.cpu_ticks(a.pid) for a in agents}
             cpu = sum(100.0 * ((c2[p] or 0) - (c1[p] or 0)) / procs.CLK_TCK / 2.0 for p in c1)
             points.append({"n": n, "seconds": secs, "spawn_seconds": spawn_s,
-                           "rss_mib_total": rss, "cpu_pct_total": cpu})
+                           "rss_mib_total": rss, "cpu_pct_total": cpu,
+                           "private_kib_mean": private_mean, "pss_kib_mean": pss_mean})
             best = n
             log("  ramp %s N=%d: converged %.1f s after the step began (spawn %.1f s), "
                 "rss total %.0f MiB, cpu %.0f %% of a core" % (kind, n, secs, spawn_s, rss, cpu))

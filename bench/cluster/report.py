@@ -19,8 +19,11 @@ from cluster import rpc_client_name
 FIGURES = [
     ("rss", "idle RSS per agent", "MiB", 1.0),
     ("anon", "idle private (anonymous) RSS per agent", "MiB", 1.0),
+    ("pss", "idle PSS per agent (smaps_rollup)", "MiB", 1.0),
+    ("private", "idle private bytes per agent (Private_Clean+Private_Dirty)", "MiB", 1.0),
     ("cpu", "idle CPU per agent (cluster mean)", "% of a core", 1.0),
-    ("bytes", "idle gossip traffic per agent", "B/s", 1.0),
+    ("bytes", "gossip traffic per agent, 5 s right after convergence", "B/s", 1.0),
+    ("steady_bytes", "idle gossip traffic per agent, steady state (one push-pull interval)", "B/s", 1.0),
     ("join", "join convergence (all list N alive)", "s", 1.0),
     ("event", "user-event propagation (all handlers ran)", "s", 1.0),
     ("dups", "duplicate handler runs", "count", 1.0),
@@ -37,12 +40,18 @@ LABEL = {k: (lbl, unit, scale) for k, lbl, unit, scale in FIGURES}
 
 def target(fig, n):
     """(description, check(ratio, clusterd_summary)) or None."""
-    if fig == "rss" and n == 32:
-        return "ratio <= 0.25", lambda r, s: r is not None and r <= 0.25
+    # Issue 19's targets: memory as PSS (shared clean pages divided among the agents mapping
+    # them), event and leave latency 0.6x Serf's at N = 32 and 128, traffic at rest no more.
+    if fig == "pss" and n == 32:
+        return "ratio <= 0.35", lambda r, s: r is not None and r <= 0.35
     if fig == "cpu" and n == 32:
         return "ratio <= 0.33", lambda r, s: r is not None and r <= 0.33
+    if fig in ("event", "leave") and n in (32, 128):
+        return "ratio <= 0.6", lambda r, s: r is not None and r <= 0.6
     if fig in ("join", "event", "fail", "leave"):
         return "median <= Serf's", lambda r, s: r is not None and r <= 1.0
+    if fig == "steady_bytes":
+        return "ratio <= 1.0", lambda r, s: r is not None and r <= 1.0
     if fig == "dups":
         return "0 duplicates", lambda r, s: s is not None and s[2] == 0
     if fig in ("rpc_tput", "mixed_rpc_tput"):
@@ -116,6 +125,18 @@ def rows(results, sizes):
                 "ratio": (cv / sv) if sv and cv else None, "target": ">= 1000 agents",
                 "verdict": "PASS" if cv and cv >= 1000 else ("MISS" if cv else "MISS (n.a.)"),
                 "serf_note": ms.get("note", ""), "clusterd_note": mc.get("note", "")})
+    ss = results.get("serf", {}).get("slope", {})
+    cs = results.get("clusterd", {}).get("slope", {})
+    sv, cv = ss.get("value"), cs.get("value")
+    ratio = (cv / sv) if sv and cv is not None and sv > 0 else None
+    out.append({"figure": "private bytes per agent per added member (ramp)", "key": "slope",
+                "unit": "B", "N": "ramp",
+                "serf": (sv, sv, sv) if sv is not None else None,
+                "clusterd": (cv, cv, cv) if cv is not None else None,
+                "ratio": ratio, "target": "ratio <= 0.2",
+                "verdict": "PASS" if ratio is not None and ratio <= 0.2 else
+                           ("MISS" if cv is not None else "MISS (n.a.)"),
+                "serf_note": ss.get("note", ""), "clusterd_note": cs.get("note", "")})
     return out
 
 

@@ -46,6 +46,13 @@ def parse_args(argv):
     p.add_argument("--sizes", default=None, help="comma list of N (default 8,32,128)")
     p.add_argument("--reps", type=int, default=None, help="repetitions per size (default 3)")
     p.add_argument("--window", type=float, default=None, help="idle CPU/bytes window, s")
+    p.add_argument("--traffic-sizes", default=None,
+                   help="sizes at which steady-state gossip traffic is measured (default 32)")
+    p.add_argument("--traffic-settle", type=float, default=None,
+                   help="steady traffic: seconds after convergence before counting (default 60)")
+    p.add_argument("--traffic-window", type=float, default=None,
+                   help="steady traffic: counting window, s (default 30 = one lan push-pull "
+                        "interval)")
     p.add_argument("--scale-steps", default=None,
                    help="scale ramp N list (default 128,256,512,1000; 'none' to skip)")
     p.add_argument("--budget", type=float, default=840.0,
@@ -80,6 +87,13 @@ def parse_args(argv):
         a.reps = a.reps or 1
         a.window = a.window or 2.0
         a.scale_steps = a.scale_steps or "none"
+    if a.quick:
+        a.traffic_sizes = a.traffic_sizes or a.sizes
+        a.traffic_settle = 3.0 if a.traffic_settle is None else a.traffic_settle
+        a.traffic_window = 3.0 if a.traffic_window is None else a.traffic_window
+    a.traffic_sizes = [int(x) for x in (a.traffic_sizes or "32").split(",") if x and x != "none"]
+    a.traffic_settle = 60.0 if a.traffic_settle is None else a.traffic_settle
+    a.traffic_window = 30.0 if a.traffic_window is None else a.traffic_window
     sizes = a.sizes or "8,32,128"
     a.sizes = [] if sizes == "none" else [int(x) for x in sizes.split(",")]
     a.reps = a.reps or 3
@@ -162,12 +176,13 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
                 log("  port collision with another process, retrying on other ports")
                 c.stop()
                 secs = c.start(t.join(n), seed_timeout=t.seed, count_bytes=True)
+            converged_at = time.monotonic()
             add(res, "join", n, [secs])
             log("  %s N=%d rep %d: converged in %.2f s" % (kind, n, rep, secs))
         except Timeout as e:
             add(res, "join", n, [], e.short or "timeout >%.0f s" % t.join(n))
-            for f in ("rss", "anon", "cpu", "bytes", "event", "dups", "rpc_lat", "rpc_tput", "fail",
-                      "leave"):
+            for f in ("rss", "anon", "pss", "private", "cpu", "bytes", "steady_bytes", "event", "dups",
+                      "rpc_lat", "rpc_tput", "fail", "leave"):
                 add(res, f, n, [], "did not converge")
             res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
             log("  %s N=%d rep %d: NOT converged: %s" % (kind, n, rep, e))
@@ -177,6 +192,8 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
             r = c.idle(t.settle, t.window)
             add(res, "rss", n, r["rss"])
             add(res, "anon", n, r["anon"])
+            add(res, "pss", n, r["pss"], "" if r["pss"] else "no /proc/PID/smaps_rollup")
+            add(res, "private", n, r["private"], "" if r["private"] else "no /proc/PID/smaps_rollup")
             add(res, "cpu", n, [r["cpu_mean"]])
             add(res, "bytes", n, r["bytes"], r["bytes_note"] if not r["bytes"] else "")
             log("  idle: rss med %.1f MiB, cpu mean %.3f %% (max agent %.2f %%), bytes/s med %s"
@@ -206,7 +223,17 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
             add(res, "leave", n, [secs])
             log("  leave seen everywhere in %.2f s" % secs)
 
-        step("idle", ("rss", "anon", "cpu", "bytes"), None, idle)
+        def steady():
+            bps, why = c.steady_traffic(lambda: time.monotonic() - converged_at, args.traffic_settle,
+                                        args.traffic_window)
+            add(res, "steady_bytes", n, bps, why)
+            if bps:
+                log("  steady traffic (%.0f s window from %.0f s after convergence): med %.0f B/s"
+                    % (args.traffic_window, args.traffic_settle, summary(bps)[1]))
+
+        step("idle", ("rss", "anon", "pss", "private", "cpu", "bytes"), None, idle)
+        if n in args.traffic_sizes and rep == 0:
+            step("steady", ("steady_bytes",), None, steady)
         step("event", ("event", "dups"), t.event(n), event)
         step("members", ("rpc_lat", "rpc_tput"), None, members)
         step("fail", ("fail",), t.fail(n), fail)
@@ -248,11 +275,31 @@ def mixed_cluster(args, t, rundir, results):
         c.stop()
 
 
+def member_slope(points, lo=128, hi=512):
+    """Private bytes each agent adds per added member: (mean private bytes per agent at N=hi -
+    at N=lo) / (hi - lo), from the ramp's converged steps. When N=hi did not converge, the
+    largest converged step above lo is used and named in the note."""
+    by_n = {p["n"]: p for p in points if p.get("private_kib_mean") is not None}
+    if lo not in by_n:
+        return {"value": None, "note": "N=%d not converged in the ramp" % lo}
+    top = hi if hi in by_n else max([n for n in by_n if n > lo], default=None)
+    if top is None:
+        return {"value": None, "note": "no converged ramp step above N=%d" % lo}
+    value = (by_n[top]["private_kib_mean"] - by_n[lo]["private_kib_mean"]) * 1024.0 / (top - lo)
+    note = "N=%d vs %d" % (lo, top) + ("" if top == hi else " (N=%d did not converge)" % hi)
+    return {"value": value, "note": note}
+
+
 def scale_ramp(kind, binary, args, rundir, res, cap):
-    """Largest N that converges in one cluster grown step by step (ramp.py)."""
+    """Largest N that converges in one cluster grown step by step (ramp.py), and the private
+    bytes per added member between its steps."""
     r = ramp.grow(kind, binary, args.scale_steps, rundir, log, args.profile, cap,
                   args.mem_reserve_mib)
     res["maxn"] = r
+    res["slope"] = member_slope(r.get("points", []))
+    if res["slope"]["value"] is not None:
+        log("  %s: %.0f private bytes per agent per added member (%s)"
+            % (kind, res["slope"]["value"], res["slope"]["note"]))
 
 
 def version_of(binary):
