@@ -1,6 +1,6 @@
 // A real etcd cluster for datastore tests: N members of /usr/bin/etcd on loopback ports
 // (free_port), each with its own data dir under one temp dir, formed with --initial-cluster.
-// Members are started and stopped by PID (Child: SIGTERM, a bounded wait, then SIGKILL); the
+// Members are started and stopped by PID (Process: SIGTERM, a bounded wait, then SIGKILL); the
 // destructor stops every member and removes the data. etcdctl reads what the adapter wrote.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "child.hpp"
+#include "support/process.hpp"
 
 namespace clusterd::testing {
 
@@ -53,7 +53,7 @@ public:
         for (auto& m : members_) {
             const std::string client = "http://127.0.0.1:" + std::to_string(m.client);
             const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer);
-            m.child = Child({"/usr/bin/etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name, "--listen-client-urls",
+            m.child = Process({"/usr/bin/etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name, "--listen-client-urls",
                              client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
                              "--initial-advertise-peer-urls", peer, "--initial-cluster", initial,
                              "--initial-cluster-token", token_, "--initial-cluster-state", "new", "--log-level", "warn"},
@@ -129,7 +129,7 @@ private:
         std::string name;
         std::uint16_t client = 0;
         std::uint16_t peer = 0;
-        Child child;
+        Process child;
     };
     std::string dir_;
     std::string token_;
