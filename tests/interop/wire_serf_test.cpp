@@ -1,7 +1,8 @@
 // Interop: bytes produced by clusterd's wire codecs are accepted by a REAL serf agent on loopback
-// (127.0.62.x only, ports from the allocator). A plain, a CRC'd and an encrypted ping must each be answered with an ack;
-// a corrupted CRC or a wrong key must not; a TCP push-pull join we encode must make serf list our
-// node with its tags. Every agent started here is killed and reaped in teardown.
+// (127.0.62.x only, ports from the allocator). A plain, a CRC'd and an encrypted ping must each
+// be answered with an ack; a corrupted CRC or a wrong key must not; a TCP push-pull join we
+// encode must make serf list our node with its tags. Every agent started here is stopped by PID
+// and reaped in teardown (support/serf_agent.hpp).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>

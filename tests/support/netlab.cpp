@@ -285,7 +285,7 @@ RunResult Lab::run(int h, const std::vector<std::string>& argv, std::chrono::mil
 }
 
 Process Lab::spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
-                 const std::vector<std::string>& extra_env) const {
+                   const std::vector<std::string>& extra_env) const {
     return Process(in(h, argv), log_path, extra_env);
 }
 

@@ -86,7 +86,7 @@ public:
                   std::chrono::milliseconds timeout = std::chrono::seconds(20), const std::string& stdin_data = "") const;
     /// Starts argv inside host h with stdout+stderr appended to log_path.
     Process spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
-                const std::vector<std::string>& extra_env = {}) const;
+                  const std::vector<std::string>& extra_env = {}) const;
 
     /// A socket (socket(2) arguments) created inside host h's namespace, for probes from the
     /// test process itself; the caller closes it. Throws on failure.

@@ -60,6 +60,10 @@ int wait_bounded(pid_t pid, std::chrono::milliseconds limit) {
     }
 }
 
+std::chrono::milliseconds ms_until(std::chrono::steady_clock::time_point deadline) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+}
+
 std::string sanitize(std::string s, std::size_t max) {
     for (auto& c : s)
         if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '_') c = '_';
@@ -209,7 +213,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     bool killed = false;
     char buf[8192];
     while (open_fds > 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left = ms_until(deadline);
         if (left.count() <= 0) {
             ::kill(-pid, SIGKILL);
             ::kill(pid, SIGKILL);
@@ -232,7 +236,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     for (auto& f : fds)
         if (f.fd >= 0) ::close(f.fd);
     // Output closed: the process gets until the deadline (at least a moment) to exit.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = ms_until(deadline);
     int st = wait_bounded(pid, std::max(left, std::chrono::milliseconds(killed ? 5000 : 100)));
     if (st == -2) {
         ::kill(-pid, SIGKILL);
