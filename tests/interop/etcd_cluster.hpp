@@ -10,7 +10,6 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -21,15 +20,9 @@ namespace clusterd::testing {
 class EtcdCluster {
 public:
     explicit EtcdCluster(int members = 3) : dir_(temp_dir("etcd")) {
-        std::set<std::uint16_t> used;
-        auto port = [&] {
-            std::uint16_t p = free_port();
-            while (!used.insert(p).second) p = free_port();
-            return p;
-        };
-        for (int i = 0; i < members; ++i) {
-            const std::uint16_t client = port();
-            const std::uint16_t peer = port();
+        for (int i = 0; i < members; ++i) {  // free_port never repeats a port within the process
+            const std::uint16_t client = free_port();
+            const std::uint16_t peer = free_port();
             members_.push_back(Member{"e" + std::to_string(i), client, peer, {}});
         }
         token_ = "clusterd-test-" + std::to_string(::getpid()) + "-" +
