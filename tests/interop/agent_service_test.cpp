@@ -16,7 +16,7 @@
 #include <fstream>
 #include <thread>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 #include "interop_records.hpp"
 #include "support/notify_stub.hpp"
 
@@ -45,7 +45,7 @@ AgentProc& start_with_env(Cluster& c, const std::string& name, const std::vector
     if (debug_flag) a.argv.push_back("-log-level=debug");
     for (const auto& e : extra) a.argv.push_back(e);
     a.argv.push_back("-join=" + join_to.bind_addr());
-    a.child = Child(a.argv, c.dir() + "/" + name + ".log", env);
+    a.child = Process(a.argv, c.dir() + "/" + name + ".log", env);
     c.agents().push_back(std::move(a));
     auto& ref = c.agents().back();
     wait_until([&] { return run({"serf", "members", "-rpc-addr=" + ref.rpc_addr()}, 3s).exit_code == 0; }, 15s);
@@ -76,7 +76,7 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
     // The YAML handler runs.
     ASSERT_EQ(c.serf_cli(s1, {"event", "deploy", "v1"}).exit_code, 0);
     ASSERT_TRUE(wait_until([&] { return count_lines(a_log, "a deploy v1") == 1; }, 15s)) << c.dump();
-    std::this_thread::sleep_for(300ms);
+    std::this_thread::sleep_for(300ms);  // an absence over a window: no debug line gets logged
     EXPECT_EQ(d1.child.log().find("[DEBUG]"), std::string::npos) << d1.child.log();  // log_level: info
 
     // SIGHUP with another handler in the file: the next event runs the new one only.
@@ -84,7 +84,8 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
     ASSERT_EQ(::kill(d1.child.pid(), SIGHUP), 0);
     ASSERT_TRUE(wait_until([&] { return d1.child.log().find("reloading configuration") != std::string::npos; }, 10s))
         << d1.child.log();
-    std::this_thread::sleep_for(500ms);
+    // No sleep needed: reload() runs to its end on the agent's io thread once it has logged that
+    // line, and the event below reaches d1 through a later handler on the same thread.
     ASSERT_EQ(c.serf_cli(s2, {"event", "deploy", "v2"}).exit_code, 0);
     EXPECT_TRUE(wait_until([&] { return count_lines(b_log, "b deploy v2") == 1; }, 15s)) << c.dump();
     // log_level: debug took effect: the handler's output is logged at debug, as Serf logs it.
@@ -92,6 +93,7 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
         [&] { return d1.child.log().find("[DEBUG] agent: Event 'user' script output") != std::string::npos; }, 5s))
         << d1.child.log();
     EXPECT_EQ(d1.child.log().find("agent: agent:"), std::string::npos) << d1.child.log();
+    // An absence over a window: the old handler (a) does not run for v2, not even late.
     std::this_thread::sleep_for(1500ms);
     EXPECT_EQ(count_lines(a_log, "v2"), 0) << read_file(a_log);
     EXPECT_TRUE(d1.child.running());
@@ -154,7 +156,7 @@ TEST(AgentService, JoinsByHostNameFromTheStaticBinary) {
     a.rpc = free_port();
     a.argv = {clusterd_bin(), "agent", "-node=d1", "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr(),
               "-join=localhost:" + std::to_string(s1.port)};
-    a.child = Child(a.argv, c.dir() + "/d1.log", {});
+    a.child = Process(a.argv, c.dir() + "/d1.log", {});
     c.agents().push_back(std::move(a));
     ASSERT_TRUE(c.wait_all_alive({"s1", "d1"}, 20s)) << c.dump();
 }

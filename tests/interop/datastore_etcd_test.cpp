@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 #include "etcd_cluster.hpp"
 
 namespace clusterd::testing {

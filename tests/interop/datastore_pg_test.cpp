@@ -16,7 +16,7 @@
 #include <map>
 #include <thread>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 #include "pg_server.hpp"
 
 namespace clusterd::testing {

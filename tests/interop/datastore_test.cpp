@@ -16,7 +16,7 @@
 #include <map>
 #include <thread>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace clusterd::testing {
 namespace {
@@ -118,8 +118,7 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
 
     // Past its expiry the row is pruned by whichever live node lists next (refresh <= 20 s).
     const auto wait_expiry = std::chrono::milliseconds(std::max<std::int64_t>(0, dead_expiry - wall_ms()));
-    std::this_thread::sleep_for(wait_expiry + 500ms);
-    ASSERT_TRUE(wait_until([&] { return read_rows(sc.db).count("ds5") == 0; }, 30s, 500ms))
+    ASSERT_TRUE(wait_until([&] { return read_rows(sc.db).count("ds5") == 0; }, wait_expiry + 30s, 500ms))
         << "expired row not pruned" << sc.c.dump();
 
     // A sixth agent finds the four live nodes and never tries the dead one's address: put an
@@ -212,7 +211,7 @@ TEST(DatastoreSqlite, FiftyAgentsStartingTogetherAllRegisterAndConverge) {
     struct Node {
         std::string name;
         std::uint16_t port = 0, rpc = 0;
-        Child child;
+        Process child;
     };
     std::vector<Node> nodes(kN);
     const auto t0 = std::chrono::steady_clock::now();
@@ -221,7 +220,7 @@ TEST(DatastoreSqlite, FiftyAgentsStartingTogetherAllRegisterAndConverge) {
         n.name = "f" + std::to_string(i);
         n.port = free_port();
         n.rpc = free_port();
-        n.child = Child({clusterd_bin(), "agent", "-node=" + n.name, "-bind=127.0.0.1:" + std::to_string(n.port),
+        n.child = Process({clusterd_bin(), "agent", "-node=" + n.name, "-bind=127.0.0.1:" + std::to_string(n.port),
                          "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc), "-datastore=sqlite:" + db},
                         dir + "/" + n.name + ".log");
     }

@@ -18,7 +18,7 @@
 #include <memory>
 #include <thread>
 
-#include "child.hpp"
+#include "support/process.hpp"
 #include "support/tcp_peer.hpp"
 
 using namespace clusterd::testing;
@@ -39,7 +39,7 @@ long vm_rss_kib(pid_t pid) {
 
 struct Agent {
     std::uint16_t port = 0, rpc = 0;
-    Child child;
+    Process child;
     std::string rpc_addr() const { return "127.0.0.1:" + std::to_string(rpc); }
     std::string bind() const { return "127.0.0.1:" + std::to_string(port); }
 };
@@ -54,7 +54,7 @@ std::unique_ptr<Agent> start_agent(const std::string& dir, const std::string& na
                                   "-rpc-addr=" + a->rpc_addr(), "-log-level=info"};
     if (!auth.empty()) argv.push_back("-rpc-auth=" + auth);
     argv.insert(argv.end(), extra.begin(), extra.end());
-    a->child = Child(argv, dir + "/" + name + ".log");
+    a->child = Process(argv, dir + "/" + name + ".log");
     wait_until(
         [&] {
             std::vector<std::string> cmd{clusterd_bin(), "members", "-rpc-addr=" + a->rpc_addr()};
@@ -109,6 +109,7 @@ TEST(DosAgent, StalledGossipFloodDoesNotBlockJoin) {
         flood.push_back(std::make_unique<Sock>(a->port, sources[i % 5]));
         flood.back()->send(&one, 1);
     }
+    // No condition to wait on from outside: give the flood a moment to be accepted by the agent.
     std::this_thread::sleep_for(200ms);
     const auto t0 = Clock::now();
     auto b = start_agent(dir, "b", {"-join=" + a->bind()});
@@ -163,7 +164,7 @@ long encrypted_flood(const Agent& a, int conns, std::uint32_t len) {
             progress = true;
         }
     }
-    std::this_thread::sleep_for(500ms);
+    std::this_thread::sleep_for(500ms);  // let the agent buffer what it will before measuring its RSS
     long peak = vm_rss_kib(a.child.pid()) - before;
     return peak;
 }

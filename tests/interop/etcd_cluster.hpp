@@ -1,6 +1,6 @@
 // A real etcd cluster for datastore tests: N members of /usr/bin/etcd on loopback ports
 // (free_port), each with its own data dir under one temp dir, formed with --initial-cluster.
-// Members are started and stopped by PID (Child: SIGTERM, a bounded wait, then SIGKILL); the
+// Members are started and stopped by PID (Process: SIGTERM, a bounded wait, then SIGKILL); the
 // destructor stops every member and removes the data. etcdctl reads what the adapter wrote.
 #pragma once
 
@@ -10,26 +10,19 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "child.hpp"
+#include "support/process.hpp"
 
 namespace clusterd::testing {
 
 class EtcdCluster {
 public:
     explicit EtcdCluster(int members = 3) : dir_(temp_dir("etcd")) {
-        std::set<std::uint16_t> used;
-        auto port = [&] {
-            std::uint16_t p = free_port();
-            while (!used.insert(p).second) p = free_port();
-            return p;
-        };
-        for (int i = 0; i < members; ++i) {
-            const std::uint16_t client = port();
-            const std::uint16_t peer = port();
+        for (int i = 0; i < members; ++i) {  // free_port never repeats a port within the process
+            const std::uint16_t client = free_port();
+            const std::uint16_t peer = free_port();
             members_.push_back(Member{"e" + std::to_string(i), client, peer, {}});
         }
         token_ = "clusterd-test-" + std::to_string(::getpid()) + "-" +
@@ -53,7 +46,7 @@ public:
         for (auto& m : members_) {
             const std::string client = "http://127.0.0.1:" + std::to_string(m.client);
             const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer);
-            m.child = Child({"/usr/bin/etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name, "--listen-client-urls",
+            m.child = Process({"/usr/bin/etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name, "--listen-client-urls",
                              client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
                              "--initial-advertise-peer-urls", peer, "--initial-cluster", initial,
                              "--initial-cluster-token", token_, "--initial-cluster-state", "new", "--log-level", "warn"},
@@ -129,7 +122,7 @@ private:
         std::string name;
         std::uint16_t client = 0;
         std::uint16_t peer = 0;
-        Child child;
+        Process child;
     };
     std::string dir_;
     std::string token_;

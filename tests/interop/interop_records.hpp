@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace clusterd::testing {
 

@@ -4,7 +4,7 @@
 // failed by the other, and an agent with the wrong key is not admitted and says why.
 #include <gtest/gtest.h>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 
 using namespace clusterd::testing;
 using namespace std::chrono_literals;

@@ -5,35 +5,19 @@
 
 #include <asio.hpp>
 
-#include "child.hpp"
 #include "clusterd/net/address.hpp"
 #include "clusterd/net/driver.hpp"
 #include "clusterd/swim/endpoint.hpp"
 #include "support/asio_pump.hpp"
+#include "support/serf_agent.hpp"
 
 using namespace clusterd;
 using namespace std::chrono_literals;
-using testing_t = clusterd::testing::Child;
+using clusterd::testing::SerfAgent;
+using clusterd::testing::SerfAgentOptions;
 using clusterd::testing::pump_until;
 
 namespace {
-
-struct SerfAgent {
-    std::uint16_t port = 0, rpc = 0;
-    testing_t child;
-    std::string rpc_addr() const { return "127.0.0.1:" + std::to_string(rpc); }
-};
-
-SerfAgent start_serf(const std::string& name, const std::string& dir, const std::string& key = "") {
-    SerfAgent a;
-    a.port = clusterd::testing::free_port();
-    a.rpc = clusterd::testing::free_port();
-    std::vector<std::string> argv{"serf", "agent", "-node=" + name, "-bind=127.0.0.1:" + std::to_string(a.port),
-                                  "-rpc-addr=" + a.rpc_addr(), "-log-level=debug"};
-    if (!key.empty()) argv.push_back("-encrypt=" + key);
-    a.child = testing_t(argv, dir + "/" + name + ".log");
-    return a;
-}
 
 std::string serf_members(const SerfAgent& a) {
     return clusterd::testing::run({"serf", "members", "-rpc-addr=" + a.rpc_addr()}, 5s).out;
@@ -56,11 +40,14 @@ class DriverInterop : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
     const std::string key = GetParam();
-    auto dir = clusterd::testing::temp_dir("driver");
-    auto serf = start_serf("serf1", dir, key);
+    SerfAgentOptions so;
+    so.node = "serf1";
+    so.encrypt_key = key;
+    SerfAgent serf(so);
+    ASSERT_TRUE(serf.ready()) << serf.log();
     ASSERT_TRUE(clusterd::testing::wait_until([&] { return serf_members(serf).find("serf1") != std::string::npos; },
                                               10s))
-        << serf.child.log();
+        << serf.log();
 
     asio::io_context io;
     const auto port = clusterd::testing::free_port();
@@ -79,10 +66,10 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
         driver.set_keyring(&ring);
     }
     ASSERT_TRUE(driver.start().ok());
-    ep.join({swim::Address{*net::ip_bytes("127.0.0.1"), serf.port}}, driver.now());
+    ep.join({swim::Address{*net::ip_bytes("127.0.0.1"), serf.bind_port()}}, driver.now());
     driver.kick();
 
-    ASSERT_TRUE(pump_until(io, [&] { return ep.num_alive() == 2; }, 10s)) << serf.child.log();
+    ASSERT_TRUE(pump_until(io, [&] { return ep.num_alive() == 2; }, 10s)) << serf.log();
     ASSERT_TRUE(pump_until(
         io,
         [&] {
@@ -90,16 +77,16 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
             return m.find("cd1") != std::string::npos && m.find("alive") != std::string::npos;
         },
         10s))
-        << serf_members(serf) << serf.child.log();
+        << serf_members(serf) << serf.log();
     // Stay converged for a few probe rounds: serf must not suspect us.
     pump_until(io, [] { return false; }, 3s);
     EXPECT_EQ(ep.num_alive(), 2u);
     auto members = serf_members(serf);
     EXPECT_NE(members.find("cd1"), std::string::npos);
-    EXPECT_EQ(members.find("failed"), std::string::npos) << members << serf.child.log();
+    EXPECT_EQ(members.find("failed"), std::string::npos) << members << serf.log();
     EXPECT_EQ(driver.stats().drops.size(), 0u);
 
-    serf.child.kill9();
+    serf.process().kill9();
     ASSERT_TRUE(pump_until(
         io,
         [&] {

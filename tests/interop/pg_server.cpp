@@ -54,7 +54,7 @@ std::vector<std::string> PgServer::wrap(std::vector<std::string> argv, bool as_p
 }
 
 bool PgServer::start() {
-    child_ = Child(wrap({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
+    child_ = Process(wrap({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
                          "listen_addresses=" + listen_},
                         true),
                    dir_ + "/postgres.log");

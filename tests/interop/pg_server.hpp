@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "child.hpp"
+#include "support/process.hpp"
 
 namespace clusterd::testing {
 
@@ -50,7 +50,7 @@ private:
     std::uint16_t port_;
     std::string bin_;
     RunResult init_;
-    Child child_;
+    Process child_;
 };
 
 }  // namespace clusterd::testing

@@ -21,11 +21,6 @@ namespace {
 const char* kKey1 = "cg8StVXbQJ0gPvMd9o7yrg==";
 const char* kKey2 = "HvY8ubRZMgafUOWvrOadwQ==";
 
-std::string clusterd_bin() {
-    const char* b = std::getenv("CLUSTERD_BIN");
-    return b != nullptr ? b : "clusterd";
-}
-
 std::vector<std::string> lines(const std::string& s) {
     std::vector<std::string> out;
     std::stringstream ss(s);
@@ -87,13 +82,13 @@ protected:
         c.reset();
     }
 
-    static CommandResult cl(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    static RunResult cl(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
         args.insert(args.begin(), clusterd_bin());
-        return run_command(args, 30s, env);
+        return run(args, 30s, "", env);
     }
-    static CommandResult sf(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    static RunResult sf(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
         args.insert(args.begin(), "/usr/bin/serf");
-        return run_command(args, 30s, env);
+        return run(args, 30s, "", env);
     }
     static std::string at(const SerfAgent& x) { return "-rpc-addr=" + x.rpc_addr(); }
 
@@ -109,12 +104,7 @@ protected:
             EXPECT_EQ(j1.out, "Successfully joined cluster by contacting 1 nodes.\n");
         }
         // Wait (bounded) until node-a sees three alive members.
-        const auto deadline = std::chrono::steady_clock::now() + 15s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            auto m = sf({"members", at(*a), "-status=alive"});
-            if (lines(m.out).size() == 3) break;
-            std::this_thread::sleep_for(200ms);
-        }
+        wait_until([&] { return lines(sf({"members", at(*a), "-status=alive"}).out).size() == 3; }, 15s, 200ms);
     }
 };
 
@@ -278,10 +268,11 @@ TEST_F(RpcCliInterop, RttReachabilityKeygen) {
 
 TEST_F(RpcCliInterop, MonitorStreamsLogsAndEvents) {
     std::thread poke([&] {
+        // No signal tells when the monitor below has subscribed; the event goes out well after.
         std::this_thread::sleep_for(800ms);
         sf({"event", at(*a), "monitored"});
     });
-    auto m = run_command({clusterd_bin(), "monitor", at(*a), "-log-level=debug"}, 2500ms);
+    auto m = run({clusterd_bin(), "monitor", at(*a), "-log-level=debug"}, 2500ms);
     poke.join();
     EXPECT_NE(m.out.find("[INFO]"), std::string::npos) << m.out;
     EXPECT_NE(m.out.find("Event Info:"), std::string::npos) << m.out;
@@ -348,10 +339,5 @@ TEST_F(RpcCliInterop, ZzLeave) {
     EXPECT_EQ(ours.exit_code, 0) << ours.err;
     EXPECT_EQ(ours.out, theirs.out);
     EXPECT_EQ(ours.out, "Graceful leave complete\n");
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) {
-        gone = !c->running();
-        if (!gone) std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_TRUE(gone) << "serf agent did not shut down after leave";
+    EXPECT_TRUE(wait_until([&] { return !c->running(); }, 10s)) << "serf agent did not shut down after leave";
 }

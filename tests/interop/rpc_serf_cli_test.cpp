@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "clusterd/rpc/server.hpp"
-#include "support/serf_agent.hpp"
+#include "support/process.hpp"
 #include "unit/rpc/fake_agent.hpp"
 
 using namespace clusterd;
@@ -73,10 +73,10 @@ protected:
         th.join();
     }
     std::string addr() { return "-rpc-addr=127.0.0.41:" + std::to_string(server->local_endpoint().port()); }
-    CommandResult serf(std::vector<std::string> args, std::chrono::milliseconds limit = 20s) {
+    RunResult serf(std::vector<std::string> args, std::chrono::milliseconds limit = 20s) {
         args.insert(args.begin(), "/usr/bin/serf");
         args.insert(args.begin() + 2, addr());
-        return run_command(args, limit);
+        return run(args, limit);
     }
 };
 
@@ -207,10 +207,6 @@ TEST_F(SerfCliAgainstOurServer, AuthAndLeave) {
     EXPECT_EQ(r.out, "Error retrieving members: Authentication required\n");
     r = serf({"leave", "-rpc-auth=tok-0123456789abcdef"});
     EXPECT_EQ(r.out, "Graceful leave complete\n");
-    bool down = false;  // shutdown() follows the flushed reply, so poll (bounded)
-    for (int i = 0; i < 100 && !down; ++i) {
-        down = on_io([this] { return agent.shutdown_called; });
-        if (!down) std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_TRUE(down);
+    // shutdown() follows the flushed reply, so poll (bounded)
+    EXPECT_TRUE(wait_until([this] { return on_io([this] { return agent.shutdown_called; }); }, 1s, 10ms));
 }

@@ -3,7 +3,7 @@
 // reachability, monitor, info -format=json, force-leave.
 #include <gtest/gtest.h>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 
 using namespace clusterd::testing;
 using namespace std::chrono_literals;

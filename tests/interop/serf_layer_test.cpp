@@ -12,7 +12,7 @@
 #include <fstream>
 #include <thread>
 
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 #include "interop_records.hpp"
 
 using namespace clusterd::testing;
@@ -112,7 +112,8 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
         },
         15s, 250ms))
         << c.dump();
-    std::this_thread::sleep_for(4s);  // past the coalesce window: a duplicate would have run by now
+    // Asserts an absence over a window: past the coalesce window a duplicate would have run.
+    std::this_thread::sleep_for(4s);
     for (const char* n : {"s1", "s2", "d1", "d2"}) {
         auto f = c.dir() + "/ping-" + n + ".log";
         EXPECT_EQ(count_lines(f, "ping from-serf"), 1) << n << ":\n" << read_file(f);
@@ -306,6 +307,8 @@ TEST(SerfLayer, SnapshotRestartRejoinsWithoutReplayingEvents) {
     ASSERT_EQ(c.serf_cli(s1, {"event", "ev-a"}).exit_code, 0);
     ASSERT_EQ(c.serf_cli(d2, {"event", "ev-b"}).exit_code, 0);
     ASSERT_TRUE(wait_until([&] { return lines() == 2; }, 15s)) << read_file(log) << c.dump();
+    // Part of the scenario, not a wait for a condition: d1 stops a while after its handlers ran
+    // (the snapshot has had time to record the events), as in serf's own snapshot tests.
     std::this_thread::sleep_for(1500ms);
 
     // Restarted without -join: the snapshot names the old peers.
@@ -325,7 +328,8 @@ TEST(SerfLayer, SnapshotRestartRejoinsWithoutReplayingEvents) {
     EXPECT_TRUE(c.wait_status(s1, "d1", "alive", 30s)) << c.dump();
     EXPECT_TRUE(c.wait_status(d1, "s2", "alive", 30s)) << c.dump();
     EXPECT_TRUE(c.wait_status(d1, "d2", "alive", 30s)) << c.dump();
-    std::this_thread::sleep_for(5s);  // past the user-event coalesce window
+    // Asserts an absence (no replayed event) over a window: past the user-event coalesce window.
+    std::this_thread::sleep_for(5s);
     EXPECT_EQ(lines(), 2) << read_file(log);
     // New events still reach it.
     ASSERT_EQ(c.serf_cli(s2, {"event", "ev-c"}).exit_code, 0);
@@ -338,7 +342,7 @@ TEST(SerfLayer, SnapshotRestartRejoinsWithoutReplayingEvents) {
     c.restart(d1);
     EXPECT_TRUE(c.wait_status(s1, "d1", "alive", 30s)) << c.dump();
     EXPECT_TRUE(c.wait_status(d1, "s2", "alive", 30s)) << c.dump();
-    std::this_thread::sleep_for(5s);
+    std::this_thread::sleep_for(5s);  // an absence again: nothing is replayed within the window
     EXPECT_EQ(lines(), 3) << read_file(log) << c.dump();
     EXPECT_EQ(count_lines(log, "ev-a"), 1) << read_file(log);
     EXPECT_EQ(count_lines(log, "ev-b"), 1) << read_file(log);

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "interop/child.hpp"
-#include "interop/cluster.hpp"
+#include "support/process.hpp"
+#include "support/cluster.hpp"
 #include "support/netlab.hpp"
 
 namespace clusterd::testing {
@@ -22,7 +22,7 @@ struct LabAgent {
     std::string name;
     int host = 0;
     std::vector<std::string> argv;  ///< without the `ip netns exec` prefix
-    Child child;
+    Process child;
     const char* kind_name() const { return kind == Kind::Serf ? "serf" : "clusterd"; }
 };
 

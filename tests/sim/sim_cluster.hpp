@@ -1,5 +1,5 @@
-// Test harness over sim::Simulator for clusters of bare swim endpoints: node naming, star
-// joins, convergence checks and false-positive counting.
+// Test harness over sim::Simulator for clusters of bare swim endpoints: convergence checks and
+// false-positive counting on top of the shared simulator DSL (support/sim_cluster.hpp).
 #pragma once
 
 #include <chrono>
@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "clusterd/sim/simulator.hpp"
+#include "support/sim_cluster.hpp"
 
 namespace clusterd::simtest {
 
-inline std::string node_name(std::size_t i) { return "node-" + std::to_string(i); }
-
-class SwimCluster {
+class SwimCluster : public SimClusterBase<SwimCluster, sim::EndpointHost> {
 public:
-    SwimCluster(std::uint64_t seed, swim::Config base) : sim(seed), base_(std::move(base)) {}
+    SwimCluster(std::uint64_t seed, swim::Config base) : SimClusterBase(seed), base_(std::move(base)) {}
+    using SimClusterBase::add;
 
     std::size_t add() {
         return sim.add_node([this](std::size_t i, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
@@ -26,21 +26,12 @@ public:
             return std::make_unique<sim::EndpointHost>(c, seed, now);
         });
     }
-    void add(std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) add();
-    }
-    sim::EndpointHost& host(std::size_t i) { return *sim.host_as<sim::EndpointHost>(i); }
     swim::Endpoint& ep(std::size_t i) { return host(i).endpoint(); }
 
     void join(std::size_t i, std::size_t seed_node) {
         ep(i).join({sim.address(seed_node)}, sim.now());
         sim.poke(i);
     }
-    /// Every node but 0 joins node 0.
-    void star_join() {
-        for (std::size_t i = 1; i < sim.size(); ++i) join(i, 0);
-    }
-
     /// Every up node sees exactly the up nodes as alive.
     bool converged() {
         std::vector<std::size_t> up;
@@ -67,10 +58,6 @@ public:
         }
         return count;
     }
-
-    double seconds() const { return std::chrono::duration<double>(sim.now().since_epoch).count(); }
-
-    sim::Simulator sim;
 
 private:
     swim::Config base_;

@@ -1,5 +1,6 @@
 // Test harness hosting serf::Node in the swim simulator: a SimHost that owns a Node and
-// records its events/logs/query updates, plus cluster helpers (star join, membership views).
+// records its events/logs/query updates, plus membership views and snapshot restarts on top of
+// the shared simulator DSL (support/sim_cluster.hpp).
 #pragma once
 
 #include <functional>
@@ -11,6 +12,7 @@
 
 #include "clusterd/serf/node.hpp"
 #include "clusterd/sim/simulator.hpp"
+#include "support/sim_cluster.hpp"
 
 namespace clusterd::serftest {
 
@@ -88,13 +90,14 @@ private:
     std::string* file_ = nullptr;
 };
 
-inline std::string node_name(std::size_t i) { return "node-" + std::to_string(i); }
+using simtest::node_name;
 
-class SerfCluster {
+class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
 public:
     /// `tweak` adjusts each node's config (name, address already set).
     SerfCluster(std::uint64_t seed, std::function<void(std::size_t, serf::Config&)> tweak = {})
-        : sim(seed), tweak_(std::move(tweak)) {}
+        : SimClusterBase(seed), tweak_(std::move(tweak)) {}
+    using SimClusterBase::add;
 
     std::size_t add(std::optional<std::string> name = std::nullopt) {
         return sim.add_node([this, name](std::size_t i, const swim::Address& addr, std::uint64_t seed,
@@ -108,10 +111,6 @@ public:
             return std::make_unique<SerfHost>(c, seed, now, c.snapshot ? &files[i] : nullptr);
         });
     }
-    void add(std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) add();
-    }
-    SerfHost& host(std::size_t i) { return *sim.host_as<SerfHost>(i); }
     serf::Node& node(std::size_t i) { return host(i).node; }
 
     void join(std::size_t i, std::size_t seed_node) {
@@ -119,9 +118,6 @@ public:
         (void)r;
         host(i).drain();
         sim.poke(i);
-    }
-    void star_join() {
-        for (std::size_t i = 1; i < sim.size(); ++i) join(i, 0);
     }
     /// Status of `member` as node `viewer` sees it (None when unknown).
     serf::MemberStatus status(std::size_t viewer, const std::string& member) {
@@ -137,12 +133,6 @@ public:
         }
         return true;
     }
-    std::vector<std::size_t> range(std::size_t n) {
-        std::vector<std::size_t> v(n);
-        for (std::size_t i = 0; i < n; ++i) v[i] = i;
-        return v;
-    }
-
     /// Restart node i as a new process that replays its snapshot file and re-joins from it.
     void restart_from_snapshot(std::size_t i) {
         sim.restart(i, [this](std::size_t idx, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
@@ -160,7 +150,6 @@ public:
         });
     }
 
-    sim::Simulator sim;
     std::map<std::size_t, std::string> files;  ///< snapshot "files" by node index
 
 private:

@@ -1,21 +1,26 @@
-// Runs an io_context in small slices until a condition holds or a time limit passes (tests that
-// drive a net::Driver on the test's own thread). Header-only.
+// pump_until: wait_until for tests that drive an io_context on their own thread (a net::Driver,
+// a store adapter, the handler runner): the io_context runs in small slices between checks
+// instead of the thread sleeping. Header-only.
 #pragma once
 
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 
+#include "support/wait.hpp"
+
 namespace clusterd::testing {
 
-inline bool pump_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        io.run_for(std::chrono::milliseconds(10));
-        if (io.stopped()) io.restart();
-        if (cond()) return true;
-    }
-    return cond();
+/// Runs `io` in `slice`s until `cond` holds or `limit` passes; returns the last cond().
+inline bool pump_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit,
+                       std::chrono::milliseconds slice = std::chrono::milliseconds(10)) {
+    return wait_until(
+        [&] {
+            if (io.stopped()) io.restart();
+            io.run_for(slice);
+            return cond();
+        },
+        limit, std::chrono::milliseconds(0));
 }
 
 }  // namespace clusterd::testing

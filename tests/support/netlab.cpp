@@ -284,9 +284,9 @@ RunResult Lab::run(int h, const std::vector<std::string>& argv, std::chrono::mil
     return clusterd::testing::run(in(h, argv), timeout, stdin_data);
 }
 
-Child Lab::spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
-                 const std::vector<std::string>& extra_env) const {
-    return Child(in(h, argv), log_path, extra_env);
+Process Lab::spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
+                   const std::vector<std::string>& extra_env) const {
+    return Process(in(h, argv), log_path, extra_env);
 }
 
 int Lab::socket_in(int h, int domain, int type) const {

@@ -33,7 +33,7 @@
 #include <string>
 #include <vector>
 
-#include "interop/child.hpp"
+#include "support/process.hpp"
 
 namespace clusterd::testing::netlab {
 
@@ -85,8 +85,8 @@ public:
     RunResult run(int h, const std::vector<std::string>& argv,
                   std::chrono::milliseconds timeout = std::chrono::seconds(20), const std::string& stdin_data = "") const;
     /// Starts argv inside host h with stdout+stderr appended to log_path.
-    Child spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
-                const std::vector<std::string>& extra_env = {}) const;
+    Process spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
+                  const std::vector<std::string>& extra_env = {}) const;
 
     /// A socket (socket(2) arguments) created inside host h's namespace, for probes from the
     /// test process itself; the caller closes it. Throws on failure.

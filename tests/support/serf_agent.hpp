@@ -1,7 +1,8 @@
-// Test support: run the real `serf` binary on loopback. SerfAgent starts `serf agent` on
-// 127.0.0.x with free ports, records its PID, waits (bounded) until its RPC answers a handshake,
-// and in teardown kills and reaps it, printing its log if the test failed. run_command() runs any
-// CLI with a time limit and captures stdout/stderr/exit code. Reusable by any interop test.
+// The serf fixture: one real `serf agent` on a loopback address, built on Process. It takes two
+// ports from the port allocator, logs to the test's output folder, waits (bounded) until its
+// RPC answers a handshake, and stops by PID (SIGTERM, then SIGKILL) when the test ends,
+// printing its log if the test failed. For mixed clusters of serf and clusterd agents driven
+// through the stock CLI, see support/cluster.hpp.
 #pragma once
 
 #include <sys/types.h>
@@ -12,42 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "support/process.hpp"
+
 namespace clusterd::testing {
-
-struct CommandResult {
-    int exit_code = -1;  ///< -1 if killed on timeout or by a signal
-    std::string out;
-    std::string err;
-};
-
-/// Runs argv (PATH searched) to completion with `extra_env` ("K=V") added; killed after `timeout`.
-CommandResult run_command(const std::vector<std::string>& argv,
-                          std::chrono::milliseconds timeout = std::chrono::seconds(30),
-                          const std::vector<std::string>& extra_env = {});
-
-/// A port free for both TCP and UDP on `ip` right now.
-std::uint16_t free_loopback_port(const std::string& ip);
-
-/// A started child process; killed (SIGTERM, then SIGKILL) and reaped on destruction.
-class Process {
-public:
-    Process() = default;
-    Process(const std::vector<std::string>& argv, const std::string& log_path,
-            const std::vector<std::string>& extra_env = {});
-    ~Process();
-    Process(Process&& o) noexcept;
-    Process& operator=(Process&& o) noexcept;
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-
-    pid_t pid() const { return pid_; }
-    bool running();
-    /// Sends `sig`, waits up to `grace`, then SIGKILL; returns the wait status (or -1).
-    int stop(int sig, std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
-
-private:
-    pid_t pid_ = -1;
-};
 
 struct SerfAgentOptions {
     std::string node;                    ///< node name (required)
@@ -56,7 +24,11 @@ struct SerfAgentOptions {
     std::string encrypt_key;             ///< base64 gossip key ("" = plaintext)
     std::string rpc_auth;                ///< written to a JSON config file (serf reads it only there)
     std::vector<std::string> extra_args;
+    std::vector<std::string> extra_env = {};  ///< "K=V" added to the agent's environment
     std::string serf_binary = "/usr/bin/serf";
+    std::string log_level = "debug";
+    /// How long to wait for the RPC handshake.
+    std::chrono::milliseconds ready_timeout = std::chrono::seconds(15);
 };
 
 class SerfAgent {
@@ -69,12 +41,18 @@ public:
     /// True once the agent's RPC answered a handshake (false if it failed to start in time).
     bool ready() const { return ready_; }
     const std::string& node() const { return opts_.node; }
+    const std::string& ip() const { return opts_.ip; }
+    std::uint16_t bind_port() const { return bind_port_; }
+    std::uint16_t rpc_port() const { return rpc_port_; }
     std::string rpc_addr() const { return opts_.ip + ":" + std::to_string(rpc_port_); }
     std::string bind_addr() const { return opts_.ip + ":" + std::to_string(bind_port_); }
+    /// The agent's folder (its log, config file, whatever the test puts beside them).
+    const std::string& dir() const { return dir_; }
     pid_t pid() const { return proc_.pid(); }
     bool running() { return proc_.running(); }
-    std::string log() const;
-    /// Stops the agent now (SIGTERM, then SIGKILL); idempotent.
+    Process& process() { return proc_; }
+    std::string log() const { return proc_.log(); }
+    /// Stops the agent now (SIGTERM, then SIGKILL after 3 s); idempotent.
     void stop();
 
 private:

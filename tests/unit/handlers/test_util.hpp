@@ -1,4 +1,5 @@
-// Helpers shared by the handler tests: temp directories, bounded io_context runs, file reading.
+// Helpers shared by the handler tests: temp directories (removed at the end, unlike the
+// support library's temp_dir), bounded io_context runs, file reading.
 #pragma once
 
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <functional>
 #include <sstream>
 #include <string>
+
+#include "support/asio_pump.hpp"
 
 namespace clusterd::testutil {
 
@@ -44,15 +47,10 @@ inline std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-/// Runs `io` until `done()` is true or `limit` passes; returns done().
+/// Runs `io` until `done()` is true or `limit` passes; returns done() (support/asio_pump.hpp).
 inline bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
     io.restart();
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        io.run_for(std::chrono::milliseconds(20));
-        io.restart();
-    }
-    return done();
+    return clusterd::testing::pump_until(io, done, limit, std::chrono::milliseconds(20));
 }
 
 inline std::string record_script() { return std::string(HANDLERS_TEST_DIR) + "/record.sh"; }

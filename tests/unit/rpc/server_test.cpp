@@ -15,6 +15,7 @@
 #include "clusterd/rpc/client.hpp"
 #include "clusterd/rpc/server.hpp"
 #include "unit/rpc/fake_agent.hpp"
+#include "support/wait.hpp"
 #include "unit/rpc/raw_socket.hpp"
 
 using namespace clusterd;
@@ -252,7 +253,7 @@ TEST_F(RpcServer, ReconnectingFloodDoesNotLockOutAuthenticatedClient) {
         }
         ready = true;
     });
-    for (int i = 0; i < 500 && !ready; ++i) std::this_thread::sleep_for(10ms);
+    clusterd::testing::wait_until([&] { return ready.load(); }, 5s, 10ms);
     int served = 0;
     long long worst = 0;
     for (int i = 0; i < 10; ++i) {
@@ -369,10 +370,8 @@ TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
     }
     // Without reading from `slow` (reading would unstall it), wait for the server to drop it.
     std::uint64_t stalled = 0;
-    for (int i = 0; i < 200 && stalled == 0; ++i) {
-        stalled = on_io([this] { return server->counters().write_stalled; });
-        if (stalled == 0) std::this_thread::sleep_for(50ms);
-    }
+    clusterd::testing::wait_until(
+        [&] { return (stalled = on_io([this] { return server->counters().write_stalled; })) != 0; }, 10s, 50ms);
     EXPECT_EQ(stalled, 1u);
     EXPECT_TRUE(slow.wait_eof(5s));
     EXPECT_GT(on_io([this] { return server->dropped_records(); }), 0u);
@@ -400,7 +399,7 @@ TEST_F(RpcServer, HugeLengthClaimsDoNotGrowMemory) {
         socks2.push_back(std::make_unique<RawSocket>("127.0.0.1", port));
         socks2.back()->send(within);
     }
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(200ms);  // let the server read what it will before measuring RSS
     const long after = rss_kb();
     EXPECT_LT(after - before, 10 * 1024) << "RSS grew by " << (after - before) << " kB";
 }
@@ -412,12 +411,8 @@ TEST_F(RpcServer, LeaveRepliesThenShutsDownAgent) {
     auto r = (*c)->call(cmd::kLeave, nullptr, false);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->error, "");
-    bool down = false;
-    for (int i = 0; i < 100 && !down; ++i) {
-        down = on_io([this] { return agent.shutdown_called; });
-        if (!down) std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_TRUE(down);
+    EXPECT_TRUE(clusterd::testing::wait_until([this] { return on_io([this] { return agent.shutdown_called; }); }, 1s,
+                                              10ms));
 }
 
 TEST_F(RpcServer, ClientMembersJoinAndQueryStream) {

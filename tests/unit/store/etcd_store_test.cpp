@@ -22,6 +22,7 @@
 #include "clusterd/store/etcd_codec.hpp"
 #include "clusterd/store/store.hpp"
 #include "interop/etcd_cluster.hpp"
+#include "support/asio_pump.hpp"
 
 namespace clusterd::store {
 namespace {
@@ -45,11 +46,8 @@ template <typename Call>
 StoreResult run(asio::io_context& io, Call call) {
     std::optional<StoreResult> out;
     call([&](StoreResult r) { out = std::move(r); });
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!out && std::chrono::steady_clock::now() < deadline) {
-        io.restart();
-        io.run_for(10ms);
-    }
+    io.restart();
+    clusterd::testing::pump_until(io, [&] { return out.has_value(); }, 30s);
     EXPECT_TRUE(out.has_value()) << "store did not answer within 30 s";
     return out ? std::move(*out) : StoreResult{};
 }

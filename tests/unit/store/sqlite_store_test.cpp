@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "clusterd/store/store.hpp"
+#include "support/asio_pump.hpp"
 
 namespace clusterd::store {
 namespace {
@@ -44,11 +45,8 @@ template <typename Call>
 StoreResult run(asio::io_context& io, Call call) {
     std::optional<StoreResult> out;
     call([&](StoreResult r) { out = std::move(r); });
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!out && std::chrono::steady_clock::now() < deadline) {
-        io.restart();
-        io.run_for(10ms);
-    }
+    io.restart();
+    clusterd::testing::pump_until(io, [&] { return out.has_value(); }, 20s);
     EXPECT_TRUE(out.has_value()) << "store did not answer within 20 s";
     return out ? std::move(*out) : StoreResult{};
 }

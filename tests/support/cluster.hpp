@@ -1,6 +1,7 @@
 // A loopback cluster of real agents for interop tests: `serf agent` and `clusterd agent`
-// started with the same Serf flags, observed through the stock `serf` CLI (so every check
-// also exercises clusterd's RPC), stopped by PID when the fixture ends.
+// started with the same Serf flags (Process + ports from the allocator), observed through the
+// stock `serf` CLI (so every check also exercises clusterd's RPC), stopped by PID when the
+// fixture ends. Every agent's log is in the cluster's folder (temp_dir), dump() prints them.
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "child.hpp"
+#include "support/process.hpp"
 
 namespace clusterd::testing {
 
@@ -23,7 +24,7 @@ struct AgentProc {
     std::uint16_t port = 0;
     std::uint16_t rpc = 0;
     std::vector<std::string> argv;
-    Child child;
+    Process child;
 
     std::string bind_addr() const { return "127.0.0.1:" + std::to_string(port); }
     std::string rpc_addr() const { return "127.0.0.1:" + std::to_string(rpc); }
@@ -114,10 +115,5 @@ private:
     std::string dir_;
     std::deque<AgentProc> agents_;
 };
-
-/// Writes an executable shell script into `dir` and returns its path.
-std::string write_script(const std::string& dir, const std::string& name, const std::string& body);
-/// Reads a whole file ("" if absent).
-std::string read_file(const std::string& path);
 
 }  // namespace clusterd::testing

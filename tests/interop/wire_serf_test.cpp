@@ -1,22 +1,20 @@
 // Interop: bytes produced by clusterd's wire codecs are accepted by a REAL serf agent on loopback
-// (127.0.62.x only). A plain, a CRC'd and an encrypted ping must each be answered with an ack;
-// a corrupted CRC or a wrong key must not; a TCP push-pull join we encode must make serf list our
-// node with its tags. Every agent started here is killed and reaped in teardown.
+// (127.0.62.x only, ports from the allocator). A plain, a CRC'd and an encrypted ping must each
+// be answered with an ack; a corrupted CRC or a wrong key must not; a TCP push-pull join we
+// encode must make serf list our node with its tags. Every agent started here is stopped by PID
+// and reaped in teardown (support/serf_agent.hpp).
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -25,11 +23,11 @@
 #include "clusterd/wire/envelope.hpp"
 #include "clusterd/wire/memberlist.hpp"
 #include "clusterd/wire/serf_messages.hpp"
-
-extern char** environ;
+#include "support/serf_agent.hpp"
 
 using namespace clusterd;
 using namespace clusterd::wire;
+using namespace clusterd::testing;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -37,7 +35,7 @@ namespace {
 constexpr const char* kSerf = "/usr/bin/serf";
 constexpr const char* kKey = "AAECAwQFBgcICQoLDA0ODw==";
 constexpr const char* kOtherKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-constexpr std::uint16_t kSerfPort = 27946;
+// The probe's own gossip port in the push-pull state (nothing listens there).
 constexpr std::uint16_t kOurPort = 27947;
 
 sockaddr_in addr_of(const char* ip, std::uint16_t port) {
@@ -58,54 +56,36 @@ base::Bytes ip_bytes(const char* ip) {
 class SerfAgentTest : public ::testing::Test {
 protected:
     void TearDown() override {
-        for (pid_t pid : pids_) {
-            kill(pid, SIGKILL);
-            int status = 0;
-            waitpid(pid, &status, 0);
-        }
-        pids_.clear();
+        agents_.clear();  // stopped by PID and reaped (support/serf_agent.hpp)
         if (udp_ >= 0) close(udp_);
     }
 
-    /// Starts `serf agent` on ip:27946 and waits (bounded) until it answers on TCP.
+    /// Starts `serf agent` on `ip` (ports from the allocator) and waits (bounded) until its RPC
+    /// answers.
     bool start_agent(const std::string& ip, const std::string& name, std::vector<std::string> extra) {
         if (access(kSerf, X_OK) != 0) return false;
-        std::vector<std::string> args = {kSerf, "agent", "-node=" + name, "-bind=" + ip + ":" + std::to_string(kSerfPort),
-                                         "-rpc-addr=" + ip + ":27373", "-log-level=debug", "-tag", "role=golden"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        pid_t pid = 0;
-        int rc = posix_spawn(&pid, kSerf, &fa, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) return false;
-        pids_.push_back(pid);
-        auto deadline = Clock::now() + std::chrono::seconds(10);
-        while (Clock::now() < deadline) {
-            int s = socket(AF_INET, SOCK_STREAM, 0);
-            auto a = addr_of(ip.c_str(), kSerfPort);
-            bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-            close(s);
-            if (ok) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        return false;
+        SerfAgentOptions o;
+        o.node = name;
+        o.ip = ip;
+        o.tags = {{"role", "golden"}};
+        o.extra_args = std::move(extra);
+        agents_.push_back(std::make_unique<SerfAgent>(o));
+        return agents_.back()->ready();
     }
+    const SerfAgent& agent() const { return *agents_.back(); }
+    std::uint16_t serf_port() const { return agent().bind_port(); }
 
     void open_udp(const char* our_ip) {
+        our_port_ = free_port(our_ip);
+        ASSERT_NE(our_port_, 0);
         udp_ = socket(AF_INET, SOCK_DGRAM, 0);
         ASSERT_GE(udp_, 0);
-        auto a = addr_of(our_ip, kOurPort);
+        auto a = addr_of(our_ip, our_port_);
         ASSERT_EQ(bind(udp_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     }
 
     void send_udp(const std::string& ip, const base::Bytes& b) {
-        auto a = addr_of(ip.c_str(), kSerfPort);
+        auto a = addr_of(ip.c_str(), serf_port());
         ASSERT_EQ(sendto(udp_, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
                   static_cast<ssize_t>(b.size()));
     }
@@ -130,13 +110,14 @@ protected:
         return false;
     }
 
-    std::vector<pid_t> pids_;
-    int udp_ = -1;
-};
+    base::Bytes ping_to(const std::string& node, std::uint32_t seq, const char* our_ip) const {
+        return encode(Ping{seq, node, ip_bytes(our_ip), our_port_, "clusterd-probe"});
+    }
 
-base::Bytes ping_to(const std::string& node, std::uint32_t seq, const char* our_ip) {
-    return encode(Ping{seq, node, ip_bytes(our_ip), kOurPort, "clusterd-probe"});
-}
+    std::vector<std::unique_ptr<SerfAgent>> agents_;
+    int udp_ = -1;
+    std::uint16_t our_port_ = 0;
+};
 
 NonceSource nonce() { return system_nonce_source(); }
 
@@ -212,7 +193,7 @@ TEST_F(SerfAgentTest, PushPullJoinIsAcceptedAndAnswered) {
     ASSERT_GE(s, 0);
     timeval tv{5, 0};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    auto a = addr_of(ip.c_str(), kSerfPort);
+    auto a = addr_of(ip.c_str(), serf_port());
     ASSERT_EQ(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     ASSERT_EQ(send(s, frame->data(), frame->size(), 0), static_cast<ssize_t>(frame->size()));
     base::Bytes in;
@@ -246,18 +227,11 @@ TEST_F(SerfAgentTest, PushPullJoinIsAcceptedAndAnswered) {
     EXPECT_TRUE(std::get<SerfPushPull>(*serf_state).status_ltimes.count("golden-p"));
 
     // serf merged our state: `serf members` lists our node with our tag (bounded wait)
-    bool listed = false;
-    auto until = Clock::now() + std::chrono::seconds(5);
-    while (!listed && Clock::now() < until) {
-        std::string cmd = std::string(kSerf) + " members -rpc-addr=" + ip + ":27373 2>/dev/null";
-        FILE* f = popen(cmd.c_str(), "r");
-        ASSERT_NE(f, nullptr);
-        std::string out;
-        std::array<char, 512> line{};
-        while (fgets(line.data(), line.size(), f)) out += line.data();
-        pclose(f);
-        listed = out.find("clusterd-probe") != std::string::npos && out.find("role=probe") != std::string::npos;
-        if (!listed) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+    const bool listed = wait_until(
+        [&] {
+            const auto out = run({kSerf, "members", "-rpc-addr=" + agent().rpc_addr()}, std::chrono::seconds(5)).out;
+            return out.find("clusterd-probe") != std::string::npos && out.find("role=probe") != std::string::npos;
+        },
+        std::chrono::seconds(5), std::chrono::milliseconds(200));
     EXPECT_TRUE(listed) << "serf did not accept the encoded push-pull";
 }

@@ -2,11 +2,7 @@
 // `serf agent` (127.x loopback only) that sees member join/update/failed/reap/leave, a user event
 // and a query. Each recording (SERF_* env + stdin) must equal what build_handler_env/build_handler_stdin
 // produce for the same event, and what the same script records when clusterd's ProcessRunner runs it.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,12 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
-#include <thread>
 
 #include "clusterd/agent/handlers.hpp"
 #include "clusterd/agent/process_runner.hpp"
-#include "test_util.hpp"
+#include "support/serf_agent.hpp"
+#include "unit/handlers/test_util.hpp"
 
 using namespace clusterd::agent;
 using namespace std::chrono_literals;
@@ -27,20 +24,20 @@ using clusterd::testutil::read_file;
 using clusterd::testutil::record_script;
 using clusterd::testutil::run_until;
 using clusterd::testutil::TempDir;
+using clusterd::testing::run;
+using clusterd::testing::SerfAgent;
+using clusterd::testing::SerfAgentOptions;
+using clusterd::testing::wait_until;
 
 namespace {
 
 constexpr const char* kSerf = "/usr/bin/serf";
 
-std::string sh_run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(("timeout 20 " + cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) return out;
-    char buf[1024];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-    return out;
+/// A serf CLI command against an agent's RPC: stdout and stderr together (bounded).
+std::string serf_cli(std::vector<std::string> args) {
+    args.insert(args.begin(), kSerf);
+    const auto r = run(args, std::chrono::seconds(20));
+    return r.out + r.err;
 }
 
 std::size_t count_records(const std::string& dir) {
@@ -51,12 +48,7 @@ std::size_t count_records(const std::string& dir) {
 }
 
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return pred();
+    return wait_until(pred, limit, std::chrono::milliseconds(50));
 }
 
 std::map<std::string, std::string> parse_env(const std::string& text);
@@ -128,34 +120,27 @@ protected:
         ip_b_ = "127.61." + std::to_string(octet) + ".2";
         ip_c_ = "127.61." + std::to_string(octet) + ".3";
     }
-    void TearDown() override {
-        for (pid_t pid : pids_) {
-            ::kill(pid, SIGKILL);
-            int st = 0;
-            ::waitpid(pid, &st, 0);
-        }
-    }
 
-    pid_t spawn_serf(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
-        std::vector<char*> argv{const_cast<char*>(kSerf)};
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        std::vector<char*> envp;
-        for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-        envp.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        pid_t pid = -1;
-        const int rc = ::posix_spawn(&pid, kSerf, &fa, nullptr, argv.data(), envp.data());
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc == 0) pids_.push_back(pid);
-        return rc == 0 ? pid : -1;
+    /// A real serf agent (support/serf_agent.hpp: ports from the allocator, stopped by PID).
+    SerfAgent& start_serf(const std::string& node, const std::string& ip, std::map<std::string, std::string> tags,
+                          std::vector<std::string> args, const std::vector<std::string>& env) {
+        SerfAgentOptions o;
+        o.node = node;
+        o.ip = ip;
+        o.tags = std::move(tags);
+        o.extra_args = std::move(args);
+        o.extra_env = env;
+        agents_.push_back(std::make_unique<SerfAgent>(o));
+        return *agents_.back();
+    }
+    std::string logs_text() const {
+        std::string out;
+        for (const auto& a : agents_) out += "---- " + a->node() + "\n" + a->log();
+        return out;
     }
 
     std::string ip_a_, ip_b_, ip_c_;
-    std::vector<pid_t> pids_;
+    std::vector<std::unique_ptr<SerfAgent>> agents_;
 };
 
 }  // namespace
@@ -163,23 +148,19 @@ protected:
 TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     TempDir serf_dir("serf-rec");
     TempDir ours_dir("ours-rec");
-    TempDir logs("serf-logs");
+    TempDir logs("serf-conf");
     const std::vector<std::string> env{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "RECORD_DIR=" + serf_dir.path(),
                                        "CLUSTERD_RECORD_INHERIT=from-agent"};
-    const std::string rpc_a = "-rpc-addr=" + ip_a_ + ":7373";
-    const std::string rpc_b = "-rpc-addr=" + ip_b_ + ":7373";
 
     {
         std::ofstream(logs.file("a.json")) << R"({"reconnect_timeout": "1s"})";
     }
-    ASSERT_GT(spawn_serf({"agent", "-node=agent-a", "-bind=" + ip_a_ + ":7946", rpc_a, "-tag", "role=web", "-tag",
-                          "dc-zone=z1", "-event-handler=" + record_script(), "-log-level=debug",
-                          "-config-file=" + logs.file("a.json")},
-                         env, logs.file("a.log")),
-              0);
+    auto& agent_a = start_serf("agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}},
+                               {"-event-handler=" + record_script(), "-config-file=" + logs.file("a.json")}, env);
+    ASSERT_TRUE(agent_a.ready()) << logs_text();
+    const std::string rpc_a = "-rpc-addr=" + agent_a.rpc_addr();
     const std::string dir = serf_dir.path();
     const std::vector<std::string> inherited_for_check{"CLUSTERD_RECORD_INHERIT=from-agent"};
-    auto logs_text = [&] { return read_file(logs.file("a.log")) + read_file(logs.file("b.log")) + read_file(logs.file("c.log")); };
     const HandlerMember a{"agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}}};
     const HandlerMember b{"agent-b", ip_b_, {{"role", "db"}}};
     const HandlerMember b2{"agent-b", ip_b_, {{"role", "db"}, {"zone", "b1"}}};
@@ -191,36 +172,33 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-a"); }, 15s))
         << "agent a never ran its handler for its own join:\n" << logs_text();
 
-    ASSERT_GT(spawn_serf({"agent", "-node=agent-b", "-bind=" + ip_b_ + ":7946", rpc_b, "-tag", "role=db",
-                          "-join=" + ip_a_ + ":7946"},
-                         env, logs.file("b.log")),
-              0);
+    auto& agent_b = start_serf("agent-b", ip_b_, {{"role", "db"}}, {"-join=" + agent_a.bind_addr()}, env);
+    ASSERT_TRUE(agent_b.ready()) << logs_text();
+    const std::string rpc_b = "-rpc-addr=" + agent_b.rpc_addr();
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-b"); }, 15s)) << logs_text();
 
-    const std::string ev = sh_run(std::string(kSerf) + " event " + rpc_a + " -coalesce=false deploy 'v1 payload'");
+    const std::string ev = serf_cli({"event", rpc_a, "-coalesce=false", "deploy", "v1 payload"});
     ASSERT_NE(ev.find("dispatched"), std::string::npos) << ev;
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "user", ""); }, 15s)) << logs_text();
 
-    const std::string q = sh_run(std::string(kSerf) + " query " + rpc_a + " -node=agent-a -timeout=3s load 'q?'");
+    const std::string q = serf_cli({"query", rpc_a, "-node=agent-a", "-timeout=3s", "load", "q?"});
     EXPECT_NE(q.find("Response from 'agent-a': response from agent-a"), std::string::npos) << q;
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "query", ""); }, 15s)) << logs_text();
 
     phase_start.push_back(count_records(dir));
     phase_members.push_back({{"agent-a", a}, {"agent-b", b2}, {"agent-c", c}});
-    const std::string tg = sh_run(std::string(kSerf) + " tags " + rpc_b + " -set zone=b1");
+    const std::string tg = serf_cli({"tags", rpc_b, "-set", "zone=b1"});
     EXPECT_NE(tg.find("Successfully updated agent tags"), std::string::npos) << tg;
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-update", "agent-b"); }, 15s)) << logs_text();
 
-    const pid_t c_pid = spawn_serf({"agent", "-node=agent-c", "-bind=" + ip_c_ + ":7946", "-rpc-addr=" + ip_c_ + ":7373",
-                                    "-tag", "role=cache", "-join=" + ip_a_ + ":7946"},
-                                   env, logs.file("c.log"));
-    ASSERT_GT(c_pid, 0);
+    auto& agent_c = start_serf("agent-c", ip_c_, {{"role", "cache"}}, {"-join=" + agent_a.bind_addr()}, env);
+    ASSERT_TRUE(agent_c.ready()) << logs_text();
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-c"); }, 15s)) << logs_text();
-    ::kill(c_pid, SIGKILL);  // no leave: a must see it fail, then reap it (reconnect_timeout 1s, reaper every 15s)
+    agent_c.process().kill9();  // no leave: a must see it fail, then reap it (reconnect_timeout 1s, reaper every 15s)
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-failed", "agent-c"); }, 45s)) << logs_text();
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-reap", "agent-c"); }, 45s)) << logs_text();
 
-    const std::string lv = sh_run(std::string(kSerf) + " leave " + rpc_b);
+    const std::string lv = serf_cli({"leave", rpc_b});
     EXPECT_NE(lv.find("Graceful leave complete"), std::string::npos) << lv;
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-leave", "agent-b"); }, 20s)) << logs_text();
 

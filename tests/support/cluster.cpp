@@ -1,10 +1,6 @@
-#include "cluster.hpp"
+#include "support/cluster.hpp"
 
 #include <signal.h>
-#include <sys/stat.h>
-
-#include <fstream>
-#include <sstream>
 
 namespace clusterd::testing {
 
@@ -29,22 +25,16 @@ AgentProc& Cluster::start(Kind kind, const std::string& name, const std::vector<
               "-log-level=debug"};
     for (const auto& e : extra) a.argv.push_back(e);
     if (join_to != nullptr) a.argv.push_back("-join=" + join_to->bind_addr());
-    a.child = Child(a.argv, dir_ + "/" + name + ".log");
     agents_.push_back(std::move(a));
-    auto& ref = agents_.back();
-    wait_until(
-        [&] {
-            return run({"serf", "members", "-rpc-addr=" + ref.rpc_addr()}, std::chrono::seconds(3)).exit_code == 0;
-        },
-        std::chrono::seconds(15), std::chrono::milliseconds(100));
-    return ref;
+    return restart(agents_.back());
 }
 
 AgentProc& Cluster::restart(AgentProc& a) {
-    a.child = Child(a.argv, dir_ + "/" + a.name + ".log");
-    wait_until(
+    a.child = Process(a.argv, dir_ + "/" + a.name + ".log");
+    // Ready once its RPC answers `members`; an agent that exits (a bad flag) ends the wait early.
+    a.child.wait_ready(
         [&] { return run({"serf", "members", "-rpc-addr=" + a.rpc_addr()}, std::chrono::seconds(3)).exit_code == 0; },
-        std::chrono::seconds(15), std::chrono::milliseconds(100));
+        std::chrono::seconds(15));
     return a;
 }
 
@@ -73,20 +63,6 @@ std::string Cluster::dump() const {
         out += "\n===== " + a.name + " (" + a.kind_name() + ") =====\n" + log;
     }
     return out;
-}
-
-std::string write_script(const std::string& dir, const std::string& name, const std::string& body) {
-    std::string path = dir + "/" + name;
-    std::ofstream(path) << "#!/bin/sh\n" << body;
-    ::chmod(path.c_str(), 0755);
-    return path;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 }  // namespace clusterd::testing
