@@ -139,7 +139,10 @@ Node::Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotS
     }
 }
 
-Node::~Node() = default;
+Node::~Node() {
+    // The endpoint goes first: it holds the delegate (and through it every seam) by reference.
+    if (impl_) impl_->core.endpoint.reset();
+}
 
 // ---- plumbing -------------------------------------------------------------------------------
 
