@@ -192,17 +192,17 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     }
     auto& sf = s["serf"];
     sf["members"] = std::to_string(node_->members().size());
-    sf["failed"] = std::to_string(node_->num_failed());
-    sf["left"] = std::to_string(node_->num_left());
+    sf["failed"] = std::to_string(node_->gauges().num_failed);
+    sf["left"] = std::to_string(node_->gauges().num_left);
     sf["health_score"] = std::to_string(node_->endpoint().health_score());
-    sf["member_time"] = std::to_string(node_->member_time());
-    sf["event_time"] = std::to_string(node_->event_time());
-    sf["query_time"] = std::to_string(node_->query_time());
-    sf["intent_queue"] = std::to_string(node_->intent_queue());
-    sf["event_queue"] = std::to_string(node_->event_queue());
-    sf["query_queue"] = std::to_string(node_->query_queue());
+    sf["member_time"] = std::to_string(node_->clocks().member);
+    sf["event_time"] = std::to_string(node_->clocks().event);
+    sf["query_time"] = std::to_string(node_->clocks().query);
+    sf["intent_queue"] = std::to_string(node_->gauges().intent_queue);
+    sf["event_queue"] = std::to_string(node_->gauges().event_queue);
+    sf["query_queue"] = std::to_string(node_->gauges().query_queue);
     sf["encrypted"] = keyring_.enabled() ? "true" : "false";
-    if (!cfg_.disable_coordinates) sf["coordinate_resets"] = std::to_string(node_->coordinate_resets());
+    if (!cfg_.disable_coordinates) sf["coordinate_resets"] = std::to_string(node_->gauges().coordinate_resets);
     auto& tags = s["tags"];
     for (const auto& [k, v] : node_->tags()) tags[k] = v;
     if (registry_) {

@@ -32,10 +32,7 @@ base::Result<std::vector<HandlerSpec>> parse_handler_specs(const std::vector<std
 }
 
 bool filter_matches(const EventFilter& filter, const HandlerEvent& event) {
-    if (filter.event == "*") return true;
-    if (filter.event != event_kind_name(event.kind)) return false;
-    if ((filter.event == "user" || filter.event == "query") && !filter.name.empty()) return filter.name == event.name;
-    return true;
+    return filter.matches(event_kind_name(event.kind), event.name);
 }
 
 std::string tag_env_name(std::string_view key) {

@@ -8,7 +8,16 @@ bool valid_event_type(std::string_view e) {
            e == "member-reap" || e == "user" || e == "query" || e == "*";
 }
 
-base::Result<std::vector<EventFilter>> parse_event_filter(std::string_view filter) {
+bool EventFilter::valid() const { return valid_event_type(event); }
+
+bool EventFilter::matches(std::string_view type, std::string_view event_name) const {
+    if (event == "*") return true;
+    if (event != type) return false;
+    if ((event == "user" || event == "query") && !name.empty()) return name == event_name;
+    return true;
+}
+
+std::vector<EventFilter> split_event_filter(std::string_view filter) {
     if (filter.empty()) filter = "*";
     std::vector<EventFilter> out;
     std::size_t start = 0;
@@ -25,15 +34,23 @@ base::Result<std::vector<EventFilter>> parse_event_filter(std::string_view filte
         } else {
             f.event = std::string(item);
         }
-        if (!valid_event_type(f.event)) {
-            return base::make_error("bad_event_filter",
-                                    "unknown event type '" + std::string(item) +
-                                        "' (valid: member-join, member-leave, member-failed, member-update, "
-                                        "member-reap, user, user:NAME, query, query:NAME, *)");
-        }
         out.push_back(std::move(f));
         if (comma == std::string_view::npos) break;
         start = comma + 1;
+    }
+    return out;
+}
+
+base::Result<std::vector<EventFilter>> parse_event_filter(std::string_view filter) {
+    std::vector<EventFilter> out = split_event_filter(filter);
+    for (const auto& f : out) {
+        // Only an item without a user:/query: prefix can be invalid, so `event` is the item.
+        if (!f.valid()) {
+            return base::make_error("bad_event_filter",
+                                    "unknown event type '" + f.event +
+                                        "' (valid: member-join, member-leave, member-failed, member-update, "
+                                        "member-reap, user, user:NAME, query, query:NAME, *)");
+        }
     }
     return out;
 }

@@ -16,12 +16,6 @@ int level_index(std::string_view l) {
 }
 }  // namespace
 
-bool EventFilter::valid() const {
-    return event == "member-join" || event == "member-leave" || event == "member-failed" ||
-           event == "member-update" || event == "member-reap" || event == "user" || event == "query" ||
-           event == "*";
-}
-
 std::string event_type_name(const Event& e) {
     if (const auto* m = std::get_if<MemberEvent>(&e)) return m->type;
     if (std::holds_alternative<UserEvent>(e)) return "user";
@@ -29,34 +23,15 @@ std::string event_type_name(const Event& e) {
 }
 
 bool EventFilter::matches(const Event& e) const {
-    if (event == "*") return true;
-    if (event_type_name(e) != event) return false;
-    if (event == "user" && !name.empty()) return std::get<UserEvent>(e).name == name;
-    if (event == "query" && !name.empty()) return std::get<QueryEvent>(e).name == name;
-    return true;
+    std::string_view event_name;
+    if (const auto* u = std::get_if<UserEvent>(&e)) event_name = u->name;
+    if (const auto* q = std::get_if<QueryEvent>(&e)) event_name = q->name;
+    return config::EventFilter::matches(event_type_name(e), event_name);
 }
 
 std::vector<EventFilter> parse_event_filter(std::string_view spec) {
-    if (spec.empty()) spec = "*";
     std::vector<EventFilter> out;
-    std::size_t start = 0;
-    while (true) {
-        const std::size_t comma = spec.find(',', start);
-        std::string_view part = spec.substr(start, comma == std::string_view::npos ? spec.npos : comma - start);
-        EventFilter f;
-        if (part.substr(0, 5) == "user:") {
-            f.event = "user";
-            f.name = std::string(part.substr(5));
-        } else if (part.substr(0, 6) == "query:") {
-            f.event = "query";
-            f.name = std::string(part.substr(6));
-        } else {
-            f.event = std::string(part);
-        }
-        out.push_back(std::move(f));
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
-    }
+    for (auto& f : config::split_event_filter(spec)) out.push_back(EventFilter{std::move(f)});
     return out;
 }
 

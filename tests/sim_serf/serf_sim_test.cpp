@@ -52,8 +52,8 @@ TEST(SerfSim, JoinLeaveCrashAndReap) {
     };
     ASSERT_TRUE(c.sim.run_until(failed_everywhere, 60s));
     for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-3"), 1u);
-    EXPECT_EQ(c.node(0).num_failed(), 1u);
-    EXPECT_EQ(c.node(0).num_left(), 1u);
+    EXPECT_EQ(c.node(0).gauges().num_failed, 1u);
+    EXPECT_EQ(c.node(0).gauges().num_left, 1u);
 
     // Reap after the (shortened) reconnect/tombstone timeouts: both disappear with member-reap.
     auto reaped = [&] {
@@ -508,7 +508,7 @@ TEST(SerfSim, ImmediateDisseminationIsFasterAndABurstStaysWithinTheBound) {
 namespace {
 /// The Lamport time node `viewer` holds for `member`'s status (from its push-pull state).
 std::uint64_t status_ltime(serf::Node& viewer, const std::string& member) {
-    auto decoded = wire::decode_serf(viewer.local_state(false));
+    auto decoded = wire::decode_serf(viewer.delegate().local_state(false));
     if (!decoded) return 0;
     const auto& pp = std::get<wire::SerfPushPull>(*decoded);
     auto it = pp.status_ltimes.find(member);

@@ -15,58 +15,16 @@
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/swim/endpoint.hpp"
+#include "clusterd/swim/host.hpp"
 #include "clusterd/wire/envelope.hpp"
 
 namespace clusterd::net {
 
-/// What the driver runs: a swim::Endpoint, or a layer that owns one (serf::Node). Packets and
-/// streams go in as plaintext; transmits come out as plaintext.
-class Host {
-public:
-    virtual ~Host() = default;
-    virtual void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) = 0;
-    virtual base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
-                                                            base::Instant now) = 0;
-    virtual void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now) = 0;
-    virtual void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) = 0;
-    virtual void handle_timeout(base::Instant now) = 0;
-    virtual base::Instant next_deadline() const = 0;
-    virtual std::optional<swim::Transmit> poll_transmit() = 0;
-    virtual void set_packet_overhead(std::size_t bytes) = 0;
-};
-
-/// Adapts anything with the Endpoint's driver methods (swim::Endpoint, serf::Node) to Host.
+/// What the driver runs: a swim::Endpoint, or a layer that owns one (serf::Node), through the
+/// host interface the simulator uses too (swim/host.hpp).
+using Host = swim::Host;
 template <typename T>
-class HostAdapter final : public Host {
-public:
-    explicit HostAdapter(T& t) : t_(t) {}
-    void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) override {
-        t_.handle_packet(from, msg, now);
-    }
-    base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
-                                                    base::Instant now) override {
-        return t_.handle_stream_request(from, msg, now);
-    }
-    void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override {
-        t_.handle_stream_reply(id, msg, now);
-    }
-    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override {
-        t_.stream_failed(id, now, why);
-    }
-    void handle_timeout(base::Instant now) override { t_.handle_timeout(now); }
-    base::Instant next_deadline() const override { return t_.next_deadline(); }
-    std::optional<swim::Transmit> poll_transmit() override { return t_.poll_transmit(); }
-    void set_packet_overhead(std::size_t bytes) override {
-        if constexpr (requires { t_.endpoint(); }) {
-            t_.endpoint().set_packet_overhead(bytes);
-        } else {
-            t_.set_packet_overhead(bytes);
-        }
-    }
-
-private:
-    T& t_;
-};
+using HostAdapter = swim::HostAdapter<T>;
 
 struct DriverOptions {
     asio::ip::address bind_addr = asio::ip::make_address("0.0.0.0");

@@ -1,24 +1,26 @@
-// Serf's event filter syntax ("*", "member-join", "user:deploy", "query:load,member-leave", ...),
-// used by the `stream` command (and the same as event-handler filters), and the log-level filter
-// of `monitor` (TRACE < DEBUG < INFO < WARN < ERR, matched on the "[LEVEL]" tag of a line).
+// The `stream` command's event filters and the log-level filter of `monitor` (TRACE < DEBUG <
+// INFO < WARN < ERR, matched on the "[LEVEL]" tag of a line). The filter grammar and matching are
+// config::EventFilter's (the same filters as event handlers); this header only applies them to
+// an IPC event.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "clusterd/config/event_filter.hpp"
 #include "clusterd/rpc/agent_api.hpp"
 
 namespace clusterd::rpc {
 
-struct EventFilter {
-    std::string event;  ///< "*", "member-join", ..., "user", "query"
-    std::string name;   ///< for user:NAME / query:NAME; "" = any
-    bool valid() const;
+/// config::EventFilter applied to an IPC event (its type name and user event / query name).
+struct EventFilter : config::EventFilter {
+    using config::EventFilter::matches;
     bool matches(const Event& e) const;
 };
 
-/// Splits on ',' exactly as Serf does; "" means "*". Check valid() on each result.
+/// config::split_event_filter: splits on ',' exactly as Serf does; "" means "*". Check valid()
+/// on each result.
 std::vector<EventFilter> parse_event_filter(std::string_view spec);
 
 /// Serf's name of an event's type ("member-join", "user", "query", ...).

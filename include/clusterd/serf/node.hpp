@@ -1,7 +1,7 @@
-// serf::Node: the Serf layer on top of a swim::Endpoint it owns. It is the endpoint's Delegate:
-// Serf messages ride memberlist user messages and gossip piggyback (three broadcast queues:
-// intents, queries, events), push-pull carries Serf's clocks/status times/event ring, node
-// meta carries tags, ping acks carry Vivaldi coordinates. Pure and sans-I/O like the endpoint:
+// serf::Node: the Serf layer on top of a swim::Endpoint it owns. Its delegate on that endpoint
+// carries Serf messages in memberlist user messages and gossip piggyback (three broadcast
+// queues: intents, queries, events), Serf's clocks/status times/event ring in push-pull, tags
+// in node meta and Vivaldi coordinates in ping acks. Pure and sans-I/O like the endpoint:
 // the driver forwards packets/streams/timeouts with `now`, drains poll_transmit(), and polls
 // events, query updates, join results, log lines and snapshot records.
 #pragma once
@@ -32,7 +32,6 @@
 #include "clusterd/serf/member.hpp"
 #include "clusterd/serf/query.hpp"
 #include "clusterd/serf/snapshot.hpp"
-#include "clusterd/swim/broadcast_queue.hpp"
 #include "clusterd/swim/delegate.hpp"
 #include "clusterd/swim/endpoint.hpp"
 
@@ -94,13 +93,45 @@ struct NodeStats {
     std::uint64_t events_dropped = 0;  ///< event queue overflow
 };
 
-class Node final : public swim::Delegate {
+/// Lamport clocks (serf info, tests).
+struct NodeClocks {
+    LamportTime member = 0;
+    LamportTime event = 0;
+    LamportTime query = 0;
+    /// User events with a Lamport time below this are dropped (set by a snapshot restore and
+    /// by joins that ignore old events, as Serf's eventMinTime).
+    LamportTime event_min = 0;
+};
+
+/// Sizes of the node's queues and buffers (serf info; the simulation swarm checks they stay
+/// bounded).
+struct NodeGauges {
+    std::size_t intent_queue = 0, event_queue = 0, query_queue = 0;  ///< broadcast queues
+    std::size_t num_failed = 0, num_left = 0;
+    std::size_t intent_buffer = 0;       ///< recent intents about unknown members
+    std::size_t event_buffer_slots = 0;  ///< user-event dedup ring
+    std::size_t pending_outputs = 0;     ///< events + query updates + log lines not yet polled
+    std::size_t pending_queries = 0;     ///< queries this node started that are still open
+    std::uint64_t coordinate_resets = 0;
+};
+
+namespace detail {
+struct NodeImpl;
+}
+
+/// The facade the agent and the simulator drive. The logic lives in one class per Serf seam
+/// (src/serf): Members (member states and join/leave intents), Lifecycle (join bookkeeping,
+/// graceful leave, force-leave, reap, reconnect), UserEvents, Queries (user queries, internal
+/// queries, key management), and GossipDelegate (the endpoint's swim::Delegate: message
+/// dispatch, broadcasts, push-pull, tags, coordinates), over a shared Core (configuration,
+/// outputs, the endpoint).
+class Node final {
 public:
     /// `restored`: state replayed from a snapshot file (clocks restored so old user events and
     /// queries are not replayed; its alive nodes are re-joined by rejoin_previous()).
     Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotState* restored = nullptr,
          std::size_t snapshot_file_size = 0);
-    ~Node() override;
+    ~Node();
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
 
@@ -120,7 +151,7 @@ public:
     std::optional<LogLine> poll_log();
     /// Snapshot lines produced since the last call (empty when snapshots are off).
     std::string drain_snapshot();
-    SnapshotRecorder* snapshot_recorder() { return snapshot_ ? &*snapshot_ : nullptr; }
+    SnapshotRecorder* snapshot_recorder();
 
     // ---- commands --------------------------------------------------------------------------
     /// Join through `seeds`; `ignore_old` drops user events learned from these push-pulls.
@@ -130,7 +161,6 @@ public:
     void rejoin_previous(base::Instant now);
     /// Graceful leave: leave intent, then memberlist leave, then the propagate delay.
     base::Status leave(base::Instant now);
-    bool leave_complete() const { return state_ == NodeState::Left; }
     /// Stops the node (no further processing).
     void shutdown();
     /// force-leave: failed -> left (and, with prune, erased) everywhere.
@@ -150,155 +180,29 @@ public:
                                               base::Instant now);
 
     // ---- state -----------------------------------------------------------------------------
-    NodeState state() const { return state_; }
+    NodeState state() const;
+    bool leave_complete() const { return state() == NodeState::Left; }
     std::vector<Member> members() const;
     std::optional<Member> member(const std::string& name) const;
-    Member local_member() const;
-    const std::string& name() const { return config_.node_name(); }
-    const std::map<std::string, std::string>& tags() const { return config_.tags; }
-    LamportTime member_time() const { return clock_.time(); }
-    LamportTime event_time() const { return event_clock_.time(); }
-    LamportTime query_time() const { return query_clock_.time(); }
-    std::size_t intent_queue() const { return intent_q_.size(); }
-    std::size_t event_queue() const { return event_q_.size(); }
-    std::size_t query_queue() const { return query_q_.size(); }
-    std::size_t num_failed() const { return failed_.size(); }
     /// Status of a member without copying it (None when unknown).
-    MemberStatus member_status(const std::string& node) const {
-        auto it = members_.find(node);
-        return it == members_.end() ? MemberStatus::None : it->second.member.status;
-    }
-    /// Read-only sizes of the internal buffers (the simulation swarm checks they stay bounded).
-    std::size_t intent_buffer_size() const { return intents_.size(); }
-    std::size_t event_buffer_slots() const { return event_buffer_.slot_count(); }
-    std::size_t pending_outputs() const { return events_.size() + query_updates_.size() + logs_.size(); }
-    std::size_t pending_queries() const { return pending_queries_.size(); }
-    /// User events with a Lamport time below this are dropped (set by a snapshot restore and
-    /// by joins that ignore old events, as Serf's eventMinTime).
-    LamportTime event_min_time() const { return event_min_time_; }
-    std::size_t num_left() const { return left_.size(); }
-    base::Duration default_query_timeout() const;
+    MemberStatus member_status(const std::string& node) const;
+    const std::string& name() const;
+    const std::map<std::string, std::string>& tags() const;
+    const Config& config() const;
+    NodeClocks clocks() const;
+    NodeGauges gauges() const;
+    const NodeStats& stats() const;
     /// The local Vivaldi coordinate (nullopt when coordinates are disabled).
     std::optional<coord::Coordinate> local_coordinate() const;
     /// Last coordinate heard from a node.
     std::optional<coord::Coordinate> coordinate_of(const std::string& node) const;
-    std::uint64_t coordinate_resets() const { return coord_.resets(); }
-    const NodeStats& stats() const { return stats_; }
-    swim::Endpoint& endpoint() { return *endpoint_; }
-    const swim::Endpoint& endpoint() const { return *endpoint_; }
-    const Config& config() const { return config_; }
-
-    // ---- swim::Delegate --------------------------------------------------------------------
-    base::Bytes node_meta(std::size_t limit) override;
-    void notify_msg(base::ByteView msg) override;
-    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit) override;
-    base::Bytes local_state(bool join) override;
-    void merge_remote_state(base::ByteView state, bool join) override;
-    void notify_join(const swim::Node& node) override;
-    void notify_leave(const swim::Node& node) override;
-    void notify_update(const swim::Node& node) override;
-    base::Bytes ack_payload() override;
-    void notify_ping_complete(const swim::Node& node, base::Duration rtt, base::ByteView payload) override;
-    void notify_conflict(const swim::Node& existing, const swim::Node& other) override;
+    swim::Endpoint& endpoint();
+    const swim::Endpoint& endpoint() const;
+    /// The swim::Delegate the endpoint calls (tests feed it messages and push-pull state).
+    swim::Delegate& delegate();
 
 private:
-    struct MemberState {
-        Member member;
-        LamportTime status_ltime = 0;
-        /// The Lamport time of the leave that made it leaving/left. A later join intent raises
-        /// status_ltime past it; such a member is not sent as left in a push-pull.
-        LamportTime leave_ltime = 0;
-        base::Instant leave_time{};
-    };
-    enum class QueryKind : std::uint8_t { User, Conflict, Key };
-    struct PendingQuery {
-        std::uint64_t handle;
-        QueryKind kind;
-        QueryCollector collector;
-        KeyOp key_op = KeyOp::List;
-        std::optional<KeyResponseCollector> keys;
-        std::size_t conflict_responses = 0;
-        std::size_t conflict_matching = 0;
-    };
-    enum class LeavePhase : std::uint8_t { None, WaitIntent, WaitSwim, Propagate };
-
-    // members (node.cpp)
-    Member member_from(const swim::Node& n) const;
-    void emit(Event e);
-    void log(LogLine::Level level, std::string text);
-    bool handle_join_intent(const wire::SerfJoin& msg);
-    bool handle_leave_intent(const wire::SerfLeave& msg);
-    void handle_prune(const std::string& name);
-    void erase_member(const std::string& name);
-    void broadcast_join(LamportTime ltime);
-    bool has_alive_members() const;
-    void run_timers(base::Instant now);
-    void reap(base::Instant now);
-    void reconnect(base::Instant now);
-    void advance_leave(base::Instant now);
-    void pump_join_results();
-    // events and queries (node_messages.cpp)
-    bool handle_user_event(const wire::SerfUserEvent& msg);
-    bool handle_query(const wire::SerfQuery& msg);
-    void handle_query_response(const wire::SerfQueryResponse& resp);
-    void handle_internal_query(const QueryEvent& q);
-    base::Status send_response(const QueryEvent& q, const wire::SerfQueryResponse& resp, std::size_t encoded_len,
-                               const base::Bytes& raw);
-    void relay_response(std::uint8_t relay_factor, const swim::Address& dest, const std::string& dest_name,
-                        const base::Bytes& raw_response);
-    base::Result<std::uint64_t> start_query(const std::string& name, base::ByteView payload, const QueryParams& params,
-                                            QueryKind kind, KeyOp key_op, base::Instant now);
-    void finish_queries(base::Instant now);
-    void finish_query(PendingQuery& pq);
-
-    Config config_;
-    base::Rng rng_;
-    base::Instant now_{};
-    NodeState state_ = NodeState::Alive;
-
-    LamportClock clock_, event_clock_, query_clock_;
-    LamportTime event_min_time_ = 0, query_min_time_ = 0;
-    std::size_t ignore_old_joins_ = 0;  ///< joins in flight that ignore old events
-
-    std::map<std::string, MemberState> members_;
-    std::vector<std::string> failed_, left_;
-    IntentBuffer intents_;
-    UserEventBuffer event_buffer_;
-    QueryBuffer query_buffer_;
-    swim::BroadcastQueue intent_q_, event_q_, query_q_;
-
-    coord::Client coord_;
-    std::map<std::string, coord::Coordinate> coord_cache_;
-
-    std::map<LamportTime, PendingQuery> pending_queries_;
-    std::uint64_t next_handle_ = 1;
-
-    std::optional<MemberEventCoalescer> member_coalescer_;
-    std::optional<UserEventCoalescer> user_coalescer_;
-    std::optional<SnapshotRecorder> snapshot_;
-    std::vector<PreviousNode> previous_;
-
-    std::deque<Event> events_;
-    std::deque<QueryUpdate> query_updates_;
-    std::deque<LogLine> logs_;
-    std::deque<JoinResult> join_results_;
-
-    struct JoinTracker {
-        bool user = true;       ///< false for reconnects/rejoins (results are swallowed)
-        bool ignore_old = false;
-        bool rejoin = false;
-        bool any_ok = false;
-    };
-    std::map<std::uint64_t, JoinTracker> joins_;
-
-    base::Instant next_reap_{}, next_reconnect_{}, next_queue_check_{};
-    LeavePhase leave_phase_ = LeavePhase::None;
-    base::Instant leave_deadline_{};
-    bool leave_intent_sent_ = false;
-    std::map<std::string, base::Instant> pending_prunes_;
-
-    NodeStats stats_;
-    std::unique_ptr<swim::Endpoint> endpoint_;
+    std::unique_ptr<detail::NodeImpl> impl_;
 };
 
 }  // namespace clusterd::serf

@@ -1,7 +1,7 @@
-// sim::SimHost: what one simulated process must implement to run inside the Simulator. The
-// method names match swim::Endpoint's driver-facing API, so a node type that owns an Endpoint
-// (swim::Endpoint itself, or serf::Node) needs only a thin adapter. EndpointHost is that
-// adapter for a bare swim::Endpoint, recording member events for tests.
+// sim::SimHost: what one simulated process implements to run inside the Simulator; it is
+// swim::Host, the interface net::Driver runs too, so a node type that owns an Endpoint
+// (swim::Endpoint itself, or serf::Node) needs only swim::HostAdapter. EndpointHost hosts a bare
+// swim::Endpoint and records member events for tests.
 #pragma once
 
 #include <cstdint>
@@ -16,48 +16,12 @@
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/swim/endpoint.hpp"
+#include "clusterd/swim/host.hpp"
 
 namespace clusterd::sim {
 
-class SimHost {
-public:
-    virtual ~SimHost() = default;
-    virtual void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) = 0;
-    virtual void handle_timeout(base::Instant now) = 0;
-    virtual base::Instant next_deadline() const = 0;
-    virtual std::optional<swim::Transmit> poll_transmit() = 0;
-    virtual base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
-                                                            base::Instant now) = 0;
-    virtual void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) = 0;
-    virtual void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) = 0;
-};
-
-/// Forwards SimHost calls to any object with the Endpoint driver API (a template, so serf::Node
-/// or a test double can be hosted without virtual inheritance).
-template <typename T>
-class ForwardingHost : public SimHost {
-public:
-    explicit ForwardingHost(T& target) : t_(target) {}
-    void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) override {
-        t_.handle_packet(from, msg, now);
-    }
-    void handle_timeout(base::Instant now) override { t_.handle_timeout(now); }
-    base::Instant next_deadline() const override { return t_.next_deadline(); }
-    std::optional<swim::Transmit> poll_transmit() override { return t_.poll_transmit(); }
-    base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
-                                                    base::Instant now) override {
-        return t_.handle_stream_request(from, msg, now);
-    }
-    void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override {
-        t_.handle_stream_reply(id, msg, now);
-    }
-    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override {
-        t_.stream_failed(id, now, why);
-    }
-
-private:
-    T& t_;
-};
+/// A simulated process: the same host interface net::Driver runs (swim/host.hpp).
+using SimHost = swim::Host;
 
 /// A bare swim::Endpoint as a simulated process, with a recording Delegate.
 class EndpointHost : public SimHost, public swim::Delegate {
@@ -86,6 +50,7 @@ public:
     void handle_timeout(base::Instant now) override;
     base::Instant next_deadline() const override { return ep_.next_deadline(); }
     std::optional<swim::Transmit> poll_transmit() override { return ep_.poll_transmit(); }
+    void set_packet_overhead(std::size_t bytes) override { ep_.set_packet_overhead(bytes); }
     base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
                                                     base::Instant now) override;
     void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override;

@@ -132,9 +132,9 @@ private:
         Proc& p = procs_[i];
         // The swarm writes the snapshot synchronously (after every call), so a process restored
         // from it starts with at least the member clock its predecessor had last.
-        if (c.snapshot && !files_[i].empty() && h->node.member_time() < p.member_time)
+        if (c.snapshot && !files_[i].empty() && h->node.clocks().member < p.member_time)
             fail("Lamport clocks never go backwards",
-                 names_[i] + " restored member clock " + std::to_string(h->node.member_time()) +
+                 names_[i] + " restored member clock " + std::to_string(h->node.clocks().member) +
                      " from its snapshot, the previous process had " + std::to_string(p.member_time));
         p = Proc{};
         p.gen = ++gen_counter_;
@@ -192,9 +192,9 @@ private:
                                                               std::to_string(last) + " to " + std::to_string(now));
             last = now;
         };
-        lamport("member", nd.member_time(), p.member_time);
-        lamport("event", nd.event_time(), p.event_time);
-        lamport("query", nd.query_time(), p.query_time);
+        lamport("member", nd.clocks().member, p.member_time);
+        lamport("event", nd.clocks().event, p.event_time);
+        lamport("query", nd.clocks().query, p.query_time);
 
         const swim::Endpoint& ep = nd.endpoint();
         // A node can be forgotten and learned again within one step (an ack in a compound packet
@@ -247,7 +247,7 @@ private:
                 log("    %s: serf %s %s", names_[i].c_str(), names_[m].c_str(), serf::status_name(s));
             t.last_status = static_cast<int>(s);
             if (verbose_ && s != MemberStatus::None) {
-                auto d = wire::decode_serf(node(i).local_state(false));
+                auto d = wire::decode_serf(node(i).delegate().local_state(false));
                 if (d) {
                     const auto& pp = std::get<wire::SerfPushPull>(*d);
                     auto it = pp.status_ltimes.find(names_[m]);
@@ -283,23 +283,23 @@ private:
             fail("queues stay bounded", names_[i] + " memberlist queue " + std::to_string(swim_q) + " > " +
                                             std::to_string(n_) + " node names");
         const std::size_t depth = nd.config().max_queue_depth;
-        for (auto [what, q] : {std::pair{"intent", nd.intent_queue()}, std::pair{"event", nd.event_queue()},
-                               std::pair{"query", nd.query_queue()}}) {
+        for (auto [what, q] : {std::pair{"intent", nd.gauges().intent_queue}, std::pair{"event", nd.gauges().event_queue},
+                               std::pair{"query", nd.gauges().query_queue}}) {
             if (q > depth)
                 fail("queues stay bounded", names_[i] + " serf " + what + " queue " + std::to_string(q) +
                                                 " > max_queue_depth " + std::to_string(depth));
             max_serf_queue_ = std::max(max_serf_queue_, q);
         }
-        if (nd.intent_buffer_size() > n_)  // intents are kept per node name, one each
-            fail("queues stay bounded", names_[i] + " intent buffer " + std::to_string(nd.intent_buffer_size()) + " > " +
+        if (nd.gauges().intent_buffer > n_)  // intents are kept per node name, one each
+            fail("queues stay bounded", names_[i] + " intent buffer " + std::to_string(nd.gauges().intent_buffer) + " > " +
                                             std::to_string(n_) + " node names");
-        if (nd.event_buffer_slots() != nd.config().event_buffer)
-            fail("queues stay bounded", names_[i] + " event buffer has " + std::to_string(nd.event_buffer_slots()) +
+        if (nd.gauges().event_buffer_slots != nd.config().event_buffer)
+            fail("queues stay bounded", names_[i] + " event buffer has " + std::to_string(nd.gauges().event_buffer_slots) +
                                             " slots, config says " + std::to_string(nd.config().event_buffer));
-        if (nd.pending_outputs() > 3 * 4096)
-            fail("queues stay bounded", names_[i] + " output queues hold " + std::to_string(nd.pending_outputs()));
+        if (nd.gauges().pending_outputs > 3 * 4096)
+            fail("queues stay bounded", names_[i] + " output queues hold " + std::to_string(nd.gauges().pending_outputs));
         max_swim_queue_ = std::max(max_swim_queue_, swim_q);
-        max_intents_ = std::max(max_intents_, nd.intent_buffer_size());
+        max_intents_ = std::max(max_intents_, nd.gauges().intent_buffer);
 
         if (verbose_) {
             const auto& logs = host(i).logs;
@@ -367,7 +367,7 @@ private:
     void user_event(std::size_t i) {
         std::string name = "ev-" + std::to_string(sent_.size());
         sent_names_.insert(name);
-        SentEvent ev{name, i, procs_[i].gen, {}, sim_.now(), node(i).event_time()};
+        SentEvent ev{name, i, procs_[i].gen, {}, sim_.now(), node(i).clocks().event};
         for (std::size_t j = 0; j < n_; ++j) ev.gens.push_back(sim_.is_up(j) ? procs_[j].gen : 0);
         sent_.push_back(std::move(ev));
         auto payload = base::to_bytes("p" + std::to_string(rng_.below(1000)));
@@ -390,7 +390,7 @@ private:
     bool required(const SentEvent& ev, std::size_t j) {
         if (!running(ev.from) || procs_[ev.from].gen != ev.from_gen) return false;
         if (!running(j) || procs_[j].gen != ev.gens[j]) return false;
-        if (ev.ltime < node(j).event_min_time()) {
+        if (ev.ltime < node(j).clocks().event_min) {
             excused_.insert({ev.name, j});
             return false;
         }
@@ -674,7 +674,7 @@ bool Swarm::converged(std::string* why) {
                 // Diagnostics: the status Lamport times this node and the member itself hold.
                 auto st_time = [&](std::size_t who) -> std::string {
                     if (!sim_.is_up(who)) return "-";
-                    auto d = wire::decode_serf(node(who).local_state(false));
+                    auto d = wire::decode_serf(node(who).delegate().local_state(false));
                     if (!d) return "?";
                     const auto& pp = std::get<wire::SerfPushPull>(*d);
                     auto it = pp.status_ltimes.find(names_[m]);
@@ -693,8 +693,8 @@ bool Swarm::converged(std::string* why) {
             auto it = procs_[j].delivered.find(ev.name);
             if (it == procs_[j].delivered.end())
                 return say(names_[j] + " has not delivered " + ev.name + " (Lamport time " + std::to_string(ev.ltime) +
-                           " from " + names_[ev.from] + "; its event clock " + std::to_string(node(j).event_time()) +
-                           ", minimum " + std::to_string(node(j).event_min_time()) + ", old events dropped " +
+                           " from " + names_[ev.from] + "; its event clock " + std::to_string(node(j).clocks().event) +
+                           ", minimum " + std::to_string(node(j).clocks().event_min) + ", old events dropped " +
                            std::to_string(node(j).stats().user_events_old) + ")");
         }
     }
@@ -825,7 +825,7 @@ std::optional<Failure> Swarm::run(RunStats& st) {
             if (sim_.is_up(i))
             {
                 std::string ring;
-                if (auto d = wire::decode_serf(node(i).local_state(false))) {
+                if (auto d = wire::decode_serf(node(i).delegate().local_state(false))) {
                     const auto& pp = std::get<wire::SerfPushPull>(*d);
                     for (const auto& slot : pp.events)
                         if (slot) {

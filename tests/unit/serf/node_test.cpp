@@ -39,10 +39,10 @@ std::vector<Event> drain(Node& n) {
     return out;
 }
 
-void msg(Node& n, const wire::SerfMessage& m) { n.notify_msg(wire::encode_serf(m)); }
+void msg(Node& n, const wire::SerfMessage& m) { n.delegate().notify_msg(wire::encode_serf(m)); }
 
 std::uint64_t status_ltime(Node& n, const std::string& member) {
-    auto pp = wire::decode_serf(n.local_state(false));
+    auto pp = wire::decode_serf(n.delegate().local_state(false));
     EXPECT_TRUE(pp.ok());
     return std::get<wire::SerfPushPull>(*pp).status_ltimes.at(member);
 }
@@ -52,7 +52,7 @@ TEST(NodeUnit, LocalMemberExistsWithTagsAndVersions) {
     auto c = config();
     c.tags = {{"role", "lb"}};
     Node n(c, 1, base::Instant{});
-    auto m = n.local_member();
+    auto m = *n.member(n.name());
     EXPECT_EQ(m.name, "local");
     EXPECT_EQ(m.status, MemberStatus::Alive);
     EXPECT_EQ(m.tags.at("role"), "lb");
@@ -65,8 +65,8 @@ TEST(NodeUnit, JoinIntentBufferedEarly) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
     msg(n, wire::SerfJoin{10, "test"});
-    EXPECT_EQ(n.member_time(), 11u);  // witnessed
-    n.notify_join(peer("test"));
+    EXPECT_EQ(n.clocks().member, 11u);  // witnessed
+    n.delegate().notify_join(peer("test"));
     EXPECT_EQ(status_ltime(n, "test"), 10u);
     EXPECT_EQ(n.member("test")->status, MemberStatus::Alive);
     EXPECT_EQ(n.member("test")->tags.at("role"), "web");
@@ -76,12 +76,12 @@ TEST(NodeUnit, LeaveIntentBufferedEarly) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
     msg(n, wire::SerfLeave{10, "test", false});
-    n.notify_join(peer("test"));
+    n.delegate().notify_join(peer("test"));
     EXPECT_EQ(n.member("test")->status, MemberStatus::Leaving);
     EXPECT_EQ(status_ltime(n, "test"), 10u);
     // memberlist then reports it gone: left, not failed.
     drain(n);
-    n.notify_leave(peer("test"));
+    n.delegate().notify_leave(peer("test"));
     EXPECT_EQ(n.member("test")->status, MemberStatus::Left);
     auto ev = drain(n);
     ASSERT_EQ(ev.size(), 1u);
@@ -91,21 +91,21 @@ TEST(NodeUnit, LeaveIntentBufferedEarly) {
 TEST(NodeUnit, SelfAnnouncedLeaveWithoutIntentIsLeftNotFailed) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    n.notify_join(peer("gone"));
-    n.notify_join(peer("crashed", 3));
+    n.delegate().notify_join(peer("gone"));
+    n.delegate().notify_join(peer("crashed", 3));
     drain(n);
     // "gone" sent memberlist's dead-about-itself (state Left) but its leave intent was lost.
     swim::Node gone = peer("gone");
     gone.state = swim::State::Left;
-    n.notify_leave(gone);
+    n.delegate().notify_leave(gone);
     // "crashed" was declared dead by others.
     swim::Node crashed = peer("crashed", 3);
     crashed.state = swim::State::Dead;
-    n.notify_leave(crashed);
+    n.delegate().notify_leave(crashed);
     EXPECT_EQ(n.member("gone")->status, MemberStatus::Left);
     EXPECT_EQ(n.member("crashed")->status, MemberStatus::Failed);
-    EXPECT_EQ(n.num_left(), 1u);
-    EXPECT_EQ(n.num_failed(), 1u);
+    EXPECT_EQ(n.gauges().num_left, 1u);
+    EXPECT_EQ(n.gauges().num_failed, 1u);
     auto ev = drain(n);
     ASSERT_EQ(ev.size(), 2u);
     EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
@@ -115,7 +115,7 @@ TEST(NodeUnit, SelfAnnouncedLeaveWithoutIntentIsLeftNotFailed) {
 TEST(NodeUnit, LeaveIntentOldMessageIgnoredNewerApplied) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    n.notify_join(peer("test"));
+    n.delegate().notify_join(peer("test"));
     msg(n, wire::SerfJoin{12, "test"});
     msg(n, wire::SerfLeave{10, "test", false});
     EXPECT_EQ(n.member("test")->status, MemberStatus::Alive);
@@ -129,15 +129,15 @@ TEST(NodeUnit, LeaveIntentOldMessageIgnoredNewerApplied) {
 TEST(NodeUnit, CrashThenForcedLeaveAndPrune) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    n.notify_join(peer("test"));
-    n.notify_leave(peer("test"));
+    n.delegate().notify_join(peer("test"));
+    n.delegate().notify_leave(peer("test"));
     EXPECT_EQ(n.member("test")->status, MemberStatus::Failed);
-    EXPECT_EQ(n.num_failed(), 1u);
+    EXPECT_EQ(n.gauges().num_failed, 1u);
     drain(n);
     ASSERT_TRUE(n.force_leave("test", false, base::Instant{}).ok());
     EXPECT_EQ(n.member("test")->status, MemberStatus::Left);
-    EXPECT_EQ(n.num_failed(), 0u);
-    EXPECT_EQ(n.num_left(), 1u);
+    EXPECT_EQ(n.gauges().num_failed, 0u);
+    EXPECT_EQ(n.gauges().num_left, 1u);
     ASSERT_TRUE(n.force_leave("test", true, base::Instant{}).ok());
     EXPECT_FALSE(n.member("test").has_value());
     auto ev = drain(n);
@@ -162,7 +162,7 @@ TEST(NodeUnit, UserEventsDedupSameClockAndOld) {
     EXPECT_TRUE(drain(n).empty());
     EXPECT_EQ(n.stats().user_events_old, 1u);
     // Rebroadcasts of the accepted events are queued for gossip.
-    EXPECT_EQ(n.event_queue(), 4u);
+    EXPECT_EQ(n.gauges().event_queue, 4u);
 }
 
 TEST(NodeUnit, FiredUserEventIsDeliveredLocallyAndSizeChecked) {
@@ -175,11 +175,11 @@ TEST(NodeUnit, FiredUserEventIsDeliveredLocallyAndSizeChecked) {
     EXPECT_EQ(u.name, "deploy");
     EXPECT_TRUE(u.coalesce);
     EXPECT_EQ(u.ltime, 1u);  // clocks start at 1
-    EXPECT_EQ(n.event_time(), 2u);
+    EXPECT_EQ(n.clocks().event, 2u);
     auto big = n.user_event("x", base::Bytes(600, 'a'), false, base::Instant{});
     ASSERT_FALSE(big.ok());
     EXPECT_EQ(big.error().code, "too_large");
-    EXPECT_EQ(n.event_time(), 2u);
+    EXPECT_EQ(n.clocks().event, 2u);
 }
 
 TEST(NodeUnit, QueryDedupAndInternalPingNotDelivered) {
@@ -207,10 +207,10 @@ TEST(NodeUnit, QueryDedupAndInternalPingNotDelivered) {
     q.id = 79;
     q.name = "filtered";
     q.filters = {wire::encode_filter(wire::FilterNodes{{"someone-else"}})};
-    auto before = n.query_queue();
+    auto before = n.gauges().query_queue;
     msg(n, q);
     EXPECT_TRUE(drain(n).empty());
-    EXPECT_EQ(n.query_queue(), before + 1);
+    EXPECT_EQ(n.gauges().query_queue, before + 1);
 }
 
 TEST(NodeUnit, RespondAfterDeadlineRefused) {
@@ -232,9 +232,9 @@ TEST(NodeUnit, RespondAfterDeadlineRefused) {
 TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    n.notify_join(peer("a", 2));
-    n.notify_join(peer("b", 3));
-    n.notify_leave(peer("b", 3));  // failed locally
+    n.delegate().notify_join(peer("a", 2));
+    n.delegate().notify_join(peer("b", 3));
+    n.delegate().notify_leave(peer("b", 3));  // failed locally
     drain(n);
     wire::SerfPushPull pp;
     pp.ltime = 50;
@@ -244,10 +244,10 @@ TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     pp.events.resize(512);
     pp.events[3] = wire::SerfUserEvents{3, {{"ev", base::to_bytes("p")}}};
     pp.query_ltime = 7;
-    n.merge_remote_state(wire::encode_serf(pp), false);
-    EXPECT_EQ(n.member_time(), 50u);
-    EXPECT_EQ(n.event_time(), 9u);
-    EXPECT_EQ(n.query_time(), 7u);
+    n.delegate().merge_remote_state(wire::encode_serf(pp), false);
+    EXPECT_EQ(n.clocks().member, 50u);
+    EXPECT_EQ(n.clocks().event, 9u);
+    EXPECT_EQ(n.clocks().query, 7u);
     EXPECT_EQ(status_ltime(n, "a"), 20u);
     EXPECT_EQ(n.member("b")->status, MemberStatus::Left);  // failed + leave intent -> left
     auto ev = drain(n);
@@ -255,8 +255,8 @@ TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
     EXPECT_EQ(std::get<UserEvent>(ev[1]).name, "ev");
     // Garbage state is dropped and counted.
-    n.merge_remote_state(base::Bytes{2, 0xc1}, false);
-    n.merge_remote_state(base::Bytes{3}, false);
+    n.delegate().merge_remote_state(base::Bytes{2, 0xc1}, false);
+    n.delegate().merge_remote_state(base::Bytes{3}, false);
     EXPECT_EQ(n.stats().malformed_messages, 2u);
 }
 
@@ -265,8 +265,8 @@ TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
 TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
     Node n(config(), 1, base::Instant{});
     drain(n);
-    n.notify_join(peer("b", 3));
-    n.notify_leave(peer("b", 3));  // failed locally
+    n.delegate().notify_join(peer("b", 3));
+    n.delegate().notify_leave(peer("b", 3));  // failed locally
     drain(n);
     wire::SerfPushPull pp;
     pp.ltime = 30;
@@ -274,7 +274,7 @@ TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
     pp.left_members = {"b"};
     pp.events.resize(512);
     for (int k = 0; k < 3; ++k) {
-        n.merge_remote_state(wire::encode_serf(pp), false);
+        n.delegate().merge_remote_state(wire::encode_serf(pp), false);
         EXPECT_EQ(status_ltime(n, "b"), 21u) << k;
         EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
         pp.status_ltimes["b"] = status_ltime(n, "b");  // what we would send back
@@ -289,26 +289,26 @@ TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
 TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
     Node n(config(), 1, base::Instant{});
     drain(n);
-    n.notify_join(peer("b", 3));
+    n.delegate().notify_join(peer("b", 3));
     msg(n, wire::SerfLeave{10, "b", false});  // b leaves: leaving, then left in memberlist
     swim::Node gone = peer("b", 3);
     gone.state = swim::State::Left;
-    n.notify_leave(gone);
+    n.delegate().notify_leave(gone);
     ASSERT_EQ(n.member("b")->status, MemberStatus::Left);
-    auto pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.local_state(false)));
+    auto pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.delegate().local_state(false)));
     EXPECT_EQ(pp.left_members, std::vector<std::string>{"b"});  // a plain leave is sent as left
 
     msg(n, wire::SerfJoin{11, "b"});  // b started again; memberlist here has not heard yet
     EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
-    pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.local_state(false)));
+    pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.delegate().local_state(false)));
     EXPECT_TRUE(pp.left_members.empty());
     EXPECT_EQ(pp.status_ltimes.at("b"), 11u);
 
     // A node that learns b from that state, then from memberlist, has it alive.
     Node fresh(config("fresh"), 2, base::Instant{});
     drain(fresh);
-    fresh.merge_remote_state(n.local_state(false), false);
-    fresh.notify_join(peer("b", 3));
+    fresh.delegate().merge_remote_state(n.delegate().local_state(false), false);
+    fresh.delegate().notify_join(peer("b", 3));
     EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
     msg(fresh, wire::SerfJoin{11, "b"});  // the join itself, gossiped, changes nothing
     EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
@@ -323,7 +323,7 @@ TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
 TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
     auto joins_for = [](Node& n, const std::string& who) {
         std::vector<wire::SerfJoin> out;
-        for (const auto& b : n.get_broadcasts(2, 65536)) {
+        for (const auto& b : n.delegate().get_broadcasts(2, 65536)) {
             auto d = wire::decode_serf(b);
             if (d && std::holds_alternative<wire::SerfJoin>(*d) && std::get<wire::SerfJoin>(*d).node == who)
                 out.push_back(std::get<wire::SerfJoin>(*d));
@@ -336,7 +336,7 @@ TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
     pp.ltime = 3;
     pp.status_ltimes = {{"x", 2}};  // x "leaving" at 2 over there
     pp.events.resize(512);
-    x.merge_remote_state(wire::encode_serf(pp), true);
+    x.delegate().merge_remote_state(wire::encode_serf(pp), true);
     EXPECT_GT(status_ltime(x, "x"), 2u);
     auto joins = joins_for(x, "x");
     ASSERT_EQ(joins.size(), 1u);
@@ -347,7 +347,7 @@ TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
     drain(o);
     msg(o, wire::SerfLeave{2, "x", false});
     msg(o, joins[0]);
-    o.notify_join(peer("x", 3));
+    o.delegate().notify_join(peer("x", 3));
     EXPECT_EQ(o.member("x")->status, MemberStatus::Alive);
 
     // A leave about x at exactly x's own status time is refuted too.
@@ -362,10 +362,10 @@ TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
 TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    n.notify_msg(base::Bytes{});
-    n.notify_msg(base::Bytes{0x03, 0xff, 0x00});
-    n.notify_msg(base::Bytes{0x7f, 0x01});
-    n.notify_msg(base::Bytes{0x04});
+    n.delegate().notify_msg(base::Bytes{});
+    n.delegate().notify_msg(base::Bytes{0x03, 0xff, 0x00});
+    n.delegate().notify_msg(base::Bytes{0x7f, 0x01});
+    n.delegate().notify_msg(base::Bytes{0x04});
     EXPECT_GE(n.stats().malformed_messages, 3u);
     EXPECT_TRUE(drain(n).empty());
 }
@@ -373,28 +373,28 @@ TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
 TEST(NodeUnit, CoordinatesFromPingAcks) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    auto payload = n.ack_payload();
+    auto payload = n.delegate().ack_payload();
     ASSERT_FALSE(payload.empty());
     EXPECT_EQ(payload[0], coord::kPingVersion);
     auto other = coord::Coordinate::fresh(coord::Config{});
     other.vec[0] = 0.01;
-    n.notify_ping_complete(peer("a"), 20ms, coord::encode_ping_payload(other));
+    n.delegate().notify_ping_complete(peer("a"), 20ms, coord::encode_ping_payload(other));
     ASSERT_TRUE(n.coordinate_of("a").has_value());
     EXPECT_EQ(*n.coordinate_of("a"), other);
     EXPECT_NE(*n.local_coordinate(), coord::Coordinate::fresh(coord::Config{}));
-    n.notify_ping_complete(peer("b"), 20ms, base::Bytes{9, 1, 2});
+    n.delegate().notify_ping_complete(peer("b"), 20ms, base::Bytes{9, 1, 2});
     EXPECT_FALSE(n.coordinate_of("b").has_value());
     EXPECT_EQ(n.stats().coordinate_rejected, 1u);
     auto c = config();
     c.disable_coordinates = true;
     Node off(c, 1, base::Instant{});
-    EXPECT_TRUE(off.ack_payload().empty());
+    EXPECT_TRUE(off.delegate().ack_payload().empty());
 }
 
 TEST(NodeUnit, SnapshotRecordsAndRestore) {
     Node n(config(), 1, base::Instant{});
     drain(n);  // our own member-join
-    n.notify_join(peer("a", 2));
+    n.delegate().notify_join(peer("a", 2));
     msg(n, wire::SerfUserEvent{7, "e", {}, false});
     auto text = n.drain_snapshot();
     EXPECT_NE(text.find("alive: local 127.0.0.1:7946\n"), std::string::npos);
@@ -404,7 +404,7 @@ TEST(NodeUnit, SnapshotRecordsAndRestore) {
     auto state = SnapshotState::replay(text, false);
     Node restored(config(), 2, base::Instant{}, &state, text.size());
     drain(restored);
-    EXPECT_EQ(restored.event_time(), 8u);
+    EXPECT_EQ(restored.clocks().event, 8u);
     msg(restored, wire::SerfUserEvent{7, "e", {}, false});  // already seen before the restart
     EXPECT_TRUE(drain(restored).empty());
     msg(restored, wire::SerfUserEvent{8, "f", {}, false});

@@ -1,0 +1,82 @@
+// serf::detail::Members: the member table and the intents that drive it (Go serf's
+// handleNodeJoin/Leave/Update and handleNodeJoinIntent/LeaveIntent): the member clock, member
+// states with their status times, the recent-intent buffer for members not yet known, the
+// failed and left lists, forced prunes, the intent broadcast queue, and the members' part of
+// push-pull state. Private to src/serf.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/wire/serf_messages.hpp"
+#include "node_core.hpp"
+
+namespace clusterd::serf::detail {
+
+class Members {
+public:
+    struct State {
+        Member member;
+        LamportTime status_ltime = 0;
+        /// The Lamport time of the leave that made it leaving/left. A later join intent raises
+        /// status_ltime past it; such a member is not sent as left in a push-pull.
+        LamportTime leave_ltime = 0;
+        base::Instant leave_time{};
+    };
+
+    explicit Members(Core& core);
+
+    // memberlist events (the endpoint's delegate forwards them)
+    void on_join(const swim::Node& n);
+    void on_leave(const swim::Node& n);
+    void on_update(const swim::Node& n);
+
+    // intents; true = new information to rebroadcast
+    bool join_intent(const wire::SerfJoin& msg);
+    bool leave_intent(const wire::SerfLeave& msg);
+    /// Queues a join intent for this node at `ltime` (after a join, or to refute a leave).
+    void broadcast_join(LamportTime ltime);
+    /// Queues an already-applied intent for gossip (`sent` runs once it is transmitted).
+    void queue_intent(base::Bytes raw, std::function<void()> sent = {});
+
+    // push-pull
+    void fill_state(wire::SerfPushPull& pp) const;
+    void merge_state(const wire::SerfPushPull& pp);
+
+    // reaping
+    void run_prunes(base::Instant t);
+    base::Instant next_prune() const;
+    /// Erases failed members older than `failed_timeout` and left ones older than `left_timeout`.
+    void reap(base::Instant t, base::Duration failed_timeout, base::Duration left_timeout,
+              base::Duration intent_timeout);
+
+    // lookups
+    LamportClock& clock() { return clock_; }
+    const LamportClock& clock() const { return clock_; }
+    const std::map<std::string, State>& table() const { return members_; }
+    const Member* find(const std::string& name) const;
+    const std::vector<std::string>& failed() const { return failed_; }
+    std::size_t num_left() const { return left_.size(); }
+    std::size_t intent_buffer_size() const { return intents_.size(); }
+    bool has_alive_peers() const;
+    void set_local_tags(const std::map<std::string, std::string>& tags);
+    swim::BroadcastQueue& queue() { return queue_; }
+    const swim::BroadcastQueue& queue() const { return queue_; }
+
+private:
+    Member member_from(const swim::Node& n) const;
+    void prune(const std::string& name);
+    void erase(const std::string& name);
+
+    Core& core_;
+    LamportClock clock_;
+    std::map<std::string, State> members_;
+    std::vector<std::string> failed_, left_;
+    IntentBuffer intents_;
+    swim::BroadcastQueue queue_;
+    std::map<std::string, base::Instant> pending_prunes_;
+};
+
+}  // namespace clusterd::serf::detail
