@@ -10,14 +10,13 @@
 #include "clusterd/wire/lzw.hpp"
 #include "clusterd/wire/memberlist.hpp"
 
+#include "wire_internal.hpp"
+
 namespace clusterd::wire {
 
-namespace {
+using namespace detail;  // wire_internal.hpp
 
-using base::Bytes;
-using base::ByteView;
-using base::make_error;
-using base::Result;
+namespace {
 
 constexpr std::uint8_t kCompress = static_cast<std::uint8_t>(MsgType::Compress);
 constexpr std::uint8_t kEncrypt = static_cast<std::uint8_t>(MsgType::Encrypt);
@@ -224,21 +223,30 @@ Len user_len(ByteView b, std::size_t max_bytes) {
 
 }  // namespace
 
+namespace {
+/// Stream messages that are one msgpack map after the type byte (small, bounded frames).
+bool is_small_frame(std::uint8_t t) {
+    switch (static_cast<MsgType>(t)) {
+        case MsgType::Ping:
+        case MsgType::IndirectPing:
+        case MsgType::Ack:
+        case MsgType::Suspect:
+        case MsgType::Alive:
+        case MsgType::Dead:
+        case MsgType::Nack:
+        case MsgType::Err: return true;
+        default: return false;
+    }
+}
+}  // namespace
+
 std::size_t stream_frame_limit(std::uint8_t first_byte, std::size_t max_stream_bytes) {
     switch (first_byte) {
         case kEncrypt:
         case kCompress:
         case static_cast<std::uint8_t>(MsgType::PushPull):
         case static_cast<std::uint8_t>(MsgType::User): return std::min(max_stream_bytes, kMaxStreamBytes);
-        case static_cast<std::uint8_t>(MsgType::Ping):
-        case static_cast<std::uint8_t>(MsgType::IndirectPing):
-        case static_cast<std::uint8_t>(MsgType::Ack):
-        case static_cast<std::uint8_t>(MsgType::Suspect):
-        case static_cast<std::uint8_t>(MsgType::Alive):
-        case static_cast<std::uint8_t>(MsgType::Dead):
-        case static_cast<std::uint8_t>(MsgType::Nack):
-        case static_cast<std::uint8_t>(MsgType::Err): return std::min(max_stream_bytes, kMaxSmallStreamFrame);
-        default: return 0;
+        default: return is_small_frame(first_byte) ? std::min(max_stream_bytes, kMaxSmallStreamFrame) : 0;
     }
 }
 
@@ -256,25 +264,17 @@ Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::s
         }
         case static_cast<std::uint8_t>(MsgType::PushPull): r = push_pull_len(buffered, max_bytes); break;
         case static_cast<std::uint8_t>(MsgType::User): r = user_len(buffered, max_bytes); break;
-        case kCompress:
-        case static_cast<std::uint8_t>(MsgType::Ping):
-        case static_cast<std::uint8_t>(MsgType::IndirectPing):
-        case static_cast<std::uint8_t>(MsgType::Ack):
-        case static_cast<std::uint8_t>(MsgType::Suspect):
-        case static_cast<std::uint8_t>(MsgType::Alive):
-        case static_cast<std::uint8_t>(MsgType::Dead):
-        case static_cast<std::uint8_t>(MsgType::Nack):
-        case static_cast<std::uint8_t>(MsgType::Err): {
-            auto v = value_len(buffered, 1);
+        case kCompound:
+        case kHasCrc:
+            return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
+        default: {
+            if (t != kCompress && !is_small_frame(t))
+                return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
+            auto v = value_len(buffered, 1);  // one msgpack map after the type byte
             if (!v) return v.error();
             r = *v ? done(1 + **v) : need_more();
             break;
         }
-        case kCompound:
-        case kHasCrc:
-            return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
-        default:
-            return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
     }
     if (!r) return r.error();
     if (*r && **r > max_bytes) return make_error("too_large", "stream frame exceeds " + std::to_string(max_bytes) + " bytes");

@@ -6,16 +6,23 @@
 #include <optional>
 #include <type_traits>
 
+#include "wire_internal.hpp"
+
 namespace clusterd::wire {
+
+using namespace detail;  // wire_internal.hpp
 
 namespace {
 
-using base::Bytes;
-using base::ByteView;
-using base::make_error;
-using base::Result;
-
-constexpr auto kGossip = msgpack::Dialect::Gossip;
+/// A reader over a stream message's body after checking its type byte.
+Result<msgpack::Reader> body_of(ByteView buf, MsgType want, const char* what) {
+    const auto t = static_cast<std::uint8_t>(want);
+    if (buf.empty()) return make_error("truncated", std::string("empty ") + what + " message");
+    if (buf[0] != t)
+        return make_error("unexpected_type", std::string("expected ") + what + " (" + std::to_string(t) +
+                                                 "), got type " + std::to_string(buf[0]));
+    return msgpack::Reader(buf.subspan(1));
+}
 
 /// Decodes a header struct at the front of `r` with the error named after `what`.
 template <typename T>
@@ -128,10 +135,9 @@ Bytes encode_push_pull(const PushPull& pp) {
 }
 
 Result<PushPull> decode_push_pull(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty push-pull message");
-    if (buf[0] != static_cast<std::uint8_t>(MsgType::PushPull))
-        return make_error("unexpected_type", "expected push-pull (6), got type " + std::to_string(buf[0]));
-    msgpack::Reader r(buf.subspan(1));
+    auto body = body_of(buf, MsgType::PushPull, "push-pull");
+    if (!body) return body.error();
+    msgpack::Reader& r = *body;
     auto h = read_header<PushPullHeader>(r, "push-pull header");
     if (!h) return h.error();
     if (h->nodes > kMaxPushPullNodes || h->user_state_len > 0x7fffffffULL)
@@ -161,16 +167,15 @@ Bytes encode_stream_user(ByteView payload) {
 }
 
 Result<Bytes> decode_stream_user(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty stream user message");
-    if (buf[0] != static_cast<std::uint8_t>(MsgType::User))
-        return make_error("unexpected_type", "expected user (8), got type " + std::to_string(buf[0]));
-    msgpack::Reader r(buf.subspan(1));
+    auto body = body_of(buf, MsgType::User, "user");
+    if (!body) return body.error();
+    msgpack::Reader& r = *body;
     auto h = read_header<UserMsgHeader>(r, "user message header");
     if (!h) return h.error();
     if (h->user_msg_len > 0x7fffffffULL) return make_error("malformed", "user message header: UserMsgLen out of range");
-    auto body = r.raw(static_cast<std::size_t>(h->user_msg_len));
-    if (!body) return body.error().with_prefix("user message");
-    return Bytes(body->begin(), body->end());
+    auto payload = r.raw(static_cast<std::size_t>(h->user_msg_len));
+    if (!payload) return payload.error().with_prefix("user message");
+    return Bytes(payload->begin(), payload->end());
 }
 
 }  // namespace clusterd::wire

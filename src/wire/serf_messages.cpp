@@ -5,16 +5,13 @@
 #include <optional>
 #include <type_traits>
 
+#include "wire_internal.hpp"
+
 namespace clusterd::wire {
 
+using namespace detail;  // wire_internal.hpp
+
 namespace {
-
-using base::Bytes;
-using base::ByteView;
-using base::make_error;
-using base::Result;
-
-constexpr auto kGossip = msgpack::Dialect::Gossip;
 using StringList = msgpack::Codec<std::vector<std::string>>;
 using StringMap = msgpack::Codec<std::map<std::string, std::string>>;
 

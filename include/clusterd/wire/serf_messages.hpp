@@ -14,6 +14,7 @@
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/codec/msgpack/fields.hpp"
+#include "clusterd/codec/msgpack/serf_member.hpp"
 
 namespace clusterd::wire {
 
@@ -169,14 +170,7 @@ struct SerfConflictResponse {
     static constexpr SerfMsgType kType = SerfMsgType::ConflictResponse;
     friend bool operator==(const SerfConflictResponse&, const SerfConflictResponse&) = default;
 };
-constexpr auto msgpack_fields(const SerfConflictResponse*) {
-    using M = SerfConflictResponse;
-    return msgpack::fields(field("Addr", &M::addr), field("DelegateCur", &M::delegate_cur),
-                           field("DelegateMax", &M::delegate_max), field("DelegateMin", &M::delegate_min),
-                           field("Name", &M::name), field("Port", &M::port), field("ProtocolCur", &M::protocol_cur),
-                           field("ProtocolMax", &M::protocol_max), field("ProtocolMin", &M::protocol_min),
-                           field("Status", &M::status), field("Tags", &M::tags));
-}
+constexpr auto msgpack_fields(const SerfConflictResponse*) { return msgpack::serf_member_fields<SerfConflictResponse>(); }
 
 /// Type 7, payload of the _serf_install-key/_serf_use-key/_serf_remove-key queries.
 struct SerfKeyRequest {

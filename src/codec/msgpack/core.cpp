@@ -283,45 +283,30 @@ base::Result<base::Bytes> Reader::bytes() {
     return base::Bytes(v->begin(), v->end());
 }
 
-base::Result<std::size_t> Reader::array_header() {
+// Array (fix 0x90, 0xdc, 0xdd) and map (fix 0x80, 0xde, 0xdf) headers; nil is an empty one.
+base::Result<std::size_t> Reader::container(std::uint8_t fix, std::size_t per_elem, const char* what) {
     auto b = byte();
     if (!b) return b.error();
     const std::uint8_t t = *b;
+    const std::uint8_t t16 = fix == 0x90 ? 0xdc : 0xde;
     std::uint64_t n = 0;
-    if ((t & 0xf0) == 0x90) {
+    if ((t & 0xf0) == fix) {
         n = t & 0x0f;
-    } else if (t == 0xdc || t == 0xdd) {
-        auto v = be(t == 0xdc ? 2 : 4);
+    } else if (t == t16 || t == t16 + 1) {
+        auto v = be(t == t16 ? 2 : 4);
         if (!v) return v.error();
         n = *v;
     } else if (t == 0xc0) {
         return std::size_t{0};
     } else {
         --pos_;
-        return fail("malformed", "expected an array");
+        return fail("malformed", std::string("expected ") + (fix == 0x90 ? "an " : "a ") + what);
     }
-    return count(n, 1, "array");
+    return count(n, per_elem, what);
 }
 
-base::Result<std::size_t> Reader::map_header() {
-    auto b = byte();
-    if (!b) return b.error();
-    const std::uint8_t t = *b;
-    std::uint64_t n = 0;
-    if ((t & 0xf0) == 0x80) {
-        n = t & 0x0f;
-    } else if (t == 0xde || t == 0xdf) {
-        auto v = be(t == 0xde ? 2 : 4);
-        if (!v) return v.error();
-        n = *v;
-    } else if (t == 0xc0) {
-        return std::size_t{0};
-    } else {
-        --pos_;
-        return fail("malformed", "expected a map");
-    }
-    return count(n, 2, "map");
-}
+base::Result<std::size_t> Reader::array_header() { return container(0x90, 1, "array"); }
+base::Result<std::size_t> Reader::map_header() { return container(0x80, 2, "map"); }
 
 base::Result<base::ByteView> Reader::raw(std::size_t n) {
     if (n > remaining()) return short_input(n, "raw bytes");

@@ -143,6 +143,7 @@ private:
     base::Result<std::uint8_t> byte();
     base::Result<std::uint64_t> be(int nbytes);
     base::Result<std::size_t> raw_len();
+    base::Result<std::size_t> container(std::uint8_t fix, std::size_t per_elem, const char* what);
     base::Result<std::size_t> count(std::uint64_t n, std::size_t per_elem, const char* what);
     base::Status skip_depth(int depth);
     base::Error short_input(std::size_t want, std::string_view what);

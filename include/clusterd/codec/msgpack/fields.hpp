@@ -217,15 +217,20 @@ base::Result<S> decode(base::ByteView in, Limits limits = {}) {
 
 // ---------------------------------------------------------------- member type codecs
 
+namespace detail {
+/// Stores a reader result into `v` (converted), or returns its error.
+template <typename X, typename T>
+base::Status store(base::Result<X> x, T& v) {
+    if (!x) return x.error();
+    v = static_cast<T>(std::move(*x));
+    return base::ok_status();
+}
+}  // namespace detail
+
 template <>
 struct Codec<bool> {
     static void write(Writer& w, bool v, Hint) { w.boolean(v); }
-    static base::Status read(Reader& r, bool& v) {
-        auto x = r.boolean();
-        if (!x) return x.error();
-        v = *x;
-        return base::ok_status();
-    }
+    static base::Status read(Reader& r, bool& v) { return detail::store(r.boolean(), v); }
 };
 
 template <typename T>
@@ -235,16 +240,10 @@ struct Codec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, boo
         else w.uint(v);
     }
     static base::Status read(Reader& r, T& v) {
-        if constexpr (std::is_signed_v<T>) {
-            auto x = r.sint(std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
-            if (!x) return x.error();
-            v = static_cast<T>(*x);
-        } else {
-            auto x = r.uint(std::numeric_limits<T>::max());
-            if (!x) return x.error();
-            v = static_cast<T>(*x);
-        }
-        return base::ok_status();
+        if constexpr (std::is_signed_v<T>)
+            return detail::store(r.sint(std::numeric_limits<T>::min(), std::numeric_limits<T>::max()), v);
+        else
+            return detail::store(r.uint(std::numeric_limits<T>::max()), v);
     }
 };
 
@@ -253,33 +252,20 @@ template <typename T>
 struct Codec<T, std::enable_if_t<std::is_enum_v<T>>> {
     static void write(Writer& w, T v, Hint) { w.sint(static_cast<std::int64_t>(v)); }
     static base::Status read(Reader& r, T& v) {
-        auto x = r.sint(0, static_cast<std::int64_t>(msgpack_enum_max(T{})));
-        if (!x) return x.error();
-        v = static_cast<T>(*x);
-        return base::ok_status();
+        return detail::store(r.sint(0, static_cast<std::int64_t>(msgpack_enum_max(T{}))), v);
     }
 };
 
 template <>
 struct Codec<double> {
     static void write(Writer& w, double v, Hint) { w.f64(v); }
-    static base::Status read(Reader& r, double& v) {
-        auto x = r.f64();
-        if (!x) return x.error();
-        v = *x;
-        return base::ok_status();
-    }
+    static base::Status read(Reader& r, double& v) { return detail::store(r.f64(), v); }
 };
 
 template <>
 struct Codec<base::Duration> {
     static void write(Writer& w, base::Duration v, Hint) { w.sint(v.count()); }
-    static base::Status read(Reader& r, base::Duration& v) {
-        auto x = r.sint();
-        if (!x) return x.error();
-        v = base::Duration{*x};
-        return base::ok_status();
-    }
+    static base::Status read(Reader& r, base::Duration& v) { return detail::store(r.sint(), v); }
 };
 
 template <>
