@@ -24,7 +24,6 @@ if(CLUSTERD_LEAN_BINARY)
   set(OPENSSL_USE_STATIC_LIBS TRUE)
 endif()
 find_package(OpenSSL REQUIRED)
-find_package(msgpack CONFIG REQUIRED)  # Debian's msgpack-cxx 4.1 names its config "msgpack"
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
@@ -49,15 +48,6 @@ target_link_libraries(clusterd_asio INTERFACE Threads::Threads)
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   target_compile_definitions(clusterd_asio INTERFACE ASIO_HAS_CO_AWAIT=1 ASIO_HAS_STD_COROUTINE=1)
 endif()
-
-# msgpack-cxx without boost.
-add_library(clusterd_msgpack INTERFACE)
-if(TARGET msgpack-cxx)
-  target_link_libraries(clusterd_msgpack INTERFACE msgpack-cxx)
-else()
-  target_link_libraries(clusterd_msgpack INTERFACE msgpackc-cxx)
-endif()
-target_compile_definitions(clusterd_msgpack INTERFACE MSGPACK_NO_BOOST)
 
 # http-parser (the etcd adapter's HTTP/1.1 answers): libhttp-parser-dev ships no pkg-config
 # file, so the header and the library (the static archive in the lean, static build).

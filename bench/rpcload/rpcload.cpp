@@ -33,7 +33,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "msgpack_skip.hpp"
+#include "clusterd/codec/msgpack/core.hpp"
+#include "clusterd/rpc/protocol.hpp"
 
 namespace {
 
@@ -135,25 +136,32 @@ class Conn {
   // next call (the buffer may be compacted or grown when more bytes are read).
   std::pair<std::size_t, std::size_t> next_object(Clock::time_point deadline) {
     for (;;) {
-      const rpcload::SkipResult r = rpcload::skip_object(buf_.data(), wpos_, rpos_);
-      if (r.status == rpcload::SkipStatus::ok) {
+      const auto e = measure();
+      if (e.complete) {
         const std::size_t start = rpos_;
-        rpos_ = r.end;
-        return {start, r.end};
+        rpos_ += e.size;
+        return {start, rpos_};
       }
-      if (r.status == rpcload::SkipStatus::malformed) fail("malformed msgpack in the answer stream");
       fill(deadline);
     }
   }
 
   // True when a complete object is already buffered (no read needed).
   bool object_buffered() const {
-    return rpcload::skip_object(buf_.data(), wpos_, rpos_).status == rpcload::SkipStatus::ok;
+    return measure().complete;
   }
 
   const std::uint8_t* data() const { return buf_.data(); }
 
  private:
+  // Where the next buffered object ends (the core's need-more answer when it is incomplete).
+  clusterd::codec::msgpack::Extent measure() const {
+    const clusterd::base::ByteView view(buf_.data() + rpos_, wpos_ - rpos_);
+    auto e = clusterd::codec::msgpack::Reader(view).measure();
+    if (!e) fail("malformed msgpack in the answer stream: " + e.error().message);
+    return *e;
+  }
+
   void wait(short events, Clock::time_point deadline, const char* what) {
     for (;;) {
       pollfd p{fd_, events, 0};
@@ -193,80 +201,53 @@ class Conn {
   std::size_t wpos_ = 0;
 };
 
+namespace rpc = clusterd::rpc;
+
+template <typename T>
+std::string encoded(const T& v) {
+  clusterd::base::Bytes b;
+  rpc::encode(b, v);
+  return std::string(b.begin(), b.end());
+}
+
 std::string request(std::string_view command, std::uint64_t seq) {
-  std::string out;
-  rpcload::put_map_header(out, 2);
-  rpcload::put_str(out, "Command");
-  rpcload::put_str(out, command);
-  rpcload::put_str(out, "Seq");
-  rpcload::put_uint(out, seq);
-  return out;
+  return encoded(rpc::RequestHeader{std::string(command), seq});
 }
 
 // Parses a response header {"Error": str, "Seq": n}; returns Seq, fails on a non-empty Error.
 std::uint64_t parse_header(const std::uint8_t* data, std::size_t begin, std::size_t end) {
-  rpcload::Reader r(data, end, begin);
-  std::uint64_t pairs = 0;
-  if (!r.read_map(pairs)) fail("answer header is not a map");
-  bool have_seq = false;
-  std::uint64_t seq = 0;
-  for (std::uint64_t i = 0; i < pairs; ++i) {
-    std::string_view key;
-    if (!r.read_str(key)) {
-      if (!r.skip() || !r.skip()) fail("answer header: bad key");
-      continue;
-    }
-    if (key == "Seq") {
-      if (!r.read_uint(seq)) fail("answer header: Seq is not an unsigned integer");
-      have_seq = true;
-    } else if (key == "Error") {
-      std::string_view err;
-      if (r.is_nil()) {
-        r.skip();
-      } else if (!r.read_str(err)) {
-        fail("answer header: Error is not a string");
-      } else if (!err.empty()) {
-        fail("agent error: " + std::string(err));
-      }
-    } else if (!r.skip()) {
-      fail("answer header: bad value");
-    }
-  }
-  if (!have_seq) fail("answer header without Seq");
-  return seq;
+  rpc::ResponseHeader h;
+  if (auto st = rpc::decode(clusterd::base::ByteView(data + begin, end - begin), h); !st.ok())
+    fail("answer header: " + st.error().message);
+  if (!h.error.empty()) fail("agent error: " + h.error);
+  return h.seq;
 }
 
-// Length of the "Members" array of a members answer body.
+// Length of the "Members" array of a members answer body (the members themselves are skipped:
+// the figure is the agent's, not this client's decoding).
 std::uint64_t count_members(const std::uint8_t* data, std::size_t begin, std::size_t end) {
-  rpcload::Reader r(data, end, begin);
-  std::uint64_t pairs = 0;
-  if (!r.read_map(pairs)) fail("members body is not a map");
-  for (std::uint64_t i = 0; i < pairs; ++i) {
-    std::string_view key;
-    const bool is_str = r.read_str(key);
-    if (!is_str && !r.skip()) fail("members body: bad key");
-    if (is_str && key == "Members") {
-      std::uint64_t n = 0;
-      if (!r.read_array(n)) fail("members body: Members is not an array");
-      return n;
+  clusterd::codec::msgpack::Reader r(clusterd::base::ByteView(data + begin, end - begin));
+  auto pairs = r.map_header();
+  if (!pairs) fail("members body: " + pairs.error().message);
+  for (std::size_t i = 0; i < *pairs; ++i) {
+    auto key = r.str_view();
+    if (!key) fail("members body: " + key.error().message);
+    if (*key == "Members") {
+      auto n = r.array_header();
+      if (!n) fail("members body: Members: " + n.error().message);
+      return *n;
     }
-    if (!r.skip()) fail("members body: bad value");
+    if (auto st = r.skip(); !st.ok()) fail("members body: " + st.error().message);
   }
   fail("members body without Members");
 }
 
 struct Client {
   explicit Client(const Options& o) : conn(o.host, o.port) {
-    std::string hs = request("handshake", next_seq);
-    rpcload::put_map_header(hs, 1);
-    rpcload::put_str(hs, "Version");
-    rpcload::put_uint(hs, 1);
+    std::string hs = request("handshake", next_seq) + encoded(rpc::HandshakeRequest{1});
     simple_call(hs, "handshake");
     if (o.has_auth) {
-      std::string a = request("auth", next_seq);
-      rpcload::put_map_header(a, 1);
-      rpcload::put_str(a, "AuthKey");
-      rpcload::put_str(a, o.auth);
+      std::string a = request("auth", next_seq) + encoded(rpc::AuthRequest{o.auth});
       simple_call(a, "auth");
     }
   }

@@ -34,8 +34,8 @@ Options:
   -rpc-auth=""              RPC auth token of the agent.)";
 
 /// Roughly Go's %#v of a value decoded into interface{} (for "Event Info" lines).
-std::string go_value(const rpc::mp::Value& v) {
-    using K = rpc::mp::Value::Kind;
+std::string go_value(const rpc::msgpack::Value& v) {
+    using K = rpc::msgpack::Value::Kind;
     char buf[64];
     switch (v.kind) {
         case K::Nil: return "interface {}(nil)";

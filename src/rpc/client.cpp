@@ -132,18 +132,24 @@ base::Status Client::send_all(const base::Bytes& b) {
     return base::ok_status();
 }
 
-base::Result<mp::Value> Client::read_object(base::Duration timeout) {
+base::Result<Body> Client::read_object(base::Duration timeout) {
     const bool forever = timeout.count() < 0;
     const auto deadline = std::chrono::steady_clock::now() + (forever ? base::Duration::zero() : timeout);
     while (true) {
         if (!in_.empty()) {
-            mp::Value v;
-            auto r = mp::decode(in_, v, 64 * 1024 * 1024);
-            if (r.status == mp::Status::Ok) {
-                in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(r.consumed));
-                return v;
+            msgpack::Reader r(in_, kDecodeLimits);
+            auto e = r.measure();
+            if (!e) return base::make_error("malformed", "bad reply from agent: " + e.error().message);
+            if (e->complete) {
+                Body body;
+                body.raw.assign(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(e->size));
+                in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(e->size));
+                msgpack::Reader vr(body.raw, kDecodeLimits);
+                auto v = msgpack::read_value(vr);
+                if (!v) return base::make_error("malformed", "bad reply from agent: " + v.error().message);
+                static_cast<msgpack::Value&>(body) = std::move(*v);
+                return body;
             }
-            if (r.status == mp::Status::Error) return base::make_error("malformed", "bad reply from agent: " + r.error);
         }
         int wait = -1;
         if (!forever) {

@@ -9,16 +9,14 @@
 #include "clusterd/wire/crc32.hpp"
 #include "clusterd/wire/lzw.hpp"
 #include "clusterd/wire/memberlist.hpp"
-#include "gomsgpack.hpp"
+
+#include "wire_internal.hpp"
 
 namespace clusterd::wire {
 
-namespace {
+using namespace detail;  // wire_internal.hpp
 
-using base::Bytes;
-using base::ByteView;
-using base::make_error;
-using base::Result;
+namespace {
 
 constexpr std::uint8_t kCompress = static_cast<std::uint8_t>(MsgType::Compress);
 constexpr std::uint8_t kEncrypt = static_cast<std::uint8_t>(MsgType::Encrypt);
@@ -34,36 +32,15 @@ bool has_keys(const Keyring* k) { return k != nullptr && !k->empty(); }
 Bytes compress_wrap(ByteView msg) {
     Bytes out;
     out.push_back(kCompress);
-    mp::Writer w(out);
-    w.map_header(2);
-    w.key("Algo");
-    w.uint(0);
-    w.key("Buf");
-    w.bytes_nonnil(lzw_compress(msg));
+    msgpack::encode_into(out, CompressMsg{0, lzw_compress(msg)}, msgpack::Dialect::Gossip);
     return out;
 }
 
 Result<Bytes> decompress_msg(ByteView buf, std::size_t max_out) {
-    mp::Reader r(buf.subspan(1));
-    std::uint64_t algo = 0;
-    Bytes data;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Algo") {
-            auto v = in.uint(0xff);
-            if (!v) return v.error();
-            algo = *v;
-        } else if (k == "Buf") {
-            auto v = in.bytes();
-            if (!v) return v.error();
-            data = std::move(*v);
-        } else {
-            return false;
-        }
-        return true;
-    });
-    if (!st) return st.error().with_prefix("compress message");
-    if (algo != 0) return make_error("bad_compression", "Cannot decompress unknown algorithm " + std::to_string(algo));
-    auto plain = lzw_decompress(data, max_out);
+    auto m = msgpack::decode<CompressMsg>(buf.subspan(1));
+    if (!m) return m.error().with_prefix("compress message");
+    if (m->algo != 0) return make_error("bad_compression", "Cannot decompress unknown algorithm " + std::to_string(m->algo));
+    auto plain = lzw_decompress(m->buf, max_out);
     if (!plain) return plain.error();
     if (plain->empty()) return make_error("truncated", "compressed message expands to nothing");
     return plain;
@@ -195,31 +172,28 @@ Len done(std::size_t n) { return std::optional<std::size_t>{n}; }
 /// Measures one msgpack value at `off`; nullopt when the buffer ends first.
 Len value_len(ByteView b, std::size_t off) {
     if (off >= b.size()) return need_more();
-    mp::Reader r(b.subspan(off));
-    return r.measure();
+    auto e = msgpack::Reader(b.subspan(off)).measure();
+    if (!e) return e.error();
+    return e->complete ? done(e->size) : need_more();
+}
+
+/// Decodes the header struct that starts at `off` and is `len` bytes long.
+template <typename H>
+Result<H> header_at(ByteView b, std::size_t off, std::size_t len, const char* what) {
+    auto h = msgpack::decode<H>(b.subspan(off, len));
+    if (!h) return h.error().with_prefix(what);
+    return h;
 }
 
 Len push_pull_len(ByteView b, std::size_t max_bytes) {
     std::size_t off = 1;
     auto hl = value_len(b, off);
     if (!hl || !*hl) return hl;
-    mp::Reader hr(b.subspan(off, **hl));
-    std::uint64_t nodes = 0, ulen = 0;
-    auto st = mp::read_struct(hr, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Nodes") {
-            auto v = in.uint(kMaxPushPullNodes);
-            if (!v) return v.error();
-            nodes = *v;
-        } else if (k == "UserStateLen") {
-            auto v = in.uint(kMaxStreamBytes);
-            if (!v) return v.error();
-            ulen = *v;
-        } else {
-            return false;
-        }
-        return true;
-    });
-    if (!st) return st.error().with_prefix("push-pull header");
+    auto h = header_at<PushPullHeader>(b, off, **hl, "push-pull header");
+    if (!h) return h.error();
+    if (h->nodes > kMaxPushPullNodes || h->user_state_len > kMaxStreamBytes)
+        return make_error("malformed", "push-pull header: Nodes or UserStateLen out of range");
+    const std::uint64_t nodes = h->nodes, ulen = h->user_state_len;
     off += **hl;
     if (off + ulen + nodes > max_bytes)
         return make_error("too_large", "push-pull of " + std::to_string(nodes) + " nodes and " + std::to_string(ulen) +
@@ -236,16 +210,10 @@ Len push_pull_len(ByteView b, std::size_t max_bytes) {
 Len user_len(ByteView b, std::size_t max_bytes) {
     auto hl = value_len(b, 1);
     if (!hl || !*hl) return hl;
-    mp::Reader hr(b.subspan(1, **hl));
-    std::uint64_t ulen = 0;
-    auto st = mp::read_struct(hr, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k != "UserMsgLen") return false;
-        auto v = in.uint(kMaxStreamBytes);
-        if (!v) return v.error();
-        ulen = *v;
-        return true;
-    });
-    if (!st) return st.error().with_prefix("user message header");
+    auto h = header_at<UserMsgHeader>(b, 1, **hl, "user message header");
+    if (!h) return h.error();
+    if (h->user_msg_len > kMaxStreamBytes) return make_error("malformed", "user message header: UserMsgLen out of range");
+    const std::uint64_t ulen = h->user_msg_len;
     std::size_t total = 1 + **hl + ulen;
     if (total > max_bytes)
         return make_error("too_large", "user message of " + std::to_string(ulen) + " bytes exceeds " +
@@ -255,21 +223,30 @@ Len user_len(ByteView b, std::size_t max_bytes) {
 
 }  // namespace
 
+namespace {
+/// Stream messages that are one msgpack map after the type byte (small, bounded frames).
+bool is_small_frame(std::uint8_t t) {
+    switch (static_cast<MsgType>(t)) {
+        case MsgType::Ping:
+        case MsgType::IndirectPing:
+        case MsgType::Ack:
+        case MsgType::Suspect:
+        case MsgType::Alive:
+        case MsgType::Dead:
+        case MsgType::Nack:
+        case MsgType::Err: return true;
+        default: return false;
+    }
+}
+}  // namespace
+
 std::size_t stream_frame_limit(std::uint8_t first_byte, std::size_t max_stream_bytes) {
     switch (first_byte) {
         case kEncrypt:
         case kCompress:
         case static_cast<std::uint8_t>(MsgType::PushPull):
         case static_cast<std::uint8_t>(MsgType::User): return std::min(max_stream_bytes, kMaxStreamBytes);
-        case static_cast<std::uint8_t>(MsgType::Ping):
-        case static_cast<std::uint8_t>(MsgType::IndirectPing):
-        case static_cast<std::uint8_t>(MsgType::Ack):
-        case static_cast<std::uint8_t>(MsgType::Suspect):
-        case static_cast<std::uint8_t>(MsgType::Alive):
-        case static_cast<std::uint8_t>(MsgType::Dead):
-        case static_cast<std::uint8_t>(MsgType::Nack):
-        case static_cast<std::uint8_t>(MsgType::Err): return std::min(max_stream_bytes, kMaxSmallStreamFrame);
-        default: return 0;
+        default: return is_small_frame(first_byte) ? std::min(max_stream_bytes, kMaxSmallStreamFrame) : 0;
     }
 }
 
@@ -287,25 +264,17 @@ Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::s
         }
         case static_cast<std::uint8_t>(MsgType::PushPull): r = push_pull_len(buffered, max_bytes); break;
         case static_cast<std::uint8_t>(MsgType::User): r = user_len(buffered, max_bytes); break;
-        case kCompress:
-        case static_cast<std::uint8_t>(MsgType::Ping):
-        case static_cast<std::uint8_t>(MsgType::IndirectPing):
-        case static_cast<std::uint8_t>(MsgType::Ack):
-        case static_cast<std::uint8_t>(MsgType::Suspect):
-        case static_cast<std::uint8_t>(MsgType::Alive):
-        case static_cast<std::uint8_t>(MsgType::Dead):
-        case static_cast<std::uint8_t>(MsgType::Nack):
-        case static_cast<std::uint8_t>(MsgType::Err): {
-            auto v = value_len(buffered, 1);
+        case kCompound:
+        case kHasCrc:
+            return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
+        default: {
+            if (t != kCompress && !is_small_frame(t))
+                return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
+            auto v = value_len(buffered, 1);  // one msgpack map after the type byte
             if (!v) return v.error();
             r = *v ? done(1 + **v) : need_more();
             break;
         }
-        case kCompound:
-        case kHasCrc:
-            return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
-        default:
-            return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
     }
     if (!r) return r.error();
     if (*r && **r > max_bytes) return make_error("too_large", "stream frame exceeds " + std::to_string(max_bytes) + " bytes");

@@ -3,261 +3,49 @@
 // pushPullHeader, pushNodeState, userMsgHeader) and the compound framing (util.go).
 #include "clusterd/wire/memberlist.hpp"
 
+#include <optional>
 #include <type_traits>
 
-#include "gomsgpack.hpp"
+#include "wire_internal.hpp"
 
 namespace clusterd::wire {
 
+using namespace detail;  // wire_internal.hpp
+
 namespace {
 
-using base::Bytes;
-using base::ByteView;
-using base::Error;
-using base::make_error;
-using base::Result;
-
-// Helpers that assign a decoded field or return its error from the enclosing lambda.
-#define WIRE_READ(expr, target)              \
-    do {                                     \
-        auto wire_r_ = (expr);               \
-        if (!wire_r_) return wire_r_.error(); \
-        target = std::move(*wire_r_);        \
-    } while (0)
-
-void write_body(mp::Writer& w, const Ping& m) {
-    std::size_t n = 2 + (m.source_addr.empty() ? 0 : 1) + (m.source_port == 0 ? 0 : 1) + (m.source_node.empty() ? 0 : 1);
-    w.map_header(n);
-    w.key("Node"); w.str(m.node);
-    w.key("SeqNo"); w.uint(m.seq_no);
-    if (!m.source_addr.empty()) { w.key("SourceAddr"); w.bytes(m.source_addr); }
-    if (!m.source_node.empty()) { w.key("SourceNode"); w.str(m.source_node); }
-    if (m.source_port != 0) { w.key("SourcePort"); w.uint(m.source_port); }
+/// A reader over a stream message's body after checking its type byte.
+Result<msgpack::Reader> body_of(ByteView buf, MsgType want, const char* what) {
+    const auto t = static_cast<std::uint8_t>(want);
+    if (buf.empty()) return make_error("truncated", std::string("empty ") + what + " message");
+    if (buf[0] != t)
+        return make_error("unexpected_type", std::string("expected ") + what + " (" + std::to_string(t) +
+                                                 "), got type " + std::to_string(buf[0]));
+    return msgpack::Reader(buf.subspan(1));
 }
 
-void write_body(mp::Writer& w, const IndirectPing& m) {
-    std::size_t n = 5 + (m.source_addr.empty() ? 0 : 1) + (m.source_port == 0 ? 0 : 1) + (m.source_node.empty() ? 0 : 1);
-    w.map_header(n);
-    w.key("Nack"); w.boolean(m.nack);
-    w.key("Node"); w.str(m.node);
-    w.key("Port"); w.uint(m.port);
-    w.key("SeqNo"); w.uint(m.seq_no);
-    if (!m.source_addr.empty()) { w.key("SourceAddr"); w.bytes(m.source_addr); }
-    if (!m.source_node.empty()) { w.key("SourceNode"); w.str(m.source_node); }
-    if (m.source_port != 0) { w.key("SourcePort"); w.uint(m.source_port); }
-    w.key("Target"); w.bytes(m.target);
-}
-
-void write_body(mp::Writer& w, const Ack& m) {
-    w.map_header(2);
-    w.key("Payload"); w.bytes(m.payload);
-    w.key("SeqNo"); w.uint(m.seq_no);
-}
-
-void write_body(mp::Writer& w, const Nack& m) {
-    w.map_header(1);
-    w.key("SeqNo"); w.uint(m.seq_no);
-}
-
-void write_body(mp::Writer& w, const ErrResp& m) {
-    w.map_header(1);
-    w.key("Error"); w.str(m.error);
-}
-
-void write_body(mp::Writer& w, const Suspect& m) {
-    w.map_header(3);
-    w.key("From"); w.str(m.from);
-    w.key("Incarnation"); w.uint(m.incarnation);
-    w.key("Node"); w.str(m.node);
-}
-
-void write_body(mp::Writer& w, const Alive& m) {
-    w.map_header(6);
-    w.key("Addr"); w.bytes(m.addr);
-    w.key("Incarnation"); w.uint(m.incarnation);
-    w.key("Meta"); w.bytes(m.meta);
-    w.key("Node"); w.str(m.node);
-    w.key("Port"); w.uint(m.port);
-    w.key("Vsn"); w.bytes(m.vsn);
-}
-
-void write_body(mp::Writer& w, const Dead& m) {
-    w.map_header(3);
-    w.key("From"); w.str(m.from);
-    w.key("Incarnation"); w.uint(m.incarnation);
-    w.key("Node"); w.str(m.node);
-}
-
-void write_node_state(mp::Writer& w, const PushNodeState& s) {
-    w.map_header(7);
-    w.key("Addr"); w.bytes(s.addr);
-    w.key("Incarnation"); w.uint(s.incarnation);
-    w.key("Meta"); w.bytes(s.meta);
-    w.key("Name"); w.str(s.name);
-    w.key("Port"); w.uint(s.port);
-    w.key("State"); w.sint(static_cast<std::int64_t>(s.state));
-    w.key("Vsn"); w.bytes(s.vsn);
-}
-
-constexpr std::uint64_t kU32 = 0xffffffffULL;
-constexpr std::uint64_t kU16 = 0xffff;
-
-Result<Ping> read_ping(mp::Reader& r) {
-    Ping m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "SeqNo") WIRE_READ(in.uint(kU32), m.seq_no);
-        else if (k == "Node") WIRE_READ(in.str(), m.node);
-        else if (k == "SourceAddr") WIRE_READ(in.bytes(), m.source_addr);
-        else if (k == "SourcePort") WIRE_READ(in.uint(kU16), m.source_port);
-        else if (k == "SourceNode") WIRE_READ(in.str(), m.source_node);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-Result<IndirectPing> read_indirect(mp::Reader& r) {
-    IndirectPing m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "SeqNo") WIRE_READ(in.uint(kU32), m.seq_no);
-        else if (k == "Target") WIRE_READ(in.bytes(), m.target);
-        else if (k == "Port") WIRE_READ(in.uint(kU16), m.port);
-        else if (k == "Node") WIRE_READ(in.str(), m.node);
-        else if (k == "Nack") WIRE_READ(in.boolean(), m.nack);
-        else if (k == "SourceAddr") WIRE_READ(in.bytes(), m.source_addr);
-        else if (k == "SourcePort") WIRE_READ(in.uint(kU16), m.source_port);
-        else if (k == "SourceNode") WIRE_READ(in.str(), m.source_node);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-Result<Ack> read_ack(mp::Reader& r) {
-    Ack m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "SeqNo") WIRE_READ(in.uint(kU32), m.seq_no);
-        else if (k == "Payload") WIRE_READ(in.bytes(), m.payload);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-Result<Nack> read_nack(mp::Reader& r) {
-    Nack m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "SeqNo") WIRE_READ(in.uint(kU32), m.seq_no);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-Result<ErrResp> read_err(mp::Reader& r) {
-    ErrResp m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Error") WIRE_READ(in.str(), m.error);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
+/// Decodes a header struct at the front of `r` with the error named after `what`.
 template <typename T>
-Result<T> read_suspect_like(mp::Reader& r) {
-    T m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Incarnation") WIRE_READ(in.uint(kU32), m.incarnation);
-        else if (k == "Node") WIRE_READ(in.str(), m.node);
-        else if (k == "From") WIRE_READ(in.str(), m.from);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-Result<Alive> read_alive(mp::Reader& r) {
-    Alive m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Incarnation") WIRE_READ(in.uint(kU32), m.incarnation);
-        else if (k == "Node") WIRE_READ(in.str(), m.node);
-        else if (k == "Addr") WIRE_READ(in.bytes(), m.addr);
-        else if (k == "Port") WIRE_READ(in.uint(kU16), m.port);
-        else if (k == "Meta") WIRE_READ(in.bytes(), m.meta);
-        else if (k == "Vsn") WIRE_READ(in.bytes(), m.vsn);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-Result<PushNodeState> read_node_state(mp::Reader& r) {
-    PushNodeState m;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Name") WIRE_READ(in.str(), m.name);
-        else if (k == "Addr") WIRE_READ(in.bytes(), m.addr);
-        else if (k == "Port") WIRE_READ(in.uint(kU16), m.port);
-        else if (k == "Meta") WIRE_READ(in.bytes(), m.meta);
-        else if (k == "Incarnation") WIRE_READ(in.uint(kU32), m.incarnation);
-        else if (k == "State") {
-            auto v = in.sint();
-            if (!v) return v.error();
-            if (*v < 0 || *v > 3) return mp::malformed("node state " + std::to_string(*v) + " out of range");
-            m.state = static_cast<NodeState>(*v);
-        } else if (k == "Vsn") WIRE_READ(in.bytes(), m.vsn);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error();
-    return m;
-}
-
-template <typename T>
-Result<Message> finish(Result<T> r, const mp::Reader& rd, const char* what) {
-    if (!r) return r.error().with_prefix(what);
-    (void)rd;  // trailing bytes are ignored, as Go's decoder reads one value and stops
-    return Message{std::move(*r)};
+Result<T> read_header(msgpack::Reader& r, const char* what) {
+    T h{};
+    if (auto st = msgpack::read(r, h); !st) return st.error().with_prefix(what);
+    return h;
 }
 
 }  // namespace
 
-MsgType message_type(const Message& m) {
-    return std::visit(
-        [](const auto& v) -> MsgType {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, Ping>) return MsgType::Ping;
-            else if constexpr (std::is_same_v<T, IndirectPing>) return MsgType::IndirectPing;
-            else if constexpr (std::is_same_v<T, Ack>) return MsgType::Ack;
-            else if constexpr (std::is_same_v<T, Nack>) return MsgType::Nack;
-            else if constexpr (std::is_same_v<T, ErrResp>) return MsgType::Err;
-            else if constexpr (std::is_same_v<T, Suspect>) return MsgType::Suspect;
-            else if constexpr (std::is_same_v<T, Alive>) return MsgType::Alive;
-            else if constexpr (std::is_same_v<T, Dead>) return MsgType::Dead;
-            else if constexpr (std::is_same_v<T, UserMsg>) return MsgType::User;
-            else static_assert(sizeof(T) == 0, "unhandled message");
-        },
-        m);
-}
+MsgType message_type(const Message& m) { return msgpack::type_of(m); }
 
 Bytes encode(const Message& m) {
     Bytes out;
     out.push_back(static_cast<std::uint8_t>(message_type(m)));
-    mp::Writer w(out);
     std::visit(
         [&](const auto& v) {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, UserMsg>) {
-                w.raw(v.payload);
+                out.insert(out.end(), v.payload.begin(), v.payload.end());
             } else {
-                write_body(w, v);
+                msgpack::encode_into(out, v, kGossip);
             }
         },
         m);
@@ -266,18 +54,20 @@ Bytes encode(const Message& m) {
 
 Result<Message> decode(ByteView buf) {
     if (buf.empty()) return make_error("truncated", "empty message");
-    std::uint8_t t = buf[0];
-    mp::Reader r(buf.subspan(1));
+    const std::uint8_t t = buf[0];
+    if (t == static_cast<std::uint8_t>(MsgType::User)) return Message{UserMsg{Bytes(buf.begin() + 1, buf.end())}};
+    std::optional<Result<Message>> out;
+    msgpack::with_type<Message>(t, [&](auto type) {
+        using T = typename decltype(type)::type;
+        if constexpr (msgpack::HasFields<T>) {
+            // trailing bytes are ignored, as Go's decoder reads one value and stops
+            auto m = msgpack::decode<T>(buf.subspan(1));
+            if (!m) out = m.error().with_prefix("memberlist message " + std::to_string(t));
+            else out = Message{std::move(*m)};
+        }
+    });
+    if (out) return std::move(*out);
     switch (static_cast<MsgType>(t)) {
-        case MsgType::Ping: return finish(read_ping(r), r, "ping");
-        case MsgType::IndirectPing: return finish(read_indirect(r), r, "indirect ping");
-        case MsgType::Ack: return finish(read_ack(r), r, "ack");
-        case MsgType::Nack: return finish(read_nack(r), r, "nack");
-        case MsgType::Err: return finish(read_err(r), r, "err");
-        case MsgType::Suspect: return finish(read_suspect_like<Suspect>(r), r, "suspect");
-        case MsgType::Alive: return finish(read_alive(r), r, "alive");
-        case MsgType::Dead: return finish(read_suspect_like<Dead>(r), r, "dead");
-        case MsgType::User: return Message{UserMsg{Bytes(buf.begin() + 1, buf.end())}};
         case MsgType::PushPull:
         case MsgType::Compound:
         case MsgType::Compress:
@@ -285,6 +75,7 @@ Result<Message> decode(ByteView buf) {
         case MsgType::HasCrc:
             return make_error("unexpected_type",
                               "message type " + std::to_string(t) + " is an envelope or stream message, not a single message");
+        default: break;
     }
     return make_error("unknown_type", "unknown memberlist message type " + std::to_string(t));
 }
@@ -336,90 +127,55 @@ Result<CompoundParts> split_compound(ByteView buf) {
 Bytes encode_push_pull(const PushPull& pp) {
     Bytes out;
     out.push_back(static_cast<std::uint8_t>(MsgType::PushPull));
-    mp::Writer w(out);
-    w.map_header(3);
-    w.key("Join"); w.boolean(pp.join);
-    w.key("Nodes"); w.uint(pp.nodes.size());
-    w.key("UserStateLen"); w.uint(pp.user_state.size());
-    for (const auto& s : pp.nodes) write_node_state(w, s);
+    msgpack::Writer w(out, kGossip);
+    msgpack::write(w, PushPullHeader{pp.join, pp.nodes.size(), pp.user_state.size()});
+    for (const auto& s : pp.nodes) msgpack::write(w, s);
     w.raw(pp.user_state);
     return out;
 }
 
-namespace {
-struct PushPullHeader {
-    std::uint64_t nodes = 0;
-    std::uint64_t user_state_len = 0;
-    bool join = false;
-};
-
-Result<PushPullHeader> read_pp_header(mp::Reader& r) {
-    PushPullHeader h;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "Nodes") WIRE_READ(in.uint(kMaxPushPullNodes), h.nodes);
-        else if (k == "UserStateLen") WIRE_READ(in.uint(0x7fffffffULL), h.user_state_len);
-        else if (k == "Join") WIRE_READ(in.boolean(), h.join);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error().with_prefix("push-pull header");
-    return h;
-}
-}  // namespace
-
 Result<PushPull> decode_push_pull(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty push-pull message");
-    if (buf[0] != static_cast<std::uint8_t>(MsgType::PushPull))
-        return make_error("unexpected_type", "expected push-pull (6), got type " + std::to_string(buf[0]));
-    mp::Reader r(buf.subspan(1));
-    auto h = read_pp_header(r);
+    auto body = body_of(buf, MsgType::PushPull, "push-pull");
+    if (!body) return body.error();
+    msgpack::Reader& r = *body;
+    auto h = read_header<PushPullHeader>(r, "push-pull header");
     if (!h) return h.error();
+    if (h->nodes > kMaxPushPullNodes || h->user_state_len > 0x7fffffffULL)
+        return make_error("malformed", "push-pull header: Nodes or UserStateLen out of range");
     if (h->nodes > r.remaining())
         return make_error("truncated", "push-pull claims " + std::to_string(h->nodes) + " node states in " +
                                            std::to_string(r.remaining()) + " bytes");
     PushPull pp;
     pp.join = h->join;
-    pp.nodes.reserve(static_cast<std::size_t>(h->nodes));
-    for (std::uint64_t i = 0; i < h->nodes; ++i) {
-        auto s = read_node_state(r);
-        if (!s) return s.error().with_prefix("push-pull node state " + std::to_string(i));
-        pp.nodes.push_back(std::move(*s));
+    pp.nodes.resize(static_cast<std::size_t>(h->nodes));
+    for (std::size_t i = 0; i < pp.nodes.size(); ++i) {
+        if (auto st = msgpack::read(r, pp.nodes[i]); !st)
+            return st.error().with_prefix("push-pull node state " + std::to_string(i));
     }
-    if (h->user_state_len > r.remaining())
-        return make_error("truncated", "push-pull user state of " + std::to_string(h->user_state_len) +
-                                           " bytes but only " + std::to_string(r.remaining()) + " remain");
-    auto rest = r.rest();
-    pp.user_state.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(h->user_state_len));
+    auto user = r.raw(static_cast<std::size_t>(h->user_state_len));
+    if (!user) return user.error().with_prefix("push-pull user state");
+    pp.user_state.assign(user->begin(), user->end());
     return pp;
 }
 
 Bytes encode_stream_user(ByteView payload) {
     Bytes out;
     out.push_back(static_cast<std::uint8_t>(MsgType::User));
-    mp::Writer w(out);
-    w.map_header(1);
-    w.key("UserMsgLen"); w.uint(payload.size());
-    w.raw(payload);
+    msgpack::encode_into(out, UserMsgHeader{payload.size()}, kGossip);
+    out.insert(out.end(), payload.begin(), payload.end());
     return out;
 }
 
 Result<Bytes> decode_stream_user(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty stream user message");
-    if (buf[0] != static_cast<std::uint8_t>(MsgType::User))
-        return make_error("unexpected_type", "expected user (8), got type " + std::to_string(buf[0]));
-    mp::Reader r(buf.subspan(1));
-    std::uint64_t len = 0;
-    auto st = mp::read_struct(r, [&](const std::string& k, mp::Reader& in) -> Result<bool> {
-        if (k == "UserMsgLen") WIRE_READ(in.uint(0x7fffffffULL), len);
-        else return false;
-        return true;
-    });
-    if (!st) return st.error().with_prefix("user message header");
-    if (len > r.remaining())
-        return make_error("truncated", "user message of " + std::to_string(len) + " bytes but only " +
-                                           std::to_string(r.remaining()) + " remain");
-    auto rest = r.rest();
-    return Bytes(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(len));
+    auto body = body_of(buf, MsgType::User, "user");
+    if (!body) return body.error();
+    msgpack::Reader& r = *body;
+    auto h = read_header<UserMsgHeader>(r, "user message header");
+    if (!h) return h.error();
+    if (h->user_msg_len > 0x7fffffffULL) return make_error("malformed", "user message header: UserMsgLen out of range");
+    auto payload = r.raw(static_cast<std::size_t>(h->user_msg_len));
+    if (!payload) return payload.error().with_prefix("user message");
+    return Bytes(payload->begin(), payload->end());
 }
 
 }  // namespace clusterd::wire

@@ -204,13 +204,13 @@ class LayerCheckFixtures(unittest.TestCase):
         self.assert_violations("src/base/rng.cpp:7: base: uses printf")
 
     def test_module_without_row_fails(self) -> None:
-        self.write("src/codec/CMakeLists.txt", "add_library(clusterd_codec STATIC reader.cpp)\n")
-        self.write("src/codec/reader.cpp", '#include "clusterd/base/time.hpp"\n')
-        self.write("src/codec/writer.cpp", '#include "clusterd/base/time.hpp"\n')  # one line per folder
-        self.append("src/wire/memberlist.cpp", '#include "clusterd/codec/reader.hpp"\n')
-        self.assert_violations("src/codec/CMakeLists.txt:1: codec: CMake target clusterd_codec has no row",
-                               "src/codec/reader.cpp:1: codec: module has no row",
-                               "src/wire/memberlist.cpp:3: wire: includes \"clusterd/codec/reader.hpp\": module codec has no row")
+        self.write("src/telemetry/CMakeLists.txt", "add_library(clusterd_telemetry STATIC reader.cpp)\n")
+        self.write("src/telemetry/reader.cpp", '#include "clusterd/base/time.hpp"\n')
+        self.write("src/telemetry/writer.cpp", '#include "clusterd/base/time.hpp"\n')  # one line per folder
+        self.append("src/wire/memberlist.cpp", '#include "clusterd/telemetry/reader.hpp"\n')
+        self.assert_violations("src/telemetry/CMakeLists.txt:1: telemetry: CMake target clusterd_telemetry has no row",
+                               "src/telemetry/reader.cpp:1: telemetry: module has no row",
+                               "src/wire/memberlist.cpp:3: wire: includes \"clusterd/telemetry/reader.hpp\": module telemetry has no row")
 
     def test_rpc_core_cannot_use_the_server_files(self) -> None:
         self.write("src/rpc/CMakeLists.txt", """\

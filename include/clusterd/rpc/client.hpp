@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "clusterd/base/result.hpp"
-#include "clusterd/rpc/msgpack.hpp"
 #include "clusterd/rpc/protocol.hpp"
 
 namespace clusterd::rpc {
@@ -19,7 +18,7 @@ namespace clusterd::rpc {
 struct Reply {
     std::uint64_t seq = 0;
     std::string error;
-    std::optional<mp::Value> body;
+    std::optional<Body> body;
 };
 
 class Client {
@@ -60,7 +59,7 @@ private:
     explicit Client(int fd, base::Duration timeout) : fd_(fd), timeout_(timeout) {}
     base::Status send_all(const base::Bytes& b);
     /// Reads one msgpack object; timeout < 0 waits forever.
-    base::Result<mp::Value> read_object(base::Duration timeout);
+    base::Result<Body> read_object(base::Duration timeout);
     base::Result<Reply> read_reply_for(std::uint64_t seq, bool has_body);
 
     int fd_ = -1;

@@ -13,18 +13,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "clusterd/base/bytes.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/rpc/agent_api.hpp"
 #include "clusterd/rpc/event_filter.hpp"
+#include "clusterd/rpc/protocol.hpp"
 
 namespace clusterd::rpc {
 
-namespace mp {
-struct Value;
-}
 
 struct SessionConfig {
     std::string auth_key;                   ///< "" = no auth required
@@ -101,24 +101,65 @@ private:
     };
 
     void process();
-    bool dispatch(const std::string& command, std::uint64_t seq, const mp::Value* body);
     void reply(std::uint64_t seq, std::string_view error);
     void reply(std::uint64_t seq, std::string_view error, const base::Bytes& body);
+    /// reply(), then whether input processing may go on.
+    bool answer(std::uint64_t seq, std::string_view error) {
+        reply(seq, error);
+        return !closing_;
+    }
     bool push_record(std::uint64_t stream, base::Bytes frame);
     void close(std::string reason);
     void finish_async();
     std::function<void()> guard(std::function<void()> fn);
 
-    void on_event(std::uint64_t seq, const Event& e);
-    void on_log(const std::string& line);
+    // ---- the command table (session_commands.cpp): {name, request type, handler} ----
+    /// A command without a request body.
+    struct NoBody {};
+    struct Command {
+        std::string_view name;
+        bool has_body;
+        /// Decodes the body into the handler's request type and runs the handler; false stops
+        /// processing input (the session closes or waits for the agent).
+        bool (*run)(Session& s, const Command& c, std::uint64_t seq, base::ByteView body);
+    };
+    template <typename Req, bool (Session::*Handler)(std::uint64_t, const Req&)>
+    static bool run_command(Session& s, const Command& c, std::uint64_t seq, base::ByteView body);
+    template <typename Req, bool (Session::*Handler)(std::uint64_t, const Req&)>
+    static constexpr Command command(std::string_view name) {
+        return {name, !std::is_same_v<Req, NoBody>, &run_command<Req, Handler>};
+    }
+    static const Command* find_command(std::string_view name);
+    /// A reply callback for commands that wait on the agent: replies, then resumes input.
+    ErrorCallback reply_later(std::uint64_t seq);
 
-    void do_members(std::uint64_t seq, const mp::Value* body, bool filtered);
-    void do_stream(std::uint64_t seq, const mp::Value& body);
-    void do_monitor(std::uint64_t seq, const mp::Value& body);
-    void do_stop(std::uint64_t seq, const mp::Value& body);
-    void do_query(std::uint64_t seq, const mp::Value& body);
-    void do_respond(std::uint64_t seq, const mp::Value& body);
-    void do_key(std::uint64_t seq, const std::string& command, const mp::Value* body);
+    // Handlers by family. Cluster (session_cluster.cpp):
+    bool on_handshake(std::uint64_t seq, const HandshakeRequest& req);
+    bool on_auth(std::uint64_t seq, const AuthRequest& req);
+    bool on_members(std::uint64_t seq, const NoBody&);
+    bool on_members_filtered(std::uint64_t seq, const MembersFilteredRequest& req);
+    bool on_join(std::uint64_t seq, const JoinRequest& req);
+    bool on_leave(std::uint64_t seq, const NoBody&);
+    bool on_force_leave(std::uint64_t seq, const ForceLeaveRequest& req);
+    bool on_tags(std::uint64_t seq, const TagsRequest& req);
+    bool on_event(std::uint64_t seq, const EventRequest& req);
+    bool on_stats(std::uint64_t seq, const NoBody&);
+    bool on_get_coordinate(std::uint64_t seq, const CoordinateRequest& req);
+    bool on_store_list(std::uint64_t seq, const NoBody&);
+    // Streams, monitor and queries (session_streams.cpp):
+    bool on_stream(std::uint64_t seq, const StreamRequest& req);
+    bool on_monitor(std::uint64_t seq, const MonitorRequest& req);
+    bool on_stop(std::uint64_t seq, const StopRequest& req);
+    bool on_query(std::uint64_t seq, const QueryRequest& req);
+    bool on_respond(std::uint64_t seq, const RespondRequest& req);
+    void on_agent_event(std::uint64_t seq, const Event& e);
+    void on_log(const std::string& line);
+    // Keys (session_keys.cpp):
+    bool on_install_key(std::uint64_t seq, const KeyRequest& req);
+    bool on_use_key(std::uint64_t seq, const KeyRequest& req);
+    bool on_remove_key(std::uint64_t seq, const KeyRequest& req);
+    bool on_list_keys(std::uint64_t seq, const NoBody&);
+    std::function<void(const KeyResponse&)> key_reply(std::uint64_t seq, bool with_keys);
 
     AgentApi& agent_;
     SessionConfig cfg_;

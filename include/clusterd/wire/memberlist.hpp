@@ -11,6 +11,7 @@
 
 #include "clusterd/base/bytes.hpp"
 #include "clusterd/base/result.hpp"
+#include "clusterd/codec/msgpack/fields.hpp"
 
 namespace clusterd::wire {
 
@@ -31,6 +32,16 @@ enum class MsgType : std::uint8_t {
     Err = 13,
 };
 
+// Each message lists its wire fields once, right below its struct: Go field name (the map key;
+// lists are sorted by it, as go-msgpack writes struct fields), member, encoding hint. That list
+// drives encode, decode and encoded size (codec/msgpack/fields.hpp); kType is the type byte.
+// Adding a field is one line in the list (and the member itself).
+namespace msgpack = codec::msgpack;
+using msgpack::field;
+using msgpack::kOmitEmpty;
+using msgpack::kNeverNil;
+using msgpack::kNilIfEmpty;
+
 // Byte-slice fields (addresses, meta, payloads, vsn) encode as msgpack nil when empty, which is
 // what Go sends for a nil slice; decoders accept nil, str and bin for them.
 
@@ -41,8 +52,15 @@ struct Ping {
     base::Bytes source_addr;  ///< 4 or 16 bytes, or empty
     std::uint16_t source_port = 0;
     std::string source_node;
+    static constexpr MsgType kType = MsgType::Ping;
     friend bool operator==(const Ping&, const Ping&) = default;
 };
+constexpr auto msgpack_fields(const Ping*) {
+    return msgpack::fields(field("Node", &Ping::node), field("SeqNo", &Ping::seq_no),
+                           field("SourceAddr", &Ping::source_addr, kOmitEmpty),
+                           field("SourceNode", &Ping::source_node, kOmitEmpty),
+                           field("SourcePort", &Ping::source_port, kOmitEmpty));
+}
 
 /// Ask a peer to probe `target` on our behalf.
 struct IndirectPing {
@@ -54,32 +72,53 @@ struct IndirectPing {
     base::Bytes source_addr;  ///< omitted when empty
     std::uint16_t source_port = 0;
     std::string source_node;
+    static constexpr MsgType kType = MsgType::IndirectPing;
     friend bool operator==(const IndirectPing&, const IndirectPing&) = default;
 };
+constexpr auto msgpack_fields(const IndirectPing*) {
+    using M = IndirectPing;
+    return msgpack::fields(field("Nack", &M::nack), field("Node", &M::node), field("Port", &M::port),
+                           field("SeqNo", &M::seq_no), field("SourceAddr", &M::source_addr, kOmitEmpty),
+                           field("SourceNode", &M::source_node, kOmitEmpty),
+                           field("SourcePort", &M::source_port, kOmitEmpty), field("Target", &M::target));
+}
 
 struct Ack {
     std::uint32_t seq_no = 0;
     base::Bytes payload;
+    static constexpr MsgType kType = MsgType::Ack;
     friend bool operator==(const Ack&, const Ack&) = default;
 };
+constexpr auto msgpack_fields(const Ack*) {
+    return msgpack::fields(field("Payload", &Ack::payload), field("SeqNo", &Ack::seq_no));
+}
 
 struct Nack {
     std::uint32_t seq_no = 0;
+    static constexpr MsgType kType = MsgType::Nack;
     friend bool operator==(const Nack&, const Nack&) = default;
 };
+constexpr auto msgpack_fields(const Nack*) { return msgpack::fields(field("SeqNo", &Nack::seq_no)); }
 
 /// Type 13: a remote error relayed over a stream.
 struct ErrResp {
     std::string error;
+    static constexpr MsgType kType = MsgType::Err;
     friend bool operator==(const ErrResp&, const ErrResp&) = default;
 };
+constexpr auto msgpack_fields(const ErrResp*) { return msgpack::fields(field("Error", &ErrResp::error)); }
 
 struct Suspect {
     std::uint32_t incarnation = 0;
     std::string node;
     std::string from;
+    static constexpr MsgType kType = MsgType::Suspect;
     friend bool operator==(const Suspect&, const Suspect&) = default;
 };
+constexpr auto msgpack_fields(const Suspect*) {
+    return msgpack::fields(field("From", &Suspect::from), field("Incarnation", &Suspect::incarnation),
+                           field("Node", &Suspect::node));
+}
 
 struct Alive {
     std::uint32_t incarnation = 0;
@@ -88,23 +127,36 @@ struct Alive {
     std::uint16_t port = 0;
     base::Bytes meta;
     base::Bytes vsn;  ///< pmin, pmax, pcur, dmin, dmax, dcur (6 bytes when present)
+    static constexpr MsgType kType = MsgType::Alive;
     friend bool operator==(const Alive&, const Alive&) = default;
 };
+constexpr auto msgpack_fields(const Alive*) {
+    using M = Alive;
+    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation), field("Meta", &M::meta),
+                           field("Node", &M::node), field("Port", &M::port), field("Vsn", &M::vsn));
+}
 
 struct Dead {
     std::uint32_t incarnation = 0;
     std::string node;
     std::string from;
+    static constexpr MsgType kType = MsgType::Dead;
     friend bool operator==(const Dead&, const Dead&) = default;
 };
+constexpr auto msgpack_fields(const Dead*) {
+    return msgpack::fields(field("From", &Dead::from), field("Incarnation", &Dead::incarnation),
+                           field("Node", &Dead::node));
+}
 
 /// Type 8: opaque delegate (Serf) message bytes; on a packet it is [8][payload].
 struct UserMsg {
     base::Bytes payload;
+    static constexpr MsgType kType = MsgType::User;
     friend bool operator==(const UserMsg&, const UserMsg&) = default;
 };
 
 enum class NodeState : std::uint8_t { Alive = 0, Suspect = 1, Dead = 2, Left = 3 };
+constexpr NodeState msgpack_enum_max(NodeState) { return NodeState::Left; }
 
 struct PushNodeState {
     std::string name;
@@ -116,6 +168,41 @@ struct PushNodeState {
     base::Bytes vsn;
     friend bool operator==(const PushNodeState&, const PushNodeState&) = default;
 };
+constexpr auto msgpack_fields(const PushNodeState*) {
+    using M = PushNodeState;
+    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation), field("Meta", &M::meta),
+                           field("Name", &M::name), field("Port", &M::port), field("State", &M::state),
+                           field("Vsn", &M::vsn));
+}
+
+/// The msgpack header in front of a push-pull's node states and user state.
+struct PushPullHeader {
+    bool join = false;
+    std::uint64_t nodes = 0;
+    std::uint64_t user_state_len = 0;
+};
+constexpr auto msgpack_fields(const PushPullHeader*) {
+    using M = PushPullHeader;
+    return msgpack::fields(field("Join", &M::join), field("Nodes", &M::nodes),
+                           field("UserStateLen", &M::user_state_len));
+}
+
+/// The msgpack header of a stream user message.
+struct UserMsgHeader {
+    std::uint64_t user_msg_len = 0;
+};
+constexpr auto msgpack_fields(const UserMsgHeader*) {
+    return msgpack::fields(field("UserMsgLen", &UserMsgHeader::user_msg_len));
+}
+
+/// Type 9 body: an LZW-compressed message (Algo 0 = LZW).
+struct CompressMsg {
+    std::uint8_t algo = 0;
+    base::Bytes buf;
+};
+constexpr auto msgpack_fields(const CompressMsg*) {
+    return msgpack::fields(field("Algo", &CompressMsg::algo), field("Buf", &CompressMsg::buf, kNeverNil));
+}
 
 /// Type 6 (stream only): [6][header{Nodes,UserStateLen,Join}][nodes...][raw user state].
 struct PushPull {

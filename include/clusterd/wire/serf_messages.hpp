@@ -13,6 +13,8 @@
 #include "clusterd/base/bytes.hpp"
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/time.hpp"
+#include "clusterd/codec/msgpack/fields.hpp"
+#include "clusterd/codec/msgpack/serf_member.hpp"
 
 namespace clusterd::wire {
 
@@ -29,6 +31,14 @@ enum class SerfMsgType : std::uint8_t {
     Relay = 9,
 };
 
+// Each message lists its wire fields once, right below its struct (Go field name, member,
+// hint; sorted by Go name as go-msgpack writes them); the list drives encode, decode and
+// encoded size. kType is the SerfMsgType byte. See docs/architecture.md, "Codecs".
+namespace msgpack = codec::msgpack;
+using msgpack::field;
+using msgpack::kNeverNil;
+using msgpack::kNilIfEmpty;
+
 /// Query flags (messageQuery.Flags / messageQueryResponse.Flags).
 inline constexpr std::uint32_t kQueryFlagAck = 1;
 inline constexpr std::uint32_t kQueryFlagNoBroadcast = 2;
@@ -37,22 +47,37 @@ struct SerfLeave {
     std::uint64_t ltime = 0;
     std::string node;
     bool prune = false;  ///< encoded as field "Prune"; older peers ignore it
+    static constexpr SerfMsgType kType = SerfMsgType::Leave;
     friend bool operator==(const SerfLeave&, const SerfLeave&) = default;
 };
+constexpr auto msgpack_fields(const SerfLeave*) {
+    using M = SerfLeave;
+    return msgpack::fields(field("LTime", &M::ltime), field("Node", &M::node), field("Prune", &M::prune));
+}
 
 struct SerfJoin {
     std::uint64_t ltime = 0;
     std::string node;
+    static constexpr SerfMsgType kType = SerfMsgType::Join;
     friend bool operator==(const SerfJoin&, const SerfJoin&) = default;
 };
+constexpr auto msgpack_fields(const SerfJoin*) {
+    return msgpack::fields(field("LTime", &SerfJoin::ltime), field("Node", &SerfJoin::node));
+}
 
 struct SerfUserEvent {
     std::uint64_t ltime = 0;
     std::string name;
     base::Bytes payload;
     bool cc = false;  ///< "can coalesce"
+    static constexpr SerfMsgType kType = SerfMsgType::UserEvent;
     friend bool operator==(const SerfUserEvent&, const SerfUserEvent&) = default;
 };
+constexpr auto msgpack_fields(const SerfUserEvent*) {
+    using M = SerfUserEvent;
+    return msgpack::fields(field("CC", &M::cc), field("LTime", &M::ltime), field("Name", &M::name),
+                           field("Payload", &M::payload));
+}
 
 /// One event in a push-pull event buffer slot (serf.go userEvent).
 struct SerfEventEntry {
@@ -60,6 +85,9 @@ struct SerfEventEntry {
     base::Bytes payload;
     friend bool operator==(const SerfEventEntry&, const SerfEventEntry&) = default;
 };
+constexpr auto msgpack_fields(const SerfEventEntry*) {
+    return msgpack::fields(field("Name", &SerfEventEntry::name), field("Payload", &SerfEventEntry::payload));
+}
 
 /// serf.go userEvents: the events seen at one Lamport time.
 struct SerfUserEvents {
@@ -67,6 +95,10 @@ struct SerfUserEvents {
     std::vector<SerfEventEntry> events;
     friend bool operator==(const SerfUserEvents&, const SerfUserEvents&) = default;
 };
+constexpr auto msgpack_fields(const SerfUserEvents*) {
+    return msgpack::fields(field("Events", &SerfUserEvents::events, kNilIfEmpty),
+                           field("LTime", &SerfUserEvents::ltime));
+}
 
 /// Serf's delegate state in memberlist push-pull. Go sends its whole event ring buffer, so
 /// empty slots arrive as msgpack nil: they are std::nullopt here and encode back to nil.
@@ -77,8 +109,15 @@ struct SerfPushPull {
     std::uint64_t event_ltime = 0;
     std::vector<std::optional<SerfUserEvents>> events;
     std::uint64_t query_ltime = 0;
+    static constexpr SerfMsgType kType = SerfMsgType::PushPull;
     friend bool operator==(const SerfPushPull&, const SerfPushPull&) = default;
 };
+constexpr auto msgpack_fields(const SerfPushPull*) {
+    using M = SerfPushPull;
+    return msgpack::fields(field("EventLTime", &M::event_ltime), field("Events", &M::events),
+                           field("LTime", &M::ltime), field("LeftMembers", &M::left_members),
+                           field("QueryLTime", &M::query_ltime), field("StatusLTimes", &M::status_ltimes));
+}
 
 struct SerfQuery {
     std::uint64_t ltime = 0;
@@ -92,8 +131,17 @@ struct SerfQuery {
     base::Duration timeout{0};  ///< Go time.Duration, int64 ns on the wire
     std::string name;
     base::Bytes payload;
+    static constexpr SerfMsgType kType = SerfMsgType::Query;
     friend bool operator==(const SerfQuery&, const SerfQuery&) = default;
 };
+constexpr auto msgpack_fields(const SerfQuery*) {
+    using M = SerfQuery;
+    return msgpack::fields(field("Addr", &M::addr), field("Filters", &M::filters, msgpack::Hint(kNilIfEmpty | kNeverNil)),
+                           field("Flags", &M::flags), field("ID", &M::id), field("LTime", &M::ltime),
+                           field("Name", &M::name), field("Payload", &M::payload), field("Port", &M::port),
+                           field("RelayFactor", &M::relay_factor), field("SourceNode", &M::source_node),
+                           field("Timeout", &M::timeout));
+}
 
 struct SerfQueryResponse {
     std::uint64_t ltime = 0;
@@ -101,8 +149,14 @@ struct SerfQueryResponse {
     std::string from;
     std::uint32_t flags = 0;
     base::Bytes payload;
+    static constexpr SerfMsgType kType = SerfMsgType::QueryResponse;
     friend bool operator==(const SerfQueryResponse&, const SerfQueryResponse&) = default;
 };
+constexpr auto msgpack_fields(const SerfQueryResponse*) {
+    using M = SerfQueryResponse;
+    return msgpack::fields(field("Flags", &M::flags), field("From", &M::from), field("ID", &M::id),
+                           field("LTime", &M::ltime), field("Payload", &M::payload));
+}
 
 /// Type 6, the payload of a "_serf_conflict" query response: serf.Member as go-msgpack writes it.
 struct SerfConflictResponse {
@@ -113,14 +167,19 @@ struct SerfConflictResponse {
     std::int64_t status = 0;  ///< serf MemberStatus: none 0, alive 1, leaving 2, left 3, failed 4
     std::uint8_t protocol_min = 0, protocol_max = 0, protocol_cur = 0;
     std::uint8_t delegate_min = 0, delegate_max = 0, delegate_cur = 0;
+    static constexpr SerfMsgType kType = SerfMsgType::ConflictResponse;
     friend bool operator==(const SerfConflictResponse&, const SerfConflictResponse&) = default;
 };
+constexpr auto msgpack_fields(const SerfConflictResponse*) { return msgpack::serf_member_fields<SerfConflictResponse>(); }
 
 /// Type 7, payload of the _serf_install-key/_serf_use-key/_serf_remove-key queries.
 struct SerfKeyRequest {
     base::Bytes key;
+    static constexpr SerfMsgType kType = SerfMsgType::KeyRequest;
     friend bool operator==(const SerfKeyRequest&, const SerfKeyRequest&) = default;
 };
+/// Serf decodes the base64 key first, so Key is never nil.
+constexpr auto msgpack_fields(const SerfKeyRequest*) { return msgpack::fields(field("Key", &SerfKeyRequest::key, kNeverNil)); }
 
 /// Type 8, the reply to key queries (internal_query.go nodeKeyResponse).
 struct SerfKeyResponse {
@@ -128,8 +187,14 @@ struct SerfKeyResponse {
     std::string message;
     std::vector<std::string> keys;  ///< base64 keys (list-keys only)
     std::string primary_key;
+    static constexpr SerfMsgType kType = SerfMsgType::KeyResponse;
     friend bool operator==(const SerfKeyResponse&, const SerfKeyResponse&) = default;
 };
+constexpr auto msgpack_fields(const SerfKeyResponse*) {
+    using M = SerfKeyResponse;
+    return msgpack::fields(field("Keys", &M::keys, kNilIfEmpty), field("Message", &M::message),
+                           field("PrimaryKey", &M::primary_key), field("Result", &M::result));
+}
 
 /// Type 9: [9][relayHeader{DestAddr{IP,Port,Zone},DestName}][inner message with its type byte].
 struct SerfRelay {
@@ -138,8 +203,16 @@ struct SerfRelay {
     std::string dest_zone;
     std::string dest_name;
     base::Bytes inner;  ///< complete Serf message, type byte first (a query response)
+    static constexpr SerfMsgType kType = SerfMsgType::Relay;
     friend bool operator==(const SerfRelay&, const SerfRelay&) = default;
 };
+/// The relay header; `inner` follows it raw.
+constexpr auto msgpack_fields(const SerfRelay*) {
+    using M = SerfRelay;
+    return msgpack::fields(msgpack::group("DestAddr", field("IP", &M::dest_ip), field("Port", &M::dest_port),
+                                          field("Zone", &M::dest_zone)),
+                           field("DestName", &M::dest_name));
+}
 
 using SerfMessage = std::variant<SerfLeave, SerfJoin, SerfPushPull, SerfUserEvent, SerfQuery, SerfQueryResponse,
                                  SerfConflictResponse, SerfKeyRequest, SerfKeyResponse, SerfRelay>;
@@ -161,6 +234,9 @@ struct FilterTag {
     std::string expr;  ///< a Go regexp, anchored by the matcher, not here
     friend bool operator==(const FilterTag&, const FilterTag&) = default;
 };
+constexpr auto msgpack_fields(const FilterTag*) {
+    return msgpack::fields(field("Expr", &FilterTag::expr), field("Tag", &FilterTag::tag));
+}
 using QueryFilter = std::variant<FilterNodes, FilterTag>;
 /// [0][msgpack []string] or [1][msgpack {Tag,Expr}].
 base::Bytes encode_filter(const QueryFilter& f);

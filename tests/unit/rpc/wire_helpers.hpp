@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "clusterd/rpc/msgpack.hpp"
 #include "clusterd/rpc/protocol.hpp"
 
 namespace clusterd::rpc::testing {
@@ -32,10 +31,10 @@ inline base::Bytes cat(std::initializer_list<base::Bytes> parts) {
 
 struct Frame {
     ResponseHeader header;
-    std::optional<mp::Value> body;
+    std::optional<Body> body;
 };
 
-inline bool looks_like_header(const mp::Value& v) {
+inline bool looks_like_header(const msgpack::Value& v) {
     return v.is_map() && v.map_size() == 2 && v.find("Seq") != nullptr && v.find("Error") != nullptr;
 }
 
@@ -44,16 +43,22 @@ inline std::vector<Frame> frames(base::ByteView bytes) {
     std::vector<Frame> out;
     std::size_t pos = 0;
     while (pos < bytes.size()) {
-        mp::Value v;
-        auto r = mp::decode(bytes.subspan(pos), v, 1 << 24);
-        if (r.status != mp::Status::Ok) break;
-        pos += r.consumed;
-        if (looks_like_header(v)) {
+        msgpack::Reader r(bytes.subspan(pos), msgpack::Limits{1 << 24, 32});
+        auto e = r.measure();
+        if (!e || !e->complete) break;
+        auto v = msgpack::read_value(r);
+        if (!v) break;
+        Body b;
+        static_cast<msgpack::Value&>(b) = std::move(*v);
+        b.raw.assign(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
+                     bytes.begin() + static_cast<std::ptrdiff_t>(pos + e->size));
+        pos += e->size;
+        if (looks_like_header(b)) {
             Frame f;
-            (void)decode(v, f.header);
+            (void)decode(b, f.header);
             out.push_back(std::move(f));
         } else if (!out.empty() && !out.back().body) {
-            out.back().body = std::move(v);
+            out.back().body = std::move(b);
         }
     }
     return out;

@@ -180,3 +180,21 @@ TEST(WireSerf, SizeLimitsNameTheLimit) {
     EXPECT_FALSE(check_tags_size(513).ok());
     EXPECT_TRUE(check_tags_size(512).ok());
 }
+
+TEST(SerfMessages, FieldListDrivesSizeAndErrorsNameTheFieldPath) {
+    SerfPushPull pp;
+    pp.ltime = 9;
+    pp.events.push_back(std::nullopt);
+    pp.events.push_back(SerfUserEvents{3, {SerfEventEntry{"a", base::to_bytes("p")}}});
+    auto bytes = encode_serf(pp);
+    EXPECT_EQ(bytes[0], static_cast<std::uint8_t>(SerfPushPull::kType));
+    EXPECT_EQ(bytes.size(), 1 + codec::msgpack::encoded_size(pp, codec::msgpack::Dialect::Gossip));
+    // Make the inner event's name (fixstr "a") an array: the error names where it is.
+    for (std::size_t i = 0; i + 1 < bytes.size(); ++i)
+        if (bytes[i] == 0xa1 && bytes[i + 1] == 'a') bytes[i] = 0x91;
+    auto d = decode_serf(bytes);
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.error().code, "malformed");
+    EXPECT_NE(d.error().message.find("Events[1].Events[0].Name: expected a string or bytes"), std::string::npos)
+        << d.error().message;
+}

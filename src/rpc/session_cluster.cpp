@@ -1,0 +1,174 @@
+// Session handlers of the cluster family: handshake, auth, members, join/leave, tags, user
+// events, stats, coordinates and clusterd's store-list.
+#include <regex>
+
+#include "clusterd/rpc/session.hpp"
+
+namespace clusterd::rpc {
+
+bool Session::on_handshake(std::uint64_t seq, const HandshakeRequest& req) {
+    if (req.version < kIpcVersion || req.version > kIpcVersion) {
+        reply(seq, err::kUnsupportedIpcVersion);
+    } else if (version_ != 0) {
+        reply(seq, err::kDuplicateHandshake);
+    } else {
+        version_ = req.version;
+        reply(seq, "");
+    }
+    return true;
+}
+
+bool Session::on_auth(std::uint64_t seq, const AuthRequest& req) {
+    if (constant_time_equal(req.auth_key, cfg_.auth_key)) {
+        authed_ = true;
+        reply(seq, "");
+        return true;
+    }
+    ++counters_.auth_failures;
+    reply(seq, err::kInvalidAuthToken);
+    if (cfg_.max_auth_failures > 0 && counters_.auth_failures >= static_cast<std::uint64_t>(cfg_.max_auth_failures)) {
+        close("too many invalid authentication tokens");
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
+/// The last unfiltered `members` answer, encoded. Keyed by the full member list (compared
+/// field by field), so it can never be stale: a changed member means a fresh encoding. Polling
+/// clients (Kong asks `members` over and over on a quiet cluster) then cost a list copy and a
+/// compare instead of a msgpack encoding. One per thread: the daemon runs one io_context thread.
+struct MembersBodyCache {
+    std::vector<Member> members;
+    base::Bytes body;
+    bool valid = false;
+};
+
+const base::Bytes& encoded_members(std::vector<Member>&& all) {
+    static thread_local MembersBodyCache cache;
+    if (cache.valid && cache.members == all) return cache.body;
+    MembersResponse resp;
+    resp.members = std::move(all);
+    cache.body.clear();
+    encode(cache.body, resp);
+    cache.members = std::move(resp.members);
+    cache.valid = true;
+    return cache.body;
+}
+
+}  // namespace
+
+bool Session::on_members(std::uint64_t seq, const NoBody&) {
+    reply(seq, "", encoded_members(agent_.members()));
+    return true;
+}
+
+bool Session::on_members_filtered(std::uint64_t seq, const MembersFilteredRequest& req) {
+    std::vector<Member> all = agent_.members();
+    MembersResponse resp;
+    std::string error;
+    try {
+        // Serf anchors each expression as ^expr$ (not ^(?:expr)$); so do we.
+        std::map<std::string, std::regex> tag_re;
+        for (const auto& [k, re] : req.tags) tag_re.emplace(k, std::regex("^" + re + "$"));
+        const std::regex status_re("^" + req.status + "$");
+        const std::regex name_re("^" + req.name + "$");
+        for (auto& m : all) {
+            bool ok = true;
+            for (const auto& [k, re] : tag_re) {
+                auto it = m.tags.find(k);
+                if (!std::regex_search(it == m.tags.end() ? std::string() : it->second, re)) {
+                    ok = false;
+                    break;
+                }
+            }
+            if (ok && !req.status.empty() && !std::regex_search(m.status, status_re)) ok = false;
+            if (ok && !req.name.empty() && !std::regex_search(m.name, name_re)) ok = false;
+            if (ok) resp.members.push_back(std::move(m));
+        }
+    } catch (const std::regex_error& e) {
+        resp.members.clear();
+        error = std::string("Failed to compile regex: ") + e.what();
+    }
+    base::Bytes b;
+    encode(b, resp);
+    reply(seq, error, b);
+    return !closing_;
+}
+
+bool Session::on_join(std::uint64_t seq, const JoinRequest& req) {
+    busy_ = true;
+    std::weak_ptr<int> w = life_;
+    agent_.join(req.existing, req.replay, [w, this, seq](int n, const std::string& e) {
+        if (w.expired()) return;
+        base::Bytes b;
+        encode(b, JoinResponse{static_cast<std::int32_t>(n)});
+        reply(seq, e, b);
+        finish_async();
+    });
+    return true;
+}
+
+bool Session::on_leave(std::uint64_t seq, const NoBody&) {
+    busy_ = true;
+    std::weak_ptr<int> w = life_;
+    agent_.leave([w, this, seq](const std::string& e) {
+        if (w.expired()) return;
+        reply(seq, e);
+        // The connection stays open: the agent's shutdown closes it. Closing it here races
+        // with Serf's Go client, which may then report "client closed" instead of the reply.
+        leave_replied_ = e.empty();
+        finish_async();
+    });
+    return true;
+}
+
+bool Session::on_force_leave(std::uint64_t seq, const ForceLeaveRequest& req) {
+    agent_.force_leave(req.node, req.prune, reply_later(seq));
+    return true;
+}
+
+bool Session::on_tags(std::uint64_t seq, const TagsRequest& req) {
+    agent_.set_tags(req.tags, req.delete_tags, reply_later(seq));
+    return true;
+}
+
+bool Session::on_event(std::uint64_t seq, const EventRequest& req) {
+    agent_.user_event(req.name, req.payload, req.coalesce, reply_later(seq));
+    return true;
+}
+
+bool Session::on_stats(std::uint64_t seq, const NoBody&) {
+    base::Bytes b;
+    encode(b, agent_.stats());
+    reply(seq, "", b);
+    return true;
+}
+
+bool Session::on_get_coordinate(std::uint64_t seq, const CoordinateRequest& req) {
+    CoordinateResponse resp;
+    if (auto co = agent_.get_coordinate(req.node)) {
+        resp.coord = *co;
+        resp.ok = true;
+    }
+    base::Bytes b;
+    encode(b, resp);
+    reply(seq, "", b);
+    return true;
+}
+
+bool Session::on_store_list(std::uint64_t seq, const NoBody&) {
+    busy_ = true;
+    std::weak_ptr<int> w = life_;
+    agent_.store_list([w, this, seq](const std::string& e, const StoreListing& listing) {
+        if (w.expired()) return;
+        base::Bytes b;
+        encode(b, listing);
+        reply(seq, e, b);
+        finish_async();
+    });
+    return true;
+}
+
+}  // namespace clusterd::rpc
