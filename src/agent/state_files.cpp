@@ -104,9 +104,13 @@ base::Result<std::vector<std::string>> read_keyring_file(const std::string& path
     return keys;
 }
 
-base::Status write_keyring_file(const std::string& path, const std::vector<std::string>& keys) {
+std::string keyring_file_text(const std::vector<std::string>& keys) {
     nlohmann::json j = keys;
-    return write_file_atomic(path, j.dump(2) + "\n", 0600);
+    return j.dump(2) + "\n";
+}
+
+base::Status write_keyring_file(const std::string& path, const std::vector<std::string>& keys) {
+    return write_file_atomic(path, keyring_file_text(keys), 0600);
 }
 
 base::Result<std::map<std::string, std::string>> read_tags_file(const std::string& path) {

@@ -18,6 +18,7 @@
 // of 60 s.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -160,6 +161,13 @@ void both(std::vector<Side*> sides, const std::function<void(Side&)>& f) {
     std::vector<std::thread> ts;
     for (auto* s : sides) ts.emplace_back([&f, s] { f(*s); });
     for (auto& t : ts) t.join();
+}
+
+/// Runs f(Clusterd) and f(Serf) at the same time and waits for both.
+void both_kinds(const std::function<void(Kind)>& f) {
+    std::thread t([&f] { f(Kind::Serf); });
+    f(Kind::Clusterd);
+    t.join();
 }
 
 /// Result of one fault window at one side.
@@ -867,4 +875,167 @@ TEST_F(Fault, ChurnKillAndRestart) {
         EXPECT_GT(rc.fd0[i], 0);
         EXPECT_LE(rc.fd1[i], rc.fd0[i]) << "node " << i;
     }
+}
+
+namespace {
+constexpr const char* kKey1 = "kPjXbONy/RArsCdG0LTOCQ==";
+constexpr const char* kKey2 = "T9jncgl9mbLus+baTTa7qw==";
+constexpr const char* kKey3 = "5K9OtfP7efFrNKe5WCQvXw==";
+
+struct DiskResult {
+    int install_full_rc = -2, tags_full_rc = -2, tags_after_rc = -2;
+    bool running_full = false, running_after = false;
+    bool keyring_intact = false;   ///< during the full disk: the old keys, parsable, mode 0600
+    std::string keyring_full_text;
+    bool keyring_retried = false;  ///< after space came back: the file holds the third key
+    long long event_clock_after = -1;  ///< highest event-clock line in the snapshot afterwards
+    int events_sent = 0;
+    std::size_t error_lines = 0;   ///< error lines about the state files during the window
+    std::size_t recovered_lines = 0;
+    std::string log_tail;
+    std::string fill_note;
+};
+
+std::size_t count_lines_with(const std::string& log, const std::vector<std::string>& all_of) {
+    std::size_t n = 0;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+        bool ok = true;
+        for (const auto& w : all_of) ok = ok && line.find(w) != std::string::npos;
+        n += ok ? 1 : 0;
+    }
+    return n;
+}
+
+/// Keys in a keyring file ([] if it does not parse).
+std::vector<std::string> keyring_keys(const std::string& text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    std::vector<std::string> out;
+    if (!j.is_array()) return out;
+    for (const auto& k : j)
+        if (k.is_string()) out.push_back(k.get<std::string>());
+    return out;
+}
+}  // namespace
+
+// Disk full under the snapshot, keyring and tags files. Host 0's agent runs in a mount namespace
+// of its own with a 512 KiB tmpfs over its state directory (`unshare -m`, so nothing outside
+// sees it); the test reaches the files through /proc/PID/root. Schedule: install a key and set a
+// tag (written), fill the tmpfs, then for 10 s (60 s long) install a third key, set a tag, send
+// 600 user events (out-of-order arrivals add no snapshot line, so 600 are needed to outgrow a page); free the space; wait 5 s. Pass (clusterd): the agent keeps running; during
+// the full disk the keyring file still holds the old keys (parsable, mode 0600, never
+// truncated); the keyring with the third key and a snapshot holding the latest event clock are
+// written once there is space (retries); the state files' error and recovery are logged once
+// each per file, not per attempt.
+TEST_F(Fault, DiskFullUnderStateFiles) {
+    const auto t_start = Clock::now();
+    const auto hold = long_run() ? 60s : 10s;
+    constexpr int kEvents = 600;
+    DiskResult rc, rs;
+    both_kinds([&](Kind kind) {
+        DiskResult& r = kind == Kind::Clusterd ? rc : rs;
+        netlab::Lab lab(netlab::Options{.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}});
+        LabCluster c(lab, kind == Kind::Serf ? "fault-disk-serf" : "fault-disk-cd");
+        const std::string state = c.dir() + "/state";
+        std::filesystem::create_directories(state);
+        const std::string bin = kind == Kind::Serf ? std::string("serf") : clusterd_bin();
+        const std::string name0 = kind == Kind::Serf ? "s0" : "c0";
+        // Host 0: a private mount namespace with a tiny tmpfs over `state`, the keyring file
+        // created in it, then the agent (unshare and sh exec in place: the PID is the agent's).
+        LabAgent v;
+        v.kind = kind;
+        v.name = name0;
+        v.host = 0;
+        v.argv = {"unshare", "-m", "--propagation", "private", "sh", "-c",
+                  "mount -t tmpfs -o size=512k,mode=0700 fault-disk \"$0\" && printf '[\"%s\"]\\n' \"$1\" > \"$0/keyring\" "
+                  "&& chmod 600 \"$0/keyring\" && shift && exec \"$@\"",
+                  state, kKey1, bin, "agent", "-node=" + name0, "-bind=0.0.0.0:7946", "-rpc-addr=127.0.0.1:7373",
+                  "-log-level=debug", "-keyring-file=" + state + "/keyring", "-snapshot=" + state + "/snapshot",
+                  "-tags-file=" + state + "/tags"};
+        v.child = lab.spawn(0, v.argv, c.dir() + "/" + name0 + ".log");
+        c.agents().push_back(std::move(v));
+        auto& victim = c.agents().back();
+        wait_until([&] { return !c.statuses(victim).empty(); }, 15s, 100ms);
+        auto& other = c.start(kind, kind == Kind::Serf ? "s1" : "c1", 1, {"-encrypt=" + std::string(kKey1), "-join=" + lab.ipv4(0)});
+        const std::vector<std::string> names{victim.name, other.name};
+        if (!c.wait_all_alive(names, 60s)) {
+            r.log_tail = "cluster did not form\n" + c.dump();
+            return;
+        }
+        const std::string root = "/proc/" + std::to_string(victim.child.pid()) + "/root" + state;
+        // Written while there is space.
+        c.serf_cli(other, {"keys", "-install=" + std::string(kKey2)}, 20s);
+        c.serf_cli(victim, {"tags", "-set", "role=a"}, 10s);
+        std::this_thread::sleep_for(1s);
+        const auto log_before = victim.child.log();
+        // Fill the tmpfs (dd stops at ENOSPC; 512 KiB at most).
+        const std::string pid = std::to_string(victim.child.pid());
+        auto filled = run({"nsenter", "-t", pid, "-m", "dd", "if=/dev/zero", "of=" + state + "/fill", "bs=4k", "count=1000"}, 20s);
+        r.fill_note = filled.err.substr(0, 200);
+        const auto t_full = Clock::now();
+        r.install_full_rc = c.serf_cli(other, {"keys", "-install=" + std::string(kKey3)}, 20s).exit_code;
+        r.tags_full_rc = c.serf_cli(victim, {"tags", "-set", "role=b"}, 10s).exit_code;
+        // Enough snapshot lines to need new pages (a page's slack takes a few hundred).
+        {
+            auto res = lab.run(1, {"sh", "-c",
+                                   "i=0; while [ $i -lt " + std::to_string(kEvents) + " ]; do serf event -rpc-addr=127.0.0.1:7373 "
+                                   "-coalesce=false disk-$i x >/dev/null && echo ok; i=$((i+1)); done"},
+                               120s);
+            r.events_sent = static_cast<int>(count_of(res.out, "ok"));
+        }
+        const auto rest = hold - (Clock::now() - t_full);
+        if (rest > 0s) std::this_thread::sleep_for(rest);
+        r.running_full = victim.child.running();
+        r.keyring_full_text = read_text(root + "/keyring");
+        struct stat st {};
+        const bool mode_ok = ::stat((root + "/keyring").c_str(), &st) == 0 && (st.st_mode & 0777) == 0600;
+        r.keyring_intact = mode_ok && keyring_keys(r.keyring_full_text).size() >= 2;
+        // Space back.
+        run({"nsenter", "-t", pid, "-m", "rm", "-f", state + "/fill"}, 20s);
+        std::this_thread::sleep_for(5s);
+        r.tags_after_rc = c.serf_cli(victim, {"tags", "-set", "role=c"}, 10s).exit_code;
+        if (c.serf_cli(other, {"event", "-coalesce=false", "disk-after", "x"}, 10s).exit_code == 0) ++r.events_sent;
+        std::this_thread::sleep_for(3s);
+        r.running_after = victim.child.running();
+        const auto keys = keyring_keys(read_text(root + "/keyring"));
+        r.keyring_retried = std::find(keys.begin(), keys.end(), kKey3) != keys.end();
+        std::istringstream snap(read_text(root + "/snapshot"));
+        for (std::string line; std::getline(snap, line);)
+            if (line.rfind("event-clock: ", 0) == 0) r.event_clock_after = std::max(r.event_clock_after, std::atoll(line.c_str() + 13));
+        const auto log = victim.child.log().substr(log_before.size());
+        if (kind == Kind::Clusterd) {
+            r.error_lines = count_lines_with(log, {"will retry"});
+            r.recovered_lines = count_lines_with(log, {"written again"});
+        } else {
+            r.error_lines = count_lines_with(log, {"[ERR]"});
+            r.recovered_lines = 0;
+        }
+        r.log_tail = log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+        victim.child.stop(SIGKILL, 2000ms);
+    });
+    auto row = [](const DiskResult& r) {
+        char b[512];
+        std::snprintf(b, sizeof b,
+                      "running during/after %s/%s; key install while full exit %d, tags while full exit %d, tags after "
+                      "exit %d; keyring intact while full %s, third key written after %s; snapshot event-clock %lld "
+                      "(%d events); %zu error lines, %zu recovery lines",
+                      r.running_full ? "yes" : "NO", r.running_after ? "yes" : "NO", r.install_full_rc, r.tags_full_rc,
+                      r.tags_after_rc, r.keyring_intact ? "yes" : "NO", r.keyring_retried ? "yes" : "no",
+                      r.event_clock_after, r.events_sent, r.error_lines, r.recovered_lines);
+        return std::string(b);
+    };
+    std::printf("FAULT | disk full (512 KiB tmpfs) under snapshot, keyring, tags, %lld s | clusterd: %s | serf: %s\n",
+                static_cast<long long>(hold.count()), row(rc).c_str(), row(rs).c_str());
+    std::printf("fill: clusterd %s / serf %s\n", rc.fill_note.c_str(), rs.fill_note.c_str());
+    std::printf("FAULT | disk wall time %.0f s\n", since(t_start));
+    EXPECT_TRUE(rc.running_full) << rc.log_tail;
+    EXPECT_TRUE(rc.running_after) << rc.log_tail;
+    EXPECT_TRUE(rc.keyring_intact) << rc.keyring_full_text;
+    EXPECT_TRUE(rc.keyring_retried) << rc.log_tail;
+    EXPECT_EQ(rc.tags_after_rc, 0) << rc.log_tail;
+    EXPECT_GE(rc.event_clock_after, rc.events_sent) << rc.log_tail;
+    // One error and one recovery line each for the snapshot and the keyring (the tags file is
+    // written on request only: a refused `tags -set` is answered with the error, not logged).
+    EXPECT_EQ(rc.error_lines, 2u) << rc.log_tail;
+    EXPECT_EQ(rc.recovered_lines, 2u) << rc.log_tail;
 }

@@ -14,6 +14,8 @@ namespace clusterd::agent {
 /// Reads a keyring file. Errors name the file: missing, not JSON, not an array of strings, empty.
 base::Result<std::vector<std::string>> read_keyring_file(const std::string& path);
 base::Status write_keyring_file(const std::string& path, const std::vector<std::string>& keys);
+/// What write_keyring_file writes.
+std::string keyring_file_text(const std::vector<std::string>& keys);
 
 /// Reads a tags file (JSON object of strings). A missing file is an empty map.
 base::Result<std::map<std::string, std::string>> read_tags_file(const std::string& path);
