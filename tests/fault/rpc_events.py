@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Sends COUNT user events at RATE per second over one Serf RPC connection (127.0.0.1:7373 of
-the namespace it runs in), names ev-0 .. ev-(COUNT-1), coalescing off. Prints "sent N errors E
+the namespace it runs in), names PREFIX0 .. PREFIX(COUNT-1) (PREFIX default "ev-"), coalescing
+off. Usage: rpc_events.py COUNT RATE [PREFIX]. Prints "sent N errors E
 seconds S". Minimal msgpack (maps of short strings, bytes, bools, small ints) so it needs only
 the standard library; bounded by COUNT and a 10-minute deadline."""
 import socket
@@ -27,6 +28,7 @@ def enc(o):
 
 def main():
     count, rate = int(sys.argv[1]), float(sys.argv[2])
+    prefix = sys.argv[3] if len(sys.argv) > 3 else "ev-"
     s = socket.create_connection(("127.0.0.1", 7373), timeout=10)
     s.sendall(enc({"Command": "handshake", "Seq": 0}) + enc({"Version": 1}))
     got = bytearray()
@@ -52,7 +54,7 @@ def main():
             time.sleep(due - now)
         if now > stop:
             break
-        s.sendall(enc({"Command": "event", "Seq": i + 1}) + enc({"Name": f"ev-{i}", "Payload": b"x", "Coalesce": False}))
+        s.sendall(enc({"Command": "event", "Seq": i + 1}) + enc({"Name": f"{prefix}{i}", "Payload": b"x", "Coalesce": False}))
     took = time.time() - t0
     time.sleep(1.0)
     # An error response carries a non-empty Error string: "\xa5Error" followed by a non-empty str.
