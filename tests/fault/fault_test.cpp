@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -597,6 +598,8 @@ public:
             }
         }
         const std::string name = "clusterd-fault-" + std::to_string(::getpid()) + "-" + tag;
+        sweep(v2_root_);
+        sweep(v1);
         if (!v2_root_.empty()) {
             root_ = v2_root_;
             write_text(root_ + "/cgroup.subtree_control", "+cpu");
@@ -649,6 +652,21 @@ public:
     const std::string& kind() const { return kind_; }
 
 private:
+    /// Removes cgroups "clusterd-fault-<pid>-*" left by a test process that is gone (killed
+    /// before its destructor ran), moving anything still in them back to the root first.
+    static void sweep(const std::string& root) {
+        if (root.empty()) return;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string n = it->path().filename().string();
+            if (n.rfind("clusterd-fault-", 0) != 0) continue;
+            const long pid = std::atol(n.c_str() + 15);
+            if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+            std::istringstream procs(read_text(it->path().string() + "/cgroup.procs"));
+            for (std::string p; procs >> p;) write_text(root + "/cgroup.procs", p);
+            ::rmdir(it->path().c_str());
+        }
+    }
     std::string v2_root_, root_, dir_, kind_;
     std::vector<pid_t> pids_;
 };
@@ -705,7 +723,9 @@ TEST_F(Fault, CpuThrottledAgent) {
             std::lock_guard<std::mutex> g(mu);
             cap_kind = cap.kind();
         }
-        Child busy({"sh", "-c", "while :; do :; done"}, s.c->dir() + "/busy.log");
+        // Ends by itself when the test process is gone (a killed test leaves no busy loop).
+        Child busy({"sh", "-c", "while kill -0 " + std::to_string(::getpid()) + " 2>/dev/null; do :; done"},
+                   s.c->dir() + "/busy.log");
         cap.add(busy.pid());
         const double cpu0 = cpu_seconds(victim.child.pid());
         cap.add(victim.child.pid());
