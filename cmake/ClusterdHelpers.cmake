@@ -59,7 +59,7 @@ function(clusterd_fuzzer name)
   set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
   add_test(NAME ${name}
            COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
-                   sh -c "mkdir -p ${work} && exec $<TARGET_FILE:${name}> -max_total_time=${CLUSTERD_FUZZ_SECONDS} -rss_limit_mb=2048 -timeout=10 ${work} ${F_CORPUS}")
+                   sh -c "mkdir -p ${work} && exec $<TARGET_FILE:${name}> -max_total_time=${CLUSTERD_FUZZ_SECONDS} -malloc_limit_mb=64 -rss_limit_mb=2048 -timeout=10 ${work} ${F_CORPUS}")
   set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
 endfunction()
 set(CLUSTERD_FUZZ_SECONDS 5 CACHE STRING "seconds each fuzz target runs in ctest")

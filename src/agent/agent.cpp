@@ -22,7 +22,10 @@ namespace clusterd::agent {
 
 base::Status AgentKeyring::persist() {
     if (file.empty()) return base::ok_status();
-    return write_keyring_file(file, ring.list_base64());
+    // A keyring the disk refused is kept and written again by Agent::retry_state_files; the
+    // file keeps its old content meanwhile (written atomically, never truncated).
+    if (!writer || writer->path() != file) writer.emplace(file, 0600);
+    return writer->write(keyring_file_text(ring.list_base64()));
 }
 
 Agent::Agent(asio::io_context& io, config::Config cfg, LogHub& log)

@@ -92,14 +92,24 @@ void Agent::after_activity() {
 }
 
 void Agent::write_snapshot() {
+    retry_state_files();
     if (snapshot_fd_ < 0 || !node_) return;
     auto* rec = node_->snapshot_recorder();
     std::string lines = node_->drain_snapshot();
+    if (snapshot_failing_) return;  // retry_state_files writes the whole state once it can
+    auto failed = [&](const std::string& why) {
+        // Logged once per failure period; the lines are dropped because the recovery writes the
+        // complete state (a compaction) rather than appending after a possibly partial line.
+        snapshot_failing_ = true;
+        snapshot_failed_writes_ = 1;
+        log_.error("agent", "snapshot " + cfg_.snapshot_path + ": " + why + " (will retry with a full rewrite)");
+    };
     if (rec != nullptr && rec->compaction_due()) {
-        // Compact: write the whole state to <path>.compact, fsync, rename over the snapshot.
+        // Compact: write the whole state to <path>.tmp, fsync, rename over the snapshot.
         std::string text = rec->compact();
         if (auto st = write_file_atomic(cfg_.snapshot_path, text, 0644); !st) {
-            log_.error("agent", "snapshot compaction failed: " + st.error().message);
+            failed("compaction failed: " + st.error().message);
+            return;
         }
         ::close(snapshot_fd_);
         snapshot_fd_ = ::open(cfg_.snapshot_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -113,10 +123,39 @@ void Agent::write_snapshot() {
         ssize_t n = ::write(snapshot_fd_, lines.data() + off, lines.size() - off);
         if (n < 0) {
             if (errno == EINTR) continue;
-            log_.error("agent", std::string("snapshot write failed: ") + std::strerror(errno));
+            failed(std::string("write failed: ") + std::strerror(errno));
             return;
         }
         off += static_cast<std::size_t>(n);
+    }
+}
+
+void Agent::retry_state_files() {
+    if (!driver_) return;
+    const auto now = driver_->now();
+    if (now - last_state_retry_ < std::chrono::seconds(1)) return;
+    last_state_retry_ = now;
+    if (keyring_.writer) {
+        keyring_.writer->retry();
+        if (auto c = keyring_.writer->take_change()) {
+            if (keyring_.writer->pending())
+                log_.error("agent", "keyring " + *c);
+            else
+                log_.info("agent", "keyring " + *c);
+        }
+    }
+    if (snapshot_failing_ && node_ && snapshot_fd_ >= 0) {
+        auto* rec = node_->snapshot_recorder();
+        if (rec == nullptr) return;
+        if (auto st = write_file_atomic(cfg_.snapshot_path, rec->compact(), 0644); !st) {
+            ++snapshot_failed_writes_;
+            return;
+        }
+        ::close(snapshot_fd_);
+        snapshot_fd_ = ::open(cfg_.snapshot_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        snapshot_failing_ = false;
+        log_.info("agent", "snapshot " + cfg_.snapshot_path + ": written again (full rewrite) after " +
+                               std::to_string(snapshot_failed_writes_) + " failed attempt(s)");
     }
 }
 

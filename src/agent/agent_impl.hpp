@@ -14,6 +14,7 @@
 #include "clusterd/agent/handlers.hpp"
 #include "clusterd/agent/log.hpp"
 #include "clusterd/agent/process_runner.hpp"
+#include "clusterd/agent/state_files.hpp"
 #include "clusterd/config/config.hpp"
 #include "clusterd/discovery/registry.hpp"
 #include "clusterd/net/driver.hpp"
@@ -35,6 +36,7 @@ class AgentKeyring final : public serf::KeyringPort {
 public:
     wire::Keyring ring;
     std::string file;  ///< keyring_file ("" = none)
+    std::optional<PendingFile> writer;  ///< keeps a keyring it could not write, for retries
     bool enabled() const override { return !ring.empty(); }
     base::Status install(const base::Bytes& key) override { return ring.install(key); }
     base::Status use(const base::Bytes& key) override { return ring.use(key); }
@@ -101,6 +103,9 @@ private:
     void on_query_update(const serf::QueryUpdate& u);
     void on_join_result(const serf::JoinResult& r);
     void write_snapshot();
+    /// Writes again what a full or failing disk refused (snapshot, keyring), at most once a
+    /// second; logs each change of state once.
+    void retry_state_files();
     // datastore discovery (agent_discovery.cpp)
     /// Opens the datastore adapter (before anything listens, so a bad datastore fails fast).
     base::Status open_datastore();
@@ -151,6 +156,9 @@ private:
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
     int snapshot_fd_ = -1;
+    bool snapshot_failing_ = false;  ///< a write failed: the next success is a full compaction
+    std::size_t snapshot_failed_writes_ = 0;
+    base::Instant last_state_retry_{};
     std::string bind_host_;
     int bind_port_ = 7946;
     std::string advertise_host_;

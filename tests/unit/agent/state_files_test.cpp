@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "clusterd/agent/log.hpp"
 #include "clusterd/agent/state_files.hpp"
@@ -72,4 +76,93 @@ TEST(LogHub, LevelsAndSubscribers) {
     EXPECT_EQ(parse_log_level("err"), LogLevel::Error);
     EXPECT_EQ(parse_log_level("Warn"), LogLevel::Warn);
     EXPECT_FALSE(parse_log_level("loud").has_value());
+}
+
+namespace {
+/// Holds RLIMIT_FSIZE at `bytes` (writes past it fail with EFBIG, as on a full disk) and
+/// ignores SIGXFSZ while alive.
+struct FileSizeLimit {
+    rlimit old{};
+    void (*old_handler)(int) = nullptr;
+    explicit FileSizeLimit(rlim_t bytes) {
+        ::getrlimit(RLIMIT_FSIZE, &old);
+        old_handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit lim = old;
+        lim.rlim_cur = bytes;
+        ::setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &old);
+        std::signal(SIGXFSZ, old_handler);
+    }
+};
+std::size_t open_fd_count() {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+}
+std::string slurp_file(const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+}  // namespace
+
+// Disk full while rewriting the keyring: the old file stays whole (never truncated), no
+// temporary file is left to eat the space, no descriptor leaks, and the mode stays 0600.
+TEST(KeyringFile, FailedWriteLeavesTheOldFileAndNoTemporary) {
+    auto p = temp_path("keyring-full.json");
+    std::filesystem::remove(p + ".tmp");
+    std::vector<std::string> keys{"kPjXbONy/RArsCdG0LTOCQ=="};
+    ASSERT_TRUE(write_keyring_file(p, keys).ok());
+    const auto before = slurp_file(p);
+    const auto fds = open_fd_count();
+    {
+        FileSizeLimit full(8);
+        for (int i = 0; i < 3; ++i) {
+            auto st = write_keyring_file(p, {"T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=", keys[0]});
+            ASSERT_FALSE(st.ok());
+            EXPECT_NE(st.error().message.find(p), std::string::npos) << st.error().message;
+        }
+    }
+    EXPECT_EQ(slurp_file(p), before);
+    EXPECT_FALSE(std::filesystem::exists(p + ".tmp")) << "a partial temporary file is left behind";
+    EXPECT_EQ(open_fd_count(), fds);
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto back = read_keyring_file(p);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, keys);
+}
+
+// A file that could not be written is remembered and written by retry() once it can be; the
+// caller hears of each change of state once (failing, written again), not of every attempt.
+TEST(PendingFile, RetriesAndReportsEachStateChangeOnce) {
+    auto p = temp_path("pending-tags.json");
+    std::filesystem::remove(p);
+    PendingFile f(p, 0600);
+    EXPECT_FALSE(f.pending());
+    ASSERT_TRUE(f.write("{\"a\": \"1\"}\n").ok());
+    EXPECT_FALSE(f.take_change().has_value());
+    {
+        FileSizeLimit full(4);
+        EXPECT_FALSE(f.write("{\"a\": \"2\"}\n").ok());
+        EXPECT_TRUE(f.pending());
+        auto c = f.take_change();
+        ASSERT_TRUE(c.has_value());
+        EXPECT_NE(c->find("will retry"), std::string::npos) << *c;
+        for (int i = 0; i < 5; ++i) EXPECT_FALSE(f.retry());
+        EXPECT_FALSE(f.write("{\"a\": \"3\"}\n").ok());
+        EXPECT_FALSE(f.take_change().has_value()) << "still failing is no change";
+    }
+    EXPECT_EQ(slurp_file(p), "{\"a\": \"1\"}\n");
+    EXPECT_TRUE(f.retry());
+    EXPECT_FALSE(f.pending());
+    EXPECT_EQ(slurp_file(p), "{\"a\": \"3\"}\n");
+    auto c = f.take_change();
+    ASSERT_TRUE(c.has_value());
+    EXPECT_NE(c->find("written again"), std::string::npos) << *c;
+    EXPECT_FALSE(f.retry()) << "nothing pending";
 }
