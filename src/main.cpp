@@ -1,3 +1,5 @@
 #include "clusterd/cli/cli.hpp"
 
-int main(int argc, char** argv) { return clusterd::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+    return clusterd::cli::run(argc, argv);
+}

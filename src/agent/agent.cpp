@@ -21,10 +21,12 @@
 namespace clusterd::agent {
 
 base::Status AgentKeyring::persist() {
-    if (file.empty()) return base::ok_status();
+    if (file.empty())
+        return base::ok_status();
     // A keyring the disk refused is kept and written again by Agent::retry_state_files; the
     // file keeps its old content meanwhile (written atomically, never truncated).
-    if (!writer || writer->path() != file) writer.emplace(file, 0600);
+    if (!writer || writer->path() != file)
+        writer.emplace(file, 0600);
     return writer->write(keyring_file_text(ring.list_base64()));
 }
 
@@ -48,28 +50,34 @@ base::Status Agent::setup_keyring() {
                 return base::make_error("config", "encryption key not allowed while using a keyring file (" +
                                                       cfg_.keyring_file + ")");
             auto ring = wire::Keyring::from_base64({cfg_.encrypt_key});
-            if (!ring) return ring.error();
+            if (!ring)
+                return ring.error();
             keyring_.ring = std::move(*ring);
-            if (auto st = keyring_.persist(); !st) return st.error();
+            if (auto st = keyring_.persist(); !st)
+                return st.error();
             return base::ok_status();
         }
         auto keys = read_keyring_file(cfg_.keyring_file);
-        if (!keys) return keys.error();
+        if (!keys)
+            return keys.error();
         auto ring = wire::Keyring::from_base64(*keys);
-        if (!ring) return ring.error().with_prefix(cfg_.keyring_file);
+        if (!ring)
+            return ring.error().with_prefix(cfg_.keyring_file);
         keyring_.ring = std::move(*ring);
         return base::ok_status();
     }
     if (!cfg_.encrypt_key.empty()) {
         auto ring = wire::Keyring::from_base64({cfg_.encrypt_key});
-        if (!ring) return ring.error().with_prefix("encrypt key");
+        if (!ring)
+            return ring.error().with_prefix("encrypt key");
         keyring_.ring = std::move(*ring);
     }
     return base::ok_status();
 }
 
 base::Status Agent::setup_snapshot(std::optional<serf::SnapshotState>& restored, std::size_t& size) {
-    if (cfg_.snapshot_path.empty()) return base::ok_status();
+    if (cfg_.snapshot_path.empty())
+        return base::ok_status();
     std::string text;
     {
         std::ifstream in(cfg_.snapshot_path, std::ios::binary);
@@ -83,7 +91,8 @@ base::Status Agent::setup_snapshot(std::optional<serf::SnapshotState>& restored,
     size = text.size();
     snapshot_fd_ = ::open(cfg_.snapshot_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (snapshot_fd_ < 0)
-        return base::make_error("snapshot", "cannot open snapshot " + cfg_.snapshot_path + ": " + std::strerror(errno));
+        return base::make_error("snapshot",
+                                "cannot open snapshot " + cfg_.snapshot_path + ": " + std::strerror(errno));
     if (restored->unrecognized_lines > 0)
         log_.warn("agent", "snapshot " + cfg_.snapshot_path + ": skipped " +
                                std::to_string(restored->unrecognized_lines) + " unrecognized line(s)");
@@ -96,7 +105,8 @@ base::Result<serf::Config> Agent::serf_config() {
         return base::make_error("config", "unknown profile '" + cfg_.profile + "'");
     sc.memberlist.name = cfg_.node_name;
     auto ip = net::ip_bytes(advertise_host_);
-    if (!ip) return ip.error();
+    if (!ip)
+        return ip.error();
     sc.memberlist.advertise_addr = *ip;
     sc.memberlist.advertise_port = static_cast<std::uint16_t>(advertise_port_);
     sc.tags = cfg_.tags;
@@ -126,28 +136,36 @@ base::Status Agent::start() {
     if (cfg_.node_name.empty()) {
         bool persisted = false;
         auto name = default_node_name(cfg_.data_dir, cfg_.bind, &persisted);
-        if (!name) return name.error();
+        if (!name)
+            return name.error();
         cfg_.node_name = *name;
         if (!persisted)
             log_.warn("agent", "no data_dir: generated node name '" + cfg_.node_name +
                                    "' will change on restart (set data_dir or node_name)");
     }
     // Bind and advertise addresses.
-    if (auto st = config::check_ip_port(cfg_.bind, 7946, &bind_host_, &bind_port_); !st) return st.error();
-    if (bind_host_.empty()) bind_host_ = "0.0.0.0";
+    if (auto st = config::check_ip_port(cfg_.bind, 7946, &bind_host_, &bind_port_); !st)
+        return st.error();
+    if (bind_host_.empty())
+        bind_host_ = "0.0.0.0";
     advertise_port_ = bind_port_;
     if (!cfg_.advertise.empty()) {
-        if (auto st = config::check_ip_port(cfg_.advertise, bind_port_, &advertise_host_, &advertise_port_, true); !st)
+        if (auto st =
+                config::check_ip_port(cfg_.advertise, bind_port_, &advertise_host_, &advertise_port_, true);
+            !st)
             return st.error();
         if (!net::is_ip_literal(advertise_host_)) {
             // A host name, as Serf accepts: its first address (IPv4 preferred) is advertised.
             auto ips = net::resolve_host(advertise_host_);
-            if (!ips) return ips.error().with_prefix("advertise");
+            if (!ips)
+                return ips.error().with_prefix("advertise");
             log_.info("agent", "advertise: '" + advertise_host_ + "' resolves to " + ips->front());
             advertise_host_ = ips->front();
         }
-        log_.info("agent", "advertising " + net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_)) +
-                               " (configured)");
+        log_.info("agent",
+                  "advertising " +
+                      net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_)) +
+                      " (configured)");
     } else if (bind_host_ == "0.0.0.0" || bind_host_ == "::") {
         if (auto ip = net::first_private_ipv4()) {
             advertise_host_ = *ip;
@@ -157,8 +175,9 @@ base::Status Agent::start() {
             log_.info("agent", "bound to :: with no private IPv4 address: advertising IPv6 address " + *ip6);
         } else {
             advertise_host_ = "127.0.0.1";
-            log_.warn("agent", "bound to " + bind_host_ +
-                                   " but no private IPv4 address found: advertising 127.0.0.1 (set advertise)");
+            log_.warn("agent",
+                      "bound to " + bind_host_ +
+                          " but no private IPv4 address found: advertising 127.0.0.1 (set advertise)");
         }
     } else {
         advertise_host_ = bind_host_;
@@ -166,19 +185,27 @@ base::Status Agent::start() {
     // Tags file.
     if (!cfg_.tags_file.empty()) {
         auto tags = read_tags_file(cfg_.tags_file);
-        if (!tags) return tags.error();
+        if (!tags)
+            return tags.error();
         if (!tags->empty() && !cfg_.tags.empty())
-            return base::make_error("config", "tags config not allowed while using tag files (" + cfg_.tags_file + ")");
-        if (!tags->empty()) cfg_.tags = *tags;
-        else if (auto st = write_tags_file(cfg_.tags_file, cfg_.tags); !st) return st.error();
+            return base::make_error("config",
+                                    "tags config not allowed while using tag files (" + cfg_.tags_file + ")");
+        if (!tags->empty())
+            cfg_.tags = *tags;
+        else if (auto st = write_tags_file(cfg_.tags_file, cfg_.tags); !st)
+            return st.error();
     }
-    if (auto st = setup_keyring(); !st) return st.error();
-    if (auto st = open_datastore(); !st) return st.error();
+    if (auto st = setup_keyring(); !st)
+        return st.error();
+    if (auto st = open_datastore(); !st)
+        return st.error();
     std::optional<serf::SnapshotState> restored;
     std::size_t snap_size = 0;
-    if (auto st = setup_snapshot(restored, snap_size); !st) return st.error();
+    if (auto st = setup_snapshot(restored, snap_size); !st)
+        return st.error();
     auto sc = serf_config();
-    if (!sc) return sc.error();
+    if (!sc)
+        return sc.error();
 
     std::random_device rd;
     const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
@@ -191,18 +218,23 @@ base::Status Agent::start() {
     dopts.compress = cfg_.enable_compression;
     dopts.tcp_timeout = node_->config().memberlist.tcp_timeout;
     driver_ = std::make_unique<net::Driver>(io_, *host_, dopts, [this](int level, const std::string& m) {
-        log_.log(level <= 0 ? LogLevel::Debug : level == 1 ? LogLevel::Info : level == 2 ? LogLevel::Warn
-                                                                                        : LogLevel::Error,
+        log_.log(level <= 0   ? LogLevel::Debug
+                 : level == 1 ? LogLevel::Info
+                 : level == 2 ? LogLevel::Warn
+                              : LogLevel::Error,
                  "memberlist", m);
     });
-    if (keyring_.enabled()) driver_->set_keyring(&keyring_.ring);
+    if (keyring_.enabled())
+        driver_->set_keyring(&keyring_.ring);
     // The node's clock starts at zero; the driver's clock is the one the node lives on from now.
     driver_->set_after_activity([this] { after_activity(); });
-    if (auto st = driver_->start(); !st) return st.error();
+    if (auto st = driver_->start(); !st)
+        return st.error();
 
     // Event handlers.
     auto specs = parse_handler_specs(cfg_.event_handlers);
-    if (!specs) return specs.error();
+    if (!specs)
+        return specs.error();
     RunnerOptions ropts;
     ropts.timeout = cfg_.handler_timeout;
     // The runner and dispatcher write Serf's own "agent: ..." messages; the hub adds the prefix.
@@ -212,10 +244,14 @@ base::Status Agent::start() {
     };
     runner_ = std::make_unique<ProcessRunner>(io_, ropts, sink);
     dispatcher_ = std::make_unique<HandlerDispatcher>(
-        *runner_, std::move(*specs), [this] { return HandlerSelf{node_->name(), node_->tags()}; },
+        *runner_, std::move(*specs),
+        [this] {
+            return HandlerSelf{node_->name(), node_->tags()};
+        },
         [this](std::uint64_t token, const std::string& qname, const std::string& output) {
             auto err = respond(token, base::to_bytes(output));
-            if (!err.empty()) log_.warn("agent", "failed to respond to query '" + qname + "': " + err);
+            if (!err.empty())
+                log_.warn("agent", "failed to respond to query '" + qname + "': " + err);
         },
         sink);
     dispatcher_->set_query_response_limit(static_cast<std::size_t>(cfg_.query_response_size_limit));
@@ -237,7 +273,8 @@ base::Status Agent::start() {
     rpc_ = std::move(*server);
 
     signals_.async_wait([this](const std::error_code& ec, int sig) {
-        if (!ec) handle_signal(sig);
+        if (!ec)
+            handle_signal(sig);
     });
 
     const bool encrypted = keyring_.enabled();
@@ -245,19 +282,21 @@ base::Status Agent::start() {
     banner << "==> clusterd agent running!\n"
            << "         Node name: '" << cfg_.node_name << "'\n"
            << "         Bind addr: '" << net::join_host_port(bind_host_, driver_->bound_port()) << "'\n"
-           << "         Advertise: '" << net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_))
-           << "'\n"
+           << "         Advertise: '"
+           << net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_)) << "'\n"
            << "          RPC addr: '" << cfg_.rpc_addr << "'\n"
            << "         Encrypted: " << (encrypted ? "true" : "false") << "\n"
            << "          Snapshot: " << (cfg_.snapshot_path.empty() ? "false" : "true") << "\n"
            << "           Profile: " << cfg_.profile << "\n"
-           << "            Config: " << (cfg_.config_file.empty() ? "(built-in defaults)" : cfg_.config_file) << "\n"
+           << "            Config: " << (cfg_.config_file.empty() ? "(built-in defaults)" : cfg_.config_file)
+           << "\n"
            << "==> Log data will now stream in as it occurs:\n";
     std::cout << banner.str() << std::flush;
-    for (const auto& w : cfg_.warnings) log_.warn("agent", w);
+    for (const auto& w : cfg_.warnings)
+        log_.warn("agent", w);
     log_.info("agent", "clusterd " + std::string(base::kVersion) + " started: node '" + cfg_.node_name +
-                           "', gossip on " + net::join_host_port(bind_host_, driver_->bound_port()) + ", rpc on " +
-                           cfg_.rpc_addr);
+                           "', gossip on " + net::join_host_port(bind_host_, driver_->bound_port()) +
+                           ", rpc on " + cfg_.rpc_addr);
 
     start_joins();
     start_discovery();
@@ -285,15 +324,19 @@ base::Result<Agent::Seeds> Agent::resolve(const std::vector<std::string>& addrs)
         }
         for (const auto& ip : *ips) {
             auto bytes = net::ip_bytes(ip);
-            if (!bytes) continue;
+            if (!bytes)
+                continue;
             swim::Address seed{*bytes, hp->port};
-            if (out.entry_of.emplace(seed, i).second) out.addrs.push_back(std::move(seed));
+            if (out.entry_of.emplace(seed, i).second)
+                out.addrs.push_back(std::move(seed));
         }
     }
-    for (const auto& e : out.errors) log_.warn("agent", "join: " + e);
+    for (const auto& e : out.errors)
+        log_.warn("agent", "join: " + e);
     if (out.addrs.empty()) {
         std::string why;
-        for (const auto& e : out.errors) why += (why.empty() ? "" : "; ") + e;
+        for (const auto& e : out.errors)
+            why += (why.empty() ? "" : "; ") + e;
         return base::make_error("resolve", why.empty() ? std::string("no address to join") : why);
     }
     return out;
@@ -301,7 +344,8 @@ base::Result<Agent::Seeds> Agent::resolve(const std::vector<std::string>& addrs)
 
 base::Result<std::uint64_t> Agent::start_join_with(const Seeds& seeds) {
     auto id = node_->join(seeds.addrs, !cfg_.replay_on_join, driver_->now());
-    if (!id) return id.error();
+    if (!id)
+        return id.error();
     joins_[*id].entry_of = seeds.entry_of;
     return *id;
 }
@@ -325,11 +369,13 @@ void Agent::start_joins() {
         // A restarted node finds its old peers from the snapshot, as Serf does.
         node_->rejoin_previous(driver_->now());
     }
-    if (!cfg_.retry_join.empty()) retry_join_tick();
+    if (!cfg_.retry_join.empty())
+        retry_join_tick();
 }
 
 void Agent::retry_join_tick() {
-    if (shutting_down_) return;
+    if (shutting_down_)
+        return;
     auto seeds = resolve(cfg_.retry_join);
     ++retry_attempts_;
     if (seeds) {
@@ -337,18 +383,19 @@ void Agent::retry_join_tick() {
         if (id) {
             joins_[*id].retry_join = true;
             driver_->kick();
-            return;  // the result decides whether to retry
+            return; // the result decides whether to retry
         }
         log_.warn("agent", "retry join: " + id.error().message);
     } else {
         log_.warn("agent", "retry join: " + seeds.error().message);
     }
-    on_join_result(serf::JoinResult{});  // counts as a failed attempt
+    on_join_result(serf::JoinResult{}); // counts as a failed attempt
 }
 
 void Agent::handle_signal(int sig) {
     signals_.async_wait([this](const std::error_code& ec, int s) {
-        if (!ec) handle_signal(s);
+        if (!ec)
+            handle_signal(s);
     });
     if (sig == SIGHUP) {
         reload();
@@ -362,28 +409,34 @@ void Agent::handle_signal(int sig) {
         return;
     }
     const bool graceful = sig == SIGINT ? !cfg_.skip_leave_on_interrupt : cfg_.leave_on_terminate;
-    log_.info("agent", std::string("caught signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                           (graceful ? ", leaving the cluster gracefully" : ", shutting down without leaving"));
+    log_.info("agent",
+              std::string("caught signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                  (graceful ? ", leaving the cluster gracefully" : ", shutting down without leaving"));
     begin_shutdown(graceful, 0);
 }
 
 void Agent::begin_shutdown(bool graceful, int code) {
-    if (shutting_down_) return;
+    if (shutting_down_)
+        return;
     shutting_down_ = true;
     exit_code_ = code;
     notify_stopping(graceful ? "leaving the cluster" : "shutting down");
-    if (graceful) discovery_leave();
+    if (graceful)
+        discovery_leave();
     if (graceful && node_ && node_->state() == serf::NodeState::Alive) {
         leaving_ = true;
         auto st = node_->leave(driver_->now());
-        if (!st) log_.warn("agent", "leave: " + st.error().message);
+        if (!st)
+            log_.warn("agent", "leave: " + st.error().message);
         driver_->kick();
         // Serf waits at most 3 s for a graceful leave on a signal; the node's own timers also
         // bound it by broadcast_timeout + the propagate delay.
-        shutdown_timer_.expires_after(std::max<base::Duration>(std::chrono::seconds(3), cfg_.broadcast_timeout) +
-                                      std::chrono::seconds(2));
+        shutdown_timer_.expires_after(
+            std::max<base::Duration>(std::chrono::seconds(3), cfg_.broadcast_timeout) +
+            std::chrono::seconds(2));
         shutdown_timer_.async_wait([this](const std::error_code& ec) {
-            if (ec) return;
+            if (ec)
+                return;
             log_.warn("agent", "graceful leave timed out");
             finish_shutdown();
         });
@@ -400,10 +453,13 @@ void Agent::finish_shutdown() {
         write_snapshot();
         node_->shutdown();
     }
-    if (driver_) driver_->stop();
-    if (rpc_) rpc_->stop();
+    if (driver_)
+        driver_->stop();
+    if (rpc_)
+        rpc_->stop();
     signals_.cancel();
-    if (snapshot_fd_ >= 0) ::fsync(snapshot_fd_);
+    if (snapshot_fd_ >= 0)
+        ::fsync(snapshot_fd_);
     log_.info("agent", "shutdown complete");
     io_.stop();
 }
@@ -417,7 +473,8 @@ void Agent::reload() {
         notify_ready();
         return;
     }
-    if (auto lv = parse_log_level(fresh->log_level)) log_.set_level(*lv);
+    if (auto lv = parse_log_level(fresh->log_level))
+        log_.set_level(*lv);
     auto specs = parse_handler_specs(fresh->event_handlers);
     if (specs) {
         dispatcher_->update_specs(std::move(*specs));
@@ -426,10 +483,12 @@ void Agent::reload() {
     }
     auto tags = fresh->tags;
     if (!cfg_.tags_file.empty()) {
-        if (auto t = read_tags_file(cfg_.tags_file); t && !t->empty()) tags = *t;
+        if (auto t = read_tags_file(cfg_.tags_file); t && !t->empty())
+            tags = *t;
     }
     if (tags != node_->tags()) {
-        if (auto st = node_->set_tags(tags, driver_->now()); !st) log_.error("agent", "reload tags: " + st.error().message);
+        if (auto st = node_->set_tags(tags, driver_->now()); !st)
+            log_.error("agent", "reload tags: " + st.error().message);
         driver_->kick();
     }
     cfg_.event_handlers = fresh->event_handlers;
@@ -461,4 +520,4 @@ int run_agent(const config::FlagValues& flags) {
     return agent.exit_code();
 }
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -40,7 +40,8 @@ void Agent::leave(rpc::ErrorCallback done) {
             leaving_ = false;
             auto waiters = std::move(leave_waiters_);
             leave_waiters_.clear();
-            for (auto& w : waiters) w(st.error().message);
+            for (auto& w : waiters)
+                w(st.error().message);
             return;
         }
         driver_->kick();
@@ -63,7 +64,8 @@ void Agent::force_leave(const std::string& node, bool prune, rpc::ErrorCallback 
     done(st ? "" : st.error().message);
 }
 
-void Agent::user_event(const std::string& name, const base::Bytes& payload, bool coalesce, rpc::ErrorCallback done) {
+void Agent::user_event(const std::string& name, const base::Bytes& payload, bool coalesce,
+                       rpc::ErrorCallback done) {
     auto st = node_->user_event(name, payload, coalesce, driver_->now());
     driver_->kick();
     done(st ? "" : st.error().message);
@@ -71,8 +73,10 @@ void Agent::user_event(const std::string& name, const base::Bytes& payload, bool
 
 void Agent::set_tags(const rpc::Tags& set, const std::vector<std::string>& remove, rpc::ErrorCallback done) {
     auto tags = node_->tags();
-    for (const auto& k : remove) tags.erase(k);
-    for (const auto& [k, v] : set) tags[k] = v;
+    for (const auto& k : remove)
+        tags.erase(k);
+    for (const auto& [k, v] : set)
+        tags[k] = v;
     if (!cfg_.tags_file.empty()) {
         if (auto st = write_tags_file(cfg_.tags_file, tags); !st) {
             done(st.error().message);
@@ -84,9 +88,11 @@ void Agent::set_tags(const rpc::Tags& set, const std::vector<std::string>& remov
     done(st ? "" : st.error().message);
 }
 
-std::string Agent::query(const rpc::QueryParams& params, rpc::QueryCallbacks callbacks, rpc::SubscriptionId& id) {
+std::string Agent::query(const rpc::QueryParams& params, rpc::QueryCallbacks callbacks,
+                         rpc::SubscriptionId& id) {
     // Serf's agent keeps its internal queries to itself, except a bare _serf_ping.
-    if (params.name.rfind(serf::kInternalQueryPrefix, 0) == 0 && !(params.name == "_serf_ping" && params.payload.empty()))
+    if (params.name.rfind(serf::kInternalQueryPrefix, 0) == 0 &&
+        !(params.name == "_serf_ping" && params.payload.empty()))
         return "Queries cannot contain the '_serf_' prefix";
     serf::QueryParams qp;
     qp.filter_nodes = params.filter_nodes;
@@ -95,7 +101,8 @@ std::string Agent::query(const rpc::QueryParams& params, rpc::QueryCallbacks cal
     qp.relay_factor = params.relay_factor;
     qp.timeout = params.timeout;
     auto handle = node_->query(params.name, params.payload, qp, driver_->now());
-    if (!handle) return handle.error().message;
+    if (!handle)
+        return handle.error().message;
     id = next_sub_++;
     rpc_queries_[*handle] = std::move(callbacks);
     rpc_query_ids_[id] = *handle;
@@ -105,14 +112,16 @@ std::string Agent::query(const rpc::QueryParams& params, rpc::QueryCallbacks cal
 
 void Agent::cancel_query(rpc::SubscriptionId id) {
     auto it = rpc_query_ids_.find(id);
-    if (it == rpc_query_ids_.end()) return;
+    if (it == rpc_query_ids_.end())
+        return;
     rpc_queries_.erase(it->second);
     rpc_query_ids_.erase(it);
 }
 
 std::string Agent::respond(std::uint64_t token, const base::Bytes& payload) {
     auto it = inbound_queries_.find(token);
-    if (it == inbound_queries_.end()) return "No pending queries matching ID";
+    if (it == inbound_queries_.end())
+        return "No pending queries matching ID";
     if (it->second.deadline < driver_->now()) {
         inbound_queries_.erase(it);
         return "Query response past the deadline";
@@ -122,7 +131,8 @@ std::string Agent::respond(std::uint64_t token, const base::Bytes& payload) {
     return st ? "" : st.error().message;
 }
 
-void Agent::key_op(serf::KeyOp op, const std::string& key, std::function<void(const rpc::KeyResponse&)> done) {
+void Agent::key_op(serf::KeyOp op, const std::string& key,
+                   std::function<void(const rpc::KeyResponse&)> done) {
     auto handle = node_->key_operation(op, key, 0, driver_->now());
     if (!handle) {
         rpc::KeyResponse kr;
@@ -181,7 +191,8 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     nw["tcp_buffer_evicted"] = std::to_string(dst.tcp_buffer_evicted);
     nw["tcp_buffered_bytes"] = std::to_string(dst.tcp_buffered);
     nw["tcp_buffered_peak_bytes"] = std::to_string(dst.tcp_buffered_peak);
-    for (const auto& [code, n] : dst.drops) nw["dropped_" + code] = std::to_string(n);
+    for (const auto& [code, n] : dst.drops)
+        nw["dropped_" + code] = std::to_string(n);
     if (rpc_) {
         const auto& rc = rpc_->counters();
         nw["rpc_connections"] = std::to_string(rpc_->connections());
@@ -202,9 +213,11 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     sf["event_queue"] = std::to_string(node_->gauges().event_queue);
     sf["query_queue"] = std::to_string(node_->gauges().query_queue);
     sf["encrypted"] = keyring_.enabled() ? "true" : "false";
-    if (!cfg_.disable_coordinates) sf["coordinate_resets"] = std::to_string(node_->gauges().coordinate_resets);
+    if (!cfg_.disable_coordinates)
+        sf["coordinate_resets"] = std::to_string(node_->gauges().coordinate_resets);
     auto& tags = s["tags"];
-    for (const auto& [k, v] : node_->tags()) tags[k] = v;
+    for (const auto& [k, v] : node_->tags())
+        tags[k] = v;
     if (registry_) {
         // clusterd: the node registry (Kong's cluster model); never shows credentials.
         const auto& st = registry_->status();
@@ -219,13 +232,16 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
         ds["joins_started"] = std::to_string(st.joins_started);
         ds["rows_skipped"] = std::to_string(st.rows_skipped);
         ds["ttl_on_failure"] = std::to_string(cfg_.ttl_on_failure);
-        ds["last_ok_age_s"] = st.last_ok == base::Instant::zero()
-                                  ? std::string("never")
-                                  : std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wall_now() - st.last_ok).count());
+        ds["last_ok_age_s"] =
+            st.last_ok == base::Instant::zero()
+                ? std::string("never")
+                : std::to_string(
+                      std::chrono::duration_cast<std::chrono::seconds>(wall_now() - st.last_ok).count());
     }
     auto& eh = s["event_handlers"];
     if (dispatcher_) {
-        for (const auto& spec : dispatcher_->specs()) eh[spec.filter.event + ":" + spec.filter.name] = spec.script;
+        for (const auto& spec : dispatcher_->specs())
+            eh[spec.filter.event + ":" + spec.filter.name] = spec.script;
     }
     return s;
 }
@@ -233,7 +249,8 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
 std::optional<rpc::Coordinate> Agent::get_coordinate(const std::string& node) {
     std::optional<coord::Coordinate> c =
         node == node_->name() ? node_->local_coordinate() : node_->coordinate_of(node);
-    if (!c) return std::nullopt;
+    if (!c)
+        return std::nullopt;
     return rpc::Coordinate{c->vec, c->error, c->adjustment, c->height};
 }
 
@@ -258,4 +275,4 @@ void Agent::unsubscribe(rpc::SubscriptionId id) {
     cancel_query(id);
 }
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -31,37 +31,50 @@ rpc::Member to_rpc(const serf::Member& m) {
 
 HandlerEventKind handler_kind(serf::EventType t) {
     switch (t) {
-        case serf::EventType::MemberJoin: return HandlerEventKind::MemberJoin;
-        case serf::EventType::MemberLeave: return HandlerEventKind::MemberLeave;
-        case serf::EventType::MemberFailed: return HandlerEventKind::MemberFailed;
-        case serf::EventType::MemberUpdate: return HandlerEventKind::MemberUpdate;
-        case serf::EventType::MemberReap: return HandlerEventKind::MemberReap;
-        case serf::EventType::User: return HandlerEventKind::User;
-        case serf::EventType::Query: return HandlerEventKind::Query;
+    case serf::EventType::MemberJoin:
+        return HandlerEventKind::MemberJoin;
+    case serf::EventType::MemberLeave:
+        return HandlerEventKind::MemberLeave;
+    case serf::EventType::MemberFailed:
+        return HandlerEventKind::MemberFailed;
+    case serf::EventType::MemberUpdate:
+        return HandlerEventKind::MemberUpdate;
+    case serf::EventType::MemberReap:
+        return HandlerEventKind::MemberReap;
+    case serf::EventType::User:
+        return HandlerEventKind::User;
+    case serf::EventType::Query:
+        return HandlerEventKind::Query;
     }
     return HandlerEventKind::MemberJoin;
 }
 
 LogLevel to_level(serf::LogLine::Level l) {
     switch (l) {
-        case serf::LogLine::Level::Debug: return LogLevel::Debug;
-        case serf::LogLine::Level::Info: return LogLevel::Info;
-        case serf::LogLine::Level::Warn: return LogLevel::Warn;
-        case serf::LogLine::Level::Error: return LogLevel::Error;
+    case serf::LogLine::Level::Debug:
+        return LogLevel::Debug;
+    case serf::LogLine::Level::Info:
+        return LogLevel::Info;
+    case serf::LogLine::Level::Warn:
+        return LogLevel::Warn;
+    case serf::LogLine::Level::Error:
+        return LogLevel::Error;
     }
     return LogLevel::Info;
 }
 
-}  // namespace
+} // namespace
 
 std::vector<rpc::Member> Agent::members() {
     std::vector<rpc::Member> out;
-    for (const auto& m : node_->members()) out.push_back(to_rpc(m));
+    for (const auto& m : node_->members())
+        out.push_back(to_rpc(m));
     return out;
 }
 
 void Agent::after_activity() {
-    if (!node_) return;
+    if (!node_)
+        return;
     while (auto line = node_->poll_log()) {
         // Serf's lines carry their own "serf: " / "memberlist: " prefix.
         const auto& t = line->text;
@@ -72,9 +85,12 @@ void Agent::after_activity() {
             log_.log(to_level(line->level), "serf", t);
         }
     }
-    while (auto r = node_->poll_join_result()) on_join_result(*r);
-    while (auto e = node_->poll_event()) on_event(*e);
-    while (auto u = node_->poll_query_update()) on_query_update(*u);
+    while (auto r = node_->poll_join_result())
+        on_join_result(*r);
+    while (auto e = node_->poll_event())
+        on_event(*e);
+    while (auto u = node_->poll_query_update())
+        on_query_update(*u);
     write_snapshot();
     // Queries we may still answer: forget those past their deadline.
     const auto now = driver_->now();
@@ -86,23 +102,28 @@ void Agent::after_activity() {
         log_.info("agent", "graceful leave complete");
         auto waiters = std::move(leave_waiters_);
         leave_waiters_.clear();
-        for (auto& w : waiters) w("");
-        if (shutting_down_) asio::post(io_, [this] { finish_shutdown(); });
+        for (auto& w : waiters)
+            w("");
+        if (shutting_down_)
+            asio::post(io_, [this] { finish_shutdown(); });
     }
 }
 
 void Agent::write_snapshot() {
     retry_state_files();
-    if (snapshot_fd_ < 0 || !node_) return;
+    if (snapshot_fd_ < 0 || !node_)
+        return;
     auto* rec = node_->snapshot_recorder();
     std::string lines = node_->drain_snapshot();
-    if (snapshot_failing_) return;  // retry_state_files writes the whole state once it can
+    if (snapshot_failing_)
+        return; // retry_state_files writes the whole state once it can
     auto failed = [&](const std::string& why) {
         // Logged once per failure period; the lines are dropped because the recovery writes the
         // complete state (a compaction) rather than appending after a possibly partial line.
         snapshot_failing_ = true;
         snapshot_failed_writes_ = 1;
-        log_.error("agent", "snapshot " + cfg_.snapshot_path + ": " + why + " (will retry with a full rewrite)");
+        log_.error("agent",
+                   "snapshot " + cfg_.snapshot_path + ": " + why + " (will retry with a full rewrite)");
     };
     if (rec != nullptr && rec->compaction_due()) {
         // Compact: write the whole state to <path>.tmp, fsync, rename over the snapshot.
@@ -115,14 +136,16 @@ void Agent::write_snapshot() {
         snapshot_fd_ = ::open(cfg_.snapshot_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         return;
     }
-    if (lines.empty()) return;
+    if (lines.empty())
+        return;
     // Written straight to the kernel: a kill -9 right after a handler ran cannot lose the
     // event clock line that stops the event being replayed on restart.
     std::size_t off = 0;
     while (off < lines.size()) {
         ssize_t n = ::write(snapshot_fd_, lines.data() + off, lines.size() - off);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             failed(std::string("write failed: ") + std::strerror(errno));
             return;
         }
@@ -131,9 +154,11 @@ void Agent::write_snapshot() {
 }
 
 void Agent::retry_state_files() {
-    if (!driver_) return;
+    if (!driver_)
+        return;
     const auto now = driver_->now();
-    if (now - last_state_retry_ < std::chrono::seconds(1)) return;
+    if (now - last_state_retry_ < std::chrono::seconds(1))
+        return;
     last_state_retry_ = now;
     if (keyring_.writer) {
         keyring_.writer->retry();
@@ -146,7 +171,8 @@ void Agent::retry_state_files() {
     }
     if (snapshot_failing_ && node_ && snapshot_fd_ >= 0) {
         auto* rec = node_->snapshot_recorder();
-        if (rec == nullptr) return;
+        if (rec == nullptr)
+            return;
         if (auto st = write_file_atomic(cfg_.snapshot_path, rec->compact(), 0644); !st) {
             ++snapshot_failed_writes_;
             return;
@@ -167,7 +193,8 @@ void Agent::on_event(const serf::Event& e) {
             using T = std::decay_t<decltype(ev)>;
             if constexpr (std::is_same_v<T, serf::MemberEvent>) {
                 // The registry remembers when it first saw a member fail (failed-vs-refreshed rule).
-                if (registry_) registry_->observe_members(member_views(), wall_now());
+                if (registry_)
+                    registry_->observe_members(member_views(), wall_now());
                 he.kind = handler_kind(ev.type);
                 rpc::MemberEvent rme;
                 rme.type = serf::event_type_name(ev.type);
@@ -176,7 +203,8 @@ void Agent::on_event(const serf::Event& e) {
                     rme.members.push_back(to_rpc(m));
                 }
                 std::string names;
-                for (const auto& m : ev.members) names += (names.empty() ? "" : ", ") + m.name;
+                for (const auto& m : ev.members)
+                    names += (names.empty() ? "" : ", ") + m.name;
                 log_.info("agent", std::string("Received event: ") + rme.type + " (" + names + ")");
                 re = std::move(rme);
             } else if constexpr (std::is_same_v<T, serf::UserEvent>) {
@@ -200,9 +228,11 @@ void Agent::on_event(const serf::Event& e) {
             }
         },
         e);
-    if (dispatcher_) dispatcher_->dispatch(he);
-    auto subs = event_subs_;  // a callback may unsubscribe
-    for (auto& [id, cb] : subs) cb(re);
+    if (dispatcher_)
+        dispatcher_->dispatch(he);
+    auto subs = event_subs_; // a callback may unsubscribe
+    for (auto& [id, cb] : subs)
+        cb(re);
 }
 
 void Agent::on_query_update(const serf::QueryUpdate& u) {
@@ -211,7 +241,8 @@ void Agent::on_query_update(const serf::QueryUpdate& u) {
             using T = std::decay_t<decltype(up)>;
             if constexpr (std::is_same_v<T, serf::KeyOperationDone>) {
                 auto it = key_ops_.find(up.handle);
-                if (it == key_ops_.end()) return;
+                if (it == key_ops_.end())
+                    return;
                 rpc::KeyResponse kr;
                 kr.error = up.error;
                 kr.messages = up.response.messages;
@@ -224,11 +255,14 @@ void Agent::on_query_update(const serf::QueryUpdate& u) {
                 done(kr);
             } else {
                 auto it = rpc_queries_.find(up.handle);
-                if (it == rpc_queries_.end()) return;
+                if (it == rpc_queries_.end())
+                    return;
                 if constexpr (std::is_same_v<T, serf::QueryAck>) {
-                    if (it->second.on_ack) it->second.on_ack(up.from);
+                    if (it->second.on_ack)
+                        it->second.on_ack(up.from);
                 } else if constexpr (std::is_same_v<T, serf::QueryResponse>) {
-                    if (it->second.on_response) it->second.on_response(up.from, up.payload);
+                    if (it->second.on_response)
+                        it->second.on_response(up.from, up.payload);
                 } else {
                     auto cbs = std::move(it->second);
                     rpc_queries_.erase(it);
@@ -238,7 +272,8 @@ void Agent::on_query_update(const serf::QueryUpdate& u) {
                             break;
                         }
                     }
-                    if (cbs.on_done) cbs.on_done();
+                    if (cbs.on_done)
+                        cbs.on_done();
                 }
             }
         },
@@ -247,7 +282,8 @@ void Agent::on_query_update(const serf::QueryUpdate& u) {
 
 void Agent::on_join_result(const serf::JoinResult& r) {
     auto it = joins_.find(r.join_id);
-    if (r.join_id != 0 && it == joins_.end()) return;
+    if (r.join_id != 0 && it == joins_.end())
+        return;
     if (r.join_id == 0) {
         // A retry attempt that could not even start.
         if (cfg_.retry_max_attempts > 0 && retry_attempts_ >= cfg_.retry_max_attempts) {
@@ -257,7 +293,8 @@ void Agent::on_join_result(const serf::JoinResult& r) {
         }
         retry_timer_.expires_after(cfg_.retry_interval);
         retry_timer_.async_wait([this](const std::error_code& ec) {
-            if (!ec) retry_join_tick();
+            if (!ec)
+                retry_join_tick();
         });
         return;
     }
@@ -265,15 +302,18 @@ void Agent::on_join_result(const serf::JoinResult& r) {
     if (r.ok) {
         // One entry counts once however many of its addresses answered (Serf counts hosts).
         auto e = pj.entry_of.find(r.seed);
-        if (e == pj.entry_of.end() || pj.ok_entries.insert(e->second).second) ++pj.ok;
+        if (e == pj.entry_of.end() || pj.ok_entries.insert(e->second).second)
+            ++pj.ok;
     } else {
         pj.last_error = r.error;
         log_.warn("agent", "join " + r.seed.to_string() + ": " + r.error);
     }
-    if (r.remaining > 0) return;
+    if (r.remaining > 0)
+        return;
     PendingJoin done = std::move(pj);
     joins_.erase(it);
-    if (done.ok > 0) log_.info("agent", "joined the cluster: " + std::to_string(done.ok) + " node(s) contacted");
+    if (done.ok > 0)
+        log_.info("agent", "joined the cluster: " + std::to_string(done.ok) + " node(s) contacted");
     if (done.discovery_id != 0) {
         if (registry_) {
             registry_->on_join_result(done.discovery_id, done.ok, wall_now());
@@ -289,4 +329,4 @@ void Agent::on_join_result(const serf::JoinResult& r) {
     }
 }
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -28,15 +28,16 @@ namespace clusterd::agent {
 /// The wall clock as an Instant since the Unix epoch: datastore rows are shared between hosts,
 /// so their times are wall-clock times (the gossip timers use the driver's monotonic clock).
 inline base::Instant wall_now() {
-    return base::Instant{std::chrono::duration_cast<base::Duration>(std::chrono::system_clock::now().time_since_epoch())};
+    return base::Instant{
+        std::chrono::duration_cast<base::Duration>(std::chrono::system_clock::now().time_since_epoch())};
 }
 
 /// serf::KeyringPort over the wire::Keyring the driver encrypts with; persists the keyring file.
 class AgentKeyring final : public serf::KeyringPort {
-public:
+  public:
     wire::Keyring ring;
-    std::string file;  ///< keyring_file ("" = none)
-    std::optional<PendingFile> writer;  ///< keeps a keyring it could not write, for retries
+    std::string file;                  ///< keyring_file ("" = none)
+    std::optional<PendingFile> writer; ///< keeps a keyring it could not write, for retries
     bool enabled() const override { return !ring.empty(); }
     base::Status install(const base::Bytes& key) override { return ring.install(key); }
     base::Status use(const base::Bytes& key) override { return ring.use(key); }
@@ -47,7 +48,7 @@ public:
 };
 
 class Agent final : public rpc::AgentApi {
-public:
+  public:
     Agent(asio::io_context& io, config::Config cfg, LogHub& log);
     ~Agent() override;
 
@@ -70,7 +71,8 @@ public:
     void force_leave(const std::string& node, bool prune, rpc::ErrorCallback done) override;
     void user_event(const std::string& name, const base::Bytes& payload, bool coalesce,
                     rpc::ErrorCallback done) override;
-    void set_tags(const rpc::Tags& set, const std::vector<std::string>& remove, rpc::ErrorCallback done) override;
+    void set_tags(const rpc::Tags& set, const std::vector<std::string>& remove,
+                  rpc::ErrorCallback done) override;
     std::string query(const rpc::QueryParams& params, rpc::QueryCallbacks callbacks,
                       rpc::SubscriptionId& id) override;
     void cancel_query(rpc::SubscriptionId id) override;
@@ -86,7 +88,7 @@ public:
     void unsubscribe(rpc::SubscriptionId id) override;
     void store_list(std::function<void(const std::string&, const rpc::StoreListing&)> done) override;
 
-private:
+  private:
     // setup (agent.cpp)
     base::Status setup_keyring();
     base::Status setup_snapshot(std::optional<serf::SnapshotState>& restored, std::size_t& size);
@@ -123,8 +125,8 @@ private:
     /// cannot be resolved is reported in `errors` and does not stop the others.
     struct Seeds {
         std::vector<swim::Address> addrs;
-        std::map<swim::Address, std::size_t> entry_of;  ///< seed -> index of its entry
-        std::vector<std::string> errors;                ///< one per entry that gave no address
+        std::map<swim::Address, std::size_t> entry_of; ///< seed -> index of its entry
+        std::vector<std::string> errors;               ///< one per entry that gave no address
     };
     /// An error only when no entry gave an address.
     base::Result<Seeds> resolve(const std::vector<std::string>& addrs);
@@ -148,15 +150,15 @@ private:
     asio::steady_timer retry_timer_;
     asio::steady_timer shutdown_timer_;
     asio::steady_timer discovery_timer_;
-    std::unique_ptr<discovery::Store> store_;        ///< null without a datastore
+    std::unique_ptr<discovery::Store> store_; ///< null without a datastore
     std::unique_ptr<discovery::Registry> registry_;
-    std::string datastore_shown_;                     ///< the datastore URL without credentials
+    std::string datastore_shown_; ///< the datastore URL without credentials
     bool pumping_discovery_ = false;
     /// Completions (store answers, timer) hold a weak_ptr to this: skipped once the agent is gone.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
     int snapshot_fd_ = -1;
-    bool snapshot_failing_ = false;  ///< a write failed: the next success is a full compaction
+    bool snapshot_failing_ = false; ///< a write failed: the next success is a full compaction
     std::size_t snapshot_failed_writes_ = 0;
     base::Instant last_state_retry_{};
     std::string bind_host_;
@@ -165,25 +167,25 @@ private:
     int advertise_port_ = 7946;
 
     struct PendingJoin {
-        std::function<void(int, const std::string&)> done;  ///< null for start/retry joins
-        int ok = 0;                          ///< entries with at least one address that answered
+        std::function<void(int, const std::string&)> done; ///< null for start/retry joins
+        int ok = 0; ///< entries with at least one address that answered
         std::map<swim::Address, std::size_t> entry_of;
         std::set<std::size_t> ok_entries;
         std::string last_error;
         bool start_join = false;
         bool retry_join = false;
-        std::uint64_t discovery_id = 0;      ///< a join the registry asked for (0 = none)
+        std::uint64_t discovery_id = 0; ///< a join the registry asked for (0 = none)
     };
     std::map<std::uint64_t, PendingJoin> joins_;
     int retry_attempts_ = 0;
 
     std::map<std::uint64_t, rpc::QueryCallbacks> rpc_queries_;   ///< node query handle -> callbacks
-    std::map<rpc::SubscriptionId, std::uint64_t> rpc_query_ids_;  ///< subscription -> handle
+    std::map<rpc::SubscriptionId, std::uint64_t> rpc_query_ids_; ///< subscription -> handle
     std::map<std::uint64_t, std::function<void(const rpc::KeyResponse&)>> key_ops_;
-    std::map<std::uint64_t, serf::QueryEvent> inbound_queries_;  ///< token -> query to respond to
+    std::map<std::uint64_t, serf::QueryEvent> inbound_queries_; ///< token -> query to respond to
     std::uint64_t next_token_ = 1;
     std::map<rpc::SubscriptionId, std::function<void(const rpc::Event&)>> event_subs_;
-    std::map<rpc::SubscriptionId, int> log_subs_;  ///< subscription -> LogHub id
+    std::map<rpc::SubscriptionId, int> log_subs_; ///< subscription -> LogHub id
     rpc::SubscriptionId next_sub_ = 1;
     std::vector<rpc::ErrorCallback> leave_waiters_;
 
@@ -193,4 +195,4 @@ private:
     int exit_code_ = 0;
 };
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

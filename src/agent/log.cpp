@@ -22,26 +22,36 @@ std::shared_ptr<spdlog::logger> stderr_logger() {
     }();
     return logger;
 }
-}  // namespace
+} // namespace
 
 std::optional<LogLevel> parse_log_level(std::string_view text) {
     std::string t(text);
     std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::toupper(c); });
-    if (t == "TRACE") return LogLevel::Trace;
-    if (t == "DEBUG") return LogLevel::Debug;
-    if (t == "INFO") return LogLevel::Info;
-    if (t == "WARN" || t == "WARNING") return LogLevel::Warn;
-    if (t == "ERR" || t == "ERROR") return LogLevel::Error;
+    if (t == "TRACE")
+        return LogLevel::Trace;
+    if (t == "DEBUG")
+        return LogLevel::Debug;
+    if (t == "INFO")
+        return LogLevel::Info;
+    if (t == "WARN" || t == "WARNING")
+        return LogLevel::Warn;
+    if (t == "ERR" || t == "ERROR")
+        return LogLevel::Error;
     return std::nullopt;
 }
 
 const char* log_level_name(LogLevel level) {
     switch (level) {
-        case LogLevel::Trace: return "TRACE";
-        case LogLevel::Debug: return "DEBUG";
-        case LogLevel::Info: return "INFO";
-        case LogLevel::Warn: return "WARN";
-        case LogLevel::Error: return "ERR";
+    case LogLevel::Trace:
+        return "TRACE";
+    case LogLevel::Debug:
+        return "DEBUG";
+    case LogLevel::Info:
+        return "INFO";
+    case LogLevel::Warn:
+        return "WARN";
+    case LogLevel::Error:
+        return "ERR";
     }
     return "INFO";
 }
@@ -55,27 +65,33 @@ void LogHub::log(LogLevel level, std::string_view component, std::string_view me
     localtime_r(&now, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
-    std::string line = std::string(stamp) + " [" + log_level_name(level) + "] " + std::string(component) + ": " +
-                       std::string(message);
+    std::string line = std::string(stamp) + " [" + log_level_name(level) + "] " + std::string(component) +
+                       ": " + std::string(message);
     ring_.push_back(Entry{level, line});
-    if (ring_.size() > kRingSize) ring_.pop_front();
-    if (to_stderr_ && level >= level_) stderr_logger()->info(line);
+    if (ring_.size() > kRingSize)
+        ring_.pop_front();
+    if (to_stderr_ && level >= level_)
+        stderr_logger()->info(line);
     // Copy: a subscriber may unsubscribe itself while being called.
     auto subs = subs_;
     for (auto& [id, sub] : subs) {
-        if (level >= sub.min) sub.fn(line);
+        if (level >= sub.min)
+            sub.fn(line);
     }
 }
 
 int LogHub::subscribe(LogLevel min_level, Subscriber subscriber) {
     for (const auto& e : ring_) {
-        if (e.level >= min_level) subscriber(e.line);
+        if (e.level >= min_level)
+            subscriber(e.line);
     }
     int id = next_id_++;
     subs_.emplace(id, Sub{min_level, std::move(subscriber)});
     return id;
 }
 
-void LogHub::unsubscribe(int id) { subs_.erase(id); }
+void LogHub::unsubscribe(int id) {
+    subs_.erase(id);
+}
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

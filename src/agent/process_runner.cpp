@@ -14,8 +14,8 @@
 
 #include <array>
 #include <asio/io_context.hpp>
-#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <cerrno>
@@ -26,11 +26,14 @@
 namespace clusterd::agent {
 namespace {
 
-std::string errno_text(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+std::string errno_text(const char* what, int err) {
+    return std::string(what) + ": " + std::strerror(err);
+}
 
 std::string seconds_text(std::chrono::nanoseconds d) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-    if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+    if (ms % 1000 == 0)
+        return std::to_string(ms / 1000) + "s";
     return std::to_string(ms) + "ms";
 }
 
@@ -44,7 +47,7 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
-}  // namespace
+} // namespace
 
 struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     struct Queued {
@@ -85,14 +88,17 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     /// The active job if it is still generation `gen`; handlers of finished jobs get nullptr.
     Active* current(std::uint64_t gen) const { return active && active->gen == gen ? active.get() : nullptr; }
 
-    Impl(asio::io_context& io_ctx, RunnerOptions o, LogSink l) : io(io_ctx), opts(std::move(o)), log(std::move(l)) {}
+    Impl(asio::io_context& io_ctx, RunnerOptions o, LogSink l)
+        : io(io_ctx), opts(std::move(o)), log(std::move(l)) {}
 
     void say(LogLevel level, const std::string& msg) const {
-        if (log) log(level, msg);
+        if (log)
+            log(level, msg);
     }
 
     void start_next() {
-        if (stopped || active || queue.empty()) return;
+        if (stopped || active || queue.empty())
+            return;
         Queued q = std::move(queue.front());
         queue.pop_front();
         spawn(std::move(q));
@@ -104,18 +110,21 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         r.spawn_error = why;
         ++completed;
         asio::post(io, [self = shared_from_this(), done = std::move(q.done), r = std::move(r)] {
-            if (done && !self->stopped) done(r);
+            if (done && !self->stopped)
+                done(r);
         });
         asio::post(io, [self = shared_from_this()] { self->start_next(); });
     }
 
     void spawn(Queued q) {
         int in_fd = ::memfd_create("clusterd-handler-stdin", MFD_CLOEXEC);
-        if (in_fd < 0) return fail_spawn(q, errno_text("memfd_create", errno));
+        if (in_fd < 0)
+            return fail_spawn(q, errno_text("memfd_create", errno));
         const std::string& data = q.job.stdin_data;
         for (std::size_t off = 0; off < data.size();) {
             const ssize_t n = ::write(in_fd, data.data() + off, data.size() - off);
-            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EINTR)
+                continue;
             if (n <= 0) {
                 const int e = errno;
                 ::close(in_fd);
@@ -146,13 +155,15 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setsigdefault(&attr, &defaults);
         posix_spawnattr_setpgroup(&attr, 0);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setflags(&attr,
+                                 POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
         std::vector<char*> argv{const_cast<char*>(opts.shell.c_str()), const_cast<char*>("-c"),
                                 const_cast<char*>(q.job.script.c_str()), nullptr};
         std::vector<char*> envp;
         envp.reserve(q.job.env.size() + 1);
-        for (auto& e : q.job.env) envp.push_back(const_cast<char*>(e.c_str()));
+        for (auto& e : q.job.env)
+            envp.push_back(const_cast<char*>(e.c_str()));
         envp.push_back(nullptr);
 
         pid_t pid = -1;
@@ -183,7 +194,8 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
             a.pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
                                [self = shared_from_this(), g = a.gen](const std::error_code& ec) {
                                    Active* p = self->current(g);
-                                   if (ec || p == nullptr) return;
+                                   if (ec || p == nullptr)
+                                       return;
                                    self->on_exit_signalled();
                                });
         } else {
@@ -193,7 +205,8 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         a.slow.expires_after(opts.slow_warning);
         a.slow.async_wait([self = shared_from_this(), g = a.gen](const std::error_code& ec) {
             Active* p = self->current(g);
-                                   if (ec || p == nullptr) return;
+            if (ec || p == nullptr)
+                return;
             self->say(LogLevel::Warn, "agent: Script '" + p->job.script + "' slow, execution exceeding " +
                                           seconds_text(self->opts.slow_warning));
         });
@@ -201,12 +214,15 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     }
 
     void arm_timeout() {
-        if (!active || opts.timeout.count() <= 0) return;
+        if (!active || opts.timeout.count() <= 0)
+            return;
         Active& a = *active;
-        a.deadline.expires_at(a.start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts.timeout));
+        a.deadline.expires_at(a.start +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts.timeout));
         a.deadline.async_wait([self = shared_from_this(), g = a.gen](const std::error_code& ec) {
             Active* p = self->current(g);
-            if (ec || p == nullptr || p->exited) return;
+            if (ec || p == nullptr || p->exited)
+                return;
             p->timed_out = true;
             self->say(LogLevel::Error, "agent: Script '" + p->job.script + "' timed out after " +
                                            seconds_text(self->opts.timeout) + ", sending SIGTERM");
@@ -214,8 +230,10 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
             p->kill.expires_after(self->opts.kill_grace);
             p->kill.async_wait([self, g](const std::error_code& ec2) {
                 Active* q = self->current(g);
-                if (ec2 || q == nullptr || q->exited) return;
-                self->say(LogLevel::Error, "agent: Script '" + q->job.script + "' ignored SIGTERM, sending SIGKILL");
+                if (ec2 || q == nullptr || q->exited)
+                    return;
+                self->say(LogLevel::Error,
+                          "agent: Script '" + q->job.script + "' ignored SIGTERM, sending SIGKILL");
                 ::kill(-q->pid, SIGKILL);
             });
         });
@@ -226,9 +244,12 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         a.poll.expires_after(std::chrono::milliseconds(20));
         a.poll.async_wait([self = shared_from_this(), g = a.gen](const std::error_code& ec) {
             Active* p = self->current(g);
-                                   if (ec || p == nullptr) return;
-            if (self->try_reap()) self->on_exited();
-            else self->poll_exit();
+            if (ec || p == nullptr)
+                return;
+            if (self->try_reap())
+                self->on_exited();
+            else
+                self->poll_exit();
         });
     }
 
@@ -245,8 +266,9 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
             a.reaped = true;
             return true;
         }
-        if (r < 0) {  // ECHILD: somebody else reaped it; the status is lost
-            say(LogLevel::Warn, "agent: Script '" + a.job.script + "': exit status lost (child reaped elsewhere)");
+        if (r < 0) { // ECHILD: somebody else reaped it; the status is lost
+            say(LogLevel::Warn,
+                "agent: Script '" + a.job.script + "': exit status lost (child reaped elsewhere)");
             return true;
         }
         return false;
@@ -255,12 +277,13 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     void on_exit_signalled() {
         if (try_reap()) {
             on_exited();
-        } else {  // spurious wake-up: wait again
+        } else { // spurious wake-up: wait again
             Active& a = *active;
             a.pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
                                [self = shared_from_this(), g = a.gen](const std::error_code& ec) {
                                    Active* p = self->current(g);
-                                   if (ec || p == nullptr) return;
+                                   if (ec || p == nullptr)
+                                       return;
                                    self->on_exit_signalled();
                                });
         }
@@ -274,7 +297,7 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         a.deadline.cancel();
         a.kill.cancel();
         if (a.read_outstanding) {
-            a.out.cancel(ignored);  // the read handler drains and finishes
+            a.out.cancel(ignored); // the read handler drains and finishes
         } else {
             drain_and_finish();
         }
@@ -284,20 +307,24 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         Active& a = *active;
         a.total += n;
         a.buf.append(data, n);
-        if (a.buf.size() > 2 * opts.max_output) a.buf.erase(0, a.buf.size() - opts.max_output);
+        if (a.buf.size() > 2 * opts.max_output)
+            a.buf.erase(0, a.buf.size() - opts.max_output);
     }
 
     void read_more() {
         Active& a = *active;
         a.read_outstanding = true;
-        a.out.async_read_some(asio::buffer(a.chunk), [self = shared_from_this(), g = a.gen](const std::error_code& ec,
-                                                                                       std::size_t n) {
+        a.out.async_read_some(asio::buffer(a.chunk), [self = shared_from_this(),
+                                                      g = a.gen](const std::error_code& ec, std::size_t n) {
             Active* p = self->current(g);
-            if (p == nullptr) return;
+            if (p == nullptr)
+                return;
             p->read_outstanding = false;
             self->append(p->chunk.data(), n);
-            if (p->exited) return self->drain_and_finish();
-            if (!ec) return self->read_more();
+            if (p->exited)
+                return self->drain_and_finish();
+            if (!ec)
+                return self->read_more();
             // EOF or error: wait for the exit notification (a grandchild may still hold the pipe,
             // but then we never get EOF and this branch is not reached).
         });
@@ -307,10 +334,11 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         Active& a = *active;
         if (a.out.is_open()) {
             std::error_code ec;
-            for (int i = 0; i < 64; ++i) {  // at most a pipe buffer is left once the child has exited
+            for (int i = 0; i < 64; ++i) { // at most a pipe buffer is left once the child has exited
                 const std::size_t n = a.out.read_some(asio::buffer(a.chunk), ec);
                 append(a.chunk.data(), n);
-                if (ec) break;
+                if (ec)
+                    break;
             }
         }
         finish();
@@ -338,12 +366,14 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
             }
         }
         if (r.truncated)
-            say(LogLevel::Warn, "agent: Script '" + r.script + "' generated " + std::to_string(r.output_total) +
-                                    " bytes of output, truncated to " + std::to_string(opts.max_output));
+            say(LogLevel::Warn, "agent: Script '" + r.script + "' generated " +
+                                    std::to_string(r.output_total) + " bytes of output, truncated to " +
+                                    std::to_string(opts.max_output));
         say(LogLevel::Debug, "agent: Event '" + a->job.label + "' script output: " + r.output);
         ++completed;
         asio::post(io, [self = shared_from_this(), done = std::move(a->done), r = std::move(r)] {
-            if (done && !self->stopped) done(r);  // never call back into a destroyed owner
+            if (done && !self->stopped)
+                done(r); // never call back into a destroyed owner
         });
         // Destroying `a` cancels its pending operations; their handlers find no current job for
         // their generation and return without touching it.
@@ -381,14 +411,18 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
 ProcessRunner::ProcessRunner(asio::io_context& io, RunnerOptions options, LogSink log)
     : impl_(std::make_shared<Impl>(io, std::move(options), std::move(log))) {}
 
-ProcessRunner::~ProcessRunner() { impl_->shutdown(); }
+ProcessRunner::~ProcessRunner() {
+    impl_->shutdown();
+}
 
 bool ProcessRunner::submit(HandlerJob job, Callback done) {
-    if (impl_->stopped) return false;
+    if (impl_->stopped)
+        return false;
     if (impl_->opts.max_queue != 0 && impl_->queue.size() >= impl_->opts.max_queue) {
         ++impl_->dropped;
         impl_->say(LogLevel::Error, "agent: handler queue full (" + std::to_string(impl_->opts.max_queue) +
-                                        " waiting), dropping '" + job.label + "' event for script '" + job.script + "'");
+                                        " waiting), dropping '" + job.label + "' event for script '" +
+                                        job.script + "'");
         return false;
     }
     impl_->queue.push_back(Impl::Queued{std::move(job), std::move(done)});
@@ -396,12 +430,20 @@ bool ProcessRunner::submit(HandlerJob job, Callback done) {
     return true;
 }
 
-std::uint64_t ProcessRunner::dropped() const { return impl_->dropped; }
+std::uint64_t ProcessRunner::dropped() const {
+    return impl_->dropped;
+}
 
-std::size_t ProcessRunner::pending() const { return impl_->queue.size() + (impl_->active ? 1 : 0); }
+std::size_t ProcessRunner::pending() const {
+    return impl_->queue.size() + (impl_->active ? 1 : 0);
+}
 
-std::uint64_t ProcessRunner::completed() const { return impl_->completed; }
+std::uint64_t ProcessRunner::completed() const {
+    return impl_->completed;
+}
 
-void ProcessRunner::set_timeout(std::chrono::nanoseconds timeout) { impl_->opts.timeout = timeout; }
+void ProcessRunner::set_timeout(std::chrono::nanoseconds timeout) {
+    impl_->opts.timeout = timeout;
+}
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

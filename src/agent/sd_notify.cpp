@@ -22,39 +22,54 @@ namespace {
 /// Fills `addr` from $NOTIFY_SOCKET's value; returns the address length, or 0 if unusable.
 socklen_t notify_address(const char* name, sockaddr_un& addr) {
     const std::size_t len = std::strlen(name);
-    if (len == 0 || len >= sizeof(addr.sun_path)) return 0;
-    if (name[0] != '/' && name[0] != '@') return 0;
+    if (len == 0 || len >= sizeof(addr.sun_path))
+        return 0;
+    if (name[0] != '/' && name[0] != '@')
+        return 0;
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, name, len);
-    if (name[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace: no terminating NUL counted
+    if (name[0] == '@')
+        addr.sun_path[0] = '\0'; // abstract namespace: no terminating NUL counted
     const std::size_t used = offsetof(sockaddr_un, sun_path) + len + (name[0] == '/' ? 1 : 0);
     return static_cast<socklen_t>(used);
 }
 
-}  // namespace
+} // namespace
 
 int sd_notify_state(const std::string& state) {
     const char* sock = std::getenv("NOTIFY_SOCKET");
-    if (sock == nullptr || *sock == '\0') return 0;
+    if (sock == nullptr || *sock == '\0')
+        return 0;
     sockaddr_un addr{};
     const socklen_t addr_len = notify_address(sock, addr);
-    if (addr_len == 0) return -EINVAL;
+    if (addr_len == 0)
+        return -EINVAL;
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
+    if (fd < 0)
+        return -errno;
     const ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
                                   reinterpret_cast<const sockaddr*>(&addr), addr_len);
     const int err = sent < 0 ? errno : 0;
     ::close(fd);
-    if (err != 0) return -err;
+    if (err != 0)
+        return -err;
     return static_cast<std::size_t>(sent) == state.size() ? 1 : -EMSGSIZE;
 }
 
-int notify_ready(const std::string& status) { return sd_notify_state("READY=1\nSTATUS=" + status); }
+int notify_ready(const std::string& status) {
+    return sd_notify_state("READY=1\nSTATUS=" + status);
+}
 
-int notify_stopping(const std::string& status) { return sd_notify_state("STOPPING=1\nSTATUS=" + status); }
+int notify_stopping(const std::string& status) {
+    return sd_notify_state("STOPPING=1\nSTATUS=" + status);
+}
 
-int notify_status(const std::string& status) { return sd_notify_state("STATUS=" + status); }
+int notify_status(const std::string& status) {
+    return sd_notify_state("STATUS=" + status);
+}
 
-int notify_reloading() { return sd_notify_state("RELOADING=1"); }
+int notify_reloading() {
+    return sd_notify_state("RELOADING=1");
+}
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

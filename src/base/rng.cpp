@@ -8,11 +8,14 @@ std::uint64_t splitmix64(std::uint64_t& x) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-}  // namespace
+std::uint64_t rotl(std::uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+} // namespace
 
 Rng::Rng(std::uint64_t seed) {
-    for (auto& word : s_) word = splitmix64(seed);
+    for (auto& word : s_)
+        word = splitmix64(seed);
 }
 
 std::uint64_t Rng::next() {
@@ -28,7 +31,8 @@ std::uint64_t Rng::next() {
 }
 
 std::uint64_t Rng::below(std::uint64_t bound) {
-    if (bound == 0) return 0;
+    if (bound == 0)
+        return 0;
     // Rejection sampling removes modulo bias.
     const std::uint64_t limit = max() - (max() % bound);
     std::uint64_t x;
@@ -38,11 +42,13 @@ std::uint64_t Rng::below(std::uint64_t bound) {
     return x % bound;
 }
 
-double Rng::unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+double Rng::unit() {
+    return static_cast<double>(next() >> 11) * 0x1.0p-53;
+}
 
 std::uint64_t Rng::mix(std::uint64_t a, std::uint64_t b) {
     std::uint64_t x = a ^ (b * 0xD6E8FEB86659FD93ULL);
     return splitmix64(x);
 }
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

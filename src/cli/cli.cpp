@@ -55,10 +55,11 @@ std::string describe_parse_error(const CLI::ParseError& e, const std::vector<std
 namespace {
 std::vector<std::string> collect_args(int argc, char** argv) {
     std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    for (int i = 1; i < argc; ++i)
+        args.emplace_back(argv[i]);
     return args;
 }
-}  // namespace
+} // namespace
 
 int run(int argc, char** argv) {
     const auto original = collect_args(argc, argv);
@@ -83,8 +84,9 @@ int run(int argc, char** argv) {
                   << "Run 'clusterd --help' or 'clusterd <command> --help' for usage.\n";
         return 1;
     }
-    if (!chosen) return 1;
+    if (!chosen)
+        return 1;
     return chosen();
 }
 
-}  // namespace clusterd::cli
+} // namespace clusterd::cli

@@ -19,7 +19,8 @@ void add_rpc_flags(CLI::App& app, RpcFlags& flags) {
 base::Result<Target> resolve_target(const CLI::App& app, const RpcFlags& flags) {
     Target t;
     const char* env_auth = std::getenv("SERF_RPC_AUTH");
-    t.auth = app.get_option("--rpc-auth")->count() > 0 ? flags.rpc_auth : (env_auth != nullptr ? env_auth : "");
+    t.auth =
+        app.get_option("--rpc-auth")->count() > 0 ? flags.rpc_auth : (env_auth != nullptr ? env_auth : "");
     if (app.get_option("--rpc-addr")->count() > 0) {
         t.addr = flags.rpc_addr;
         t.from = "flag";
@@ -31,7 +32,8 @@ base::Result<Target> resolve_target(const CLI::App& app, const RpcFlags& flags) 
         return t;
     }
     config::FlagValues fv;
-    if (!flags.config.empty()) fv.values["config"] = {flags.config};
+    if (!flags.config.empty())
+        fv.values["config"] = {flags.config};
     const std::string path = config::pick_config_path(fv, std::getenv("CLUSTERD_CONFIG"));
     if (path.empty()) {
         t.addr = "127.0.0.1:7373";
@@ -39,7 +41,8 @@ base::Result<Target> resolve_target(const CLI::App& app, const RpcFlags& flags) 
         return t;
     }
     auto cfg = config::load_config(path, {});
-    if (!cfg.ok()) return cfg.error();
+    if (!cfg.ok())
+        return cfg.error();
     t.addr = cfg->rpc_addr;
     t.from = path;
     std::cerr << "clusterd: using RPC address " << t.addr << " (cluster_listen_rpc) from " << path << "\n";
@@ -60,20 +63,26 @@ std::unique_ptr<rpc::Client> connect(const CLI::App& app, const RpcFlags& flags)
     return std::move(*c);
 }
 
-void out(const std::string& line) { std::cout << line << "\n" << std::flush; }
-void err(const std::string& line) { std::cerr << line << "\n" << std::flush; }
+void out(const std::string& line) {
+    std::cout << line << "\n" << std::flush;
+}
+void err(const std::string& line) {
+    std::cerr << line << "\n" << std::flush;
+}
 
 namespace {
 std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\r\n\v\f");
-    if (b == std::string::npos) return "";
+    if (b == std::string::npos)
+        return "";
     const auto e = s.find_last_not_of(" \t\r\n\v\f");
     return s.substr(b, e - b + 1);
 }
 std::size_t rune_len(const std::string& s) {
     std::size_t n = 0;
     for (unsigned char c : s)
-        if ((c & 0xC0) != 0x80) ++n;
+        if ((c & 0xC0) != 0x80)
+            ++n;
     return n;
 }
 std::vector<std::string> cells(const std::string& line) {
@@ -82,12 +91,13 @@ std::vector<std::string> cells(const std::string& line) {
     while (true) {
         const auto bar = line.find('|', start);
         out.push_back(trim(line.substr(start, bar == std::string::npos ? std::string::npos : bar - start)));
-        if (bar == std::string::npos) break;
+        if (bar == std::string::npos)
+            break;
         start = bar + 1;
     }
     return out;
 }
-}  // namespace
+} // namespace
 
 std::string columnize(const std::vector<std::string>& lines) {
     std::vector<std::size_t> widths;
@@ -107,11 +117,13 @@ std::string columnize(const std::vector<std::string>& lines) {
     for (const auto& r : rows) {
         for (std::size_t i = 0; i < r.size(); ++i) {
             result += r[i];
-            if (i + 1 < r.size()) result += std::string(widths[i] - rune_len(r[i]), ' ') + "  ";
+            if (i + 1 < r.size())
+                result += std::string(widths[i] - rune_len(r[i]), ' ') + "  ";
         }
         result += "\n";
     }
-    if (!result.empty()) result.pop_back();
+    if (!result.empty())
+        result.pop_back();
     return result;
 }
 
@@ -119,7 +131,8 @@ base::Result<std::map<std::string, std::string>> unmarshal_tags(const std::vecto
     std::map<std::string, std::string> out;
     for (const auto& p : pairs) {
         const auto eq = p.find('=');
-        if (eq == std::string::npos || eq == 0) return base::make_error("bad_tag", "Invalid tag: '" + p + "'");
+        if (eq == std::string::npos || eq == 0)
+            return base::make_error("bad_tag", "Invalid tag: '" + p + "'");
         out[p.substr(0, eq)] = p.substr(eq + 1);
     }
     return out;
@@ -146,35 +159,50 @@ std::string host_port(const base::Bytes& ip, std::uint16_t port) {
 }
 
 base::Result<base::Duration> parse_go_duration(const std::string& text) {
-    const auto bad = [&] { return base::make_error("bad_duration", "time: invalid duration " + go_quote(text)); };
+    const auto bad = [&] {
+        return base::make_error("bad_duration", "time: invalid duration " + go_quote(text));
+    };
     std::string s = text;
     bool neg = false;
     if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
         neg = s[0] == '-';
         s = s.substr(1);
     }
-    if (s == "0") return base::Duration(0);
-    if (s.empty()) return bad();
+    if (s == "0")
+        return base::Duration(0);
+    if (s.empty())
+        return bad();
     long double total = 0;
     std::size_t i = 0;
     while (i < s.size()) {
         const std::size_t start = i;
-        while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-        if (i == start) return bad();
+        while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.'))
+            ++i;
+        if (i == start)
+            return bad();
         const long double num = std::strtold(s.substr(start, i - start).c_str(), nullptr);
         const std::size_t us = i;
-        while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
+        while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.')
+            ++i;
         const std::string unit = s.substr(us, i - us);
         long double scale = 0;
-        if (unit == "ns") scale = 1;
-        else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") scale = 1e3L;
-        else if (unit == "ms") scale = 1e6L;
-        else if (unit == "s") scale = 1e9L;
-        else if (unit == "m") scale = 60e9L;
-        else if (unit == "h") scale = 3600e9L;
-        else return unit.empty() ? base::make_error("bad_duration", "time: missing unit in duration " + go_quote(text))
-                                 : base::make_error("bad_duration", "time: unknown unit " + go_quote(unit) +
-                                                                        " in duration " + go_quote(text));
+        if (unit == "ns")
+            scale = 1;
+        else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+            scale = 1e3L;
+        else if (unit == "ms")
+            scale = 1e6L;
+        else if (unit == "s")
+            scale = 1e9L;
+        else if (unit == "m")
+            scale = 60e9L;
+        else if (unit == "h")
+            scale = 3600e9L;
+        else
+            return unit.empty()
+                       ? base::make_error("bad_duration", "time: missing unit in duration " + go_quote(text))
+                       : base::make_error("bad_duration", "time: unknown unit " + go_quote(unit) +
+                                                              " in duration " + go_quote(text));
         total += num * scale;
     }
     const auto ns = static_cast<long long>(total);
@@ -185,19 +213,29 @@ std::string go_quote(const std::string& s) {
     std::string o = "\"";
     for (unsigned char c : s) {
         switch (c) {
-            case '"': o += "\\\""; break;
-            case '\\': o += "\\\\"; break;
-            case '\n': o += "\\n"; break;
-            case '\t': o += "\\t"; break;
-            case '\r': o += "\\r"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    char b[8];
-                    std::snprintf(b, sizeof b, "\\x%02x", c);
-                    o += b;
-                } else {
-                    o.push_back(static_cast<char>(c));
-                }
+        case '"':
+            o += "\\\"";
+            break;
+        case '\\':
+            o += "\\\\";
+            break;
+        case '\n':
+            o += "\\n";
+            break;
+        case '\t':
+            o += "\\t";
+            break;
+        case '\r':
+            o += "\\r";
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char b[8];
+                std::snprintf(b, sizeof b, "\\x%02x", c);
+                o += b;
+            } else {
+                o.push_back(static_cast<char>(c));
+            }
         }
     }
     return o + "\"";
@@ -238,7 +276,8 @@ Json Json::object(std::vector<std::pair<std::string, Json>> v) {
 }
 Json Json::string_map(const std::map<std::string, std::string>& m) {
     std::vector<std::pair<std::string, Json>> f;
-    for (const auto& [k, v] : m) f.emplace_back(k, str(v));
+    for (const auto& [k, v] : m)
+        f.emplace_back(k, str(v));
     return object(std::move(f));
 }
 
@@ -250,28 +289,39 @@ std::string json_quote(const std::string& s) {
         const auto c = static_cast<unsigned char>(s[i]);
         char b[8];
         switch (c) {
-            case '"': o += "\\\""; break;
-            case '\\': o += "\\\\"; break;
-            case '\n': o += "\\n"; break;
-            case '\r': o += "\\r"; break;
-            case '\t': o += "\\t"; break;
-            case '<':
-            case '>':
-            case '&':
+        case '"':
+            o += "\\\"";
+            break;
+        case '\\':
+            o += "\\\\";
+            break;
+        case '\n':
+            o += "\\n";
+            break;
+        case '\r':
+            o += "\\r";
+            break;
+        case '\t':
+            o += "\\t";
+            break;
+        case '<':
+        case '>':
+        case '&':
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            o += b;
+            break;
+        default:
+            if (c < 0x20) {
                 std::snprintf(b, sizeof b, "\\u%04x", c);
                 o += b;
-                break;
-            default:
-                if (c < 0x20) {
-                    std::snprintf(b, sizeof b, "\\u%04x", c);
-                    o += b;
-                } else if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-                           (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
-                    o += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
-                    i += 2;
-                } else {
-                    o.push_back(static_cast<char>(c));
-                }
+            } else if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+                       (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
+                        static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
+                o += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
+                i += 2;
+            } else {
+                o.push_back(static_cast<char>(c));
+            }
         }
     }
     return o + "\"";
@@ -281,39 +331,47 @@ void dump_into(const Json& j, std::string& o, int depth) {
     const std::string pad(static_cast<std::size_t>(depth + 1) * 2, ' ');
     const std::string end_pad(static_cast<std::size_t>(depth) * 2, ' ');
     switch (j.kind) {
-        case Json::Kind::Null: o += "null"; return;
-        case Json::Kind::Bool: o += j.b ? "true" : "false"; return;
-        case Json::Kind::Number: o += j.text; return;
-        case Json::Kind::String: o += json_quote(j.text); return;
-        case Json::Kind::Array:
-            if (j.items.empty()) {
-                o += "[]";
-                return;
-            }
-            o += "[\n";
-            for (std::size_t i = 0; i < j.items.size(); ++i) {
-                o += pad;
-                dump_into(j.items[i], o, depth + 1);
-                o += i + 1 < j.items.size() ? ",\n" : "\n";
-            }
-            o += end_pad + "]";
+    case Json::Kind::Null:
+        o += "null";
+        return;
+    case Json::Kind::Bool:
+        o += j.b ? "true" : "false";
+        return;
+    case Json::Kind::Number:
+        o += j.text;
+        return;
+    case Json::Kind::String:
+        o += json_quote(j.text);
+        return;
+    case Json::Kind::Array:
+        if (j.items.empty()) {
+            o += "[]";
             return;
-        case Json::Kind::Object:
-            if (j.keys.empty()) {
-                o += "{}";
-                return;
-            }
-            o += "{\n";
-            for (std::size_t i = 0; i < j.keys.size(); ++i) {
-                o += pad + json_quote(j.keys[i]) + ": ";
-                dump_into(j.items[i], o, depth + 1);
-                o += i + 1 < j.keys.size() ? ",\n" : "\n";
-            }
-            o += end_pad + "}";
+        }
+        o += "[\n";
+        for (std::size_t i = 0; i < j.items.size(); ++i) {
+            o += pad;
+            dump_into(j.items[i], o, depth + 1);
+            o += i + 1 < j.items.size() ? ",\n" : "\n";
+        }
+        o += end_pad + "]";
+        return;
+    case Json::Kind::Object:
+        if (j.keys.empty()) {
+            o += "{}";
             return;
+        }
+        o += "{\n";
+        for (std::size_t i = 0; i < j.keys.size(); ++i) {
+            o += pad + json_quote(j.keys[i]) + ": ";
+            dump_into(j.items[i], o, depth + 1);
+            o += i + 1 < j.keys.size() ? ",\n" : "\n";
+        }
+        o += end_pad + "}";
+        return;
     }
 }
-}  // namespace
+} // namespace
 
 std::string Json::dump() const {
     std::string o;
@@ -322,10 +380,11 @@ std::string Json::dump() const {
 }
 
 int usage_error(const std::vector<std::string>& messages, const std::string& help) {
-    for (const auto& m : messages) err(m);
+    for (const auto& m : messages)
+        err(m);
     err("");
     err(help);
     return 1;
 }
 
-}  // namespace clusterd::cli::client
+} // namespace clusterd::cli::client

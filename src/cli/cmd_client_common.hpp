@@ -27,7 +27,7 @@ void add_rpc_flags(CLI::App& app, RpcFlags& flags);
 struct Target {
     std::string addr;
     std::string auth;
-    std::string from;  ///< "flag", "env", the config file path, or "default"
+    std::string from; ///< "flag", "env", the config file path, or "default"
 };
 
 /// Flag, else $SERF_RPC_ADDR/$SERF_RPC_AUTH, else `cluster_listen_rpc` of the YAML config (-c, then
@@ -61,9 +61,9 @@ std::string go_quote(const std::string& s);
 struct Json {
     enum class Kind { Null, Bool, Number, String, Array, Object } kind = Kind::Null;
     bool b = false;
-    std::string text;  ///< number text or string value
-    std::vector<std::string> keys;  ///< object field names in output order
-    std::vector<Json> items;        ///< array elements, or object field values (parallel to keys)
+    std::string text;              ///< number text or string value
+    std::vector<std::string> keys; ///< object field names in output order
+    std::vector<Json> items;       ///< array elements, or object field values (parallel to keys)
 
     static Json null() { return Json{}; }
     static Json boolean(bool v);
@@ -79,4 +79,4 @@ struct Json {
 /// Prints Go's flag-package style usage text and returns 1.
 int usage_error(const std::vector<std::string>& messages, const std::string& help);
 
-}  // namespace clusterd::cli::client
+} // namespace clusterd::cli::client

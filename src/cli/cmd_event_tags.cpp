@@ -36,20 +36,23 @@ struct EventOpts {
 };
 
 int run_event(const CLI::App& app, const EventOpts& o) {
-    if (o.args.empty()) return client::usage_error({"An event name must be specified."}, kEventHelp);
+    if (o.args.empty())
+        return client::usage_error({"An event name must be specified."}, kEventHelp);
     if (o.args.size() > 2) {
-        return client::usage_error({"Too many command line arguments. Only a name and payload must be specified."},
-                                   kEventHelp);
+        return client::usage_error(
+            {"Too many command line arguments. Only a name and payload must be specified."}, kEventHelp);
     }
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     const base::Bytes payload = o.args.size() == 2 ? base::to_bytes(o.args[1]) : base::Bytes{};
     auto r = c->request(rpc::cmd::kEvent, rpc::EventRequest{o.args[0], payload, o.coalesce}, false);
     if (!r.ok() || !r->error.empty()) {
         client::err("Error sending event: " + (r.ok() ? r->error : r.error().message));
         return 1;
     }
-    client::out("Event '" + o.args[0] + "' dispatched! Coalescing enabled: " + (o.coalesce ? "true" : "false"));
+    client::out("Event '" + o.args[0] +
+                "' dispatched! Coalescing enabled: " + (o.coalesce ? "true" : "false"));
     return 0;
 }
 
@@ -65,7 +68,8 @@ int run_tags(const CLI::App& app, const TagsOpts& o) {
         return 1;
     }
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto tags = client::unmarshal_tags(o.set);
     if (!tags.ok()) {
         client::err("Error: " + tags.error().message);
@@ -80,14 +84,15 @@ int run_tags(const CLI::App& app, const TagsOpts& o) {
     return 0;
 }
 
-Registrar event_reg{CommandSpec{"event", "send a custom event through the cluster", [](CLI::App& app) -> Runner {
-                                    auto o = std::make_shared<EventOpts>();
-                                    app.footer(kEventHelp);
-                                    client::add_rpc_flags(app, o->rpc);
-                                    app.add_flag("--coalesce", o->coalesce, "whether the event may be coalesced");
-                                    app.add_option("args", o->args, "name [payload]");
-                                    return [&app, o] { return run_event(app, *o); };
-                                }}};
+Registrar event_reg{
+    CommandSpec{"event", "send a custom event through the cluster", [](CLI::App& app) -> Runner {
+                    auto o = std::make_shared<EventOpts>();
+                    app.footer(kEventHelp);
+                    client::add_rpc_flags(app, o->rpc);
+                    app.add_flag("--coalesce", o->coalesce, "whether the event may be coalesced");
+                    app.add_option("args", o->args, "name [payload]");
+                    return [&app, o] { return run_event(app, *o); };
+                }}};
 
 Registrar tags_reg{CommandSpec{"tags", "modify the tags of a running agent", [](CLI::App& app) -> Runner {
                                    auto o = std::make_shared<TagsOpts>();
@@ -98,5 +103,5 @@ Registrar tags_reg{CommandSpec{"tags", "modify the tags of a running agent", [](
                                    return [&app, o] { return run_tags(app, *o); };
                                }}};
 
-}  // namespace
-}  // namespace clusterd::cli
+} // namespace
+} // namespace clusterd::cli

@@ -44,12 +44,15 @@ struct JoinOpts {
 };
 
 int run_join(const CLI::App& app, const JoinOpts& o) {
-    if (o.addrs.empty()) return client::usage_error({"At least one address to join must be specified."}, kJoinHelp);
+    if (o.addrs.empty())
+        return client::usage_error({"At least one address to join must be specified."}, kJoinHelp);
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto r = c->request(rpc::cmd::kJoin, rpc::JoinRequest{o.addrs, o.replay}, true);
     rpc::JoinResponse jr;
-    if (r.ok() && r->body) (void)rpc::decode(*r->body, jr);
+    if (r.ok() && r->body)
+        (void)rpc::decode(*r->body, jr);
     if (!r.ok() || !r->error.empty()) {
         client::err("Error joining the cluster: " + (r.ok() ? r->error : r.error().message));
         return 1;
@@ -64,7 +67,8 @@ struct LeaveOpts {
 
 int run_leave(const CLI::App& app, const LeaveOpts& o) {
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto r = c->call(rpc::cmd::kLeave, nullptr, false);
     if (!r.ok() || !r->error.empty()) {
         client::err("Error leaving: " + (r.ok() ? r->error : r.error().message));
@@ -81,9 +85,11 @@ struct ForceLeaveOpts {
 };
 
 int run_force_leave(const CLI::App& app, const ForceLeaveOpts& o) {
-    if (o.nodes.size() != 1) return client::usage_error({"A node name must be specified to force leave."}, kForceLeaveHelp);
+    if (o.nodes.size() != 1)
+        return client::usage_error({"A node name must be specified to force leave."}, kForceLeaveHelp);
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto r = c->request(rpc::cmd::kForceLeave, rpc::ForceLeaveRequest{o.nodes[0], o.prune}, false);
     if (!r.ok() || !r->error.empty()) {
         client::err("Error force leaving: " + (r.ok() ? r->error : r.error().message));
@@ -101,23 +107,23 @@ Registrar join_reg{CommandSpec{"join", "tell the agent to join the cluster", [](
                                    return [&app, o] { return run_join(app, *o); };
                                }}};
 
-Registrar leave_reg{CommandSpec{"leave", "gracefully leave the cluster and shut the agent down",
-                                [](CLI::App& app) -> Runner {
-                                    auto o = std::make_shared<LeaveOpts>();
-                                    app.footer(kLeaveHelp);
-                                    client::add_rpc_flags(app, o->rpc);
-                                    return [&app, o] { return run_leave(app, *o); };
-                                }}};
+Registrar leave_reg{
+    CommandSpec{"leave", "gracefully leave the cluster and shut the agent down", [](CLI::App& app) -> Runner {
+                    auto o = std::make_shared<LeaveOpts>();
+                    app.footer(kLeaveHelp);
+                    client::add_rpc_flags(app, o->rpc);
+                    return [&app, o] { return run_leave(app, *o); };
+                }}};
 
-Registrar force_leave_reg{CommandSpec{"force-leave", "force a member into the \"left\" state",
-                                      [](CLI::App& app) -> Runner {
-                                          auto o = std::make_shared<ForceLeaveOpts>();
-                                          app.footer(kForceLeaveHelp);
-                                          client::add_rpc_flags(app, o->rpc);
-                                          app.add_flag("--prune", o->prune, "remove the member from the list");
-                                          app.add_option("name", o->nodes, "node name");
-                                          return [&app, o] { return run_force_leave(app, *o); };
-                                      }}};
+Registrar force_leave_reg{
+    CommandSpec{"force-leave", "force a member into the \"left\" state", [](CLI::App& app) -> Runner {
+                    auto o = std::make_shared<ForceLeaveOpts>();
+                    app.footer(kForceLeaveHelp);
+                    client::add_rpc_flags(app, o->rpc);
+                    app.add_flag("--prune", o->prune, "remove the member from the list");
+                    app.add_option("name", o->nodes, "node name");
+                    return [&app, o] { return run_force_leave(app, *o); };
+                }}};
 
-}  // namespace
-}  // namespace clusterd::cli
+} // namespace
+} // namespace clusterd::cli

@@ -45,9 +45,11 @@ struct KeysOpts {
 };
 
 void print_failures(const rpc::KeyResponse& kr) {
-    if (kr.messages.empty()) return;
+    if (kr.messages.empty())
+        return;
     std::vector<std::string> lines;
-    for (const auto& [node, msg] : kr.messages) lines.push_back("failed: | " + node + " | " + msg);
+    for (const auto& [node, msg] : kr.messages)
+        lines.push_back("failed: | " + node + " | " + msg);
     client::err(client::columnize(lines));
 }
 
@@ -65,7 +67,8 @@ int run_keys(const CLI::App& app, const KeysOpts& o) {
         return 1;
     }
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     struct Op {
         std::string_view command;
         const std::string* key;
@@ -75,23 +78,24 @@ int run_keys(const CLI::App& app, const KeysOpts& o) {
     };
     Op op{};
     if (o.list) {
-        op = {rpc::cmd::kListKeys, nullptr, "Asking all members for installed keys...", "Failed to gather member keys: ",
-              "Keys gathered, listing cluster keys..."};
+        op = {rpc::cmd::kListKeys, nullptr, "Asking all members for installed keys...",
+              "Failed to gather member keys: ", "Keys gathered, listing cluster keys..."};
     } else if (!o.install.empty()) {
-        op = {rpc::cmd::kInstallKey, &o.install, "Installing key on all members...", "Error installing key: ",
-              "Successfully installed key!"};
+        op = {rpc::cmd::kInstallKey, &o.install, "Installing key on all members...",
+              "Error installing key: ", "Successfully installed key!"};
     } else if (!o.use.empty()) {
-        op = {rpc::cmd::kUseKey, &o.use, "Changing primary key on all members...", "Error changing primary key: ",
-              "Successfully changed primary key!"};
+        op = {rpc::cmd::kUseKey, &o.use, "Changing primary key on all members...",
+              "Error changing primary key: ", "Successfully changed primary key!"};
     } else {
-        op = {rpc::cmd::kRemoveKey, &o.remove, "Removing key on all members...", "Error removing key: ",
-              "Successfully removed key!"};
+        op = {rpc::cmd::kRemoveKey, &o.remove, "Removing key on all members...",
+              "Error removing key: ", "Successfully removed key!"};
     }
     client::out(std::string("==> ") + op.start);
     auto r = op.key == nullptr ? c->call(op.command, nullptr, true)
                                : c->request(op.command, rpc::KeyRequest{*op.key}, true);
     rpc::KeyResponse kr;
-    if (r.ok() && r->body) (void)rpc::decode(*r->body, kr);
+    if (r.ok() && r->body)
+        (void)rpc::decode(*r->body, kr);
     if (!r.ok() || !r->error.empty()) {
         print_failures(kr);
         client::err("");
@@ -117,11 +121,13 @@ struct InfoOpts {
 
 int run_info(const CLI::App& app, const InfoOpts& o) {
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto r = c->call(rpc::cmd::kStats, nullptr, true);
     rpc::StatsResponse stats;
     if (r.ok() && r->body) {
-        if (auto st = rpc::decode(*r->body, stats); !st.ok()) r = st.error();
+        if (auto st = rpc::decode(*r->body, stats); !st.ok())
+            r = st.error();
     }
     if (!r.ok() || !r->error.empty()) {
         client::err("Error querying agent: " + (r.ok() ? r->error : r.error().message));
@@ -131,15 +137,18 @@ int run_info(const CLI::App& app, const InfoOpts& o) {
         std::string text;
         for (const auto& [section, kv] : stats) {
             text += section + ":\n";
-            for (const auto& [k, v] : kv) text += "\t" + k + " = " + v + "\n";
+            for (const auto& [k, v] : kv)
+                text += "\t" + k + " = " + v + "\n";
         }
-        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+            text.pop_back();
         client::out(text);
         return 0;
     }
     if (o.format == "json") {
         std::vector<std::pair<std::string, client::Json>> f;
-        for (const auto& [section, kv] : stats) f.emplace_back(section, client::Json::string_map(kv));
+        for (const auto& [section, kv] : stats)
+            f.emplace_back(section, client::Json::string_map(kv));
         client::out(client::Json::object(std::move(f)).dump());
         return 0;
     }
@@ -153,7 +162,8 @@ int run_keygen() {
     while (got < sizeof key) {
         const ssize_t n = ::getrandom(key + got, sizeof key - got, 0);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             client::err(std::string("Error reading random data: ") + std::strerror(errno));
             return 1;
         }
@@ -182,9 +192,8 @@ Registrar info_reg{CommandSpec{"info", "debugging information for operators", []
                                    return [&app, o] { return run_info(app, *o); };
                                }}};
 
-Registrar keygen_reg{CommandSpec{"keygen", "generate a new encryption key", [](CLI::App&) -> Runner {
-                                     return [] { return run_keygen(); };
-                                 }}};
+Registrar keygen_reg{CommandSpec{"keygen", "generate a new encryption key",
+                                 [](CLI::App&) -> Runner { return [] { return run_keygen(); }; }}};
 
-}  // namespace
-}  // namespace clusterd::cli
+} // namespace
+} // namespace clusterd::cli

@@ -46,11 +46,14 @@ int run(const CLI::App& app, const Opts& o) {
         return 1;
     }
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
-    auto r = c->request(rpc::cmd::kMembersFiltered, rpc::MembersFilteredRequest{*tags, o.status, o.name}, true);
+    if (!c)
+        return 1;
+    auto r =
+        c->request(rpc::cmd::kMembersFiltered, rpc::MembersFilteredRequest{*tags, o.status, o.name}, true);
     rpc::MembersResponse resp;
     if (r.ok() && r->error.empty() && r->body) {
-        if (auto st = rpc::decode(*r->body, resp); !st.ok()) r = st.error();
+        if (auto st = rpc::decode(*r->body, resp); !st.ok())
+            r = st.error();
     }
     if (!r.ok() || !r->error.empty()) {
         client::err("Error retrieving members: " + (r.ok() ? r->error : r.error().message));
@@ -60,23 +63,28 @@ int run(const CLI::App& app, const Opts& o) {
         std::vector<std::string> lines;
         for (const auto& m : resp.members) {
             std::string tags_text;
-            for (const auto& [k, v] : m.tags) tags_text += (tags_text.empty() ? "" : ",") + k + "=" + v;
-            std::string line = m.name + "|" + client::host_port(m.addr, m.port) + "|" + m.status + "|" + tags_text;
+            for (const auto& [k, v] : m.tags)
+                tags_text += (tags_text.empty() ? "" : ",") + k + "=" + v;
+            std::string line =
+                m.name + "|" + client::host_port(m.addr, m.port) + "|" + m.status + "|" + tags_text;
             if (o.detailed) {
-                line += "|Protocol Version: " + std::to_string(m.delegate_cur) + "|Available Protocol Range: [" +
-                        std::to_string(m.delegate_min) + ", " + std::to_string(m.delegate_max) + "]";
+                line += "|Protocol Version: " + std::to_string(m.delegate_cur) +
+                        "|Available Protocol Range: [" + std::to_string(m.delegate_min) + ", " +
+                        std::to_string(m.delegate_max) + "]";
             }
             lines.push_back(line);
         }
         // Serf trims the whole output (strings.TrimSpace), so only the last line loses its padding.
         std::string text = client::columnize(lines);
-        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+            text.pop_back();
         const auto first = text.find_first_not_of(" \t\r\n");
         client::out(first == std::string::npos ? std::string() : text.substr(first));
         return 0;
     }
     if (o.format == "kong") {
-        for (const auto& m : resp.members) std::cout << m.name << '\t' << client::host_port(m.addr, m.port) << '\t' << m.status << '\n';
+        for (const auto& m : resp.members)
+            std::cout << m.name << '\t' << client::host_port(m.addr, m.port) << '\t' << m.status << '\n';
         std::cout.flush();
         return 0;
     }
@@ -96,7 +104,9 @@ int run(const CLI::App& app, const Opts& o) {
             }));
         }
         // Go marshals an empty (nil) member list as null.
-        client::out(Json::object({{"members", members.empty() ? Json::null() : Json::array(std::move(members))}}).dump());
+        client::out(
+            Json::object({{"members", members.empty() ? Json::null() : Json::array(std::move(members))}})
+                .dump());
         return 0;
     }
     client::err("Encoding error: Invalid output format \"" + o.format + "\"");
@@ -116,5 +126,5 @@ Registrar reg{CommandSpec{"members", "list the members of the cluster", [](CLI::
                               return [&app, o] { return run(app, *o); };
                           }}};
 
-}  // namespace
-}  // namespace clusterd::cli
+} // namespace
+} // namespace clusterd::cli

@@ -58,18 +58,24 @@ struct QueryOpts {
 };
 
 /// Streams one query's records to `on_record` until "done", EOF or an interrupt (returns false).
-bool stream_query(rpc::Client& c, std::uint64_t seq, const std::function<void(const rpc::QueryRecord&)>& on_record) {
+bool stream_query(rpc::Client& c, std::uint64_t seq,
+                  const std::function<void(const rpc::QueryRecord&)>& on_record) {
     while (true) {
-        if (signals::interrupted()) return false;
+        if (signals::interrupted())
+            return false;
         auto r = c.next_record(std::chrono::milliseconds(200));
         if (!r.ok()) {
-            if (r.error().code == "timeout") continue;
-            return true;  // connection ended: like Go's closed channels
+            if (r.error().code == "timeout")
+                continue;
+            return true; // connection ended: like Go's closed channels
         }
-        if (r->seq != seq || !r->body) continue;
+        if (r->seq != seq || !r->body)
+            continue;
         rpc::QueryRecord rec;
-        if (!rpc::decode(*r->body, rec).ok()) continue;
-        if (rec.type == rpc::rec::kDone) return true;
+        if (!rpc::decode(*r->body, rec).ok())
+            continue;
+        if (rec.type == rpc::rec::kDone)
+            return true;
         on_record(rec);
     }
 }
@@ -80,10 +86,11 @@ int run_query(const CLI::App& app, const QueryOpts& o) {
         client::err("Error: " + tags.error().message);
         return 1;
     }
-    if (o.args.empty()) return client::usage_error({"A query name must be specified."}, kQueryHelp);
+    if (o.args.empty())
+        return client::usage_error({"A query name must be specified."}, kQueryHelp);
     if (o.args.size() > 2) {
-        return client::usage_error({"Too many command line arguments. Only a name and payload must be specified."},
-                                   kQueryHelp);
+        return client::usage_error(
+            {"Too many command line arguments. Only a name and payload must be specified."}, kQueryHelp);
     }
     if (o.relay_factor > 255 || o.relay_factor < 0) {
         client::err("Relay factor must be between 0 and 255");
@@ -99,7 +106,8 @@ int run_query(const CLI::App& app, const QueryOpts& o) {
         timeout = *d;
     }
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     if (o.format != "text" && o.format != "json") {
         client::err("Invalid format: " + o.format);
         return 1;
@@ -111,7 +119,8 @@ int run_query(const CLI::App& app, const QueryOpts& o) {
     q.params.relay_factor = static_cast<std::uint8_t>(o.relay_factor);
     q.params.timeout = timeout;
     q.params.name = o.args[0];
-    if (o.args.size() == 2) q.params.payload = base::to_bytes(o.args[1]);
+    if (o.args.size() == 2)
+        q.params.payload = base::to_bytes(o.args[1]);
     base::Bytes body;
     rpc::encode(body, q);
     signals::install();
@@ -124,29 +133,36 @@ int run_query(const CLI::App& app, const QueryOpts& o) {
     int resps = 0;
     std::vector<std::string> ack_list;
     std::map<std::string, std::string> responses;
-    if (o.format == "text") client::out("Query '" + q.params.name + "' dispatched");
+    if (o.format == "text")
+        client::out("Query '" + q.params.name + "' dispatched");
     const bool finished = stream_query(*c, *seq, [&](const rpc::QueryRecord& rec) {
         if (rec.type == rpc::rec::kAck) {
             ++acks;
             ack_list.push_back(rec.from);
-            if (o.format == "text") client::out("Ack from '" + rec.from + "'");
+            if (o.format == "text")
+                client::out("Ack from '" + rec.from + "'");
         } else if (rec.type == rpc::rec::kResponse) {
             ++resps;
             std::string p(rec.payload.begin(), rec.payload.end());
             responses[rec.from] = p;
-            if (!p.empty() && p.back() == '\n') p.pop_back();
-            if (o.format == "text") client::out("Response from '" + rec.from + "': " + p);
+            if (!p.empty() && p.back() == '\n')
+                p.pop_back();
+            if (o.format == "text")
+                client::out("Response from '" + rec.from + "': " + p);
         }
     });
-    if (!finished) return 1;
+    if (!finished)
+        return 1;
     if (o.format == "text") {
-        if (!o.no_ack) client::out("Total Acks: " + std::to_string(acks));
+        if (!o.no_ack)
+            client::out("Total Acks: " + std::to_string(acks));
         client::out("Total Responses: " + std::to_string(resps));
         return 0;
     }
     using client::Json;
     std::vector<Json> a;
-    for (const auto& x : ack_list) a.push_back(Json::str(x));
+    for (const auto& x : ack_list)
+        a.push_back(Json::str(x));
     client::out(Json::object({{"Acks", a.empty() ? Json::null() : Json::array(std::move(a))},
                               {"Responses", Json::string_map(responses)}})
                     .dump());
@@ -160,18 +176,22 @@ struct ReachOpts {
 
 int run_reachability(const CLI::App& app, const ReachOpts& o) {
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto r = c->call(rpc::cmd::kMembers, nullptr, true);
     rpc::MembersResponse mr;
-    if (r.ok() && r->body) (void)rpc::decode(*r->body, mr);
+    if (r.ok() && r->body)
+        (void)rpc::decode(*r->body, mr);
     if (!r.ok() || !r->error.empty()) {
         client::err("Error getting members: " + (r.ok() ? r->error : r.error().message));
         return 1;
     }
     std::set<std::string> live;
     for (const auto& m : mr.members)
-        if (m.status == "alive") live.insert(m.name);
-    client::out("Total members: " + std::to_string(mr.members.size()) + ", live members: " + std::to_string(live.size()));
+        if (m.status == "alive")
+            live.insert(m.name);
+    client::out("Total members: " + std::to_string(mr.members.size()) +
+                ", live members: " + std::to_string(live.size()));
     rpc::QueryRequest q;
     q.params.request_ack = true;
     q.params.name = "_serf_ping";
@@ -190,8 +210,10 @@ int run_reachability(const CLI::App& app, const ReachOpts& o) {
     bool dups = false;
     std::set<std::string> from;
     const bool finished = stream_query(*c, *seq, [&](const rpc::QueryRecord& rec) {
-        if (rec.type != rpc::rec::kAck) return;
-        if (o.verbose) client::out("\tAck from '" + rec.from + "'");
+        if (rec.type != rpc::rec::kAck)
+            return;
+        if (o.verbose)
+            client::out("\tAck from '" + rec.from + "'");
         ++num_acks;
         if (from.count(rec.from) != 0) {
             dups = true;
@@ -208,12 +230,14 @@ int run_reachability(const CLI::App& app, const ReachOpts& o) {
         const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double to_last = std::chrono::duration<double>(last - start).count();
         char buf[128];
-        std::snprintf(buf, sizeof buf, "Query time: %0.2f sec, time to last response: %0.2f sec", total, to_last);
+        std::snprintf(buf, sizeof buf, "Query time: %0.2f sec, time to last response: %0.2f sec", total,
+                      to_last);
         client::out(buf);
     }
     int exit_code = 0;
     if (dups) {
-        client::out("Duplicate responses means there is a misconfiguration. Verify that node names are unique.");
+        client::out(
+            "Duplicate responses means there is a misconfiguration. Verify that node names are unique.");
         exit_code = 1;
     }
     const int n = static_cast<int>(live.size());
@@ -222,43 +246,48 @@ int run_reachability(const CLI::App& app, const ReachOpts& o) {
     } else if (num_acks > n) {
         client::out("Received more acks than live nodes! Acks from non-live nodes:");
         for (const auto& m : from)
-            if (live.count(m) == 0) client::out("\t" + m);
-        client::out("This could mean Serf is detecting false-failures due to a misconfiguration or network issue.");
+            if (live.count(m) == 0)
+                client::out("\t" + m);
+        client::out(
+            "This could mean Serf is detecting false-failures due to a misconfiguration or network issue.");
         client::out(kTroubleshooting);
         return 1;
     } else {
         client::out("Received less acks than live nodes! Missing acks from:");
         for (const auto& m : live)
-            if (from.count(m) == 0) client::out("\t" + m);
-        client::out("This could mean Serf gossip packets are being lost due to a misconfiguration or network issue.");
+            if (from.count(m) == 0)
+                client::out("\t" + m);
+        client::out(
+            "This could mean Serf gossip packets are being lost due to a misconfiguration or network issue.");
         client::out(kTroubleshooting);
         return 1;
     }
     return exit_code;
 }
 
-Registrar query_reg{CommandSpec{"query", "send a query to the cluster", [](CLI::App& app) -> Runner {
-                                    auto o = std::make_shared<QueryOpts>();
-                                    app.footer(kQueryHelp);
-                                    client::add_rpc_flags(app, o->rpc);
-                                    app.add_option("--format", o->format, "text or json");
-                                    app.add_option("--node", o->nodes, "node filter")->allow_extra_args(false);
-                                    app.add_option("--tag", o->tags, "tag filter key=regexp")->allow_extra_args(false);
-                                    app.add_option("--timeout", o->timeout, "query timeout (Go duration)");
-                                    app.add_flag("--no-ack", o->no_ack, "do not request acks");
-                                    app.add_option("--relay-factor", o->relay_factor, "response relay count");
-                                    app.add_option("args", o->args, "name [payload]");
-                                    return [&app, o] { return run_query(app, *o); };
-                                }}};
+Registrar query_reg{
+    CommandSpec{"query", "send a query to the cluster", [](CLI::App& app) -> Runner {
+                    auto o = std::make_shared<QueryOpts>();
+                    app.footer(kQueryHelp);
+                    client::add_rpc_flags(app, o->rpc);
+                    app.add_option("--format", o->format, "text or json");
+                    app.add_option("--node", o->nodes, "node filter")->allow_extra_args(false);
+                    app.add_option("--tag", o->tags, "tag filter key=regexp")->allow_extra_args(false);
+                    app.add_option("--timeout", o->timeout, "query timeout (Go duration)");
+                    app.add_flag("--no-ack", o->no_ack, "do not request acks");
+                    app.add_option("--relay-factor", o->relay_factor, "response relay count");
+                    app.add_option("args", o->args, "name [payload]");
+                    return [&app, o] { return run_query(app, *o); };
+                }}};
 
-Registrar reach_reg{CommandSpec{"reachability", "test the network reachability of this node",
-                                [](CLI::App& app) -> Runner {
-                                    auto o = std::make_shared<ReachOpts>();
-                                    app.footer(kReachHelp);
-                                    client::add_rpc_flags(app, o->rpc);
-                                    app.add_flag("--verbose", o->verbose, "verbose mode");
-                                    return [&app, o] { return run_reachability(app, *o); };
-                                }}};
+Registrar reach_reg{
+    CommandSpec{"reachability", "test the network reachability of this node", [](CLI::App& app) -> Runner {
+                    auto o = std::make_shared<ReachOpts>();
+                    app.footer(kReachHelp);
+                    client::add_rpc_flags(app, o->rpc);
+                    app.add_flag("--verbose", o->verbose, "verbose mode");
+                    return [&app, o] { return run_reachability(app, *o); };
+                }}};
 
-}  // namespace
-}  // namespace clusterd::cli
+} // namespace
+} // namespace clusterd::cli

@@ -6,8 +6,10 @@
 namespace clusterd::cli::signals {
 namespace {
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
-}  // namespace
+extern "C" void on_signal(int) {
+    g_interrupted = 1;
+}
+} // namespace
 
 void install() {
     struct sigaction sa {};
@@ -17,6 +19,8 @@ void install() {
     sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool interrupted() { return g_interrupted != 0; }
+bool interrupted() {
+    return g_interrupted != 0;
+}
 
-}  // namespace clusterd::cli::signals
+} // namespace clusterd::cli::signals

@@ -8,4 +8,4 @@ void install();
 /// True once SIGINT or SIGTERM arrived.
 bool interrupted();
 
-}  // namespace clusterd::cli::signals
+} // namespace clusterd::cli::signals

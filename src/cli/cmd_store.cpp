@@ -31,17 +31,23 @@ struct Opts {
 
 /// "3h2m", "4m10s", "12s", "850ms": the two largest units, like a person would say it.
 std::string span(std::int64_t ms) {
-    if (ms < 1000) return std::to_string(ms) + "ms";
+    if (ms < 1000)
+        return std::to_string(ms) + "ms";
     std::int64_t s = ms / 1000;
     const std::int64_t d = s / 86400, h = (s / 3600) % 24, m = (s / 60) % 60;
     s %= 60;
-    if (d > 0) return std::to_string(d) + "d" + std::to_string(h) + "h";
-    if (h > 0) return std::to_string(h) + "h" + std::to_string(m) + "m";
-    if (m > 0) return std::to_string(m) + "m" + std::to_string(s) + "s";
+    if (d > 0)
+        return std::to_string(d) + "d" + std::to_string(h) + "h";
+    if (h > 0)
+        return std::to_string(h) + "h" + std::to_string(m) + "m";
+    if (m > 0)
+        return std::to_string(m) + "m" + std::to_string(s) + "s";
     return std::to_string(s) + "s";
 }
 
-std::string ago(std::int64_t now, std::int64_t t) { return t > now ? "in the future" : span(now - t) + " ago"; }
+std::string ago(std::int64_t now, std::int64_t t) {
+    return t > now ? "in the future" : span(now - t) + " ago";
+}
 
 int run_list(const CLI::App& app, const Opts& o) {
     if (o.format != "text" && o.format != "json") {
@@ -49,15 +55,18 @@ int run_list(const CLI::App& app, const Opts& o) {
         return 1;
     }
     auto c = client::connect(app, o.rpc);
-    if (!c) return 1;
+    if (!c)
+        return 1;
     auto r = c->call(rpc::cmd::kStoreList, nullptr, true);
     rpc::StoreListResponse resp;
     if (r.ok() && r->error.empty() && r->body) {
-        if (auto st = rpc::decode(*r->body, resp); !st.ok()) r = st.error();
+        if (auto st = rpc::decode(*r->body, resp); !st.ok())
+            r = st.error();
     }
     if (!r.ok() || !r->error.empty()) {
         std::string why = r.ok() ? r->error : r.error().message;
-        if (r.ok() && r->error == rpc::err::kUnsupportedCommand) why += " (the agent is not clusterd, or is older)";
+        if (r.ok() && r->error == rpc::err::kUnsupportedCommand)
+            why += " (the agent is not clusterd, or is older)";
         client::err("Error listing the datastore: " + why);
         return 1;
     }
@@ -104,25 +113,26 @@ bool any_rpc_flag(const CLI::App& app) {
            0;
 }
 
-Registrar store_reg{CommandSpec{"store", "the discovery datastore's node registry", [](CLI::App& app) -> Runner {
-                                    auto o = std::make_shared<Opts>();
-                                    auto outer = std::make_shared<Opts>();
-                                    app.require_subcommand(1);
-                                    // `store -rpc-addr=X list` and `store list -rpc-addr=X` both work.
-                                    client::add_rpc_flags(app, outer->rpc);
-                                    CLI::App* list = app.add_subcommand("list", "list the registry rows");
-                                    list->footer(kHelp);
-                                    client::add_rpc_flags(*list, o->rpc);
-                                    list->add_option("--format", o->format, "text or json");
-                                    return [&app, list, o, outer] {
-                                        if (!any_rpc_flag(*list) && any_rpc_flag(app)) {
-                                            Opts merged = *outer;
-                                            merged.format = o->format;
-                                            return run_list(app, merged);
-                                        }
-                                        return run_list(*list, *o);
-                                    };
-                                }}};
+Registrar store_reg{
+    CommandSpec{"store", "the discovery datastore's node registry", [](CLI::App& app) -> Runner {
+                    auto o = std::make_shared<Opts>();
+                    auto outer = std::make_shared<Opts>();
+                    app.require_subcommand(1);
+                    // `store -rpc-addr=X list` and `store list -rpc-addr=X` both work.
+                    client::add_rpc_flags(app, outer->rpc);
+                    CLI::App* list = app.add_subcommand("list", "list the registry rows");
+                    list->footer(kHelp);
+                    client::add_rpc_flags(*list, o->rpc);
+                    list->add_option("--format", o->format, "text or json");
+                    return [&app, list, o, outer] {
+                        if (!any_rpc_flag(*list) && any_rpc_flag(app)) {
+                            Opts merged = *outer;
+                            merged.format = o->format;
+                            return run_list(app, merged);
+                        }
+                        return run_list(*list, *o);
+                    };
+                }}};
 
-}  // namespace
-}  // namespace clusterd::cli
+} // namespace
+} // namespace clusterd::cli

@@ -6,14 +6,14 @@
 
 namespace clusterd::cli {
 namespace {
-Registrar reg{CommandSpec{"version", "print the clusterd version and the Serf protocol range",
-                          [](CLI::App&) -> Runner {
-                              return [] {
-                                  std::cout << "clusterd v" << base::kVersion << "\n"
-                                            << "Agent Protocol: " << base::kSerfProtocolMax
-                                            << " (Understands back to: " << base::kSerfProtocolMin << ")\n";
-                                  return 0;
-                              };
-                          }}};
-}  // namespace
-}  // namespace clusterd::cli
+Registrar reg{
+    CommandSpec{"version", "print the clusterd version and the Serf protocol range", [](CLI::App&) -> Runner {
+                    return [] {
+                        std::cout << "clusterd v" << base::kVersion << "\n"
+                                  << "Agent Protocol: " << base::kSerfProtocolMax
+                                  << " (Understands back to: " << base::kSerfProtocolMin << ")\n";
+                        return 0;
+                    };
+                }}};
+} // namespace
+} // namespace clusterd::cli

@@ -29,4 +29,4 @@ struct Registrar {
 /// Turns a CLI11 parse error into a clear one-line message naming the flag as typed.
 std::string describe_parse_error(const CLI::ParseError& e, const std::vector<std::string>& original_args);
 
-}  // namespace clusterd::cli
+} // namespace clusterd::cli

@@ -14,7 +14,7 @@ namespace clusterd::config::detail {
 /// One value as a front-end read it, before it is checked against the key's type.
 struct RawValue {
     enum class Kind { Scalar, List, Map, Null };
-    enum class Type { Any, String, Number, Bool };  ///< JSON's type of a scalar; YAML and flags say Any
+    enum class Type { Any, String, Number, Bool }; ///< JSON's type of a scalar; YAML and flags say Any
     Kind kind = Kind::Null;
     Type type = Type::Any;
     std::string text;
@@ -39,4 +39,4 @@ std::string suggest(const std::string& key, const std::vector<std::string>& cand
 /// "<where>: <message>" as a bad_config error.
 base::Error config_error(const std::string& where, const std::string& message);
 
-}  // namespace clusterd::config::detail
+} // namespace clusterd::config::detail

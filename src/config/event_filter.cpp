@@ -8,22 +8,29 @@ bool valid_event_type(std::string_view e) {
            e == "member-reap" || e == "user" || e == "query" || e == "*";
 }
 
-bool EventFilter::valid() const { return valid_event_type(event); }
+bool EventFilter::valid() const {
+    return valid_event_type(event);
+}
 
 bool EventFilter::matches(std::string_view type, std::string_view event_name) const {
-    if (event == "*") return true;
-    if (event != type) return false;
-    if ((event == "user" || event == "query") && !name.empty()) return name == event_name;
+    if (event == "*")
+        return true;
+    if (event != type)
+        return false;
+    if ((event == "user" || event == "query") && !name.empty())
+        return name == event_name;
     return true;
 }
 
 std::vector<EventFilter> split_event_filter(std::string_view filter) {
-    if (filter.empty()) filter = "*";
+    if (filter.empty())
+        filter = "*";
     std::vector<EventFilter> out;
     std::size_t start = 0;
     while (true) {
         const std::size_t comma = filter.find(',', start);
-        std::string_view item = filter.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+        std::string_view item =
+            filter.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
         EventFilter f;
         if (item.substr(0, 5) == "user:") {
             f.event = "user";
@@ -35,7 +42,8 @@ std::vector<EventFilter> split_event_filter(std::string_view filter) {
             f.event = std::string(item);
         }
         out.push_back(std::move(f));
-        if (comma == std::string_view::npos) break;
+        if (comma == std::string_view::npos)
+            break;
         start = comma + 1;
     }
     return out;
@@ -70,13 +78,17 @@ base::Result<std::vector<HandlerSpec>> parse_handler_spec(std::string_view spec)
     }
     auto filters = parse_event_filter(filter);
     if (!filters) {
-        return base::make_error("bad_event_handler", "Invalid event script " + quoted + ": " + filters.error().message);
+        return base::make_error("bad_event_handler",
+                                "Invalid event script " + quoted + ": " + filters.error().message);
     }
     std::vector<HandlerSpec> out;
-    for (auto& f : *filters) out.push_back(HandlerSpec{std::move(f), std::string(script)});
+    for (auto& f : *filters)
+        out.push_back(HandlerSpec{std::move(f), std::string(script)});
     return out;
 }
 
-std::string handler_stats_key(const HandlerSpec& spec) { return spec.filter.event + ":" + spec.filter.name; }
+std::string handler_stats_key(const HandlerSpec& spec) {
+    return spec.filter.event + ":" + spec.filter.name;
+}
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

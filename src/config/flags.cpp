@@ -24,7 +24,8 @@ constexpr std::array kFlags{
     AgentFlag{"rejoin", K::Bool, "rejoin_after_leave", "rejoin from the snapshot even after a leave"},
     AgentFlag{"retry-join", K::Repeated, "retry_join", "address to keep trying to join (repeatable)"},
     AgentFlag{"retry-interval", K::String, "retry_interval", "time between retry-join attempts"},
-    AgentFlag{"retry-max", K::String, "retry_max_attempts", "retry-join attempts before giving up (0 = no limit)"},
+    AgentFlag{"retry-max", K::String, "retry_max_attempts",
+              "retry-join attempts before giving up (0 = no limit)"},
     AgentFlag{"disable-compression", K::Bool, "disable_compression", "do not LZW-compress gossip"},
     AgentFlag{"role", K::String, "role", "deprecated: sets the 'role' tag"},
     AgentFlag{"rpc-addr", K::String, "rpc_addr", "RPC listen address (default 127.0.0.1:7373)"},
@@ -34,13 +35,17 @@ constexpr std::array kFlags{
     AgentFlag{"tags-file", K::String, "tags_file", "JSON tags file"},
     AgentFlag{"syslog", K::Bool, "enable_syslog", "log to syslog too"},
     AgentFlag{"broadcast-timeout", K::String, "broadcast_timeout", "time to wait for a leave broadcast"},
-    AgentFlag{"datastore", K::String, "datastore", "clusterd: shared node registry (sqlite:PATH); nodes find each other there"},
+    AgentFlag{"datastore", K::String, "datastore",
+              "clusterd: shared node registry (sqlite:PATH); nodes find each other there"},
     AgentFlag{"data-dir", K::String, "data_dir", "clusterd: directory for the node id and state"},
-    AgentFlag{"handler-timeout", K::String, "handler_timeout", "clusterd: kill a handler after this long (0 = never)"},
+    AgentFlag{"handler-timeout", K::String, "handler_timeout",
+              "clusterd: kill a handler after this long (0 = never)"},
     AgentFlag{"config-check", K::Bool, "config_check", "clusterd: validate the config, print it, exit"},
 };
-}  // namespace
+} // namespace
 
-std::span<const AgentFlag> agent_flags() { return kFlags; }
+std::span<const AgentFlag> agent_flags() {
+    return kFlags;
+}
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

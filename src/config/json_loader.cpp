@@ -30,20 +30,22 @@ base::Result<RawValue> to_raw(const nlohmann::json& j, const std::string& where)
     } else if (j.is_array()) {
         v.kind = RawValue::Kind::List;
         for (const auto& item : j) {
-            if (!item.is_string()) return detail::config_error(where, "expected a list of strings");
+            if (!item.is_string())
+                return detail::config_error(where, "expected a list of strings");
             v.list.push_back(item.get<std::string>());
         }
     } else if (j.is_object()) {
         v.kind = RawValue::Kind::Map;
         for (const auto& [k, item] : j.items()) {
-            if (!item.is_string()) return detail::config_error(where + "." + k, "expected a string value");
+            if (!item.is_string())
+                return detail::config_error(where + "." + k, "expected a string value");
             v.map[k] = item.get<std::string>();
         }
     }
     return v;
 }
 
-}  // namespace
+} // namespace
 
 base::Status apply_json_text(Config& cfg, const std::string& text, const std::string& source) {
     nlohmann::json doc;
@@ -52,14 +54,17 @@ base::Status apply_json_text(Config& cfg, const std::string& text, const std::st
     } catch (const nlohmann::json::exception& e) {
         return base::make_error("bad_config", source + ": invalid JSON: " + e.what());
     }
-    if (!doc.is_object()) return base::make_error("bad_config", source + ": expected a JSON object");
+    if (!doc.is_object())
+        return base::make_error("bad_config", source + ": expected a JSON object");
     for (const auto& [name, value] : doc.items()) {
         const std::string where = source + ": key '" + name + "'";
         auto raw = to_raw(value, where);
-        if (!raw) return raw.error();
-        if (auto st = detail::apply_key(cfg, name, *raw, where); !st) return st;
+        if (!raw)
+            return raw.error();
+        if (auto st = detail::apply_key(cfg, name, *raw, where); !st)
+            return st;
     }
     return base::ok_status();
 }
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

@@ -9,25 +9,27 @@ namespace {
 constexpr double kZeroThreshold = 1.0e-6;
 constexpr base::Duration kMaxRtt = std::chrono::seconds(10);
 
-double seconds(base::Duration d) { return static_cast<double>(d.count()) / 1.0e9; }
-}  // namespace
+double seconds(base::Duration d) {
+    return static_cast<double>(d.count()) / 1.0e9;
+}
+} // namespace
 
 Client::Client(Config config, std::uint64_t seed)
-    : config_(config),
-      coord_(Coordinate::fresh(config)),
-      origin_(Coordinate::fresh(config)),
-      adjustment_samples_(config.adjustment_window_size, 0.0),
-      rng_(seed) {}
+    : config_(config), coord_(Coordinate::fresh(config)), origin_(Coordinate::fresh(config)),
+      adjustment_samples_(config.adjustment_window_size, 0.0), rng_(seed) {}
 
 base::Status Client::check(const Coordinate& c) const {
-    if (!coord_.is_compatible_with(c)) return base::make_error("incompatible", "dimensions aren't compatible");
-    if (!c.is_valid()) return base::make_error("invalid", "coordinate is invalid");
+    if (!coord_.is_compatible_with(c))
+        return base::make_error("incompatible", "dimensions aren't compatible");
+    if (!c.is_valid())
+        return base::make_error("invalid", "coordinate is invalid");
     return base::ok_status();
 }
 
 base::Status Client::set_coordinate(const Coordinate& c) {
     auto st = check(c);
-    if (!st) return st;
+    if (!st)
+        return st;
     coord_ = c;
     return base::ok_status();
 }
@@ -35,7 +37,8 @@ base::Status Client::set_coordinate(const Coordinate& c) {
 double Client::latency_filter(const std::string& node, double rtt_seconds) {
     auto& samples = latency_samples_[node];
     samples.push_back(rtt_seconds);
-    if (samples.size() > config_.latency_filter_size) samples.erase(samples.begin());
+    if (samples.size() > config_.latency_filter_size)
+        samples.erase(samples.begin());
     std::vector<double> sorted = samples;
     std::sort(sorted.begin(), sorted.end());
     return sorted[sorted.size() / 2];
@@ -47,19 +50,22 @@ void Client::update_vivaldi(const Coordinate& other, double rtt_seconds) {
     double wrongness = std::fabs(dist - rtt_seconds) / rtt_seconds;
     double total_error = std::max(coord_.error + other.error, kZeroThreshold);
     double weight = coord_.error / total_error;
-    coord_.error = config_.vivaldi_ce * weight * wrongness + coord_.error * (1.0 - config_.vivaldi_ce * weight);
+    coord_.error =
+        config_.vivaldi_ce * weight * wrongness + coord_.error * (1.0 - config_.vivaldi_ce * weight);
     coord_.error = std::min(coord_.error, config_.vivaldi_error_max);
     double force = config_.vivaldi_cc * weight * (rtt_seconds - dist);
     coord_ = coord_.apply_force(config_, force, other, rng_);
 }
 
 void Client::update_adjustment(const Coordinate& other, double rtt_seconds) {
-    if (config_.adjustment_window_size == 0) return;
+    if (config_.adjustment_window_size == 0)
+        return;
     double dist = coord_.raw_distance_to(other);
     adjustment_samples_[adjustment_index_] = rtt_seconds - dist;
     adjustment_index_ = (adjustment_index_ + 1) % config_.adjustment_window_size;
     double sum = 0.0;
-    for (double s : adjustment_samples_) sum += s;
+    for (double s : adjustment_samples_)
+        sum += s;
     coord_.adjustment = sum / (2.0 * static_cast<double>(config_.adjustment_window_size));
 }
 
@@ -69,9 +75,11 @@ void Client::update_gravity() {
     coord_ = coord_.apply_force(config_, force, origin_, rng_);
 }
 
-base::Result<Coordinate> Client::update(const std::string& node, const Coordinate& other, base::Duration rtt) {
+base::Result<Coordinate> Client::update(const std::string& node, const Coordinate& other,
+                                        base::Duration rtt) {
     auto st = check(other);
-    if (!st) return st.error();
+    if (!st)
+        return st.error();
     if (rtt < base::Duration::zero() || rtt > kMaxRtt)
         return base::make_error("bad_rtt", "round trip time not in valid range, duration " +
                                                std::to_string(rtt.count()) +
@@ -88,8 +96,9 @@ base::Result<Coordinate> Client::update(const std::string& node, const Coordinat
 }
 
 base::Duration Client::distance_to(const Coordinate& other) const {
-    if (!coord_.is_compatible_with(other)) return base::Duration::zero();
+    if (!coord_.is_compatible_with(other))
+        return base::Duration::zero();
     return coord_.distance_to(other);
 }
 
-}  // namespace clusterd::coord
+} // namespace clusterd::coord

@@ -14,19 +14,23 @@ namespace msgpack = codec::msgpack;
 constexpr auto msgpack_fields(const Coordinate*) {
     using msgpack::field;
     return msgpack::fields(field("Vec", &Coordinate::vec), field("Error", &Coordinate::error),
-                           field("Adjustment", &Coordinate::adjustment), field("Height", &Coordinate::height));
+                           field("Adjustment", &Coordinate::adjustment),
+                           field("Height", &Coordinate::height));
 }
 
 namespace {
 // Dimensionality is tiny (8); a longer vector, key or deeper nesting is hostile input.
 constexpr msgpack::Limits kLimits{64, 4};
-}  // namespace
+} // namespace
 
-base::Bytes encode_coordinate(const Coordinate& c) { return msgpack::encode(c, msgpack::Dialect::Gossip); }
+base::Bytes encode_coordinate(const Coordinate& c) {
+    return msgpack::encode(c, msgpack::Dialect::Gossip);
+}
 
 base::Result<Coordinate> decode_coordinate(base::ByteView data) {
     auto c = msgpack::decode<Coordinate>(data, kLimits);
-    if (!c) return c.error().with_prefix("coordinate");
+    if (!c)
+        return c.error().with_prefix("coordinate");
     return c;
 }
 
@@ -37,10 +41,11 @@ base::Bytes encode_ping_payload(const Coordinate& c) {
 }
 
 base::Result<Coordinate> decode_ping_payload(base::ByteView payload) {
-    if (payload.empty()) return base::make_error("empty", "ping payload is empty");
+    if (payload.empty())
+        return base::make_error("empty", "ping payload is empty");
     if (payload[0] != kPingVersion)
         return base::make_error("bad_version", "unsupported ping version " + std::to_string(payload[0]));
     return decode_coordinate(payload.subspan(1));
 }
 
-}  // namespace clusterd::coord
+} // namespace clusterd::coord

@@ -23,8 +23,10 @@ base::Result<HostPort> parse_host_port(std::string_view text, std::uint16_t defa
         rest = text.substr(close + 1);
         if (!rest.empty() && rest.front() != ':')
             return base::make_error("bad_address", "address '" + std::string(text) + "': junk after ']'");
-        if (!rest.empty()) rest.remove_prefix(1);
-        else rest = {};
+        if (!rest.empty())
+            rest.remove_prefix(1);
+        else
+            rest = {};
         if (text.size() > close + 1 && rest.empty())
             return base::make_error("bad_address", "address '" + std::string(text) + "': empty port");
     } else {
@@ -45,9 +47,9 @@ base::Result<HostPort> parse_host_port(std::string_view text, std::uint16_t defa
         unsigned value = 0;
         auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
         if (ec != std::errc() || p != rest.data() + rest.size() || value > 65535)
-            return base::make_error("bad_address",
-                                    "address '" + std::string(text) + "': port '" + std::string(rest) +
-                                        "' is not a number from 0 to 65535");
+            return base::make_error("bad_address", "address '" + std::string(text) + "': port '" +
+                                                       std::string(rest) +
+                                                       "' is not a number from 0 to 65535");
         hp.port = static_cast<std::uint16_t>(value);
     }
     return hp;
@@ -81,7 +83,8 @@ std::string ip_string(base::ByteView bytes) {
         inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
     } else if (bytes.size() == 16) {
         // An IPv4-mapped IPv6 address prints as plain IPv4, as Go's net.IP does.
-        if (is_v4_mapped(bytes)) return ip_string(bytes.subspan(12));
+        if (is_v4_mapped(bytes))
+            return ip_string(bytes.subspan(12));
         inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
     }
     return buf;
@@ -96,7 +99,8 @@ bool is_v4_mapped(base::ByteView ip) {
 }
 
 base::Bytes endpoint_ip(base::ByteView ip, SocketFamily family) {
-    if (family == SocketFamily::V4 && is_v4_mapped(ip)) return base::Bytes(ip.begin() + 12, ip.end());
+    if (family == SocketFamily::V4 && is_v4_mapped(ip))
+        return base::Bytes(ip.begin() + 12, ip.end());
     if (family == SocketFamily::V6 && ip.size() == 4) {
         base::Bytes out(kMappedPrefix, kMappedPrefix + 12);
         out.insert(out.end(), ip.begin(), ip.end());
@@ -108,25 +112,28 @@ base::Bytes endpoint_ip(base::ByteView ip, SocketFamily family) {
 namespace {
 
 /// The first address of `family` on the host's interfaces (as text) that `accept` takes.
-template <typename Accept>
-std::optional<std::string> first_interface_address(int family, Accept accept) {
+template <typename Accept> std::optional<std::string> first_interface_address(int family, Accept accept) {
     ifaddrs* list = nullptr;
-    if (getifaddrs(&list) != 0) return std::nullopt;
+    if (getifaddrs(&list) != 0)
+        return std::nullopt;
     std::optional<std::string> found;
     for (ifaddrs* it = list; it != nullptr && !found; it = it->ifa_next) {
-        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != family) continue;
+        if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != family)
+            continue;
         char buf[INET6_ADDRSTRLEN] = {};
-        const void* raw = family == AF_INET6
-                              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr)
-                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr);
+        const void* raw =
+            family == AF_INET6
+                ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(it->ifa_addr)->sin6_addr)
+                : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(it->ifa_addr)->sin_addr);
         inet_ntop(family, raw, buf, sizeof buf);
-        if (accept(raw, std::string(buf))) found = buf;
+        if (accept(raw, std::string(buf)))
+            found = buf;
     }
     freeifaddrs(list);
     return found;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::string> first_ipv6() {
     return first_interface_address(AF_INET6, [](const void* raw, const std::string&) {
@@ -137,29 +144,34 @@ std::optional<std::string> first_ipv6() {
 }
 
 base::Result<std::vector<std::string>> resolve_host(const std::string& host) {
-    if (is_ip_literal(host)) return std::vector<std::string>{host};
+    if (is_ip_literal(host))
+        return std::vector<std::string>{host};
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
     addrinfo* res = nullptr;
     const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
     if (rc != 0 || res == nullptr)
-        return base::make_error("resolve", "cannot resolve '" + host + "': " +
-                                               (rc == 0 ? std::string("no address") : std::string(gai_strerror(rc))));
+        return base::make_error(
+            "resolve", "cannot resolve '" + host +
+                           "': " + (rc == 0 ? std::string("no address") : std::string(gai_strerror(rc))));
     std::vector<std::string> v4, v6;
     for (addrinfo* it = res; it != nullptr; it = it->ai_next) {
         char buf[INET6_ADDRSTRLEN] = {};
         if (it->ai_family == AF_INET) {
             inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr, buf, sizeof buf);
-            if (std::find(v4.begin(), v4.end(), buf) == v4.end()) v4.emplace_back(buf);
+            if (std::find(v4.begin(), v4.end(), buf) == v4.end())
+                v4.emplace_back(buf);
         } else if (it->ai_family == AF_INET6) {
             inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr, buf, sizeof buf);
-            if (std::find(v6.begin(), v6.end(), buf) == v6.end()) v6.emplace_back(buf);
+            if (std::find(v6.begin(), v6.end(), buf) == v6.end())
+                v6.emplace_back(buf);
         }
     }
     ::freeaddrinfo(res);
     v4.insert(v4.end(), v6.begin(), v6.end());
-    if (v4.empty()) return base::make_error("resolve", "cannot resolve '" + host + "': no IPv4 or IPv6 address");
+    if (v4.empty())
+        return base::make_error("resolve", "cannot resolve '" + host + "': no IPv4 or IPv6 address");
     return v4;
 }
 
@@ -175,7 +187,8 @@ std::string join_host_port(std::string_view host, std::uint16_t port) {
 
 bool is_private_ipv4(std::string_view ip) {
     auto b = ip_bytes(ip);
-    if (!b || b->size() != 4) return false;
+    if (!b || b->size() != 4)
+        return false;
     const auto& v = *b;
     return v[0] == 10 || (v[0] == 172 && (v[1] & 0xF0) == 16) || (v[0] == 192 && v[1] == 168) ||
            (v[0] == 100 && (v[1] & 0xC0) == 64);
@@ -183,16 +196,19 @@ bool is_private_ipv4(std::string_view ip) {
 
 bool is_loopback(std::string_view ip) {
     auto b = ip_bytes(ip);
-    if (!b) return false;
-    if (b->size() == 4) return (*b)[0] == 127;
+    if (!b)
+        return false;
+    if (b->size() == 4)
+        return (*b)[0] == 127;
     base::Bytes one(16, 0);
     one[15] = 1;
     return *b == one;
 }
 
 std::optional<std::string> first_private_ipv4() {
-    return first_interface_address(
-        AF_INET, [](const void*, const std::string& text) { return !is_loopback(text) && is_private_ipv4(text); });
+    return first_interface_address(AF_INET, [](const void*, const std::string& text) {
+        return !is_loopback(text) && is_private_ipv4(text);
+    });
 }
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

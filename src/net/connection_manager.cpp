@@ -10,8 +10,8 @@ std::uint64_t ConnectionManager::admit(const std::shared_ptr<GuardedStream>& str
     if (opts_.max_tcp_connections_per_ip > 0 && pit != per_ip_.end() &&
         pit->second >= opts_.max_tcp_connections_per_ip) {
         ++stats_.tcp_refused_per_ip;
-        drop_("per_ip_limit",
-              "tcp stream from " + ip + ": " + std::to_string(pit->second) + " streams from that address already open");
+        drop_("per_ip_limit", "tcp stream from " + ip + ": " + std::to_string(pit->second) +
+                                  " streams from that address already open");
         return 0;
     }
     if (in_conns_.size() >= opts_.max_tcp_connections && !evict_for_newcomer()) {
@@ -27,18 +27,22 @@ std::uint64_t ConnectionManager::admit(const std::shared_ptr<GuardedStream>& str
 
 void ConnectionManager::release(std::uint64_t id) {
     auto it = in_conns_.find(id);
-    if (it == in_conns_.end()) return;
+    if (it == in_conns_.end())
+        return;
     stats_.tcp_buffered -= it->second.buffered;
     auto pit = per_ip_.find(it->second.ip);
-    if (pit != per_ip_.end() && --pit->second == 0) per_ip_.erase(pit);
+    if (pit != per_ip_.end() && --pit->second == 0)
+        per_ip_.erase(pit);
     in_conns_.erase(it);
     stats_.tcp_open = in_conns_.size();
 }
 
 void ConnectionManager::evict(std::uint64_t id, const char* code) {
     auto it = in_conns_.find(id);
-    if (it == in_conns_.end()) return;
-    if (auto st = it->second.stream.lock()) st->close_for(code);
+    if (it == in_conns_.end())
+        return;
+    if (auto st = it->second.stream.lock())
+        st->close_for(code);
     release(id);
 }
 
@@ -53,24 +57,28 @@ bool ConnectionManager::evict_for_newcomer() {
     }
     std::uint64_t victim = 0, victim_seq = 0;
     for (const auto& [id, c] : in_conns_) {
-        if (c.ip != busiest) continue;
+        if (c.ip != busiest)
+            continue;
         if (victim == 0 || c.seq < victim_seq) {
             victim = id;
             victim_seq = c.seq;
         }
     }
-    if (victim == 0) return false;
+    if (victim == 0)
+        return false;
     ++stats_.tcp_evicted;
-    drop_("evicted", "tcp stream from " + busiest +
-                         ": connection limit reached, evicted the oldest stream of the address holding the most (" +
-                         std::to_string(most) + ")");
+    drop_("evicted",
+          "tcp stream from " + busiest +
+              ": connection limit reached, evicted the oldest stream of the address holding the most (" +
+              std::to_string(most) + ")");
     evict(victim, "evicted");
     return true;
 }
 
 bool ConnectionManager::charge(std::uint64_t id, std::size_t n) {
     auto it = in_conns_.find(id);
-    if (it == in_conns_.end()) return false;  // evicted meanwhile
+    if (it == in_conns_.end())
+        return false; // evicted meanwhile
     const std::size_t mine = it->second.buffered + n;
     while (stats_.tcp_buffered + n > opts_.max_buffered_stream_bytes) {
         std::uint64_t victim = 0;
@@ -81,11 +89,13 @@ bool ConnectionManager::charge(std::uint64_t id, std::size_t n) {
                 victim = oid;
             }
         }
-        if (victim == 0) return false;
+        if (victim == 0)
+            return false;
         ++stats_.tcp_buffer_evicted;
-        drop_("buffer_cap", "tcp stream from " + in_conns_[victim].ip + ": buffered stream bytes at the cap (" +
-                                std::to_string(opts_.max_buffered_stream_bytes) + "), evicted the stream holding " +
-                                std::to_string(most) + " bytes");
+        drop_("buffer_cap", "tcp stream from " + in_conns_[victim].ip +
+                                ": buffered stream bytes at the cap (" +
+                                std::to_string(opts_.max_buffered_stream_bytes) +
+                                "), evicted the stream holding " + std::to_string(most) + " bytes");
         evict(victim, "buffer_cap");
     }
     it = in_conns_.find(id);
@@ -96,10 +106,12 @@ bool ConnectionManager::charge(std::uint64_t id, std::size_t n) {
 }
 
 bool ConnectionManager::charge_to(std::uint64_t id, std::size_t& charged, std::size_t need) {
-    if (id == 0 || need <= charged) return true;
-    if (!charge(id, need - charged)) return false;
+    if (id == 0 || need <= charged)
+        return true;
+    if (!charge(id, need - charged))
+        return false;
     charged = need;
     return true;
 }
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

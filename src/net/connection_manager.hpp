@@ -18,7 +18,7 @@
 namespace clusterd::net {
 
 class ConnectionManager {
-public:
+  public:
     /// Counts and logs a drop (the driver's rate-limited drop log).
     using DropFn = std::function<void(const std::string& code, const std::string& what)>;
 
@@ -34,12 +34,12 @@ public:
     /// False when the budget cannot make room (the caller drops its own stream).
     bool charge_to(std::uint64_t id, std::size_t& charged, std::size_t need);
 
-private:
+  private:
     struct InConn {
         std::weak_ptr<GuardedStream> stream;
         std::string ip;
-        std::uint64_t seq = 0;     ///< accept order (oldest first)
-        std::size_t buffered = 0;  ///< bytes charged to the budget
+        std::uint64_t seq = 0;    ///< accept order (oldest first)
+        std::size_t buffered = 0; ///< bytes charged to the budget
     };
     void evict(std::uint64_t id, const char* code);
     bool evict_for_newcomer();
@@ -53,4 +53,4 @@ private:
     std::uint64_t next_conn_ = 1;
 };
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

@@ -74,7 +74,8 @@ base::Result<std::size_t> DriverCore::frame_limit(std::uint8_t first) const {
     if (encrypted && !keyed())
         return base::make_error("no_key", "Remote state is encrypted and encryption is not configured");
     if (!encrypted && keyed() && opts.require_encryption)
-        return base::make_error("not_encrypted", "Encryption is configured but remote state is not encrypted");
+        return base::make_error("not_encrypted",
+                                "Encryption is configured but remote state is not encrypted");
     return wire::stream_frame_limit(first, opts.max_stream_bytes);
 }
 
@@ -92,8 +93,9 @@ struct Driver::Impl final : DriverCore, std::enable_shared_from_this<Driver::Imp
         : DriverCore(io_, host_, std::move(o), std::move(l)), acceptor(io_), timer(io_) {}
 
     void update_overhead() {
-        std::size_t overhead = 5;  // CRC header
-        if (keyed()) overhead += 1 + 12 + 16;
+        std::size_t overhead = 5; // CRC header
+        if (keyed())
+            overhead += 1 + 12 + 16;
         host.set_packet_overhead(overhead);
     }
 
@@ -108,17 +110,21 @@ struct Driver::Impl final : DriverCore, std::enable_shared_from_this<Driver::Imp
     }
 
     void rearm() {
-        if (stopped) return;
+        if (stopped)
+            return;
         base::Instant d = host.next_deadline();
-        if (d == armed) return;
+        if (d == armed)
+            return;
         armed = d;
         if (d == base::Instant::max()) {
             timer.cancel();
             return;
         }
-        timer.expires_at(epoch + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d.since_epoch));
+        timer.expires_at(epoch +
+                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(d.since_epoch));
         timer.async_wait([self = shared_from_this(), d](const std::error_code& ec) {
-            if (ec || self->stopped || self->armed != d) return;
+            if (ec || self->stopped || self->armed != d)
+                return;
             self->armed = base::Instant::max();
             const auto fired = self->now();
             self->stats.loop_lag.record(fired - d);
@@ -128,7 +134,8 @@ struct Driver::Impl final : DriverCore, std::enable_shared_from_this<Driver::Imp
     }
 
     void kick() override {
-        if (stopped) return;
+        if (stopped)
+            return;
         if (in_kick) {
             kick_again = true;
             return;
@@ -138,7 +145,8 @@ struct Driver::Impl final : DriverCore, std::enable_shared_from_this<Driver::Imp
         do {
             kick_again = false;
             drain_transmits();
-            if (after_activity) after_activity();
+            if (after_activity)
+                after_activity();
         } while (kick_again && ++rounds < 64);
         in_kick = false;
         rearm();
@@ -149,7 +157,8 @@ struct Driver::Impl final : DriverCore, std::enable_shared_from_this<Driver::Imp
         while (!self->stopped) {
             auto [ec, sock] = co_await self->acceptor.async_accept(kTuple);
             if (ec) {
-                if (ec == asio::error::operation_aborted || self->stopped) co_return;
+                if (ec == asio::error::operation_aborted || self->stopped)
+                    co_return;
                 continue;
             }
             std::error_code rec;
@@ -175,25 +184,32 @@ struct Driver::Impl final : DriverCore, std::enable_shared_from_this<Driver::Imp
 Driver::Driver(asio::io_context& io, Host& host, DriverOptions options, LogFn log)
     : impl_(std::make_shared<Impl>(io, host, std::move(options), std::move(log))) {}
 
-Driver::~Driver() { stop(); }
+Driver::~Driver() {
+    stop();
+}
 
 base::Status Driver::start() {
     auto& d = *impl_;
     std::error_code ec = d.packets.bind(udp::endpoint(d.opts.bind_addr, d.opts.bind_port));
     if (ec) {
-        return base::make_error("bind", "cannot bind UDP " + join_host_port(d.opts.bind_addr.to_string(), d.opts.bind_port) +
+        return base::make_error("bind", "cannot bind UDP " +
+                                            join_host_port(d.opts.bind_addr.to_string(), d.opts.bind_port) +
                                             ": " + ec.message());
     }
     // Bind TCP to the port UDP actually got (matters when bind_port is 0).
     std::uint16_t port = d.packets.port();
     tcp::endpoint tep(d.opts.bind_addr, port);
     d.acceptor.open(tep.protocol(), ec);
-    if (!ec) d.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) d.acceptor.bind(tep, ec);
-    if (!ec) d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec)
+        d.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+        d.acceptor.bind(tep, ec);
+    if (!ec)
+        d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         d.packets.close();
-        return base::make_error("bind", "cannot bind TCP " + join_host_port(d.opts.bind_addr.to_string(), port) + ": " +
+        return base::make_error("bind", "cannot bind TCP " +
+                                            join_host_port(d.opts.bind_addr.to_string(), port) + ": " +
                                             ec.message());
     }
     d.update_overhead();
@@ -205,7 +221,8 @@ base::Status Driver::start() {
 
 void Driver::stop() {
     auto& d = *impl_;
-    if (d.stopped) return;
+    if (d.stopped)
+        return;
     d.stopped = true;
     std::error_code ec;
     d.timer.cancel();
@@ -218,10 +235,20 @@ void Driver::set_keyring(const wire::Keyring* keyring) {
     impl_->update_overhead();
 }
 
-void Driver::kick() { impl_->kick(); }
-void Driver::set_after_activity(std::function<void()> fn) { impl_->after_activity = std::move(fn); }
-base::Instant Driver::now() const { return impl_->now(); }
-std::uint16_t Driver::bound_port() const { return impl_->packets.port(); }
-const DriverStats& Driver::stats() const { return impl_->stats; }
+void Driver::kick() {
+    impl_->kick();
+}
+void Driver::set_after_activity(std::function<void()> fn) {
+    impl_->after_activity = std::move(fn);
+}
+base::Instant Driver::now() const {
+    return impl_->now();
+}
+std::uint16_t Driver::bound_port() const {
+    return impl_->packets.port();
+}
+const DriverStats& Driver::stats() const {
+    return impl_->stats;
+}
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

@@ -25,7 +25,8 @@ struct DriverCore {
     virtual void kick() = 0;
 
     base::Instant now() const {
-        return base::Instant{std::chrono::duration_cast<base::Duration>(std::chrono::steady_clock::now() - epoch)};
+        return base::Instant{
+            std::chrono::duration_cast<base::Duration>(std::chrono::steady_clock::now() - epoch)};
     }
     bool keyed() const { return keyring != nullptr && !keyring->empty(); }
     /// The keyring to seal and open with (null = plaintext).
@@ -51,4 +52,4 @@ struct DriverCore {
     ConnectionManager conns;
 };
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

@@ -13,7 +13,8 @@ using asio::ip::udp;
 std::error_code PacketSocket::bind(const udp::endpoint& at) {
     std::error_code ec;
     sock_.open(at.protocol(), ec);
-    if (!ec) sock_.bind(at, ec);
+    if (!ec)
+        sock_.bind(at, ec);
     if (ec) {
         std::error_code ignored;
         sock_.close(ignored);
@@ -47,7 +48,8 @@ void PacketSocket::send(DriverCore& core, const swim::Transmit& t) {
         return;
     }
     std::error_code ec;
-    sock_.send_to(asio::buffer(*sealed), udp::endpoint(to_asio(t.to, core.opts.bind_addr.is_v6()), t.to.port), 0, ec);
+    sock_.send_to(asio::buffer(*sealed), udp::endpoint(to_asio(t.to, core.opts.bind_addr.is_v6()), t.to.port),
+                  0, ec);
     if (ec) {
         // A peer we cannot send to is invisible at debug level: warn on the 1st, 10th, 100th...
         const auto n = ++core.stats.send_errors;
@@ -68,7 +70,8 @@ asio::awaitable<void> PacketSocket::receive_loop(std::shared_ptr<DriverCore> cor
     while (!core->stopped) {
         auto [ec, n] = co_await sock.async_receive_from(asio::buffer(buf), from, kTuple);
         if (ec) {
-            if (ec == asio::error::operation_aborted || core->stopped) co_return;
+            if (ec == asio::error::operation_aborted || core->stopped)
+                co_return;
             continue;
         }
         ++core->stats.udp_in;
@@ -80,9 +83,10 @@ asio::awaitable<void> PacketSocket::receive_loop(std::shared_ptr<DriverCore> cor
             continue;
         }
         const auto t = core->now();
-        for (const auto& m : *msgs) core->host.handle_packet(src, m, t);
+        for (const auto& m : *msgs)
+            core->host.handle_packet(src, m, t);
         core->kick();
     }
 }
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

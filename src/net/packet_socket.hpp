@@ -14,7 +14,7 @@ namespace clusterd::net {
 struct DriverCore;
 
 class PacketSocket {
-public:
+  public:
     explicit PacketSocket(asio::io_context& io) : sock_(io) {}
 
     /// Opens and binds the socket (large receive buffer, as memberlist asks for).
@@ -28,8 +28,8 @@ public:
     /// Receives datagrams until the driver stops; `core` owns this socket.
     static asio::awaitable<void> receive_loop(std::shared_ptr<DriverCore> core);
 
-private:
+  private:
     asio::ip::udp::socket sock_;
 };
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

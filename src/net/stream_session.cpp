@@ -17,27 +17,33 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
 void GuardedStream::close_for(const char* code) {
-    if (closed_by == nullptr) closed_by = code;
+    if (closed_by == nullptr)
+        closed_by = code;
     std::error_code ignored;
     sock.close(ignored);
 }
 
 std::function<void(const std::error_code&)> GuardedStream::on_header_deadline() {
     return [w = weak_from_this()](const std::error_code& ec) {
-        if (ec) return;
+        if (ec)
+            return;
         auto self = w.lock();
-        if (!self || self->header_done || self->closed_by != nullptr) return;
+        if (!self || self->header_done || self->closed_by != nullptr)
+            return;
         std::error_code aec;
-        if (self->sock.is_open() && self->sock.available(aec) > 0 && !aec) return;
+        if (self->sock.is_open() && self->sock.available(aec) > 0 && !aec)
+            return;
         self->close_for("header_timeout");
     };
 }
 
 std::function<void(const std::error_code&)> GuardedStream::on_deadline() {
     return [w = weak_from_this()](const std::error_code& ec) {
-        if (ec) return;
+        if (ec)
+            return;
         auto self = w.lock();
-        if (!self) return;  // the stream ended first
+        if (!self)
+            return; // the stream ended first
         self->timed_out = true;
         std::error_code ignored;
         self->sock.close(ignored);
@@ -55,20 +61,22 @@ awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream&
     base::Bytes buf;
     std::size_t limit = 0;
     std::size_t charged = 0;
-    constexpr std::size_t kHeader = 5;  // type byte + 4 bytes (an encrypted frame's length)
+    constexpr std::size_t kHeader = 5; // type byte + 4 bytes (an encrypted frame's length)
     for (;;) {
         if (!buf.empty()) {
             if (limit == 0) {
                 auto l = core.frame_limit(buf[0]);
-                if (!l) co_return l.error();
+                if (!l)
+                    co_return l.error();
                 limit = *l;
             }
             auto len = wire::stream_frame_length(buf, limit);
-            if (!len) co_return len.error();
+            if (!len)
+                co_return len.error();
             if (len->has_value()) {
                 gs.header_done = true;
                 const std::size_t n = **len;
-                buf.resize(n);  // one frame per stream; anything after it is ignored
+                buf.resize(n); // one frame per stream; anything after it is ignored
                 base::Bytes frame(std::move(buf));
                 co_return frame;
             }
@@ -78,8 +86,9 @@ awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream&
                     // The declared length is known (and within the limit): charge all of it
                     // now, so a frame that claims much and sends little holds budget, not
                     // memory, and is the first evicted when room is needed.
-                    const std::size_t declared = kHeader + ((std::size_t{buf[1]} << 24) | (std::size_t{buf[2]} << 16) |
-                                                            (std::size_t{buf[3]} << 8) | std::size_t{buf[4]});
+                    const std::size_t declared =
+                        kHeader + ((std::size_t{buf[1]} << 24) | (std::size_t{buf[2]} << 16) |
+                                   (std::size_t{buf[3]} << 8) | std::size_t{buf[4]});
                     if (!core.conns.charge_to(conn_id, charged, declared))
                         co_return base::make_error("buffer_cap", "buffered stream bytes at the cap");
                     buf.reserve(declared);
@@ -88,8 +97,11 @@ awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream&
         }
         auto [ec, n] = co_await gs.sock.async_read_some(asio::buffer(chunk), kTuple);
         if (gs.closed_by != nullptr)
-            co_return base::make_error(gs.closed_by, std::string("closed by the driver (") + gs.closed_by + ")");
-        if (ec) co_return base::make_error("io", ec == asio::error::eof ? "connection closed mid-frame" : ec.message());
+            co_return base::make_error(gs.closed_by,
+                                       std::string("closed by the driver (") + gs.closed_by + ")");
+        if (ec)
+            co_return base::make_error("io",
+                                       ec == asio::error::eof ? "connection closed mid-frame" : ec.message());
         if (!core.conns.charge_to(conn_id, charged, buf.size() + n))
             co_return base::make_error("buffer_cap", "buffered stream bytes at the cap");
         buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
@@ -113,7 +125,8 @@ awaitable<void> serve_incoming(std::shared_ptr<DriverCore> core, std::shared_ptr
     header_deadline.cancel();
     if (!frame) {
         const std::string code = frame.error().code;
-        if (code == "header_timeout") ++core->stats.tcp_header_timeouts;
+        if (code == "header_timeout")
+            ++core->stats.tcp_header_timeouts;
         // An eviction was counted when it happened; everything else is counted here.
         if (stream->closed_by == nullptr || code == "header_timeout")
             core->drop(code, "tcp stream from " + src.to_string() + ": " + frame.error().message);
@@ -128,12 +141,14 @@ awaitable<void> serve_incoming(std::shared_ptr<DriverCore> core, std::shared_ptr
             auto reply = core->host.handle_stream_request(src, *msg, core->now());
             core->kick();
             if (!reply) {
-                core->drop(reply.error().code, "tcp request from " + src.to_string() + ": " + reply.error().message);
+                core->drop(reply.error().code,
+                           "tcp request from " + src.to_string() + ": " + reply.error().message);
             } else if (!reply->empty()) {
                 auto sealed = wire::seal_stream(*reply, core->opts.compress, core->ring(), core->nonce);
                 if (sealed) {
                     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*sealed), kTuple);
-                    if (!wec) core->stats.tcp_bytes_out += wn;
+                    if (!wec)
+                        core->stats.tcp_bytes_out += wn;
                 }
             }
         }
@@ -155,7 +170,7 @@ awaitable<void> run_outgoing(std::shared_ptr<DriverCore> core, swim::Transmit t)
     deadline.expires_after(timeout);
     deadline.async_wait(stream->on_deadline());
     std::string why;
-    const bool expects_reply = !t.msg.empty() && t.msg[0] != 8;  // user messages get no reply
+    const bool expects_reply = !t.msg.empty() && t.msg[0] != 8; // user messages get no reply
     auto [cec] = co_await sock.async_connect(tcp::endpoint(to_asio(t.to), t.to.port), kTuple);
     if (cec) {
         why = "connect to " + t.to.to_string() + ": " + (timed_out ? "timed out" : cec.message());
@@ -190,9 +205,11 @@ awaitable<void> run_outgoing(std::shared_ptr<DriverCore> core, swim::Transmit t)
     deadline.cancel();
     std::error_code ignored;
     sock.close(ignored);
-    if (core->stopped) co_return;
-    if (!why.empty()) core->host.stream_failed(t.stream_id, core->now(), why);
+    if (core->stopped)
+        co_return;
+    if (!why.empty())
+        core->host.stream_failed(t.stream_id, core->now(), why);
     core->kick();
 }
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

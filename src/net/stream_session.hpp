@@ -27,8 +27,8 @@ struct GuardedStream : std::enable_shared_from_this<GuardedStream> {
     explicit GuardedStream(asio::ip::tcp::socket s) : sock(std::move(s)) {}
     asio::ip::tcp::socket sock;
     bool timed_out = false;
-    bool header_done = false;  ///< incoming: the first bytes arrived (the header deadline is off)
-    const char* closed_by = nullptr;  ///< why the driver closed it early (drop code), if it did
+    bool header_done = false;        ///< incoming: the first bytes arrived (the header deadline is off)
+    const char* closed_by = nullptr; ///< why the driver closed it early (drop code), if it did
 
     /// Closes the socket on the driver's behalf; a pending read completes with an error and the
     /// stream's coroutine reports `code`.
@@ -46,7 +46,8 @@ struct GuardedStream : std::enable_shared_from_this<GuardedStream> {
 /// buffered. For an incoming stream (`conn_id` != 0) every byte buffered, and for an
 /// encrypted frame its whole declared length, is charged to the connection manager's buffer
 /// budget first. The caller owns `core` and `gs` for the whole await.
-asio::awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream& gs, std::uint64_t conn_id);
+asio::awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream& gs,
+                                                      std::uint64_t conn_id);
 
 /// Serves one accepted stream registered with the connection manager as `id`: reads the
 /// request, hands it to the host, writes the reply, then releases the slot.
@@ -57,4 +58,4 @@ asio::awaitable<void> serve_incoming(std::shared_ptr<DriverCore> core, std::shar
 /// reports the reply or the failure to the host.
 asio::awaitable<void> run_outgoing(std::shared_ptr<DriverCore> core, swim::Transmit t);
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

@@ -20,7 +20,8 @@ namespace {
 
 std::string go_errno(int e) {
     std::string s = std::strerror(e);
-    if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+    if (!s.empty())
+        s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
     return s;
 }
 
@@ -29,11 +30,12 @@ base::Error dial_error(const std::string& addr, const std::string& what) {
 }
 
 int poll_ms(base::Duration d) {
-    if (d.count() < 0) return -1;
+    if (d.count() < 0)
+        return -1;
     return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
-}  // namespace
+} // namespace
 
 base::Result<std::unique_ptr<Client>> Client::connect(const std::string& addr, const std::string& auth_key,
                                                       base::Duration timeout) {
@@ -41,16 +43,19 @@ base::Result<std::unique_ptr<Client>> Client::connect(const std::string& addr, c
     std::string port;
     if (!addr.empty() && addr[0] == '[') {
         const auto close = addr.find("]:");
-        if (close == std::string::npos) return dial_error(addr, "address " + addr + ": missing port in address");
+        if (close == std::string::npos)
+            return dial_error(addr, "address " + addr + ": missing port in address");
         host = addr.substr(1, close - 1);
         port = addr.substr(close + 2);
     } else {
         const auto colon = addr.rfind(':');
-        if (colon == std::string::npos) return dial_error(addr, "address " + addr + ": missing port in address");
+        if (colon == std::string::npos)
+            return dial_error(addr, "address " + addr + ": missing port in address");
         host = addr.substr(0, colon);
         port = addr.substr(colon + 1);
     }
-    if (host.empty()) host = "127.0.0.1";
+    if (host.empty())
+        host = "127.0.0.1";
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -93,22 +98,28 @@ base::Result<std::unique_ptr<Client>> Client::connect(const std::string& addr, c
         fd = s;
     }
     ::freeaddrinfo(res);
-    if (fd < 0) return dial_error(addr, last);
+    if (fd < 0)
+        return dial_error(addr, last);
 
     std::unique_ptr<Client> c(new Client(fd, timeout));
     auto hs = c->request(cmd::kHandshake, HandshakeRequest{kIpcVersion}, false);
-    if (!hs.ok()) return hs.error();
-    if (!hs->error.empty()) return base::make_error("rpc", hs->error);
+    if (!hs.ok())
+        return hs.error();
+    if (!hs->error.empty())
+        return base::make_error("rpc", hs->error);
     if (!auth_key.empty()) {
         auto au = c->request(cmd::kAuth, AuthRequest{auth_key}, false);
-        if (!au.ok()) return au.error();
-        if (!au->error.empty()) return base::make_error("rpc", au->error);
+        if (!au.ok())
+            return au.error();
+        if (!au->error.empty())
+            return base::make_error("rpc", au->error);
     }
     return c;
 }
 
 Client::~Client() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0)
+        ::close(fd_);
 }
 
 base::Status Client::send_all(const base::Bytes& b) {
@@ -122,7 +133,8 @@ base::Status Client::send_all(const base::Bytes& b) {
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             const auto left = deadline - std::chrono::steady_clock::now();
-            if (left <= base::Duration::zero()) return base::make_error("timeout", "write: i/o timeout");
+            if (left <= base::Duration::zero())
+                return base::make_error("timeout", "write: i/o timeout");
             pollfd p{fd_, POLLOUT, 0};
             ::poll(&p, 1, poll_ms(left));
             continue;
@@ -139,14 +151,16 @@ base::Result<Body> Client::read_object(base::Duration timeout) {
         if (!in_.empty()) {
             msgpack::Reader r(in_, kDecodeLimits);
             auto e = r.measure();
-            if (!e) return base::make_error("malformed", "bad reply from agent: " + e.error().message);
+            if (!e)
+                return base::make_error("malformed", "bad reply from agent: " + e.error().message);
             if (e->complete) {
                 Body body;
                 body.raw.assign(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(e->size));
                 in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(e->size));
                 msgpack::Reader vr(body.raw, kDecodeLimits);
                 auto v = msgpack::read_value(vr);
-                if (!v) return base::make_error("malformed", "bad reply from agent: " + v.error().message);
+                if (!v)
+                    return base::make_error("malformed", "bad reply from agent: " + v.error().message);
                 static_cast<msgpack::Value&>(body) = std::move(*v);
                 return body;
             }
@@ -154,18 +168,23 @@ base::Result<Body> Client::read_object(base::Duration timeout) {
         int wait = -1;
         if (!forever) {
             const auto left = deadline - std::chrono::steady_clock::now();
-            if (left <= base::Duration::zero()) return base::make_error("timeout", "read: i/o timeout");
+            if (left <= base::Duration::zero())
+                return base::make_error("timeout", "read: i/o timeout");
             wait = std::max(1, poll_ms(left));
         }
         pollfd p{fd_, POLLIN, 0};
         const int pr = ::poll(&p, 1, wait);
-        if (pr < 0 && errno == EINTR) return base::make_error("interrupted", "interrupted");
-        if (pr == 0) continue;
+        if (pr < 0 && errno == EINTR)
+            return base::make_error("interrupted", "interrupted");
+        if (pr == 0)
+            continue;
         std::uint8_t buf[16384];
         const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-        if (n == 0) return base::make_error("closed", "EOF");
+        if (n == 0)
+            return base::make_error("closed", "EOF");
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
             return base::make_error("io", "read: " + go_errno(errno));
         }
         in_.insert(in_.end(), buf, buf + n);
@@ -175,23 +194,28 @@ base::Result<Body> Client::read_object(base::Duration timeout) {
 base::Result<Reply> Client::read_reply_for(std::uint64_t seq, bool has_body) {
     while (true) {
         auto hv = read_object(timeout_);
-        if (!hv.ok()) return hv.error();
+        if (!hv.ok())
+            return hv.error();
         ResponseHeader h;
-        if (auto st = decode(*hv, h); !st.ok()) return st.error();
+        if (auto st = decode(*hv, h); !st.ok())
+            return st.error();
         const bool is_stream = std::find(streams_.begin(), streams_.end(), h.seq) != streams_.end();
-        if (h.seq != seq && !is_stream) continue;  // a late reply we no longer wait for (e.g. stop)
+        if (h.seq != seq && !is_stream)
+            continue; // a late reply we no longer wait for (e.g. stop)
         Reply r;
         r.seq = h.seq;
         r.error = h.error;
-        const bool body = is_stream && h.seq != seq
-                               ? true
-                               : (has_body && h.error != err::kAuthRequired && h.error != err::kUnsupportedCommand);
+        const bool body = is_stream && h.seq != seq ? true
+                                                    : (has_body && h.error != err::kAuthRequired &&
+                                                       h.error != err::kUnsupportedCommand);
         if (body) {
             auto bv = read_object(timeout_);
-            if (!bv.ok()) return bv.error();
+            if (!bv.ok())
+                return bv.error();
             r.body = std::move(*bv);
         }
-        if (h.seq == seq) return r;
+        if (h.seq == seq)
+            return r;
         stashed_.push_back(std::move(r));
     }
 }
@@ -200,8 +224,10 @@ base::Result<Reply> Client::call(std::string_view command, const base::Bytes* bo
     const std::uint64_t seq = next_seq();
     base::Bytes b;
     encode(b, RequestHeader{std::string(command), seq});
-    if (body != nullptr) b.insert(b.end(), body->begin(), body->end());
-    if (auto st = send_all(b); !st.ok()) return st.error();
+    if (body != nullptr)
+        b.insert(b.end(), body->begin(), body->end());
+    if (auto st = send_all(b); !st.ok())
+        return st.error();
     return read_reply_for(seq, reply_has_body);
 }
 
@@ -210,10 +236,13 @@ base::Result<std::uint64_t> Client::start_stream(std::string_view command, const
     base::Bytes b;
     encode(b, RequestHeader{std::string(command), seq});
     b.insert(b.end(), body.begin(), body.end());
-    if (auto st = send_all(b); !st.ok()) return st.error();
+    if (auto st = send_all(b); !st.ok())
+        return st.error();
     auto r = read_reply_for(seq, false);
-    if (!r.ok()) return r.error();
-    if (!r->error.empty()) return base::make_error("rpc", r->error);
+    if (!r.ok())
+        return r.error();
+    if (!r->error.empty())
+        return base::make_error("rpc", r->error);
     streams_.push_back(seq);
     return seq;
 }
@@ -228,17 +257,22 @@ base::Result<Reply> Client::next_record(base::Duration timeout) {
     const auto deadline = std::chrono::steady_clock::now() + (forever ? base::Duration::zero() : timeout);
     while (true) {
         base::Duration left = forever ? base::Duration(-1) : deadline - std::chrono::steady_clock::now();
-        if (!forever && left <= base::Duration::zero()) return base::make_error("timeout", "read: i/o timeout");
+        if (!forever && left <= base::Duration::zero())
+            return base::make_error("timeout", "read: i/o timeout");
         auto hv = read_object(left);
-        if (!hv.ok()) return hv.error();
+        if (!hv.ok())
+            return hv.error();
         ResponseHeader h;
-        if (auto st = decode(*hv, h); !st.ok()) return st.error();
-        if (std::find(streams_.begin(), streams_.end(), h.seq) == streams_.end()) continue;
+        if (auto st = decode(*hv, h); !st.ok())
+            return st.error();
+        if (std::find(streams_.begin(), streams_.end(), h.seq) == streams_.end())
+            continue;
         Reply r;
         r.seq = h.seq;
         r.error = h.error;
         auto bv = read_object(timeout_);
-        if (!bv.ok()) return bv.error();
+        if (!bv.ok())
+            return bv.error();
         r.body = std::move(*bv);
         return r;
     }
@@ -252,4 +286,4 @@ base::Status Client::stop_stream(std::uint64_t seq) {
     return send_all(b);
 }
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

@@ -4,9 +4,13 @@
 
 namespace clusterd::rpc {
 
-void encode(base::Bytes& out, const QueryRequest& v) { encode(out, v.params); }
+void encode(base::Bytes& out, const QueryRequest& v) {
+    encode(out, v.params);
+}
 
-base::Status decode(base::ByteView in, QueryRequest& out) { return decode(in, out.params); }
+base::Status decode(base::ByteView in, QueryRequest& out) {
+    return decode(in, out.params);
+}
 
 void encode(base::Bytes& out, const KeyResponse& v, bool with_keys) {
     KeyResponseBody b{with_keys ? std::optional(v.keys) : std::nullopt, v.messages, v.num_err, v.num_nodes,
@@ -16,7 +20,8 @@ void encode(base::Bytes& out, const KeyResponse& v, bool with_keys) {
 
 base::Status decode(base::ByteView in, KeyResponse& out) {
     KeyResponseBody b;
-    if (auto st = decode(in, b); !st) return st;
+    if (auto st = decode(in, b); !st)
+        return st;
     out.keys = b.keys.value_or(std::map<std::string, int>{});
     out.messages = std::move(b.messages);
     out.num_err = b.num_err;
@@ -25,4 +30,4 @@ base::Status decode(base::ByteView in, KeyResponse& out) {
     return base::ok_status();
 }
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

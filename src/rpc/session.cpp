@@ -23,20 +23,25 @@ Session::Session(AgentApi& agent, SessionConfig config) : agent_(agent), cfg_(st
 
 Session::~Session() {
     life_.reset();
-    for (auto& [seq, s] : streams_) agent_.unsubscribe(s.sub);
-    if (monitor_) agent_.unsubscribe(monitor_->sub);
-    for (auto& [seq, id] : queries_) agent_.cancel_query(id);
+    for (auto& [seq, s] : streams_)
+        agent_.unsubscribe(s.sub);
+    if (monitor_)
+        agent_.unsubscribe(monitor_->sub);
+    for (auto& [seq, id] : queries_)
+        agent_.cancel_query(id);
 }
 
 void Session::feed(base::ByteView data) {
-    if (closing_) return;
+    if (closing_)
+        return;
     // Compact consumed input before growing the buffer.
     if (in_pos_ > 0 && in_pos_ == in_.size()) {
         in_.clear();
         in_pos_ = 0;
     } else if (in_pos_ > 4096 && in_pos_ * 2 > in_.size()) {
         in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_pos_));
-        if (need_ > 0) need_ -= std::min(need_, in_pos_);
+        if (need_ > 0)
+            need_ -= std::min(need_, in_pos_);
         in_pos_ = 0;
     }
     in_.insert(in_.end(), data.begin(), data.end());
@@ -55,7 +60,8 @@ base::Bytes Session::take_output() {
         all.insert(all.end(), o.bytes.begin(), o.bytes.end());
         if (o.counted) {
             auto it = queued_.find(o.stream);
-            if (it != queued_.end() && --it->second == 0) queued_.erase(it);
+            if (it != queued_.end() && --it->second == 0)
+                queued_.erase(it);
         }
     }
     out_.clear();
@@ -68,7 +74,8 @@ void Session::close(std::string reason) {
         closing_ = true;
         close_reason_ = std::move(reason);
     }
-    if (on_output_) on_output_();
+    if (on_output_)
+        on_output_();
 }
 
 void Session::reply(std::uint64_t seq, std::string_view error) {
@@ -76,7 +83,8 @@ void Session::reply(std::uint64_t seq, std::string_view error) {
     encode(o.bytes, ResponseHeader{seq, std::string(error)});
     out_bytes_ += o.bytes.size();
     out_.push_back(std::move(o));
-    if (on_output_) on_output_();
+    if (on_output_)
+        on_output_();
 }
 
 void Session::reply(std::uint64_t seq, std::string_view error, const base::Bytes& body) {
@@ -85,11 +93,13 @@ void Session::reply(std::uint64_t seq, std::string_view error, const base::Bytes
     o.bytes.insert(o.bytes.end(), body.begin(), body.end());
     out_bytes_ += o.bytes.size();
     out_.push_back(std::move(o));
-    if (on_output_) on_output_();
+    if (on_output_)
+        on_output_();
 }
 
 bool Session::push_record(std::uint64_t stream, base::Bytes frame) {
-    if (closing_) return false;
+    if (closing_)
+        return false;
     auto& n = queued_[stream];
     if (n >= cfg_.stream_queue_limit) {
         ++counters_.dropped_records;
@@ -107,20 +117,23 @@ bool Session::push_record(std::uint64_t stream, base::Bytes frame) {
     o.bytes = std::move(frame);
     out_bytes_ += o.bytes.size();
     out_.push_back(std::move(o));
-    if (on_output_) on_output_();
+    if (on_output_)
+        on_output_();
     return true;
 }
 
 std::function<void()> Session::guard(std::function<void()> fn) {
     std::weak_ptr<int> w = life_;
     return [w, fn = std::move(fn)] {
-        if (!w.expired()) fn();
+        if (!w.expired())
+            fn();
     };
 }
 
 void Session::finish_async() {
     busy_ = false;
-    if (!processing_) process();
+    if (!processing_)
+        process();
 }
 
 void Session::expire(base::Instant now) {
@@ -137,24 +150,28 @@ void Session::process() {
     processing_ = true;
     const msgpack::Limits limits{cfg_.max_request_bytes, 32};
     // Where the next object ends, or how much input it still needs (need_, counted from in_).
-    auto extent = [&](base::ByteView view, std::size_t at, const std::string& what) -> std::optional<std::size_t> {
+    auto extent = [&](base::ByteView view, std::size_t at,
+                      const std::string& what) -> std::optional<std::size_t> {
         auto e = msgpack::Reader(view.subspan(at), limits).measure();
         if (!e) {
             close("malformed " + what + ": " + e.error().message);
             return std::nullopt;
         }
         if (!e->complete) {
-            if (view.size() > cfg_.max_request_bytes) close("request too large");
+            if (view.size() > cfg_.max_request_bytes)
+                close("request too large");
             need_ = in_pos_ + at + std::max<std::size_t>(e->need, view.size() - at + 1);
             return std::nullopt;
         }
         return e->size;
     };
     while (!busy_ && !closing_ && in_pos_ < in_.size()) {
-        if (need_ > in_.size()) break;
+        if (need_ > in_.size())
+            break;
         const base::ByteView view(in_.data() + in_pos_, in_.size() - in_pos_);
         auto head_len = extent(view, 0, "request header");
-        if (!head_len) break;
+        if (!head_len)
+            break;
         RequestHeader header;
         if (auto st = decode(view.first(*head_len), header); !st.ok()) {
             close("bad request header: " + st.error().message);
@@ -175,7 +192,8 @@ void Session::process() {
         base::ByteView body;
         if (c->has_body) {
             auto body_len = extent(view, used, header.command + " body");
-            if (!body_len) break;
+            if (!body_len)
+                break;
             body = view.subspan(used, *body_len);
             used += *body_len;
         }
@@ -191,7 +209,8 @@ void Session::process() {
             reply(header.seq, err::kAuthRequired);
             continue;
         }
-        if (!c->run(*this, *c, header.seq, body)) break;
+        if (!c->run(*this, *c, header.seq, body))
+            break;
     }
     processing_ = false;
 }
@@ -200,10 +219,11 @@ ErrorCallback Session::reply_later(std::uint64_t seq) {
     busy_ = true;
     std::weak_ptr<int> w = life_;
     return [w, this, seq](const std::string& error) {
-        if (w.expired()) return;
+        if (w.expired())
+            return;
         reply(seq, error);
         finish_async();
     };
 }
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

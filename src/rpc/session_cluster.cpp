@@ -26,7 +26,8 @@ bool Session::on_auth(std::uint64_t seq, const AuthRequest& req) {
     }
     ++counters_.auth_failures;
     reply(seq, err::kInvalidAuthToken);
-    if (cfg_.max_auth_failures > 0 && counters_.auth_failures >= static_cast<std::uint64_t>(cfg_.max_auth_failures)) {
+    if (cfg_.max_auth_failures > 0 &&
+        counters_.auth_failures >= static_cast<std::uint64_t>(cfg_.max_auth_failures)) {
         close("too many invalid authentication tokens");
         return false;
     }
@@ -47,7 +48,8 @@ struct MembersBodyCache {
 
 const base::Bytes& encoded_members(std::vector<Member>&& all) {
     static thread_local MembersBodyCache cache;
-    if (cache.valid && cache.members == all) return cache.body;
+    if (cache.valid && cache.members == all)
+        return cache.body;
     MembersResponse resp;
     resp.members = std::move(all);
     cache.body.clear();
@@ -57,7 +59,7 @@ const base::Bytes& encoded_members(std::vector<Member>&& all) {
     return cache.body;
 }
 
-}  // namespace
+} // namespace
 
 bool Session::on_members(std::uint64_t seq, const NoBody&) {
     reply(seq, "", encoded_members(agent_.members()));
@@ -71,7 +73,8 @@ bool Session::on_members_filtered(std::uint64_t seq, const MembersFilteredReques
     try {
         // Serf anchors each expression as ^expr$ (not ^(?:expr)$); so do we.
         std::map<std::string, std::regex> tag_re;
-        for (const auto& [k, re] : req.tags) tag_re.emplace(k, std::regex("^" + re + "$"));
+        for (const auto& [k, re] : req.tags)
+            tag_re.emplace(k, std::regex("^" + re + "$"));
         const std::regex status_re("^" + req.status + "$");
         const std::regex name_re("^" + req.name + "$");
         for (auto& m : all) {
@@ -83,9 +86,12 @@ bool Session::on_members_filtered(std::uint64_t seq, const MembersFilteredReques
                     break;
                 }
             }
-            if (ok && !req.status.empty() && !std::regex_search(m.status, status_re)) ok = false;
-            if (ok && !req.name.empty() && !std::regex_search(m.name, name_re)) ok = false;
-            if (ok) resp.members.push_back(std::move(m));
+            if (ok && !req.status.empty() && !std::regex_search(m.status, status_re))
+                ok = false;
+            if (ok && !req.name.empty() && !std::regex_search(m.name, name_re))
+                ok = false;
+            if (ok)
+                resp.members.push_back(std::move(m));
         }
     } catch (const std::regex_error& e) {
         resp.members.clear();
@@ -101,7 +107,8 @@ bool Session::on_join(std::uint64_t seq, const JoinRequest& req) {
     busy_ = true;
     std::weak_ptr<int> w = life_;
     agent_.join(req.existing, req.replay, [w, this, seq](int n, const std::string& e) {
-        if (w.expired()) return;
+        if (w.expired())
+            return;
         base::Bytes b;
         encode(b, JoinResponse{static_cast<std::int32_t>(n)});
         reply(seq, e, b);
@@ -114,7 +121,8 @@ bool Session::on_leave(std::uint64_t seq, const NoBody&) {
     busy_ = true;
     std::weak_ptr<int> w = life_;
     agent_.leave([w, this, seq](const std::string& e) {
-        if (w.expired()) return;
+        if (w.expired())
+            return;
         reply(seq, e);
         // The connection stays open: the agent's shutdown closes it. Closing it here races
         // with Serf's Go client, which may then report "client closed" instead of the reply.
@@ -162,7 +170,8 @@ bool Session::on_store_list(std::uint64_t seq, const NoBody&) {
     busy_ = true;
     std::weak_ptr<int> w = life_;
     agent_.store_list([w, this, seq](const std::string& e, const StoreListing& listing) {
-        if (w.expired()) return;
+        if (w.expired())
+            return;
         base::Bytes b;
         encode(b, listing);
         reply(seq, e, b);
@@ -171,4 +180,4 @@ bool Session::on_store_list(std::uint64_t seq, const NoBody&) {
     return true;
 }
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

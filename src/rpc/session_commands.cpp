@@ -47,8 +47,9 @@ const Session::Command* Session::find_command(std::string_view name) {
         command<NoBody, &S::on_store_list>(cmd::kStoreList),
     };
     for (const auto& c : kTable)
-        if (c.name == name) return &c;
+        if (c.name == name)
+            return &c;
     return nullptr;
 }
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

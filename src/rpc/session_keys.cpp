@@ -7,7 +7,8 @@ std::function<void(const KeyResponse&)> Session::key_reply(std::uint64_t seq, bo
     busy_ = true;
     std::weak_ptr<int> w = life_;
     return [w, this, seq, with_keys](const KeyResponse& r) {
-        if (w.expired()) return;
+        if (w.expired())
+            return;
         base::Bytes b;
         encode(b, r, with_keys);
         reply(seq, r.error, b);
@@ -35,4 +36,4 @@ bool Session::on_list_keys(std::uint64_t seq, const NoBody&) {
     return !closing_;
 }
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

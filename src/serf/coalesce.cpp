@@ -6,7 +6,8 @@
 namespace clusterd::serf {
 
 bool Coalescer::offer(const Event& e, base::Instant now) {
-    if (!handles(e)) return false;
+    if (!handles(e))
+        return false;
     if (!armed_) {
         armed_ = true;
         quantum_deadline_ = now + coalesce_;
@@ -17,12 +18,14 @@ bool Coalescer::offer(const Event& e, base::Instant now) {
 }
 
 base::Instant Coalescer::next_deadline() const {
-    if (!armed_) return base::Instant::max();
+    if (!armed_)
+        return base::Instant::max();
     return std::min(quantum_deadline_, quiescent_deadline_);
 }
 
 std::vector<Event> Coalescer::poll(base::Instant now) {
-    if (!armed_ || now < next_deadline()) return {};
+    if (!armed_ || now < next_deadline())
+        return {};
     return flush();
 }
 
@@ -42,16 +45,19 @@ bool MemberEventCoalescer::handles(const Event& e) const {
 
 void MemberEventCoalescer::absorb(const Event& e) {
     const auto& m = std::get<MemberEvent>(e);
-    for (const auto& member : m.members) latest_[member.name] = {m.type, member};
+    for (const auto& member : m.members)
+        latest_[member.name] = {m.type, member};
 }
 
 void MemberEventCoalescer::emit(std::vector<Event>& out) {
-    static constexpr EventType kOrder[] = {EventType::MemberJoin, EventType::MemberLeave, EventType::MemberFailed,
-                                           EventType::MemberUpdate, EventType::MemberReap};
+    static constexpr EventType kOrder[] = {EventType::MemberJoin, EventType::MemberLeave,
+                                           EventType::MemberFailed, EventType::MemberUpdate,
+                                           EventType::MemberReap};
     std::map<EventType, MemberEvent> by_type;
     for (auto& [name, latest] : latest_) {
         auto prev = last_.find(name);
-        if (prev != last_.end() && prev->second == latest.first && latest.first != EventType::MemberUpdate) continue;
+        if (prev != last_.end() && prev->second == latest.first && latest.first != EventType::MemberUpdate)
+            continue;
         last_[name] = latest.first;
         auto& ev = by_type[latest.first];
         ev.type = latest.first;
@@ -60,7 +66,8 @@ void MemberEventCoalescer::emit(std::vector<Event>& out) {
     latest_.clear();
     for (EventType t : kOrder) {
         auto it = by_type.find(t);
-        if (it != by_type.end()) out.emplace_back(std::move(it->second));
+        if (it != by_type.end())
+            out.emplace_back(std::move(it->second));
     }
 }
 
@@ -78,13 +85,15 @@ void UserEventCoalescer::absorb(const Event& e) {
         events_[u.name] = Latest{u.ltime, {u}};
         return;
     }
-    if (it->second.ltime == u.ltime) it->second.events.push_back(u);
+    if (it->second.ltime == u.ltime)
+        it->second.events.push_back(u);
 }
 
 void UserEventCoalescer::emit(std::vector<Event>& out) {
     for (auto& [name, latest] : events_)
-        for (auto& u : latest.events) out.emplace_back(std::move(u));
+        for (auto& u : latest.events)
+            out.emplace_back(std::move(u));
     events_.clear();
 }
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -17,7 +17,8 @@ base::Bytes GossipDelegate::node_meta(std::size_t limit) {
 }
 
 void GossipDelegate::notify_msg(base::ByteView buf) {
-    if (buf.empty() || core_.shut_down()) return;
+    if (buf.empty() || core_.shut_down())
+        return;
     auto decoded = wire::decode_serf(buf);
     if (!decoded) {
         ++core_.stats.malformed_messages;
@@ -48,16 +49,19 @@ void GossipDelegate::notify_msg(base::ByteView buf) {
     } else {
         core_.log(Level::Warn, "serf: Received message of unknown type: " + std::to_string(buf[0]));
     }
-    if (rebroadcast) queue->queue("", base::Bytes(buf.begin(), buf.end()));
+    if (rebroadcast)
+        queue->queue("", base::Bytes(buf.begin(), buf.end()));
 }
 
 std::vector<base::Bytes> GossipDelegate::get_broadcasts(std::size_t overhead, std::size_t limit) {
     std::size_t n = members_.table().size();
     auto msgs = members_.queue().get(overhead, limit, n);
     std::size_t used = 0;
-    for (const auto& m : msgs) used += m.size() + overhead;
+    for (const auto& m : msgs)
+        used += m.size() + overhead;
     for (swim::BroadcastQueue* q : {&queries_.queue(), &events_.queue()}) {
-        if (used >= limit) break;
+        if (used >= limit)
+            break;
         for (auto& m : q->get(overhead, limit - used, n)) {
             used += m.size() + overhead;
             msgs.push_back(std::move(m));
@@ -98,26 +102,31 @@ void GossipDelegate::merge_remote_state(base::ByteView buf, bool join) {
 
 void GossipDelegate::notify_conflict(const swim::Node& existing, const swim::Node& other) {
     if (existing.name != core_.name()) {
-        core_.log(Level::Warn, "serf: Name conflict for '" + existing.name + "' both " + existing.addr.to_string() +
-                                   " and " + other.addr.to_string() + " are claiming");
+        core_.log(Level::Warn, "serf: Name conflict for '" + existing.name + "' both " +
+                                   existing.addr.to_string() + " and " + other.addr.to_string() +
+                                   " are claiming");
         return;
     }
     core_.log(Level::Error, "serf: Node name conflicts with another node at " + other.addr.to_string() +
                                 ". Names must be unique! (Resolution enabled: " +
                                 (core_.config.enable_name_conflict_resolution ? "true" : "false") + ")");
-    if (!core_.config.enable_name_conflict_resolution) return;
+    if (!core_.config.enable_name_conflict_resolution)
+        return;
     queries_.start_conflict_vote();
 }
 
 // ---- coordinates -------------------------------------------------------------------------------
 
 base::Bytes GossipDelegate::ack_payload() {
-    if (core_.config.disable_coordinates) return {};
+    if (core_.config.disable_coordinates)
+        return {};
     return coord::encode_ping_payload(core_.coord.coordinate());
 }
 
-void GossipDelegate::notify_ping_complete(const swim::Node& node, base::Duration rtt, base::ByteView payload) {
-    if (core_.config.disable_coordinates || payload.empty()) return;
+void GossipDelegate::notify_ping_complete(const swim::Node& node, base::Duration rtt,
+                                          base::ByteView payload) {
+    if (core_.config.disable_coordinates || payload.empty())
+        return;
     auto c = coord::decode_ping_payload(payload);
     if (!c) {
         ++core_.stats.coordinate_rejected;
@@ -134,4 +143,4 @@ void GossipDelegate::notify_ping_complete(const swim::Node& node, base::Duration
     core_.coord_cache[core_.name()] = core_.coord.coordinate();
 }
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

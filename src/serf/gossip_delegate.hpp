@@ -16,8 +16,9 @@
 namespace clusterd::serf::detail {
 
 class GossipDelegate final : public swim::Delegate {
-public:
-    GossipDelegate(Core& core, Members& members, UserEvents& events, Queries& queries, const Lifecycle& lifecycle)
+  public:
+    GossipDelegate(Core& core, Members& members, UserEvents& events, Queries& queries,
+                   const Lifecycle& lifecycle)
         : core_(core), members_(members), events_(events), queries_(queries), lifecycle_(lifecycle) {}
 
     base::Bytes node_meta(std::size_t limit) override;
@@ -32,7 +33,7 @@ public:
     void notify_ping_complete(const swim::Node& node, base::Duration rtt, base::ByteView payload) override;
     void notify_conflict(const swim::Node& existing, const swim::Node& other) override;
 
-private:
+  private:
     Core& core_;
     Members& members_;
     UserEvents& events_;
@@ -40,4 +41,4 @@ private:
     const Lifecycle& lifecycle_;
 };
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

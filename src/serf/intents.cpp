@@ -5,14 +5,16 @@ namespace clusterd::serf {
 
 bool IntentBuffer::upsert(const std::string& node, IntentType type, LamportTime ltime, base::Instant now) {
     auto it = intents_.find(node);
-    if (it != intents_.end() && ltime <= it->second.ltime) return false;
+    if (it != intents_.end() && ltime <= it->second.ltime)
+        return false;
     intents_[node] = Entry{type, now, ltime};
     return true;
 }
 
 std::optional<LamportTime> IntentBuffer::recent(const std::string& node, IntentType type) const {
     auto it = intents_.find(node);
-    if (it == intents_.end() || it->second.type != type) return std::nullopt;
+    if (it == intents_.end() || it->second.type != type)
+        return std::nullopt;
     return it->second.ltime;
 }
 
@@ -25,4 +27,4 @@ void IntentBuffer::reap(base::Instant now, base::Duration timeout) {
     }
 }
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -5,27 +5,34 @@ namespace clusterd::serf {
 
 const char* key_op_name(KeyOp op) {
     switch (op) {
-        case KeyOp::Install: return "install-key";
-        case KeyOp::Use: return "use-key";
-        case KeyOp::Remove: return "remove-key";
-        case KeyOp::List: return "list-keys";
+    case KeyOp::Install:
+        return "install-key";
+    case KeyOp::Use:
+        return "use-key";
+    case KeyOp::Remove:
+        return "remove-key";
+    case KeyOp::List:
+        return "list-keys";
     }
     return "unknown";
 }
 
-wire::SerfKeyResponse handle_key_query(KeyOp op, const std::optional<base::Bytes>& key, KeyringPort& keyring) {
+wire::SerfKeyResponse handle_key_query(KeyOp op, const std::optional<base::Bytes>& key,
+                                       KeyringPort& keyring) {
     wire::SerfKeyResponse resp;
     if (op == KeyOp::List) {
         if (!keyring.enabled()) {
             resp.message = "Keyring is empty (encryption not enabled)";
             return resp;
         }
-        for (const auto& k : keyring.keys()) resp.keys.push_back(base::base64_encode(k));
+        for (const auto& k : keyring.keys())
+            resp.keys.push_back(base::base64_encode(k));
         resp.primary_key = base::base64_encode(keyring.primary());
         resp.result = true;
         return resp;
     }
-    if (!key) return resp;  // undecodable request: Result false, no message (as Serf)
+    if (!key)
+        return resp; // undecodable request: Result false, no message (as Serf)
     if (!keyring.enabled()) {
         resp.message = "No keyring to modify (encryption not enabled)";
         return resp;
@@ -46,13 +53,16 @@ wire::SerfKeyResponse handle_key_query(KeyOp op, const std::optional<base::Bytes
     return resp;
 }
 
-std::optional<wire::SerfKeyResponse> fit_key_list(wire::SerfKeyResponse resp, std::size_t response_size_limit,
-                                                  const std::function<bool(const wire::SerfKeyResponse&)>& fits) {
+std::optional<wire::SerfKeyResponse>
+fit_key_list(wire::SerfKeyResponse resp, std::size_t response_size_limit,
+             const std::function<bool(const wire::SerfKeyResponse&)>& fits) {
     const std::size_t actual = resp.keys.size();
     std::size_t max_keys = response_size_limit / kMinEncodedKeyLength;
     for (std::size_t i = max_keys + 1; i-- > 0;) {
-        if (fits(resp)) return resp;
-        if (resp.keys.size() > i) resp.keys.resize(i);
+        if (fits(resp))
+            return resp;
+        if (resp.keys.size() > i)
+            resp.keys.resize(i);
         resp.message = "truncated key list response, showing first " + std::to_string(i) + " of " +
                        std::to_string(actual) + " keys";
     }
@@ -71,19 +81,23 @@ void KeyResponseCollector::add(const std::string& from, const std::optional<wire
         resp_.messages[from] = decoded->message;
         ++resp_.num_err;
     }
-    if (decoded->result && !decoded->message.empty()) resp_.messages[from] = decoded->message;
-    for (const auto& k : decoded->keys) ++resp_.keys[k];
+    if (decoded->result && !decoded->message.empty())
+        resp_.messages[from] = decoded->message;
+    for (const auto& k : decoded->keys)
+        ++resp_.keys[k];
     ++resp_.primary_keys[decoded->primary_key];
 }
 
 base::Status KeyResponseCollector::verdict() const {
     if (resp_.num_err != 0)
-        return base::make_error("key_failure", std::to_string(resp_.num_err) + "/" + std::to_string(resp_.num_nodes) +
+        return base::make_error("key_failure", std::to_string(resp_.num_err) + "/" +
+                                                   std::to_string(resp_.num_nodes) +
                                                    " nodes reported failure");
     if (resp_.num_resp != resp_.num_nodes)
         return base::make_error("key_incomplete", std::to_string(resp_.num_resp) + "/" +
-                                                      std::to_string(resp_.num_nodes) + " nodes reported success");
+                                                      std::to_string(resp_.num_nodes) +
+                                                      " nodes reported success");
     return base::ok_status();
 }
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -14,7 +14,7 @@
 namespace clusterd::serf::detail {
 
 class Lifecycle {
-public:
+  public:
     Lifecycle(Core& core, Members& members, std::vector<PreviousNode> previous);
 
     base::Result<std::uint64_t> join(const std::vector<swim::Address>& seeds, bool ignore_old);
@@ -33,10 +33,10 @@ public:
     void advance_leave(base::Instant t);
     base::Instant next_deadline() const;
 
-private:
+  private:
     enum class LeavePhase : std::uint8_t { None, WaitIntent, WaitSwim, Propagate };
     struct JoinTracker {
-        bool user = true;  ///< false for reconnects/rejoins (results are swallowed)
+        bool user = true; ///< false for reconnects/rejoins (results are swallowed)
         bool ignore_old = false;
         bool rejoin = false;
         bool any_ok = false;
@@ -47,7 +47,7 @@ private:
     Members& members_;
     std::vector<PreviousNode> previous_;
     std::map<std::uint64_t, JoinTracker> joins_;
-    std::size_t ignore_old_joins_ = 0;  ///< joins in flight that ignore old events
+    std::size_t ignore_old_joins_ = 0; ///< joins in flight that ignore old events
 
     base::Instant next_reap_{}, next_reconnect_{};
     LeavePhase leave_phase_ = LeavePhase::None;
@@ -55,4 +55,4 @@ private:
     bool leave_intent_sent_ = false;
 };
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

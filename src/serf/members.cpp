@@ -11,7 +11,7 @@ namespace {
 void remove_name(std::vector<std::string>& v, const std::string& name) {
     v.erase(std::remove(v.begin(), v.end(), name), v.end());
 }
-}  // namespace
+} // namespace
 
 Members::Members(Core& core) : core_(core), queue_(core.config.memberlist.retransmit_mult) {
     // Serf starts every clock at 1, so a first intent at time 0 is already "old".
@@ -25,7 +25,8 @@ Member Members::member_from(const swim::Node& n) const {
     m.addr = n.addr.ip;
     m.port = n.addr.port;
     auto tags = wire::decode_tags(n.meta);
-    if (tags) m.tags = std::move(tags.value());
+    if (tags)
+        m.tags = std::move(tags.value());
     m.status = MemberStatus::Alive;
     m.protocol_min = n.pmin();
     m.protocol_max = n.pmax();
@@ -43,13 +44,15 @@ const Member* Members::find(const std::string& n) const {
 
 bool Members::has_alive_peers() const {
     for (const auto& [n, ms] : members_)
-        if (n != core_.name() && ms.member.status == MemberStatus::Alive) return true;
+        if (n != core_.name() && ms.member.status == MemberStatus::Alive)
+            return true;
     return false;
 }
 
 void Members::set_local_tags(const std::map<std::string, std::string>& tags) {
     auto it = members_.find(core_.name());
-    if (it != members_.end()) it->second.member.tags = tags;
+    if (it != members_.end())
+        it->second.member.tags = tags;
 }
 
 // ---- memberlist events -------------------------------------------------------------------------
@@ -61,7 +64,8 @@ void Members::on_join(const swim::Node& n) {
     if (it == members_.end()) {
         State ms;
         ms.member = fresh;
-        if (auto j = intents_.recent(n.name, IntentType::Join)) ms.status_ltime = *j;
+        if (auto j = intents_.recent(n.name, IntentType::Join))
+            ms.status_ltime = *j;
         if (auto l = intents_.recent(n.name, IntentType::Leave)) {
             ms.member.status = MemberStatus::Leaving;
             ms.status_ltime = *l;
@@ -93,47 +97,49 @@ void Members::on_join(const swim::Node& n) {
 
 void Members::on_leave(const swim::Node& n) {
     auto it = members_.find(n.name);
-    if (it == members_.end()) return;
+    if (it == members_.end())
+        return;
     auto& ms = it->second;
     EventType type;
     switch (ms.member.status) {
-        case MemberStatus::Leaving:
+    case MemberStatus::Leaving:
+        ms.member.status = MemberStatus::Left;
+        ms.leave_time = core_.now;
+        left_.push_back(n.name);
+        type = EventType::MemberLeave;
+        break;
+    case MemberStatus::Alive:
+        if (n.state == swim::State::Left) {
+            // The node announced its own departure (memberlist "dead" from itself) but its
+            // Serf leave intent never reached us (lost, or gossiped only to peers that were
+            // dead already): it left, it did not fail. Newer Serf decides the same way.
             ms.member.status = MemberStatus::Left;
+            ms.leave_ltime = ms.status_ltime;
             ms.leave_time = core_.now;
             left_.push_back(n.name);
             type = EventType::MemberLeave;
             break;
-        case MemberStatus::Alive:
-            if (n.state == swim::State::Left) {
-                // The node announced its own departure (memberlist "dead" from itself) but its
-                // Serf leave intent never reached us (lost, or gossiped only to peers that were
-                // dead already): it left, it did not fail. Newer Serf decides the same way.
-                ms.member.status = MemberStatus::Left;
-                ms.leave_ltime = ms.status_ltime;
-                ms.leave_time = core_.now;
-                left_.push_back(n.name);
-                type = EventType::MemberLeave;
-                break;
-            }
-            ms.member.status = MemberStatus::Failed;
-            ms.leave_time = core_.now;
-            failed_.push_back(n.name);
-            type = EventType::MemberFailed;
-            break;
-        default:
-            core_.log(Level::Warn,
-                      "serf: Bad state when leave: " + std::to_string(static_cast<int>(ms.member.status)));
-            return;
+        }
+        ms.member.status = MemberStatus::Failed;
+        ms.leave_time = core_.now;
+        failed_.push_back(n.name);
+        type = EventType::MemberFailed;
+        break;
+    default:
+        core_.log(Level::Warn,
+                  "serf: Bad state when leave: " + std::to_string(static_cast<int>(ms.member.status)));
+        return;
     }
-    core_.log(Level::Info, std::string("serf: ") +
-                               (type == EventType::MemberLeave ? "EventMemberLeave: " : "EventMemberFailed: ") +
-                               n.name);
+    core_.log(Level::Info,
+              std::string("serf: ") +
+                  (type == EventType::MemberLeave ? "EventMemberLeave: " : "EventMemberFailed: ") + n.name);
     core_.emit(MemberEvent{type, {ms.member}});
 }
 
 void Members::on_update(const swim::Node& n) {
     auto it = members_.find(n.name);
-    if (it == members_.end()) return;
+    if (it == members_.end())
+        return;
     Member fresh = member_from(n);
     fresh.status = it->second.member.status;
     it->second.member = fresh;
@@ -146,48 +152,58 @@ void Members::on_update(const swim::Node& n) {
 bool Members::join_intent(const wire::SerfJoin& msg) {
     clock_.witness(msg.ltime);
     auto it = members_.find(msg.node);
-    if (it == members_.end()) return intents_.upsert(msg.node, IntentType::Join, msg.ltime, core_.now);
-    if (msg.ltime <= it->second.status_ltime) return false;
+    if (it == members_.end())
+        return intents_.upsert(msg.node, IntentType::Join, msg.ltime, core_.now);
+    if (msg.ltime <= it->second.status_ltime)
+        return false;
     it->second.status_ltime = msg.ltime;
-    if (it->second.member.status == MemberStatus::Leaving) it->second.member.status = MemberStatus::Alive;
+    if (it->second.member.status == MemberStatus::Leaving)
+        it->second.member.status = MemberStatus::Alive;
     return true;
 }
 
 bool Members::leave_intent(const wire::SerfLeave& msg) {
     clock_.witness(msg.ltime);
     auto it = members_.find(msg.node);
-    if (it == members_.end()) return intents_.upsert(msg.node, IntentType::Leave, msg.ltime, core_.now);
+    if (it == members_.end())
+        return intents_.upsert(msg.node, IntentType::Leave, msg.ltime, core_.now);
     auto& ms = it->second;
     if (msg.node == core_.name() && core_.state == NodeState::Alive) {
         // A leave intent about us at our own status time is refuted too (Serf only refutes a
         // newer one): a node that heard that leave before our join, at the same Lamport time,
         // would otherwise keep us "leaving" for good.
-        if (msg.ltime < ms.status_ltime) return false;
+        if (msg.ltime < ms.status_ltime)
+            return false;
         core_.log(Level::Debug, "serf: Refuting an older leave intent");
         broadcast_join(clock_.time());
         return false;
     }
-    if (msg.ltime <= ms.status_ltime) return false;
+    if (msg.ltime <= ms.status_ltime)
+        return false;
     ms.status_ltime = msg.ltime;
     ms.leave_ltime = msg.ltime;
     switch (ms.member.status) {
-        case MemberStatus::Alive:
-            ms.member.status = MemberStatus::Leaving;
-            if (msg.prune) prune(msg.node);
-            return true;
-        case MemberStatus::Failed:
-            ms.member.status = MemberStatus::Left;
-            remove_name(failed_, msg.node);
-            left_.push_back(msg.node);
-            core_.log(Level::Info, "serf: EventMemberLeave (forced): " + msg.node);
-            core_.emit(MemberEvent{EventType::MemberLeave, {ms.member}});
-            if (msg.prune) prune(msg.node);
-            return true;
-        case MemberStatus::Leaving:
-        case MemberStatus::Left:
-            if (msg.prune) prune(msg.node);
-            return true;
-        default: return false;
+    case MemberStatus::Alive:
+        ms.member.status = MemberStatus::Leaving;
+        if (msg.prune)
+            prune(msg.node);
+        return true;
+    case MemberStatus::Failed:
+        ms.member.status = MemberStatus::Left;
+        remove_name(failed_, msg.node);
+        left_.push_back(msg.node);
+        core_.log(Level::Info, "serf: EventMemberLeave (forced): " + msg.node);
+        core_.emit(MemberEvent{EventType::MemberLeave, {ms.member}});
+        if (msg.prune)
+            prune(msg.node);
+        return true;
+    case MemberStatus::Leaving:
+    case MemberStatus::Left:
+        if (msg.prune)
+            prune(msg.node);
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -199,15 +215,18 @@ void Members::broadcast_join(LamportTime ltime) {
 }
 
 void Members::queue_intent(base::Bytes raw, std::function<void()> sent) {
-    if (sent) queue_.queue("", std::move(raw), std::move(sent));
-    else queue_.queue("", std::move(raw));
+    if (sent)
+        queue_.queue("", std::move(raw), std::move(sent));
+    else
+        queue_.queue("", std::move(raw));
 }
 
 // ---- prunes and reaping --------------------------------------------------------------------------
 
 void Members::prune(const std::string& n) {
     auto it = members_.find(n);
-    if (it == members_.end()) return;
+    if (it == members_.end())
+        return;
     if (it->second.member.status == MemberStatus::Leaving) {
         // Serf sleeps broadcast_timeout + leave_propagate_delay first; we schedule it.
         pending_prunes_[n] = core_.now + core_.config.broadcast_timeout + core_.config.leave_propagate_delay;
@@ -221,7 +240,8 @@ void Members::prune(const std::string& n) {
 
 void Members::erase(const std::string& n) {
     auto it = members_.find(n);
-    if (it == members_.end()) return;
+    if (it == members_.end())
+        return;
     Member m = it->second.member;
     members_.erase(it);
     core_.forget_coordinate(n);
@@ -236,7 +256,8 @@ void Members::run_prunes(base::Instant t) {
         }
         std::string n = it->first;
         it = pending_prunes_.erase(it);
-        if (members_.find(n) == members_.end()) continue;
+        if (members_.find(n) == members_.end())
+            continue;
         core_.log(Level::Info, "serf: EventMemberReap (forced): " + n);
         remove_name(left_, n);
         remove_name(failed_, n);
@@ -246,7 +267,8 @@ void Members::run_prunes(base::Instant t) {
 
 base::Instant Members::next_prune() const {
     base::Instant d = base::Instant::max();
-    for (const auto& [n, t] : pending_prunes_) d = std::min(d, t);
+    for (const auto& [n, t] : pending_prunes_)
+        d = std::min(d, t);
     return d;
 }
 
@@ -256,7 +278,8 @@ void Members::reap(base::Instant t, base::Duration failed_timeout, base::Duratio
         std::vector<std::string> keep;
         for (const auto& n : names) {
             auto it = members_.find(n);
-            if (it == members_.end()) continue;
+            if (it == members_.end())
+                continue;
             if (t - it->second.leave_time <= timeout) {
                 keep.push_back(n);
                 continue;
@@ -275,18 +298,21 @@ void Members::reap(base::Instant t, base::Duration failed_timeout, base::Duratio
 
 void Members::fill_state(wire::SerfPushPull& pp) const {
     pp.ltime = clock_.time();
-    for (const auto& [n, ms] : members_) pp.status_ltimes[n] = ms.status_ltime;
+    for (const auto& [n, ms] : members_)
+        pp.status_ltimes[n] = ms.status_ltime;
     // A left member whose latest intent is a join (it was started again and memberlist here has
     // not heard yet) goes out as a join at that time, not as a leave at its join's time.
     for (const auto& n : left_) {
         auto it = members_.find(n);
-        if (it != members_.end() && it->second.status_ltime > it->second.leave_ltime) continue;
+        if (it != members_.end() && it->second.status_ltime > it->second.leave_ltime)
+            continue;
         pp.left_members.push_back(n);
     }
 }
 
 void Members::merge_state(const wire::SerfPushPull& pp) {
-    if (pp.ltime > 0) clock_.witness(pp.ltime - 1);
+    if (pp.ltime > 0)
+        clock_.witness(pp.ltime - 1);
     // A left member becomes a leave intent at exactly its status time, as Serf's
     // MergeRemoteState does. One past it would let two nodes that hold a member as left raise
     // its time at every push-pull, past the join of a process started again under that name,
@@ -297,7 +323,8 @@ void Members::merge_state(const wire::SerfPushPull& pp) {
         leave_intent(wire::SerfLeave{st == pp.status_ltimes.end() ? 0 : st->second, n, false});
     }
     for (const auto& [n, lt] : pp.status_ltimes) {
-        if (left.count(n)) continue;
+        if (left.count(n))
+            continue;
         if (n == core_.name() && core_.state == NodeState::Alive) {
             // A status time for us newer than ours: push-pull cannot say "leaving", so the
             // sender may hold us leaving at that time (a leave of an earlier process of ours).
@@ -314,4 +341,4 @@ void Members::merge_state(const wire::SerfPushPull& pp) {
     }
 }
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

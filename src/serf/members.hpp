@@ -16,7 +16,7 @@
 namespace clusterd::serf::detail {
 
 class Members {
-public:
+  public:
     struct State {
         Member member;
         LamportTime status_ltime = 0;
@@ -65,7 +65,7 @@ public:
     swim::BroadcastQueue& queue() { return queue_; }
     const swim::BroadcastQueue& queue() const { return queue_; }
 
-private:
+  private:
     Member member_from(const swim::Node& n) const;
     void prune(const std::string& name);
     void erase(const std::string& name);
@@ -79,4 +79,4 @@ private:
     std::map<std::string, base::Instant> pending_prunes_;
 };
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

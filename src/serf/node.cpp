@@ -24,23 +24,30 @@ Core::Core(Config cfg, std::uint64_t seed, base::Instant start)
     config.memberlist.delegate_protocol_max = kProtocolVersionMax;
     if (config.coalesce_period > base::Duration::zero() && config.quiescent_period > base::Duration::zero())
         member_coalescer.emplace(config.coalesce_period, config.quiescent_period);
-    if (config.user_coalesce_period > base::Duration::zero() && config.user_quiescent_period > base::Duration::zero())
+    if (config.user_coalesce_period > base::Duration::zero() &&
+        config.user_quiescent_period > base::Duration::zero())
         user_coalescer.emplace(config.user_coalesce_period, config.user_quiescent_period);
 }
 
 void Core::log(Level level, std::string text) {
-    if (logs.size() >= kMaxQueued) logs.pop_front();
+    if (logs.size() >= kMaxQueued)
+        logs.pop_front();
     logs.push_back(LogLine{level, std::move(text)});
 }
 
 void Core::emit(Event e) {
     if (snapshot) {
-        if (const auto* m = std::get_if<MemberEvent>(&e)) snapshot->record_member_event(*m, member_clock->time());
-        else if (const auto* u = std::get_if<UserEvent>(&e)) snapshot->record_user_event(u->ltime);
-        else snapshot->record_query(std::get<QueryEvent>(e).ltime);
+        if (const auto* m = std::get_if<MemberEvent>(&e))
+            snapshot->record_member_event(*m, member_clock->time());
+        else if (const auto* u = std::get_if<UserEvent>(&e))
+            snapshot->record_user_event(u->ltime);
+        else
+            snapshot->record_query(std::get<QueryEvent>(e).ltime);
     }
-    if (user_coalescer && user_coalescer->offer(e, now)) return;
-    if (member_coalescer && member_coalescer->offer(e, now)) return;
+    if (user_coalescer && user_coalescer->offer(e, now))
+        return;
+    if (member_coalescer && member_coalescer->offer(e, now))
+        return;
     if (events.size() >= kMaxQueued) {
         ++stats.events_dropped;
         events.pop_front();
@@ -50,15 +57,19 @@ void Core::emit(Event e) {
 
 void Core::drain_coalescers(base::Instant t, bool flush) {
     if (member_coalescer)
-        for (auto& e : flush ? member_coalescer->flush() : member_coalescer->poll(t)) events.push_back(std::move(e));
+        for (auto& e : flush ? member_coalescer->flush() : member_coalescer->poll(t))
+            events.push_back(std::move(e));
     if (user_coalescer)
-        for (auto& e : flush ? user_coalescer->flush() : user_coalescer->poll(t)) events.push_back(std::move(e));
+        for (auto& e : flush ? user_coalescer->flush() : user_coalescer->poll(t))
+            events.push_back(std::move(e));
 }
 
 base::Instant Core::coalescer_deadline() const {
     base::Instant d = base::Instant::max();
-    if (member_coalescer) d = std::min(d, member_coalescer->next_deadline());
-    if (user_coalescer) d = std::min(d, user_coalescer->next_deadline());
+    if (member_coalescer)
+        d = std::min(d, member_coalescer->next_deadline());
+    if (user_coalescer)
+        d = std::min(d, user_coalescer->next_deadline());
     return d;
 }
 
@@ -68,8 +79,10 @@ void Core::forget_coordinate(const std::string& node) {
 }
 
 void Core::shutdown() {
-    if (state == NodeState::Shutdown) return;
-    if (state != NodeState::Left) log(Level::Warn, "serf: Shutdown without a Leave");
+    if (state == NodeState::Shutdown)
+        return;
+    if (state != NodeState::Left)
+        log(Level::Warn, "serf: Shutdown without a Leave");
     state = NodeState::Shutdown;
     drain_coalescers(now, true);
 }
@@ -78,10 +91,7 @@ void Core::shutdown() {
 
 struct NodeImpl {
     NodeImpl(Config config, std::uint64_t seed, base::Instant now, const SnapshotState* restored)
-        : core(std::move(config), seed, now),
-          members(core),
-          events(core),
-          queries(core, members),
+        : core(std::move(config), seed, now), members(core), events(core), queries(core, members),
           lifecycle(core, members, restored ? restored->previous_nodes() : std::vector<PreviousNode>{}),
           delegate(core, members, events, queries, lifecycle) {}
 
@@ -103,14 +113,15 @@ void NodeImpl::run_timers(base::Instant t) {
     if (t >= next_queue_check) {
         next_queue_check = t + core.config.queue_check_interval;
         for (auto* q : {&members.queue(), &events.queue(), &queries.queue()})
-            if (q->size() > core.config.max_queue_depth) q->prune(core.config.max_queue_depth);
+            if (q->size() > core.config.max_queue_depth)
+                q->prune(core.config.max_queue_depth);
     }
     queries.finish_due(t);
     lifecycle.advance_leave(t);
     core.drain_coalescers(t, false);
 }
 
-}  // namespace detail
+} // namespace detail
 
 using detail::Level;
 
@@ -141,14 +152,16 @@ Node::Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotS
 
 Node::~Node() {
     // The endpoint goes first: it holds the delegate (and through it every seam) by reference.
-    if (impl_) impl_->core.endpoint.reset();
+    if (impl_)
+        impl_->core.endpoint.reset();
 }
 
 // ---- plumbing -------------------------------------------------------------------------------
 
 void Node::handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now) {
     auto& core = impl_->core;
-    if (core.shut_down()) return;
+    if (core.shut_down())
+        return;
     core.now = now;
     core.endpoint->handle_packet(from, msg, now);
     impl_->after_input();
@@ -157,7 +170,8 @@ void Node::handle_packet(const swim::Address& from, base::ByteView msg, base::In
 base::Result<base::Bytes> Node::handle_stream_request(const swim::Address& from, base::ByteView msg,
                                                       base::Instant now) {
     auto& core = impl_->core;
-    if (core.shut_down()) return base::make_error("shutdown", "node is shut down");
+    if (core.shut_down())
+        return base::make_error("shutdown", "node is shut down");
     core.now = now;
     auto r = core.endpoint->handle_stream_request(from, msg, now);
     impl_->after_input();
@@ -166,7 +180,8 @@ base::Result<base::Bytes> Node::handle_stream_request(const swim::Address& from,
 
 void Node::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now) {
     auto& core = impl_->core;
-    if (core.shut_down()) return;
+    if (core.shut_down())
+        return;
     core.now = now;
     core.endpoint->handle_stream_reply(stream_id, msg, now);
     impl_->after_input();
@@ -174,7 +189,8 @@ void Node::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base
 
 void Node::stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) {
     auto& core = impl_->core;
-    if (core.shut_down()) return;
+    if (core.shut_down())
+        return;
     core.now = now;
     core.endpoint->stream_failed(stream_id, now, why);
     impl_->after_input();
@@ -182,7 +198,8 @@ void Node::stream_failed(std::uint64_t stream_id, base::Instant now, std::string
 
 void Node::handle_timeout(base::Instant now) {
     auto& core = impl_->core;
-    if (core.shut_down()) return;
+    if (core.shut_down())
+        return;
     core.now = now;
     core.endpoint->handle_timeout(now);
     impl_->after_input();
@@ -191,36 +208,47 @@ void Node::handle_timeout(base::Instant now) {
 
 base::Instant Node::next_deadline() const {
     const auto& core = impl_->core;
-    if (core.shut_down()) return base::Instant::max();
-    return std::min({core.endpoint->next_deadline(), impl_->lifecycle.next_deadline(), impl_->next_queue_check,
-                     core.coalescer_deadline(), impl_->queries.next_deadline()});
+    if (core.shut_down())
+        return base::Instant::max();
+    return std::min({core.endpoint->next_deadline(), impl_->lifecycle.next_deadline(),
+                     impl_->next_queue_check, core.coalescer_deadline(), impl_->queries.next_deadline()});
 }
 
 std::optional<swim::Transmit> Node::poll_transmit() {
-    if (impl_->core.shut_down()) return std::nullopt;
+    if (impl_->core.shut_down())
+        return std::nullopt;
     return impl_->core.endpoint->poll_transmit();
 }
 
 // ---- outputs --------------------------------------------------------------------------------
 
 namespace {
-template <typename T>
-std::optional<T> pop(std::deque<T>& q) {
-    if (q.empty()) return std::nullopt;
+template <typename T> std::optional<T> pop(std::deque<T>& q) {
+    if (q.empty())
+        return std::nullopt;
     T v = std::move(q.front());
     q.pop_front();
     return v;
 }
-}  // namespace
+} // namespace
 
-std::optional<Event> Node::poll_event() { return pop(impl_->core.events); }
-std::optional<QueryUpdate> Node::poll_query_update() { return pop(impl_->core.query_updates); }
-std::optional<JoinResult> Node::poll_join_result() { return pop(impl_->core.join_results); }
-std::optional<LogLine> Node::poll_log() { return pop(impl_->core.logs); }
+std::optional<Event> Node::poll_event() {
+    return pop(impl_->core.events);
+}
+std::optional<QueryUpdate> Node::poll_query_update() {
+    return pop(impl_->core.query_updates);
+}
+std::optional<JoinResult> Node::poll_join_result() {
+    return pop(impl_->core.join_results);
+}
+std::optional<LogLine> Node::poll_log() {
+    return pop(impl_->core.logs);
+}
 
 std::string Node::drain_snapshot() {
     auto& core = impl_->core;
-    if (!core.snapshot) return {};
+    if (!core.snapshot)
+        return {};
     core.snapshot->update_clock(impl_->members.clock().time());
     return core.snapshot->drain();
 }
@@ -232,7 +260,8 @@ SnapshotRecorder* Node::snapshot_recorder() {
 
 // ---- commands -------------------------------------------------------------------------------
 
-base::Result<std::uint64_t> Node::join(const std::vector<swim::Address>& seeds, bool ignore_old, base::Instant now) {
+base::Result<std::uint64_t> Node::join(const std::vector<swim::Address>& seeds, bool ignore_old,
+                                       base::Instant now) {
     impl_->core.now = now;
     return impl_->lifecycle.join(seeds, ignore_old);
 }
@@ -247,7 +276,9 @@ base::Status Node::leave(base::Instant now) {
     return impl_->lifecycle.leave(now);
 }
 
-void Node::shutdown() { impl_->core.shutdown(); }
+void Node::shutdown() {
+    impl_->core.shutdown();
+}
 
 base::Status Node::force_leave(const std::string& node, bool prune, base::Instant now) {
     impl_->core.now = now;
@@ -257,22 +288,25 @@ base::Status Node::force_leave(const std::string& node, bool prune, base::Instan
 base::Status Node::set_tags(std::map<std::string, std::string> tags, base::Instant now) {
     auto& core = impl_->core;
     core.now = now;
-    auto encoded = core.config.protocol_version >= 3 ? wire::encode_tags(tags) : wire::encode_tags_legacy(tags);
+    auto encoded =
+        core.config.protocol_version >= 3 ? wire::encode_tags(tags) : wire::encode_tags_legacy(tags);
     auto st = wire::check_tags_size(encoded.size());
-    if (!st) return st;
+    if (!st)
+        return st;
     core.config.tags = std::move(tags);
     impl_->members.set_local_tags(core.config.tags);
     core.endpoint->update_meta(now);
     return base::ok_status();
 }
 
-base::Status Node::user_event(const std::string& ev_name, base::ByteView payload, bool coalesce, base::Instant now) {
+base::Status Node::user_event(const std::string& ev_name, base::ByteView payload, bool coalesce,
+                              base::Instant now) {
     impl_->core.now = now;
     return impl_->events.fire(ev_name, payload, coalesce, now);
 }
 
-base::Result<std::uint64_t> Node::query(const std::string& qname, base::ByteView payload, const QueryParams& params,
-                                        base::Instant now) {
+base::Result<std::uint64_t> Node::query(const std::string& qname, base::ByteView payload,
+                                        const QueryParams& params, base::Instant now) {
     impl_->core.now = now;
     return impl_->queries.start_user(qname, payload, params);
 }
@@ -282,26 +316,30 @@ base::Status Node::respond(const QueryEvent& q, base::ByteView payload, base::In
     return impl_->queries.respond(q, payload);
 }
 
-base::Result<std::uint64_t> Node::key_operation(KeyOp op, const std::string& key_base64, std::uint8_t relay_factor,
-                                                base::Instant now) {
+base::Result<std::uint64_t> Node::key_operation(KeyOp op, const std::string& key_base64,
+                                                std::uint8_t relay_factor, base::Instant now) {
     impl_->core.now = now;
     return impl_->queries.start_key_operation(op, key_base64, relay_factor);
 }
 
 // ---- state ----------------------------------------------------------------------------------
 
-NodeState Node::state() const { return impl_->core.state; }
+NodeState Node::state() const {
+    return impl_->core.state;
+}
 
 std::vector<Member> Node::members() const {
     std::vector<Member> out;
     out.reserve(impl_->members.table().size());
-    for (const auto& [n, ms] : impl_->members.table()) out.push_back(ms.member);
+    for (const auto& [n, ms] : impl_->members.table())
+        out.push_back(ms.member);
     return out;
 }
 
 std::optional<Member> Node::member(const std::string& n) const {
     const Member* m = impl_->members.find(n);
-    if (!m) return std::nullopt;
+    if (!m)
+        return std::nullopt;
     return *m;
 }
 
@@ -310,17 +348,31 @@ MemberStatus Node::member_status(const std::string& n) const {
     return m ? m->status : MemberStatus::None;
 }
 
-const std::string& Node::name() const { return impl_->core.name(); }
-const std::map<std::string, std::string>& Node::tags() const { return impl_->core.config.tags; }
-const Config& Node::config() const { return impl_->core.config; }
-const NodeStats& Node::stats() const { return impl_->core.stats; }
-swim::Endpoint& Node::endpoint() { return *impl_->core.endpoint; }
-const swim::Endpoint& Node::endpoint() const { return *impl_->core.endpoint; }
-swim::Delegate& Node::delegate() { return impl_->delegate; }
+const std::string& Node::name() const {
+    return impl_->core.name();
+}
+const std::map<std::string, std::string>& Node::tags() const {
+    return impl_->core.config.tags;
+}
+const Config& Node::config() const {
+    return impl_->core.config;
+}
+const NodeStats& Node::stats() const {
+    return impl_->core.stats;
+}
+swim::Endpoint& Node::endpoint() {
+    return *impl_->core.endpoint;
+}
+const swim::Endpoint& Node::endpoint() const {
+    return *impl_->core.endpoint;
+}
+swim::Delegate& Node::delegate() {
+    return impl_->delegate;
+}
 
 NodeClocks Node::clocks() const {
-    return NodeClocks{impl_->members.clock().time(), impl_->events.clock().time(), impl_->queries.clock().time(),
-                      impl_->events.min_time()};
+    return NodeClocks{impl_->members.clock().time(), impl_->events.clock().time(),
+                      impl_->queries.clock().time(), impl_->events.min_time()};
 }
 
 NodeGauges Node::gauges() const {
@@ -341,17 +393,21 @@ NodeGauges Node::gauges() const {
 
 std::optional<coord::Coordinate> Node::local_coordinate() const {
     const auto& core = impl_->core;
-    if (core.config.disable_coordinates) return std::nullopt;
+    if (core.config.disable_coordinates)
+        return std::nullopt;
     return core.coord.coordinate();
 }
 
 std::optional<coord::Coordinate> Node::coordinate_of(const std::string& node) const {
     const auto& core = impl_->core;
-    if (core.config.disable_coordinates) return std::nullopt;
-    if (node == name()) return core.coord.coordinate();
+    if (core.config.disable_coordinates)
+        return std::nullopt;
+    if (node == name())
+        return core.coord.coordinate();
     auto it = core.coord_cache.find(node);
-    if (it == core.coord_cache.end()) return std::nullopt;
+    if (it == core.coord_cache.end())
+        return std::nullopt;
     return it->second;
 }
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

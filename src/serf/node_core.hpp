@@ -58,4 +58,4 @@ struct Core {
     void shutdown();
 };
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

@@ -18,7 +18,7 @@
 namespace clusterd::serf::detail {
 
 class Queries {
-public:
+  public:
     Queries(Core& core, const Members& members);
     /// Clocks from a snapshot: queries at or below its query clock are not answered again.
     void restore(LamportTime last_query_clock);
@@ -29,8 +29,10 @@ public:
     base::Status respond(const QueryEvent& q, base::ByteView payload);
 
     // origin side
-    base::Result<std::uint64_t> start_user(const std::string& name, base::ByteView payload, const QueryParams& params);
-    base::Result<std::uint64_t> start_key_operation(KeyOp op, const std::string& key_base64, std::uint8_t relay_factor);
+    base::Result<std::uint64_t> start_user(const std::string& name, base::ByteView payload,
+                                           const QueryParams& params);
+    base::Result<std::uint64_t> start_key_operation(KeyOp op, const std::string& key_base64,
+                                                    std::uint8_t relay_factor);
     /// Starts the name-conflict vote about this node (memberlist saw another node with our name).
     void start_conflict_vote();
     void handle_response(const wire::SerfQueryResponse& resp);
@@ -40,7 +42,8 @@ public:
 
     void fill_state(wire::SerfPushPull& pp) const { pp.query_ltime = clock_.time(); }
     void merge_state(const wire::SerfPushPull& pp) {
-        if (pp.query_ltime > 0) clock_.witness(pp.query_ltime - 1);
+        if (pp.query_ltime > 0)
+            clock_.witness(pp.query_ltime - 1);
     }
 
     const LamportClock& clock() const { return clock_; }
@@ -49,7 +52,7 @@ public:
     swim::BroadcastQueue& queue() { return queue_; }
     const swim::BroadcastQueue& queue() const { return queue_; }
 
-private:
+  private:
     enum class Kind : std::uint8_t { User, Conflict, Key };
     struct Pending {
         std::uint64_t handle;
@@ -61,8 +64,8 @@ private:
         std::size_t conflict_matching = 0;
     };
 
-    base::Result<std::uint64_t> start(const std::string& name, base::ByteView payload, const QueryParams& params,
-                                      Kind kind, KeyOp key_op);
+    base::Result<std::uint64_t> start(const std::string& name, base::ByteView payload,
+                                      const QueryParams& params, Kind kind, KeyOp key_op);
     base::Status send_response(const QueryEvent& q, const base::Bytes& raw);
     void relay_response(std::uint8_t relay_factor, const swim::Address& dest, const std::string& dest_name,
                         const base::Bytes& raw_response);
@@ -86,4 +89,4 @@ private:
     std::uint64_t next_handle_ = 1;
 };
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

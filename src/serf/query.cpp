@@ -22,7 +22,7 @@ bool regex_search_unanchored(const std::string& expr, const std::string& text) {
         std::regex re(body, flags);
         return std::regex_search(text, re);
     } catch (const std::exception&) {
-        return false;  // invalid expression (or the engine gave up): the filter does not match
+        return false; // invalid expression (or the engine gave up): the filter does not match
     }
 }
 
@@ -36,24 +36,28 @@ bool filters_match(const std::vector<wire::QueryFilter>& filters, const std::str
                     found = true;
                     break;
                 }
-            if (!found) return false;
+            if (!found)
+                return false;
         } else {
             const auto& tag = std::get<wire::FilterTag>(f);
             auto it = tags.find(tag.tag);
             const std::string value = it == tags.end() ? std::string() : it->second;
-            if (!regex_search_unanchored(tag.expr, value)) return false;
+            if (!regex_search_unanchored(tag.expr, value))
+                return false;
         }
     }
     return true;
 }
 
 bool QueryCollector::add_ack(const std::string& from, base::Instant now) {
-    if (!want_acks_ || finished(now)) return false;
+    if (!want_acks_ || finished(now))
+        return false;
     return acks_.insert(from).second;
 }
 
 bool QueryCollector::add_response(const std::string& from, base::Instant now) {
-    if (finished(now)) return false;
+    if (finished(now))
+        return false;
     if (!responses_.insert(from).second) {
         ++duplicates_;
         return false;
@@ -61,4 +65,4 @@ bool QueryCollector::add_response(const std::string& from, base::Instant now) {
     return true;
 }
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -6,15 +6,18 @@
 namespace clusterd::serf {
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+    return s.substr(0, p.size()) == p;
+}
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
-    if (s.empty()) return false;
+    if (s.empty())
+        return false;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-}  // namespace
+} // namespace
 
 void SnapshotState::apply_line(std::string_view line, bool rejoin_after_leave) {
     std::uint64_t v = 0;
@@ -29,19 +32,26 @@ void SnapshotState::apply_line(std::string_view line, bool rejoin_after_leave) {
     } else if (starts_with(line, "not-alive: ")) {
         alive_nodes.erase(std::string(line.substr(11)));
     } else if (starts_with(line, "clock: ")) {
-        if (parse_u64(line.substr(7), v)) last_clock = v;
-        else ++unrecognized_lines;
+        if (parse_u64(line.substr(7), v))
+            last_clock = v;
+        else
+            ++unrecognized_lines;
     } else if (starts_with(line, "event-clock: ")) {
-        if (parse_u64(line.substr(13), v)) last_event_clock = v;
-        else ++unrecognized_lines;
+        if (parse_u64(line.substr(13), v))
+            last_event_clock = v;
+        else
+            ++unrecognized_lines;
     } else if (starts_with(line, "query-clock: ")) {
-        if (parse_u64(line.substr(13), v)) last_query_clock = v;
-        else ++unrecognized_lines;
+        if (parse_u64(line.substr(13), v))
+            last_query_clock = v;
+        else
+            ++unrecognized_lines;
     } else if (starts_with(line, "coordinate: ")) {
         // legacy: coordinates are not persisted any more
     } else if (line == "leave") {
         saw_leave = true;
-        if (rejoin_after_leave) return;
+        if (rejoin_after_leave)
+            return;
         alive_nodes.clear();
         last_clock = 0;
         last_event_clock = 0;
@@ -58,7 +68,8 @@ SnapshotState SnapshotState::replay(std::string_view text, bool rejoin_after_lea
     std::size_t pos = 0;
     while (pos < text.size()) {
         auto nl = text.find('\n', pos);
-        if (nl == std::string_view::npos) break;  // torn last line
+        if (nl == std::string_view::npos)
+            break; // torn last line
         st.apply_line(text.substr(pos, nl - pos), rejoin_after_leave);
         pos = nl + 1;
     }
@@ -67,15 +78,14 @@ SnapshotState SnapshotState::replay(std::string_view text, bool rejoin_after_lea
 
 std::vector<PreviousNode> SnapshotState::previous_nodes() const {
     std::vector<PreviousNode> out;
-    for (const auto& [name, addr] : alive_nodes) out.push_back({name, addr});
+    for (const auto& [name, addr] : alive_nodes)
+        out.push_back({name, addr});
     return out;
 }
 
 SnapshotRecorder::SnapshotRecorder(SnapshotState state, std::size_t file_size, bool rejoin_after_leave,
                                    std::size_t min_compact_size)
-    : state_(std::move(state)),
-      offset_(file_size),
-      rejoin_after_leave_(rejoin_after_leave),
+    : state_(std::move(state)), offset_(file_size), rejoin_after_leave_(rejoin_after_leave),
       min_compact_size_(min_compact_size) {}
 
 void SnapshotRecorder::append(const std::string& line) {
@@ -84,7 +94,8 @@ void SnapshotRecorder::append(const std::string& line) {
 }
 
 void SnapshotRecorder::record_member_event(const MemberEvent& e, LamportTime member_clock_now) {
-    if (leaving_) return;
+    if (leaving_)
+        return;
     if (e.type == EventType::MemberJoin) {
         for (const auto& m : e.members) {
             std::string addr = host_port(m.addr, m.port);
@@ -101,7 +112,8 @@ void SnapshotRecorder::record_member_event(const MemberEvent& e, LamportTime mem
 }
 
 void SnapshotRecorder::update_clock(LamportTime member_clock_now) {
-    if (member_clock_now == 0) return;
+    if (member_clock_now == 0)
+        return;
     LamportTime last_seen = member_clock_now - 1;
     if (last_seen > state_.last_clock) {
         state_.last_clock = last_seen;
@@ -110,20 +122,23 @@ void SnapshotRecorder::update_clock(LamportTime member_clock_now) {
 }
 
 void SnapshotRecorder::record_user_event(LamportTime ltime) {
-    if (leaving_ || ltime <= state_.last_event_clock) return;
+    if (leaving_ || ltime <= state_.last_event_clock)
+        return;
     state_.last_event_clock = ltime;
     append("event-clock: " + std::to_string(ltime) + "\n");
 }
 
 void SnapshotRecorder::record_query(LamportTime ltime) {
-    if (leaving_ || ltime <= state_.last_query_clock) return;
+    if (leaving_ || ltime <= state_.last_query_clock)
+        return;
     state_.last_query_clock = ltime;
     append("query-clock: " + std::to_string(ltime) + "\n");
 }
 
 void SnapshotRecorder::record_leave() {
     leaving_ = true;
-    if (!rejoin_after_leave_) state_.alive_nodes.clear();
+    if (!rejoin_after_leave_)
+        state_.alive_nodes.clear();
     append("leave\n");
 }
 
@@ -140,14 +155,16 @@ std::size_t SnapshotRecorder::max_size() const {
 
 std::string SnapshotRecorder::compact() {
     std::string out;
-    for (const auto& [name, addr] : state_.alive_nodes) out += "alive: " + name + " " + addr + "\n";
+    for (const auto& [name, addr] : state_.alive_nodes)
+        out += "alive: " + name + " " + addr + "\n";
     out += "clock: " + std::to_string(state_.last_clock) + "\n";
     out += "event-clock: " + std::to_string(state_.last_event_clock) + "\n";
     out += "query-clock: " + std::to_string(state_.last_query_clock) + "\n";
-    if (leaving_) out += "leave\n";
+    if (leaving_)
+        out += "leave\n";
     pending_.clear();
     offset_ = out.size();
     return out;
 }
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -18,26 +18,34 @@ bool UserEvents::handle(const wire::SerfUserEvent& msg) {
     clock_.witness(msg.ltime);
     auto verdict = buffer_.record(msg.ltime, msg.name, msg.payload, clock_.time(), min_time_);
     switch (verdict) {
-        case DedupVerdict::New: break;
-        case DedupVerdict::Duplicate: ++core_.stats.user_events_duplicate; return false;
-        case DedupVerdict::TooOld:
-            ++core_.stats.user_events_old;
-            core_.log(Level::Warn, "serf: received old event " + msg.name + " from time " +
-                                       std::to_string(msg.ltime) + " (current: " + std::to_string(clock_.time()) + ")");
-            return false;
-        case DedupVerdict::BeforeMin: return false;
+    case DedupVerdict::New:
+        break;
+    case DedupVerdict::Duplicate:
+        ++core_.stats.user_events_duplicate;
+        return false;
+    case DedupVerdict::TooOld:
+        ++core_.stats.user_events_old;
+        core_.log(Level::Warn, "serf: received old event " + msg.name + " from time " +
+                                   std::to_string(msg.ltime) + " (current: " + std::to_string(clock_.time()) +
+                                   ")");
+        return false;
+    case DedupVerdict::BeforeMin:
+        return false;
     }
     core_.emit(UserEvent{msg.ltime, msg.name, msg.payload, msg.cc});
     return true;
 }
 
-base::Status UserEvents::fire(const std::string& ev_name, base::ByteView payload, bool coalesce, base::Instant t) {
+base::Status UserEvents::fire(const std::string& ev_name, base::ByteView payload, bool coalesce,
+                              base::Instant t) {
     auto st = wire::check_user_event_size(ev_name, payload, core_.config.user_event_size_limit);
-    if (!st) return st;
+    if (!st)
+        return st;
     wire::SerfUserEvent msg{clock_.time(), ev_name, base::Bytes(payload.begin(), payload.end()), coalesce};
     auto raw = wire::encode_serf(msg);
     st = wire::check_encoded_user_event_size(raw.size(), core_.config.user_event_size_limit);
-    if (!st) return st;
+    if (!st)
+        return st;
     clock_.increment();
     handle(msg);
     queue_.queue("", std::move(raw));
@@ -51,12 +59,16 @@ void UserEvents::fill_state(wire::SerfPushPull& pp) const {
 }
 
 void UserEvents::merge_state(const wire::SerfPushPull& pp, bool join, bool raise_min) {
-    if (pp.event_ltime > 0) clock_.witness(pp.event_ltime - 1);
-    if (join && raise_min && pp.event_ltime > min_time_) min_time_ = pp.event_ltime;
+    if (pp.event_ltime > 0)
+        clock_.witness(pp.event_ltime - 1);
+    if (join && raise_min && pp.event_ltime > min_time_)
+        min_time_ = pp.event_ltime;
     for (const auto& slot : pp.events) {
-        if (!slot) continue;
-        for (const auto& e : slot->events) handle(wire::SerfUserEvent{slot->ltime, e.name, e.payload, false});
+        if (!slot)
+            continue;
+        for (const auto& e : slot->events)
+            handle(wire::SerfUserEvent{slot->ltime, e.name, e.payload, false});
     }
 }
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

@@ -13,7 +13,7 @@
 namespace clusterd::serf::detail {
 
 class UserEvents {
-public:
+  public:
     explicit UserEvents(Core& core);
     /// Clocks from a snapshot: events at or below its event clock are not replayed.
     void restore(LamportTime last_event_clock);
@@ -33,7 +33,7 @@ public:
     swim::BroadcastQueue& queue() { return queue_; }
     const swim::BroadcastQueue& queue() const { return queue_; }
 
-private:
+  private:
     Core& core_;
     LamportClock clock_;
     LamportTime min_time_ = 0;
@@ -41,4 +41,4 @@ private:
     swim::BroadcastQueue queue_;
 };
 
-}  // namespace clusterd::serf::detail
+} // namespace clusterd::serf::detail

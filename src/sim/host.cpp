@@ -33,17 +33,20 @@ void EndpointHost::stream_failed(std::uint64_t id, base::Instant now, std::strin
 }
 
 base::Bytes EndpointHost::node_meta(std::size_t limit) {
-    if (meta.size() > limit) return {};
+    if (meta.size() > limit)
+        return {};
     return meta;
 }
 
 void EndpointHost::record(Event::Kind kind, const swim::Node& node) {
     if (!keep_events) {
-        if (on_event) on_event(Event{kind, node.name, node.state, now_});
+        if (on_event)
+            on_event(Event{kind, node.name, node.state, now_});
         return;
     }
     events_.push_back(Event{kind, node.name, node.state, now_});
-    if (on_event) on_event(events_.back());
+    if (on_event)
+        on_event(events_.back());
 }
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

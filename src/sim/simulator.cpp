@@ -7,21 +7,25 @@
 namespace clusterd::sim {
 
 Simulator::Simulator(std::uint64_t seed)
-    : seed_(seed), net_rng_(base::Rng::mix(seed, 0x6e6574ULL)), envelope_(std::make_shared<PlaintextEnvelope>()) {}
+    : seed_(seed), net_rng_(base::Rng::mix(seed, 0x6e6574ULL)),
+      envelope_(std::make_shared<PlaintextEnvelope>()) {}
 
 Simulator::~Simulator() = default;
 
 std::uint64_t Simulator::seed_from_env(std::uint64_t fallback) {
     const char* env = std::getenv("CLUSTERD_SIM_SEED");
-    if (env == nullptr || *env == '\0') return fallback;
+    if (env == nullptr || *env == '\0')
+        return fallback;
     char* end = nullptr;
     const unsigned long long v = std::strtoull(env, &end, 0);
-    if (end == env) return fallback;
+    if (end == env)
+        return fallback;
     return static_cast<std::uint64_t>(v);
 }
 
 swim::Address Simulator::address(std::size_t i) const {
-    return swim::Address{base::Bytes{10, static_cast<std::uint8_t>(i / 62500), static_cast<std::uint8_t>((i / 250) % 250),
+    return swim::Address{base::Bytes{10, static_cast<std::uint8_t>(i / 62500),
+                                     static_cast<std::uint8_t>((i / 250) % 250),
                                      static_cast<std::uint8_t>(i % 250 + 1)},
                          7946};
 }
@@ -41,7 +45,8 @@ std::size_t Simulator::add_node(HostFactory factory, NodeClock clock) {
 
 base::Instant Simulator::local_time(std::size_t i, base::Instant global) const {
     const NodeSlot& s = nodes_[i];
-    if (s.clock_ppm == 0) return s.clock_l0 + (global - s.clock_g0);
+    if (s.clock_ppm == 0)
+        return s.clock_l0 + (global - s.clock_g0);
     const __int128 d = static_cast<__int128>((global - s.clock_g0).count());
     const __int128 skew = d * s.clock_ppm / 1000000;
     return s.clock_l0 + base::Duration(static_cast<std::int64_t>(d + skew));
@@ -49,14 +54,19 @@ base::Instant Simulator::local_time(std::size_t i, base::Instant global) const {
 
 base::Instant Simulator::global_time(std::size_t i, base::Instant local) const {
     const NodeSlot& s = nodes_[i];
-    if (local == base::Instant::max()) return local;
-    if (local <= s.clock_l0) return s.clock_g0;
-    if (s.clock_ppm == 0) return s.clock_g0 + (local - s.clock_l0);
+    if (local == base::Instant::max())
+        return local;
+    if (local <= s.clock_l0)
+        return s.clock_g0;
+    if (s.clock_ppm == 0)
+        return s.clock_g0 + (local - s.clock_l0);
     const __int128 dl = static_cast<__int128>((local - s.clock_l0).count());
     __int128 d = (dl * 1000000 + (1000000 + s.clock_ppm) - 1) / (1000000 + s.clock_ppm);
     auto at = [&](__int128 x) { return s.clock_g0 + base::Duration(static_cast<std::int64_t>(x)); };
-    while (local_time(i, at(d)) < local) ++d;
-    while (d > 0 && local_time(i, at(d - 1)) >= local) --d;
+    while (local_time(i, at(d)) < local)
+        ++d;
+    while (d > 0 && local_time(i, at(d - 1)) >= local)
+        --d;
     return at(d);
 }
 
@@ -65,32 +75,40 @@ void Simulator::set_clock_rate(std::size_t i, std::int64_t ppm) {
     s.clock_l0 = local_now(i);
     s.clock_g0 = now_;
     s.clock_ppm = ppm;
-    s.timer_at = base::Instant::max();  // re-map the pending deadline under the new rate
+    s.timer_at = base::Instant::max(); // re-map the pending deadline under the new rate
     poke(i);
 }
 
-SimHost* Simulator::host(std::size_t i) { return i < nodes_.size() ? nodes_[i].host.get() : nullptr; }
+SimHost* Simulator::host(std::size_t i) {
+    return i < nodes_.size() ? nodes_[i].host.get() : nullptr;
+}
 
 std::optional<std::size_t> Simulator::index_of(const swim::Address& a) const {
     auto it = by_addr_.find(a);
-    if (it == by_addr_.end()) return std::nullopt;
+    if (it == by_addr_.end())
+        return std::nullopt;
     return it->second;
 }
 
-void Simulator::partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b, bool one_way) {
+void Simulator::partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b,
+                          bool one_way) {
     for (std::size_t x : a) {
         for (std::size_t y : b) {
             block(x, y);
-            if (!one_way) block(y, x);
+            if (!one_way)
+                block(y, x);
         }
     }
 }
 
-void Simulator::pause(std::size_t i) { nodes_[i].paused = true; }
+void Simulator::pause(std::size_t i) {
+    nodes_[i].paused = true;
+}
 
 void Simulator::resume(std::size_t i) {
     NodeSlot& s = nodes_[i];
-    if (!s.paused) return;
+    if (!s.paused)
+        return;
     s.paused = false;
     std::vector<Event> held = std::move(s.held);
     s.held.clear();
@@ -113,15 +131,18 @@ void Simulator::crash(std::size_t i) {
 }
 
 void Simulator::restart(std::size_t i, HostFactory factory) {
-    if (nodes_[i].host) crash(i);
+    if (nodes_[i].host)
+        crash(i);
     NodeSlot& s = nodes_[i];
-    if (factory) s.factory = std::move(factory);
+    if (factory)
+        s.factory = std::move(factory);
     s.host = s.factory(i, address(i), base::Rng::mix(base::Rng::mix(seed_, i), s.gen), local_now(i));
     poke(i);
 }
 
 void Simulator::poke(std::size_t i) {
-    if (!nodes_[i].host || nodes_[i].paused) return;
+    if (!nodes_[i].host || nodes_[i].paused)
+        return;
     after_call(i);
 }
 
@@ -131,7 +152,8 @@ void Simulator::push(Event e) {
 }
 
 const LinkFaults& Simulator::link(std::size_t from, std::size_t to) const {
-    if (links_.empty()) return default_link_;
+    if (links_.empty())
+        return default_link_;
     auto it = links_.find({from, to});
     return it == links_.end() ? default_link_ : it->second;
 }
@@ -139,7 +161,9 @@ const LinkFaults& Simulator::link(std::size_t from, std::size_t to) const {
 base::Duration Simulator::latency(std::size_t from, std::size_t to) {
     const LinkFaults& f = link(from, to);
     base::Duration d = f.delay;
-    if (f.jitter.count() > 0) d += base::Duration(static_cast<std::int64_t>(net_rng_.below(static_cast<std::uint64_t>(f.jitter.count()))));
+    if (f.jitter.count() > 0)
+        d += base::Duration(
+            static_cast<std::int64_t>(net_rng_.below(static_cast<std::uint64_t>(f.jitter.count()))));
     return d;
 }
 
@@ -162,14 +186,17 @@ void Simulator::mix(const Event& e) {
 
 void Simulator::after_call(std::size_t i) {
     NodeSlot& s = nodes_[i];
-    if (!s.host) return;
-    while (auto t = s.host->poll_transmit()) send(i, std::move(*t));
+    if (!s.host)
+        return;
+    while (auto t = s.host->poll_transmit())
+        send(i, std::move(*t));
     base::Instant d = global_time(i, s.host->next_deadline());
     if (d == base::Instant::max()) {
         s.timer_at = d;
         return;
     }
-    if (d < now_) d = now_;
+    if (d < now_)
+        d = now_;
     if (d != s.timer_at) {
         s.timer_at = d;
         Event e{};
@@ -231,9 +258,11 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
     fail.at = now_ + timeout;
     fail.why = "i/o timeout";
     push(fail);
-    if (cut(from, *target)) return;
+    if (cut(from, *target))
+        return;
     auto sealed = envelope_of(from).seal_stream(t.msg);
-    if (!sealed) return;
+    if (!sealed)
+        return;
     stats_.bytes_sent += sealed->size();
     Event e{};
     e.at = now_ + latency(from, *target);
@@ -265,94 +294,101 @@ void Simulator::deliver(Event& e) {
                 push(std::move(fail));
             }
         }
-        if (e.kind == EvKind::Packet) stats_.packets_blocked++;
+        if (e.kind == EvKind::Packet)
+            stats_.packets_blocked++;
         return;
     }
     if (s.paused) {
-        if (e.kind != EvKind::Timer) s.held.push_back(std::move(e));
+        if (e.kind != EvKind::Timer)
+            s.held.push_back(std::move(e));
         return;
     }
     events_processed_++;
     SimHost& h = *s.host;
     const base::Instant local = local_now(e.to);
     switch (e.kind) {
-        case EvKind::Timer:
-            if (e.at != s.timer_at) return;  // superseded
-            s.timer_at = base::Instant::max();
-            h.handle_timeout(local);
-            break;
-        case EvKind::Packet: {
-            mix(e);
-            auto msgs = envelope_of(e.to).open_packet(e.data);
-            if (!msgs) {
-                stats_.packets_undecodable++;
-                return;
-            }
-            stats_.packets_delivered++;
-            const swim::Address from = address(e.from);
-            for (const auto& m : *msgs) h.handle_packet(from, m, local);
-            break;
+    case EvKind::Timer:
+        if (e.at != s.timer_at)
+            return; // superseded
+        s.timer_at = base::Instant::max();
+        h.handle_timeout(local);
+        break;
+    case EvKind::Packet: {
+        mix(e);
+        auto msgs = envelope_of(e.to).open_packet(e.data);
+        if (!msgs) {
+            stats_.packets_undecodable++;
+            return;
         }
-        case EvKind::StreamRequest: {
-            mix(e);
-            auto msg = envelope_of(e.to).open_stream(e.data);
-            base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, local)
-                                                  : base::Result<base::Bytes>(msg.error());
-            NodeSlot& req = nodes_[e.from];
-            if (req.host && req.gen == e.from_gen && req.open_streams.count(e.stream)) {
-                Event r{};
-                r.at = now_ + latency(e.to, e.from);
-                r.to = e.from;
-                r.to_gen = req.gen;
-                r.from = e.to;
-                r.stream = e.stream;
-                if (!reply) {
-                    r.kind = EvKind::StreamFail;
-                    r.why = reply.error().message;
+        stats_.packets_delivered++;
+        const swim::Address from = address(e.from);
+        for (const auto& m : *msgs)
+            h.handle_packet(from, m, local);
+        break;
+    }
+    case EvKind::StreamRequest: {
+        mix(e);
+        auto msg = envelope_of(e.to).open_stream(e.data);
+        base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, local)
+                                              : base::Result<base::Bytes>(msg.error());
+        NodeSlot& req = nodes_[e.from];
+        if (req.host && req.gen == e.from_gen && req.open_streams.count(e.stream)) {
+            Event r{};
+            r.at = now_ + latency(e.to, e.from);
+            r.to = e.from;
+            r.to_gen = req.gen;
+            r.from = e.to;
+            r.stream = e.stream;
+            if (!reply) {
+                r.kind = EvKind::StreamFail;
+                r.why = reply.error().message;
+                push(std::move(r));
+            } else if (!cut(e.to, e.from) && reply->empty()) {
+                r.kind = EvKind::StreamReply; // nothing to send back (user message)
+                push(std::move(r));
+            } else if (!cut(e.to, e.from)) {
+                auto sealed = envelope_of(e.to).seal_stream(*reply);
+                if (sealed) {
+                    r.kind = EvKind::StreamReply;
+                    r.data = std::move(*sealed);
                     push(std::move(r));
-                } else if (!cut(e.to, e.from) && reply->empty()) {
-                    r.kind = EvKind::StreamReply;  // nothing to send back (user message)
-                    push(std::move(r));
-                } else if (!cut(e.to, e.from)) {
-                    auto sealed = envelope_of(e.to).seal_stream(*reply);
-                    if (sealed) {
-                        r.kind = EvKind::StreamReply;
-                        r.data = std::move(*sealed);
-                        push(std::move(r));
-                    }
                 }
             }
+        }
+        break;
+    }
+    case EvKind::StreamReply: {
+        auto it = s.open_streams.find(e.stream);
+        if (it == s.open_streams.end())
+            return;
+        s.open_streams.erase(it);
+        mix(e);
+        if (e.data.empty()) {
+            h.handle_stream_reply(e.stream, e.data, local);
             break;
         }
-        case EvKind::StreamReply: {
-            auto it = s.open_streams.find(e.stream);
-            if (it == s.open_streams.end()) return;
-            s.open_streams.erase(it);
-            mix(e);
-            if (e.data.empty()) {
-                h.handle_stream_reply(e.stream, e.data, local);
-                break;
-            }
-            auto msg = envelope_of(e.to).open_stream(e.data);
-            if (!msg) {
-                stats_.streams_failed++;
-                h.stream_failed(e.stream, local, msg.error().message);
-            } else {
-                h.handle_stream_reply(e.stream, *msg, local);
-            }
-            break;
-        }
-        case EvKind::StreamFail: {
-            auto it = s.open_streams.find(e.stream);
-            if (it == s.open_streams.end()) return;
-            s.open_streams.erase(it);
+        auto msg = envelope_of(e.to).open_stream(e.data);
+        if (!msg) {
             stats_.streams_failed++;
-            h.stream_failed(e.stream, local, e.why);
-            break;
+            h.stream_failed(e.stream, local, msg.error().message);
+        } else {
+            h.handle_stream_reply(e.stream, *msg, local);
         }
+        break;
+    }
+    case EvKind::StreamFail: {
+        auto it = s.open_streams.find(e.stream);
+        if (it == s.open_streams.end())
+            return;
+        s.open_streams.erase(it);
+        stats_.streams_failed++;
+        h.stream_failed(e.stream, local, e.why);
+        break;
+    }
     }
     after_call(e.to);
-    if (on_step) on_step(e.to);
+    if (on_step)
+        on_step(e.to);
 }
 
 void Simulator::run_until(base::Instant t) {
@@ -362,18 +398,23 @@ void Simulator::run_until(base::Instant t) {
         now_ = e.at;
         deliver(e);
     }
-    if (t > now_) now_ = t;
+    if (t > now_)
+        now_ = t;
 }
 
-bool Simulator::run_until(const std::function<bool()>& done, base::Duration limit, base::Duration check_every) {
+bool Simulator::run_until(const std::function<bool()>& done, base::Duration limit,
+                          base::Duration check_every) {
     const base::Instant end = now_ + limit;
     while (true) {
-        if (done()) return true;
-        if (now_ >= end) return false;
+        if (done())
+            return true;
+        if (now_ >= end)
+            return false;
         base::Instant next = now_ + check_every;
-        if (next > end) next = end;
+        if (next > end)
+            next = end;
         run_until(next);
     }
 }
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

@@ -4,13 +4,14 @@
 namespace clusterd::sim {
 
 namespace {
-constexpr std::size_t kEncryptOverheadV1 = 1 + 12 + 16;  // version byte, nonce, GCM tag
+constexpr std::size_t kEncryptOverheadV1 = 1 + 12 + 16; // version byte, nonce, GCM tag
 }
 
 WireEnvelope::WireEnvelope(std::shared_ptr<wire::Keyring> keyring, bool compress, std::uint64_t nonce_seed)
     : keyring_(std::move(keyring)), compress_(compress), rng_(std::make_shared<base::Rng>(nonce_seed)) {
     nonce_ = [rng = rng_](std::span<std::uint8_t> out) {
-        for (auto& b : out) b = static_cast<std::uint8_t>(rng->next());
+        for (auto& b : out)
+            b = static_cast<std::uint8_t>(rng->next());
     };
 }
 
@@ -33,6 +34,8 @@ base::Result<base::Bytes> WireEnvelope::open_stream(base::ByteView frame) {
     return wire::open_stream(frame, keyring_.get(), encrypted());
 }
 
-std::size_t WireEnvelope::packet_overhead() const { return encrypted() ? kEncryptOverheadV1 : 0; }
+std::size_t WireEnvelope::packet_overhead() const {
+    return encrypted() ? kEncryptOverheadV1 : 0;
+}
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

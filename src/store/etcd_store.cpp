@@ -10,13 +10,13 @@
 //                      so etcd deletes a dead node's row by itself
 // Register is read, then a txn that puts only if the key's mod_revision is still the one read
 // (or the key is still absent): the conflict check and the write are one atomic step.
+#include <array>
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
-#include <array>
 #include <charconv>
 #include <optional>
 
@@ -31,7 +31,7 @@ using discovery::StoreResult;
 using etcd::HttpResponse;
 using etcd::Kv;
 
-constexpr int kWriteAttempts = 5;  ///< txn retries when another writer changed the key in between
+constexpr int kWriteAttempts = 5; ///< txn retries when another writer changed the key in between
 
 bool parse_i64(const std::string& s, std::int64_t& out) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -48,12 +48,13 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     etcd::ResponseParser parser;
     std::string request;
     std::array<char, 16384> buf{};
-    std::string error;  ///< "" when the answer was read
+    std::string error; ///< "" when the answer was read
     bool timed_out = false;
     bool finished = false;
 
     void finish(std::string why) {
-        if (finished) return;
+        if (finished)
+            return;
         finished = true;
         error = std::move(why);
         timer.cancel();
@@ -63,7 +64,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
         auto self = shared_from_this();
         timer.expires_after(deadline);
         timer.async_wait([self](const asio::error_code& ec) {
-            if (ec || self->finished) return;
+            if (ec || self->finished)
+                return;
             self->timed_out = true;
             self->resolver.cancel();
             asio::error_code ignored;
@@ -73,18 +75,22 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
             send();
             return;
         }
-        resolver.async_resolve(ep.host, std::to_string(ep.port),
-                               [self](const asio::error_code& ec, const asio::ip::tcp::resolver::results_type& rs) {
-                                   if (ec) return self->finish("cannot resolve: " + ec.message());
-                                   self->connect(rs);
-                               });
+        resolver.async_resolve(
+            ep.host, std::to_string(ep.port),
+            [self](const asio::error_code& ec, const asio::ip::tcp::resolver::results_type& rs) {
+                if (ec)
+                    return self->finish("cannot resolve: " + ec.message());
+                self->connect(rs);
+            });
     }
 
     void connect(const asio::ip::tcp::resolver::results_type& rs) {
-        if (timed_out) return finish("timed out");  // the deadline fired between two steps
+        if (timed_out)
+            return finish("timed out"); // the deadline fired between two steps
         auto self = shared_from_this();
         asio::async_connect(sock, rs, [self](const asio::error_code& ec, const asio::ip::tcp::endpoint&) {
-            if (ec) return self->finish("connect: " + ec.message());
+            if (ec)
+                return self->finish("connect: " + ec.message());
             asio::error_code ignored;
             self->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
             self->send();
@@ -92,25 +98,33 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     }
 
     void send() {
-        if (timed_out) return finish("timed out");  // the deadline fired between two steps
+        if (timed_out)
+            return finish("timed out"); // the deadline fired between two steps
         auto self = shared_from_this();
         asio::async_write(sock, asio::buffer(request), [self](const asio::error_code& ec, std::size_t) {
-            if (ec) return self->finish("sending: " + ec.message());
+            if (ec)
+                return self->finish("sending: " + ec.message());
             self->receive();
         });
     }
 
     void receive() {
-        if (timed_out) return finish("timed out");  // the deadline fired between two steps
+        if (timed_out)
+            return finish("timed out"); // the deadline fired between two steps
         auto self = shared_from_this();
         sock.async_read_some(asio::buffer(buf), [self](const asio::error_code& ec, std::size_t n) {
             using State = etcd::ResponseParser::State;
             State st = self->parser.state();
-            if (n > 0) st = self->parser.feed(self->buf.data(), n);
-            if (st == State::NeedMore && ec == asio::error::eof) st = self->parser.finish();
-            if (st == State::Done) return self->finish("");
-            if (st == State::Failed) return self->finish(self->parser.error());
-            if (ec) return self->finish("reading: " + ec.message());
+            if (n > 0)
+                st = self->parser.feed(self->buf.data(), n);
+            if (st == State::NeedMore && ec == asio::error::eof)
+                st = self->parser.finish();
+            if (st == State::Done)
+                return self->finish("");
+            if (st == State::Failed)
+                return self->finish(self->parser.error());
+            if (ec)
+                return self->finish("reading: " + ec.message());
             self->receive();
         });
     }
@@ -118,7 +132,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 
 /// HTTP/1.1 to a list of endpoints with failover; one kept-alive connection.
 class Client {
-public:
+  public:
     Client(std::vector<etcd::Endpoint> eps, std::chrono::milliseconds deadline)
         : eps_(std::move(eps)), deadline_(deadline) {}
 
@@ -130,8 +144,10 @@ public:
             const std::size_t idx = (current_ + k) % eps_.size();
             auto r = exchange(idx, etcd::http_post(eps_[idx], path, body));
             std::string why;
-            if (!r) why = r.error().message;
-            else if (r->status >= 500) why = etcd::http_error(*r).message;
+            if (!r)
+                why = r.error().message;
+            else if (r->status >= 500)
+                why = etcd::http_error(*r).message;
             if (why.empty()) {
                 current_ = idx;
                 return r;
@@ -142,12 +158,13 @@ public:
         return base::make_error("etcd", eps_.size() == 1 ? tried : "no endpoint answered (" + tried + ")");
     }
 
-private:
+  private:
     base::Result<HttpResponse> exchange(std::size_t idx, const std::string& request) {
         const bool reuse = idle_.has_value() && idle_idx_ == idx;
         auto ex = std::make_shared<Exchange>(io_);
         ex->request = request;
-        if (reuse) ex->sock = std::move(*idle_);
+        if (reuse)
+            ex->sock = std::move(*idle_);
         idle_.reset();
         run(ex, idx, reuse);
         if (reuse && !ex->error.empty() && !ex->timed_out && !ex->parser.started()) {
@@ -158,10 +175,12 @@ private:
         }
         if (ex->timed_out) {
             const auto ms = deadline_.count();
-            return base::make_error("etcd", "no answer within " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
-                                                                                  : std::to_string(ms) + " ms"));
+            return base::make_error("etcd",
+                                    "no answer within " + (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s"
+                                                                          : std::to_string(ms) + " ms"));
         }
-        if (!ex->error.empty()) return base::make_error("etcd", ex->error);
+        if (!ex->error.empty())
+            return base::make_error("etcd", ex->error);
         HttpResponse resp = ex->parser.response();
         if (resp.keep_alive) {
             idle_.emplace(std::move(ex->sock));
@@ -185,7 +204,7 @@ private:
 };
 
 class Etcd final : public Backend {
-public:
+  public:
     Etcd(etcd::EtcdUrl url, std::string shown, std::chrono::milliseconds deadline)
         : url_(std::move(url)), shown_(std::move(shown)), client_(url_.endpoints, deadline) {}
 
@@ -197,9 +216,11 @@ public:
             const std::string key = url_.node_key(row.name);
             for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
                 auto lease = ensure_lease(ttl_s);
-                if (!lease) return failed(lease.error());
+                if (!lease)
+                    return failed(lease.error());
                 auto cur = get(key);
-                if (!cur) return failed(cur.error());
+                if (!cur)
+                    return failed(cur.error());
                 discovery::Row out = row;
                 std::int64_t rev = 0;
                 if (cur->has_value()) {
@@ -217,18 +238,22 @@ public:
                     if (old.address == row.address && parse_i64(old.created_ms, created))
                         out.created = discovery::from_ms(created);
                 }
-                auto resp = client_.post("/v3/kv/txn", etcd::put_if_request(key, etcd::encode_row(out), *lease, rev));
-                if (!resp) return failed(resp.error());
+                auto resp =
+                    client_.post("/v3/kv/txn", etcd::put_if_request(key, etcd::encode_row(out), *lease, rev));
+                if (!resp)
+                    return failed(resp.error());
                 if (resp->status / 100 != 2) {
-                    if (etcd::lease_not_found(*resp)) {  // expired between keepalive and put
+                    if (etcd::lease_not_found(*resp)) { // expired between keepalive and put
                         lease_id_ = 0;
                         continue;
                     }
                     return failed(etcd::http_error(*resp));
                 }
                 auto txn = etcd::decode_txn(resp->body);
-                if (!txn) return failed(txn.error());
-                if (txn->succeeded) return StoreResult{};
+                if (!txn)
+                    return failed(txn.error());
+                if (txn->succeeded)
+                    return StoreResult{};
                 // Another writer changed the key since it was read: read it again.
             }
             return failed(base::make_error("etcd", "the row kept changing under other writers"));
@@ -238,7 +263,8 @@ public:
     StoreResult list() override {
         return run("listing nodes", [&]() -> StoreResult {
             auto kvs = range_prefix();
-            if (!kvs) return failed(kvs.error());
+            if (!kvs)
+                return failed(kvs.error());
             StoreResult r;
             r.rows = etcd::rows_of(url_.nodes_prefix(), *kvs);
             return r;
@@ -250,21 +276,28 @@ public:
             const std::string key = url_.node_key(name);
             if (address.empty()) {
                 auto resp = call("/v3/kv/deleterange", etcd::delete_request(key));
-                if (!resp) return failed(resp.error());
+                if (!resp)
+                    return failed(resp.error());
                 return StoreResult{};
             }
             for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
                 auto cur = get(key);
-                if (!cur) return failed(cur.error());
-                if (!cur->has_value()) return StoreResult{};
+                if (!cur)
+                    return failed(cur.error());
+                if (!cur->has_value())
+                    return StoreResult{};
                 const Kv& kv = **cur;
-                if (etcd::decode_row(name, kv.value).address != address) return StoreResult{};
+                if (etcd::decode_row(name, kv.value).address != address)
+                    return StoreResult{};
                 auto resp = call("/v3/kv/txn", etcd::delete_if_request(key, kv.mod_revision));
-                if (!resp) return failed(resp.error());
+                if (!resp)
+                    return failed(resp.error());
                 auto txn = etcd::decode_txn(resp->body);
-                if (!txn) return failed(txn.error());
+                if (!txn)
+                    return failed(txn.error());
                 // The lease is left to expire: other keys may share it, and revoking would delete them.
-                if (txn->succeeded) return StoreResult{};
+                if (txn->succeeded)
+                    return StoreResult{};
             }
             return failed(base::make_error("etcd", "the row kept changing under other writers"));
         });
@@ -276,22 +309,27 @@ public:
         // stays.
         return run("pruning expired rows", [&]() -> StoreResult {
             auto kvs = range_prefix();
-            if (!kvs) return failed(kvs.error());
+            if (!kvs)
+                return failed(kvs.error());
             for (const auto& kv : *kvs) {
-                if (kv.key.rfind(url_.nodes_prefix(), 0) != 0) continue;
+                if (kv.key.rfind(url_.nodes_prefix(), 0) != 0)
+                    continue;
                 const auto row = etcd::decode_row(kv.key.substr(url_.nodes_prefix().size()), kv.value);
                 std::int64_t expires = 0;
-                if (!parse_i64(row.expires_ms, expires) || expires > discovery::to_ms(now)) continue;
+                if (!parse_i64(row.expires_ms, expires) || expires > discovery::to_ms(now))
+                    continue;
                 auto resp = call("/v3/kv/txn", etcd::delete_if_request(kv.key, kv.mod_revision));
-                if (!resp) return failed(resp.error());
+                if (!resp)
+                    return failed(resp.error());
                 auto txn = etcd::decode_txn(resp->body);
-                if (!txn) return failed(txn.error());
+                if (!txn)
+                    return failed(txn.error());
             }
             return StoreResult{};
         });
     }
 
-private:
+  private:
     static StoreResult failed(const base::Error& e) {
         StoreResult r;
         r.status = e;
@@ -299,16 +337,18 @@ private:
     }
 
     /// Schema check first (once, and again after any error), then `fn`; errors get one prefix.
-    template <typename Fn>
-    StoreResult run(const char* what, Fn&& fn) {
+    template <typename Fn> StoreResult run(const char* what, Fn&& fn) {
         StoreResult r;
         if (!schema_ok_) {
-            if (auto st = ensure_schema(); !st) r.status = st.error();
+            if (auto st = ensure_schema(); !st)
+                r.status = st.error();
         }
-        if (r.status) r = fn();
+        if (r.status)
+            r = fn();
         if (!r.status) {
             schema_ok_ = false;
-            r.status = base::make_error("datastore", "etcd " + std::string(what) + ": " + r.status.error().message);
+            r.status =
+                base::make_error("datastore", "etcd " + std::string(what) + ": " + r.status.error().message);
         }
         return r;
     }
@@ -316,22 +356,27 @@ private:
     /// A POST whose answer must be 2xx.
     base::Result<HttpResponse> call(const std::string& path, const std::string& body) {
         auto resp = client_.post(path, body);
-        if (!resp) return resp.error();
-        if (resp->status / 100 != 2) return etcd::http_error(*resp);
+        if (!resp)
+            return resp.error();
+        if (resp->status / 100 != 2)
+            return etcd::http_error(*resp);
         return resp;
     }
 
     base::Status ensure_schema() {
         const std::string version = std::to_string(etcd::kSchemaVersion);
         auto resp = call("/v3/kv/txn", etcd::put_if_request(url_.schema_key(), version, 0, 0));
-        if (!resp) return resp.error();
+        if (!resp)
+            return resp.error();
         auto txn = etcd::decode_txn(resp->body);
-        if (!txn) return txn.error();
+        if (!txn)
+            return txn.error();
         if (!txn->succeeded) {
             const std::string found = txn->kvs.empty() ? "" : txn->kvs.front().value;
             if (found != version) {
                 std::string shown;
-                for (char c : found.substr(0, 40)) shown += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+                for (char c : found.substr(0, 40))
+                    shown += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
                 return base::make_error("etcd", shown_ + ": schema version '" + shown +
                                                     "' is not the one this clusterd uses (" + version + ")");
             }
@@ -344,20 +389,25 @@ private:
     base::Result<std::int64_t> ensure_lease(std::int64_t ttl_s) {
         if (lease_id_ != 0 && lease_ttl_ == ttl_s) {
             auto resp = client_.post("/v3/lease/keepalive", etcd::lease_id_request(lease_id_));
-            if (!resp) return resp.error();
+            if (!resp)
+                return resp.error();
             if (resp->status / 100 == 2) {
                 auto ttl = etcd::decode_keepalive(resp->body);
-                if (!ttl) return ttl.error();
-                if (*ttl > 0) return lease_id_;
+                if (!ttl)
+                    return ttl.error();
+                if (*ttl > 0)
+                    return lease_id_;
             } else if (!etcd::lease_not_found(*resp)) {
                 return etcd::http_error(*resp);
             }
-            lease_id_ = 0;  // expired (etcd was unreachable for longer than the TTL): a new one
+            lease_id_ = 0; // expired (etcd was unreachable for longer than the TTL): a new one
         }
         auto resp = call("/v3/lease/grant", etcd::lease_grant_request(ttl_s));
-        if (!resp) return resp.error();
+        if (!resp)
+            return resp.error();
         auto id = etcd::decode_lease_grant(resp->body);
-        if (!id) return id.error();
+        if (!id)
+            return id.error();
         lease_id_ = *id;
         lease_ttl_ = ttl_s;
         return lease_id_;
@@ -365,18 +415,22 @@ private:
 
     base::Result<std::optional<Kv>> get(const std::string& key) {
         auto resp = call("/v3/kv/range", etcd::range_request(key));
-        if (!resp) return resp.error();
+        if (!resp)
+            return resp.error();
         auto kvs = etcd::decode_range(resp->body);
-        if (!kvs) return kvs.error();
+        if (!kvs)
+            return kvs.error();
         for (auto& kv : *kvs)
-            if (kv.key == key) return std::optional<Kv>(std::move(kv));
+            if (kv.key == key)
+                return std::optional<Kv>(std::move(kv));
         return std::optional<Kv>();
     }
 
     base::Result<std::vector<Kv>> range_prefix() {
         const std::string p = url_.nodes_prefix();
         auto resp = call("/v3/kv/range", etcd::range_request(p, etcd::prefix_end(p)));
-        if (!resp) return resp.error();
+        if (!resp)
+            return resp.error();
         return etcd::decode_range(resp->body);
     }
 
@@ -388,11 +442,12 @@ private:
     std::int64_t lease_ttl_ = 0;
 };
 
-}  // namespace
+} // namespace
 
 std::unique_ptr<discovery::Store> make_etcd_store(asio::io_context& io, const etcd::EtcdUrl& url,
-                                                  const std::string& shown, std::chrono::milliseconds deadline) {
+                                                  const std::string& shown,
+                                                  std::chrono::milliseconds deadline) {
     return std::make_unique<WorkerStore>(io, shown, std::make_unique<Etcd>(url, shown, deadline));
 }
 
-}  // namespace clusterd::store
+} // namespace clusterd::store

@@ -24,7 +24,7 @@ constexpr int kSchemaVersion = 1;
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7946014)";
 
 class Result {
-public:
+  public:
     explicit Result(PGresult* r) : r_(r) {}
     ~Result() { PQclear(r_); }
     Result(const Result&) = delete;
@@ -35,12 +35,12 @@ public:
         return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     }
 
-private:
+  private:
     PGresult* r_;
 };
 
 class Pg final : public Backend {
-public:
+  public:
     Pg(std::string conninfo, std::string shown) : conninfo_(std::move(conninfo)), shown_(std::move(shown)) {}
     ~Pg() override { close(); }
     Pg(const Pg&) = delete;
@@ -57,21 +57,26 @@ public:
             // One statement: insert, or update a row of the same address or an expired one. No
             // row back means a live row of this name has another address: a conflict.
             Result up(exec(
-                "INSERT INTO clusterd_nodes(name, address, protocol_min, protocol_max, created_ms, last_seen_ms, "
+                "INSERT INTO clusterd_nodes(name, address, protocol_min, protocol_max, created_ms, "
+                "last_seen_ms, "
                 "expires_ms) VALUES ($1, $2, $3::int, $4::int, $5::bigint, $6::bigint, $7::bigint) "
                 "ON CONFLICT (name) DO UPDATE SET "
-                "created_ms = CASE WHEN clusterd_nodes.address = EXCLUDED.address THEN clusterd_nodes.created_ms "
-                "ELSE EXCLUDED.created_ms END, address = EXCLUDED.address, protocol_min = EXCLUDED.protocol_min, "
+                "created_ms = CASE WHEN clusterd_nodes.address = EXCLUDED.address THEN "
+                "clusterd_nodes.created_ms "
+                "ELSE EXCLUDED.created_ms END, address = EXCLUDED.address, protocol_min = "
+                "EXCLUDED.protocol_min, "
                 "protocol_max = EXCLUDED.protocol_max, last_seen_ms = EXCLUDED.last_seen_ms, "
                 "expires_ms = EXCLUDED.expires_ms "
                 "WHERE clusterd_nodes.address = EXCLUDED.address OR clusterd_nodes.expires_ms <= $8::bigint "
                 "RETURNING name",
                 {row.name, row.address, pmin, pmax, created, seen, expires, at}));
-            if (!up.ok()) return failed("writing the node row");
+            if (!up.ok())
+                return failed("writing the node row");
             StoreResult r;
             if (PQntuples(up.get()) == 0) {
                 Result sel(exec("SELECT address FROM clusterd_nodes WHERE name = $1", {row.name}));
-                if (!sel.ok()) return failed("reading the node row");
+                if (!sel.ok())
+                    return failed("reading the node row");
                 r.conflict = true;
                 r.conflict_address = PQntuples(sel.get()) > 0 ? PQgetvalue(sel.get(), 0, 0) : "";
             }
@@ -84,13 +89,16 @@ public:
             Result sel(exec("SELECT name, address, protocol_min::text, protocol_max::text, created_ms::text, "
                             "last_seen_ms::text, expires_ms::text FROM clusterd_nodes",
                             {}));
-            if (!sel.ok()) return failed("listing nodes");
+            if (!sel.ok())
+                return failed("listing nodes");
             StoreResult r;
             for (int i = 0; i < PQntuples(sel.get()); ++i) {
                 discovery::StoredRow row;
-                std::string* cols[] = {&row.name,       &row.address,      &row.protocol_min, &row.protocol_max,
-                                       &row.created_ms, &row.last_seen_ms, &row.expires_ms};
-                for (int c = 0; c < 7; ++c) *cols[c] = PQgetvalue(sel.get(), i, c);
+                std::string* cols[] = {&row.name,         &row.address,    &row.protocol_min,
+                                       &row.protocol_max, &row.created_ms, &row.last_seen_ms,
+                                       &row.expires_ms};
+                for (int c = 0; c < 7; ++c)
+                    *cols[c] = PQgetvalue(sel.get(), i, c);
                 r.rows.push_back(std::move(row));
             }
             return r;
@@ -99,8 +107,10 @@ public:
 
     StoreResult remove(const std::string& name, const std::string& address) override {
         return run([&]() -> StoreResult {
-            Result del(exec("DELETE FROM clusterd_nodes WHERE name = $1 AND ($2 = '' OR address = $2)", {name, address}));
-            if (!del.ok()) return failed("deleting a node row");
+            Result del(exec("DELETE FROM clusterd_nodes WHERE name = $1 AND ($2 = '' OR address = $2)",
+                            {name, address}));
+            if (!del.ok())
+                return failed("deleting a node row");
             return StoreResult{};
         });
     }
@@ -109,22 +119,26 @@ public:
         return run([&]() -> StoreResult {
             Result del(exec("DELETE FROM clusterd_nodes WHERE expires_ms <= $1::bigint",
                             {std::to_string(discovery::to_ms(now))}));
-            if (!del.ok()) return failed("pruning expired rows");
+            if (!del.ok())
+                return failed("pruning expired rows");
             return StoreResult{};
         });
     }
 
-private:
+  private:
     void close() {
-        if (conn_ != nullptr) PQfinish(conn_);
+        if (conn_ != nullptr)
+            PQfinish(conn_);
         conn_ = nullptr;
     }
 
     std::string last_error() const {
         std::string m = conn_ != nullptr ? PQerrorMessage(conn_) : "no connection";
-        while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+        while (!m.empty() && (m.back() == '\n' || m.back() == ' '))
+            m.pop_back();
         for (auto& c : m)
-            if (c == '\n') c = ' ';
+            if (c == '\n')
+                c = ' ';
         return m;
     }
 
@@ -138,35 +152,41 @@ private:
     PGresult* exec(const char* sql, const std::vector<std::string>& params) {
         std::vector<const char*> values;
         values.reserve(params.size());
-        for (const auto& p : params) values.push_back(p.c_str());
+        for (const auto& p : params)
+            values.push_back(p.c_str());
         return PQexecParams(conn_, sql, static_cast<int>(values.size()), nullptr,
                             values.empty() ? nullptr : values.data(), nullptr, nullptr, 0);
     }
 
     base::Status open() {
-        if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return base::ok_status();
+        if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK)
+            return base::ok_status();
         close();
         conn_ = PQconnectdb(conninfo_.c_str());
         if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-            auto e = base::make_error("datastore", "postgres cannot connect to " + shown_ + ": " + last_error());
+            auto e =
+                base::make_error("datastore", "postgres cannot connect to " + shown_ + ": " + last_error());
             close();
             return e;
         }
         // Schema on first use, serialised between nodes by an advisory lock.
         Result begin(exec("BEGIN", {}));
         Result lock(exec(kSchemaLock, {}));
-        Result create(exec("CREATE TABLE IF NOT EXISTS clusterd_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)", {}));
+        Result create(
+            exec("CREATE TABLE IF NOT EXISTS clusterd_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)", {}));
         Result version_row(exec("INSERT INTO clusterd_meta(key, value) VALUES ('schema_version', $1) "
                                 "ON CONFLICT (key) DO NOTHING",
                                 {std::to_string(kSchemaVersion)}));
-        Result nodes(exec("CREATE TABLE IF NOT EXISTS clusterd_nodes(name TEXT PRIMARY KEY, address TEXT NOT NULL, "
-                          "protocol_min INTEGER NOT NULL, protocol_max INTEGER NOT NULL, created_ms BIGINT NOT NULL, "
-                          "last_seen_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL)",
-                          {}));
-        Result index(exec("CREATE INDEX IF NOT EXISTS clusterd_nodes_expires ON clusterd_nodes(expires_ms)", {}));
+        Result nodes(
+            exec("CREATE TABLE IF NOT EXISTS clusterd_nodes(name TEXT PRIMARY KEY, address TEXT NOT NULL, "
+                 "protocol_min INTEGER NOT NULL, protocol_max INTEGER NOT NULL, created_ms BIGINT NOT NULL, "
+                 "last_seen_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL)",
+                 {}));
+        Result index(
+            exec("CREATE INDEX IF NOT EXISTS clusterd_nodes_expires ON clusterd_nodes(expires_ms)", {}));
         Result version(exec("SELECT value FROM clusterd_meta WHERE key = 'schema_version'", {}));
-        const bool all_ok = begin.ok() && lock.ok() && create.ok() && version_row.ok() && nodes.ok() && index.ok() &&
-                            version.ok();
+        const bool all_ok = begin.ok() && lock.ok() && create.ok() && version_row.ok() && nodes.ok() &&
+                            index.ok() && version.ok();
         if (!all_ok) {
             auto e = base::make_error("datastore", "postgres creating the schema: " + last_error());
             close();
@@ -189,8 +209,7 @@ private:
         return base::ok_status();
     }
 
-    template <typename Fn>
-    StoreResult run(Fn&& fn) {
+    template <typename Fn> StoreResult run(Fn&& fn) {
         if (auto st = open(); !st) {
             StoreResult r;
             r.status = st.error();
@@ -198,7 +217,8 @@ private:
         }
         failed_ = false;
         StoreResult r = fn();
-        if (failed_) close();  // reconnect on the next request
+        if (failed_)
+            close(); // reconnect on the next request
         return r;
     }
 
@@ -208,7 +228,7 @@ private:
     bool failed_ = false;
 };
 
-}  // namespace
+} // namespace
 
 std::unique_ptr<discovery::Store> make_postgres_store(asio::io_context& io, const std::string& url,
                                                       const std::string& shown) {
@@ -219,4 +239,4 @@ std::unique_ptr<discovery::Store> make_postgres_store(asio::io_context& io, cons
     return std::make_unique<WorkerStore>(io, shown, std::make_unique<Pg>(conninfo, shown));
 }
 
-}  // namespace clusterd::store
+} // namespace clusterd::store

@@ -24,40 +24,46 @@ using discovery::StoreResult;
 constexpr int kBusyTimeoutMs = 5000;
 
 class Db final : public Backend {
-public:
+  public:
     explicit Db(std::string path) : path_(std::move(path)) {}
     ~Db() override { close(); }
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
 
     void close() {
-        if (db_ != nullptr) sqlite3_close_v2(db_);
+        if (db_ != nullptr)
+            sqlite3_close_v2(db_);
         db_ = nullptr;
     }
 
     base::Status open() {
-        if (db_ != nullptr) return base::ok_status();
+        if (db_ != nullptr)
+            return base::ok_status();
         // Create the file with mode 0600 before SQLite does (SQLite would use 0644); the -wal
         // and -shm files SQLite makes next to it take the same mode.
         const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return fail_errno("cannot open " + path_);
+        if (fd < 0)
+            return fail_errno("cannot open " + path_);
         ::close(fd);
-        if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+            SQLITE_OK) {
             auto e = error("cannot open " + path_);
             close();
             return e;
         }
         sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-        if (auto st = exec("PRAGMA journal_mode=WAL"); !st) return reset(st);
-        if (auto st = exec("PRAGMA synchronous=NORMAL"); !st) return reset(st);
-        if (auto st = schema(); !st) return reset(st);
+        if (auto st = exec("PRAGMA journal_mode=WAL"); !st)
+            return reset(st);
+        if (auto st = exec("PRAGMA synchronous=NORMAL"); !st)
+            return reset(st);
+        if (auto st = schema(); !st)
+            return reset(st);
         return base::ok_status();
     }
 
     /// Runs `fn` on an open connection; on an error the connection is closed so that the next
     /// request opens it afresh (the file may have been replaced or its directory remounted).
-    template <typename Fn>
-    StoreResult run(Fn&& fn) {
+    template <typename Fn> StoreResult run(Fn&& fn) {
         StoreResult r;
         if (auto st = open(); !st) {
             r.status = st.error();
@@ -74,10 +80,14 @@ public:
     StoreResult register_row(const discovery::Row& row, base::Instant now) override {
         return run([&] {
             StoreResult r;
-            if (auto st = exec("BEGIN IMMEDIATE"); !st) return failed(st);
-            auto sel = prepare("SELECT address, expires_ms, typeof(expires_ms) FROM clusterd_nodes WHERE name = ?1");
-            if (!sel) return failed(sel.error());
-            sqlite3_bind_text(sel->get(), 1, row.name.c_str(), static_cast<int>(row.name.size()), SQLITE_TRANSIENT);
+            if (auto st = exec("BEGIN IMMEDIATE"); !st)
+                return failed(st);
+            auto sel =
+                prepare("SELECT address, expires_ms, typeof(expires_ms) FROM clusterd_nodes WHERE name = ?1");
+            if (!sel)
+                return failed(sel.error());
+            sqlite3_bind_text(sel->get(), 1, row.name.c_str(), static_cast<int>(row.name.size()),
+                              SQLITE_TRANSIENT);
             int rc = sqlite3_step(sel->get());
             if (rc == SQLITE_ROW) {
                 const std::string addr = text(sel->get(), 0);
@@ -93,26 +103,32 @@ public:
                 return failed(error("reading the node row"));
             }
             sel->reset();
-            auto up = prepare(
-                "INSERT INTO clusterd_nodes(name, address, protocol_min, protocol_max, created_ms, last_seen_ms, "
-                "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
-                "created_ms = CASE WHEN clusterd_nodes.address = excluded.address "
-                "AND typeof(clusterd_nodes.created_ms) = 'integer' THEN clusterd_nodes.created_ms "
-                "ELSE excluded.created_ms END, address = excluded.address, protocol_min = excluded.protocol_min, "
-                "protocol_max = excluded.protocol_max, last_seen_ms = excluded.last_seen_ms, "
-                "expires_ms = excluded.expires_ms");
-            if (!up) return failed(up.error());
+            auto up =
+                prepare("INSERT INTO clusterd_nodes(name, address, protocol_min, protocol_max, created_ms, "
+                        "last_seen_ms, "
+                        "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
+                        "created_ms = CASE WHEN clusterd_nodes.address = excluded.address "
+                        "AND typeof(clusterd_nodes.created_ms) = 'integer' THEN clusterd_nodes.created_ms "
+                        "ELSE excluded.created_ms END, address = excluded.address, protocol_min = "
+                        "excluded.protocol_min, "
+                        "protocol_max = excluded.protocol_max, last_seen_ms = excluded.last_seen_ms, "
+                        "expires_ms = excluded.expires_ms");
+            if (!up)
+                return failed(up.error());
             sqlite3_stmt* s = up->get();
             sqlite3_bind_text(s, 1, row.name.c_str(), static_cast<int>(row.name.size()), SQLITE_TRANSIENT);
-            sqlite3_bind_text(s, 2, row.address.c_str(), static_cast<int>(row.address.size()), SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, 2, row.address.c_str(), static_cast<int>(row.address.size()),
+                              SQLITE_TRANSIENT);
             sqlite3_bind_int(s, 3, row.protocol_min);
             sqlite3_bind_int(s, 4, row.protocol_max);
             sqlite3_bind_int64(s, 5, discovery::to_ms(row.created));
             sqlite3_bind_int64(s, 6, discovery::to_ms(row.last_seen));
             sqlite3_bind_int64(s, 7, discovery::to_ms(row.expires));
-            if (sqlite3_step(s) != SQLITE_DONE) return failed(error("writing the node row"));
+            if (sqlite3_step(s) != SQLITE_DONE)
+                return failed(error("writing the node row"));
             up->reset();
-            if (auto st = exec("COMMIT"); !st) return failed(st);
+            if (auto st = exec("COMMIT"); !st)
+                return failed(st);
             return r;
         });
     }
@@ -123,16 +139,20 @@ public:
             auto sel = prepare(
                 "SELECT name, address, protocol_min, protocol_max, created_ms, last_seen_ms, expires_ms "
                 "FROM clusterd_nodes");
-            if (!sel) return failed(sel.error());
+            if (!sel)
+                return failed(sel.error());
             int rc = 0;
             while ((rc = sqlite3_step(sel->get())) == SQLITE_ROW) {
                 discovery::StoredRow row;
-                std::string* cols[] = {&row.name,       &row.address,      &row.protocol_min, &row.protocol_max,
-                                       &row.created_ms, &row.last_seen_ms, &row.expires_ms};
-                for (int i = 0; i < 7; ++i) *cols[i] = text(sel->get(), i);
+                std::string* cols[] = {&row.name,         &row.address,    &row.protocol_min,
+                                       &row.protocol_max, &row.created_ms, &row.last_seen_ms,
+                                       &row.expires_ms};
+                for (int i = 0; i < 7; ++i)
+                    *cols[i] = text(sel->get(), i);
                 r.rows.push_back(std::move(row));
             }
-            if (rc != SQLITE_DONE) return failed(error("listing nodes"));
+            if (rc != SQLITE_DONE)
+                return failed(error("listing nodes"));
             return r;
         });
     }
@@ -140,10 +160,13 @@ public:
     StoreResult remove(const std::string& name, const std::string& address) override {
         return run([&] {
             auto del = prepare("DELETE FROM clusterd_nodes WHERE name = ?1 AND (?2 = '' OR address = ?2)");
-            if (!del) return failed(del.error());
+            if (!del)
+                return failed(del.error());
             sqlite3_bind_text(del->get(), 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-            sqlite3_bind_text(del->get(), 2, address.c_str(), static_cast<int>(address.size()), SQLITE_TRANSIENT);
-            if (sqlite3_step(del->get()) != SQLITE_DONE) return failed(error("deleting a node row"));
+            sqlite3_bind_text(del->get(), 2, address.c_str(), static_cast<int>(address.size()),
+                              SQLITE_TRANSIENT);
+            if (sqlite3_step(del->get()) != SQLITE_DONE)
+                return failed(error("deleting a node row"));
             return StoreResult{};
         });
     }
@@ -152,15 +175,18 @@ public:
         // One statement, so nodes pruning at the same moment each delete what is still there;
         // a row refreshed in between is no longer expired and stays.
         return run([&] {
-            auto del = prepare("DELETE FROM clusterd_nodes WHERE typeof(expires_ms) = 'integer' AND expires_ms <= ?1");
-            if (!del) return failed(del.error());
+            auto del = prepare(
+                "DELETE FROM clusterd_nodes WHERE typeof(expires_ms) = 'integer' AND expires_ms <= ?1");
+            if (!del)
+                return failed(del.error());
             sqlite3_bind_int64(del->get(), 1, discovery::to_ms(now));
-            if (sqlite3_step(del->get()) != SQLITE_DONE) return failed(error("pruning expired rows"));
+            if (sqlite3_step(del->get()) != SQLITE_DONE)
+                return failed(error("pruning expired rows"));
             return StoreResult{};
         });
     }
 
-private:
+  private:
     struct Stmt {
         sqlite3_stmt* s = nullptr;
         explicit Stmt(sqlite3_stmt* st) : s(st) {}
@@ -171,15 +197,17 @@ private:
         ~Stmt() { reset(); }
         sqlite3_stmt* get() const { return s; }
         void reset() {
-            if (s != nullptr) sqlite3_finalize(s);
+            if (s != nullptr)
+                sqlite3_finalize(s);
             s = nullptr;
         }
     };
 
     static std::string text(sqlite3_stmt* s, int col) {
         const auto* p = sqlite3_column_text(s, col);
-        return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
-                                                         static_cast<std::size_t>(sqlite3_column_bytes(s, col)));
+        return p == nullptr ? std::string()
+                            : std::string(reinterpret_cast<const char*>(p),
+                                          static_cast<std::size_t>(sqlite3_column_bytes(s, col)));
     }
 
     static StoreResult failed(const base::Status& st) { return failed(st.error()); }
@@ -203,7 +231,8 @@ private:
 
     base::Status exec(const char* sql) {
         char* err = nullptr;
-        if (db_ == nullptr) return base::make_error("datastore", "sqlite: not open");
+        if (db_ == nullptr)
+            return base::make_error("datastore", "sqlite: not open");
         if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
             std::string m = err != nullptr ? err : sqlite3_errmsg(db_);
             sqlite3_free(err);
@@ -214,19 +243,21 @@ private:
 
     base::Result<Stmt> prepare(const char* sql) {
         sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) return error("preparing a statement");
+        if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+            return error("preparing a statement");
         return Stmt(s);
     }
 
     base::Status schema() {
-        if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-        auto st = exec(
-            "CREATE TABLE IF NOT EXISTS clusterd_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-            "INSERT OR IGNORE INTO clusterd_meta(key, value) VALUES ('schema_version', '1');"
-            "CREATE TABLE IF NOT EXISTS clusterd_nodes(name TEXT PRIMARY KEY, address TEXT NOT NULL, "
-            "protocol_min INTEGER NOT NULL, protocol_max INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
-            "last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
-            "CREATE INDEX IF NOT EXISTS clusterd_nodes_expires ON clusterd_nodes(expires_ms);");
+        if (auto st = exec("BEGIN IMMEDIATE"); !st)
+            return st;
+        auto st =
+            exec("CREATE TABLE IF NOT EXISTS clusterd_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                 "INSERT OR IGNORE INTO clusterd_meta(key, value) VALUES ('schema_version', '1');"
+                 "CREATE TABLE IF NOT EXISTS clusterd_nodes(name TEXT PRIMARY KEY, address TEXT NOT NULL, "
+                 "protocol_min INTEGER NOT NULL, protocol_max INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
+                 "last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+                 "CREATE INDEX IF NOT EXISTS clusterd_nodes_expires ON clusterd_nodes(expires_ms);");
         if (!st) {
             exec("ROLLBACK").ok();
             return st;
@@ -251,10 +282,10 @@ private:
     sqlite3* db_ = nullptr;
 };
 
-}  // namespace
+} // namespace
 
 std::unique_ptr<discovery::Store> make_sqlite_store(asio::io_context& io, const std::string& path) {
     return std::make_unique<WorkerStore>(io, "sqlite:" + path, std::make_unique<Db>(path));
 }
 
-}  // namespace clusterd::store
+} // namespace clusterd::store

@@ -18,7 +18,7 @@
 namespace clusterd::store {
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual discovery::StoreResult register_row(const discovery::Row& row, base::Instant now) = 0;
     virtual discovery::StoreResult list() = 0;
@@ -27,7 +27,7 @@ public:
 };
 
 class WorkerStore final : public discovery::Store {
-public:
+  public:
     WorkerStore(asio::io_context& io, std::string shown, std::unique_ptr<Backend> backend)
         : io_(io), shown_(std::move(shown)), backend_(std::move(backend)), worker_([this] { loop(); }) {}
 
@@ -56,7 +56,7 @@ public:
         submit([this, now] { return backend_->prune(now); }, std::move(done));
     }
 
-private:
+  private:
     struct Task {
         std::function<discovery::StoreResult()> work;
         Done done;
@@ -76,7 +76,8 @@ private:
             {
                 std::unique_lock lk(mu_);
                 cv_.wait(lk, [this] { return stop_ || !tasks_.empty(); });
-                if (tasks_.empty()) return;  // stopping and drained
+                if (tasks_.empty())
+                    return; // stopping and drained
                 t = std::move(tasks_.front());
                 tasks_.pop_front();
             }
@@ -87,12 +88,12 @@ private:
 
     asio::io_context& io_;
     std::string shown_;
-    std::unique_ptr<Backend> backend_;  ///< used only by the worker thread
+    std::unique_ptr<Backend> backend_; ///< used only by the worker thread
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Task> tasks_;
     bool stop_ = false;
-    std::thread worker_;  ///< last: starts after everything it uses exists
+    std::thread worker_; ///< last: starts after everything it uses exists
 };
 
-}  // namespace clusterd::store
+} // namespace clusterd::store

@@ -6,7 +6,9 @@ namespace clusterd::swim {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-Config Config::lan() { return Config{}; }  // the member initialisers are the LAN numbers
+Config Config::lan() {
+    return Config{};
+} // the member initialisers are the LAN numbers
 
 Config Config::wan() {
     Config c = lan();
@@ -48,4 +50,4 @@ bool Config::from_profile(const std::string& profile, Config& out) {
     return true;
 }
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -2,8 +2,8 @@
 // update_meta, user messages) and queries. The protocol logic lives in endpoint_*.cpp.
 #include "clusterd/swim/endpoint.hpp"
 
-#include "endpoint_impl.hpp"
 #include "clusterd/swim/timing.hpp"
+#include "endpoint_impl.hpp"
 
 namespace clusterd::swim {
 
@@ -20,61 +20,64 @@ Endpoint::~Endpoint() = default;
 
 void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
     switch (t.kind) {
-        case TimerKind::Start:
-            break;  // ensure_started() already ran
-        case TimerKind::ProbeTick:
-            schedule(now + cfg.probe_interval, Timer{TimerKind::ProbeTick, 0, {}});
-            if (probe_state) {
-                probe_tick_pending = true;  // a Go ticker keeps one missed tick
-            } else {
-                probe(now);
-            }
-            break;
-        case TimerKind::GossipTick:
-            schedule(now + cfg.gossip_interval, Timer{TimerKind::GossipTick, 0, {}});
-            early_gossip_used = false;
+    case TimerKind::Start:
+        break; // ensure_started() already ran
+    case TimerKind::ProbeTick:
+        schedule(now + cfg.probe_interval, Timer{TimerKind::ProbeTick, 0, {}});
+        if (probe_state) {
+            probe_tick_pending = true; // a Go ticker keeps one missed tick
+        } else {
+            probe(now);
+        }
+        break;
+    case TimerKind::GossipTick:
+        schedule(now + cfg.gossip_interval, Timer{TimerKind::GossipTick, 0, {}});
+        early_gossip_used = false;
+        gossip(now);
+        break;
+    case TimerKind::GossipEarly:
+        early_gossip_scheduled = false;
+        if (!early_gossip_used) {
+            early_gossip_used = true;
+            stats.early_gossip_rounds++;
             gossip(now);
-            break;
-        case TimerKind::GossipEarly:
-            early_gossip_scheduled = false;
-            if (!early_gossip_used) {
-                early_gossip_used = true;
-                stats.early_gossip_rounds++;
-                gossip(now);
-            }
-            break;
-        case TimerKind::PushPullTick:
-            schedule(now + push_pull_scale(cfg.push_pull_interval, nodes.size()),
-                     Timer{TimerKind::PushPullTick, 0, {}});
-            push_pull_tick(now);
-            break;
-        case TimerKind::ProbeTimeout:
-            probe_timeout(t.id, now);
-            break;
-        case TimerKind::ProbeEnd:
-            probe_end(t.id, now);
-            break;
-        case TimerKind::AckExpire:
-            break;
-        case TimerKind::RelayNack: {
-            auto it = relays.find(static_cast<std::uint32_t>(t.id));
-            if (it == relays.end()) break;
-            Relay r = it->second;
-            relays.erase(it);
-            if (!r.done && r.nack) send_msg(r.requester, r.requester_node, wire::encode(wire::Nack{r.their_seq}));
-            break;
         }
-        case TimerKind::SuspicionCheck: {
-            auto it = suspicions.find(t.name);
-            if (it == suspicions.end() || it->second.deadline() > now) break;
-            Node* node = lookup(t.name);
-            const base::Instant start = it->second.start();
-            suspicions.erase(it);
-            if (node && node->state == State::Suspect && node->state_change == start) {
-                dead_node(wire::Dead{node->incarnation, node->name, cfg.name}, now);
-            }
+        break;
+    case TimerKind::PushPullTick:
+        schedule(now + push_pull_scale(cfg.push_pull_interval, nodes.size()),
+                 Timer{TimerKind::PushPullTick, 0, {}});
+        push_pull_tick(now);
+        break;
+    case TimerKind::ProbeTimeout:
+        probe_timeout(t.id, now);
+        break;
+    case TimerKind::ProbeEnd:
+        probe_end(t.id, now);
+        break;
+    case TimerKind::AckExpire:
+        break;
+    case TimerKind::RelayNack: {
+        auto it = relays.find(static_cast<std::uint32_t>(t.id));
+        if (it == relays.end())
             break;
+        Relay r = it->second;
+        relays.erase(it);
+        if (!r.done && r.nack)
+            send_msg(r.requester, r.requester_node, wire::encode(wire::Nack{r.their_seq}));
+        break;
+    }
+    case TimerKind::SuspicionCheck: {
+        auto it = suspicions.find(t.name);
+        if (it == suspicions.end() || it->second.deadline() > now)
+            break;
+        Node* node = lookup(t.name);
+        const base::Instant start = it->second.start();
+        suspicions.erase(it);
+        if (node && node->state == State::Suspect && node->state_change == start) {
+            dead_node(wire::Dead{node->incarnation, node->name, cfg.name}, now);
         }
+        break;
+    }
     }
 }
 
@@ -89,7 +92,8 @@ void Endpoint::handle_timeout(base::Instant now) {
 }
 
 base::Instant Endpoint::next_deadline() const {
-    if (impl_->timers.empty()) return base::Instant::max();
+    if (impl_->timers.empty())
+        return base::Instant::max();
     return impl_->timers.begin()->first;
 }
 
@@ -112,11 +116,13 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             return;
         }
         stats.malformed += parts->truncated;
-        for (const auto& part : parts->parts) dispatch(from, part, now, depth + 1);
+        for (const auto& part : parts->parts)
+            dispatch(from, part, now, depth + 1);
         return;
     }
     if (type == wire::MsgType::User) {
-        if (delegate) delegate->notify_msg(msg.subspan(1));
+        if (delegate)
+            delegate->notify_msg(msg.subspan(1));
         return;
     }
     if ((type == wire::MsgType::Alive || type == wire::MsgType::Suspect || type == wire::MsgType::Dead) &&
@@ -147,7 +153,8 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             } else if constexpr (std::is_same_v<T, wire::Suspect>) {
                 suspect_node(m, now);
             } else if constexpr (std::is_same_v<T, wire::Alive>) {
-                if (m.port == 0) m.port = cfg.advertise_port;
+                if (m.port == 0)
+                    m.port = cfg.advertise_port;
                 alive_node(m, now, false);
             } else if constexpr (std::is_same_v<T, wire::Dead>) {
                 dead_node(m, now);
@@ -159,26 +166,32 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
 }
 
 bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
-    if (cfg.dedup_window.count() <= 0) return false;
+    if (cfg.dedup_window.count() <= 0)
+        return false;
     constexpr std::size_t kSlots = 4096;
-    if (seen.empty()) seen.resize(kSlots);
+    if (seen.empty())
+        seen.resize(kSlots);
     // FNV-1a over 8-byte words, then the tail.
     std::uint64_t h = 0xcbf29ce484222325ULL ^ msg.size();
     std::size_t i = 0;
     for (; i + 8 <= msg.size(); i += 8) {
         std::uint64_t w = 0;
-        for (std::size_t k = 0; k < 8; ++k) w |= static_cast<std::uint64_t>(msg[i + k]) << (8 * k);
+        for (std::size_t k = 0; k < 8; ++k)
+            w |= static_cast<std::uint64_t>(msg[i + k]) << (8 * k);
         h = (h ^ w) * 0x100000001b3ULL;
         h ^= h >> 29;
     }
-    for (; i < msg.size(); ++i) h = (h ^ msg[i]) * 0x100000001b3ULL;
+    for (; i < msg.size(); ++i)
+        h = (h ^ msg[i]) * 0x100000001b3ULL;
     h ^= h >> 32;
-    if (h == 0) h = 1;  // 0 marks an empty slot
+    if (h == 0)
+        h = 1; // 0 marks an empty slot
     SeenSlot& slot = seen[h & (kSlots - 1)];
     // An alive message we handled before cannot change anything while no node has been
     // forgotten (incarnations only grow; reset_nodes() clears this cache), so it has no expiry.
     const bool alive = msg[0] == static_cast<std::uint8_t>(wire::MsgType::Alive);
-    if (slot.hash == h && (alive || now - slot.at < cfg.dedup_window)) return true;
+    if (slot.hash == h && (alive || now - slot.at < cfg.dedup_window))
+        return true;
     slot.hash = h;
     slot.at = now;
     return false;
@@ -205,46 +218,48 @@ base::Result<base::Bytes> Endpoint::handle_stream_request(const Address& from, b
     }
     const auto type = static_cast<wire::MsgType>(msg[0]);
     switch (type) {
-        case wire::MsgType::PushPull: {
-            auto pp = wire::decode_push_pull(msg);
-            if (!pp) {
-                m.stats.malformed++;
-                return pp.error();
-            }
-            // Reply first, then merge (memberlist handleConn order).
-            base::Bytes reply = m.local_push_pull(pp->join);
-            if (auto st = m.merge_remote(*pp, now); !st) return st.error();
-            return reply;
+    case wire::MsgType::PushPull: {
+        auto pp = wire::decode_push_pull(msg);
+        if (!pp) {
+            m.stats.malformed++;
+            return pp.error();
         }
-        case wire::MsgType::Ping: {
-            auto decoded = wire::decode(msg);
-            if (!decoded || !std::holds_alternative<wire::Ping>(*decoded)) {
-                m.stats.malformed++;
-                return base::make_error("malformed", "bad stream ping");
-            }
-            const auto& p = std::get<wire::Ping>(*decoded);
-            if (!p.node.empty() && p.node != m.cfg.name) {
-                m.stats.pings_wrong_node++;
-                return base::make_error("wrong_node", "ping for node '" + p.node + "' but we are '" +
-                                                          m.cfg.name + "'");
-            }
-            wire::Ack ack{p.seq_no, m.delegate ? m.delegate->ack_payload() : base::Bytes{}};
-            return wire::encode(ack);
+        // Reply first, then merge (memberlist handleConn order).
+        base::Bytes reply = m.local_push_pull(pp->join);
+        if (auto st = m.merge_remote(*pp, now); !st)
+            return st.error();
+        return reply;
+    }
+    case wire::MsgType::Ping: {
+        auto decoded = wire::decode(msg);
+        if (!decoded || !std::holds_alternative<wire::Ping>(*decoded)) {
+            m.stats.malformed++;
+            return base::make_error("malformed", "bad stream ping");
         }
-        case wire::MsgType::User: {
-            auto payload = wire::decode_stream_user(msg);
-            if (!payload) {
-                m.stats.malformed++;
-                return payload.error();
-            }
-            if (m.delegate) m.delegate->notify_msg(*payload);
-            return base::Bytes{};
+        const auto& p = std::get<wire::Ping>(*decoded);
+        if (!p.node.empty() && p.node != m.cfg.name) {
+            m.stats.pings_wrong_node++;
+            return base::make_error("wrong_node",
+                                    "ping for node '" + p.node + "' but we are '" + m.cfg.name + "'");
         }
-        default:
-            m.stats.unexpected++;
-            (void)from;
-            return base::make_error("unexpected_type",
-                                    "unexpected stream message type " + std::to_string(msg[0]));
+        wire::Ack ack{p.seq_no, m.delegate ? m.delegate->ack_payload() : base::Bytes{}};
+        return wire::encode(ack);
+    }
+    case wire::MsgType::User: {
+        auto payload = wire::decode_stream_user(msg);
+        if (!payload) {
+            m.stats.malformed++;
+            return payload.error();
+        }
+        if (m.delegate)
+            m.delegate->notify_msg(*payload);
+        return base::Bytes{};
+    }
+    default:
+        m.stats.unexpected++;
+        (void)from;
+        return base::make_error("unexpected_type",
+                                "unexpected stream message type " + std::to_string(msg[0]));
     }
 }
 
@@ -253,44 +268,47 @@ void Endpoint::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, 
     m.last_now = now;
     m.ensure_started(now);
     auto it = m.streams.find(stream_id);
-    if (it == m.streams.end()) return;
+    if (it == m.streams.end())
+        return;
     Impl::PendingStream ps = it->second;
     m.streams.erase(it);
     switch (ps.kind) {
-        case Impl::StreamKind::PushPull: {
-            std::string error;
-            if (!msg.empty() && msg[0] == static_cast<std::uint8_t>(wire::MsgType::Err)) {
-                auto e = wire::decode(msg);
-                error = (e && std::holds_alternative<wire::ErrResp>(*e)) ? std::get<wire::ErrResp>(*e).error
-                                                                         : "remote error";
-            } else {
-                auto pp = wire::decode_push_pull(msg);
-                if (!pp) {
-                    m.stats.malformed++;
-                    error = pp.error().message;
-                } else if (auto st = m.merge_remote(*pp, now); !st) {
-                    error = st.error().message;
-                }
+    case Impl::StreamKind::PushPull: {
+        std::string error;
+        if (!msg.empty() && msg[0] == static_cast<std::uint8_t>(wire::MsgType::Err)) {
+            auto e = wire::decode(msg);
+            error = (e && std::holds_alternative<wire::ErrResp>(*e)) ? std::get<wire::ErrResp>(*e).error
+                                                                     : "remote error";
+        } else {
+            auto pp = wire::decode_push_pull(msg);
+            if (!pp) {
+                m.stats.malformed++;
+                error = pp.error().message;
+            } else if (auto st = m.merge_remote(*pp, now); !st) {
+                error = st.error().message;
             }
-            if (ps.join) {
-                auto& remaining = m.join_remaining[ps.join_id];
-                if (remaining > 0) remaining--;
-                m.join_results.push_back(JoinResult{ps.join_id, ps.to, error.empty(), error, remaining});
-                if (remaining == 0) m.join_remaining.erase(ps.join_id);
-            }
-            break;
         }
-        case Impl::StreamKind::Ping: {
-            auto decoded = wire::decode(msg);
-            if (decoded && std::holds_alternative<wire::Ack>(*decoded) &&
-                std::get<wire::Ack>(*decoded).seq_no == ps.ping_seq && m.probe_state &&
-                m.probe_state->seq == ps.ping_seq) {
-                m.probe_state->fallback_ok = true;
-            }
-            break;
+        if (ps.join) {
+            auto& remaining = m.join_remaining[ps.join_id];
+            if (remaining > 0)
+                remaining--;
+            m.join_results.push_back(JoinResult{ps.join_id, ps.to, error.empty(), error, remaining});
+            if (remaining == 0)
+                m.join_remaining.erase(ps.join_id);
         }
-        case Impl::StreamKind::User:
-            break;
+        break;
+    }
+    case Impl::StreamKind::Ping: {
+        auto decoded = wire::decode(msg);
+        if (decoded && std::holds_alternative<wire::Ack>(*decoded) &&
+            std::get<wire::Ack>(*decoded).seq_no == ps.ping_seq && m.probe_state &&
+            m.probe_state->seq == ps.ping_seq) {
+            m.probe_state->fallback_ok = true;
+        }
+        break;
+    }
+    case Impl::StreamKind::User:
+        break;
     }
 }
 
@@ -298,29 +316,34 @@ void Endpoint::stream_failed(std::uint64_t stream_id, base::Instant now, std::st
     Impl& m = *impl_;
     m.last_now = now;
     auto it = m.streams.find(stream_id);
-    if (it == m.streams.end()) return;
+    if (it == m.streams.end())
+        return;
     Impl::PendingStream ps = it->second;
     m.streams.erase(it);
     if (ps.kind == Impl::StreamKind::PushPull && ps.join) {
         auto& remaining = m.join_remaining[ps.join_id];
-        if (remaining > 0) remaining--;
+        if (remaining > 0)
+            remaining--;
         std::string error = why.empty() ? std::string("stream failed") : std::string(why);
         m.join_results.push_back(JoinResult{ps.join_id, ps.to, false, error, remaining});
-        if (remaining == 0) m.join_remaining.erase(ps.join_id);
+        if (remaining == 0)
+            m.join_remaining.erase(ps.join_id);
     }
 }
 
 // ---- outputs -----------------------------------------------------------------------------------
 
 std::optional<Transmit> Endpoint::poll_transmit() {
-    if (impl_->out.empty()) return std::nullopt;
+    if (impl_->out.empty())
+        return std::nullopt;
     Transmit t = std::move(impl_->out.front());
     impl_->out.pop_front();
     return t;
 }
 
 std::optional<JoinResult> Endpoint::poll_join_result() {
-    if (impl_->join_results.empty()) return std::nullopt;
+    if (impl_->join_results.empty())
+        return std::nullopt;
     JoinResult r = std::move(impl_->join_results.front());
     impl_->join_results.pop_front();
     return r;
@@ -333,9 +356,11 @@ std::uint64_t Endpoint::join(const std::vector<Address>& seeds, base::Instant no
     m.last_now = now;
     m.ensure_started(now);
     const std::uint64_t id = ++m.next_join_id;
-    if (seeds.empty()) return id;
+    if (seeds.empty())
+        return id;
     m.join_remaining[id] = seeds.size();
-    for (const auto& seed : seeds) m.start_push_pull(seed, "", true, id);
+    for (const auto& seed : seeds)
+        m.start_push_pull(seed, "", true, id);
     return id;
 }
 
@@ -343,20 +368,24 @@ void Endpoint::leave(base::Instant now) {
     Impl& m = *impl_;
     m.last_now = now;
     m.ensure_started(now);
-    if (m.left) return;
+    if (m.left)
+        return;
     m.left = true;
     Node& me = m.self();
     m.dead_node(wire::Dead{me.incarnation, me.name, me.name}, now);
     m.expedite(now);
     bool any_alive = false;
     for (const auto& n : m.nodes) {
-        if (n->name != m.cfg.name && !n->dead_or_left()) any_alive = true;
+        if (n->name != m.cfg.name && !n->dead_or_left())
+            any_alive = true;
     }
-    if (!any_alive) m.leave_finished = true;
+    if (!any_alive)
+        m.leave_finished = true;
 }
 
 void Endpoint::Impl::expedite(base::Instant now) {
-    if (!cfg.expedite_broadcasts || early_gossip_used || early_gossip_scheduled) return;
+    if (!cfg.expedite_broadcasts || early_gossip_used || early_gossip_scheduled)
+        return;
     early_gossip_scheduled = true;
     schedule(now, Timer{TimerKind::GossipEarly, 0, {}});
 }
@@ -368,8 +397,12 @@ void Endpoint::expedite_gossip(base::Instant now) {
     m.expedite(now);
 }
 
-bool Endpoint::leave_done() const { return impl_->left && impl_->leave_finished; }
-bool Endpoint::has_left() const { return impl_->left; }
+bool Endpoint::leave_done() const {
+    return impl_->left && impl_->leave_finished;
+}
+bool Endpoint::has_left() const {
+    return impl_->left;
+}
 
 void Endpoint::update_meta(base::Instant now) {
     Impl& m = *impl_;
@@ -378,7 +411,8 @@ void Endpoint::update_meta(base::Instant now) {
     base::Bytes meta;
     if (m.delegate) {
         meta = m.delegate->node_meta(m.cfg.meta_max_size);
-        if (meta.size() > m.cfg.meta_max_size) meta.clear();
+        if (meta.size() > m.cfg.meta_max_size)
+            meta.clear();
     }
     Node& me = m.self();
     wire::Alive a = m.alive_msg_for(me);
@@ -399,31 +433,49 @@ std::uint64_t Endpoint::send_user_reliable(const Address& to, base::ByteView pay
     return impl_->send_stream(to, "", wire::encode_stream_user(payload));
 }
 
-void Endpoint::set_packet_overhead(std::size_t bytes) { impl_->packet_overhead = bytes; }
+void Endpoint::set_packet_overhead(std::size_t bytes) {
+    impl_->packet_overhead = bytes;
+}
 
 // ---- queries -----------------------------------------------------------------------------------
 
 std::vector<Node> Endpoint::members() const {
     std::vector<Node> out;
     out.reserve(impl_->nodes.size());
-    for (const auto& n : impl_->nodes) out.push_back(*n);
+    for (const auto& n : impl_->nodes)
+        out.push_back(*n);
     return out;
 }
 
-const Node* Endpoint::find(std::string_view name) const { return impl_->lookup(std::string(name)); }
-const Node& Endpoint::local_node() const { return *impl_->lookup(impl_->cfg.name); }
+const Node* Endpoint::find(std::string_view name) const {
+    return impl_->lookup(std::string(name));
+}
+const Node& Endpoint::local_node() const {
+    return *impl_->lookup(impl_->cfg.name);
+}
 
 std::size_t Endpoint::num_alive() const {
     std::size_t n = 0;
     for (const auto& node : impl_->nodes)
-        if (!node->dead_or_left()) n++;
+        if (!node->dead_or_left())
+            n++;
     return n;
 }
 
-std::size_t Endpoint::estimated_nodes() const { return impl_->nodes.size(); }
-int Endpoint::health_score() const { return impl_->awareness.score(); }
-std::size_t Endpoint::queued_broadcasts() const { return impl_->queue.size(); }
-const Config& Endpoint::config() const { return impl_->cfg; }
-const Stats& Endpoint::stats() const { return impl_->stats; }
+std::size_t Endpoint::estimated_nodes() const {
+    return impl_->nodes.size();
+}
+int Endpoint::health_score() const {
+    return impl_->awareness.score();
+}
+std::size_t Endpoint::queued_broadcasts() const {
+    return impl_->queue.size();
+}
+const Config& Endpoint::config() const {
+    return impl_->cfg;
+}
+const Stats& Endpoint::stats() const {
+    return impl_->stats;
+}
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

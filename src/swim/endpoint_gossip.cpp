@@ -1,22 +1,23 @@
 // Endpoint dissemination: piggybacked broadcasts, periodic gossip to random members (dead ones
 // too, for GossipToTheDeadTime), push-pull anti-entropy, join and the outbound queue
 // (memberlist state.go gossip/pushPull, net.go sendMsg/sendLocalState, memberlist.go Join).
-#include "endpoint_impl.hpp"
 #include "clusterd/swim/timing.hpp"
+#include "endpoint_impl.hpp"
 
 namespace clusterd::swim {
 
 namespace {
-constexpr std::size_t kCompoundHeaderOverhead = 2;  // memberlist compoundHeaderOverhead
-constexpr std::size_t kCompoundOverhead = 2;        // per part
+constexpr std::size_t kCompoundHeaderOverhead = 2; // memberlist compoundHeaderOverhead
+constexpr std::size_t kCompoundOverhead = 2;       // per part
 constexpr std::size_t kUserMsgOverhead = 1;
-}  // namespace
+} // namespace
 
 std::vector<base::Bytes> Endpoint::Impl::get_broadcasts(std::size_t overhead, std::size_t limit) {
     auto msgs = queue.get(overhead, limit, nodes.size());
     if (delegate) {
         std::size_t used = 0;
-        for (const auto& m : msgs) used += m.size() + overhead;
+        for (const auto& m : msgs)
+            used += m.size() + overhead;
         const std::size_t avail = limit > used ? limit - used : 0;
         if (avail > overhead + kUserMsgOverhead) {
             for (auto& user : delegate->get_broadcasts(overhead + kUserMsgOverhead, avail)) {
@@ -46,7 +47,8 @@ void Endpoint::Impl::send_msg(const Address& to, const std::string& node, base::
     const std::size_t budget = cfg.udp_buffer_size;
     const std::size_t fixed = msg.size() + kCompoundHeaderOverhead + packet_overhead;
     std::vector<base::Bytes> extra;
-    if (budget > fixed) extra = get_broadcasts(kCompoundOverhead, budget - fixed);
+    if (budget > fixed)
+        extra = get_broadcasts(kCompoundOverhead, budget - fixed);
     if (extra.empty()) {
         send_raw(to, node, std::move(msg), false);
         return;
@@ -70,21 +72,27 @@ std::uint64_t Endpoint::Impl::send_stream(const Address& to, const std::string& 
 
 void Endpoint::Impl::gossip(base::Instant now) {
     auto targets = k_random_nodes(static_cast<std::size_t>(cfg.gossip_nodes), [&](const Node& n) {
-        if (n.name == cfg.name) return true;
+        if (n.name == cfg.name)
+            return true;
         switch (n.state) {
-            case State::Alive:
-            case State::Suspect: return false;
-            case State::Dead: return (now - n.state_change) > cfg.gossip_to_the_dead_time;
-            case State::Left: return true;
+        case State::Alive:
+        case State::Suspect:
+            return false;
+        case State::Dead:
+            return (now - n.state_change) > cfg.gossip_to_the_dead_time;
+        case State::Left:
+            return true;
         }
         return true;
     });
     const std::size_t fixed = kCompoundHeaderOverhead + packet_overhead;
-    if (cfg.udp_buffer_size <= fixed) return;
+    if (cfg.udp_buffer_size <= fixed)
+        return;
     const std::size_t avail = cfg.udp_buffer_size - fixed;
     for (Node* node : targets) {
         auto msgs = get_broadcasts(kCompoundOverhead, avail);
-        if (msgs.empty()) return;
+        if (msgs.empty())
+            return;
         const bool crc = node->pmax() >= 5;
         if (msgs.size() == 1) {
             send_raw(node->addr, node->name, std::move(msgs[0]), crc);
@@ -109,7 +117,8 @@ base::Bytes Endpoint::Impl::local_push_pull(bool join) {
         s.vsn.assign(n->vsn.begin(), n->vsn.end());
         pp.nodes.push_back(std::move(s));
     }
-    if (delegate) pp.user_state = delegate->local_state(join);
+    if (delegate)
+        pp.user_state = delegate->local_state(join);
     return wire::encode_push_pull(pp);
 }
 
@@ -125,9 +134,11 @@ std::uint64_t Endpoint::Impl::start_push_pull(const Address& to, const std::stri
 
 void Endpoint::Impl::push_pull_tick(base::Instant now) {
     (void)now;
-    auto peers = k_random_nodes(1, [&](const Node& n) { return n.name == cfg.name || n.state != State::Alive; });
-    if (peers.empty()) return;
+    auto peers =
+        k_random_nodes(1, [&](const Node& n) { return n.name == cfg.name || n.state != State::Alive; });
+    if (peers.empty())
+        return;
     start_push_pull(peers[0]->addr, peers[0]->name, false, 0);
 }
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -23,13 +23,21 @@ struct Endpoint::Impl {
 
     // ---- timers -------------------------------------------------------------------------------
     enum class TimerKind : std::uint8_t {
-        Start, ProbeTick, GossipTick, PushPullTick, ProbeTimeout, ProbeEnd, AckExpire, RelayNack,
-        SuspicionCheck, GossipEarly
+        Start,
+        ProbeTick,
+        GossipTick,
+        PushPullTick,
+        ProbeTimeout,
+        ProbeEnd,
+        AckExpire,
+        RelayNack,
+        SuspicionCheck,
+        GossipEarly
     };
     struct Timer {
         TimerKind kind;
-        std::uint64_t id = 0;  ///< seq number for probe/ack timers
-        std::string name;      ///< node name for suspicion timers
+        std::uint64_t id = 0; ///< seq number for probe/ack timers
+        std::string name;     ///< node name for suspicion timers
     };
     void schedule(base::Instant at, Timer t) { timers.emplace(at, std::move(t)); }
     void fire(const Timer& t, base::Instant now);
@@ -105,7 +113,7 @@ struct Endpoint::Impl {
     std::uint32_t seq_no = 0;
     std::uint32_t incarnation = 0;
 
-    std::vector<std::unique_ptr<Node>> nodes;  ///< probe order (memberlist m.nodes)
+    std::vector<std::unique_ptr<Node>> nodes; ///< probe order (memberlist m.nodes)
     std::unordered_map<std::string, Node*> by_name;
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
@@ -164,4 +172,4 @@ struct Endpoint::Impl {
     std::vector<SeenSlot> seen;
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

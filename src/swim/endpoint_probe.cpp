@@ -8,7 +8,8 @@ namespace clusterd::swim {
 void Endpoint::Impl::probe(base::Instant now) {
     std::size_t checked = 0;
     while (true) {
-        if (checked >= nodes.size()) return;
+        if (checked >= nodes.size())
+            return;
         if (probe_index >= nodes.size()) {
             reset_nodes(now);
             probe_index = 0;
@@ -28,8 +29,7 @@ void Endpoint::Impl::probe(base::Instant now) {
 
 void Endpoint::Impl::probe_node(Node& node, base::Instant now) {
     stats.probes++;
-    const base::Duration interval =
-        cfg.lifeguard ? awareness.scale(cfg.probe_interval) : cfg.probe_interval;
+    const base::Duration interval = cfg.lifeguard ? awareness.scale(cfg.probe_interval) : cfg.probe_interval;
     wire::Ping ping;
     ping.seq_no = ++seq_no;
     ping.node = node.name;
@@ -57,11 +57,13 @@ void Endpoint::Impl::probe_node(Node& node, base::Instant now) {
 }
 
 void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
-    if (!probe_state || probe_state->seq != seq || probe_state->acked) return;
+    if (!probe_state || probe_state->seq != seq || probe_state->acked)
+        return;
     Probe& p = *probe_state;
     p.indirect_phase = true;
     Node* node = lookup(p.node);
-    if (!node) return;  // forgotten meanwhile; probe_end settles it
+    if (!node)
+        return; // forgotten meanwhile; probe_end settles it
     const std::string target = node->name;
     auto peers = k_random_nodes(static_cast<std::size_t>(cfg.indirect_checks), [&](const Node& n) {
         return n.name == cfg.name || n.name == target || n.state != State::Alive;
@@ -76,7 +78,8 @@ void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
     ind.source_node = cfg.name;
     for (Node* peer : peers) {
         ind.nack = cfg.lifeguard && peer->pmax() >= 4;
-        if (ind.nack) p.expected_nacks++;
+        if (ind.nack)
+            p.expected_nacks++;
         stats.indirect_probes++;
         send_msg(peer->addr, peer->name, wire::encode(ind));
     }
@@ -97,17 +100,20 @@ void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
 }
 
 void Endpoint::Impl::probe_end(std::uint64_t seq, base::Instant now) {
-    if (!probe_state || probe_state->seq != seq) return;
+    if (!probe_state || probe_state->seq != seq)
+        return;
     Probe p = *probe_state;
     probe_state.reset();
     if (!p.acked && !p.fallback_ok) {
         int delta = 0;
         if (p.expected_nacks > 0) {
-            if (p.nacks < p.expected_nacks) delta += p.expected_nacks - p.nacks;
+            if (p.nacks < p.expected_nacks)
+                delta += p.expected_nacks - p.nacks;
         } else {
             delta += 1;
         }
-        if (cfg.lifeguard) awareness.apply_delta(delta);
+        if (cfg.lifeguard)
+            awareness.apply_delta(delta);
         stats.probe_failures++;
         if (Node* node = lookup(p.node)) {
             suspect_node(wire::Suspect{node->incarnation, node->name, cfg.name}, now);
@@ -129,9 +135,11 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
             // A direct answer ends the probe at once.
             Probe done = p;
             probe_state.reset();
-            if (cfg.lifeguard) awareness.apply_delta(-1);
+            if (cfg.lifeguard)
+                awareness.apply_delta(-1);
             if (delegate) {
-                if (Node* node = lookup(done.node)) delegate->notify_ping_complete(*node, now - done.sent, a.payload);
+                if (Node* node = lookup(done.node))
+                    delegate->notify_ping_complete(*node, now - done.sent, a.payload);
             }
             if (probe_tick_pending) {
                 probe_tick_pending = false;
@@ -139,7 +147,8 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
             }
         } else {
             probe_state.reset();
-            if (cfg.lifeguard) awareness.apply_delta(-1);
+            if (cfg.lifeguard)
+                awareness.apply_delta(-1);
             if (probe_tick_pending) {
                 probe_tick_pending = false;
                 probe(now);
@@ -169,9 +178,11 @@ void Endpoint::Impl::handle_ping(const wire::Ping& p, const Address& from) {
     }
     wire::Ack ack;
     ack.seq_no = p.seq_no;
-    if (delegate) ack.payload = delegate->ack_payload();
+    if (delegate)
+        ack.payload = delegate->ack_payload();
     Address to = from;
-    if (!p.source_addr.empty() && p.source_port > 0) to = Address{p.source_addr, p.source_port};
+    if (!p.source_addr.empty() && p.source_port > 0)
+        to = Address{p.source_addr, p.source_port};
     send_msg(to, p.source_node, wire::encode(ack));
 }
 
@@ -184,11 +195,12 @@ void Endpoint::Impl::handle_indirect_ping(const wire::IndirectPing& ind, const A
     ping.source_port = cfg.advertise_port;
     ping.source_node = cfg.name;
     Address requester = from;
-    if (!ind.source_addr.empty() && ind.source_port > 0) requester = Address{ind.source_addr, ind.source_port};
+    if (!ind.source_addr.empty() && ind.source_port > 0)
+        requester = Address{ind.source_addr, ind.source_port};
     relays[ping.seq_no] = Relay{ind.seq_no, requester, ind.source_node, ind.nack};
     schedule(now + cfg.probe_timeout, Timer{TimerKind::RelayNack, ping.seq_no, {}});
     const std::uint16_t port = ind.port == 0 ? cfg.advertise_port : ind.port;
     send_msg(Address{ind.target, port}, ind.node, wire::encode(ping));
 }
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "endpoint_impl.hpp"
 #include "clusterd/swim/timing.hpp"
+#include "endpoint_impl.hpp"
 
 namespace clusterd::swim {
 
@@ -13,19 +13,15 @@ constexpr std::uint32_t kImplausibleIncarnation = std::numeric_limits<std::uint3
 
 std::array<std::uint8_t, 6> vsn_of(const base::Bytes& v) {
     std::array<std::uint8_t, 6> out{};
-    for (std::size_t i = 0; i < 6 && i < v.size(); ++i) out[i] = v[i];
+    for (std::size_t i = 0; i < 6 && i < v.size(); ++i)
+        out[i] = v[i];
     return out;
 }
-}  // namespace
+} // namespace
 
 Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant now)
-    : cfg(std::move(c)),
-      delegate(d),
-      rng(seed),
-      awareness(cfg.awareness_max_multiplier),
-      queue(cfg.retransmit_mult),
-      created(now),
-      last_now(now) {
+    : cfg(std::move(c)), delegate(d), rng(seed), awareness(cfg.awareness_max_multiplier),
+      queue(cfg.retransmit_mult), created(now), last_now(now) {
     // The local node exists from the start; the delegate is first consulted in ensure_started()
     // (so an owner that is also the delegate can construct us in its member initialisers).
     auto self_node = std::make_unique<Node>();
@@ -33,22 +29,24 @@ Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant no
     self_node->addr = Address{cfg.advertise_addr, cfg.advertise_port};
     self_node->state = State::Alive;
     self_node->incarnation = 0;
-    self_node->vsn = {cfg.protocol_min, cfg.protocol_max, cfg.protocol_version,
+    self_node->vsn = {cfg.protocol_min,          cfg.protocol_max,          cfg.protocol_version,
                       cfg.delegate_protocol_min, cfg.delegate_protocol_max, cfg.delegate_protocol_version};
     self_node->state_change = now;
-    self_node->state = State::Dead;  // becomes alive (with a join event) in ensure_started
+    self_node->state = State::Dead; // becomes alive (with a join event) in ensure_started
     by_name[cfg.name] = self_node.get();
     nodes.push_back(std::move(self_node));
     schedule(now, Timer{TimerKind::Start, 0, {}});
 }
 
 void Endpoint::Impl::ensure_started(base::Instant now) {
-    if (started) return;
+    if (started)
+        return;
     started = true;
     base::Bytes meta;
     if (delegate) {
         meta = delegate->node_meta(cfg.meta_max_size);
-        if (meta.size() > cfg.meta_max_size) meta.clear();
+        if (meta.size() > cfg.meta_max_size)
+            meta.clear();
     }
     wire::Alive a;
     a.incarnation = ++incarnation;
@@ -62,7 +60,8 @@ void Endpoint::Impl::ensure_started(base::Instant now) {
 
     // Staggered periodic work, as memberlist's triggerFunc/pushPullTrigger.
     auto stagger = [&](base::Duration d) {
-        if (d.count() <= 0) return base::Duration{0};
+        if (d.count() <= 0)
+            return base::Duration{0};
         return base::Duration(static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(d.count()))));
     };
     if (cfg.probe_interval.count() > 0)
@@ -90,20 +89,22 @@ void Endpoint::Impl::broadcast(const std::string& node, const wire::Message& m, 
 
 void Endpoint::Impl::refute(Node& me, std::uint32_t accused) {
     std::uint64_t inc = static_cast<std::uint64_t>(incarnation) + 1;
-    if (accused >= inc) inc = static_cast<std::uint64_t>(accused) + 1;
+    if (accused >= inc)
+        inc = static_cast<std::uint64_t>(accused) + 1;
     inc = std::min<std::uint64_t>(inc, kImplausibleIncarnation - 1);
     incarnation = static_cast<std::uint32_t>(inc);
     me.incarnation = incarnation;
     stats.refutes++;
     awareness.apply_delta(1);
     broadcast(me.name, alive_msg_for(me));
-    expedite(last_now);  // the sooner peers hear the refutation, the fewer declare us dead
+    expedite(last_now); // the sooner peers hear the refutation, the fewer declare us dead
 }
 
 void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bootstrap,
                                 BroadcastQueue::Finished notify) {
     const bool is_local = a.node == cfg.name;
-    if (left && is_local) return;
+    if (left && is_local)
+        return;
     if (a.incarnation == kImplausibleIncarnation) {
         stats.malformed++;
         return;
@@ -128,7 +129,8 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         fresh->meta = a.meta;
         fresh->state = State::Dead;
         fresh->state_change = now;
-        if (a.vsn.size() > 5) fresh->vsn = vsn_of(a.vsn);
+        if (a.vsn.size() > 5)
+            fresh->vsn = vsn_of(a.vsn);
         state = fresh.get();
         by_name[a.node] = state;
         // Insert at a random position so new nodes are not probed in join order.
@@ -154,8 +156,10 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         }
     }
 
-    if (a.incarnation <= state->incarnation && !is_local && !updates_node) return;
-    if (a.incarnation < state->incarnation && is_local) return;
+    if (a.incarnation <= state->incarnation && !is_local && !updates_node)
+        return;
+    if (a.incarnation < state->incarnation && is_local)
+        return;
 
     suspicions.erase(a.node);
     const State old_state = state->state;
@@ -169,7 +173,8 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         refute(*state, a.incarnation);
     } else {
         queue.queue(a.node, wire::encode(a), std::move(notify));
-        if (!a.vsn.empty()) state->vsn = vsn_of(a.vsn);
+        if (!a.vsn.empty())
+            state->vsn = vsn_of(a.vsn);
         state->incarnation = a.incarnation;
         state->meta = a.meta;
         state->addr = Address{a.addr, a.port};
@@ -190,12 +195,14 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
 
 void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
     Node* state = lookup(s.node);
-    if (!state) return;
+    if (!state)
+        return;
     if (s.incarnation == kImplausibleIncarnation) {
         stats.malformed++;
         return;
     }
-    if (s.incarnation < state->incarnation) return;
+    if (s.incarnation < state->incarnation)
+        return;
 
     if (auto it = suspicions.find(s.node); it != suspicions.end()) {
         if (it->second.confirm(s.from)) {
@@ -204,7 +211,8 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
         }
         return;
     }
-    if (state->state != State::Alive) return;
+    if (state->state != State::Alive)
+        return;
 
     if (state->name == cfg.name) {
         refute(*state, s.incarnation);
@@ -218,8 +226,10 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
 
     int k = cfg.suspicion_mult - 2;
     const std::size_t n = nodes.size();
-    if (static_cast<long>(n) - 2 < k) k = 0;
-    if (!cfg.lifeguard) k = 0;
+    if (static_cast<long>(n) - 2 < k)
+        k = 0;
+    if (!cfg.lifeguard)
+        k = 0;
     const base::Duration min = suspicion_timeout(cfg.suspicion_mult, n, cfg.probe_interval);
     const base::Duration max = min * cfg.suspicion_max_timeout_mult;
     auto [it, inserted] = suspicions.try_emplace(s.node, s.from, k, min, max, now);
@@ -229,14 +239,17 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
 
 void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
     Node* state = lookup(d.node);
-    if (!state) return;
+    if (!state)
+        return;
     if (d.incarnation == kImplausibleIncarnation) {
         stats.malformed++;
         return;
     }
-    if (d.incarnation < state->incarnation) return;
+    if (d.incarnation < state->incarnation)
+        return;
     suspicions.erase(d.node);
-    if (state->dead_or_left()) return;
+    if (state->dead_or_left())
+        return;
 
     if (state->name == cfg.name) {
         if (!left) {
@@ -255,20 +268,23 @@ void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
         stats.deaths++;
     }
     state->state_change = now;
-    if (delegate) delegate->notify_leave(*state);
+    if (delegate)
+        delegate->notify_leave(*state);
 }
 
 base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeState>& remote) const {
     std::uint8_t maxpmin = 0, minpmax = 255, maxdmin = 0, mindmax = 255;
     for (const auto& rn : remote) {
-        if (rn.state != wire::NodeState::Alive || rn.vsn.size() < 6) continue;
+        if (rn.state != wire::NodeState::Alive || rn.vsn.size() < 6)
+            continue;
         maxpmin = std::max(maxpmin, rn.vsn[0]);
         minpmax = std::min(minpmax, rn.vsn[1]);
         maxdmin = std::max(maxdmin, rn.vsn[3]);
         mindmax = std::min(mindmax, rn.vsn[4]);
     }
     for (const auto& n : nodes) {
-        if (n->state != State::Alive) continue;
+        if (n->state != State::Alive)
+            continue;
         maxpmin = std::max(maxpmin, n->pmin());
         minpmax = std::min(minpmax, n->pmax());
         maxdmin = std::max(maxdmin, n->dmin());
@@ -290,10 +306,12 @@ base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeSta
     for (const auto& rn : remote) {
         const std::uint8_t pcur = rn.vsn.size() >= 6 ? rn.vsn[2] : 0;
         const std::uint8_t dcur = rn.vsn.size() >= 6 ? rn.vsn[5] : 0;
-        if (auto st = check(rn.name, pcur, dcur); !st) return st;
+        if (auto st = check(rn.name, pcur, dcur); !st)
+            return st;
     }
     for (const auto& n : nodes) {
-        if (auto st = check(n->name, n->pcur(), n->dcur()); !st) return st;
+        if (auto st = check(n->name, n->pcur(), n->dcur()); !st)
+            return st;
     }
     return base::ok_status();
 }
@@ -305,27 +323,28 @@ base::Status Endpoint::Impl::merge_remote(const wire::PushPull& pp, base::Instan
     }
     for (const auto& r : pp.nodes) {
         switch (r.state) {
-            case wire::NodeState::Alive: {
-                wire::Alive a;
-                a.incarnation = r.incarnation;
-                a.node = r.name;
-                a.addr = r.addr;
-                a.port = r.port;
-                a.meta = r.meta;
-                a.vsn = r.vsn;
-                alive_node(a, now, false);
-                break;
-            }
-            case wire::NodeState::Left:
-                dead_node(wire::Dead{r.incarnation, r.name, r.name}, now);
-                break;
-            case wire::NodeState::Dead:
-            case wire::NodeState::Suspect:
-                suspect_node(wire::Suspect{r.incarnation, r.name, cfg.name}, now);
-                break;
+        case wire::NodeState::Alive: {
+            wire::Alive a;
+            a.incarnation = r.incarnation;
+            a.node = r.name;
+            a.addr = r.addr;
+            a.port = r.port;
+            a.meta = r.meta;
+            a.vsn = r.vsn;
+            alive_node(a, now, false);
+            break;
+        }
+        case wire::NodeState::Left:
+            dead_node(wire::Dead{r.incarnation, r.name, r.name}, now);
+            break;
+        case wire::NodeState::Dead:
+        case wire::NodeState::Suspect:
+            suspect_node(wire::Suspect{r.incarnation, r.name, cfg.name}, now);
+            break;
         }
     }
-    if (!pp.user_state.empty() && delegate) delegate->merge_remote_state(pp.user_state, pp.join);
+    if (!pp.user_state.empty() && delegate)
+        delegate->merge_remote_state(pp.user_state, pp.join);
     stats.push_pulls++;
     return base::ok_status();
 }
@@ -338,7 +357,7 @@ void Endpoint::Impl::reset_nodes(base::Instant now) {
         if (n->state == State::Dead && (now - n->state_change) > cfg.gossip_to_the_dead_time) {
             by_name.erase(n->name);
             stats.forgotten++;
-            seen.assign(seen.size(), SeenSlot{});  // a forgotten node may come back with old messages
+            seen.assign(seen.size(), SeenSlot{}); // a forgotten node may come back with old messages
             suspicions.erase(n->name);
         } else {
             keep.push_back(std::move(n));
@@ -354,11 +373,13 @@ std::vector<Node*> Endpoint::Impl::k_random_nodes(std::size_t k,
     const std::size_t n = nodes.size();
     for (std::size_t i = 0; i < 3 * n && picked.size() < k; ++i) {
         Node* node = nodes[static_cast<std::size_t>(rng.below(n))].get();
-        if (exclude(*node)) continue;
-        if (std::find(picked.begin(), picked.end(), node) != picked.end()) continue;
+        if (exclude(*node))
+            continue;
+        if (std::find(picked.begin(), picked.end(), node) != picked.end())
+            continue;
         picked.push_back(node);
     }
     return picked;
 }
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -13,11 +13,13 @@ Suspicion::Suspicion(const std::string& from, int k, base::Duration min, base::D
 }
 
 bool Suspicion::confirm(const std::string& from) {
-    if (n_ >= k_) return false;
-    if (!seen_.insert(from).second) return false;
+    if (n_ >= k_)
+        return false;
+    if (!seen_.insert(from).second)
+        return false;
     ++n_;
     deadline_ = start_ + suspicion_total(n_, k_, min_, max_);
     return true;
 }
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -20,13 +20,15 @@ int retransmit_limit(int retransmit_mult, std::size_t n) {
 
 base::Duration push_pull_scale(base::Duration interval, std::size_t n) {
     constexpr double kThreshold = 32.0;
-    if (static_cast<double>(n) <= kThreshold) return interval;
+    if (static_cast<double>(n) <= kThreshold)
+        return interval;
     const double mult = std::ceil(std::log2(static_cast<double>(n)) - std::log2(kThreshold)) + 1.0;
     return interval * static_cast<std::int64_t>(mult);
 }
 
 base::Duration suspicion_total(int n, int k, base::Duration min, base::Duration max) {
-    if (k < 1) return min;
+    if (k < 1)
+        return min;
     const double frac = std::log(static_cast<double>(n) + 1.0) / std::log(static_cast<double>(k) + 1.0);
     const double max_s = std::chrono::duration<double>(max).count();
     const double min_s = std::chrono::duration<double>(min).count();
@@ -36,4 +38,4 @@ base::Duration suspicion_total(int n, int k, base::Duration min, base::Duration 
     return std::max(timeout, min);
 }
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -25,4 +25,4 @@ base::Status aes_gcm_seal(int version, base::ByteView key, std::span<const std::
 /// tampering, "malformed" on a bad version byte or padding.
 base::Result<base::Bytes> aes_gcm_open(base::ByteView key, base::ByteView msg, base::ByteView aad);
 
-}  // namespace clusterd::wire::detail
+} // namespace clusterd::wire::detail

@@ -10,18 +10,20 @@ constexpr std::array<std::uint32_t, 256> make_table() {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t i = 0; i < 256; ++i) {
         std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
+        for (int k = 0; k < 8; ++k)
+            c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
         t[i] = c;
     }
     return t;
 }
 constexpr auto kTable = make_table();
-}  // namespace
+} // namespace
 
 std::uint32_t crc32_ieee(base::ByteView data) {
     std::uint32_t c = 0xffffffffu;
-    for (std::uint8_t b : data) c = kTable[(c ^ b) & 0xff] ^ (c >> 8);
+    for (std::uint8_t b : data)
+        c = kTable[(c ^ b) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -14,7 +14,7 @@
 
 namespace clusterd::wire {
 
-using namespace detail;  // wire_internal.hpp
+using namespace detail; // wire_internal.hpp
 
 namespace {
 
@@ -27,7 +27,9 @@ constexpr std::uint8_t kCompound = static_cast<std::uint8_t>(MsgType::Compound);
 constexpr std::size_t kMaxPacketPlain = 1u << 20;
 constexpr int kMaxNesting = 4;
 
-bool has_keys(const Keyring* k) { return k != nullptr && !k->empty(); }
+bool has_keys(const Keyring* k) {
+    return k != nullptr && !k->empty();
+}
 
 Bytes compress_wrap(ByteView msg) {
     Bytes out;
@@ -38,11 +40,16 @@ Bytes compress_wrap(ByteView msg) {
 
 Result<Bytes> decompress_msg(ByteView buf, std::size_t max_out) {
     auto m = msgpack::decode<CompressMsg>(buf.subspan(1));
-    if (!m) return m.error().with_prefix("compress message");
-    if (m->algo != 0) return make_error("bad_compression", "Cannot decompress unknown algorithm " + std::to_string(m->algo));
+    if (!m)
+        return m.error().with_prefix("compress message");
+    if (m->algo != 0)
+        return make_error("bad_compression",
+                          "Cannot decompress unknown algorithm " + std::to_string(m->algo));
     auto plain = lzw_decompress(m->buf, max_out);
-    if (!plain) return plain.error();
-    if (plain->empty()) return make_error("truncated", "compressed message expands to nothing");
+    if (!plain)
+        return plain.error();
+    if (plain->empty())
+        return make_error("truncated", "compressed message expands to nothing");
     return plain;
 }
 
@@ -51,7 +58,8 @@ Result<Bytes> seal_encrypted(ByteView plain, const Keyring& ring, const NonceSou
     if (version != 0 && version != 1)
         return make_error("bad_version", "unsupported encryption version " + std::to_string(version));
     std::array<std::uint8_t, detail::kNonceSize> iv{};
-    if (!nonce) return make_error("no_nonce", "no nonce source for encryption");
+    if (!nonce)
+        return make_error("no_nonce", "no nonce source for encryption");
     nonce(iv);
     Bytes out;
     Bytes aad;
@@ -61,7 +69,8 @@ Result<Bytes> seal_encrypted(ByteView plain, const Keyring& ring, const NonceSou
                static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)};
         aad = out;
     }
-    if (auto st = detail::aes_gcm_seal(version, *ring.primary(), iv, plain, aad, out); !st) return st.error();
+    if (auto st = detail::aes_gcm_seal(version, *ring.primary(), iv, plain, aad, out); !st)
+        return st.error();
     return out;
 }
 
@@ -69,25 +78,32 @@ Result<Bytes> decrypt_any(const Keyring& ring, ByteView msg, ByteView aad) {
     base::Error last = make_error("decrypt_failed", "No installed keys could decrypt the message");
     for (const auto& key : ring.keys()) {
         auto p = detail::aes_gcm_open(key, msg, aad);
-        if (p) return p;
-        if (p.error().code != "decrypt_failed") return p.error();  // size/version problems: same for every key
+        if (p)
+            return p;
+        if (p.error().code != "decrypt_failed")
+            return p.error(); // size/version problems: same for every key
     }
     return last;
 }
 
 base::Status expand(ByteView buf, int depth, std::vector<Bytes>& out) {
-    if (depth > kMaxNesting) return make_error("nesting", "compound/compress messages nested too deep");
-    if (buf.empty()) return base::ok_status();  // an empty compound part carries nothing
+    if (depth > kMaxNesting)
+        return make_error("nesting", "compound/compress messages nested too deep");
+    if (buf.empty())
+        return base::ok_status(); // an empty compound part carries nothing
     if (buf[0] == kCompress) {
         auto plain = decompress_msg(buf, kMaxPacketPlain);
-        if (!plain) return plain.error();
+        if (!plain)
+            return plain.error();
         return expand(*plain, depth + 1, out);
     }
     if (buf[0] == kCompound) {
         auto parts = split_compound(buf);
-        if (!parts) return parts.error();
+        if (!parts)
+            return parts.error();
         for (const auto& p : parts->parts) {
-            if (auto st = expand(p, depth + 1, out); !st) return st;
+            if (auto st = expand(p, depth + 1, out); !st)
+                return st;
         }
         return base::ok_status();
     }
@@ -100,14 +116,17 @@ std::uint32_t be32(ByteView b) {
            (static_cast<std::uint32_t>(b[2]) << 8) | b[3];
 }
 
-}  // namespace
+} // namespace
 
-Result<Bytes> seal_packet(ByteView msg, const SealOptions& opts, const Keyring* keyring, const NonceSource& nonce) {
-    if (msg.empty()) return make_error("malformed", "cannot seal an empty message");
+Result<Bytes> seal_packet(ByteView msg, const SealOptions& opts, const Keyring* keyring,
+                          const NonceSource& nonce) {
+    if (msg.empty())
+        return make_error("malformed", "cannot seal an empty message");
     Bytes buf(msg.begin(), msg.end());
     if (opts.compress) {
         Bytes c = compress_wrap(buf);
-        if (c.size() < buf.size()) buf = std::move(c);
+        if (c.size() < buf.size())
+            buf = std::move(c);
     }
     if (opts.crc) {
         std::uint32_t crc = crc32_ieee(buf);
@@ -116,12 +135,14 @@ Result<Bytes> seal_packet(ByteView msg, const SealOptions& opts, const Keyring* 
         h.insert(h.end(), buf.begin(), buf.end());
         buf = std::move(h);
     }
-    if (has_keys(keyring)) return seal_encrypted(buf, *keyring, nonce, opts.encryption_version, false);
+    if (has_keys(keyring))
+        return seal_encrypted(buf, *keyring, nonce, opts.encryption_version, false);
     return buf;
 }
 
 Result<std::vector<Bytes>> open_packet(ByteView raw, const Keyring* keyring, bool require_encryption) {
-    if (raw.empty()) return make_error("truncated", "empty packet");
+    if (raw.empty())
+        return make_error("truncated", "empty packet");
     Bytes plain_store;
     ByteView buf = raw;
     if (has_keys(keyring)) {
@@ -133,17 +154,22 @@ Result<std::vector<Bytes>> open_packet(ByteView raw, const Keyring* keyring, boo
             return p.error();
         }
     }
-    if (buf.empty()) return make_error("truncated", "empty packet after decryption");
+    if (buf.empty())
+        return make_error("truncated", "empty packet after decryption");
     if (buf[0] == kHasCrc) {
-        if (buf.size() < 5) return make_error("truncated", "CRC header is truncated");
+        if (buf.size() < 5)
+            return make_error("truncated", "CRC header is truncated");
         std::uint32_t want = be32(buf.subspan(1, 4));
         std::uint32_t got = crc32_ieee(buf.subspan(5));
-        if (want != got) return make_error("bad_crc", "packet checksum mismatch");
+        if (want != got)
+            return make_error("bad_crc", "packet checksum mismatch");
         buf = buf.subspan(5);
-        if (buf.empty()) return make_error("truncated", "empty packet after the CRC header");
+        if (buf.empty())
+            return make_error("truncated", "empty packet after the CRC header");
     }
     std::vector<Bytes> out;
-    if (auto st = expand(buf, 0, out); !st) return st.error();
+    if (auto st = expand(buf, 0, out); !st)
+        return st.error();
     return out;
 }
 
@@ -153,7 +179,8 @@ Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, c
 
 Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, const NonceSource& nonce,
                           int encryption_version) {
-    if (msg.empty()) return make_error("malformed", "cannot seal an empty message");
+    if (msg.empty())
+        return make_error("malformed", "cannot seal an empty message");
     Bytes buf = compress ? compress_wrap(msg) : Bytes(msg.begin(), msg.end());
     if (has_keys(keyring)) {
         if (detail::encrypted_length(encryption_version, buf.size()) > kMaxStreamBytes)
@@ -166,41 +193,51 @@ Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, c
 namespace {
 
 using Len = Result<std::optional<std::size_t>>;
-Len need_more() { return std::optional<std::size_t>{}; }
-Len done(std::size_t n) { return std::optional<std::size_t>{n}; }
+Len need_more() {
+    return std::optional<std::size_t>{};
+}
+Len done(std::size_t n) {
+    return std::optional<std::size_t>{n};
+}
 
 /// Measures one msgpack value at `off`; nullopt when the buffer ends first.
 Len value_len(ByteView b, std::size_t off) {
-    if (off >= b.size()) return need_more();
+    if (off >= b.size())
+        return need_more();
     auto e = msgpack::Reader(b.subspan(off)).measure();
-    if (!e) return e.error();
+    if (!e)
+        return e.error();
     return e->complete ? done(e->size) : need_more();
 }
 
 /// Decodes the header struct that starts at `off` and is `len` bytes long.
-template <typename H>
-Result<H> header_at(ByteView b, std::size_t off, std::size_t len, const char* what) {
+template <typename H> Result<H> header_at(ByteView b, std::size_t off, std::size_t len, const char* what) {
     auto h = msgpack::decode<H>(b.subspan(off, len));
-    if (!h) return h.error().with_prefix(what);
+    if (!h)
+        return h.error().with_prefix(what);
     return h;
 }
 
 Len push_pull_len(ByteView b, std::size_t max_bytes) {
     std::size_t off = 1;
     auto hl = value_len(b, off);
-    if (!hl || !*hl) return hl;
+    if (!hl || !*hl)
+        return hl;
     auto h = header_at<PushPullHeader>(b, off, **hl, "push-pull header");
-    if (!h) return h.error();
+    if (!h)
+        return h.error();
     if (h->nodes > kMaxPushPullNodes || h->user_state_len > kMaxStreamBytes)
         return make_error("malformed", "push-pull header: Nodes or UserStateLen out of range");
     const std::uint64_t nodes = h->nodes, ulen = h->user_state_len;
     off += **hl;
     if (off + ulen + nodes > max_bytes)
-        return make_error("too_large", "push-pull of " + std::to_string(nodes) + " nodes and " + std::to_string(ulen) +
-                                           " bytes of user state exceeds " + std::to_string(max_bytes) + " bytes");
+        return make_error("too_large", "push-pull of " + std::to_string(nodes) + " nodes and " +
+                                           std::to_string(ulen) + " bytes of user state exceeds " +
+                                           std::to_string(max_bytes) + " bytes");
     for (std::uint64_t i = 0; i < nodes; ++i) {
         auto nl = value_len(b, off);
-        if (!nl || !*nl) return nl;
+        if (!nl || !*nl)
+            return nl;
         off += **nl;
     }
     off += ulen;
@@ -209,10 +246,13 @@ Len push_pull_len(ByteView b, std::size_t max_bytes) {
 
 Len user_len(ByteView b, std::size_t max_bytes) {
     auto hl = value_len(b, 1);
-    if (!hl || !*hl) return hl;
+    if (!hl || !*hl)
+        return hl;
     auto h = header_at<UserMsgHeader>(b, 1, **hl, "user message header");
-    if (!h) return h.error();
-    if (h->user_msg_len > kMaxStreamBytes) return make_error("malformed", "user message header: UserMsgLen out of range");
+    if (!h)
+        return h.error();
+    if (h->user_msg_len > kMaxStreamBytes)
+        return make_error("malformed", "user message header: UserMsgLen out of range");
     const std::uint64_t ulen = h->user_msg_len;
     std::size_t total = 1 + **hl + ulen;
     if (total > max_bytes)
@@ -221,94 +261,116 @@ Len user_len(ByteView b, std::size_t max_bytes) {
     return total <= b.size() ? done(total) : need_more();
 }
 
-}  // namespace
+} // namespace
 
 namespace {
 /// Stream messages that are one msgpack map after the type byte (small, bounded frames).
 bool is_small_frame(std::uint8_t t) {
     switch (static_cast<MsgType>(t)) {
-        case MsgType::Ping:
-        case MsgType::IndirectPing:
-        case MsgType::Ack:
-        case MsgType::Suspect:
-        case MsgType::Alive:
-        case MsgType::Dead:
-        case MsgType::Nack:
-        case MsgType::Err: return true;
-        default: return false;
+    case MsgType::Ping:
+    case MsgType::IndirectPing:
+    case MsgType::Ack:
+    case MsgType::Suspect:
+    case MsgType::Alive:
+    case MsgType::Dead:
+    case MsgType::Nack:
+    case MsgType::Err:
+        return true;
+    default:
+        return false;
     }
 }
-}  // namespace
+} // namespace
 
 std::size_t stream_frame_limit(std::uint8_t first_byte, std::size_t max_stream_bytes) {
     switch (first_byte) {
-        case kEncrypt:
-        case kCompress:
-        case static_cast<std::uint8_t>(MsgType::PushPull):
-        case static_cast<std::uint8_t>(MsgType::User): return std::min(max_stream_bytes, kMaxStreamBytes);
-        default: return is_small_frame(first_byte) ? std::min(max_stream_bytes, kMaxSmallStreamFrame) : 0;
+    case kEncrypt:
+    case kCompress:
+    case static_cast<std::uint8_t>(MsgType::PushPull):
+    case static_cast<std::uint8_t>(MsgType::User):
+        return std::min(max_stream_bytes, kMaxStreamBytes);
+    default:
+        return is_small_frame(first_byte) ? std::min(max_stream_bytes, kMaxSmallStreamFrame) : 0;
     }
 }
 
 Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::size_t max_bytes) {
-    if (buffered.empty()) return need_more();
+    if (buffered.empty())
+        return need_more();
     std::uint8_t t = buffered[0];
     Len r = need_more();
     switch (t) {
-        case kEncrypt: {
-            if (buffered.size() < 5) return need_more();
-            std::uint32_t len = be32(buffered.subspan(1, 4));
-            if (len > kMaxStreamBytes || std::size_t{5} + len > max_bytes)
-                return make_error("too_large", "Remote node state is larger than limit (" + std::to_string(len) + ")");
-            return buffered.size() >= 5u + len ? done(5u + len) : need_more();
-        }
-        case static_cast<std::uint8_t>(MsgType::PushPull): r = push_pull_len(buffered, max_bytes); break;
-        case static_cast<std::uint8_t>(MsgType::User): r = user_len(buffered, max_bytes); break;
-        case kCompound:
-        case kHasCrc:
-            return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
-        default: {
-            if (t != kCompress && !is_small_frame(t))
-                return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
-            auto v = value_len(buffered, 1);  // one msgpack map after the type byte
-            if (!v) return v.error();
-            r = *v ? done(1 + **v) : need_more();
-            break;
-        }
+    case kEncrypt: {
+        if (buffered.size() < 5)
+            return need_more();
+        std::uint32_t len = be32(buffered.subspan(1, 4));
+        if (len > kMaxStreamBytes || std::size_t{5} + len > max_bytes)
+            return make_error("too_large",
+                              "Remote node state is larger than limit (" + std::to_string(len) + ")");
+        return buffered.size() >= 5u + len ? done(5u + len) : need_more();
     }
-    if (!r) return r.error();
-    if (*r && **r > max_bytes) return make_error("too_large", "stream frame exceeds " + std::to_string(max_bytes) + " bytes");
+    case static_cast<std::uint8_t>(MsgType::PushPull):
+        r = push_pull_len(buffered, max_bytes);
+        break;
+    case static_cast<std::uint8_t>(MsgType::User):
+        r = user_len(buffered, max_bytes);
+        break;
+    case kCompound:
+    case kHasCrc:
+        return make_error("unexpected_type", "message type " + std::to_string(t) + " is not sent on streams");
+    default: {
+        if (t != kCompress && !is_small_frame(t))
+            return make_error("unknown_type", "unknown stream message type " + std::to_string(t));
+        auto v = value_len(buffered, 1); // one msgpack map after the type byte
+        if (!v)
+            return v.error();
+        r = *v ? done(1 + **v) : need_more();
+        break;
+    }
+    }
+    if (!r)
+        return r.error();
+    if (*r && **r > max_bytes)
+        return make_error("too_large", "stream frame exceeds " + std::to_string(max_bytes) + " bytes");
     if (!*r && buffered.size() >= max_bytes)
-        return make_error("too_large", "incomplete stream frame already exceeds " + std::to_string(max_bytes) + " bytes");
+        return make_error("too_large",
+                          "incomplete stream frame already exceeds " + std::to_string(max_bytes) + " bytes");
     return r;
 }
 
 Result<Bytes> open_stream(ByteView frame, const Keyring* keyring, bool require_encryption) {
-    if (frame.empty()) return make_error("truncated", "empty stream frame");
+    if (frame.empty())
+        return make_error("truncated", "empty stream frame");
     Bytes plain;
     if (frame[0] == kEncrypt) {
         if (!has_keys(keyring))
             return make_error("no_key", "Remote state is encrypted and encryption is not configured");
-        if (frame.size() < 5) return make_error("truncated", "encrypted stream header is truncated");
+        if (frame.size() < 5)
+            return make_error("truncated", "encrypted stream header is truncated");
         std::uint32_t len = be32(frame.subspan(1, 4));
         if (len > kMaxStreamBytes)
-            return make_error("too_large", "Remote node state is larger than limit (" + std::to_string(len) + ")");
-        if (frame.size() < 5u + len) return make_error("truncated", "encrypted stream frame is truncated");
+            return make_error("too_large",
+                              "Remote node state is larger than limit (" + std::to_string(len) + ")");
+        if (frame.size() < 5u + len)
+            return make_error("truncated", "encrypted stream frame is truncated");
         auto p = decrypt_any(*keyring, frame.subspan(5, len), frame.subspan(0, 5));
-        if (!p) return p.error();
+        if (!p)
+            return p.error();
         plain = std::move(*p);
     } else {
         if (has_keys(keyring) && require_encryption)
             return make_error("not_encrypted", "Encryption is configured but remote state is not encrypted");
         plain.assign(frame.begin(), frame.end());
     }
-    if (plain.empty()) return make_error("truncated", "empty stream message");
+    if (plain.empty())
+        return make_error("truncated", "empty stream message");
     if (plain[0] == kCompress) {
         auto d = decompress_msg(plain, kMaxStreamBytes);
-        if (!d) return d.error();
+        if (!d)
+            return d.error();
         return d;
     }
     return plain;
 }
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -13,16 +13,16 @@ namespace clusterd::wire {
 namespace {
 
 constexpr std::uint32_t kLitWidth = 8;
-constexpr std::uint32_t kClear = 1u << kLitWidth;  // 256
-constexpr std::uint32_t kEof = kClear + 1;         // 257
+constexpr std::uint32_t kClear = 1u << kLitWidth; // 256
+constexpr std::uint32_t kEof = kClear + 1;        // 257
 constexpr std::uint32_t kMaxWidth = 12;
-constexpr std::uint32_t kMaxCode = (1u << kMaxWidth) - 1;  // 4095
+constexpr std::uint32_t kMaxCode = (1u << kMaxWidth) - 1; // 4095
 constexpr std::uint32_t kTableSize = 4 * (1u << kMaxWidth);
 constexpr std::uint32_t kTableMask = kTableSize - 1;
 constexpr std::uint32_t kInvalidEntry = 0;
 
 class BitWriter {
-public:
+  public:
     explicit BitWriter(base::Bytes& out) : out_(out) {}
     void put(std::uint32_t code, std::uint32_t width) {
         bits_ |= code << nbits_;
@@ -34,18 +34,19 @@ public:
         }
     }
     void flush() {
-        if (nbits_ > 0) out_.push_back(static_cast<std::uint8_t>(bits_));
+        if (nbits_ > 0)
+            out_.push_back(static_cast<std::uint8_t>(bits_));
         bits_ = 0;
         nbits_ = 0;
     }
 
-private:
+  private:
     base::Bytes& out_;
     std::uint32_t bits_ = 0;
     std::uint32_t nbits_ = 0;
 };
 
-}  // namespace
+} // namespace
 
 base::Bytes lzw_compress(base::ByteView in) {
     base::Bytes out;
@@ -57,7 +58,7 @@ base::Bytes lzw_compress(base::ByteView in) {
     std::uint32_t hi = kClear + 1;
     std::uint32_t overflow = kClear << 1;
 
-    bw.put(kClear, width);  // Go always starts with a clear code
+    bw.put(kClear, width); // Go always starts with a clear code
     if (in.empty()) {
         bw.put(kEof, width);
         bw.flush();
@@ -97,10 +98,12 @@ base::Bytes lzw_compress(base::ByteView in) {
             h = (h + 1) & kTableMask;
             t = (*table)[h];
         }
-        if (hit) continue;
+        if (hit)
+            continue;
         bw.put(code, width);
         code = literal;
-        if (inc_hi()) continue;
+        if (inc_hi())
+            continue;
         for (;;) {
             if ((*table)[hash] == kInvalidEntry) {
                 (*table)[hash] = (key << 12) | hi;
@@ -132,7 +135,8 @@ base::Result<base::Bytes> lzw_decompress(base::ByteView in, std::size_t max_out)
 
     for (;;) {
         while (nbits < width) {
-            if (pos >= in.size()) return base::make_error("bad_compression", "lzw stream ends without an eof code");
+            if (pos >= in.size())
+                return base::make_error("bad_compression", "lzw stream ends without an eof code");
             bits |= static_cast<std::uint32_t>(in[pos++]) << nbits;
             nbits += 8;
         }
@@ -147,11 +151,13 @@ base::Result<base::Bytes> lzw_decompress(base::ByteView in, std::size_t max_out)
             last = kInvalid;
             continue;
         }
-        if (code == kEof) return out;
+        if (code == kEof)
+            return out;
 
         if (code < kClear) {
             if (out.size() >= max_out)
-                return base::make_error("too_large", "lzw output exceeds " + std::to_string(max_out) + " bytes");
+                return base::make_error("too_large",
+                                        "lzw output exceeds " + std::to_string(max_out) + " bytes");
             out.push_back(static_cast<std::uint8_t>(code));
             if (last != kInvalid) {
                 suffix[hi] = static_cast<std::uint8_t>(code);
@@ -165,20 +171,24 @@ base::Result<base::Bytes> lzw_decompress(base::ByteView in, std::size_t max_out)
             std::uint32_t c = code;
             if (code == hi) {
                 c = last;
-                while (c >= kClear) c = prefix[c];
+                while (c >= kClear)
+                    c = prefix[c];
                 scratch[--i] = static_cast<std::uint8_t>(c);
                 c = last;
             }
             while (c >= kClear) {
-                if (i == 0) return base::make_error("bad_compression", "lzw chain too long");
+                if (i == 0)
+                    return base::make_error("bad_compression", "lzw chain too long");
                 scratch[--i] = suffix[c];
                 c = prefix[c];
             }
-            if (i == 0) return base::make_error("bad_compression", "lzw chain too long");
+            if (i == 0)
+                return base::make_error("bad_compression", "lzw chain too long");
             scratch[--i] = static_cast<std::uint8_t>(c);
             std::size_t n = scratch.size() - i;
             if (out.size() + n > max_out)
-                return base::make_error("too_large", "lzw output exceeds " + std::to_string(max_out) + " bytes");
+                return base::make_error("too_large",
+                                        "lzw output exceeds " + std::to_string(max_out) + " bytes");
             out.insert(out.end(), scratch.begin() + static_cast<std::ptrdiff_t>(i), scratch.end());
             if (last != kInvalid) {
                 suffix[hi] = static_cast<std::uint8_t>(c);
@@ -201,4 +211,4 @@ base::Result<base::Bytes> lzw_decompress(base::ByteView in, std::size_t max_out)
     }
 }
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

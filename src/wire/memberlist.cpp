@@ -10,14 +10,15 @@
 
 namespace clusterd::wire {
 
-using namespace detail;  // wire_internal.hpp
+using namespace detail; // wire_internal.hpp
 
 namespace {
 
 /// A reader over a stream message's body after checking its type byte.
 Result<msgpack::Reader> body_of(ByteView buf, MsgType want, const char* what) {
     const auto t = static_cast<std::uint8_t>(want);
-    if (buf.empty()) return make_error("truncated", std::string("empty ") + what + " message");
+    if (buf.empty())
+        return make_error("truncated", std::string("empty ") + what + " message");
     if (buf[0] != t)
         return make_error("unexpected_type", std::string("expected ") + what + " (" + std::to_string(t) +
                                                  "), got type " + std::to_string(buf[0]));
@@ -25,16 +26,18 @@ Result<msgpack::Reader> body_of(ByteView buf, MsgType want, const char* what) {
 }
 
 /// Decodes a header struct at the front of `r` with the error named after `what`.
-template <typename T>
-Result<T> read_header(msgpack::Reader& r, const char* what) {
+template <typename T> Result<T> read_header(msgpack::Reader& r, const char* what) {
     T h{};
-    if (auto st = msgpack::read(r, h); !st) return st.error().with_prefix(what);
+    if (auto st = msgpack::read(r, h); !st)
+        return st.error().with_prefix(what);
     return h;
 }
 
-}  // namespace
+} // namespace
 
-MsgType message_type(const Message& m) { return msgpack::type_of(m); }
+MsgType message_type(const Message& m) {
+    return msgpack::type_of(m);
+}
 
 Bytes encode(const Message& m) {
     Bytes out;
@@ -53,29 +56,35 @@ Bytes encode(const Message& m) {
 }
 
 Result<Message> decode(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty message");
+    if (buf.empty())
+        return make_error("truncated", "empty message");
     const std::uint8_t t = buf[0];
-    if (t == static_cast<std::uint8_t>(MsgType::User)) return Message{UserMsg{Bytes(buf.begin() + 1, buf.end())}};
+    if (t == static_cast<std::uint8_t>(MsgType::User))
+        return Message{UserMsg{Bytes(buf.begin() + 1, buf.end())}};
     std::optional<Result<Message>> out;
     msgpack::with_type<Message>(t, [&](auto type) {
         using T = typename decltype(type)::type;
         if constexpr (msgpack::HasFields<T>) {
             // trailing bytes are ignored, as Go's decoder reads one value and stops
             auto m = msgpack::decode<T>(buf.subspan(1));
-            if (!m) out = m.error().with_prefix("memberlist message " + std::to_string(t));
-            else out = Message{std::move(*m)};
+            if (!m)
+                out = m.error().with_prefix("memberlist message " + std::to_string(t));
+            else
+                out = Message{std::move(*m)};
         }
     });
-    if (out) return std::move(*out);
+    if (out)
+        return std::move(*out);
     switch (static_cast<MsgType>(t)) {
-        case MsgType::PushPull:
-        case MsgType::Compound:
-        case MsgType::Compress:
-        case MsgType::Encrypt:
-        case MsgType::HasCrc:
-            return make_error("unexpected_type",
-                              "message type " + std::to_string(t) + " is an envelope or stream message, not a single message");
-        default: break;
+    case MsgType::PushPull:
+    case MsgType::Compound:
+    case MsgType::Compress:
+    case MsgType::Encrypt:
+    case MsgType::HasCrc:
+        return make_error("unexpected_type", "message type " + std::to_string(t) +
+                                                 " is an envelope or stream message, not a single message");
+    default:
+        break;
     }
     return make_error("unknown_type", "unknown memberlist message type " + std::to_string(t));
 }
@@ -85,12 +94,15 @@ Bytes encode_compound(const std::vector<Bytes>& msgs) {
     // cannot be represented and are left out rather than written corrupt.
     std::vector<const Bytes*> parts;
     for (const auto& m : msgs) {
-        if (parts.size() == kMaxCompoundParts) break;
-        if (m.size() <= 0xffff) parts.push_back(&m);
+        if (parts.size() == kMaxCompoundParts)
+            break;
+        if (m.size() <= 0xffff)
+            parts.push_back(&m);
     }
     Bytes out;
     std::size_t total = 2 + 2 * parts.size();
-    for (const auto* m : parts) total += m->size();
+    for (const auto* m : parts)
+        total += m->size();
     out.reserve(total);
     out.push_back(static_cast<std::uint8_t>(MsgType::Compound));
     out.push_back(static_cast<std::uint8_t>(parts.size()));
@@ -98,17 +110,20 @@ Bytes encode_compound(const std::vector<Bytes>& msgs) {
         out.push_back(static_cast<std::uint8_t>(m->size() >> 8));
         out.push_back(static_cast<std::uint8_t>(m->size()));
     }
-    for (const auto* m : parts) out.insert(out.end(), m->begin(), m->end());
+    for (const auto* m : parts)
+        out.insert(out.end(), m->begin(), m->end());
     return out;
 }
 
 Result<CompoundParts> split_compound(ByteView buf) {
     if (buf.empty() || buf[0] != static_cast<std::uint8_t>(MsgType::Compound))
         return make_error("malformed", "not a compound message");
-    if (buf.size() < 2) return make_error("truncated", "compound message without a part count");
+    if (buf.size() < 2)
+        return make_error("truncated", "compound message without a part count");
     std::size_t n = buf[1];
     std::size_t pos = 2;
-    if (buf.size() - pos < 2 * n) return make_error("truncated", "compound length table is truncated");
+    if (buf.size() - pos < 2 * n)
+        return make_error("truncated", "compound length table is truncated");
     CompoundParts out;
     std::size_t body = pos + 2 * n;
     for (std::size_t i = 0; i < n; ++i) {
@@ -129,17 +144,20 @@ Bytes encode_push_pull(const PushPull& pp) {
     out.push_back(static_cast<std::uint8_t>(MsgType::PushPull));
     msgpack::Writer w(out, kGossip);
     msgpack::write(w, PushPullHeader{pp.join, pp.nodes.size(), pp.user_state.size()});
-    for (const auto& s : pp.nodes) msgpack::write(w, s);
+    for (const auto& s : pp.nodes)
+        msgpack::write(w, s);
     w.raw(pp.user_state);
     return out;
 }
 
 Result<PushPull> decode_push_pull(ByteView buf) {
     auto body = body_of(buf, MsgType::PushPull, "push-pull");
-    if (!body) return body.error();
+    if (!body)
+        return body.error();
     msgpack::Reader& r = *body;
     auto h = read_header<PushPullHeader>(r, "push-pull header");
-    if (!h) return h.error();
+    if (!h)
+        return h.error();
     if (h->nodes > kMaxPushPullNodes || h->user_state_len > 0x7fffffffULL)
         return make_error("malformed", "push-pull header: Nodes or UserStateLen out of range");
     if (h->nodes > r.remaining())
@@ -153,7 +171,8 @@ Result<PushPull> decode_push_pull(ByteView buf) {
             return st.error().with_prefix("push-pull node state " + std::to_string(i));
     }
     auto user = r.raw(static_cast<std::size_t>(h->user_state_len));
-    if (!user) return user.error().with_prefix("push-pull user state");
+    if (!user)
+        return user.error().with_prefix("push-pull user state");
     pp.user_state.assign(user->begin(), user->end());
     return pp;
 }
@@ -168,14 +187,18 @@ Bytes encode_stream_user(ByteView payload) {
 
 Result<Bytes> decode_stream_user(ByteView buf) {
     auto body = body_of(buf, MsgType::User, "user");
-    if (!body) return body.error();
+    if (!body)
+        return body.error();
     msgpack::Reader& r = *body;
     auto h = read_header<UserMsgHeader>(r, "user message header");
-    if (!h) return h.error();
-    if (h->user_msg_len > 0x7fffffffULL) return make_error("malformed", "user message header: UserMsgLen out of range");
+    if (!h)
+        return h.error();
+    if (h->user_msg_len > 0x7fffffffULL)
+        return make_error("malformed", "user message header: UserMsgLen out of range");
     auto payload = r.raw(static_cast<std::size_t>(h->user_msg_len));
-    if (!payload) return payload.error().with_prefix("user message");
+    if (!payload)
+        return payload.error().with_prefix("user message");
     return Bytes(payload->begin(), payload->end());
 }
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

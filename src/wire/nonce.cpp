@@ -11,7 +11,8 @@ namespace clusterd::wire {
 
 NonceSource system_nonce_source() {
     return [](std::span<std::uint8_t> out) {
-        if (out.empty()) return;
+        if (out.empty())
+            return;
         if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
             std::fputs("clusterd: RAND_bytes failed; refusing to reuse a GCM nonce\n", stderr);
             std::abort();
@@ -19,4 +20,4 @@ NonceSource system_nonce_source() {
     };
 }
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -9,15 +9,17 @@
 
 namespace clusterd::wire {
 
-using namespace detail;  // wire_internal.hpp
+using namespace detail; // wire_internal.hpp
 
 namespace {
 using StringList = msgpack::Codec<std::vector<std::string>>;
 using StringMap = msgpack::Codec<std::map<std::string, std::string>>;
 
-}  // namespace
+} // namespace
 
-SerfMsgType serf_message_type(const SerfMessage& m) { return msgpack::type_of(m); }
+SerfMsgType serf_message_type(const SerfMessage& m) {
+    return msgpack::type_of(m);
+}
 
 Bytes encode_serf(const SerfMessage& m) {
     Bytes out;
@@ -33,7 +35,8 @@ Bytes encode_serf(const SerfMessage& m) {
 }
 
 Result<SerfMessage> decode_serf(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty serf message");
+    if (buf.empty())
+        return make_error("truncated", "empty serf message");
     std::optional<Result<SerfMessage>> out;
     msgpack::with_type<SerfMessage>(buf[0], [&](auto type) {
         using T = typename decltype(type)::type;
@@ -53,7 +56,8 @@ Result<SerfMessage> decode_serf(ByteView buf) {
         }
         out = SerfMessage{std::move(m)};
     });
-    if (out) return std::move(*out);
+    if (out)
+        return std::move(*out);
     return make_error("unknown_type", "unknown serf message type " + std::to_string(buf[0]));
 }
 
@@ -73,16 +77,19 @@ Bytes encode_filter(const QueryFilter& f) {
 }
 
 Result<QueryFilter> decode_filter(ByteView buf) {
-    if (buf.empty()) return make_error("truncated", "empty query filter");
+    if (buf.empty())
+        return make_error("truncated", "empty query filter");
     msgpack::Reader r(buf.subspan(1));
     if (buf[0] == 0) {
         FilterNodes n;
-        if (auto st = StringList::read(r, n.nodes); !st) return st.error().with_prefix("node filter");
+        if (auto st = StringList::read(r, n.nodes); !st)
+            return st.error().with_prefix("node filter");
         return QueryFilter{std::move(n)};
     }
     if (buf[0] == 1) {
         FilterTag t;
-        if (auto st = msgpack::read(r, t); !st) return st.error().with_prefix("tag filter");
+        if (auto st = msgpack::read(r, t); !st)
+            return st.error().with_prefix("tag filter");
         return QueryFilter{std::move(t)};
     }
     return make_error("unknown_type", "unknown query filter type " + std::to_string(buf[0]));
@@ -108,7 +115,8 @@ Result<std::map<std::string, std::string>> decode_tags(ByteView meta) {
     }
     msgpack::Reader r(meta.subspan(1));
     std::map<std::string, std::string> m;
-    if (auto st = StringMap::read(r, m); !st) return st.error().with_prefix("tags");
+    if (auto st = StringMap::read(r, m); !st)
+        return st.error().with_prefix("tags");
     return m;
 }
 
@@ -117,11 +125,11 @@ Result<std::map<std::string, std::string>> decode_tags(ByteView meta) {
 base::Status check_user_event_size(const std::string& name, ByteView payload, std::size_t configured_limit) {
     std::size_t n = name.size() + payload.size();
     if (n > configured_limit)
-        return make_error("too_large", "user event exceeds configured limit of " + std::to_string(configured_limit) +
-                                           " bytes before encoding");
+        return make_error("too_large", "user event exceeds configured limit of " +
+                                           std::to_string(configured_limit) + " bytes before encoding");
     if (n > kUserEventSizeLimitMax)
-        return make_error("too_large", "user event exceeds sane limit of " + std::to_string(kUserEventSizeLimitMax) +
-                                           " bytes before encoding");
+        return make_error("too_large", "user event exceeds sane limit of " +
+                                           std::to_string(kUserEventSizeLimitMax) + " bytes before encoding");
     return base::ok_status();
 }
 
@@ -149,8 +157,9 @@ base::Status check_query_response_size(std::size_t encoded_len, std::size_t limi
 
 base::Status check_tags_size(std::size_t encoded_len) {
     if (encoded_len > kMetaMaxSize)
-        return make_error("too_large", "Encoded length of tags exceeds limit of " + std::to_string(kMetaMaxSize) + " bytes");
+        return make_error("too_large", "Encoded length of tags exceeds limit of " +
+                                           std::to_string(kMetaMaxSize) + " bytes");
     return base::ok_status();
 }
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -14,4 +14,4 @@ using base::Result;
 
 inline constexpr auto kGossip = codec::msgpack::Dialect::Gossip;
 
-}  // namespace clusterd::wire::detail
+} // namespace clusterd::wire::detail

@@ -16,13 +16,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         mp::Reader s(in, limits);
         auto skipped = s.skip();
         if (e.ok() && e->complete) {
-            if (!skipped.ok() || s.pos() != e->size) __builtin_trap();
+            if (!skipped.ok() || s.pos() != e->size)
+                __builtin_trap();
             mp::Reader v(in, limits);
             auto value = mp::read_value(v);
             // The tree refuses ext types the skipper accepts; anything else must read in full.
-            if (value.ok() && v.pos() != e->size) __builtin_trap();
+            if (value.ok() && v.pos() != e->size)
+                __builtin_trap();
         } else if (e.ok()) {
-            if (skipped.ok() || skipped.error().code != "truncated" || e->need <= size) __builtin_trap();
+            if (skipped.ok() || skipped.error().code != "truncated" || e->need <= size)
+                __builtin_trap();
         } else if (skipped.ok()) {
             __builtin_trap();
         }

@@ -12,16 +12,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto d = wire::decode(in);
     if (d.ok()) {
         auto again = wire::decode(wire::encode(*d));
-        if (!again.ok() || !(*again == *d)) __builtin_trap();
+        if (!again.ok() || !(*again == *d))
+            __builtin_trap();
     }
     auto c = wire::split_compound(in);
     if (c.ok()) {
-        for (const auto& p : c->parts) (void)wire::decode(p);
+        for (const auto& p : c->parts)
+            (void)wire::decode(p);
     }
     auto pp = wire::decode_push_pull(in);
     if (pp.ok()) {
         auto again = wire::decode_push_pull(wire::encode_push_pull(*pp));
-        if (!again.ok() || !(*again == *pp)) __builtin_trap();
+        if (!again.ok() || !(*again == *pp))
+            __builtin_trap();
     }
     (void)wire::decode_stream_user(in);
     return 0;

@@ -16,8 +16,8 @@
 #include <fstream>
 #include <thread>
 
-#include "support/cluster.hpp"
 #include "interop_records.hpp"
+#include "support/cluster.hpp"
 #include "support/notify_stub.hpp"
 
 using namespace clusterd::testing;
@@ -27,7 +27,8 @@ using clusterd::testsupport::NotifyStub;
 namespace {
 
 std::string source_dir() {
-    if (const char* s = std::getenv("CLUSTERD_SOURCE_DIR"); s != nullptr && *s != '\0') return s;
+    if (const char* s = std::getenv("CLUSTERD_SOURCE_DIR"); s != nullptr && *s != '\0')
+        return s;
     std::string f = __FILE__;
     return f.substr(0, f.rfind("/tests/interop/"));
 }
@@ -35,32 +36,44 @@ std::string source_dir() {
 /// Starts a clusterd agent like Cluster::start does, but with extra environment variables and
 /// (when `debug_flag` is false) no -log-level flag, so the config file's log_level applies.
 AgentProc& start_with_env(Cluster& c, const std::string& name, const std::vector<std::string>& extra,
-                          const AgentProc& join_to, const std::vector<std::string>& env, bool debug_flag = true) {
+                          const AgentProc& join_to, const std::vector<std::string>& env,
+                          bool debug_flag = true) {
     AgentProc a;
     a.kind = Kind::Clusterd;
     a.name = name;
     a.port = free_port();
     a.rpc = free_port();
-    a.argv = {clusterd_bin(), "agent", "-node=" + name, "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr()};
-    if (debug_flag) a.argv.push_back("-log-level=debug");
-    for (const auto& e : extra) a.argv.push_back(e);
+    a.argv = {clusterd_bin(), "agent", "-node=" + name, "-bind=" + a.bind_addr(),
+              "-rpc-addr=" + a.rpc_addr()};
+    if (debug_flag)
+        a.argv.push_back("-log-level=debug");
+    for (const auto& e : extra)
+        a.argv.push_back(e);
     a.argv.push_back("-join=" + join_to.bind_addr());
     a.child = Process(a.argv, c.dir() + "/" + name + ".log", env);
     c.agents().push_back(std::move(a));
     auto& ref = c.agents().back();
-    wait_until([&] { return run({"serf", "members", "-rpc-addr=" + ref.rpc_addr()}, 3s).exit_code == 0; }, 15s);
+    wait_until(
+        [&] {
+            return run({"serf", "members", "-rpc-addr=" + ref.rpc_addr()}, 3s).exit_code == 0;
+        },
+        15s);
     return ref;
 }
 
-bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+bool exited_zero(int status) {
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
-}  // namespace
+} // namespace
 
 TEST(AgentService, SighupReloadSignalsAndNotify) {
     Cluster c("service");
     const auto a_log = c.dir() + "/a.log", b_log = c.dir() + "/b.log";
-    const auto ha = write_script(c.dir(), "a.sh", "echo \"a $SERF_USER_EVENT $(cat)\" >> \"" + a_log + "\"\n");
-    const auto hb = write_script(c.dir(), "b.sh", "echo \"b $SERF_USER_EVENT $(cat)\" >> \"" + b_log + "\"\n");
+    const auto ha =
+        write_script(c.dir(), "a.sh", "echo \"a $SERF_USER_EVENT $(cat)\" >> \"" + a_log + "\"\n");
+    const auto hb =
+        write_script(c.dir(), "b.sh", "echo \"b $SERF_USER_EVENT $(cat)\" >> \"" + b_log + "\"\n");
     const auto yml = c.dir() + "/d1.yml";
     std::ofstream(yml) << "log_level: info\nevent_handlers:\n  - \"user:deploy=" << ha << "\"\n";
 
@@ -76,13 +89,14 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
     // The YAML handler runs.
     ASSERT_EQ(c.serf_cli(s1, {"event", "deploy", "v1"}).exit_code, 0);
     ASSERT_TRUE(wait_until([&] { return count_lines(a_log, "a deploy v1") == 1; }, 15s)) << c.dump();
-    std::this_thread::sleep_for(300ms);  // an absence over a window: no debug line gets logged
-    EXPECT_EQ(d1.child.log().find("[DEBUG]"), std::string::npos) << d1.child.log();  // log_level: info
+    std::this_thread::sleep_for(300ms); // an absence over a window: no debug line gets logged
+    EXPECT_EQ(d1.child.log().find("[DEBUG]"), std::string::npos) << d1.child.log(); // log_level: info
 
     // SIGHUP with another handler in the file: the next event runs the new one only.
     std::ofstream(yml) << "log_level: debug\nevent_handlers:\n  - \"user:deploy=" << hb << "\"\n";
     ASSERT_EQ(::kill(d1.child.pid(), SIGHUP), 0);
-    ASSERT_TRUE(wait_until([&] { return d1.child.log().find("reloading configuration") != std::string::npos; }, 10s))
+    ASSERT_TRUE(
+        wait_until([&] { return d1.child.log().find("reloading configuration") != std::string::npos; }, 10s))
         << d1.child.log();
     // No sleep needed: reload() runs to its end on the agent's io thread once it has logged that
     // line, and the event below reaches d1 through a later handler on the same thread.
@@ -90,7 +104,8 @@ TEST(AgentService, SighupReloadSignalsAndNotify) {
     EXPECT_TRUE(wait_until([&] { return count_lines(b_log, "b deploy v2") == 1; }, 15s)) << c.dump();
     // log_level: debug took effect: the handler's output is logged at debug, as Serf logs it.
     EXPECT_TRUE(wait_until(
-        [&] { return d1.child.log().find("[DEBUG] agent: Event 'user' script output") != std::string::npos; }, 5s))
+        [&] { return d1.child.log().find("[DEBUG] agent: Event 'user' script output") != std::string::npos; },
+        5s))
         << d1.child.log();
     EXPECT_EQ(d1.child.log().find("agent: agent:"), std::string::npos) << d1.child.log();
     // An absence over a window: the old handler (a) does not run for v2, not even late.
@@ -154,7 +169,11 @@ TEST(AgentService, JoinsByHostNameFromTheStaticBinary) {
     a.name = "d1";
     a.port = free_port();
     a.rpc = free_port();
-    a.argv = {clusterd_bin(), "agent", "-node=d1", "-bind=" + a.bind_addr(), "-rpc-addr=" + a.rpc_addr(),
+    a.argv = {clusterd_bin(),
+              "agent",
+              "-node=d1",
+              "-bind=" + a.bind_addr(),
+              "-rpc-addr=" + a.rpc_addr(),
               "-join=localhost:" + std::to_string(s1.port)};
     a.child = Process(a.argv, c.dir() + "/d1.log", {});
     c.agents().push_back(std::move(a));

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "support/cluster.hpp"
 #include "etcd_cluster.hpp"
+#include "support/cluster.hpp"
 
 namespace clusterd::testing {
 namespace {
@@ -25,7 +25,8 @@ const std::string kPrefix = "/clusterd-test";
 
 std::vector<std::string> names(int from, int to) {
     std::vector<std::string> out;
-    for (int i = from; i <= to; ++i) out.push_back("et" + std::to_string(i));
+    for (int i = from; i <= to; ++i)
+        out.push_back("et" + std::to_string(i));
     return out;
 }
 
@@ -45,9 +46,11 @@ TEST(DatastoreEtcd, FiveAgentsFormOneClusterThroughEtcdSurviveAMemberLossAndADea
     std::ofstream(conf) << R"({"ttl_on_failure": 60, "datastore_refresh_interval": "5s"})";
     const std::vector<std::string> flags{"-datastore=" + etcd.url(kPrefix), "-config-file=" + conf};
     const auto t_agents = std::chrono::steady_clock::now();
-    for (const auto& n : names(1, 5)) c.start(Kind::Clusterd, n, flags);
+    for (const auto& n : names(1, 5))
+        c.start(Kind::Clusterd, n, flags);
     ASSERT_TRUE(c.wait_all_alive(names(1, 5), 30s)) << c.dump();
-    std::printf("5 agents, no -join, etcd store: one cluster %.1f s after the first start\n", since(t_agents));
+    std::printf("5 agents, no -join, etcd store: one cluster %.1f s after the first start\n",
+                since(t_agents));
 
     // One key per node, holding the row, attached to a lease of ttl_on_failure seconds.
     auto keys = etcd.get_prefix(kPrefix + "/nodes/");
@@ -81,27 +84,32 @@ TEST(DatastoreEtcd, FiveAgentsFormOneClusterThroughEtcdSurviveAMemberLossAndADea
 
     // Discovery goes on through the other two members: after a refresh interval or two, every
     // live agent has written its row again and shows the store up.
-    const std::int64_t stop_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const std::int64_t stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
     ASSERT_TRUE(wait_until(
         [&] {
             auto rows = etcd.get_prefix(kPrefix + "/nodes/");
             for (const auto& n : names(1, 4)) {
                 auto it = rows.find(kPrefix + "/nodes/" + n);
-                if (it == rows.end()) return false;
+                if (it == rows.end())
+                    return false;
                 auto row = nlohmann::json::parse(it->second, nullptr, false);
-                if (row.is_discarded() || row.value("last_seen_ms", std::int64_t{0}) < stop_ms) return false;
+                if (row.is_discarded() || row.value("last_seen_ms", std::int64_t{0}) < stop_ms)
+                    return false;
             }
             return true;
         },
         30s, 500ms))
         << "registration did not continue through the other members" << c.dump();
     for (auto& a : c.agents()) {
-        if (!a.child.running()) continue;
+        if (!a.child.running())
+            continue;
         ASSERT_TRUE(wait_until(
-            [&] { return c.clusterd_cli(a, {"info"}).out.find("state = up") != std::string::npos; }, 20s, 500ms))
-            << a.name << "\n" << c.clusterd_cli(a, {"info"}).out << a.child.log();
+            [&] { return c.clusterd_cli(a, {"info"}).out.find("state = up") != std::string::npos; }, 20s,
+            500ms))
+            << a.name << "\n"
+            << c.clusterd_cli(a, {"info"}).out << a.child.log();
     }
     std::printf("every agent back on the store %.1f s after e0 stopped\n", since(killed_at));
 
@@ -136,5 +144,5 @@ TEST(DatastoreEtcd, FiveAgentsFormOneClusterThroughEtcdSurviveAMemberLossAndADea
     std::printf("total %.1f s\n", since(t_begin));
 }
 
-}  // namespace
-}  // namespace clusterd::testing
+} // namespace
+} // namespace clusterd::testing

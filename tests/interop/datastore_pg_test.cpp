@@ -16,8 +16,8 @@
 #include <map>
 #include <thread>
 
-#include "support/cluster.hpp"
 #include "pg_server.hpp"
+#include "support/cluster.hpp"
 
 namespace clusterd::testing {
 namespace {
@@ -28,13 +28,15 @@ namespace fs = std::filesystem;
 const char* const kPassword = PgServer::kPassword;
 
 std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
 std::size_t count(const std::string& hay, const std::string& needle) {
     std::size_t n = 0;
-    for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+    for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1))
+        ++n;
     return n;
 }
 
@@ -49,7 +51,8 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     const std::vector<std::string> flags{"-datastore=" + pg.url(), "-config-file=" + conf};
     const std::vector<std::string> names{"pg1", "pg2", "pg3", "pg4", "pg5"};
     const auto t0 = std::chrono::steady_clock::now();
-    for (const auto& n : names) c.start(Kind::Clusterd, n, flags);
+    for (const auto& n : names)
+        c.start(Kind::Clusterd, n, flags);
     ASSERT_TRUE(c.wait_all_alive(names, 30s)) << c.dump();
     std::printf("5 agents, no -join, PostgreSQL store: one cluster after %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -57,7 +60,8 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     // `clusterd store list` through any agent shows the registry as PostgreSQL holds it.
     auto listed = c.clusterd_cli(c.agents().at(2), {"store", "list"});
     EXPECT_EQ(listed.exit_code, 0) << listed.out << listed.err;
-    for (const auto& n : names) EXPECT_NE(listed.out.find(n + " "), std::string::npos) << listed.out;
+    for (const auto& n : names)
+        EXPECT_NE(listed.out.find(n + " "), std::string::npos) << listed.out;
     EXPECT_NE(listed.out.find("Expires"), std::string::npos) << listed.out;
     EXPECT_EQ(listed.out.find(kPassword), std::string::npos) << listed.out;
 
@@ -71,14 +75,16 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
         EXPECT_NE(info.out.find("state = down"), std::string::npos) << info.out;
         EXPECT_EQ(info.out.find(kPassword), std::string::npos) << info.out;
         auto st = c.statuses(a);
-        for (const auto& n : names) EXPECT_EQ(st[n], "alive") << a.name << " sees " << n;
+        for (const auto& n : names)
+            EXPECT_EQ(st[n], "alive") << a.name << " sees " << n;
     }
     ASSERT_TRUE(pg.start()) << pg.log();
     const std::int64_t back_ms = wall_ms();
     ASSERT_TRUE(wait_until(
         [&] {
             for (auto& a : c.agents())
-                if (a.child.log().find("datastore is reachable again") == std::string::npos) return false;
+                if (a.child.log().find("datastore is reachable again") == std::string::npos)
+                    return false;
             return true;
         },
         60s))
@@ -86,9 +92,11 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     ASSERT_TRUE(wait_until(
         [&] {
             auto rows = pg.rows();
-            if (rows.size() != 5) return false;
+            if (rows.size() != 5)
+                return false;
             for (const auto& [n, seen] : rows)
-                if (seen < back_ms) return false;
+                if (seen < back_ms)
+                    return false;
             return true;
         },
         30s))
@@ -101,21 +109,25 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
         EXPECT_EQ(count(log, "datastore is reachable again"), 1u) << a.name;
         EXPECT_EQ(log.find("EventMemberFailed"), std::string::npos) << a.name << " saw a member fail";
         EXPECT_EQ(log.find(kPassword), std::string::npos) << a.name << " logged the password";
-        for (const auto& n : names) EXPECT_EQ(c.statuses(a)[n], "alive");
+        for (const auto& n : names)
+            EXPECT_EQ(c.statuses(a)[n], "alive");
     }
 
     // kill -9 one agent; its row is ignored once ttl_on_failure has passed.
     AgentProc& dead = c.agents().back();
     const std::string dead_addr = dead.bind_addr();
     dead.child.kill9();
-    ASSERT_TRUE(wait_until([&] { return pg.rows().count("pg5") == 0; }, 90s)) << "dead row not pruned" << c.dump();
+    ASSERT_TRUE(wait_until([&] { return pg.rows().count("pg5") == 0; }, 90s))
+        << "dead row not pruned" << c.dump();
     // The new agent takes its password from datastore_password_file, not from the URL.
     const std::string pwfile = c.dir() + "/pg-password";
     std::ofstream(pwfile) << kPassword << "\n";
     const std::string conf4 = c.dir() + "/ds4.json";
-    std::ofstream(conf4) << R"({"ttl_on_failure": 60, "datastore_refresh_interval": "5s", "datastore_password_file": ")"
-                         << pwfile << "\"}";
-    AgentProc& fresh = c.start(Kind::Clusterd, "pg6", {"-datastore=" + pg.url_without_password(), "-config-file=" + conf4});
+    std::ofstream(conf4)
+        << R"({"ttl_on_failure": 60, "datastore_refresh_interval": "5s", "datastore_password_file": ")"
+        << pwfile << "\"}";
+    AgentProc& fresh =
+        c.start(Kind::Clusterd, "pg6", {"-datastore=" + pg.url_without_password(), "-config-file=" + conf4});
     ASSERT_TRUE(c.wait_all_alive({"pg1", "pg2", "pg3", "pg4", "pg6"}, 30s)) << c.dump();
     const std::string log4 = fresh.child.log();
     EXPECT_NE(log4.find("joining from the datastore"), std::string::npos) << log4;
@@ -136,5 +148,5 @@ TEST(DatastorePostgres, ClusterFormsSurvivesAServerOutageAndExpiresADeadRow) {
     EXPECT_TRUE(rows.count("pg2") && rows.count("pg3") && rows.count("pg4") && rows.count("pg6"));
 }
 
-}  // namespace
-}  // namespace clusterd::testing
+} // namespace
+} // namespace clusterd::testing

@@ -39,8 +39,8 @@ std::map<std::string, DbRow> read_rows(const std::string& db) {
     }
     sqlite3_busy_timeout(h, 5000);
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(h, "SELECT name, address, last_seen_ms, expires_ms FROM clusterd_nodes", -1, &s, nullptr) ==
-        SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "SELECT name, address, last_seen_ms, expires_ms FROM clusterd_nodes", -1, &s,
+                           nullptr) == SQLITE_OK) {
         while (sqlite3_step(s) == SQLITE_ROW) {
             DbRow r;
             r.address = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
@@ -55,7 +55,8 @@ std::map<std::string, DbRow> read_rows(const std::string& db) {
 }
 
 std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -72,25 +73,29 @@ struct StoreCluster {
     AgentProc& start(const std::string& name) { return c.start(Kind::Clusterd, name, flags()); }
     AgentProc* find(const std::string& name) {
         for (auto& a : c.agents())
-            if (a.name == name) return &a;
+            if (a.name == name)
+                return &a;
         return nullptr;
     }
 };
 
 std::vector<std::string> names(int from, int to) {
     std::vector<std::string> out;
-    for (int i = from; i <= to; ++i) out.push_back("ds" + std::to_string(i));
+    for (int i = from; i <= to; ++i)
+        out.push_back("ds" + std::to_string(i));
     return out;
 }
 
 TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
     StoreCluster sc;
     const auto t_start = std::chrono::steady_clock::now();
-    for (const auto& n : names(1, 5)) sc.start(n);
+    for (const auto& n : names(1, 5))
+        sc.start(n);
     ASSERT_TRUE(sc.c.wait_all_alive(names(1, 5), 30s)) << sc.c.dump();
     const double formed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     std::printf("5 agents, no -join, one SQLite store: one cluster %.1f s after the first start\n", formed_s);
-    for (auto& a : sc.c.agents()) EXPECT_EQ(sc.c.statuses(a).size(), 5u) << a.name;
+    for (auto& a : sc.c.agents())
+        EXPECT_EQ(sc.c.statuses(a).size(), 5u) << a.name;
 
     auto rows = read_rows(sc.db);
     ASSERT_EQ(rows.size(), 5u);
@@ -130,7 +135,8 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
         const std::int64_t now = wall_ms();
         const std::string sql = "INSERT INTO clusterd_nodes VALUES ('ghost', '" + dead_addr + "', 2, 5, " +
                                 std::to_string(now - 70000) + ", " + std::to_string(now - 70000) + ", " +
-                                std::to_string(now - 10000) + "); INSERT INTO clusterd_nodes VALUES ('junk', "
+                                std::to_string(now - 10000) +
+                                "); INSERT INTO clusterd_nodes VALUES ('junk', "
                                 "'nowhere', 2, 5, 1, 1, 'never');";
         EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
         sqlite3_close(h);
@@ -152,7 +158,8 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
         pos = eol;
     }
     EXPECT_NE(log6.find("skipping row 'junk'"), std::string::npos) << log6;
-    EXPECT_TRUE(wait_until([&] { return read_rows(sc.db).count("ghost") == 0; }, 30s)) << "expired row not pruned";
+    EXPECT_TRUE(wait_until([&] { return read_rows(sc.db).count("ghost") == 0; }, 30s))
+        << "expired row not pruned";
     auto info6 = sc.c.clusterd_cli(sixth, {"info"});
     EXPECT_NE(info6.out.find("live_rows = 5"), std::string::npos) << info6.out;
 
@@ -171,28 +178,34 @@ TEST(DatastoreSqlite, FiveAgentsWithoutJoinFormOneClusterAndADeadRowExpires) {
     EXPECT_EQ(fl.exit_code, 0) << fl.out << fl.err;
     EXPECT_TRUE(wait_until([&] { return read_rows(sc.db).count("ds3") == 0; }, 10s)) << sc.c.dump();
     auto left = read_rows(sc.db);
-    EXPECT_EQ(left.size(), 4u);  // ds1, ds2, ds6 and the unreadable 'junk' (never pruned: no expiry)
+    EXPECT_EQ(left.size(), 4u); // ds1, ds2, ds6 and the unreadable 'junk' (never pruned: no expiry)
     EXPECT_TRUE(left.count("ds1") && left.count("ds2") && left.count("ds6") && left.count("junk"));
 }
 
 TEST(DatastoreSqlite, FullOutageReformsFromTheStore) {
     StoreCluster sc;
-    for (const auto& n : names(1, 4)) sc.start(n);
+    for (const auto& n : names(1, 4))
+        sc.start(n);
     ASSERT_TRUE(sc.c.wait_all_alive(names(1, 4), 30s)) << sc.c.dump();
-    for (auto& a : sc.c.agents()) a.child.kill9();
+    for (auto& a : sc.c.agents())
+        a.child.kill9();
     ASSERT_EQ(read_rows(sc.db).size(), 4u);
     // Every agent restarted with no -join and no snapshot.
     const auto t = std::chrono::steady_clock::now();
-    for (auto& a : sc.c.agents()) sc.c.restart(a);
+    for (auto& a : sc.c.agents())
+        sc.c.restart(a);
     ASSERT_TRUE(sc.c.wait_all_alive(names(1, 4), 60s)) << sc.c.dump();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-    std::printf("full outage: 4 agents kill -9'd and restarted with no -join: one cluster again after %.1f s\n", s);
-    for (auto& a : sc.c.agents()) EXPECT_EQ(sc.c.statuses(a).size(), 4u) << a.name;
+    std::printf(
+        "full outage: 4 agents kill -9'd and restarted with no -join: one cluster again after %.1f s\n", s);
+    for (auto& a : sc.c.agents())
+        EXPECT_EQ(sc.c.statuses(a).size(), 4u) << a.name;
 }
 
 TEST(DatastoreSqlite, SerfAgentJoinedToOneStoreDiscoveredAgentSeesThemAll) {
     StoreCluster sc;
-    for (const auto& n : names(1, 3)) sc.start(n);
+    for (const auto& n : names(1, 3))
+        sc.start(n);
     ASSERT_TRUE(sc.c.wait_all_alive(names(1, 3), 30s)) << sc.c.dump();
     AgentProc& serf = sc.c.start(Kind::Serf, "serf1", {}, &sc.c.agents().front());
     std::vector<std::string> all = names(1, 3);
@@ -220,33 +233,40 @@ TEST(DatastoreSqlite, FiftyAgentsStartingTogetherAllRegisterAndConverge) {
         n.name = "f" + std::to_string(i);
         n.port = free_port();
         n.rpc = free_port();
-        n.child = Process({clusterd_bin(), "agent", "-node=" + n.name, "-bind=127.0.0.1:" + std::to_string(n.port),
-                         "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc), "-datastore=sqlite:" + db},
-                        dir + "/" + n.name + ".log");
+        n.child =
+            Process({clusterd_bin(), "agent", "-node=" + n.name, "-bind=127.0.0.1:" + std::to_string(n.port),
+                     "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc), "-datastore=sqlite:" + db},
+                    dir + "/" + n.name + ".log");
     }
     const double spawn_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto alive_seen_by = [&](const Node& n) {
-        auto r = run({clusterd_bin(), "members", "-status=alive", "-format=kong", "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc)}, 5s);
-        if (r.exit_code != 0) return 0;
+        auto r = run({clusterd_bin(), "members", "-status=alive", "-format=kong",
+                      "-rpc-addr=127.0.0.1:" + std::to_string(n.rpc)},
+                     5s);
+        if (r.exit_code != 0)
+            return 0;
         return static_cast<int>(std::count(r.out.begin(), r.out.end(), '\n'));
     };
     const bool converged = wait_until(
         [&] {
             for (std::size_t i = 0; i < nodes.size(); i += 7)
-                if (alive_seen_by(nodes[i]) != kN) return false;
+                if (alive_seen_by(nodes[i]) != kN)
+                    return false;
             return alive_seen_by(nodes.back()) == kN;
         },
         90s, 500ms);
     const double conv_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string logs;
     if (!converged)
-        for (auto& n : nodes) logs += "\n== " + n.name + "\n" + n.child.log().substr(0, 3000);
+        for (auto& n : nodes)
+            logs += "\n== " + n.name + "\n" + n.child.log().substr(0, 3000);
     EXPECT_TRUE(converged) << logs;
-    std::printf("%d agents spawned in %.1f s against one new SQLite store: converged after %.1f s\n", kN, spawn_s,
-                conv_s);
+    std::printf("%d agents spawned in %.1f s against one new SQLite store: converged after %.1f s\n", kN,
+                spawn_s, conv_s);
     EXPECT_EQ(read_rows(db).size(), static_cast<std::size_t>(kN));
     for (auto& n : nodes) {
-        EXPECT_EQ(n.child.log().find("datastore is down"), std::string::npos) << n.name << ": " << n.child.log();
+        EXPECT_EQ(n.child.log().find("datastore is down"), std::string::npos)
+            << n.name << ": " << n.child.log();
         n.child.stop(SIGTERM, 5s);
     }
     std::error_code ec;
@@ -258,12 +278,13 @@ TEST(DatastoreSqlite, NameConflictIsRefusedAndLogged) {
     AgentProc& first = sc.start("same");
     ASSERT_TRUE(wait_until([&] { return read_rows(sc.db).count("same") == 1; }, 15s)) << sc.c.dump();
     AgentProc& second = sc.start("same");
-    ASSERT_TRUE(wait_until([&] { return second.child.log().find("is registered by") != std::string::npos; }, 15s))
+    ASSERT_TRUE(
+        wait_until([&] { return second.child.log().find("is registered by") != std::string::npos; }, 15s))
         << sc.c.dump();
     EXPECT_EQ(read_rows(sc.db)["same"].address, first.bind_addr()) << "the live row was overwritten";
     auto info = sc.c.clusterd_cli(second, {"info"});
     EXPECT_NE(info.out.find("name_conflict = true"), std::string::npos) << info.out;
 }
 
-}  // namespace
-}  // namespace clusterd::testing
+} // namespace
+} // namespace clusterd::testing

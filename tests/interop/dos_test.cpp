@@ -33,7 +33,8 @@ long vm_rss_kib(pid_t pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(f, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
     return 0;
 }
 
@@ -45,20 +46,23 @@ struct Agent {
 };
 
 /// Starts `clusterd agent` and waits (bounded) until its RPC answers.
-std::unique_ptr<Agent> start_agent(const std::string& dir, const std::string& name, std::vector<std::string> extra,
-                                   const std::string& auth = "") {
+std::unique_ptr<Agent> start_agent(const std::string& dir, const std::string& name,
+                                   std::vector<std::string> extra, const std::string& auth = "") {
     auto a = std::make_unique<Agent>();
     a->port = free_port();
     a->rpc = free_port();
-    std::vector<std::string> argv{clusterd_bin(), "agent", "-node=" + name, "-bind=" + a->bind(),
-                                  "-rpc-addr=" + a->rpc_addr(), "-log-level=info"};
-    if (!auth.empty()) argv.push_back("-rpc-auth=" + auth);
+    std::vector<std::string> argv{
+        clusterd_bin(),   "agent", "-node=" + name, "-bind=" + a->bind(), "-rpc-addr=" + a->rpc_addr(),
+        "-log-level=info"};
+    if (!auth.empty())
+        argv.push_back("-rpc-auth=" + auth);
     argv.insert(argv.end(), extra.begin(), extra.end());
     a->child = Process(argv, dir + "/" + name + ".log");
     wait_until(
         [&] {
             std::vector<std::string> cmd{clusterd_bin(), "members", "-rpc-addr=" + a->rpc_addr()};
-            if (!auth.empty()) cmd.push_back("-rpc-auth=" + auth);
+            if (!auth.empty())
+                cmd.push_back("-rpc-auth=" + auth);
             return run(cmd, 3s).exit_code == 0;
         },
         15s);
@@ -69,7 +73,7 @@ long long ms_since(Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-}  // namespace
+} // namespace
 
 TEST(DosAgent, RpcIdleHandshakeFloodDoesNotLockOutTheToken) {
     const auto dir = temp_dir("dos-rpc");
@@ -77,19 +81,26 @@ TEST(DosAgent, RpcIdleHandshakeFloodDoesNotLockOutTheToken) {
     auto a = start_agent(dir, "a", {}, token);
     ASSERT_TRUE(a->child.running()) << a->child.log();
     // {"Command":"handshake","Seq":1} {"Version":1}
-    const std::string hs = std::string("\x82\xa7" "Command\xa9" "handshake\xa3" "Seq\x01") +
-                           std::string("\x81\xa7" "Version\x01");
+    const std::string hs = std::string("\x82\xa7"
+                                       "Command\xa9"
+                                       "handshake\xa3"
+                                       "Seq\x01") +
+                           std::string("\x81\xa7"
+                                       "Version\x01");
     std::vector<std::unique_ptr<Sock>> flood;
     for (int i = 0; i < 130; ++i) {
         flood.push_back(std::make_unique<Sock>(a->rpc, "127.0.0.2"));
         flood.back()->send(hs.data(), hs.size());
     }
-    for (auto& s : flood) s->drain(50ms);
+    for (auto& s : flood)
+        s->drain(50ms);
     const auto t0 = Clock::now();
     auto r = run({clusterd_bin(), "members", "-rpc-addr=" + a->rpc_addr(), "-rpc-auth=" + token}, 10s);
     const auto ms = ms_since(t0);
-    std::printf("[figure] agent: `members` with the token answered in %lld ms (exit %d) while 130 idle handshaken "
-                "connections were held\n", ms, r.exit_code);
+    std::printf(
+        "[figure] agent: `members` with the token answered in %lld ms (exit %d) while 130 idle handshaken "
+        "connections were held\n",
+        ms, r.exit_code);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_LT(ms, 3000);
     auto info = run({clusterd_bin(), "info", "-rpc-addr=" + a->rpc_addr(), "-rpc-auth=" + token}, 10s);
@@ -116,13 +127,15 @@ TEST(DosAgent, StalledGossipFloodDoesNotBlockJoin) {
     bool joined = wait_until(
         [&] {
             auto r = run({clusterd_bin(), "members", "-rpc-addr=" + b->rpc_addr()}, 3s);
-            return r.exit_code == 0 && r.out.find("a ") != std::string::npos && r.out.find("alive") != std::string::npos &&
-                   r.out.find("b ") != std::string::npos;
+            return r.exit_code == 0 && r.out.find("a ") != std::string::npos &&
+                   r.out.find("alive") != std::string::npos && r.out.find("b ") != std::string::npos;
         },
         15s);
     const auto ms = ms_since(t0);
-    std::printf("[figure] agent: a new agent joined in %lld ms (%s) while 300 stalled one-byte connections were "
-                "open\n", ms, joined && b->child.running() ? "joined" : "FAILED");
+    std::printf(
+        "[figure] agent: a new agent joined in %lld ms (%s) while 300 stalled one-byte connections were "
+        "open\n",
+        ms, joined && b->child.running() ? "joined" : "FAILED");
     EXPECT_TRUE(b->child.running()) << b->child.log();
     EXPECT_TRUE(joined) << b->child.log();
     auto info = run({clusterd_bin(), "info", "-rpc-addr=" + a->rpc_addr()}, 10s);
@@ -142,8 +155,9 @@ long encrypted_flood(const Agent& a, int conns, std::uint32_t len) {
     std::vector<std::unique_ptr<Sock>> peers;
     for (int i = 0; i < conns; ++i) {
         peers.push_back(std::make_unique<Sock>(a.port, "127.0.0.2"));
-        const std::uint8_t h[5] = {10, static_cast<std::uint8_t>(len >> 24), static_cast<std::uint8_t>(len >> 16),
-                                   static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)};
+        const std::uint8_t h[5] = {10, static_cast<std::uint8_t>(len >> 24),
+                                   static_cast<std::uint8_t>(len >> 16), static_cast<std::uint8_t>(len >> 8),
+                                   static_cast<std::uint8_t>(len)};
         peers.back()->send(h, sizeof h);
     }
     const std::vector<std::uint8_t> piece(256 * 1024, 0x5A);
@@ -154,7 +168,8 @@ long encrypted_flood(const Agent& a, int conns, std::uint32_t len) {
     while (progress && Clock::now() < end) {
         progress = false;
         for (std::size_t i = 0; i < peers.size(); ++i) {
-            if (!alive[i] || sent[i] + 1 >= len) continue;
+            if (!alive[i] || sent[i] + 1 >= len)
+                continue;
             const std::size_t n = std::min<std::size_t>(piece.size(), len - 1 - sent[i]);
             if (!peers[i]->send(piece.data(), n)) {
                 alive[i] = false;
@@ -164,11 +179,11 @@ long encrypted_flood(const Agent& a, int conns, std::uint32_t len) {
             progress = true;
         }
     }
-    std::this_thread::sleep_for(500ms);  // let the agent buffer what it will before measuring its RSS
+    std::this_thread::sleep_for(500ms); // let the agent buffer what it will before measuring its RSS
     long peak = vm_rss_kib(a.child.pid()) - before;
     return peak;
 }
-}  // namespace
+} // namespace
 
 TEST(DosAgent, EncryptedFrameFloodRssIsBounded) {
     const auto dir = temp_dir("dos-buffer");
@@ -179,12 +194,12 @@ TEST(DosAgent, EncryptedFrameFloodRssIsBounded) {
     const std::uint32_t len = 20u * 1024u * 1024u - 64u;
     const auto t0 = Clock::now();
     const long gp = encrypted_flood(*plain, 16, len);
-    std::printf("[figure] agent without a key: 16 x 20 MiB encrypted frames, RSS grew by %ld KiB (%lld ms)\n", gp,
-                ms_since(t0));
+    std::printf("[figure] agent without a key: 16 x 20 MiB encrypted frames, RSS grew by %ld KiB (%lld ms)\n",
+                gp, ms_since(t0));
     const auto t1 = Clock::now();
     const long gk = encrypted_flood(*keyed, 16, len);
-    std::printf("[figure] agent with a key: 16 x 20 MiB encrypted frames, RSS grew by %ld KiB (%lld ms)\n", gk,
-                ms_since(t1));
+    std::printf("[figure] agent with a key: 16 x 20 MiB encrypted frames, RSS grew by %ld KiB (%lld ms)\n",
+                gk, ms_since(t1));
     EXPECT_LT(gp, 8 * 1024);
     EXPECT_LT(gk, 48 * 1024);
     EXPECT_TRUE(plain->child.running());

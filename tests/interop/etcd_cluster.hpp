@@ -18,9 +18,9 @@
 namespace clusterd::testing {
 
 class EtcdCluster {
-public:
+  public:
     explicit EtcdCluster(int members = 3) : dir_(temp_dir("etcd")) {
-        for (int i = 0; i < members; ++i) {  // free_port never repeats a port within the process
+        for (int i = 0; i < members; ++i) { // free_port never repeats a port within the process
             const std::uint16_t client = free_port();
             const std::uint16_t peer = free_port();
             members_.push_back(Member{"e" + std::to_string(i), client, peer, {}});
@@ -29,14 +29,17 @@ public:
                  std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
     }
     ~EtcdCluster() {
-        for (std::size_t i = 0; i < members_.size(); ++i) stop(i);
+        for (std::size_t i = 0; i < members_.size(); ++i)
+            stop(i);
         std::error_code ec;
         std::filesystem::remove_all(dir_, ec);
     }
     EtcdCluster(const EtcdCluster&) = delete;
     EtcdCluster& operator=(const EtcdCluster&) = delete;
 
-    static bool available() { return ::access("/usr/bin/etcd", X_OK) == 0 && ::access("/usr/bin/etcdctl", X_OK) == 0; }
+    static bool available() {
+        return ::access("/usr/bin/etcd", X_OK) == 0 && ::access("/usr/bin/etcdctl", X_OK) == 0;
+    }
 
     /// Starts every member and waits (bounded) until each answers a health check.
     bool start(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
@@ -46,27 +49,47 @@ public:
         for (auto& m : members_) {
             const std::string client = "http://127.0.0.1:" + std::to_string(m.client);
             const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer);
-            m.child = Process({"/usr/bin/etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name, "--listen-client-urls",
-                             client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
-                             "--initial-advertise-peer-urls", peer, "--initial-cluster", initial,
-                             "--initial-cluster-token", token_, "--initial-cluster-state", "new", "--log-level", "warn"},
-                            dir_ + "/" + m.name + ".log");
+            m.child = Process({"/usr/bin/etcd",
+                               "--name",
+                               m.name,
+                               "--data-dir",
+                               dir_ + "/" + m.name,
+                               "--listen-client-urls",
+                               client,
+                               "--advertise-client-urls",
+                               client,
+                               "--listen-peer-urls",
+                               peer,
+                               "--initial-advertise-peer-urls",
+                               peer,
+                               "--initial-cluster",
+                               initial,
+                               "--initial-cluster-token",
+                               token_,
+                               "--initial-cluster-state",
+                               "new",
+                               "--log-level",
+                               "warn"},
+                              dir_ + "/" + m.name + ".log");
         }
         return wait_until(
             [&] {
                 for (std::size_t i = 0; i < members_.size(); ++i)
-                    if (!healthy(i)) return false;
+                    if (!healthy(i))
+                        return false;
                 return true;
             },
             timeout, std::chrono::milliseconds(300));
     }
     /// SIGTERM, at most 10 s, then SIGKILL.
     void stop(std::size_t i) {
-        if (i < members_.size() && members_[i].child.pid() > 0) members_[i].child.stop(SIGTERM, std::chrono::seconds(10));
+        if (i < members_.size() && members_[i].child.pid() > 0)
+            members_[i].child.stop(SIGTERM, std::chrono::seconds(10));
     }
     /// SIGKILL: a member that crashes.
     void kill9(std::size_t i) {
-        if (i < members_.size() && members_[i].child.pid() > 0) members_[i].child.kill9();
+        if (i < members_.size() && members_[i].child.pid() > 0)
+            members_[i].child.kill9();
     }
     bool running(std::size_t i) { return members_[i].child.running(); }
     std::size_t size() const { return members_.size(); }
@@ -86,14 +109,16 @@ public:
         return e;
     }
     bool healthy(std::size_t i) {
-        auto r = run({"/usr/bin/etcdctl", "--endpoints=http://127.0.0.1:" + std::to_string(members_[i].client),
-                      "--command-timeout=2s", "endpoint", "health"},
-                     std::chrono::seconds(5));
+        auto r =
+            run({"/usr/bin/etcdctl", "--endpoints=http://127.0.0.1:" + std::to_string(members_[i].client),
+                 "--command-timeout=2s", "endpoint", "health"},
+                std::chrono::seconds(5));
         return r.exit_code == 0;
     }
     /// etcdctl against every member (it fails over by itself).
     RunResult ctl(std::vector<std::string> args, const std::string& stdin_data = "") {
-        std::vector<std::string> argv{"/usr/bin/etcdctl", "--endpoints=" + endpoints(), "--command-timeout=3s"};
+        std::vector<std::string> argv{"/usr/bin/etcdctl", "--endpoints=" + endpoints(),
+                                      "--command-timeout=3s"};
         argv.insert(argv.end(), args.begin(), args.end());
         return run(argv, std::chrono::seconds(15), stdin_data);
     }
@@ -101,23 +126,26 @@ public:
     std::map<std::string, std::string> get_prefix(const std::string& prefix) {
         std::map<std::string, std::string> out;
         auto r = ctl({"get", "--prefix", prefix});
-        if (r.exit_code != 0) return out;
+        if (r.exit_code != 0)
+            return out;
         // Alternating lines: key, value (values here are one-line JSON).
         std::vector<std::string> lines;
         std::size_t pos = 0;
         while (pos < r.out.size()) {
             auto nl = r.out.find('\n', pos);
-            if (nl == std::string::npos) nl = r.out.size();
+            if (nl == std::string::npos)
+                nl = r.out.size();
             lines.push_back(r.out.substr(pos, nl - pos));
             pos = nl + 1;
         }
-        for (std::size_t i = 0; i + 1 < lines.size(); i += 2) out[lines[i]] = lines[i + 1];
+        for (std::size_t i = 0; i + 1 < lines.size(); i += 2)
+            out[lines[i]] = lines[i + 1];
         return out;
     }
     std::string log(std::size_t i) const { return members_[i].child.log(); }
     const std::string& dir() const { return dir_; }
 
-private:
+  private:
     struct Member {
         std::string name;
         std::uint16_t client = 0;
@@ -129,4 +157,4 @@ private:
     std::vector<Member> members_;
 };
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

@@ -20,14 +20,14 @@
 
 using namespace clusterd::agent;
 using namespace std::chrono_literals;
-using clusterd::testutil::read_file;
-using clusterd::testutil::record_script;
-using clusterd::testutil::run_until;
-using clusterd::testutil::TempDir;
 using clusterd::testing::run;
 using clusterd::testing::SerfAgent;
 using clusterd::testing::SerfAgentOptions;
 using clusterd::testing::wait_until;
+using clusterd::testutil::read_file;
+using clusterd::testutil::record_script;
+using clusterd::testutil::run_until;
+using clusterd::testutil::TempDir;
 
 namespace {
 
@@ -43,7 +43,8 @@ std::string serf_cli(std::vector<std::string> args) {
 std::size_t count_records(const std::string& dir) {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir))
-        if (e.path().extension() == ".env") ++n;
+        if (e.path().extension() == ".env")
+            ++n;
     return n;
 }
 
@@ -58,8 +59,10 @@ bool has_record(const std::string& dir, const std::string& event, const std::str
     const std::size_t n = count_records(dir);
     for (std::size_t i = 0; i < n; ++i) {
         const std::string base = dir + "/" + std::to_string(i);
-        if (parse_env(read_file(base + ".env"))["SERF_EVENT"] != event) continue;
-        if (member.empty() || read_file(base + ".stdin").rfind(member + "\t", 0) == 0) return true;
+        if (parse_env(read_file(base + ".env"))["SERF_EVENT"] != event)
+            continue;
+        if (member.empty() || read_file(base + ".stdin").rfind(member + "\t", 0) == 0)
+            return true;
     }
     return false;
 }
@@ -70,14 +73,16 @@ std::map<std::string, std::string> parse_env(const std::string& text) {
     std::string line;
     while (std::getline(in, line)) {
         const auto eq = line.find('=');
-        if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+        if (eq != std::string::npos)
+            out[line.substr(0, eq)] = line.substr(eq + 1);
     }
     return out;
 }
 
 /// Sorts the comma-separated tags field of each member line (Go iterates maps randomly).
 std::string normalize_stdin(const std::string& text, bool member_event) {
-    if (!member_event) return text;
+    if (!member_event)
+        return text;
     std::istringstream in(text);
     std::string line, out;
     while (std::getline(in, line)) {
@@ -89,10 +94,12 @@ std::string normalize_stdin(const std::string& text, bool member_event) {
         std::vector<std::string> tags;
         std::stringstream ts(line.substr(last_tab + 1));
         std::string t;
-        while (std::getline(ts, t, ',')) tags.push_back(t);
+        while (std::getline(ts, t, ','))
+            tags.push_back(t);
         std::sort(tags.begin(), tags.end());
         std::string joined;
-        for (const auto& x : tags) joined += (joined.empty() ? "" : ",") + x;
+        for (const auto& x : tags)
+            joined += (joined.empty() ? "" : ",") + x;
         out += line.substr(0, last_tab + 1) + joined + "\n";
     }
     return out;
@@ -102,19 +109,23 @@ std::string expected_record_env(const std::vector<std::string>& env) {
     std::vector<std::string> serf;
     std::string inherited;
     for (const auto& e : env) {
-        if (e.rfind("SERF_", 0) == 0) serf.push_back(e);
-        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0) inherited = e.substr(e.find('=') + 1);
+        if (e.rfind("SERF_", 0) == 0)
+            serf.push_back(e);
+        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0)
+            inherited = e.substr(e.find('=') + 1);
     }
     std::sort(serf.begin(), serf.end());
     std::string out;
-    for (const auto& s : serf) out += s + "\n";
+    for (const auto& s : serf)
+        out += s + "\n";
     return out + "INHERITED=" + inherited + "\n";
 }
 
 class SerfInterop : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        if (::access(kSerf, X_OK) != 0) GTEST_FAIL() << kSerf << " is required for this test";
+        if (::access(kSerf, X_OK) != 0)
+            GTEST_FAIL() << kSerf << " is required for this test";
         const int octet = 1 + static_cast<int>(::getpid() % 200);
         ip_a_ = "127.61." + std::to_string(octet) + ".1";
         ip_b_ = "127.61." + std::to_string(octet) + ".2";
@@ -122,8 +133,9 @@ protected:
     }
 
     /// A real serf agent (support/serf_agent.hpp: ports from the allocator, stopped by PID).
-    SerfAgent& start_serf(const std::string& node, const std::string& ip, std::map<std::string, std::string> tags,
-                          std::vector<std::string> args, const std::vector<std::string>& env) {
+    SerfAgent& start_serf(const std::string& node, const std::string& ip,
+                          std::map<std::string, std::string> tags, std::vector<std::string> args,
+                          const std::vector<std::string>& env) {
         SerfAgentOptions o;
         o.node = node;
         o.ip = ip;
@@ -135,7 +147,8 @@ protected:
     }
     std::string logs_text() const {
         std::string out;
-        for (const auto& a : agents_) out += "---- " + a->node() + "\n" + a->log();
+        for (const auto& a : agents_)
+            out += "---- " + a->node() + "\n" + a->log();
         return out;
     }
 
@@ -143,7 +156,7 @@ protected:
     std::vector<std::unique_ptr<SerfAgent>> agents_;
 };
 
-}  // namespace
+} // namespace
 
 TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     TempDir serf_dir("serf-rec");
@@ -152,11 +165,10 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     const std::vector<std::string> env{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "RECORD_DIR=" + serf_dir.path(),
                                        "CLUSTERD_RECORD_INHERIT=from-agent"};
 
-    {
-        std::ofstream(logs.file("a.json")) << R"({"reconnect_timeout": "1s"})";
-    }
-    auto& agent_a = start_serf("agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}},
-                               {"-event-handler=" + record_script(), "-config-file=" + logs.file("a.json")}, env);
+    { std::ofstream(logs.file("a.json")) << R"({"reconnect_timeout": "1s"})"; }
+    auto& agent_a =
+        start_serf("agent-a", ip_a_, {{"role", "web"}, {"dc-zone", "z1"}},
+                   {"-event-handler=" + record_script(), "-config-file=" + logs.file("a.json")}, env);
     ASSERT_TRUE(agent_a.ready()) << logs_text();
     const std::string rpc_a = "-rpc-addr=" + agent_a.rpc_addr();
     const std::string dir = serf_dir.path();
@@ -167,10 +179,12 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     const HandlerMember c{"agent-c", ip_c_, {{"role", "cache"}}};
     // Members as a sees them, per phase; phase k covers records from phase_start[k] on.
     std::vector<std::size_t> phase_start{0};
-    std::vector<std::map<std::string, HandlerMember>> phase_members{{{"agent-a", a}, {"agent-b", b}, {"agent-c", c}}};
+    std::vector<std::map<std::string, HandlerMember>> phase_members{
+        {{"agent-a", a}, {"agent-b", b}, {"agent-c", c}}};
 
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-a"); }, 15s))
-        << "agent a never ran its handler for its own join:\n" << logs_text();
+        << "agent a never ran its handler for its own join:\n"
+        << logs_text();
 
     auto& agent_b = start_serf("agent-b", ip_b_, {{"role", "db"}}, {"-join=" + agent_a.bind_addr()}, env);
     ASSERT_TRUE(agent_b.ready()) << logs_text();
@@ -194,7 +208,8 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
     auto& agent_c = start_serf("agent-c", ip_c_, {{"role", "cache"}}, {"-join=" + agent_a.bind_addr()}, env);
     ASSERT_TRUE(agent_c.ready()) << logs_text();
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-join", "agent-c"); }, 15s)) << logs_text();
-    agent_c.process().kill9();  // no leave: a must see it fail, then reap it (reconnect_timeout 1s, reaper every 15s)
+    agent_c.process()
+        .kill9(); // no leave: a must see it fail, then reap it (reconnect_timeout 1s, reaper every 15s)
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-failed", "agent-c"); }, 45s)) << logs_text();
     ASSERT_TRUE(wait_for([&] { return has_record(dir, "member-reap", "agent-c"); }, 45s)) << logs_text();
 
@@ -211,13 +226,14 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
         const auto renv = parse_env(read_file(dir + "/" + std::to_string(i) + ".env"));
         const std::string type = renv.at("SERF_EVENT");
         std::size_t phase = 0;
-        while (phase + 1 < phase_start.size() && i >= phase_start[phase + 1]) ++phase;
+        while (phase + 1 < phase_start.size() && i >= phase_start[phase + 1])
+            ++phase;
         HandlerEvent e;
         if (type == "user") {
             e.kind = HandlerEventKind::User;
             e.name = "deploy";
             e.payload = "v1 payload";
-            e.ltime = std::stoull(renv.at("SERF_USER_LTIME"));  // cluster state, not format
+            e.ltime = std::stoull(renv.at("SERF_USER_LTIME")); // cluster state, not format
         } else if (type == "query") {
             e.kind = HandlerEventKind::Query;
             e.name = "load";
@@ -225,8 +241,10 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
             e.ltime = std::stoull(renv.at("SERF_QUERY_LTIME"));
         } else {
             const std::map<std::string, HandlerEventKind> kinds{
-                {"member-join", HandlerEventKind::MemberJoin},     {"member-leave", HandlerEventKind::MemberLeave},
-                {"member-failed", HandlerEventKind::MemberFailed}, {"member-update", HandlerEventKind::MemberUpdate},
+                {"member-join", HandlerEventKind::MemberJoin},
+                {"member-leave", HandlerEventKind::MemberLeave},
+                {"member-failed", HandlerEventKind::MemberFailed},
+                {"member-update", HandlerEventKind::MemberUpdate},
                 {"member-reap", HandlerEventKind::MemberReap}};
             ASSERT_TRUE(kinds.count(type)) << type;
             e.kind = kinds.at(type);
@@ -241,11 +259,14 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
         events.push_back(e);
     }
     for (std::size_t i = 0; i < events.size(); ++i) {
-        const bool member = events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
+        const bool member =
+            events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
         const std::string n = dir + "/" + std::to_string(i);
-        EXPECT_EQ(read_file(n + ".env"), expected_record_env(build_handler_env(events[i], self, inherited_for_check)))
+        EXPECT_EQ(read_file(n + ".env"),
+                  expected_record_env(build_handler_env(events[i], self, inherited_for_check)))
             << "event " << i;
-        EXPECT_EQ(normalize_stdin(read_file(n + ".stdin"), member), normalize_stdin(build_handler_stdin(events[i]), member))
+        EXPECT_EQ(normalize_stdin(read_file(n + ".stdin"), member),
+                  normalize_stdin(build_handler_stdin(events[i]), member))
             << "event " << i;
     }
 
@@ -259,11 +280,14 @@ TEST_F(SerfInterop, RealSerfHandlerSeesWhatOurBuilderProduces) {
         job_env.push_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
         runner.submit(HandlerJob{record_script(), job_env, build_handler_stdin(e), "x"}, nullptr);
     }
-    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == events.size(); }, 30s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.completed() == events.size(); }, 30s));
     for (std::size_t i = 0; i < events.size(); ++i) {
-        const bool member = events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
+        const bool member =
+            events[i].kind != HandlerEventKind::User && events[i].kind != HandlerEventKind::Query;
         const std::string n = std::to_string(i);
-        EXPECT_EQ(read_file(ours_dir.file(n + ".env")), read_file(serf_dir.file(n + ".env"))) << "event " << i;
+        EXPECT_EQ(read_file(ours_dir.file(n + ".env")), read_file(serf_dir.file(n + ".env")))
+            << "event " << i;
         EXPECT_EQ(normalize_stdin(read_file(ours_dir.file(n + ".stdin")), member),
                   normalize_stdin(read_file(serf_dir.file(n + ".stdin")), member))
             << "event " << i;

@@ -18,8 +18,8 @@
 namespace clusterd::testing {
 
 struct Record {
-    std::map<std::string, std::string> env;  ///< SERF_* variables
-    std::string in;                          ///< stdin
+    std::map<std::string, std::string> env; ///< SERF_* variables
+    std::string in;                         ///< stdin
     std::string event() const {
         auto it = env.find("SERF_EVENT");
         return it == env.end() ? "" : it->second;
@@ -33,16 +33,18 @@ struct Record {
 /// Writes `record.sh` into `dir`: each invocation writes $dir/rec-$SERF_SELF_NAME/ev.XXXXXX (env
 /// sorted, a "--stdin--" line, stdin); query events answer "response from <self>:<stdin>".
 inline std::string write_recorder(const std::string& dir) {
-    return write_script(dir, "record.sh",
-                        "d=\"" + dir + "/rec-$SERF_SELF_NAME\"\n"
-                        "mkdir -p \"$d\"\n"
-                        "t=$(mktemp \"$d/tmp.XXXXXX\")\n"
-                        "cat > \"$t.in\"\n"
-                        "{ env | grep '^SERF_' | LC_ALL=C sort; echo '--stdin--'; cat \"$t.in\"; } > \"$t\"\n"
-                        "mv \"$t\" \"$d/ev.${t##*tmp.}\"\n"
-                        "if [ \"$SERF_EVENT\" = query ]; then printf 'response from %s:' \"$SERF_SELF_NAME\"; "
-                        "tr -d '\\n' < \"$t.in\"; fi\n"
-                        "rm -f \"$t.in\"\n");
+    return write_script(
+        dir, "record.sh",
+        "d=\"" + dir +
+            "/rec-$SERF_SELF_NAME\"\n"
+            "mkdir -p \"$d\"\n"
+            "t=$(mktemp \"$d/tmp.XXXXXX\")\n"
+            "cat > \"$t.in\"\n"
+            "{ env | grep '^SERF_' | LC_ALL=C sort; echo '--stdin--'; cat \"$t.in\"; } > \"$t\"\n"
+            "mv \"$t\" \"$d/ev.${t##*tmp.}\"\n"
+            "if [ \"$SERF_EVENT\" = query ]; then printf 'response from %s:' \"$SERF_SELF_NAME\"; "
+            "tr -d '\\n' < \"$t.in\"; fi\n"
+            "rm -f \"$t.in\"\n");
 }
 
 /// Every record the recorder wrote for `node`.
@@ -50,11 +52,13 @@ inline std::vector<Record> read_records(const std::string& dir, const std::strin
     std::vector<Record> out;
     const std::string d = dir + "/rec-" + node;
     DIR* dp = ::opendir(d.c_str());
-    if (dp == nullptr) return out;
+    if (dp == nullptr)
+        return out;
     std::vector<std::string> names;
     while (auto* e = ::readdir(dp)) {
         std::string n = e->d_name;
-        if (n.rfind("ev.", 0) == 0) names.push_back(n);
+        if (n.rfind("ev.", 0) == 0)
+            names.push_back(n);
     }
     ::closedir(dp);
     for (const auto& n : names) {
@@ -62,12 +66,14 @@ inline std::vector<Record> read_records(const std::string& dir, const std::strin
         Record r;
         auto pos = text.find("--stdin--\n");
         std::string envs = pos == std::string::npos ? text : text.substr(0, pos);
-        if (pos != std::string::npos) r.in = text.substr(pos + 10);
+        if (pos != std::string::npos)
+            r.in = text.substr(pos + 10);
         std::istringstream ss(envs);
         std::string line;
         while (std::getline(ss, line)) {
             auto eq = line.find('=');
-            if (eq != std::string::npos) r.env[line.substr(0, eq)] = line.substr(eq + 1);
+            if (eq != std::string::npos)
+                r.env[line.substr(0, eq)] = line.substr(eq + 1);
         }
         out.push_back(std::move(r));
     }
@@ -75,12 +81,14 @@ inline std::vector<Record> read_records(const std::string& dir, const std::strin
 }
 
 /// Records of `node` with SERF_EVENT == kind (and, if given, SERF_USER_EVENT/SERF_QUERY_NAME == name).
-inline std::vector<Record> records_of(const std::string& dir, const std::string& node, const std::string& kind,
-                                      const std::string& name = "") {
+inline std::vector<Record> records_of(const std::string& dir, const std::string& node,
+                                      const std::string& kind, const std::string& name = "") {
     std::vector<Record> out;
     for (auto& r : read_records(dir, node)) {
-        if (r.event() != kind) continue;
-        if (!name.empty() && r.get("SERF_USER_EVENT") != name && r.get("SERF_QUERY_NAME") != name) continue;
+        if (r.event() != kind)
+            continue;
+        if (!name.empty() && r.get("SERF_USER_EVENT") != name && r.get("SERF_QUERY_NAME") != name)
+            continue;
         out.push_back(std::move(r));
     }
     return out;
@@ -90,25 +98,30 @@ inline std::vector<Record> records_of(const std::string& dir, const std::string&
 /// order (random), clusterd in key order.
 inline std::string sorted_tags(const std::string& line) {
     auto tab = line.rfind('\t');
-    if (tab == std::string::npos) return line;
+    if (tab == std::string::npos)
+        return line;
     std::vector<std::string> parts;
     std::istringstream ss(line.substr(tab + 1));
     std::string p;
-    while (std::getline(ss, p, ',')) parts.push_back(p);
+    while (std::getline(ss, p, ','))
+        parts.push_back(p);
     std::sort(parts.begin(), parts.end());
     std::string out = line.substr(0, tab + 1);
-    for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "," : "") + parts[i];
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        out += (i ? "," : "") + parts[i];
     return out;
 }
 
 /// stdin lines (tags sorted) of every `kind` member event `node` recorded.
-inline std::set<std::string> member_lines(const std::string& dir, const std::string& node, const std::string& kind) {
+inline std::set<std::string> member_lines(const std::string& dir, const std::string& node,
+                                          const std::string& kind) {
     std::set<std::string> out;
     for (const auto& r : records_of(dir, node, kind)) {
         std::istringstream ss(r.in);
         std::string line;
         while (std::getline(ss, line))
-            if (!line.empty()) out.insert(sorted_tags(line));
+            if (!line.empty())
+                out.insert(sorted_tags(line));
     }
     return out;
 }
@@ -119,8 +132,9 @@ inline int count_lines(const std::string& path, const std::string& needle) {
     std::string line;
     int n = 0;
     while (std::getline(ss, line))
-        if (line.find(needle) != std::string::npos) ++n;
+        if (line.find(needle) != std::string::npos)
+            ++n;
     return n;
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

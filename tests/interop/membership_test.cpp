@@ -14,10 +14,11 @@ const char* kKey16 = "kPjXbONy/RArsCdG0LTOCQ==";
 const char* kKey32 = "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s=";
 
 std::vector<std::string> key_flags(const std::string& key) {
-    if (key.empty()) return {};
+    if (key.empty())
+        return {};
     return {"-encrypt=" + key};
 }
-}  // namespace
+} // namespace
 
 class MixedCluster : public ::testing::TestWithParam<std::string> {};
 
@@ -34,12 +35,14 @@ TEST_P(MixedCluster, FourAgentsConvergeAndDetectCrashesBothWays) {
     for (auto* via : {&s1, &d2}) {
         auto r = c.clusterd_cli(*via, {"members"});
         ASSERT_EQ(r.exit_code, 0) << r.err;
-        for (const char* n : {"s1", "s2", "d1", "d2"}) EXPECT_NE(r.out.find(n), std::string::npos) << r.out;
+        for (const char* n : {"s1", "s2", "d1", "d2"})
+            EXPECT_NE(r.out.find(n), std::string::npos) << r.out;
         EXPECT_EQ(r.out.find("failed"), std::string::npos) << r.out;
     }
     // Encryption is reported as Serf reports it.
     auto info = c.serf_cli(d1, {"info"});
-    EXPECT_NE(info.out.find(std::string("encrypted = ") + (key.empty() ? "false" : "true")), std::string::npos)
+    EXPECT_NE(info.out.find(std::string("encrypted = ") + (key.empty() ? "false" : "true")),
+              std::string::npos)
         << info.out;
 
     // kill -9 of a clusterd agent: the Serf agents mark it failed.
@@ -54,9 +57,9 @@ TEST_P(MixedCluster, FourAgentsConvergeAndDetectCrashesBothWays) {
 
 INSTANTIATE_TEST_SUITE_P(Keys, MixedCluster, ::testing::Values(std::string(), kKey16, kKey32),
                          [](const ::testing::TestParamInfo<std::string>& p) {
-                             return p.param.empty() ? std::string("plaintext")
-                                                    : p.param == kKey16 ? std::string("aes128")
-                                                                        : std::string("aes256");
+                             return p.param.empty()     ? std::string("plaintext")
+                                    : p.param == kKey16 ? std::string("aes128")
+                                                        : std::string("aes256");
                          });
 
 TEST(MixedClusterKeys, WrongKeyIsNotAdmittedAndSaysWhy) {

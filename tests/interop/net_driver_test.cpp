@@ -13,9 +13,9 @@
 
 using namespace clusterd;
 using namespace std::chrono_literals;
+using clusterd::testing::pump_until;
 using clusterd::testing::SerfAgent;
 using clusterd::testing::SerfAgentOptions;
-using clusterd::testing::pump_until;
 
 namespace {
 
@@ -34,7 +34,7 @@ swim::Config local_config(const std::string& name, std::uint16_t port) {
     return c;
 }
 
-}  // namespace
+} // namespace
 
 class DriverInterop : public ::testing::TestWithParam<std::string> {};
 
@@ -45,8 +45,8 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
     so.encrypt_key = key;
     SerfAgent serf(so);
     ASSERT_TRUE(serf.ready()) << serf.log();
-    ASSERT_TRUE(clusterd::testing::wait_until([&] { return serf_members(serf).find("serf1") != std::string::npos; },
-                                              10s))
+    ASSERT_TRUE(clusterd::testing::wait_until(
+        [&] { return serf_members(serf).find("serf1") != std::string::npos; }, 10s))
         << serf.log();
 
     asio::io_context io;
@@ -69,7 +69,9 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
     ep.join({swim::Address{*net::ip_bytes("127.0.0.1"), serf.bind_port()}}, driver.now());
     driver.kick();
 
-    ASSERT_TRUE(pump_until(io, [&] { return ep.num_alive() == 2; }, 10s)) << serf.log();
+    ASSERT_TRUE(pump_until(
+        io, [&] { return ep.num_alive() == 2; }, 10s))
+        << serf.log();
     ASSERT_TRUE(pump_until(
         io,
         [&] {
@@ -79,7 +81,8 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
         10s))
         << serf_members(serf) << serf.log();
     // Stay converged for a few probe rounds: serf must not suspect us.
-    pump_until(io, [] { return false; }, 3s);
+    pump_until(
+        io, [] { return false; }, 3s);
     EXPECT_EQ(ep.num_alive(), 2u);
     auto members = serf_members(serf);
     EXPECT_NE(members.find("cd1"), std::string::npos);
@@ -98,7 +101,8 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
 }
 
 std::string key_label(const ::testing::TestParamInfo<std::string>& p) {
-    if (p.param.empty()) return "plaintext";
+    if (p.param.empty())
+        return "plaintext";
     clusterd::base::Bytes raw;
     clusterd::base::base64_decode(p.param, raw);
     return "aes" + std::to_string(raw.size() * 8);

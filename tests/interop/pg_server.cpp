@@ -19,12 +19,13 @@ std::string pg_bindir() {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
         const auto bin = e.path() / "bin";
-        if (fs::exists(bin / "postgres") && fs::exists(bin / "initdb") && bin.string() > best) best = bin.string();
+        if (fs::exists(bin / "postgres") && fs::exists(bin / "initdb") && bin.string() > best)
+            best = bin.string();
     }
     return best;
 }
 
-}  // namespace
+} // namespace
 
 PgServer::PgServer(std::vector<std::string> prefix, std::string listen)
     : prefix_(std::move(prefix)), listen_(std::move(listen)), dir_(temp_dir("pg")), port_(free_port()) {
@@ -48,22 +49,25 @@ PgServer::~PgServer() {
 
 std::vector<std::string> PgServer::wrap(std::vector<std::string> argv, bool as_postgres) const {
     std::vector<std::string> out = prefix_;
-    if (as_postgres) out.insert(out.end(), {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"});
+    if (as_postgres)
+        out.insert(out.end(), {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"});
     out.insert(out.end(), argv.begin(), argv.end());
     return out;
 }
 
 bool PgServer::start() {
-    child_ = Process(wrap({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
-                         "listen_addresses=" + listen_},
-                        true),
-                   dir_ + "/postgres.log");
-    const auto ready = wrap({bin_ + "/pg_isready", "-q", "-h", listen_, "-p", std::to_string(port_), "-t", "2"}, false);
+    child_ = Process(wrap({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_,
+                           "-c", "listen_addresses=" + listen_},
+                          true),
+                     dir_ + "/postgres.log");
+    const auto ready =
+        wrap({bin_ + "/pg_isready", "-q", "-h", listen_, "-p", std::to_string(port_), "-t", "2"}, false);
     return wait_until([&] { return run(ready, 5s).exit_code == 0; }, 30s, 200ms);
 }
 
 void PgServer::stop() {
-    if (child_.pid() > 0) child_.stop(SIGINT, 15s);
+    if (child_.pid() > 0)
+        child_.stop(SIGINT, 15s);
 }
 
 std::string PgServer::url() const {
@@ -81,11 +85,12 @@ std::map<std::string, std::int64_t> PgServer::rows() const {
     if (PQstatus(c) == CONNECTION_OK) {
         PGresult* r = PQexec(c, "SELECT name, last_seen_ms FROM clusterd_nodes");
         if (PQresultStatus(r) == PGRES_TUPLES_OK)
-            for (int i = 0; i < PQntuples(r); ++i) out[PQgetvalue(r, i, 0)] = std::stoll(PQgetvalue(r, i, 1));
+            for (int i = 0; i < PQntuples(r); ++i)
+                out[PQgetvalue(r, i, 0)] = std::stoll(PQgetvalue(r, i, 1));
         PQclear(r);
     }
     PQfinish(c);
     return out;
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

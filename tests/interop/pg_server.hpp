@@ -16,7 +16,7 @@
 namespace clusterd::testing {
 
 class PgServer {
-public:
+  public:
     static constexpr const char* kPassword = "pg-S3cret-14";
 
     /// `prefix`: run every server command under it (e.g. {"ip","netns","exec",ns}); `listen`:
@@ -42,7 +42,7 @@ public:
     /// only for a server on loopback (no prefix).
     std::map<std::string, std::int64_t> rows() const;
 
-private:
+  private:
     std::vector<std::string> wrap(std::vector<std::string> argv, bool as_postgres) const;
     std::vector<std::string> prefix_;
     std::string listen_;
@@ -53,4 +53,4 @@ private:
     Process child_;
 };
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

@@ -25,7 +25,8 @@ std::vector<std::string> lines(const std::string& s) {
     std::vector<std::string> out;
     std::stringstream ss(s);
     std::string l;
-    while (std::getline(ss, l)) out.push_back(l);
+    while (std::getline(ss, l))
+        out.push_back(l);
     return out;
 }
 
@@ -41,18 +42,22 @@ std::multiset<std::string> members_lines(const std::string& s) {
         std::stringstream ss(l);
         std::vector<std::string> tok;
         std::string t;
-        while (ss >> t) tok.push_back(t);
+        while (ss >> t)
+            tok.push_back(t);
         if (tok.size() >= 4 && tok[3].find('=') != std::string::npos) {
             std::vector<std::string> parts;
             std::stringstream ts(tok[3]);
             std::string p;
-            while (std::getline(ts, p, ',')) parts.push_back(p);
+            while (std::getline(ts, p, ','))
+                parts.push_back(p);
             std::sort(parts.begin(), parts.end());
             tok[3].clear();
-            for (const auto& x : parts) tok[3] += (tok[3].empty() ? "" : ",") + x;
+            for (const auto& x : parts)
+                tok[3] += (tok[3].empty() ? "" : ",") + x;
         }
-        std::string joined = std::to_string(l.size()) + ":";  // padding width must match too
-        for (const auto& x : tok) joined += x + " ";
+        std::string joined = std::to_string(l.size()) + ":"; // padding width must match too
+        for (const auto& x : tok)
+            joined += x + " ";
         out.insert(joined);
     }
     return out;
@@ -68,13 +73,16 @@ nlohmann::json members_json(const std::string& s) {
 }
 
 class RpcCliInterop : public ::testing::Test {
-protected:
+  protected:
     static inline std::unique_ptr<SerfAgent> a, b, c;
 
     static void SetUpTestSuite() {
-        a = std::make_unique<SerfAgent>(SerfAgentOptions{"node-a", "127.0.0.31", {{"role", "web"}, {"dc", "east"}}, kKey1, "", {}});
-        b = std::make_unique<SerfAgent>(SerfAgentOptions{"node-b", "127.0.0.32", {{"role", "db"}}, kKey1, "", {}});
-        c = std::make_unique<SerfAgent>(SerfAgentOptions{"node-c", "127.0.0.33", {{"role", "web"}}, kKey1, "", {}});
+        a = std::make_unique<SerfAgent>(
+            SerfAgentOptions{"node-a", "127.0.0.31", {{"role", "web"}, {"dc", "east"}}, kKey1, "", {}});
+        b = std::make_unique<SerfAgent>(
+            SerfAgentOptions{"node-b", "127.0.0.32", {{"role", "db"}}, kKey1, "", {}});
+        c = std::make_unique<SerfAgent>(
+            SerfAgentOptions{"node-c", "127.0.0.33", {{"role", "web"}}, kKey1, "", {}});
     }
     static void TearDownTestSuite() {
         a.reset();
@@ -104,15 +112,23 @@ protected:
             EXPECT_EQ(j1.out, "Successfully joined cluster by contacting 1 nodes.\n");
         }
         // Wait (bounded) until node-a sees three alive members.
-        wait_until([&] { return lines(sf({"members", at(*a), "-status=alive"}).out).size() == 3; }, 15s, 200ms);
+        wait_until(
+            [&] {
+                return lines(sf({"members", at(*a), "-status=alive"}).out).size() == 3;
+            },
+            15s, 200ms);
     }
 };
 
-}  // namespace
+} // namespace
 
 TEST_F(RpcCliInterop, MembersTextDetailedAndFilters) {
-    for (std::vector<std::string> extra : {std::vector<std::string>{}, {"-detailed"}, {"-status=alive"},
-                                           {"-tag", "role=web"}, {"-name=node-[ab]"}, {"-tag", "role=w.*", "-detailed"},
+    for (std::vector<std::string> extra : {std::vector<std::string>{},
+                                           {"-detailed"},
+                                           {"-status=alive"},
+                                           {"-tag", "role=web"},
+                                           {"-name=node-[ab]"},
+                                           {"-tag", "role=w.*", "-detailed"},
                                            {"-status=failed"}}) {
         std::vector<std::string> args = {"members", at(*a)};
         args.insert(args.end(), extra.begin(), extra.end());
@@ -127,7 +143,8 @@ TEST_F(RpcCliInterop, MembersTextDetailedAndFilters) {
 }
 
 TEST_F(RpcCliInterop, MembersJsonAndKong) {
-    for (std::vector<std::string> extra : {std::vector<std::string>{"-format=json"}, {"-format", "json", "-tag", "role=db"},
+    for (std::vector<std::string> extra : {std::vector<std::string>{"-format=json"},
+                                           {"-format", "json", "-tag", "role=db"},
                                            {"-format=json", "-name=nobody"}}) {
         std::vector<std::string> args = {"members", at(*a)};
         args.insert(args.end(), extra.begin(), extra.end());
@@ -139,7 +156,8 @@ TEST_F(RpcCliInterop, MembersJsonAndKong) {
     auto kong = cl({"members", at(*a), "-format=kong"});
     ASSERT_EQ(kong.exit_code, 0);
     auto gl = lines(kong.out);
-    std::set<std::string> want = {"node-a\t" + a->bind_addr() + "\talive", "node-b\t" + b->bind_addr() + "\talive",
+    std::set<std::string> want = {"node-a\t" + a->bind_addr() + "\talive",
+                                  "node-b\t" + b->bind_addr() + "\talive",
                                   "node-c\t" + c->bind_addr() + "\talive"};
     EXPECT_EQ(std::set<std::string>(gl.begin(), gl.end()), want);
 }
@@ -167,7 +185,8 @@ TEST_F(RpcCliInterop, InfoTextAndJson) {
     // Same sections and keys in the same order; values may move (goroutines, queue depths).
     auto strip = [](const std::string& s) {
         std::vector<std::string> keys;
-        for (const auto& l : lines(s)) keys.push_back(l.substr(0, l.find(" = ")));
+        for (const auto& l : lines(s))
+            keys.push_back(l.substr(0, l.find(" = ")));
         return keys;
     };
     EXPECT_EQ(strip(to.out), strip(tt.out));
@@ -214,7 +233,8 @@ TEST_F(RpcCliInterop, QueryTextAndJson) {
     EXPECT_EQ(jo["Acks"].size(), 2u);
     auto bad = cl({"query", at(*a), "_serf_x"});
     EXPECT_EQ(bad.exit_code, sf({"query", at(*a), "_serf_x"}).exit_code);
-    EXPECT_NE(bad.err.find("Error sending query: Queries cannot contain the '_serf_' prefix"), std::string::npos);
+    EXPECT_NE(bad.err.find("Error sending query: Queries cannot contain the '_serf_' prefix"),
+              std::string::npos);
 }
 
 TEST_F(RpcCliInterop, KeysLifecycle) {
@@ -251,9 +271,13 @@ TEST_F(RpcCliInterop, KeysLifecycle) {
 TEST_F(RpcCliInterop, RttReachabilityKeygen) {
     auto ours = cl({"rtt", at(*a), "node-a", "node-b"});
     ASSERT_EQ(ours.exit_code, 0) << ours.err;
-    EXPECT_TRUE(std::regex_match(ours.out, std::regex("Estimated node-a <-> node-b rtt: [0-9]+\\.[0-9]{3} ms\n"))) << ours.out;
+    EXPECT_TRUE(
+        std::regex_match(ours.out, std::regex("Estimated node-a <-> node-b rtt: [0-9]+\\.[0-9]{3} ms\n")))
+        << ours.out;
     auto one = cl({"rtt", at(*a), "node-c"});
-    EXPECT_TRUE(std::regex_match(one.out, std::regex("Estimated node-c <-> node-a rtt: [0-9]+\\.[0-9]{3} ms\n"))) << one.out;
+    EXPECT_TRUE(
+        std::regex_match(one.out, std::regex("Estimated node-c <-> node-a rtt: [0-9]+\\.[0-9]{3} ms\n")))
+        << one.out;
     EXPECT_EQ(cl({"rtt", at(*a), "ghost"}).exit_code, sf({"rtt", at(*a), "ghost"}).exit_code);
 
     auto r1 = cl({"reachability", at(*a)});
@@ -281,16 +305,22 @@ TEST_F(RpcCliInterop, MonitorStreamsLogsAndEvents) {
 
 TEST_F(RpcCliInterop, ErrorsAndExitCodesMatch) {
     const std::string dead = "-rpc-addr=127.0.0.31:1";
-    for (std::vector<std::string> args :
-         {std::vector<std::string>{"members", dead}, {"join", at(*a)}, {"event", at(*a)}, {"force-leave", at(*a)},
-          {"query", at(*a)}, {"info", dead}, {"members", at(*a), "-format=xml"}, {"join", at(*a), "127.0.0.31:1"}}) {
+    for (std::vector<std::string> args : {std::vector<std::string>{"members", dead},
+                                          {"join", at(*a)},
+                                          {"event", at(*a)},
+                                          {"force-leave", at(*a)},
+                                          {"query", at(*a)},
+                                          {"info", dead},
+                                          {"members", at(*a), "-format=xml"},
+                                          {"join", at(*a), "127.0.0.31:1"}}) {
         auto ours = cl(args);
         auto theirs = sf(args);
         EXPECT_EQ(ours.exit_code, theirs.exit_code) << args[0];
         EXPECT_NE(ours.exit_code, 0) << args[0];
     }
     auto refused = cl({"members", dead});
-    EXPECT_EQ(refused.err, "Error connecting to Serf agent: dial tcp 127.0.0.31:1: connect: connection refused\n");
+    EXPECT_EQ(refused.err,
+              "Error connecting to Serf agent: dial tcp 127.0.0.31:1: connect: connection refused\n");
     auto fl = cl({"force-leave", at(*a), "ghost-node"});
     EXPECT_EQ(fl.exit_code, sf({"force-leave", at(*a), "ghost-node"}).exit_code);
 }

@@ -38,8 +38,8 @@ Member make_member(const std::string& name, std::uint8_t last, Tags tags) {
 }
 
 class SerfCliAgainstOurServer : public ::testing::Test {
-protected:
-    rpc::testing::FakeAgent agent;  // declared first: outlives the io_context and the server
+  protected:
+    rpc::testing::FakeAgent agent; // declared first: outlives the io_context and the server
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
     std::unique_ptr<Server> server;
@@ -55,15 +55,15 @@ protected:
         server = std::move(*s);
         th = std::thread([this] { io.run(); });
     }
-    template <typename F>
-    auto on_io(F f) -> decltype(f()) {
+    template <typename F> auto on_io(F f) -> decltype(f()) {
         std::packaged_task<decltype(f())()> task(std::move(f));
         auto fut = task.get_future();
         asio::post(io, [&task] { task(); });
         return fut.get();
     }
     void TearDown() override {
-        if (!th.joinable()) return;
+        if (!th.joinable())
+            return;
         on_io([this] {
             server.reset();
             return 0;
@@ -80,7 +80,7 @@ protected:
     }
 };
 
-}  // namespace
+} // namespace
 
 TEST_F(SerfCliAgainstOurServer, Members) {
     start();
@@ -89,12 +89,14 @@ TEST_F(SerfCliAgainstOurServer, Members) {
     // Serf trims the whole output, so the last line loses its trailing padding.
     EXPECT_EQ(r.out, "n1  127.0.0.5:7946  alive  role=web\nn2  127.0.0.6:7946  alive\n");
     r = serf({"members", "-detailed", "-tag", "role=w.*"});
-    EXPECT_EQ(r.out, "n1  127.0.0.5:7946  alive  role=web  Protocol Version: 4  Available Protocol Range: [2, 5]\n");
-    r = serf({"members", "-format=json", "-name=n2"});
     EXPECT_EQ(r.out,
-              "{\n  \"members\": [\n    {\n      \"name\": \"n2\",\n      \"addr\": \"127.0.0.6:7946\",\n"
-              "      \"port\": 7946,\n      \"tags\": {},\n      \"status\": \"alive\",\n      \"protocol\": {\n"
-              "        \"max\": 5,\n        \"min\": 2,\n        \"version\": 4\n      }\n    }\n  ]\n}\n");
+              "n1  127.0.0.5:7946  alive  role=web  Protocol Version: 4  Available Protocol Range: [2, 5]\n");
+    r = serf({"members", "-format=json", "-name=n2"});
+    EXPECT_EQ(
+        r.out,
+        "{\n  \"members\": [\n    {\n      \"name\": \"n2\",\n      \"addr\": \"127.0.0.6:7946\",\n"
+        "      \"port\": 7946,\n      \"tags\": {},\n      \"status\": \"alive\",\n      \"protocol\": {\n"
+        "        \"max\": 5,\n        \"min\": 2,\n        \"version\": 4\n      }\n    }\n  ]\n}\n");
 }
 
 TEST_F(SerfCliAgainstOurServer, JoinEventTagsForceLeave) {
@@ -108,8 +110,9 @@ TEST_F(SerfCliAgainstOurServer, JoinEventTagsForceLeave) {
     r = serf({"force-leave", "-prune", "n2"});
     EXPECT_EQ(r.exit_code, 0) << r.out;
     auto calls = on_io([this] { return agent.calls; });
-    EXPECT_EQ(calls, (std::vector<std::string>{"join 10.1.1.1 10.1.1.2:7946 replay=1", "event deploy v2 coalesce=0",
-                                               "tags -role zone=a", "force-leave n2 prune=1"}));
+    EXPECT_EQ(calls,
+              (std::vector<std::string>{"join 10.1.1.1 10.1.1.2:7946 replay=1", "event deploy v2 coalesce=0",
+                                        "tags -role zone=a", "force-leave n2 prune=1"}));
     on_io([this] {
         agent.next_error = "user event exceeds limit";
         return 0;
@@ -135,7 +138,8 @@ TEST_F(SerfCliAgainstOurServer, QueryStreamsAcksResponsesDone) {
     start();
     auto r = serf({"query", "-timeout=2s", "-tag", "role=web", "ping", "x"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    EXPECT_EQ(r.out, "Query 'ping' dispatched\nAck from 'fake1'\nResponse from 'fake1': pong\nTotal Acks: 1\nTotal Responses: 1\n");
+    EXPECT_EQ(r.out, "Query 'ping' dispatched\nAck from 'fake1'\nResponse from 'fake1': pong\nTotal Acks: "
+                     "1\nTotal Responses: 1\n");
     auto params = on_io([this] { return agent.queries.begin()->second.params; });
     EXPECT_EQ(params.timeout, 2s);
     EXPECT_EQ(params.filter_tags, (Tags{{"role", "web"}}));
@@ -156,8 +160,9 @@ TEST_F(SerfCliAgainstOurServer, KeysInfoRtt) {
     start();
     auto r = serf({"keys", "-list"});
     EXPECT_EQ(r.exit_code, 0);
-    EXPECT_EQ(r.out, "==> Asking all members for installed keys...\n==> Keys gathered, listing cluster keys...\n\n"
-                     "cg8StVXbQJ0gPvMd9o7yrg==  [2/2]\n");
+    EXPECT_EQ(r.out,
+              "==> Asking all members for installed keys...\n==> Keys gathered, listing cluster keys...\n\n"
+              "cg8StVXbQJ0gPvMd9o7yrg==  [2/2]\n");
     r = serf({"keys", "-install", "HvY8ubRZMgafUOWvrOadwQ=="});
     EXPECT_EQ(r.out, "==> Installing key on all members...\n==> Successfully installed key!\n");
     on_io([this] {
@@ -173,7 +178,7 @@ TEST_F(SerfCliAgainstOurServer, KeysInfoRtt) {
     EXPECT_EQ(r.out, "agent:\n\tname = n1\nserf:\n\tfailed = 0\n\tmembers = 2\n");
     r = serf({"rtt", "n1", "n2"});
     EXPECT_EQ(r.out, "Estimated n1 <-> n2 rtt: 1.000 ms\n");
-    r = serf({"rtt", "n1"});  // second node = agent name from stats
+    r = serf({"rtt", "n1"}); // second node = agent name from stats
     EXPECT_EQ(r.out, "Estimated n1 <-> n1 rtt: 0.000 ms\n");
 }
 
@@ -188,7 +193,7 @@ TEST_F(SerfCliAgainstOurServer, MonitorGetsLogsAndStreamEvents) {
         asio::post(io, [this] { agent.emit(UserEvent{7, "deploy", base::to_bytes("v"), true}); });
     };
     start();
-    auto r = serf({"monitor", "-log-level=info"}, 2000ms);  // runs until killed at the limit
+    auto r = serf({"monitor", "-log-level=info"}, 2000ms); // runs until killed at the limit
     EXPECT_NE(r.out.find("[INFO] agent: visible line"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("hidden at info"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("Event Info:"), std::string::npos) << r.out;

@@ -20,7 +20,8 @@ TEST(SerfCliAgainstClusterd, SubcommandsSucceedWithSerfsOutput) {
     // join: d2 was started alone; `serf join` through its RPC brings it in.
     auto join = c.serf_cli(d2, {"join", s1.bind_addr()});
     EXPECT_EQ(join.exit_code, 0) << join.out << join.err;
-    EXPECT_NE(join.out.find("Successfully joined cluster by contacting 1 nodes."), std::string::npos) << join.out;
+    EXPECT_NE(join.out.find("Successfully joined cluster by contacting 1 nodes."), std::string::npos)
+        << join.out;
     ASSERT_TRUE(c.wait_all_alive({"s1", "d1", "d2"}, 20s)) << c.dump();
 
     // members -detailed, JSON and filters.

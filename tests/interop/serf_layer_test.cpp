@@ -12,8 +12,8 @@
 #include <fstream>
 #include <thread>
 
-#include "support/cluster.hpp"
 #include "interop_records.hpp"
+#include "support/cluster.hpp"
 
 using namespace clusterd::testing;
 using namespace std::chrono_literals;
@@ -22,14 +22,17 @@ namespace {
 const char* kK1 = "kPjXbONy/RArsCdG0LTOCQ==";
 const char* kK2 = "QHOYjmYlxSCBhdfiolhtDQ==";
 
-std::string handler_flag(const std::string& script) { return "-event-handler=" + script; }
+std::string handler_flag(const std::string& script) {
+    return "-event-handler=" + script;
+}
 
 /// Normalised view of a record for cross-kind comparison: every SERF_* variable except the
 /// node-specific ones (self name, self tag values), plus stdin.
 std::string normalized(const Record& r) {
     std::string out;
     for (const auto& [k, v] : r.env) {
-        if (k == "SERF_SELF_NAME") continue;
+        if (k == "SERF_SELF_NAME")
+            continue;
         if (k.rfind("SERF_TAG_", 0) == 0) {
             out += k + "=<self>\n";
             continue;
@@ -42,7 +45,8 @@ std::string normalized(const Record& r) {
 /// The key names of a record's environment (values aside).
 std::set<std::string> env_keys(const Record& r) {
     std::set<std::string> out;
-    for (const auto& kv : r.env) out.insert(kv.first);
+    for (const auto& kv : r.env)
+        out.insert(kv.first);
     return out;
 }
 
@@ -50,25 +54,30 @@ std::set<std::string> env_keys(const Record& r) {
 std::map<std::string, std::string> query_responses(const std::string& out) {
     std::map<std::string, std::string> m;
     auto j = nlohmann::json::parse(out, nullptr, false);
-    if (j.is_discarded() || !j.contains("Responses") || !j["Responses"].is_object()) return m;
-    for (auto& [k, v] : j["Responses"].items()) m[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    if (j.is_discarded() || !j.contains("Responses") || !j["Responses"].is_object())
+        return m;
+    for (auto& [k, v] : j["Responses"].items())
+        m[k] = v.is_string() ? v.get<std::string>() : v.dump();
     return m;
 }
 
 // Default (LAN) profile everywhere: with 4 nodes, -profile=local's retransmit limit (2) sends a
 // broadcast to only 2 of the 3 peers per node, and a node all three happen to skip (about 1 in 27
 // per node and broadcast) only gets a user event or query at the next push-pull, if at all.
-std::vector<std::string> lan_profile() { return {}; }
+std::vector<std::string> lan_profile() {
+    return {};
+}
 
 /// `serf keys -list` shows `key` on a line ending in `count`.
 bool key_listed(const std::string& out, const std::string& key, const std::string& count) {
     std::istringstream ss(out);
     std::string line;
     while (std::getline(ss, line))
-        if (line.find(key) != std::string::npos && line.find(count) != std::string::npos) return true;
+        if (line.find(key) != std::string::npos && line.find(count) != std::string::npos)
+            return true;
     return false;
 }
-}  // namespace
+} // namespace
 
 // Scenarios 1, 2, 3, 4, 6 and 8 in one mixed cluster (it is the same cluster every time: events,
 // queries, tag updates and leaves are observed by recording handlers on all four agents).
@@ -76,11 +85,13 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
     Cluster c("serflayer");
     const auto rec = write_recorder(c.dir());
     // Scenario 1's counting handler: one line per user event "ping*".
-    const auto ping = write_script(c.dir(), "ping.sh",
-                                   "echo \"$SERF_USER_EVENT $(cat)\" >> \"" + c.dir() + "/ping-$SERF_SELF_NAME.log\"\n");
+    const auto ping =
+        write_script(c.dir(), "ping.sh",
+                     "echo \"$SERF_USER_EVENT $(cat)\" >> \"" + c.dir() + "/ping-$SERF_SELF_NAME.log\"\n");
     auto flags = [&](const std::string& kind) {
         return std::vector<std::string>{"-tag=kind=" + kind, handler_flag(rec),
-                                        "-event-handler=user:ping=" + ping, "-event-handler=user:pong=" + ping};
+                                        "-event-handler=user:ping=" + ping,
+                                        "-event-handler=user:pong=" + ping};
     };
     auto& s1 = c.start(Kind::Serf, "s1", flags("serf"));
     auto& d1 = c.start(Kind::Clusterd, "d1", flags("clusterd"), &s1);
@@ -91,7 +102,8 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
     ASSERT_TRUE(wait_until(
         [&] {
             for (const char* n : {"s1", "s2", "d1", "d2"})
-                if (member_lines(c.dir(), n, "member-join").size() < 4) return false;
+                if (member_lines(c.dir(), n, "member-join").size() < 4)
+                    return false;
             return true;
         },
         15s, 250ms))
@@ -106,7 +118,8 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
         [&] {
             for (const char* n : {"s1", "s2", "d1", "d2"}) {
                 auto f = c.dir() + "/ping-" + n + ".log";
-                if (count_lines(f, "ping from-serf") < 1 || count_lines(f, "pong from-clusterd") < 1) return false;
+                if (count_lines(f, "ping from-serf") < 1 || count_lines(f, "pong from-clusterd") < 1)
+                    return false;
             }
             return true;
         },
@@ -146,7 +159,8 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     auto has_update = [&](const std::string& node, const std::string& who, const std::string& tag) {
         for (const auto& l : member_lines(c.dir(), node, "member-update"))
-            if (l.rfind(who + "\t", 0) == 0 && l.find(tag) != std::string::npos) return true;
+            if (l.rfind(who + "\t", 0) == 0 && l.find(tag) != std::string::npos)
+                return true;
         return false;
     };
     EXPECT_TRUE(wait_until(
@@ -161,9 +175,11 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
     // --- 6. serf rtt between the kinds, through each kind's RPC.
     auto rtt_ok = [&](const AgentProc& via, const std::string& other) {
         auto rr = c.serf_cli(via, {"rtt", other}, 5s);
-        if (rr.exit_code != 0) return false;
+        if (rr.exit_code != 0)
+            return false;
         auto p = rr.out.find("rtt: ");
-        if (p == std::string::npos) return false;
+        if (p == std::string::npos)
+            return false;
         double ms = std::strtod(rr.out.c_str() + p + 5, nullptr);
         return std::isfinite(ms) && ms >= 0 && ms < 1000;
     };
@@ -192,11 +208,15 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
     // Both survivors' handlers saw both leaves.
     auto has_leave = [&](const std::string& node, const std::string& who) {
         for (const auto& l : member_lines(c.dir(), node, "member-leave"))
-            if (l.rfind(who + "\t", 0) == 0) return true;
+            if (l.rfind(who + "\t", 0) == 0)
+                return true;
         return false;
     };
     EXPECT_TRUE(wait_until(
-        [&] { return has_leave("s2", "d1") && has_leave("s2", "s1") && has_leave("d2", "d1") && has_leave("d2", "s1"); },
+        [&] {
+            return has_leave("s2", "d1") && has_leave("s2", "s1") && has_leave("d2", "d1") &&
+                   has_leave("d2", "s1");
+        },
         15s, 250ms))
         << c.dump();
 
@@ -208,7 +228,8 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
         auto rd = records_of(c.dir(), "d2", kind);
         ASSERT_FALSE(rs.empty()) << kind;
         ASSERT_FALSE(rd.empty()) << kind;
-        EXPECT_EQ(env_keys(rs.front()), env_keys(rd.front())) << kind << "\n" << normalized(rs.front()) << "\n"
+        EXPECT_EQ(env_keys(rs.front()), env_keys(rd.front())) << kind << "\n"
+                                                              << normalized(rs.front()) << "\n"
                                                               << normalized(rd.front());
         EXPECT_EQ(rs.front().get("SERF_SELF_NAME"), "s2");
         EXPECT_EQ(rd.front().get("SERF_SELF_NAME"), "d2");
@@ -216,8 +237,11 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
         EXPECT_EQ(rd.front().get("SERF_TAG_KIND"), "clusterd");
     }
     // User events and queries: identical variables (Lamport times included) and stdin.
-    for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
-             {"user", "ping"}, {"user", "pong"}, {"query", "q-serf"}, {"query", "q-clusterd"}, {"query", "q-cli"}}) {
+    for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{{"user", "ping"},
+                                                                                     {"user", "pong"},
+                                                                                     {"query", "q-serf"},
+                                                                                     {"query", "q-clusterd"},
+                                                                                     {"query", "q-cli"}}) {
         auto rs = records_of(c.dir(), "s2", kind, name);
         auto rd = records_of(c.dir(), "d2", kind, name);
         ASSERT_EQ(rs.size(), 1u) << kind << " " << name;
@@ -248,7 +272,8 @@ TEST(SerfLayer, KeyRotationThroughSerfReachesClusterdKeyring) {
         std::set<std::string> out;
         auto j = nlohmann::json::parse(read_file(path), nullptr, false);
         if (j.is_array())
-            for (const auto& k : j) out.insert(k.get<std::string>());
+            for (const auto& k : j)
+                out.insert(k.get<std::string>());
         return out;
     };
     EXPECT_EQ(keys_in(ring1), std::set<std::string>{k1}) << read_file(ring1);
@@ -295,11 +320,12 @@ TEST(SerfLayer, KeyRotationThroughSerfReachesClusterdKeyring) {
 TEST(SerfLayer, SnapshotRestartRejoinsWithoutReplayingEvents) {
     Cluster c("snapshot");
     const auto log = c.dir() + "/events-d1.log";
-    const auto h = write_script(c.dir(), "user.sh", "echo \"$SERF_USER_EVENT $SERF_USER_LTIME\" >> \"" + log + "\"\n");
+    const auto h =
+        write_script(c.dir(), "user.sh", "echo \"$SERF_USER_EVENT $SERF_USER_LTIME\" >> \"" + log + "\"\n");
     auto& s1 = c.start(Kind::Serf, "s1", lan_profile());
     auto& s2 = c.start(Kind::Serf, "s2", lan_profile(), &s1);
-    auto& d1 = c.start(Kind::Clusterd, "d1",
-                       {"-snapshot=" + c.dir() + "/d1.snap", "-event-handler=user=" + h}, &s1);
+    auto& d1 =
+        c.start(Kind::Clusterd, "d1", {"-snapshot=" + c.dir() + "/d1.snap", "-event-handler=user=" + h}, &s1);
     auto& d2 = c.start(Kind::Clusterd, "d2", lan_profile(), &s2);
     ASSERT_TRUE(c.wait_all_alive({"s1", "s2", "d1", "d2"}, 30s)) << c.dump();
     auto lines = [&] { return count_lines(log, " "); };
@@ -313,11 +339,13 @@ TEST(SerfLayer, SnapshotRestartRejoinsWithoutReplayingEvents) {
 
     // Restarted without -join: the snapshot names the old peers.
     auto& argv = d1.argv;
-    argv.erase(std::remove_if(argv.begin(), argv.end(), [](const std::string& a) { return a.rfind("-join=", 0) == 0; }),
+    argv.erase(std::remove_if(argv.begin(), argv.end(),
+                              [](const std::string& a) { return a.rfind("-join=", 0) == 0; }),
                argv.end());
     auto no_join = [&] {
         for (const auto& a : d1.argv)
-            if (a.rfind("-join", 0) == 0) return false;
+            if (a.rfind("-join", 0) == 0)
+                return false;
         return true;
     };
     ASSERT_TRUE(no_join());
@@ -342,7 +370,7 @@ TEST(SerfLayer, SnapshotRestartRejoinsWithoutReplayingEvents) {
     c.restart(d1);
     EXPECT_TRUE(c.wait_status(s1, "d1", "alive", 30s)) << c.dump();
     EXPECT_TRUE(c.wait_status(d1, "s2", "alive", 30s)) << c.dump();
-    std::this_thread::sleep_for(5s);  // an absence again: nothing is replayed within the window
+    std::this_thread::sleep_for(5s); // an absence again: nothing is replayed within the window
     EXPECT_EQ(lines(), 3) << read_file(log) << c.dump();
     EXPECT_EQ(count_lines(log, "ev-a"), 1) << read_file(log);
     EXPECT_EQ(count_lines(log, "ev-b"), 1) << read_file(log);

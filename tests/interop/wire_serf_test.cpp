@@ -54,16 +54,18 @@ base::Bytes ip_bytes(const char* ip) {
 }
 
 class SerfAgentTest : public ::testing::Test {
-protected:
+  protected:
     void TearDown() override {
-        agents_.clear();  // stopped by PID and reaped (support/serf_agent.hpp)
-        if (udp_ >= 0) close(udp_);
+        agents_.clear(); // stopped by PID and reaped (support/serf_agent.hpp)
+        if (udp_ >= 0)
+            close(udp_);
     }
 
     /// Starts `serf agent` on `ip` (ports from the allocator) and waits (bounded) until its RPC
     /// answers.
     bool start_agent(const std::string& ip, const std::string& name, std::vector<std::string> extra) {
-        if (access(kSerf, X_OK) != 0) return false;
+        if (access(kSerf, X_OK) != 0)
+            return false;
         SerfAgentOptions o;
         o.node = name;
         o.ip = ip;
@@ -96,15 +98,21 @@ protected:
         std::array<std::uint8_t, 65536> buf{};
         while (Clock::now() < deadline) {
             pollfd p{udp_, POLLIN, 0};
-            int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-            if (poll(&p, 1, std::max(left, 1)) <= 0) continue;
+            int left = static_cast<int>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+            if (poll(&p, 1, std::max(left, 1)) <= 0)
+                continue;
             ssize_t n = recv(udp_, buf.data(), buf.size(), 0);
-            if (n <= 0) continue;
-            auto msgs = open_packet(base::ByteView(buf.data(), static_cast<std::size_t>(n)), ring, ring != nullptr);
-            if (!msgs.ok()) continue;
+            if (n <= 0)
+                continue;
+            auto msgs =
+                open_packet(base::ByteView(buf.data(), static_cast<std::size_t>(n)), ring, ring != nullptr);
+            if (!msgs.ok())
+                continue;
             for (const auto& m : *msgs) {
                 auto d = decode(m);
-                if (d.ok() && std::holds_alternative<Ack>(*d) && std::get<Ack>(*d).seq_no == seq) return true;
+                if (d.ok() && std::holds_alternative<Ack>(*d) && std::get<Ack>(*d).seq_no == seq)
+                    return true;
             }
         }
         return false;
@@ -119,15 +127,18 @@ protected:
     std::uint16_t our_port_ = 0;
 };
 
-NonceSource nonce() { return system_nonce_source(); }
+NonceSource nonce() {
+    return system_nonce_source();
+}
 
-}  // namespace
+} // namespace
 
 TEST_F(SerfAgentTest, PlainAndCrcPingsAreAckedCorruptIsNot) {
     const std::string ip = "127.0.62.1";
     ASSERT_TRUE(start_agent(ip, "golden-a", {})) << "serf agent did not start";
     open_udp("127.0.62.2");
-    auto plain = seal_packet(ping_to("golden-a", 101, "127.0.62.2"), SealOptions{false, false, 1}, nullptr, {});
+    auto plain =
+        seal_packet(ping_to("golden-a", 101, "127.0.62.2"), SealOptions{false, false, 1}, nullptr, {});
     ASSERT_TRUE(plain.ok());
     send_udp(ip, *plain);
     EXPECT_TRUE(wait_ack(101, nullptr, std::chrono::seconds(3))) << "plain ping not acked";
@@ -140,7 +151,7 @@ TEST_F(SerfAgentTest, PlainAndCrcPingsAreAckedCorruptIsNot) {
 
     auto bad = seal_packet(ping_to("golden-a", 103, "127.0.62.2"), SealOptions{false, true, 1}, nullptr, {});
     ASSERT_TRUE(bad.ok());
-    (*bad)[1] ^= 0x55;  // break the checksum
+    (*bad)[1] ^= 0x55; // break the checksum
     send_udp(ip, *bad);
     EXPECT_FALSE(wait_ack(103, nullptr, std::chrono::milliseconds(1500))) << "serf acked a corrupt packet";
 
@@ -165,7 +176,8 @@ TEST_F(SerfAgentTest, EncryptedPingNeedsTheRightKey) {
     ASSERT_TRUE(bad.ok());
     send_udp(ip, *bad);
     EXPECT_FALSE(wait_ack(201, &*right, std::chrono::milliseconds(1500)));
-    auto good = seal_packet(ping_to("golden-e", 202, "127.0.62.4"), SealOptions{true, true, 1}, &*right, nonce());
+    auto good =
+        seal_packet(ping_to("golden-e", 202, "127.0.62.4"), SealOptions{true, true, 1}, &*right, nonce());
     ASSERT_TRUE(good.ok());
     send_udp(ip, *good);
     EXPECT_TRUE(wait_ack(202, &*right, std::chrono::seconds(3))) << "encrypted ping not acked";
@@ -179,8 +191,13 @@ TEST_F(SerfAgentTest, PushPullJoinIsAcceptedAndAnswered) {
 
     PushPull pp;
     pp.join = true;
-    pp.nodes.push_back(PushNodeState{"clusterd-probe", ip_bytes("127.0.62.6"), kOurPort,
-                                     encode_tags({{"role", "probe"}}), 1, NodeState::Alive, {1, 5, 2, 2, 5, 4}});
+    pp.nodes.push_back(PushNodeState{"clusterd-probe",
+                                     ip_bytes("127.0.62.6"),
+                                     kOurPort,
+                                     encode_tags({{"role", "probe"}}),
+                                     1,
+                                     NodeState::Alive,
+                                     {1, 5, 2, 2, 5, 4}});
     SerfPushPull sp;
     sp.ltime = 1;
     sp.status_ltimes["clusterd-probe"] = 1;
@@ -202,7 +219,8 @@ TEST_F(SerfAgentTest, PushPullJoinIsAcceptedAndAnswered) {
     while (Clock::now() < deadline) {
         std::array<std::uint8_t, 4096> buf{};
         ssize_t n = recv(s, buf.data(), buf.size(), 0);
-        if (n <= 0) break;
+        if (n <= 0)
+            break;
         in.insert(in.end(), buf.begin(), buf.begin() + n);
         auto l = stream_frame_length(in, kMaxStreamBytes);
         ASSERT_TRUE(l.ok()) << l.error().message;
@@ -229,8 +247,10 @@ TEST_F(SerfAgentTest, PushPullJoinIsAcceptedAndAnswered) {
     // serf merged our state: `serf members` lists our node with our tag (bounded wait)
     const bool listed = wait_until(
         [&] {
-            const auto out = run({kSerf, "members", "-rpc-addr=" + agent().rpc_addr()}, std::chrono::seconds(5)).out;
-            return out.find("clusterd-probe") != std::string::npos && out.find("role=probe") != std::string::npos;
+            const auto out =
+                run({kSerf, "members", "-rpc-addr=" + agent().rpc_addr()}, std::chrono::seconds(5)).out;
+            return out.find("clusterd-probe") != std::string::npos &&
+                   out.find("role=probe") != std::string::npos;
         },
         std::chrono::seconds(5), std::chrono::milliseconds(200));
     EXPECT_TRUE(listed) << "serf did not accept the encoded push-pull";

@@ -23,9 +23,11 @@ void require_lab() {
 
 std::string addr_of(LabCluster& c, const LabAgent& via, const std::string& name) {
     auto j = c.members_json(via);
-    if (!j.contains("members")) return "";
+    if (!j.contains("members"))
+        return "";
     for (const auto& m : j["members"])
-        if (m.value("name", "") == name) return m.value("addr", "");
+        if (m.value("name", "") == name)
+            return m.value("addr", "");
     return "";
 }
 
@@ -44,7 +46,7 @@ void expect_dead_first(netlab::Lab& lab, int joiner) {
     ASSERT_LT(order.out.find(dead), order.out.find(lab.ipv4(0))) << "resolver order: " << order.out;
 }
 
-}  // namespace
+} // namespace
 
 TEST(LabNames, JoinByNameTriesEveryAddress) {
     require_lab();
@@ -80,9 +82,9 @@ TEST(LabNames, UnresolvableEntryDoesNotAbortTheJoin) {
     EXPECT_TRUE(c1.child.running()) << c.dump();
     EXPECT_NE(c1.child.log().find("no-such-host.invalid"), std::string::npos) << "the bad entry is reported";
     // Only unresolvable entries: the agent exits with an error naming them (as before).
-    auto& c1b = c.start(Kind::Clusterd, "c1b", 1, {"-bind=0.0.0.0:7950", "-rpc-addr=127.0.0.1:7380",
-                                                   "-join=no-such-host.invalid"},
-                        false);
+    auto& c1b =
+        c.start(Kind::Clusterd, "c1b", 1,
+                {"-bind=0.0.0.0:7950", "-rpc-addr=127.0.0.1:7380", "-join=no-such-host.invalid"}, false);
     EXPECT_TRUE(wait_until([&] { return !c1b.child.running(); }, 20s)) << c.dump();
     EXPECT_NE(c1b.child.log().find("cannot resolve 'no-such-host.invalid'"), std::string::npos) << c.dump();
 }
@@ -115,7 +117,8 @@ TEST_P(LabAdvertise, HostNameAndNatStyleSecondAddress) {
     LabCluster c(lab, "lab-names-advertise");
     // The serf observer without -advertise (IPv4-mapped address) or with it.
     auto& s0 = c.start(Kind::Serf, "s0", 0,
-                       GetParam() ? std::vector<std::string>{"-advertise=" + lab.ipv4(0)} : std::vector<std::string>{});
+                       GetParam() ? std::vector<std::string>{"-advertise=" + lab.ipv4(0)}
+                                  : std::vector<std::string>{});
     // h1 advertises a second address of its own by host name; h2 by Kong YAML cluster.advertise.
     const std::string nat1 = lab.add_ipv4(1);
     const std::string nat2 = lab.add_ipv4(2);
@@ -177,7 +180,8 @@ TEST(LabFamilies, DualStackClusterdNextToMappedSerf) {
     EXPECT_EQ(c1.child.log().find("udp send to"), std::string::npos) << c.dump();
     EXPECT_EQ(c2.child.log().find("udp send to"), std::string::npos) << c.dump();
     auto reach = c.serf_cli(s0, {"reachability"}, 20s);
-    EXPECT_NE(reach.out.find("Successfully contacted all live nodes"), std::string::npos) << reach.out << c.dump();
+    EXPECT_NE(reach.out.find("Successfully contacted all live nodes"), std::string::npos)
+        << reach.out << c.dump();
     c2.child.kill9();
     EXPECT_TRUE(c.wait_status(s0, "c2", "failed", 30s)) << c.dump();
     EXPECT_TRUE(c.wait_status(c1, "c2", "failed", 30s)) << c.dump();

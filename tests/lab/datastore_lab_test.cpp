@@ -34,7 +34,8 @@ TEST(LabDatastore, ThreeHostsOnAnyAddressFindEachOtherThroughASharedPostgres) {
                            << "cluster:\n  advertise: \"\"\n  ttl_on_failure: 60\n"
                            << "database: postgres\n"
                            << "postgres:\n  host: " << lab.ipv4(kDbHost) << "\n  port: " << pg.port()
-                           << "\n  user: kong\n  password: " << PgServer::kPassword << "\n  database: postgres\n";
+                           << "\n  user: kong\n  password: " << PgServer::kPassword
+                           << "\n  database: postgres\n";
         c.start(Kind::Clusterd, names[static_cast<std::size_t>(h)], h, {"-c", yml});
     }
     ASSERT_TRUE(c.wait_all_alive(names, 60s)) << c.dump() << pg.log();
@@ -47,7 +48,7 @@ TEST(LabDatastore, ThreeHostsOnAnyAddressFindEachOtherThroughASharedPostgres) {
         ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
         std::printf("host %d: clusterd members -format kong\n%s", h, r.out.c_str());
         std::istringstream in(r.out);
-        std::map<std::string, std::pair<std::string, std::string>> seen;  // name -> (address, status)
+        std::map<std::string, std::pair<std::string, std::string>> seen; // name -> (address, status)
         std::string line;
         while (std::getline(in, line)) {
             std::istringstream f(line);
@@ -58,7 +59,8 @@ TEST(LabDatastore, ThreeHostsOnAnyAddressFindEachOtherThroughASharedPostgres) {
         ASSERT_EQ(seen.size(), 3u) << r.out;
         for (int o = 0; o < 3; ++o) {
             const auto& [addr, status] = seen[names[static_cast<std::size_t>(o)]];
-            EXPECT_EQ(addr, lab.ipv4(o) + ":7946") << "host " << h << " sees " << names[static_cast<std::size_t>(o)];
+            EXPECT_EQ(addr, lab.ipv4(o) + ":7946")
+                << "host " << h << " sees " << names[static_cast<std::size_t>(o)];
             EXPECT_EQ(status, "alive");
         }
         EXPECT_EQ(a.child.log().find(PgServer::kPassword), std::string::npos) << "the password reached a log";
@@ -67,7 +69,8 @@ TEST(LabDatastore, ThreeHostsOnAnyAddressFindEachOtherThroughASharedPostgres) {
     auto listed = c.clusterd_cli(c.agents().at(1), {"store", "list"});
     ASSERT_EQ(listed.exit_code, 0) << listed.out << listed.err;
     std::printf("clusterd store list (via host 1)\n%s", listed.out.c_str());
-    for (int o = 0; o < 3; ++o) EXPECT_NE(listed.out.find(lab.ipv4(o) + ":7946"), std::string::npos) << listed.out;
+    for (int o = 0; o < 3; ++o)
+        EXPECT_NE(listed.out.find(lab.ipv4(o) + ":7946"), std::string::npos) << listed.out;
     EXPECT_EQ(listed.out.find(PgServer::kPassword), std::string::npos);
     EXPECT_EQ(listed.out.find("skipped"), std::string::npos) << listed.out;
 }

@@ -9,22 +9,28 @@ namespace clusterd::testing {
 LabCluster::LabCluster(netlab::Lab& lab, const std::string& tag) : lab_(lab), dir_(temp_dir(tag)) {}
 
 LabCluster::~LabCluster() {
-    for (auto& a : agents_) a.child.stop(SIGKILL, std::chrono::milliseconds(2000));
+    for (auto& a : agents_)
+        a.child.stop(SIGKILL, std::chrono::milliseconds(2000));
 }
 
-LabAgent& LabCluster::start(Kind kind, const std::string& name, int host, const std::vector<std::string>& extra,
-                            bool wait) {
+LabAgent& LabCluster::start(Kind kind, const std::string& name, int host,
+                            const std::vector<std::string>& extra, bool wait) {
     LabAgent a;
     a.kind = kind;
     a.name = name;
     a.host = host;
-    a.argv = {kind == Kind::Serf ? std::string("serf") : clusterd_bin(), "agent", "-node=" + name,
-              "-bind=0.0.0.0:7946", "-rpc-addr=127.0.0.1:7373", "-log-level=debug"};
+    a.argv = {kind == Kind::Serf ? std::string("serf") : clusterd_bin(),
+              "agent",
+              "-node=" + name,
+              "-bind=0.0.0.0:7946",
+              "-rpc-addr=127.0.0.1:7373",
+              "-log-level=debug"};
     a.argv.insert(a.argv.end(), extra.begin(), extra.end());
     a.child = lab_.spawn(host, a.argv, dir_ + "/" + name + ".log");
     agents_.push_back(std::move(a));
     auto& ref = agents_.back();
-    if (wait) wait_rpc(ref);
+    if (wait)
+        wait_rpc(ref);
     return ref;
 }
 
@@ -45,11 +51,13 @@ bool LabCluster::wait_rpc(const LabAgent& a) {
 
 LabAgent& LabCluster::agent(const std::string& name) {
     for (auto& a : agents_)
-        if (a.name == name) return a;
+        if (a.name == name)
+            return a;
     throw std::runtime_error("no lab agent " + name);
 }
 
-RunResult LabCluster::serf_cli(const LabAgent& via, std::vector<std::string> args, std::chrono::milliseconds timeout) {
+RunResult LabCluster::serf_cli(const LabAgent& via, std::vector<std::string> args,
+                               std::chrono::milliseconds timeout) {
     std::vector<std::string> argv{"serf"};
     argv.insert(argv.end(), args.begin(), args.end());
     // Go's flag parsing stops at the first positional argument: the flag goes right after the
@@ -70,10 +78,11 @@ std::string LabCluster::dump() const {
     std::string out;
     for (const auto& a : agents_) {
         auto log = a.child.log();
-        if (log.size() > 5000) log = "...\n" + log.substr(log.size() - 5000);
+        if (log.size() > 5000)
+            log = "...\n" + log.substr(log.size() - 5000);
         out += "\n===== " + a.name + " (" + a.kind_name() + ", " + lab_.ns(a.host) + ") =====\n" + log;
     }
     return out;
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

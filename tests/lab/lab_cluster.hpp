@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "support/process.hpp"
 #include "support/cluster.hpp"
 #include "support/netlab.hpp"
+#include "support/process.hpp"
 
 namespace clusterd::testing {
 
@@ -21,13 +21,13 @@ struct LabAgent {
     Kind kind = Kind::Serf;
     std::string name;
     int host = 0;
-    std::vector<std::string> argv;  ///< without the `ip netns exec` prefix
+    std::vector<std::string> argv; ///< without the `ip netns exec` prefix
     Process child;
     const char* kind_name() const { return kind == Kind::Serf ? "serf" : "clusterd"; }
 };
 
 class LabCluster : public MemberViews<LabCluster, LabAgent> {
-public:
+  public:
     LabCluster(netlab::Lab& lab, const std::string& tag);
     ~LabCluster();
     LabCluster(const LabCluster&) = delete;
@@ -52,11 +52,11 @@ public:
     std::deque<LabAgent>& agents() { return agents_; }
     LabAgent& agent(const std::string& name);
 
-private:
+  private:
     bool wait_rpc(const LabAgent& a);
     netlab::Lab& lab_;
     std::string dir_;
     std::deque<LabAgent> agents_;
 };
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

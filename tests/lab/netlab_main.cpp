@@ -27,18 +27,21 @@
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+    g_stop = 1;
+}
 
 int usage() {
     std::cerr << "usage: netlab up [-n HOSTS] [--ipv6] [--ipv6-only H]... [--env FILE]\n"
                  "       netlab sweep\n";
     return 2;
 }
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     using namespace clusterd::testing;
-    if (argc < 2) return usage();
+    if (argc < 2)
+        return usage();
     const std::string cmd = argv[1];
     try {
         if (cmd == "sweep") {
@@ -65,11 +68,13 @@ int main(int argc, char** argv) {
                     break;
                 }
             }
-            if (in.find("done") != std::string::npos) return 0;
+            if (in.find("done") != std::string::npos)
+                return 0;
             netlab::Lab::remove_prefix(argv[2]);
             return 0;
         }
-        if (cmd != "up") return usage();
+        if (cmd != "up")
+            return usage();
         netlab::Options opts;
         std::string env_file;
         for (int i = 2; i < argc; ++i) {
@@ -92,11 +97,11 @@ int main(int argc, char** argv) {
         netlab::Lab lab(opts);
         std::string env;
         for (int h = 0; h < lab.size(); ++h) {
-            std::cout << "host " << h << " ns=" << lab.ns(h) << " ipv4=" << lab.ipv4(h) << " ipv6=" << lab.ipv6(h)
-                      << "\n";
+            std::cout << "host " << h << " ns=" << lab.ns(h) << " ipv4=" << lab.ipv4(h)
+                      << " ipv6=" << lab.ipv6(h) << "\n";
             const auto i = std::to_string(h);
-            env += "NETLAB_NS" + i + "=" + lab.ns(h) + "\nNETLAB_IP" + i + "=" + lab.ipv4(h) + "\nNETLAB_IP6" + i +
-                   "=" + lab.ipv6(h) + "\n";
+            env += "NETLAB_NS" + i + "=" + lab.ns(h) + "\nNETLAB_IP" + i + "=" + lab.ipv4(h) +
+                   "\nNETLAB_IP6" + i + "=" + lab.ipv6(h) + "\n";
         }
         env += "NETLAB_HOSTS=" + std::to_string(lab.size()) + "\n";
         if (!env_file.empty()) {
@@ -107,7 +112,8 @@ int main(int argc, char** argv) {
         std::cout << "ready; Ctrl-C removes the lab" << std::endl;
         // Bounded only by the caller: a lab is meant to live until it is told to go.
         while (g_stop == 0) {
-            if (!env_file.empty() && !std::filesystem::exists(env_file)) break;
+            if (!env_file.empty() && !std::filesystem::exists(env_file))
+                break;
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
         lab.teardown();

@@ -9,8 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <gtest/gtest.h>
+#include <thread>
 
 #include "support/netlab.hpp"
 
@@ -100,18 +100,21 @@ bool tcp_connects(Lab& lab, int from, int to, const std::string& to_ip) {
     return ok;
 }
 
-bool ns_exists(const std::string& ns) { return std::filesystem::exists("/run/netns/" + ns); }
+bool ns_exists(const std::string& ns) {
+    return std::filesystem::exists("/run/netns/" + ns);
+}
 
 // Running (a zombie waiting for init to reap it counts as gone).
 bool alive(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
-    if (!std::getline(in, line)) return false;
+    if (!std::getline(in, line))
+        return false;
     const auto close = line.rfind(')');
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
-}  // namespace
+} // namespace
 
 TEST(Netlab, AddressesExistOnlyInsideTheLab) {
     require_root();
@@ -212,20 +215,24 @@ namespace {
 // tearing it down, as a test killed by SIGKILL. Returns "<prefix> <pid of the process inside>".
 std::string leak_a_lab(bool guard) {
     int fds[2];
-    if (::pipe(fds) != 0) return "";
+    if (::pipe(fds) != 0)
+        return "";
     const pid_t pid = ::fork();
-    if (pid < 0) return "";
+    if (pid < 0)
+        return "";
     if (pid == 0) {
         ::close(fds[0]);
         try {
-            auto* leaked = new Lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}, .guard = guard});
+            auto* leaked =
+                new Lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}, .guard = guard});
             auto* orphan = new Child(leaked->spawn(1, {"sleep", "300"}, "/dev/null"));
             std::string p = leaked->prefix() + " " + std::to_string(orphan->pid());
-            if (::write(fds[1], p.data(), p.size()) < 0) _exit(3);
+            if (::write(fds[1], p.data(), p.size()) < 0)
+                _exit(3);
         } catch (...) {
             _exit(2);
         }
-        _exit(0);  // no destructor runs, as after SIGKILL
+        _exit(0); // no destructor runs, as after SIGKILL
     }
     ::close(fds[1]);
     char buf[64] = {};
@@ -235,7 +242,7 @@ std::string leak_a_lab(bool guard) {
     ::waitpid(pid, &st, 0);
     return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
 }
-}  // namespace
+} // namespace
 
 TEST(Netlab, KilledTestWithoutGuardIsSweptByTheNextLab) {
     require_root();
@@ -246,7 +253,8 @@ TEST(Netlab, KilledTestWithoutGuardIsSweptByTheNextLab) {
     EXPECT_TRUE(ns_exists(leaked + "-h1"));
     EXPECT_TRUE(alive(orphan));
     EXPECT_GE(Lab::sweep(), 3);
-    EXPECT_TRUE(wait_until([&] { return !alive(orphan); }, std::chrono::seconds(5))) << "sweep kills what ran inside";
+    EXPECT_TRUE(wait_until([&] { return !alive(orphan); }, std::chrono::seconds(5)))
+        << "sweep kills what ran inside";
     EXPECT_FALSE(ns_exists(leaked + "-h1"));
     EXPECT_FALSE(ns_exists(leaked + "-sw"));
     EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + leaked + "-h1"));

@@ -30,13 +30,15 @@ double seconds_since(Clock::time_point t0) {
 }
 
 /// Seconds from now until each observer reports `victim` failed (NaN if not within `limit`).
-std::vector<double> time_to_failed(LabCluster& c, const std::vector<LabAgent*>& observers, const std::string& victim,
-                                   Clock::time_point t0, std::chrono::seconds limit) {
+std::vector<double> time_to_failed(LabCluster& c, const std::vector<LabAgent*>& observers,
+                                   const std::string& victim, Clock::time_point t0,
+                                   std::chrono::seconds limit) {
     std::vector<double> out(observers.size(), std::nan(""));
     std::size_t left = observers.size();
     while (left > 0 && Clock::now() - t0 < limit) {
         for (std::size_t i = 0; i < observers.size(); ++i) {
-            if (!std::isnan(out[i])) continue;
+            if (!std::isnan(out[i]))
+                continue;
             auto s = c.statuses(*observers[i]);
             auto it = s.find(victim);
             if (it != s.end() && it->second == "failed") {
@@ -51,7 +53,8 @@ std::vector<double> time_to_failed(LabCluster& c, const std::vector<LabAgent*>& 
 
 double mean(const std::vector<double>& v) {
     double s = 0;
-    for (double x : v) s += x;
+    for (double x : v)
+        s += x;
     return v.empty() ? std::nan("") : s / static_cast<double>(v.size());
 }
 
@@ -65,7 +68,8 @@ std::string fmt(double v) {
 std::string recorder(const std::string& dir) {
     const std::string path = dir + "/record.sh";
     std::ofstream(path) << "#!/bin/sh\ncat >/dev/null\n"
-                           "echo \"$SERF_SELF_NAME $(cut -d' ' -f1 /proc/uptime)\" >> \"" + dir + "/$SERF_USER_EVENT.events\"\n";
+                           "echo \"$SERF_SELF_NAME $(cut -d' ' -f1 /proc/uptime)\" >> \"" +
+                               dir + "/$SERF_USER_EVENT.events\"\n";
     std::filesystem::permissions(path, std::filesystem::perms::owner_all);
     const std::string q = dir + "/answer.sh";
     std::ofstream(q) << "#!/bin/sh\ncat >/dev/null\necho \"pong from $SERF_SELF_NAME\"\n";
@@ -85,7 +89,8 @@ std::map<std::string, double> event_times(const std::string& file) {
     std::ifstream in(file);
     std::string name;
     double t = 0;
-    while (in >> name >> t) out.emplace(name, t);
+    while (in >> name >> t)
+        out.emplace(name, t);
     return out;
 }
 
@@ -93,12 +98,14 @@ std::map<std::string, double> event_times(const std::string& file) {
 struct SerfOnly {
     netlab::Lab lab{netlab::Options{.hosts = 4, .ipv4 = true, .ipv6 = false, .ipv6_only = {}}};
     LabCluster c{lab, "lab-serfonly"};
-    std::vector<double> times;  ///< per observer and round
+    std::vector<double> times; ///< per observer and round
     void start(bool advertise) {
         for (int h = 0; h < 4; ++h) {
             std::vector<std::string> extra{"-encrypt=" + std::string(kK1)};
-            if (advertise) extra.push_back("-advertise=" + lab.ipv4(h) + ":7946");
-            if (h > 0) extra.push_back("-join=" + lab.ipv4(0));
+            if (advertise)
+                extra.push_back("-advertise=" + lab.ipv4(h) + ":7946");
+            if (h > 0)
+                extra.push_back("-join=" + lab.ipv4(0));
             c.start(Kind::Serf, "r" + std::to_string(h), h, extra);
         }
     }
@@ -106,7 +113,7 @@ struct SerfOnly {
 
 class SerfMatrix : public ::testing::TestWithParam<bool> {};
 
-}  // namespace
+} // namespace
 
 TEST_P(SerfMatrix, MixedClusterOnRealAddresses) {
     const auto why = netlab::unavailable_reason();
@@ -117,11 +124,13 @@ TEST_P(SerfMatrix, MixedClusterOnRealAddresses) {
     netlab::Lab lab({.hosts = 4, .ipv4 = true, .ipv6 = false, .ipv6_only = {}});
     LabCluster c(lab, serf_advertise ? "lab-serf-adv" : "lab-serf-noadv");
     const std::string rec = recorder(c.dir());
-    const std::vector<std::string> handlers{"-event-handler=user=" + rec, "-event-handler=query:ping=" + c.dir() + "/answer.sh"};
+    const std::vector<std::string> handlers{"-event-handler=user=" + rec,
+                                            "-event-handler=query:ping=" + c.dir() + "/answer.sh"};
 
     // Serf on h0, as Kong ran it: 0.0.0.0:7946, with or without -advertise.
     std::vector<std::string> serf_extra{"-encrypt=" + std::string(kK1)};
-    if (serf_advertise) serf_extra.push_back("-advertise=" + lab.ipv4(0) + ":7946");
+    if (serf_advertise)
+        serf_extra.push_back("-advertise=" + lab.ipv4(0) + ":7946");
     serf_extra.insert(serf_extra.end(), handlers.begin(), handlers.end());
     auto& s0 = c.start(Kind::Serf, "s0", 0, serf_extra);
     std::vector<LabAgent*> cds;
@@ -151,13 +160,15 @@ TEST_P(SerfMatrix, MixedClusterOnRealAddresses) {
     }
     // The serf node must be reachable over UDP from clusterd: no "other probes failed" at serf
     // for clusterd targets, and clusterd sent no packet that failed.
-    std::this_thread::sleep_for(5s);  // several probe rounds
+    std::this_thread::sleep_for(5s); // several probe rounds
     EXPECT_EQ(s0.child.log().find("but other probes failed"), std::string::npos) << c.dump();
-    for (auto* a : cds) EXPECT_EQ(a->child.log().find("udp send to"), std::string::npos) << a->name << c.dump();
+    for (auto* a : cds)
+        EXPECT_EQ(a->child.log().find("udp send to"), std::string::npos) << a->name << c.dump();
     // Gossip carries each address as its owner announced it (16 bytes for this serf without
     // -advertise): a rewritten copy would be an address conflict at memberlist or at clusterd.
     EXPECT_EQ(s0.child.log().find("Conflicting address"), std::string::npos) << c.dump();
-    for (auto* a : cds) EXPECT_EQ(a->child.log().find("Name conflict"), std::string::npos) << a->name << c.dump();
+    for (auto* a : cds)
+        EXPECT_EQ(a->child.log().find("Name conflict"), std::string::npos) << a->name << c.dump();
 
     // --- user events, both directions, timed (not coalesced).
     for (auto [via, ev] : {std::pair<LabAgent*, std::string>{&c1, "from-clusterd"}, {&s0, "from-serf"}}) {
@@ -202,7 +213,8 @@ TEST_P(SerfMatrix, MixedClusterOnRealAddresses) {
         // The cluster still gossips on the new key; a restarted node must bring it.
         EXPECT_TRUE(c.wait_all_alive({"s0", "c1", "c2", "c3"}, 15s)) << c.dump();
         for (auto& arg : c3.argv)
-            if (arg == "-encrypt=" + std::string(kK1)) arg = "-encrypt=" + std::string(kK2);
+            if (arg == "-encrypt=" + std::string(kK1))
+                arg = "-encrypt=" + std::string(kK2);
     }
 
     // --- failure detection: kill -9 a clusterd node here and a serf node in the reference
@@ -221,15 +233,18 @@ TEST_P(SerfMatrix, MixedClusterOnRealAddresses) {
         c3.child.kill9();
         ref.c.agent("r3").child.kill9();
         auto ref_fut = std::async(std::launch::async, [&] {
-            return time_to_failed(ref.c, {&ref.c.agent("r0"), &ref.c.agent("r1"), &ref.c.agent("r2")}, "r3", t0, 60s);
+            return time_to_failed(ref.c, {&ref.c.agent("r0"), &ref.c.agent("r1"), &ref.c.agent("r2")}, "r3",
+                                  t0, 60s);
         });
         auto mine = time_to_failed(c, {&s0, &c1}, "c3", t0, 60s);
         auto theirs = ref_fut.get();
         ASSERT_FALSE(std::isnan(mine[0])) << "serf never saw c3 fail" << c.dump();
         ASSERT_FALSE(std::isnan(mine[1])) << "clusterd never saw c3 fail" << c.dump();
-        for (double t : theirs) ASSERT_FALSE(std::isnan(t)) << ref.c.dump();
-        std::printf("[ lab ] round %d: serf observer %.2f s, clusterd observer %.2f s; serf-only %.2f %.2f %.2f s\n",
-                    round, mine[0], mine[1], theirs[0], theirs[1], theirs[2]);
+        for (double t : theirs)
+            ASSERT_FALSE(std::isnan(t)) << ref.c.dump();
+        std::printf(
+            "[ lab ] round %d: serf observer %.2f s, clusterd observer %.2f s; serf-only %.2f %.2f %.2f s\n",
+            round, mine[0], mine[1], theirs[0], theirs[1], theirs[2]);
         mixed_serf.push_back(mine[0]);
         mixed_cd.push_back(mine[1]);
         reference.insert(reference.end(), theirs.begin(), theirs.end());
@@ -238,9 +253,10 @@ TEST_P(SerfMatrix, MixedClusterOnRealAddresses) {
     RecordProperty("detect_serf_only_s", fmt(ref_s));
     RecordProperty("detect_mixed_serf_observer_s", fmt(serf_s));
     RecordProperty("detect_mixed_clusterd_observer_s", fmt(cd_s));
-    std::printf("[ lab ] failure detection (mean of 2 rounds): serf-only %.2f s, mixed: serf observer %.2f s, "
-                "clusterd observer %.2f s\n",
-                ref_s, serf_s, cd_s);
+    std::printf(
+        "[ lab ] failure detection (mean of 2 rounds): serf-only %.2f s, mixed: serf observer %.2f s, "
+        "clusterd observer %.2f s\n",
+        ref_s, serf_s, cd_s);
     // 1.2x the reference, plus the 0.05-0.3 s it takes to poll the observers once.
     EXPECT_LE(serf_s, 1.2 * ref_s + 0.3) << c.dump();
     EXPECT_LE(cd_s, 1.2 * ref_s + 0.3) << c.dump();

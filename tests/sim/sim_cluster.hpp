@@ -13,18 +13,19 @@
 namespace clusterd::simtest {
 
 class SwimCluster : public SimClusterBase<SwimCluster, sim::EndpointHost> {
-public:
+  public:
     SwimCluster(std::uint64_t seed, swim::Config base) : SimClusterBase(seed), base_(std::move(base)) {}
     using SimClusterBase::add;
 
     std::size_t add() {
-        return sim.add_node([this](std::size_t i, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
-            swim::Config c = base_;
-            c.name = node_name(i);
-            c.advertise_addr = addr.ip;
-            c.advertise_port = addr.port;
-            return std::make_unique<sim::EndpointHost>(c, seed, now);
-        });
+        return sim.add_node(
+            [this](std::size_t i, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
+                swim::Config c = base_;
+                c.name = node_name(i);
+                c.advertise_addr = addr.ip;
+                c.advertise_port = addr.port;
+                return std::make_unique<sim::EndpointHost>(c, seed, now);
+            });
     }
     swim::Endpoint& ep(std::size_t i) { return host(i).endpoint(); }
 
@@ -36,13 +37,16 @@ public:
     bool converged() {
         std::vector<std::size_t> up;
         for (std::size_t i = 0; i < sim.size(); ++i)
-            if (sim.is_up(i)) up.push_back(i);
+            if (sim.is_up(i))
+                up.push_back(i);
         for (std::size_t i : up) {
             swim::Endpoint& e = ep(i);
-            if (e.num_alive() != up.size()) return false;
+            if (e.num_alive() != up.size())
+                return false;
             for (std::size_t j : up) {
                 const swim::Node* n = e.find(node_name(j));
-                if (!n || n->state != swim::State::Alive) return false;
+                if (!n || n->state != swim::State::Alive)
+                    return false;
             }
         }
         return true;
@@ -52,27 +56,29 @@ public:
     std::size_t false_deaths() {
         std::size_t count = 0;
         for (std::size_t i = 0; i < sim.size(); ++i) {
-            if (!sim.is_up(i)) continue;
+            if (!sim.is_up(i))
+                continue;
             for (const auto& ev : host(i).events())
-                if (ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.state == swim::State::Dead) count++;
+                if (ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.state == swim::State::Dead)
+                    count++;
         }
         return count;
     }
 
-private:
+  private:
     swim::Config base_;
 };
 
 /// Wall-clock stopwatch for test reports (tests only; never in the simulated code).
 class Stopwatch {
-public:
+  public:
     Stopwatch() : start_(std::chrono::steady_clock::now()) {}
     double seconds() const {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     }
 
-private:
+  private:
     std::chrono::steady_clock::time_point start_;
 };
 
-}  // namespace clusterd::simtest
+} // namespace clusterd::simtest

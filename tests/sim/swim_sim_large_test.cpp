@@ -22,7 +22,8 @@ TEST(SwimSim, ThousandNodesConverge) {
         std::size_t full = 0, min_alive = 1000;
         for (std::size_t i = 0; i < 1000; ++i) {
             const std::size_t a = c.ep(i).num_alive();
-            if (a == 1000) full++;
+            if (a == 1000)
+                full++;
             min_alive = std::min(min_alive, a);
         }
         std::printf("[sim] t=%.1f s: %zu/1000 nodes see all, min view %zu, wall %.1f s\n", c.seconds(), full,
@@ -34,4 +35,3 @@ TEST(SwimSim, ThousandNodesConverge) {
     std::printf("[sim] N=1000 converged after %.2f s simulated, %.2f s wall, %llu events\n", c.seconds(),
                 wall.seconds(), static_cast<unsigned long long>(c.sim.events_processed()));
 }
-

@@ -22,7 +22,7 @@ namespace {
 struct Options {
     std::size_t nodes = 100;
     std::uint64_t seed = 1;
-    double cap_seconds = 0;  // 0: chosen from N
+    double cap_seconds = 0; // 0: chosen from N
     double loss = 0.0;
     bool quiet = false;
 };
@@ -30,7 +30,8 @@ struct Options {
 bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a.rfind("--", 0) == 0) a.erase(0, 1);  // accept -flag and --flag
+        if (a.rfind("--", 0) == 0)
+            a.erase(0, 1); // accept -flag and --flag
         std::string value;
         if (auto eq = a.find('='); eq != std::string::npos) {
             value = a.substr(eq + 1);
@@ -73,7 +74,8 @@ bool parse(int argc, char** argv, Options& o) {
 /// launcher's peak when that was larger).
 double peak_rss_mib() {
     std::FILE* f = std::fopen("/proc/self/status", "r");
-    if (f == nullptr) return 0.0;
+    if (f == nullptr)
+        return 0.0;
     char line[256];
     double kib = 0.0;
     while (std::fgets(line, sizeof line, f) != nullptr) {
@@ -86,11 +88,12 @@ double peak_rss_mib() {
     return kib / 1024.0;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    if (!parse(argc, argv, o)) return 2;
+    if (!parse(argc, argv, o))
+        return 2;
     const std::size_t n = o.nodes;
     // The join storm is bandwidth-bound (every node must hear of every other through gossip),
     // so convergence grows about linearly with N: 28 s at 1,000, 110 s at 3,000 simulated.
@@ -101,7 +104,8 @@ int main(int argc, char** argv) {
     c.sim.set_default_link(sim::LinkFaults{o.loss, 1ms, 2ms});
     Stopwatch wall;
     c.add(n);
-    for (std::size_t i = 0; i < n; ++i) c.host(i).keep_events = false;
+    for (std::size_t i = 0; i < n; ++i)
+        c.host(i).keep_events = false;
     c.star_join();
 
     std::size_t full = 0;
@@ -111,7 +115,8 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < n; ++i) {
             const swim::Endpoint& e = c.ep(i);
             const std::size_t seen = e.estimated_nodes() == n ? e.num_alive() : 0;
-            if (seen == n) full++;
+            if (seen == n)
+                full++;
             min_view = std::min(min_view, e.estimated_nodes());
         }
         if (!o.quiet)
@@ -129,8 +134,8 @@ int main(int argc, char** argv) {
         "\"streams_per_node\": %.2f, \"events\": %llu, \"peak_rss_mib\": %.1f, \"loss\": %.3f}\n",
         n, static_cast<unsigned long long>(o.seed), ok ? "true" : "false", c.seconds(), wall.seconds(), full,
         static_cast<double>(st.packets_sent) / per, static_cast<double>(st.bytes_sent) / per,
-        static_cast<double>(st.streams_opened) / per, static_cast<unsigned long long>(c.sim.events_processed()),
-        peak_rss_mib(), o.loss);
+        static_cast<double>(st.streams_opened) / per,
+        static_cast<unsigned long long>(c.sim.events_processed()), peak_rss_mib(), o.loss);
     std::fflush(stdout);
     return ok ? 0 : 1;
 }

@@ -18,9 +18,11 @@ std::uint64_t test_seed(std::uint64_t fallback) {
     return s;
 }
 
-swim::Config lan_cfg() { return swim::Config::lan(); }
+swim::Config lan_cfg() {
+    return swim::Config::lan();
+}
 
-}  // namespace
+} // namespace
 
 TEST(SwimSim, TenNodesConvergeFromStarJoin) {
     SwimCluster c(test_seed(10), lan_cfg());
@@ -41,8 +43,10 @@ TEST(SwimSim, HundredNodesConvergeFromStarJoin) {
     ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s, 100ms));
     std::printf("[sim] N=100 converged after %.2f s simulated, %.2f s wall\n", c.seconds(), wall.seconds());
     std::printf("[sim] packets sent %llu delivered %llu bytes %llu events %llu\n",
-                (unsigned long long)c.sim.net_stats().packets_sent, (unsigned long long)c.sim.net_stats().packets_delivered,
-                (unsigned long long)c.sim.net_stats().bytes_sent, (unsigned long long)c.sim.events_processed());
+                (unsigned long long)c.sim.net_stats().packets_sent,
+                (unsigned long long)c.sim.net_stats().packets_delivered,
+                (unsigned long long)c.sim.net_stats().bytes_sent,
+                (unsigned long long)c.sim.events_processed());
     EXPECT_EQ(c.false_deaths(), 0u);
     for (std::size_t i = 1; i < 100; ++i) {
         auto r = c.ep(i).poll_join_result();
@@ -61,13 +65,15 @@ TEST(SwimSim, CrashedNodeIsMarkedDeadByEveryMember) {
     const base::Instant crashed_at = c.sim.now();
     auto all_see_dead = [&] {
         for (std::size_t i = 0; i < c.sim.size(); ++i) {
-            if (i == victim) continue;
+            if (i == victim)
+                continue;
             bool seen = false;
             for (const auto& ev : c.host(i).events())
                 if (ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.node == node_name(victim) &&
                     ev.state == swim::State::Dead)
                     seen = true;
-            if (!seen) return false;
+            if (!seen)
+                return false;
         }
         return true;
     };
@@ -81,7 +87,7 @@ TEST(SwimSim, CrashedNodeIsMarkedDeadByEveryMember) {
 namespace {
 struct LossOutcome {
     std::size_t false_deaths = 0;
-    std::uint64_t suspects = 0;  ///< suspicions raised (all refuted if false_deaths == 0)
+    std::uint64_t suspects = 0; ///< suspicions raised (all refuted if false_deaths == 0)
     std::uint64_t refutes = 0;
 };
 
@@ -107,24 +113,26 @@ LossOutcome run_under_loss(std::uint64_t seed, bool lifeguard, bool tcp_pings, d
     }
     return out;
 }
-}  // namespace
+} // namespace
 
 TEST(SwimSim, NoFalseDeathsUnderTenPercentLossWithLifeguard) {
     const std::uint64_t seed = test_seed(10);
     Stopwatch wall;
     const LossOutcome with = run_under_loss(seed, true, true, 0.10, 12, 10min);
-    std::printf("[sim] 12 nodes, 10%% loss, 10 min, lifeguard on: false deaths %zu, suspicions %llu, refutes %llu "
-                "(%.1f s wall)\n",
-                with.false_deaths, static_cast<unsigned long long>(with.suspects),
-                static_cast<unsigned long long>(with.refutes), wall.seconds());
+    std::printf(
+        "[sim] 12 nodes, 10%% loss, 10 min, lifeguard on: false deaths %zu, suspicions %llu, refutes %llu "
+        "(%.1f s wall)\n",
+        with.false_deaths, static_cast<unsigned long long>(with.suspects),
+        static_cast<unsigned long long>(with.refutes), wall.seconds());
     EXPECT_EQ(with.false_deaths, 0u);
     // Without the TCP fallback (which masks UDP loss) the loss does raise suspicions.
     const LossOutcome lg_on = run_under_loss(seed, true, false, 0.10, 12, 10min);
     const LossOutcome lg_off = run_under_loss(seed, false, false, 0.10, 12, 10min);
-    std::printf("[sim] without TCP fallback: lifeguard on: false deaths %zu (suspicions %llu); lifeguard off: "
-                "false deaths %zu (suspicions %llu)\n",
-                lg_on.false_deaths, static_cast<unsigned long long>(lg_on.suspects), lg_off.false_deaths,
-                static_cast<unsigned long long>(lg_off.suspects));
+    std::printf(
+        "[sim] without TCP fallback: lifeguard on: false deaths %zu (suspicions %llu); lifeguard off: "
+        "false deaths %zu (suspicions %llu)\n",
+        lg_on.false_deaths, static_cast<unsigned long long>(lg_on.suspects), lg_off.false_deaths,
+        static_cast<unsigned long long>(lg_off.suspects));
     EXPECT_EQ(lg_on.false_deaths, 0u);
     EXPECT_GT(lg_on.suspects, 0u);
     EXPECT_GT(lg_off.suspects, 0u);
@@ -136,11 +144,13 @@ TEST(SwimSim, PartitionHealsIntoOneView) {
     c.star_join();
     ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
     std::vector<std::size_t> a, b;
-    for (std::size_t i = 0; i < 20; ++i) (i < 10 ? a : b).push_back(i);
+    for (std::size_t i = 0; i < 20; ++i)
+        (i < 10 ? a : b).push_back(i);
     c.sim.partition(a, b);
     auto split = [&] {
         for (std::size_t i = 0; i < 20; ++i)
-            if (c.ep(i).num_alive() != 10) return false;
+            if (c.ep(i).num_alive() != 10)
+                return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(split, 120s));
@@ -176,7 +186,7 @@ std::uint64_t scenario_hash(std::uint64_t seed) {
     c.sim.run_for(20s);
     return c.sim.trace_hash();
 }
-}  // namespace
+} // namespace
 
 TEST(SwimSim, SameSeedSameTrace) {
     const std::uint64_t seed = test_seed(99);
@@ -198,7 +208,8 @@ TEST(SwimSim, EncryptedClusterConvergesAndWrongKeyIsKeptOut) {
     auto env = std::make_shared<sim::WireEnvelope>(ring, true, seed);
     c.sim.set_envelope(env);
     c.add(8);
-    for (std::size_t i = 0; i < 8; ++i) c.ep(i).set_packet_overhead(env->packet_overhead());
+    for (std::size_t i = 0; i < 8; ++i)
+        c.ep(i).set_packet_overhead(env->packet_overhead());
     EXPECT_EQ(env->packet_overhead(), 29u);
     c.star_join();
     ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
@@ -223,9 +234,11 @@ TEST(SwimSim, RestartedNodeRefutesItsDeathAndRejoins) {
     c.sim.crash(4);
     auto all_dead = [&] {
         for (std::size_t i = 0; i < 10; ++i) {
-            if (i == 4) continue;
+            if (i == 4)
+                continue;
             const swim::Node* n = c.ep(i).find(node_name(4));
-            if (n && n->state != swim::State::Dead) return false;
+            if (n && n->state != swim::State::Dead)
+                return false;
         }
         return true;
     };
@@ -234,7 +247,7 @@ TEST(SwimSim, RestartedNodeRefutesItsDeathAndRejoins) {
     // dead: it must learn that from the push-pull and refute with a higher incarnation.
     c.sim.restart(4);
     c.join(4, 0);
-    EXPECT_EQ(c.ep(4).num_alive(), 1u);  // a fresh process knows only itself
+    EXPECT_EQ(c.ep(4).num_alive(), 1u); // a fresh process knows only itself
     ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
     EXPECT_GT(c.ep(0).find(node_name(4))->incarnation, 1u);
     EXPECT_GE(c.ep(4).stats().refutes, 1u);
@@ -248,10 +261,10 @@ TEST(SwimSim, BriefPauseQueuesPacketsAndCausesNoDeath) {
     const auto packets_before = c.ep(6).stats().packets_in;
     c.sim.pause(6);
     c.sim.run_for(1500ms);
-    EXPECT_EQ(c.ep(6).stats().packets_in, packets_before);  // nothing handled while stalled
+    EXPECT_EQ(c.ep(6).stats().packets_in, packets_before); // nothing handled while stalled
     c.sim.resume(6);
     c.sim.run_for(1ms);
-    EXPECT_GT(c.ep(6).stats().packets_in, packets_before);  // the queue is handled at resume
+    EXPECT_GT(c.ep(6).stats().packets_in, packets_before); // the queue is handled at resume
     c.sim.run_for(30s);
     EXPECT_TRUE(c.converged());
     EXPECT_EQ(c.false_deaths(), 0u);

@@ -17,7 +17,7 @@
 namespace clusterd::serftest {
 
 class SerfHost final : public sim::SimHost {
-public:
+  public:
     /// `file` (optional) plays the snapshot file: drained records are appended to it and it is
     /// rewritten when the recorder asks for compaction.
     SerfHost(serf::Config cfg, std::uint64_t seed, base::Instant now, std::string* file = nullptr,
@@ -54,15 +54,20 @@ public:
     /// Moves everything the node produced into the recorded vectors.
     void drain() {
         while (auto e = node.poll_event()) {
-            if (on_event) on_event(*e);
+            if (on_event)
+                on_event(*e);
             events.push_back(std::move(*e));
         }
-        while (auto u = node.poll_query_update()) updates.push_back(std::move(*u));
-        while (auto l = node.poll_log()) logs.push_back(std::move(*l));
-        while (auto j = node.poll_join_result()) joins.push_back(std::move(*j));
+        while (auto u = node.poll_query_update())
+            updates.push_back(std::move(*u));
+        while (auto l = node.poll_log())
+            logs.push_back(std::move(*l));
+        while (auto j = node.poll_join_result())
+            joins.push_back(std::move(*j));
         if (file_) {
             *file_ += node.drain_snapshot();
-            if (auto* rec = node.snapshot_recorder(); rec && rec->compaction_due()) *file_ = rec->compact();
+            if (auto* rec = node.snapshot_recorder(); rec && rec->compaction_due())
+                *file_ = rec->compact();
         }
     }
 
@@ -70,12 +75,14 @@ public:
         std::size_t n = 0;
         for (const auto& e : events)
             if (const auto* m = std::get_if<serf::MemberEvent>(&e); m && m->type == t)
-                for (const auto& mem : m->members) n += mem.name == member;
+                for (const auto& mem : m->members)
+                    n += mem.name == member;
         return n;
     }
     bool logged(const std::string& needle) const {
         for (const auto& l : logs)
-            if (l.text.find(needle) != std::string::npos) return true;
+            if (l.text.find(needle) != std::string::npos)
+                return true;
         return false;
     }
 
@@ -86,30 +93,31 @@ public:
     std::vector<swim::JoinResult> joins;
     std::function<void(const serf::Event&)> on_event;
 
-private:
+  private:
     std::string* file_ = nullptr;
 };
 
 using simtest::node_name;
 
 class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
-public:
+  public:
     /// `tweak` adjusts each node's config (name, address already set).
     SerfCluster(std::uint64_t seed, std::function<void(std::size_t, serf::Config&)> tweak = {})
         : SimClusterBase(seed), tweak_(std::move(tweak)) {}
     using SimClusterBase::add;
 
     std::size_t add(std::optional<std::string> name = std::nullopt) {
-        return sim.add_node([this, name](std::size_t i, const swim::Address& addr, std::uint64_t seed,
-                                         base::Instant now) {
-            serf::Config c;
-            c.memberlist = swim::Config::lan();
-            c.memberlist.name = name ? *name : node_name(i);
-            c.memberlist.advertise_addr = addr.ip;
-            c.memberlist.advertise_port = addr.port;
-            if (tweak_) tweak_(i, c);
-            return std::make_unique<SerfHost>(c, seed, now, c.snapshot ? &files[i] : nullptr);
-        });
+        return sim.add_node(
+            [this, name](std::size_t i, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
+                serf::Config c;
+                c.memberlist = swim::Config::lan();
+                c.memberlist.name = name ? *name : node_name(i);
+                c.memberlist.advertise_addr = addr.ip;
+                c.memberlist.advertise_port = addr.port;
+                if (tweak_)
+                    tweak_(i, c);
+                return std::make_unique<SerfHost>(c, seed, now, c.snapshot ? &files[i] : nullptr);
+            });
     }
     serf::Node& node(std::size_t i) { return host(i).node; }
 
@@ -127,33 +135,37 @@ public:
     /// Every up node sees every node in `alive` as Alive.
     bool all_alive(const std::vector<std::size_t>& alive) {
         for (std::size_t v = 0; v < sim.size(); ++v) {
-            if (!sim.is_up(v)) continue;
+            if (!sim.is_up(v))
+                continue;
             for (std::size_t a : alive)
-                if (status(v, node_name(a)) != serf::MemberStatus::Alive) return false;
+                if (status(v, node_name(a)) != serf::MemberStatus::Alive)
+                    return false;
         }
         return true;
     }
     /// Restart node i as a new process that replays its snapshot file and re-joins from it.
     void restart_from_snapshot(std::size_t i) {
-        sim.restart(i, [this](std::size_t idx, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
-            serf::Config c;
-            c.memberlist = swim::Config::lan();
-            c.memberlist.name = node_name(idx);
-            c.memberlist.advertise_addr = addr.ip;
-            c.memberlist.advertise_port = addr.port;
-            if (tweak_) tweak_(idx, c);
-            auto state = serf::SnapshotState::replay(files[idx], c.rejoin_after_leave);
-            auto h = std::make_unique<SerfHost>(c, seed, now, &files[idx], &state);
-            h->node.rejoin_previous(now);
-            h->drain();
-            return h;
-        });
+        sim.restart(
+            i, [this](std::size_t idx, const swim::Address& addr, std::uint64_t seed, base::Instant now) {
+                serf::Config c;
+                c.memberlist = swim::Config::lan();
+                c.memberlist.name = node_name(idx);
+                c.memberlist.advertise_addr = addr.ip;
+                c.memberlist.advertise_port = addr.port;
+                if (tweak_)
+                    tweak_(idx, c);
+                auto state = serf::SnapshotState::replay(files[idx], c.rejoin_after_leave);
+                auto h = std::make_unique<SerfHost>(c, seed, now, &files[idx], &state);
+                h->node.rejoin_previous(now);
+                h->drain();
+                return h;
+            });
     }
 
-    std::map<std::size_t, std::string> files;  ///< snapshot "files" by node index
+    std::map<std::size_t, std::string> files; ///< snapshot "files" by node index
 
-private:
+  private:
     std::function<void(std::size_t, serf::Config&)> tweak_;
 };
 
-}  // namespace clusterd::serftest
+} // namespace clusterd::serftest

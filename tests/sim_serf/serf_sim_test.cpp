@@ -24,7 +24,8 @@ TEST(SerfSim, JoinLeaveCrashAndReap) {
     c.add(5);
     c.star_join();
     ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(5)); }, 30s));
-    for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(c.node(i).members().size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i)
+        EXPECT_EQ(c.node(i).members().size(), 5u);
     EXPECT_GE(c.host(0).count(EventType::MemberJoin, "node-3"), 1u);
 
     // Graceful leave: node-4 becomes "left" everywhere, with a member-leave event.
@@ -32,7 +33,8 @@ TEST(SerfSim, JoinLeaveCrashAndReap) {
     c.sim.poke(4);
     auto left_everywhere = [&] {
         for (std::size_t v = 0; v < 4; ++v)
-            if (c.status(v, "node-4") != MemberStatus::Left) return false;
+            if (c.status(v, "node-4") != MemberStatus::Left)
+                return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(left_everywhere, 30s));
@@ -47,18 +49,21 @@ TEST(SerfSim, JoinLeaveCrashAndReap) {
     c.sim.crash(3);
     auto failed_everywhere = [&] {
         for (std::size_t v = 0; v < 3; ++v)
-            if (c.status(v, "node-3") != MemberStatus::Failed) return false;
+            if (c.status(v, "node-3") != MemberStatus::Failed)
+                return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(failed_everywhere, 60s));
-    for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-3"), 1u);
+    for (std::size_t v = 0; v < 3; ++v)
+        EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-3"), 1u);
     EXPECT_EQ(c.node(0).gauges().num_failed, 1u);
     EXPECT_EQ(c.node(0).gauges().num_left, 1u);
 
     // Reap after the (shortened) reconnect/tombstone timeouts: both disappear with member-reap.
     auto reaped = [&] {
         for (std::size_t v = 0; v < 3; ++v)
-            if (c.node(v).member("node-3") || c.node(v).member("node-4")) return false;
+            if (c.node(v).member("node-3") || c.node(v).member("node-4"))
+                return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(reaped, 90s));
@@ -85,12 +90,14 @@ TEST(SerfSim, TagsUpdateSeenAsMemberUpdate) {
     auto updated = [&] {
         for (std::size_t v = 0; v < 4; ++v) {
             auto m = c.node(v).member("node-2");
-            if (!m || m->tags.count("dc") == 0 || m->tags.at("role") != "db") return false;
+            if (!m || m->tags.count("dc") == 0 || m->tags.at("role") != "db")
+                return false;
         }
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(updated, 30s));
-    for (std::size_t v : {0u, 1u, 3u}) EXPECT_GE(c.host(v).count(EventType::MemberUpdate, "node-2"), 1u);
+    for (std::size_t v : {0u, 1u, 3u})
+        EXPECT_GE(c.host(v).count(EventType::MemberUpdate, "node-2"), 1u);
     // Oversized tags are refused and change nothing.
     std::map<std::string, std::string> huge{{"big", std::string(600, 'x')}};
     auto st = c.node(2).set_tags(huge, c.sim.now());
@@ -109,28 +116,32 @@ TEST(SerfSim, ThousandUserEventsUnderLossDeliveredExactlyOnce) {
     std::vector<std::map<std::string, int>> seen(n);
     for (std::size_t i = 0; i < n; ++i)
         c.host(i).on_event = [&seen, i](const serf::Event& e) {
-            if (const auto* u = std::get_if<serf::UserEvent>(&e)) seen[i][u->name + "/" + base::to_string(u->payload)]++;
+            if (const auto* u = std::get_if<serf::UserEvent>(&e))
+                seen[i][u->name + "/" + base::to_string(u->payload)]++;
         };
     base::Rng rng(99);
     const int total = 1000;
     for (int k = 0; k < total; ++k) {
         std::size_t from = rng.below(n);
         std::string name = "ev" + std::to_string(k);
-        ASSERT_TRUE(c.node(from).user_event(name, base::to_bytes("p" + std::to_string(k)), false, c.sim.now()).ok());
+        ASSERT_TRUE(
+            c.node(from).user_event(name, base::to_bytes("p" + std::to_string(k)), false, c.sim.now()).ok());
         c.host(from).drain();
         c.sim.poke(from);
-        c.sim.run_for(20ms);  // 50 events per second across the cluster
+        c.sim.run_for(20ms); // 50 events per second across the cluster
     }
     auto all_delivered = [&] {
         for (std::size_t i = 0; i < n; ++i)
-            if (seen[i].size() != static_cast<std::size_t>(total)) return false;
+            if (seen[i].size() != static_cast<std::size_t>(total))
+                return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(all_delivered, 120s));
-    c.sim.run_for(5s);  // let the last retransmits arrive: still no duplicates
+    c.sim.run_for(5s); // let the last retransmits arrive: still no duplicates
     for (std::size_t i = 0; i < n; ++i) {
         ASSERT_EQ(seen[i].size(), static_cast<std::size_t>(total)) << i;
-        for (const auto& [key, count] : seen[i]) ASSERT_EQ(count, 1) << "node " << i << " " << key;
+        for (const auto& [key, count] : seen[i])
+            ASSERT_EQ(count, 1) << "node " << i << " " << key;
     }
     EXPECT_GT(c.sim.net_stats().packets_lost, 0u);
 }
@@ -148,7 +159,7 @@ TEST(SerfSim, QueryWithFiltersAcksAndResponses) {
                 (void)c.node(i).respond(*q, base::to_bytes("pong-" + std::to_string(i)), c.sim.now());
         };
     serf::QueryParams p;
-    p.filter_tags = {{"role", "web"}};  // unanchored: matches "webserver"
+    p.filter_tags = {{"role", "web"}}; // unanchored: matches "webserver"
     p.request_ack = true;
     p.relay_factor = 1;
     auto h = c.node(0).query("ping", base::to_bytes("x"), p, c.sim.now());
@@ -157,13 +168,15 @@ TEST(SerfSim, QueryWithFiltersAcksAndResponses) {
     c.sim.poke(0);
     auto done = [&] {
         for (const auto& u : c.host(0).updates)
-            if (const auto* d = std::get_if<serf::QueryDone>(&u); d && d->handle == *h) return true;
+            if (const auto* d = std::get_if<serf::QueryDone>(&u); d && d->handle == *h)
+                return true;
         return false;
     };
     ASSERT_TRUE(c.sim.run_until(done, 30s));
     std::set<std::string> acks, responders;
     for (const auto& u : c.host(0).updates) {
-        if (const auto* a = std::get_if<serf::QueryAck>(&u)) acks.insert(a->from);
+        if (const auto* a = std::get_if<serf::QueryAck>(&u))
+            acks.insert(a->from);
         if (const auto* r = std::get_if<serf::QueryResponse>(&u)) {
             EXPECT_EQ(base::to_string(r->payload), "pong-" + r->from.substr(5));
             EXPECT_TRUE(responders.insert(r->from).second) << "duplicate response from " << r->from;
@@ -180,7 +193,7 @@ TEST(SerfSim, QueryWithFiltersAcksAndResponses) {
 namespace {
 /// KeyringPort over wire::Keyring, counting persists (the agent writes the keyring file).
 class RingPort final : public serf::KeyringPort {
-public:
+  public:
     explicit RingPort(wire::Keyring r) : ring(std::move(r)) {}
     bool enabled() const override { return !ring.empty(); }
     base::Status install(const base::Bytes& k) override { return ring.install(k); }
@@ -198,16 +211,18 @@ public:
 
 const serf::KeyOperationDone* find_done(const SerfHost& h, std::uint64_t handle) {
     for (const auto& u : h.updates)
-        if (const auto* d = std::get_if<serf::KeyOperationDone>(&u); d && d->handle == handle) return d;
+        if (const auto* d = std::get_if<serf::KeyOperationDone>(&u); d && d->handle == handle)
+            return d;
     return nullptr;
 }
-}  // namespace
+} // namespace
 
 TEST(SerfSim, ThreeNodeKeyRotation) {
     const std::string k1 = base::base64_encode(base::Bytes(32, 1));
     const std::string k2 = base::base64_encode(base::Bytes(32, 2));
     std::vector<std::unique_ptr<RingPort>> rings;
-    for (int i = 0; i < 3; ++i) rings.push_back(std::make_unique<RingPort>(*wire::Keyring::from_base64({k1})));
+    for (int i = 0; i < 3; ++i)
+        rings.push_back(std::make_unique<RingPort>(*wire::Keyring::from_base64({k1})));
     SerfCluster c(sim::Simulator::seed_from_env(15),
                   [&](std::size_t i, serf::Config& cfg) { cfg.keyring = rings[i].get(); });
     c.add(3);
@@ -227,15 +242,18 @@ TEST(SerfSim, ThreeNodeKeyRotation) {
     auto install = run_op(serf::KeyOp::Install, k2);
     EXPECT_EQ(install.error, "");
     EXPECT_EQ(install.response.num_resp, 3u);
-    for (auto& r : rings) EXPECT_EQ(r->ring.keys().size(), 2u);
+    for (auto& r : rings)
+        EXPECT_EQ(r->ring.keys().size(), 2u);
 
     auto use = run_op(serf::KeyOp::Use, k2);
     EXPECT_EQ(use.error, "");
-    for (auto& r : rings) EXPECT_EQ(base::base64_encode(*r->ring.primary()), k2);
+    for (auto& r : rings)
+        EXPECT_EQ(base::base64_encode(*r->ring.primary()), k2);
 
     auto remove = run_op(serf::KeyOp::Remove, k1);
     EXPECT_EQ(remove.error, "");
-    for (auto& r : rings) EXPECT_EQ(r->ring.keys().size(), 1u);
+    for (auto& r : rings)
+        EXPECT_EQ(r->ring.keys().size(), 1u);
 
     auto list = run_op(serf::KeyOp::List, "");
     EXPECT_EQ(list.error, "");
@@ -246,7 +264,8 @@ TEST(SerfSim, ThreeNodeKeyRotation) {
     auto bad = run_op(serf::KeyOp::Remove, k2);
     EXPECT_EQ(bad.error, "3/3 nodes reported failure");
     EXPECT_EQ(bad.response.messages.size(), 3u);
-    for (auto& r : rings) EXPECT_EQ(r->persisted, 3);
+    for (auto& r : rings)
+        EXPECT_EQ(r->persisted, 3);
 }
 
 TEST(SerfSim, NameConflictMinorityShutsDown) {
@@ -257,8 +276,7 @@ TEST(SerfSim, NameConflictMinorityShutsDown) {
     // A fourth process claims node-1's name from another address.
     std::size_t impostor = c.add(std::string("node-1"));
     c.join(impostor, 0);
-    ASSERT_TRUE(c.sim.run_until(
-        [&] { return c.node(impostor).state() == serf::NodeState::Shutdown; }, 60s));
+    ASSERT_TRUE(c.sim.run_until([&] { return c.node(impostor).state() == serf::NodeState::Shutdown; }, 60s));
     EXPECT_TRUE(c.host(impostor).logged("minority in name conflict resolution"));
     c.sim.run_for(10s);
     EXPECT_EQ(c.node(1).state(), serf::NodeState::Alive);
@@ -271,7 +289,8 @@ TEST(SerfSim, NameConflictMinorityShutsDown) {
 }
 
 TEST(SerfSim, RestartFromSnapshotRejoinsWithoutReplayingOldEvents) {
-    SerfCluster c(sim::Simulator::seed_from_env(17), [](std::size_t, serf::Config& cfg) { cfg.snapshot = true; });
+    SerfCluster c(sim::Simulator::seed_from_env(17),
+                  [](std::size_t, serf::Config& cfg) { cfg.snapshot = true; });
     c.add(3);
     c.star_join();
     ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(3)); }, 30s));
@@ -283,7 +302,8 @@ TEST(SerfSim, RestartFromSnapshotRejoinsWithoutReplayingOldEvents) {
     auto got_all = [&](std::size_t i, const std::string& prefix, std::size_t n) {
         std::size_t count = 0;
         for (const auto& e : c.host(i).events)
-            if (const auto* u = std::get_if<serf::UserEvent>(&e); u && u->name.rfind(prefix, 0) == 0) ++count;
+            if (const auto* u = std::get_if<serf::UserEvent>(&e); u && u->name.rfind(prefix, 0) == 0)
+                ++count;
         return count == n;
     };
     ASSERT_TRUE(c.sim.run_until([&] { return got_all(2, "old", 5); }, 30s));
@@ -295,8 +315,8 @@ TEST(SerfSim, RestartFromSnapshotRejoinsWithoutReplayingOldEvents) {
     c.sim.crash(2);
     ASSERT_TRUE(c.sim.run_until([&] { return c.status(0, "node-2") == MemberStatus::Failed; }, 60s));
     c.restart_from_snapshot(2);
-    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(3)); }, 30s));  // no explicit join
-    c.sim.run_for(5s);  // push-pulls carry the old events: they must not be replayed
+    ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(3)); }, 30s)); // no explicit join
+    c.sim.run_for(5s); // push-pulls carry the old events: they must not be replayed
     EXPECT_TRUE(got_all(2, "old", 0));
     ASSERT_TRUE(c.node(0).user_event("new", {}, false, c.sim.now()).ok());
     c.host(0).drain();
@@ -315,7 +335,7 @@ TEST(SerfSim, AgentCoalescingGroupsMemberAndUserEvents) {
     c.add(6);
     c.star_join();
     ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(6)); }, 30s));
-    c.sim.run_for(4s);  // let the coalescers flush
+    c.sim.run_for(4s); // let the coalescers flush
     // Node 0 learned about 5 peers within one window: fewer join events than members joined,
     // but every member appears.
     std::size_t join_events = 0, joined = 0;
@@ -331,7 +351,8 @@ TEST(SerfSim, AgentCoalescingGroupsMemberAndUserEvents) {
     // non-coalescable one always passes.
     std::size_t before = c.host(3).events.size();
     for (int k = 0; k < 3; ++k) {
-        ASSERT_TRUE(c.node(1).user_event("deploy", base::to_bytes("v" + std::to_string(k)), true, c.sim.now()).ok());
+        ASSERT_TRUE(
+            c.node(1).user_event("deploy", base::to_bytes("v" + std::to_string(k)), true, c.sim.now()).ok());
         c.host(1).drain();
         c.sim.poke(1);
         c.sim.run_for(100ms);
@@ -344,8 +365,10 @@ TEST(SerfSim, AgentCoalescingGroupsMemberAndUserEvents) {
     bool audit = false;
     for (std::size_t k = before; k < c.host(3).events.size(); ++k)
         if (const auto* u = std::get_if<serf::UserEvent>(&c.host(3).events[k])) {
-            if (u->name == "deploy") payloads.push_back(base::to_string(u->payload));
-            if (u->name == "audit") audit = true;
+            if (u->name == "deploy")
+                payloads.push_back(base::to_string(u->payload));
+            if (u->name == "audit")
+                audit = true;
         }
     EXPECT_EQ(payloads, (std::vector<std::string>{"v2"}));
     EXPECT_TRUE(audit);
@@ -368,7 +391,8 @@ TEST(SerfSim, KeyRotationOverEncryptedGossipKeepsTheClusterTalking) {
         base::Status persist() override { return base::ok_status(); }
         std::shared_ptr<wire::Keyring> ring;
     } port(ring);
-    SerfCluster c(sim::Simulator::seed_from_env(19), [&](std::size_t, serf::Config& cfg) { cfg.keyring = &port; });
+    SerfCluster c(sim::Simulator::seed_from_env(19),
+                  [&](std::size_t, serf::Config& cfg) { cfg.keyring = &port; });
     c.sim.set_envelope(std::make_shared<sim::WireEnvelope>(ring, true, 5));
     c.add(3);
     c.star_join();
@@ -391,15 +415,18 @@ TEST(SerfSim, KeyRotationOverEncryptedGossipKeepsTheClusterTalking) {
         for (std::size_t i = 0; i < 3; ++i) {
             bool got = false;
             for (const auto& e : c.host(i).events)
-                if (const auto* u = std::get_if<serf::UserEvent>(&e); u && u->name == "after-rotation") got = true;
-            if (!got) return false;
+                if (const auto* u = std::get_if<serf::UserEvent>(&e); u && u->name == "after-rotation")
+                    got = true;
+            if (!got)
+                return false;
         }
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(delivered, 30s));
     c.sim.run_for(20s);
     EXPECT_TRUE(c.all_alive(c.range(3)));
-    for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-0"), 0u);
+    for (std::size_t v = 0; v < 3; ++v)
+        EXPECT_EQ(c.host(v).count(EventType::MemberFailed, "node-0"), 0u);
 }
 
 TEST(SerfSim, SameSeedSameTrace) {
@@ -426,9 +453,9 @@ TEST(SerfSim, SameSeedSameTrace) {
 // gossip_nodes packets per interval (the documented bound) over the same burst without it.
 namespace {
 struct DisseminationRun {
-    double median_ms = 0;              ///< user event seen by every node, median over 20 events
-    std::uint64_t burst_packets = 0;   ///< node 0's packets while 1,000 events are queued over 1 s
-    std::uint64_t burst_early = 0;     ///< early gossip rounds during the burst
+    double median_ms = 0;            ///< user event seen by every node, median over 20 events
+    std::uint64_t burst_packets = 0; ///< node 0's packets while 1,000 events are queued over 1 s
+    std::uint64_t burst_early = 0;   ///< early gossip rounds during the burst
 };
 
 DisseminationRun dissemination_run(bool expedite) {
@@ -443,7 +470,8 @@ DisseminationRun dissemination_run(bool expedite) {
     std::vector<std::map<std::string, base::Instant>> seen(n);
     for (std::size_t i = 0; i < n; ++i)
         c.host(i).on_event = [&seen, &c, i](const serf::Event& e) {
-            if (const auto* u = std::get_if<serf::UserEvent>(&e)) seen[i].emplace(u->name, c.sim.now());
+            if (const auto* u = std::get_if<serf::UserEvent>(&e))
+                seen[i].emplace(u->name, c.sim.now());
         };
     std::vector<double> lat;
     for (int k = 0; k < 20; ++k) {
@@ -455,7 +483,8 @@ DisseminationRun dissemination_run(bool expedite) {
         EXPECT_TRUE(c.sim.run_until(
             [&] {
                 for (std::size_t i = 0; i < n; ++i)
-                    if (!seen[i].count(name)) return false;
+                    if (!seen[i].count(name))
+                        return false;
                 return true;
             },
             // Gossip alone may miss a node (4 transmissions per holder at N = 8, as Serf); the
@@ -465,13 +494,15 @@ DisseminationRun dissemination_run(bool expedite) {
             << [&] {
                    std::string m;
                    for (std::size_t i = 0; i < n; ++i)
-                       if (!seen[i].count(name)) m += std::to_string(i) + " ";
+                       if (!seen[i].count(name))
+                           m += std::to_string(i) + " ";
                    return m;
                }();
         base::Instant last = sent;
-        for (std::size_t i = 0; i < n; ++i) last = std::max(last, seen[i][name]);
+        for (std::size_t i = 0; i < n; ++i)
+            last = std::max(last, seen[i][name]);
         lat.push_back(std::chrono::duration<double, std::milli>(last - sent).count());
-        c.sim.run_for(std::chrono::milliseconds(700 + 13 * k));  // off the tick grid
+        c.sim.run_for(std::chrono::milliseconds(700 + 13 * k)); // off the tick grid
     }
     std::sort(lat.begin(), lat.end());
     DisseminationRun r;
@@ -488,7 +519,7 @@ DisseminationRun dissemination_run(bool expedite) {
     r.burst_early = after.early_gossip_rounds - before.early_gossip_rounds;
     return r;
 }
-}  // namespace
+} // namespace
 
 TEST(SerfSim, ImmediateDisseminationIsFasterAndABurstStaysWithinTheBound) {
     const auto on = dissemination_run(true);
@@ -497,24 +528,26 @@ TEST(SerfSim, ImmediateDisseminationIsFasterAndABurstStaysWithinTheBound) {
                 "%.1f ms without; 1,000-event burst over 1 s: %llu packets from the sender with it "
                 "(%llu early rounds), %llu without\n",
                 on.median_ms, off.median_ms, static_cast<unsigned long long>(on.burst_packets),
-                static_cast<unsigned long long>(on.burst_early), static_cast<unsigned long long>(off.burst_packets));
+                static_cast<unsigned long long>(on.burst_early),
+                static_cast<unsigned long long>(off.burst_packets));
     EXPECT_LT(on.median_ms, off.median_ms);
     EXPECT_EQ(off.burst_early, 0u);
     // 1 s = 5 gossip intervals (lan, 200 ms): at most one early round each (+1 for the edges).
     EXPECT_LE(on.burst_early, 6u);
-    EXPECT_LE(on.burst_packets, off.burst_packets + 6u * 3u);  // gossip_nodes = 3 per early round
+    EXPECT_LE(on.burst_packets, off.burst_packets + 6u * 3u); // gossip_nodes = 3 per early round
 }
 
 namespace {
 /// The Lamport time node `viewer` holds for `member`'s status (from its push-pull state).
 std::uint64_t status_ltime(serf::Node& viewer, const std::string& member) {
     auto decoded = wire::decode_serf(viewer.delegate().local_state(false));
-    if (!decoded) return 0;
+    if (!decoded)
+        return 0;
     const auto& pp = std::get<wire::SerfPushPull>(*decoded);
     auto it = pp.status_ltimes.find(member);
     return it == pp.status_ltimes.end() ? 0 : it->second;
 }
-}  // namespace
+} // namespace
 
 // Found by the simulation swarm (tests/sim_serf/swarm): a push-pull turned each left member
 // into a leave intent one past its status time, so two nodes holding a left member bumped its
@@ -522,9 +555,8 @@ std::uint64_t status_ltime(serf::Node& viewer, const std::string& member) {
 // Lamport time than the inflated leave, and a node that still lists it as left marks it
 // "leaving" for good. Serf passes the status time unchanged (delegate.go MergeRemoteState).
 TEST(SerfSim, LeftMemberStatusTimeDoesNotGrowThroughPushPull) {
-    SerfCluster c(sim::Simulator::seed_from_env(21), [](std::size_t, serf::Config& cfg) {
-        cfg.memberlist.push_pull_interval = 2s;
-    });
+    SerfCluster c(sim::Simulator::seed_from_env(21),
+                  [](std::size_t, serf::Config& cfg) { cfg.memberlist.push_pull_interval = 2s; });
     c.add(4);
     c.star_join();
     ASSERT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(4)); }, 30s));
@@ -532,7 +564,8 @@ TEST(SerfSim, LeftMemberStatusTimeDoesNotGrowThroughPushPull) {
     c.sim.poke(3);
     auto left_everywhere = [&] {
         for (std::size_t v = 0; v < 3; ++v)
-            if (c.status(v, "node-3") != MemberStatus::Left) return false;
+            if (c.status(v, "node-3") != MemberStatus::Left)
+                return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(left_everywhere, 30s));
@@ -540,8 +573,9 @@ TEST(SerfSim, LeftMemberStatusTimeDoesNotGrowThroughPushPull) {
     c.node(3).shutdown();
     c.sim.crash(3);
     const std::uint64_t before = status_ltime(c.node(0), "node-3");
-    c.sim.run_for(60s);  // about 90 push-pulls among the three that hold node-3 as left
-    for (std::size_t v = 0; v < 3; ++v) EXPECT_EQ(status_ltime(c.node(v), "node-3"), before) << v;
+    c.sim.run_for(60s); // about 90 push-pulls among the three that hold node-3 as left
+    for (std::size_t v = 0; v < 3; ++v)
+        EXPECT_EQ(status_ltime(c.node(v), "node-3"), before) << v;
 
     // node-1 and node-2 are cut off while node-3 starts again (fresh process, fresh clocks)
     // and joins node-0; when they come back with node-3 still on their left lists, nobody may
@@ -552,7 +586,8 @@ TEST(SerfSim, LeftMemberStatusTimeDoesNotGrowThroughPushPull) {
     auto alive_on_03 = [&] {
         for (std::size_t v : {0u, 3u})
             for (std::size_t m : {0u, 3u})
-                if (c.status(v, node_name(m)) != MemberStatus::Alive) return false;
+                if (c.status(v, node_name(m)) != MemberStatus::Alive)
+                    return false;
         return true;
     };
     ASSERT_TRUE(c.sim.run_until(alive_on_03, 30s));

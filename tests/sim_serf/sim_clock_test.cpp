@@ -13,11 +13,12 @@ using namespace std::chrono_literals;
 namespace {
 /// Asks for a timeout every `period` of its local time and records what it was given.
 class TickHost final : public sim::SimHost {
-public:
+  public:
     TickHost(base::Instant now, base::Duration period) : next_(now + period), period_(period) {}
     void handle_packet(const swim::Address&, base::ByteView, base::Instant) override {}
     void handle_timeout(base::Instant now) override {
-        if (now < next_) ++early;
+        if (now < next_)
+            ++early;
         else {
             late = std::max(late, now - next_);
             ticks.push_back(now);
@@ -26,7 +27,8 @@ public:
     }
     base::Instant next_deadline() const override { return next_; }
     std::optional<swim::Transmit> poll_transmit() override { return std::nullopt; }
-    base::Result<base::Bytes> handle_stream_request(const swim::Address&, base::ByteView, base::Instant) override {
+    base::Result<base::Bytes> handle_stream_request(const swim::Address&, base::ByteView,
+                                                    base::Instant) override {
         return base::Bytes{};
     }
     void handle_stream_reply(std::uint64_t, base::ByteView, base::Instant) override {}
@@ -36,7 +38,7 @@ public:
     int early = 0;
     base::Duration late{0};
 
-private:
+  private:
     base::Instant next_;
     base::Duration period_;
 };
@@ -46,13 +48,13 @@ sim::Simulator::HostFactory ticker(base::Duration period) {
         return std::make_unique<TickHost>(now, period);
     };
 }
-}  // namespace
+} // namespace
 
 TEST(SimClock, OffsetAndRateAreWhatTheHostSees) {
     sim::Simulator s(1);
     const std::size_t plain = s.add_node(ticker(1s));
-    const std::size_t fast = s.add_node(ticker(1s), sim::NodeClock{1000s, 100000});  // +10 %
-    const std::size_t slow = s.add_node(ticker(1s), sim::NodeClock{7s, -50000});     // -5 %
+    const std::size_t fast = s.add_node(ticker(1s), sim::NodeClock{1000s, 100000}); // +10 %
+    const std::size_t slow = s.add_node(ticker(1s), sim::NodeClock{7s, -50000});    // -5 %
     s.run_for(100s);
     EXPECT_EQ(s.local_now(plain), s.now());
     EXPECT_EQ(s.local_now(fast), base::Instant{1000s + 110s});
@@ -64,8 +66,8 @@ TEST(SimClock, OffsetAndRateAreWhatTheHostSees) {
     EXPECT_EQ(f->ticks.size(), 110u);
     EXPECT_EQ(w->ticks.size(), 95u);
     for (auto* h : {p, f, w}) {
-        EXPECT_EQ(h->early, 0);      // never woken before its deadline
-        EXPECT_LE(h->late, 2ns);     // and at most rounding late
+        EXPECT_EQ(h->early, 0);  // never woken before its deadline
+        EXPECT_LE(h->late, 2ns); // and at most rounding late
     }
 }
 
@@ -74,14 +76,14 @@ TEST(SimClock, RateChangeKeepsTheClockContinuousAndSurvivesRestart) {
     const std::size_t n = s.add_node(ticker(100ms), sim::NodeClock{50s, 0});
     s.run_for(10s);
     EXPECT_EQ(s.local_now(n), base::Instant{60s});
-    s.set_clock_rate(n, 200000);  // +20 % from here on
+    s.set_clock_rate(n, 200000); // +20 % from here on
     s.run_for(10s);
     EXPECT_EQ(s.local_now(n), base::Instant{72s});
     EXPECT_EQ(s.clock_rate(n), 200000);
     auto* h = s.host_as<TickHost>(n);
     EXPECT_EQ(h->early, 0);
     EXPECT_EQ(h->ticks.size(), 220u);
-    s.restart(n);  // the machine's clock, not the process's
+    s.restart(n); // the machine's clock, not the process's
     s.run_for(5s);
     EXPECT_EQ(s.local_now(n), base::Instant{78s});
     EXPECT_EQ(s.host_as<TickHost>(n)->ticks.size(), 60u);

@@ -12,15 +12,17 @@
 namespace clusterd::testing {
 
 /// Runs `io` in `slice`s until `cond` holds or `limit` passes; returns the last cond().
-inline bool pump_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit,
+inline bool pump_until(asio::io_context& io, const std::function<bool()>& cond,
+                       std::chrono::milliseconds limit,
                        std::chrono::milliseconds slice = std::chrono::milliseconds(10)) {
     return wait_until(
         [&] {
-            if (io.stopped()) io.restart();
+            if (io.stopped())
+                io.restart();
             io.run_for(slice);
             return cond();
         },
         limit, std::chrono::milliseconds(0));
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

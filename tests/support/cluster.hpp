@@ -34,13 +34,13 @@ struct AgentProc {
 /// What both cluster fixtures (loopback `Cluster`, namespace `LabCluster`) read from their agents
 /// through the stock `serf members -format json`: `Derived` provides `serf_cli(agent, args,
 /// timeout)` and `agents()`; every agent has a `child`.
-template <typename Derived, typename Agent>
-class MemberViews {
-public:
+template <typename Derived, typename Agent> class MemberViews {
+  public:
     /// The full JSON member list `via` reports (an empty object when it cannot answer).
     nlohmann::json members_json(const Agent& via) {
         auto r = self().serf_cli(via, {"members", "-format=json"}, std::chrono::seconds(5));
-        if (r.exit_code != 0) return nlohmann::json::object();
+        if (r.exit_code != 0)
+            return nlohmann::json::object();
         auto j = nlohmann::json::parse(r.out, nullptr, false);
         return j.is_discarded() ? nlohmann::json::object() : j;
     }
@@ -48,8 +48,10 @@ public:
     std::map<std::string, std::string> statuses(const Agent& via) {
         std::map<std::string, std::string> out;
         auto j = members_json(via);
-        if (!j.contains("members")) return out;
-        for (const auto& m : j["members"]) out[m.value("name", "")] = m.value("status", "");
+        if (!j.contains("members"))
+            return out;
+        for (const auto& m : j["members"])
+            out[m.value("name", "")] = m.value("status", "");
         return out;
     }
     /// Waits until `via` reports `name` with `status`.
@@ -69,11 +71,13 @@ public:
         return wait_until(
             [&] {
                 for (auto& a : self().agents()) {
-                    if (!a.child.running()) continue;
+                    if (!a.child.running())
+                        continue;
                     auto s = statuses(a);
                     for (const auto& n : names) {
                         auto it = s.find(n);
-                        if (it == s.end() || it->second != "alive") return false;
+                        if (it == s.end() || it->second != "alive")
+                            return false;
                     }
                 }
                 return true;
@@ -81,12 +85,12 @@ public:
             timeout, std::chrono::milliseconds(250));
     }
 
-private:
+  private:
     Derived& self() { return static_cast<Derived&>(*this); }
 };
 
 class Cluster : public MemberViews<Cluster, AgentProc> {
-public:
+  public:
     explicit Cluster(const std::string& tag);
     ~Cluster();
     Cluster(const Cluster&) = delete;
@@ -111,9 +115,9 @@ public:
     const std::string& dir() const { return dir_; }
     std::deque<AgentProc>& agents() { return agents_; }
 
-private:
+  private:
     std::string dir_;
     std::deque<AgentProc> agents_;
 };
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

@@ -28,9 +28,9 @@
 
 #include <chrono>
 #include <map>
-#include <sys/types.h>
 #include <set>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include "support/process.hpp"
@@ -39,10 +39,10 @@ namespace clusterd::testing::netlab {
 
 struct Options {
     int hosts = 3;
-    bool ipv4 = true;                  ///< give every host an IPv4 address
-    bool ipv6 = false;                 ///< give every host a ULA IPv6 address
-    std::set<int> ipv6_only;           ///< hosts with IPv6 and no IPv4 (implies ipv6 for them)
-    bool guard = true;                 ///< start the guard process (see above) if it can be found
+    bool ipv4 = true;        ///< give every host an IPv4 address
+    bool ipv6 = false;       ///< give every host a ULA IPv6 address
+    std::set<int> ipv6_only; ///< hosts with IPv6 and no IPv4 (implies ipv6 for them)
+    bool guard = true;       ///< start the guard process (see above) if it can be found
 };
 
 enum class Proto { All, Udp, Tcp };
@@ -51,7 +51,7 @@ enum class Proto { All, Udp, Tcp };
 std::string unavailable_reason();
 
 class Lab {
-public:
+  public:
     explicit Lab(Options opts);
     ~Lab();
     Lab(const Lab&) = delete;
@@ -83,7 +83,8 @@ public:
     std::vector<std::string> in(int h, const std::vector<std::string>& argv) const;
     /// Runs argv inside host h to completion (bounded).
     RunResult run(int h, const std::vector<std::string>& argv,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(20), const std::string& stdin_data = "") const;
+                  std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                  const std::string& stdin_data = "") const;
     /// Starts argv inside host h with stdout+stderr appended to log_path.
     Process spawn(int h, const std::vector<std::string>& argv, const std::string& log_path,
                   const std::vector<std::string>& extra_env = {}) const;
@@ -110,18 +111,18 @@ public:
     /// `nft list ruleset` of host h (for failure messages).
     std::string ruleset(int h) const;
 
-private:
+  private:
     struct Rule {
         int from = 0;
         Proto proto = Proto::All;
         int percent = 100;
-        bool loss = false;  ///< set by loss(), which replaces only its own rules
+        bool loss = false; ///< set by loss(), which replaces only its own rules
     };
     struct Host {
         std::string ns;
-        std::vector<std::string> v4;  ///< primary first
+        std::vector<std::string> v4; ///< primary first
         std::string v6;
-        std::vector<Rule> rules;      ///< applied on this host's input
+        std::vector<Rule> rules; ///< applied on this host's input
     };
     void sh(const std::vector<std::string>& argv, const std::string& stdin_data = "") const;
     void start_guard();
@@ -133,8 +134,8 @@ private:
     std::string switch_ns_;
     std::vector<Host> hosts_;
     bool torn_down_ = false;
-    int guard_fd_ = -1;   ///< write end of the guard's pipe
+    int guard_fd_ = -1; ///< write end of the guard's pipe
     pid_t guard_pid_ = -1;
 };
 
-}  // namespace clusterd::testing::netlab
+} // namespace clusterd::testing::netlab

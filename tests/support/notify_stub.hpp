@@ -14,7 +14,7 @@
 namespace clusterd::testsupport {
 
 class NotifyStub {
-public:
+  public:
     explicit NotifyStub(const std::string& path) : path_(path) {
         fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         sockaddr_un sa{};
@@ -24,7 +24,8 @@ public:
         ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
     }
     ~NotifyStub() {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0)
+            ::close(fd_);
         ::unlink(path_.c_str());
     }
     NotifyStub(const NotifyStub&) = delete;
@@ -35,7 +36,8 @@ public:
     /// The next datagram, or "" after `timeout`.
     std::string receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "";
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1)
+            return "";
         char buf[4096];
         const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
         return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
@@ -46,21 +48,24 @@ public:
     bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
-            if (all_.find(needle) != std::string::npos) return true;
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
+            if (all_.find(needle) != std::string::npos)
+                return true;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return false;
             const std::string d = receive(left);
-            if (!d.empty()) all_ += d + "\n--\n";
+            if (!d.empty())
+                all_ += d + "\n--\n";
         }
     }
     const std::string& received() const { return all_; }
 
-private:
+  private:
     std::string path_;
     int fd_ = -1;
     bool ok_ = false;
     std::string all_;
 };
 
-}  // namespace clusterd::testsupport
+} // namespace clusterd::testsupport

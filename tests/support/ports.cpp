@@ -19,7 +19,8 @@ namespace {
 std::pair<unsigned, unsigned> port_range() {
     unsigned eph_lo = 0, eph_hi = 0;
     std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
-    if (f >> eph_lo >> eph_hi && eph_lo >= 25000) return {20000, eph_lo};
+    if (f >> eph_lo >> eph_hi && eph_lo >= 25000)
+        return {20000, eph_lo};
     return {20000, 50000};
 }
 
@@ -27,33 +28,39 @@ bool bindable(const std::string& host, std::uint16_t port) {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
-    if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) return false;
+    if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
+        return false;
     const int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     const int t = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const bool ok = u >= 0 && t >= 0 && ::bind(u, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
                     ::bind(t, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    if (u >= 0) ::close(u);
-    if (t >= 0) ::close(t);
+    if (u >= 0)
+        ::close(u);
+    if (t >= 0)
+        ::close(t);
     return ok;
 }
 
-}  // namespace
+} // namespace
 
 std::uint16_t free_port(const std::string& host) {
     static std::mutex mu;
     static std::set<std::uint16_t> given;
-    static std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7919u +
-                            static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    static std::mt19937 rng(
+        static_cast<unsigned>(::getpid()) * 7919u +
+        static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
     static const auto range = port_range();
     std::lock_guard<std::mutex> lock(mu);
     for (int attempt = 0; attempt < 500; ++attempt) {
         const auto port = static_cast<std::uint16_t>(range.first + rng() % (range.second - range.first));
-        if (given.count(port) != 0) continue;
-        if (!bindable(host, port)) continue;
+        if (given.count(port) != 0)
+            continue;
+        if (!bindable(host, port))
+            continue;
         given.insert(port);
         return port;
     }
     return 0;
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

@@ -13,4 +13,4 @@ namespace clusterd::testing {
 /// safe. Returns 0 if no port was found.
 std::uint16_t free_port(const std::string& host = "127.0.0.1");
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

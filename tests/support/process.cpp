@@ -26,7 +26,8 @@ namespace {
 /// argv/envp storage for posix_spawn: the strings and a null-terminated pointer array.
 struct CArgs {
     explicit CArgs(std::vector<std::string> v) : strs(std::move(v)) {
-        for (auto& s : strs) ptrs.push_back(s.data());
+        for (auto& s : strs)
+            ptrs.push_back(s.data());
         ptrs.push_back(nullptr);
     }
     std::vector<std::string> strs;
@@ -41,9 +42,11 @@ CArgs env_with(const std::vector<std::string>& extra) {
         const std::string kv(*e);
         const bool replaced =
             std::any_of(extra.begin(), extra.end(), [&](const std::string& x) { return key(x) == key(kv); });
-        if (!replaced) env.push_back(kv);
+        if (!replaced)
+            env.push_back(kv);
     }
-    for (const auto& x : extra) env.push_back(x);
+    for (const auto& x : extra)
+        env.push_back(x);
     return CArgs(std::move(env));
 }
 
@@ -53,9 +56,12 @@ int wait_bounded(pid_t pid, std::chrono::milliseconds limit) {
     int status = 0;
     while (true) {
         const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        if (r < 0) return -1;
-        if (std::chrono::steady_clock::now() >= deadline) return -2;
+        if (r == pid)
+            return status;
+        if (r < 0)
+            return -1;
+        if (std::chrono::steady_clock::now() >= deadline)
+            return -2;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 }
@@ -66,11 +72,12 @@ std::chrono::milliseconds ms_until(std::chrono::steady_clock::time_point deadlin
 
 std::string sanitize(std::string s, std::size_t max) {
     for (auto& c : s)
-        if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '_') c = '_';
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '_')
+            c = '_';
     return s.size() > max ? s.substr(0, max) : s;
 }
 
-}  // namespace
+} // namespace
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log_path,
                  const std::vector<std::string>& extra_env)
@@ -82,19 +89,24 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     CArgs args(argv);
     auto env = env_with(extra_env);
-    if (::posix_spawnp(&pid_, args.ptrs[0], &fa, nullptr, args.ptrs.data(), env.ptrs.data()) != 0) pid_ = -1;
+    if (::posix_spawnp(&pid_, args.ptrs[0], &fa, nullptr, args.ptrs.data(), env.ptrs.data()) != 0)
+        pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
 }
 
 Process::~Process() {
-    if (pid_ > 0) stop(SIGTERM, std::chrono::milliseconds(3000));
+    if (pid_ > 0)
+        stop(SIGTERM, std::chrono::milliseconds(3000));
 }
 
-Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_(std::move(o.log_)) { o.pid_ = -1; }
+Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_(std::move(o.log_)) {
+    o.pid_ = -1;
+}
 
 Process& Process::operator=(Process&& o) noexcept {
     if (this != &o) {
-        if (pid_ > 0) stop(SIGKILL, std::chrono::milliseconds(2000));
+        if (pid_ > 0)
+            stop(SIGKILL, std::chrono::milliseconds(2000));
         pid_ = o.pid_;
         status_ = o.status_;
         log_ = std::move(o.log_);
@@ -109,14 +121,15 @@ void Process::reaped(int status) {
 }
 
 bool Process::running() {
-    if (pid_ <= 0) return false;
+    if (pid_ <= 0)
+        return false;
     int st = 0;
     const pid_t r = ::waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
         reaped(st);
         return false;
     }
-    if (r < 0) {  // not our child any more (reaped elsewhere)
+    if (r < 0) { // not our child any more (reaped elsewhere)
         reaped(-1);
         return false;
     }
@@ -124,7 +137,8 @@ bool Process::running() {
 }
 
 int Process::stop(int sig, std::chrono::milliseconds grace) {
-    if (pid_ <= 0) return -1;
+    if (pid_ <= 0)
+        return -1;
     ::kill(pid_, sig);
     int st = wait_bounded(pid_, grace);
     if (st == -2) {
@@ -135,7 +149,9 @@ int Process::stop(int sig, std::chrono::milliseconds grace) {
     return st;
 }
 
-void Process::kill9() { stop(SIGKILL, std::chrono::milliseconds(3000)); }
+void Process::kill9() {
+    stop(SIGKILL, std::chrono::milliseconds(3000));
+}
 
 bool Process::wait_ready(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
                          std::chrono::milliseconds poll) {
@@ -153,23 +169,28 @@ bool Process::wait_ready(const std::function<bool()>& ready, std::chrono::millis
 }
 
 bool Process::wait_log(const std::string& needle, std::chrono::milliseconds timeout) {
-    return wait_ready([&] { return log().find(needle) != std::string::npos; }, timeout, std::chrono::milliseconds(50));
+    return wait_ready([&] { return log().find(needle) != std::string::npos; }, timeout,
+                      std::chrono::milliseconds(50));
 }
 
-std::string Process::log() const { return read_file(log_); }
+std::string Process::log() const {
+    return read_file(log_);
+}
 
-RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& stdin_data,
-              const std::vector<std::string>& extra_env) {
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              const std::string& stdin_data, const std::vector<std::string>& extra_env) {
     RunResult res;
     int out_pipe[2], err_pipe[2], in_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return res;
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+        return res;
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
         ::close(out_pipe[0]);
         ::close(out_pipe[1]);
         return res;
     }
     if (::pipe2(in_pipe, O_CLOEXEC) != 0) {
-        for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+        for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
+            ::close(fd);
         return res;
     }
     posix_spawn_file_actions_t fa;
@@ -193,7 +214,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     ::close(in_pipe[0]);
     if (rc == 0 && !stdin_data.empty()) {
         // A closed pipe (the command does not read stdin) must not kill the test.
-        struct sigaction ign {}, old {};
+        struct sigaction ign {
+        }, old{};
         ign.sa_handler = SIG_IGN;
         ::sigaction(SIGPIPE, &ign, &old);
         const ssize_t w = ::write(in_pipe[1], stdin_data.data(), stdin_data.size());
@@ -220,9 +242,11 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
             killed = true;
             break;
         }
-        if (::poll(fds, 2, static_cast<int>(std::min<long>(left.count(), 200))) <= 0) continue;
+        if (::poll(fds, 2, static_cast<int>(std::min<long>(left.count(), 200))) <= 0)
+            continue;
         for (auto& f : fds) {
-            if (f.fd < 0 || (f.revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+            if (f.fd < 0 || (f.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+                continue;
             const ssize_t r = ::read(f.fd, buf, sizeof buf);
             if (r <= 0) {
                 ::close(f.fd);
@@ -234,7 +258,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
         }
     }
     for (auto& f : fds)
-        if (f.fd >= 0) ::close(f.fd);
+        if (f.fd >= 0)
+            ::close(f.fd);
     // Output closed: the process gets until the deadline (at least a moment) to exit.
     const auto left = ms_until(deadline);
     int st = wait_bounded(pid, std::max(left, std::chrono::milliseconds(killed ? 5000 : 100)));
@@ -244,7 +269,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
         killed = true;
         st = wait_bounded(pid, std::chrono::seconds(5));
     }
-    if (!killed && st >= 0 && WIFEXITED(st)) res.exit_code = WEXITSTATUS(st);
+    if (!killed && st >= 0 && WIFEXITED(st))
+        res.exit_code = WEXITSTATUS(st);
     return res;
 }
 
@@ -254,10 +280,11 @@ std::string temp_dir(const std::string& tag) {
     const auto* unit = ::testing::UnitTest::GetInstance();
     if (const auto* info = unit->current_test_info(); info != nullptr)
         test = std::string(info->test_suite_name()) + "." + info->name();
-    else if (const auto* suite = unit->current_test_suite(); suite != nullptr)  // SetUpTestSuite
+    else if (const auto* suite = unit->current_test_suite(); suite != nullptr) // SetUpTestSuite
         test = suite->name();
     std::filesystem::path base = std::filesystem::temp_directory_path();
-    if (const char* e = std::getenv("CLUSTERD_TEST_OUTPUT_DIR"); e != nullptr && *e != '\0') base = e;
+    if (const char* e = std::getenv("CLUSTERD_TEST_OUTPUT_DIR"); e != nullptr && *e != '\0')
+        base = e;
     const auto dir = base / ("clusterd-" + sanitize(tag, 16) + "-" + sanitize(test, 28) + "-" +
                              std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(dir);
@@ -284,4 +311,4 @@ std::string write_script(const std::string& dir, const std::string& name, const 
     return path;
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

@@ -22,7 +22,7 @@
 namespace clusterd::testing {
 
 class Process {
-public:
+  public:
     Process() = default;
     /// Starts argv[0] (PATH searched) with stdin from /dev/null, stdout+stderr appended to
     /// `log_path`, and `extra_env` ("K=V") added to this process's environment (replacing an
@@ -58,7 +58,7 @@ public:
     const std::string& log_path() const { return log_; }
     std::string log() const;
 
-private:
+  private:
     void reaped(int status);
 
     pid_t pid_ = -1;
@@ -70,14 +70,15 @@ private:
 using Child = Process;
 
 struct RunResult {
-    int exit_code = -1;  ///< -1 if it was killed at the timeout, died of a signal, or never started
-    std::string out;     ///< stdout
-    std::string err;     ///< stderr (or why the spawn failed)
+    int exit_code = -1; ///< -1 if it was killed at the timeout, died of a signal, or never started
+    std::string out;    ///< stdout
+    std::string err;    ///< stderr (or why the spawn failed)
 };
 
 /// Runs argv (PATH searched) to completion in its own process group, feeding `stdin_data`;
 /// the whole group is killed at `timeout`.
-RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(20),
+RunResult run(const std::vector<std::string>& argv,
+              std::chrono::milliseconds timeout = std::chrono::seconds(20),
               const std::string& stdin_data = "", const std::vector<std::string>& extra_env = {});
 
 /// A fresh folder for one test's files: $CLUSTERD_TEST_OUTPUT_DIR (or the system temp dir) /
@@ -93,4 +94,4 @@ std::string read_file(const std::string& path);
 /// Writes an executable shell script into `dir` and returns its path.
 std::string write_script(const std::string& dir, const std::string& name, const std::string& body);
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

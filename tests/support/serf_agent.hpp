@@ -18,13 +18,13 @@
 namespace clusterd::testing {
 
 struct SerfAgentOptions {
-    std::string node;                    ///< node name (required)
-    std::string ip = "127.0.0.1";        ///< loopback address for bind and RPC
+    std::string node;             ///< node name (required)
+    std::string ip = "127.0.0.1"; ///< loopback address for bind and RPC
     std::map<std::string, std::string> tags;
-    std::string encrypt_key;             ///< base64 gossip key ("" = plaintext)
-    std::string rpc_auth;                ///< written to a JSON config file (serf reads it only there)
+    std::string encrypt_key; ///< base64 gossip key ("" = plaintext)
+    std::string rpc_auth;    ///< written to a JSON config file (serf reads it only there)
     std::vector<std::string> extra_args;
-    std::vector<std::string> extra_env = {};  ///< "K=V" added to the agent's environment
+    std::vector<std::string> extra_env = {}; ///< "K=V" added to the agent's environment
     std::string serf_binary = "/usr/bin/serf";
     std::string log_level = "debug";
     /// How long to wait for the RPC handshake.
@@ -32,7 +32,7 @@ struct SerfAgentOptions {
 };
 
 class SerfAgent {
-public:
+  public:
     explicit SerfAgent(SerfAgentOptions opts);
     ~SerfAgent();
     SerfAgent(const SerfAgent&) = delete;
@@ -55,7 +55,7 @@ public:
     /// Stops the agent now (SIGTERM, then SIGKILL after 3 s); idempotent.
     void stop();
 
-private:
+  private:
     SerfAgentOptions opts_;
     std::string dir_;
     std::uint16_t bind_port_ = 0;
@@ -64,4 +64,4 @@ private:
     bool ready_ = false;
 };
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

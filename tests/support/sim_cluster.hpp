@@ -26,28 +26,32 @@
 namespace clusterd::simtest {
 
 /// The name of node i in every simulated cluster.
-inline std::string node_name(std::size_t i) { return "node-" + std::to_string(i); }
+inline std::string node_name(std::size_t i) {
+    return "node-" + std::to_string(i);
+}
 
-template <typename Derived, typename Host>
-class SimClusterBase {
-public:
+template <typename Derived, typename Host> class SimClusterBase {
+  public:
     explicit SimClusterBase(std::uint64_t seed) : sim(seed) {}
 
     // ---- building ------------------------------------------------------------------------
     /// Adds `n` nodes (Derived::add() each).
     void add(std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) self().add();
+        for (std::size_t i = 0; i < n; ++i)
+            self().add();
     }
     Host& host(std::size_t i) { return *sim.template host_as<Host>(i); }
     std::size_t size() const { return sim.size(); }
     /// Every node joins node 0.
     void star_join() {
-        for (std::size_t i = 1; i < sim.size(); ++i) self().join(i, 0);
+        for (std::size_t i = 1; i < sim.size(); ++i)
+            self().join(i, 0);
     }
     /// Indices 0..n-1, and of every node.
     std::vector<std::size_t> range(std::size_t n) const {
         std::vector<std::size_t> v(n);
-        for (std::size_t i = 0; i < n; ++i) v[i] = i;
+        for (std::size_t i = 0; i < n; ++i)
+            v[i] = i;
         return v;
     }
     std::vector<std::size_t> all() const { return range(sim.size()); }
@@ -55,7 +59,8 @@ public:
     std::vector<std::size_t> up() const {
         std::vector<std::size_t> v;
         for (std::size_t i = 0; i < sim.size(); ++i)
-            if (sim.is_up(i)) v.push_back(i);
+            if (sim.is_up(i))
+                v.push_back(i);
         return v;
     }
 
@@ -77,7 +82,8 @@ public:
         sim.set_default_link(sim::LinkFaults{rate, delay, jitter});
     }
     /// Cuts both directions between the groups (one_way: only a -> b).
-    void partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b, bool one_way = false) {
+    void partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b,
+                   bool one_way = false) {
         sim.partition(a, b, one_way);
     }
     void heal() { sim.heal(); }
@@ -87,8 +93,8 @@ public:
 
     sim::Simulator sim;
 
-private:
+  private:
     Derived& self() { return static_cast<Derived&>(*this); }
 };
 
-}  // namespace clusterd::simtest
+} // namespace clusterd::simtest

@@ -21,8 +21,10 @@ namespace clusterd::testing {
 /// with SO_RCVBUF `rcvbuf` when > 0. Returns the fd, or -1 (nothing left open) on failure.
 inline int tcp_connect(const char* ip, std::uint16_t port, const char* source = nullptr, int rcvbuf = 0) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     if (source != nullptr) {
         sockaddr_in la{};
         la.sin_family = AF_INET;
@@ -42,10 +44,11 @@ inline int tcp_connect(const char* ip, std::uint16_t port, const char* source = 
 
 /// A blocking client socket connected from `source` to 127.0.0.1:port (fd < 0 on failure).
 class TcpPeer {
-public:
+  public:
     TcpPeer(std::uint16_t port, const char* source) : fd_(tcp_connect("127.0.0.1", port, source)) {}
     ~TcpPeer() {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0)
+            ::close(fd_);
     }
     TcpPeer(const TcpPeer&) = delete;
     TcpPeer& operator=(const TcpPeer&) = delete;
@@ -66,7 +69,8 @@ public:
         std::size_t off = 0;
         while (fd_ >= 0 && off < b.size()) {
             const ssize_t n = ::send(fd_, b.data() + off, b.size() - off, MSG_NOSIGNAL);
-            if (n <= 0) return false;
+            if (n <= 0)
+                return false;
             off += static_cast<std::size_t>(n);
         }
         return fd_ >= 0;
@@ -76,14 +80,19 @@ public:
         base::Bytes out;
         const auto end = std::chrono::steady_clock::now() + limit;
         while (fd_ >= 0) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-            if (left.count() <= 0) break;
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                break;
             pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+                continue;
             std::uint8_t tmp[4096];
             const ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
-            if (n < 0) return std::nullopt;
-            if (n == 0) break;
+            if (n < 0)
+                return std::nullopt;
+            if (n == 0)
+                break;
             out.insert(out.end(), tmp, tmp + n);
         }
         return out;
@@ -92,18 +101,22 @@ public:
     bool closed_within(std::chrono::milliseconds limit) {
         const auto end = std::chrono::steady_clock::now() + limit;
         while (fd_ >= 0) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return false;
             pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+                continue;
             std::uint8_t tmp[4096];
-            if (::recv(fd_, tmp, sizeof(tmp), 0) <= 0) return true;
+            if (::recv(fd_, tmp, sizeof(tmp), 0) <= 0)
+                return true;
         }
         return true;
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

@@ -15,11 +15,13 @@ inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseco
                        std::chrono::milliseconds poll = std::chrono::milliseconds(100)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-        if (pred()) return true;
+        if (pred())
+            return true;
         const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) return false;
+        if (now >= deadline)
+            return false;
         std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(poll, deadline - now));
     }
 }
 
-}  // namespace clusterd::testing
+} // namespace clusterd::testing

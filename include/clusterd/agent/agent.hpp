@@ -9,4 +9,4 @@ namespace clusterd::agent {
 /// Returns the process exit code.
 int run_agent(const config::FlagValues& flags);
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -29,18 +29,18 @@ std::string_view event_kind_name(HandlerEventKind kind);
 
 struct HandlerMember {
     std::string name;
-    std::string addr;  ///< IP as text, no port (Go's net.IP.String(): "10.0.0.1", "::1")
+    std::string addr; ///< IP as text, no port (Go's net.IP.String(): "10.0.0.1", "::1")
     std::map<std::string, std::string> tags;
 };
 
 struct HandlerEvent {
     HandlerEventKind kind = HandlerEventKind::MemberJoin;
-    std::vector<HandlerMember> members;  ///< member events
-    std::string name;                    ///< user event / query name
-    std::uint64_t ltime = 0;             ///< user event / query Lamport time
-    std::string payload;                 ///< user event / query payload (raw bytes)
-    bool coalesce = false;               ///< user events
-    std::uint64_t query_id = 0;          ///< queries: the id the response must carry
+    std::vector<HandlerMember> members; ///< member events
+    std::string name;                   ///< user event / query name
+    std::uint64_t ltime = 0;            ///< user event / query Lamport time
+    std::string payload;                ///< user event / query payload (raw bytes)
+    bool coalesce = false;              ///< user events
+    std::uint64_t query_id = 0;         ///< queries: the id the response must carry
 };
 
 /// The local node as handlers see it.
@@ -81,7 +81,7 @@ std::vector<std::string> current_environment();
 /// Destroy the runner before (or together with) the dispatcher: results are delivered through
 /// callbacks that refer to it, and a destroyed runner delivers none.
 class HandlerDispatcher {
-public:
+  public:
     using SelfProvider = std::function<HandlerSelf()>;
     /// Called with (query id, query name, response bytes) when a query handler produced a response.
     using Responder = std::function<void(std::uint64_t, const std::string&, const std::string&)>;
@@ -100,7 +100,7 @@ public:
     /// Query response size cap (config query_response_size_limit).
     void set_query_response_limit(std::size_t limit) { response_limit_ = limit; }
 
-private:
+  private:
     ProcessRunner& runner_;
     std::vector<HandlerSpec> specs_;
     SelfProvider self_;
@@ -109,4 +109,4 @@ private:
     std::size_t response_limit_ = 1024;
 };
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -13,13 +13,12 @@
 
 namespace clusterd::agent {
 
-
 /// Parses Serf's level names (TRACE, DEBUG, INFO, WARN, ERR; case-insensitive; ERROR/WARNING too).
 std::optional<LogLevel> parse_log_level(std::string_view text);
 const char* log_level_name(LogLevel level);
 
 class LogHub {
-public:
+  public:
     using Subscriber = std::function<void(const std::string& line)>;
 
     explicit LogHub(LogLevel min_level, bool to_stderr = true);
@@ -32,16 +31,24 @@ public:
 
     /// Logs one line if `level` passes the hub's level (subscribers filter on their own level).
     void log(LogLevel level, std::string_view component, std::string_view message);
-    void info(std::string_view component, std::string_view message) { log(LogLevel::Info, component, message); }
-    void warn(std::string_view component, std::string_view message) { log(LogLevel::Warn, component, message); }
-    void error(std::string_view component, std::string_view message) { log(LogLevel::Error, component, message); }
-    void debug(std::string_view component, std::string_view message) { log(LogLevel::Debug, component, message); }
+    void info(std::string_view component, std::string_view message) {
+        log(LogLevel::Info, component, message);
+    }
+    void warn(std::string_view component, std::string_view message) {
+        log(LogLevel::Warn, component, message);
+    }
+    void error(std::string_view component, std::string_view message) {
+        log(LogLevel::Error, component, message);
+    }
+    void debug(std::string_view component, std::string_view message) {
+        log(LogLevel::Debug, component, message);
+    }
 
     /// Subscribes to lines at `min_level` or above; the recent ring is replayed first.
     int subscribe(LogLevel min_level, Subscriber subscriber);
     void unsubscribe(int id);
 
-private:
+  private:
     struct Entry {
         LogLevel level;
         std::string line;
@@ -57,4 +64,4 @@ private:
     int next_id_ = 1;
 };
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

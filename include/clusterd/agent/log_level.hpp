@@ -6,4 +6,4 @@ namespace clusterd::agent {
 
 enum class LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4 };
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -10,7 +10,8 @@
 namespace clusterd::agent {
 
 /// Kong's format: hostname + "_" + listen address + "_" + id.
-std::string kong_node_name(const std::string& hostname, const std::string& cluster_listen, const std::string& id);
+std::string kong_node_name(const std::string& hostname, const std::string& cluster_listen,
+                           const std::string& id);
 
 /// A random UUID v4 as 32 lower-case hex digits (no dashes), from the OS random source.
 base::Result<std::string> random_node_id();
@@ -27,4 +28,4 @@ std::string host_name();
 base::Result<std::string> default_node_name(const std::string& data_dir, const std::string& cluster_listen,
                                             bool* persisted = nullptr);
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

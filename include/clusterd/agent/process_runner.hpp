@@ -25,38 +25,38 @@ namespace clusterd::agent {
 using LogSink = std::function<void(LogLevel, const std::string&)>;
 
 struct HandlerJob {
-    std::string script;             ///< run as /bin/sh -c <script>
-    std::vector<std::string> env;   ///< full environment, "K=V"
-    std::string stdin_data;         ///< written to the script's stdin, then EOF
-    std::string label;              ///< for log lines, e.g. "member-join"
+    std::string script;           ///< run as /bin/sh -c <script>
+    std::vector<std::string> env; ///< full environment, "K=V"
+    std::string stdin_data;       ///< written to the script's stdin, then EOF
+    std::string label;            ///< for log lines, e.g. "member-join"
 };
 
 struct HandlerResult {
     std::string script;
-    std::string output;              ///< stdout+stderr, the last max_output bytes
-    std::uint64_t output_total = 0;  ///< bytes the script wrote in all
-    bool truncated = false;          ///< output_total > max_output
-    bool exited = false;             ///< exited normally (exit_code is valid)
+    std::string output;             ///< stdout+stderr, the last max_output bytes
+    std::uint64_t output_total = 0; ///< bytes the script wrote in all
+    bool truncated = false;         ///< output_total > max_output
+    bool exited = false;            ///< exited normally (exit_code is valid)
     int exit_code = -1;
-    int term_signal = 0;             ///< the signal that ended it, if any
-    bool timed_out = false;          ///< killed by the runner's timeout
-    std::string spawn_error;         ///< non-empty if the script could not be started
+    int term_signal = 0;     ///< the signal that ended it, if any
+    bool timed_out = false;  ///< killed by the runner's timeout
+    std::string spawn_error; ///< non-empty if the script could not be started
     std::chrono::nanoseconds elapsed{0};
 
     bool success() const { return spawn_error.empty() && exited && exit_code == 0; }
 };
 
 struct RunnerOptions {
-    std::size_t max_output = 8 * 1024;                        ///< bytes kept (Serf: 8 KiB)
-    std::chrono::milliseconds slow_warning{1000};             ///< "slow" warning after this (Serf: 1 s)
-    std::chrono::nanoseconds timeout{0};                      ///< 0 = never kill
-    std::chrono::milliseconds kill_grace{2000};               ///< SIGTERM -> SIGKILL delay
+    std::size_t max_output = 8 * 1024;            ///< bytes kept (Serf: 8 KiB)
+    std::chrono::milliseconds slow_warning{1000}; ///< "slow" warning after this (Serf: 1 s)
+    std::chrono::nanoseconds timeout{0};          ///< 0 = never kill
+    std::chrono::milliseconds kill_grace{2000};   ///< SIGTERM -> SIGKILL delay
     std::string shell = "/bin/sh";
-    std::size_t max_queue = 65536;                            ///< waiting jobs beyond this are dropped (0 = no limit)
+    std::size_t max_queue = 65536; ///< waiting jobs beyond this are dropped (0 = no limit)
 };
 
 class ProcessRunner {
-public:
+  public:
     using Callback = std::function<void(const HandlerResult&)>;
 
     ProcessRunner(asio::io_context& io, RunnerOptions options, LogSink log);
@@ -78,9 +78,9 @@ public:
 
     void set_timeout(std::chrono::nanoseconds timeout);
 
-private:
+  private:
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

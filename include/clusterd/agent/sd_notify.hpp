@@ -19,4 +19,4 @@ int notify_status(const std::string& status);
 /// RELOADING=1 (SIGHUP reload start); call notify_ready() when done.
 int notify_reloading();
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -30,7 +30,7 @@ base::Status write_file_atomic(const std::string& path, const std::string& conte
 /// and writes it on retry(). The caller logs take_change(): one line when writing starts to
 /// fail, one when it succeeds again, never one per attempt.
 class PendingFile {
-public:
+  public:
     PendingFile(std::string path, unsigned mode) : path_(std::move(path)), mode_(mode) {}
     /// Writes `content` now; on failure keeps it for retry() and returns the error.
     base::Status write(std::string content);
@@ -41,7 +41,7 @@ public:
     std::optional<std::string> take_change();
     const std::string& path() const { return path_; }
 
-private:
+  private:
     base::Status attempt();
     std::string path_;
     unsigned mode_;
@@ -51,4 +51,4 @@ private:
     std::optional<std::string> change_;
 };
 
-}  // namespace clusterd::agent
+} // namespace clusterd::agent

@@ -12,8 +12,12 @@ namespace clusterd::base {
 using Bytes = std::vector<std::uint8_t>;
 using ByteView = std::span<const std::uint8_t>;
 
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
-inline std::string to_string(ByteView b) { return std::string(b.begin(), b.end()); }
+inline Bytes to_bytes(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
+inline std::string to_string(ByteView b) {
+    return std::string(b.begin(), b.end());
+}
 
 /// Lower-case hex of a byte range (for logs, tests and golden files).
 std::string to_hex(ByteView b);
@@ -25,4 +29,4 @@ std::string base64_encode(ByteView b);
 /// Strict standard base64 decode; returns false on any invalid character or padding.
 bool base64_decode(std::string_view text, Bytes& out);
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

@@ -11,7 +11,7 @@
 namespace clusterd::base {
 
 class LatencyHistogram {
-public:
+  public:
     void record(Duration d);
     std::uint64_t count() const { return count_; }
     /// Upper bound (in microseconds) of the bucket holding quantile q (0 < q <= 1); 0 when empty.
@@ -19,10 +19,10 @@ public:
     std::uint64_t max_us() const { return max_us_; }
     void reset() { *this = LatencyHistogram{}; }
 
-private:
-    std::array<std::uint64_t, 64> buckets_{};  // bucket i: [2^(i-1), 2^i) us; bucket 0: < 1 us
+  private:
+    std::array<std::uint64_t, 64> buckets_{}; // bucket i: [2^(i-1), 2^i) us; bucket 0: < 1 us
     std::uint64_t count_ = 0;
     std::uint64_t max_us_ = 0;
 };
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

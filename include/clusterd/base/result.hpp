@@ -11,8 +11,8 @@ namespace clusterd::base {
 
 /// An error: a stable machine-readable code plus a human message that names what was wrong.
 struct Error {
-    std::string code;     ///< short identifier, e.g. "truncated", "bad_crc", "decrypt_failed"
-    std::string message;  ///< full sentence for logs and users
+    std::string code;    ///< short identifier, e.g. "truncated", "bad_crc", "decrypt_failed"
+    std::string message; ///< full sentence for logs and users
 
     Error with_prefix(const std::string& prefix) const { return Error{code, prefix + ": " + message}; }
 };
@@ -21,11 +21,10 @@ inline Error make_error(std::string code, std::string message) {
     return Error{std::move(code), std::move(message)};
 }
 
-template <typename T>
-class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}              // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}          // NOLINT(google-explicit-constructor)
+template <typename T> class [[nodiscard]] Result {
+  public:
+    Result(T value) : v_(std::move(value)) {}     // NOLINT(google-explicit-constructor)
+    Result(Error error) : v_(std::move(error)) {} // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -52,13 +51,15 @@ public:
         return std::get<1>(v_);
     }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 /// Result of an operation that yields nothing on success.
 struct Unit {};
 using Status = Result<Unit>;
-inline Status ok_status() { return Unit{}; }
+inline Status ok_status() {
+    return Unit{};
+}
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

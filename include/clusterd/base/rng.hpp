@@ -10,7 +10,7 @@
 namespace clusterd::base {
 
 class Rng {
-public:
+  public:
     using result_type = std::uint64_t;
 
     explicit Rng(std::uint64_t seed = 0x9E3779B97F4A7C15ULL);
@@ -30,8 +30,7 @@ public:
     result_type operator()() { return next(); }
 
     /// Fisher–Yates shuffle of any random-access range.
-    template <typename T>
-    void shuffle(std::vector<T>& v) {
+    template <typename T> void shuffle(std::vector<T>& v) {
         for (std::size_t i = v.size(); i > 1; --i) {
             std::size_t j = static_cast<std::size_t>(below(i));
             using std::swap;
@@ -42,8 +41,8 @@ public:
     /// Mix two values into a seed (used to derive per-node seeds from a master seed).
     static std::uint64_t mix(std::uint64_t a, std::uint64_t b);
 
-private:
+  private:
     std::uint64_t s_[4];
 };
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

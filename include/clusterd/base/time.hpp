@@ -32,4 +32,4 @@ using std::chrono_literals::operator""us;
 using std::chrono_literals::operator""min;
 using std::chrono_literals::operator""h;
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

@@ -12,4 +12,4 @@ inline constexpr int kMemberlistProtocolMin = 1;
 inline constexpr int kMemberlistProtocolMax = 5;
 inline constexpr int kMemberlistProtocolDefault = 2;
 
-}  // namespace clusterd::base
+} // namespace clusterd::base

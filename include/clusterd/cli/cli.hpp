@@ -20,4 +20,4 @@ std::vector<std::string> normalize_go_flags(const std::vector<std::string>& args
 /// Unknown flags give an error naming the flag as the user spelled it.
 base::Result<config::FlagValues> parse_agent_args(const std::vector<std::string>& args);
 
-}  // namespace clusterd::cli
+} // namespace clusterd::cli

@@ -18,24 +18,24 @@ namespace clusterd::config {
 
 struct Config {
     // --- where it came from ---
-    std::string config_file;               ///< the YAML file that was read ("" if none)
-    std::vector<std::string> json_files;   ///< Serf JSON files read, in order
-    std::vector<std::string> warnings;     ///< non-fatal notes (clamped values, deprecated keys)
-    std::map<std::string, std::string> origins;  ///< canonical key -> "<file>: key 'x'" that set it last
+    std::string config_file;                    ///< the YAML file that was read ("" if none)
+    std::vector<std::string> json_files;        ///< Serf JSON files read, in order
+    std::vector<std::string> warnings;          ///< non-fatal notes (clamped values, deprecated keys)
+    std::map<std::string, std::string> origins; ///< canonical key -> "<file>: key 'x'" that set it last
 
     // --- Serf agent options (JSON key names) ---
-    std::string node_name;                    ///< "" until resolved: Kong-style generated name
-    std::string role;                         ///< deprecated: copied into tags["role"]
+    std::string node_name; ///< "" until resolved: Kong-style generated name
+    std::string role;      ///< deprecated: copied into tags["role"]
     bool disable_coordinates = false;
     std::map<std::string, std::string> tags;
     std::string tags_file;
-    std::string bind = "0.0.0.0:7946";        ///< cluster_listen / -bind
-    std::string interface_name;               ///< "interface" / -iface
-    std::string advertise;                    ///< cluster.advertise / -advertise
-    std::string encrypt_key;                  ///< cluster.encrypt / -encrypt (base64 of 16/24/32 bytes)
+    std::string bind = "0.0.0.0:7946"; ///< cluster_listen / -bind
+    std::string interface_name;        ///< "interface" / -iface
+    std::string advertise;             ///< cluster.advertise / -advertise
+    std::string encrypt_key;           ///< cluster.encrypt / -encrypt (base64 of 16/24/32 bytes)
     std::string keyring_file;
-    std::string log_level = "info";           ///< trace, debug, info, warn, err (stored lower-case)
-    std::string rpc_addr = "127.0.0.1:7373";  ///< cluster_listen_rpc / -rpc-addr
+    std::string log_level = "info";          ///< trace, debug, info, warn, err (stored lower-case)
+    std::string rpc_addr = "127.0.0.1:7373"; ///< cluster_listen_rpc / -rpc-addr
     std::string rpc_auth;
     int protocol = 5;
     bool replay_on_join = false;
@@ -43,8 +43,8 @@ struct Config {
     int query_size_limit = 1024;
     int user_event_size_limit = 512;
     std::vector<std::string> start_join;
-    std::vector<std::string> event_handlers;  ///< raw specs; parse with parse_handler_spec
-    std::string profile = "lan";              ///< lan, wan, local (cluster.profile)
+    std::vector<std::string> event_handlers; ///< raw specs; parse with parse_handler_spec
+    std::string profile = "lan";             ///< lan, wan, local (cluster.profile)
     std::string snapshot_path;
     bool leave_on_terminate = false;
     bool skip_leave_on_interrupt = false;
@@ -56,10 +56,10 @@ struct Config {
     bool enable_syslog = false;
     std::string syslog_facility = "LOCAL0";
     std::vector<std::string> retry_join;
-    int retry_max_attempts = 0;               ///< 0 = no limit
+    int retry_max_attempts = 0; ///< 0 = no limit
     base::Duration retry_interval = std::chrono::seconds(30);
     bool rejoin_after_leave = false;
-    bool enable_compression = true;           ///< -disable-compression clears it
+    bool enable_compression = true; ///< -disable-compression clears it
     std::string statsite_addr;
     std::string statsd_addr;
     base::Duration broadcast_timeout = std::chrono::seconds(5);
@@ -77,9 +77,9 @@ struct Config {
     base::Duration datastore_refresh_interval = std::chrono::seconds(30);
     /// A file whose first line is the datastore password (postgres), so it is not in the URL.
     std::string datastore_password_file;
-    std::string data_dir;                     ///< node-id file lives here
-    base::Duration handler_timeout{0};        ///< kill a handler after this long; 0 = never
-    bool config_check = false;                ///< -config-check: validate, print, exit
+    std::string data_dir;              ///< node-id file lives here
+    base::Duration handler_timeout{0}; ///< kill a handler after this long; 0 = never
+    bool config_check = false;         ///< -config-check: validate, print, exit
 };
 
 /// Where the YAML file comes from: `-c/--config` (in flags as "config"), then $CLUSTERD_CONFIG
@@ -122,11 +122,11 @@ std::vector<std::string> known_keys();
 /// Parses "host[:port]" / "[v6][:port]" with an IP literal host (or, with allow_host_names, a
 /// DNS host name, resolved later by the caller); on success yields the host and port
 /// (default_port when absent). bind and rpc_addr take IP literals; advertise takes names too.
-base::Status check_ip_port(const std::string& text, int default_port, std::string* host = nullptr, int* port = nullptr,
-                           bool allow_host_names = false);
+base::Status check_ip_port(const std::string& text, int default_port, std::string* host = nullptr,
+                           int* port = nullptr, bool allow_host_names = false);
 
 /// True for a syntactically valid DNS host name (letters, digits, '-', '_', dots; labels of
 /// 1-63 characters; at most 253 characters; not all digits and dots).
 bool is_host_name(const std::string& text);
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

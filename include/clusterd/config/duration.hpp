@@ -17,4 +17,4 @@ base::Result<base::Duration> parse_go_duration(std::string_view text);
 /// Formats like Go's Duration.String(): "0s", "1.5s", "500ms", "1h30m0s", "24h0m0s".
 std::string format_go_duration(base::Duration d);
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

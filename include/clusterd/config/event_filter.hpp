@@ -54,4 +54,4 @@ base::Result<std::vector<HandlerSpec>> parse_handler_spec(std::string_view spec)
 /// The `serf info` key of a handler: "member-join:" / "user:deploy" / "*:".
 std::string handler_stats_key(const HandlerSpec& spec);
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

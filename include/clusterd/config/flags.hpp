@@ -10,15 +10,15 @@
 namespace clusterd::config {
 
 enum class FlagKind {
-    String,    ///< one value; last occurrence wins
-    Bool,      ///< no value, or =true/=false (Go's bool flags)
-    Repeated,  ///< may be given many times; every value kept in order
+    String,   ///< one value; last occurrence wins
+    Bool,     ///< no value, or =true/=false (Go's bool flags)
+    Repeated, ///< may be given many times; every value kept in order
 };
 
 struct AgentFlag {
-    const char* name;  ///< flag name without dashes, Serf's spelling ("rpc-addr")
+    const char* name; ///< flag name without dashes, Serf's spelling ("rpc-addr")
     FlagKind kind;
-    const char* key;   ///< the snake_case config key it sets ("rpc_addr")
+    const char* key; ///< the snake_case config key it sets ("rpc_addr")
     const char* help;
 };
 
@@ -37,4 +37,4 @@ struct FlagValues {
     }
 };
 
-}  // namespace clusterd::config
+} // namespace clusterd::config

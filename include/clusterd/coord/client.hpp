@@ -16,7 +16,7 @@
 namespace clusterd::coord {
 
 class Client {
-public:
+  public:
     explicit Client(Config config = Config{}, std::uint64_t seed = 1);
 
     const Coordinate& coordinate() const { return coord_; }
@@ -37,7 +37,7 @@ public:
     /// How often the coordinate had to be reset because it went non-finite.
     std::uint64_t resets() const { return resets_; }
 
-private:
+  private:
     base::Status check(const Coordinate& c) const;
     double latency_filter(const std::string& node, double rtt_seconds);
     void update_vivaldi(const Coordinate& other, double rtt_seconds);
@@ -54,4 +54,4 @@ private:
     base::Rng rng_;
 };
 
-}  // namespace clusterd::coord
+} // namespace clusterd::coord

@@ -22,4 +22,4 @@ base::Bytes encode_ping_payload(const Coordinate& c);
 /// Errors: "empty", "bad_version", "malformed".
 base::Result<Coordinate> decode_ping_payload(base::ByteView payload);
 
-}  // namespace clusterd::coord
+} // namespace clusterd::coord

@@ -51,4 +51,4 @@ struct Coordinate {
     friend bool operator==(const Coordinate&, const Coordinate&) = default;
 };
 
-}  // namespace clusterd::coord
+} // namespace clusterd::coord

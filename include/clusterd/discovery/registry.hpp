@@ -28,7 +28,7 @@ namespace clusterd::discovery {
 /// since the Unix epoch.
 struct StoredRow {
     std::string name;
-    std::string address;  ///< "ip:port" or "[ipv6]:port"
+    std::string address; ///< "ip:port" or "[ipv6]:port"
     std::string protocol_min;
     std::string protocol_max;
     std::string created_ms;
@@ -59,11 +59,11 @@ std::int64_t to_ms(base::Instant t);
 base::Instant from_ms(std::int64_t ms);
 
 enum class OpKind {
-    Register,  ///< insert or refresh this node's row (upsert on name; never overwrites a live row
-               ///< of the same name with another address: that is a conflict)
-    Delete,    ///< delete the row `name` (and `address`, when set)
-    List,      ///< every row, expired ones included
-    Prune,     ///< delete every row whose expiry is before `now`
+    Register, ///< insert or refresh this node's row (upsert on name; never overwrites a live row
+              ///< of the same name with another address: that is a conflict)
+    Delete,   ///< delete the row `name` (and `address`, when set)
+    List,     ///< every row, expired ones included
+    Prune,    ///< delete every row whose expiry is before `now`
 };
 const char* op_name(OpKind k);
 
@@ -71,25 +71,25 @@ const char* op_name(OpKind k);
 struct StoreOp {
     std::uint64_t id = 0;
     OpKind kind = OpKind::List;
-    Row row;               ///< Register: the row to write (the store keeps an existing `created`)
-    std::string name;      ///< Delete
-    std::string address;   ///< Delete: only a row with this address ("" = any)
-    base::Instant now;     ///< Register/Prune: the time rows expire against
+    Row row;             ///< Register: the row to write (the store keeps an existing `created`)
+    std::string name;    ///< Delete
+    std::string address; ///< Delete: only a row with this address ("" = any)
+    base::Instant now;   ///< Register/Prune: the time rows expire against
 };
 
 /// What the store answered.
 struct StoreResult {
     std::uint64_t id = 0;
-    base::Status status = base::ok_status();  ///< an error = the store could not be used
-    std::vector<StoredRow> rows;              ///< List
-    bool conflict = false;                    ///< Register: a live row with this name has another address
+    base::Status status = base::ok_status(); ///< an error = the store could not be used
+    std::vector<StoredRow> rows;             ///< List
+    bool conflict = false;                   ///< Register: a live row with this name has another address
     std::string conflict_address;
 };
 
 /// The storage backend. Every call returns at once; `done` runs later on the caller's event
 /// loop (never inside the call). Adapters: sqlite (src/discovery/sqlite_store.cpp).
 class Store {
-public:
+  public:
     using Done = std::function<void(StoreResult)>;
     virtual ~Store() = default;
     /// The store as it may be shown to users (no credentials).
@@ -106,13 +106,13 @@ public:
 struct MemberView {
     enum class Status { Alive, Leaving, Left, Failed };
     std::string name;
-    std::string address;  ///< same "ip:port" form as rows
+    std::string address; ///< same "ip:port" form as rows
     Status status = Status::Alive;
 };
 
 struct JoinRequest {
     std::uint64_t id = 0;
-    std::vector<std::string> addresses;  ///< "ip:port", newest row first
+    std::vector<std::string> addresses; ///< "ip:port", newest row first
     std::vector<std::string> names;
 };
 
@@ -123,13 +123,13 @@ struct LogLine {
 };
 
 struct Options {
-    std::string name;                 ///< this node's name
-    std::string address;              ///< this node's advertise address, "ip:port"
-    int protocol_min = 2;             ///< Serf protocol range this node speaks
+    std::string name;     ///< this node's name
+    std::string address;  ///< this node's advertise address, "ip:port"
+    int protocol_min = 2; ///< Serf protocol range this node speaks
     int protocol_max = 5;
-    base::Duration ttl = std::chrono::seconds(3600);        ///< ttl_on_failure: row expiry after the last refresh
-    base::Duration refresh = std::chrono::seconds(30);      ///< refresh cadence (< ttl / 2)
-    std::size_t join_batch = 3;                             ///< addresses per join attempt
+    base::Duration ttl = std::chrono::seconds(3600);   ///< ttl_on_failure: row expiry after the last refresh
+    base::Duration refresh = std::chrono::seconds(30); ///< refresh cadence (< ttl / 2)
+    std::size_t join_batch = 3;                        ///< addresses per join attempt
     base::Duration join_retry_min = std::chrono::seconds(2);   ///< first re-list while rows are unjoined
     base::Duration join_retry_max = std::chrono::seconds(30);  ///< backoff cap
     base::Duration store_retry_min = std::chrono::seconds(1);  ///< first retry after a store error
@@ -145,15 +145,15 @@ struct Status {
     std::string last_error;
     bool registered = false;
     bool conflict = false;
-    std::size_t live_rows = 0;      ///< valid, unexpired rows in the last list (this node included)
-    std::size_t candidates = 0;     ///< rows of nodes not in the cluster at the last list
+    std::size_t live_rows = 0;  ///< valid, unexpired rows in the last list (this node included)
+    std::size_t candidates = 0; ///< rows of nodes not in the cluster at the last list
     std::uint64_t joins_started = 0;
     std::uint64_t rows_skipped = 0; ///< corrupt or incompatible rows seen (each warned about once)
     base::Instant last_ok;          ///< last successful store answer (zero = never)
 };
 
 class Registry {
-public:
+  public:
     Registry(Options opts, std::uint64_t seed);
 
     /// Register, then list and join. Call once.
@@ -184,7 +184,7 @@ public:
     /// Valid rows of the last list, newest first (for `store list`).
     const std::vector<Row>& last_rows() const { return rows_; }
 
-private:
+  private:
     void queue(StoreOp op);
     void refresh_cycle(base::Instant now);
     void handle_list(const std::vector<StoredRow>& rows, base::Instant now);
@@ -211,24 +211,24 @@ private:
     std::uint64_t next_id_ = 1;
 
     // timers
-    base::Instant next_refresh_ = base::Instant::max();  ///< register + list
-    base::Instant next_relist_ = base::Instant::max();   ///< join retry while rows are unjoined
+    base::Instant next_refresh_ = base::Instant::max(); ///< register + list
+    base::Instant next_relist_ = base::Instant::max();  ///< join retry while rows are unjoined
     base::Duration join_backoff_{0};
     base::Duration store_backoff_{0};
 
     // membership
     std::map<std::string, MemberView> members_;
-    std::map<std::string, base::Instant> gone_since_;  ///< first seen failed/left
+    std::map<std::string, base::Instant> gone_since_; ///< first seen failed/left
 
     // the last list
     std::vector<Row> rows_;
-    std::vector<Row> pending_;          ///< candidates not yet tried in this join round
+    std::vector<Row> pending_; ///< candidates not yet tried in this join round
     std::optional<JoinRequest> join_out_;
-    std::uint64_t join_in_flight_ = 0;  ///< 0 = none
-    std::set<std::string> warned_;      ///< rows already warned about (by content)
-    std::string conflict_logged_;       ///< the conflicting address last logged ("" = none)
+    std::uint64_t join_in_flight_ = 0; ///< 0 = none
+    std::set<std::string> warned_;     ///< rows already warned about (by content)
+    std::string conflict_logged_;      ///< the conflicting address last logged ("" = none)
 
     std::deque<LogLine> logs_;
 };
 
-}  // namespace clusterd::discovery
+} // namespace clusterd::discovery

@@ -14,7 +14,7 @@ namespace clusterd::net {
 
 /// A parsed "host:port" / "[v6]:port" / "host" string.
 struct HostPort {
-    std::string host;        ///< without brackets; may be empty ("":7946 = all addresses)
+    std::string host; ///< without brackets; may be empty ("":7946 = all addresses)
     std::uint16_t port = 0;
 };
 
@@ -62,4 +62,4 @@ bool is_loopback(std::string_view ip);
 /// Kong use when binding 0.0.0.0), or nullopt when there is none.
 std::optional<std::string> first_private_ipv4();
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

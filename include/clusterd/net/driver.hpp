@@ -23,13 +23,12 @@ namespace clusterd::net {
 /// What the driver runs: a swim::Endpoint, or a layer that owns one (serf::Node), through the
 /// host interface the simulator uses too (swim/host.hpp).
 using Host = swim::Host;
-template <typename T>
-using HostAdapter = swim::HostAdapter<T>;
+template <typename T> using HostAdapter = swim::HostAdapter<T>;
 
 struct DriverOptions {
     asio::ip::address bind_addr = asio::ip::make_address("0.0.0.0");
     std::uint16_t bind_port = 7946;
-    bool compress = true;  ///< LZW-compress outgoing gossip (Serf's default)
+    bool compress = true; ///< LZW-compress outgoing gossip (Serf's default)
     /// With a keyring: refuse plaintext input (memberlist GossipVerifyIncoming).
     bool require_encryption = true;
     base::Duration tcp_timeout = std::chrono::seconds(10);
@@ -56,22 +55,22 @@ struct DriverStats {
     std::uint64_t udp_in = 0, udp_out = 0, udp_bytes_in = 0, udp_bytes_out = 0;
     std::uint64_t tcp_in = 0, tcp_out = 0, tcp_bytes_in = 0, tcp_bytes_out = 0;
     std::uint64_t send_errors = 0;
-    std::uint64_t tcp_refused = 0;         ///< over max_tcp_connections with nothing to evict
-    std::uint64_t tcp_refused_per_ip = 0;  ///< over max_tcp_connections_per_ip
-    std::uint64_t tcp_evicted = 0;         ///< closed at the connection cap to admit a newcomer
-    std::uint64_t tcp_header_timeouts = 0; ///< no header within tcp_header_timeout
-    std::uint64_t tcp_buffer_evicted = 0;  ///< closed because the buffered-bytes cap was reached
-    std::size_t tcp_open = 0;              ///< incoming streams open now
-    std::size_t tcp_buffered = 0;          ///< incoming stream bytes buffered now
-    std::size_t tcp_buffered_peak = 0;     ///< the most ever buffered at once
-    std::map<std::string, std::uint64_t> drops;  ///< by error code (decrypt_failed, bad_crc, ...)
+    std::uint64_t tcp_refused = 0;              ///< over max_tcp_connections with nothing to evict
+    std::uint64_t tcp_refused_per_ip = 0;       ///< over max_tcp_connections_per_ip
+    std::uint64_t tcp_evicted = 0;              ///< closed at the connection cap to admit a newcomer
+    std::uint64_t tcp_header_timeouts = 0;      ///< no header within tcp_header_timeout
+    std::uint64_t tcp_buffer_evicted = 0;       ///< closed because the buffered-bytes cap was reached
+    std::size_t tcp_open = 0;                   ///< incoming streams open now
+    std::size_t tcp_buffered = 0;               ///< incoming stream bytes buffered now
+    std::size_t tcp_buffered_peak = 0;          ///< the most ever buffered at once
+    std::map<std::string, std::uint64_t> drops; ///< by error code (decrypt_failed, bad_crc, ...)
     /// Event-loop lag: how late the protocol timer's handler ran after its deadline (every
     /// gossip, probe and push-pull tick is one sample). A busy or starved loop shows here first.
     base::LatencyHistogram loop_lag;
 };
 
 class Driver {
-public:
+  public:
     using LogFn = std::function<void(int level /*0 debug,1 info,2 warn,3 err*/, const std::string& msg)>;
 
     Driver(asio::io_context& io, Host& host, DriverOptions options, LogFn log);
@@ -98,7 +97,7 @@ public:
     std::uint16_t bound_port() const;
     const DriverStats& stats() const;
 
-private:
+  private:
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };
@@ -110,4 +109,4 @@ private:
 swim::Address to_swim(const asio::ip::address& addr, std::uint16_t port);
 asio::ip::address to_asio(const swim::Address& addr, bool v6_socket = false);
 
-}  // namespace clusterd::net
+} // namespace clusterd::net

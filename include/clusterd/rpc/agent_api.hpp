@@ -22,20 +22,20 @@ using Tags = std::map<std::string, std::string>;
 /// A cluster member as the IPC `Member` record carries it.
 struct Member {
     std::string name;
-    base::Bytes addr;            ///< 4 (IPv4) or 16 (IPv6) bytes, as Go's net.IP
+    base::Bytes addr; ///< 4 (IPv4) or 16 (IPv6) bytes, as Go's net.IP
     std::uint16_t port = 0;
     Tags tags;
-    std::string status;          ///< Serf's strings: "alive", "leaving", "left", "failed", "none"
-    std::uint8_t protocol_min = 0, protocol_max = 0, protocol_cur = 0;  ///< memberlist
-    std::uint8_t delegate_min = 0, delegate_max = 0, delegate_cur = 0;  ///< serf
+    std::string status; ///< Serf's strings: "alive", "leaving", "left", "failed", "none"
+    std::uint8_t protocol_min = 0, protocol_max = 0, protocol_cur = 0; ///< memberlist
+    std::uint8_t delegate_min = 0, delegate_max = 0, delegate_cur = 0; ///< serf
     friend bool operator==(const Member&, const Member&) = default;
 };
 
 /// Serf's key-operation outcome (install-key, use-key, remove-key, list-keys).
 struct KeyResponse {
-    std::string error;                          ///< "" on success, e.g. "1/3 nodes reported failure"
-    std::map<std::string, std::string> messages;  ///< node -> error message
-    std::map<std::string, int> keys;            ///< list-keys only: base64 key -> nodes holding it
+    std::string error;                           ///< "" on success, e.g. "1/3 nodes reported failure"
+    std::map<std::string, std::string> messages; ///< node -> error message
+    std::map<std::string, int> keys;             ///< list-keys only: base64 key -> nodes holding it
     int num_nodes = 0;
     int num_err = 0;
     int num_resp = 0;
@@ -52,10 +52,10 @@ struct Coordinate {
 
 struct QueryParams {
     std::vector<std::string> filter_nodes;
-    Tags filter_tags;  ///< tag -> regex
+    Tags filter_tags; ///< tag -> regex
     bool request_ack = false;
     std::uint8_t relay_factor = 0;
-    base::Duration timeout{0};  ///< 0: the agent picks Serf's default
+    base::Duration timeout{0}; ///< 0: the agent picks Serf's default
     std::string name;
     base::Bytes payload;
 };
@@ -69,7 +69,7 @@ struct QueryCallbacks {
 
 /// Events a `stream` subscriber sees.
 struct MemberEvent {
-    std::string type;  ///< "member-join", "member-leave", "member-failed", "member-update", "member-reap"
+    std::string type; ///< "member-join", "member-leave", "member-failed", "member-update", "member-reap"
     std::vector<Member> members;
 };
 struct UserEvent {
@@ -79,11 +79,11 @@ struct UserEvent {
     bool coalesce = false;
 };
 struct QueryEvent {
-    std::uint64_t token = 0;  ///< agent-wide handle used by respond()
+    std::uint64_t token = 0; ///< agent-wide handle used by respond()
     std::uint64_t ltime = 0;
     std::string name;
     base::Bytes payload;
-    base::Instant deadline;   ///< after it, respond() is refused (same clock as Session::expire)
+    base::Instant deadline; ///< after it, respond() is refused (same clock as Session::expire)
 };
 using Event = std::variant<MemberEvent, UserEvent, QueryEvent>;
 
@@ -93,22 +93,22 @@ struct StoreRow {
     std::string name;
     std::string addr;
     std::int64_t created_ms = 0, last_seen_ms = 0, expires_ms = 0;
-    std::string problem;  ///< "" for a valid row, else why discovery skips it
+    std::string problem; ///< "" for a valid row, else why discovery skips it
     friend bool operator==(const StoreRow&, const StoreRow&) = default;
 };
 struct StoreListing {
-    std::string store;      ///< the datastore URL without credentials
-    std::string state;      ///< "up", "down" or "unknown"
-    std::int64_t now_ms = 0;  ///< the agent's wall clock when the rows were read
+    std::string store;       ///< the datastore URL without credentials
+    std::string state;       ///< "up", "down" or "unknown"
+    std::int64_t now_ms = 0; ///< the agent's wall clock when the rows were read
     std::vector<StoreRow> rows;
     friend bool operator==(const StoreListing&, const StoreListing&) = default;
 };
 
 using SubscriptionId = std::uint64_t;
-using ErrorCallback = std::function<void(const std::string& error)>;  ///< "" = success
+using ErrorCallback = std::function<void(const std::string& error)>; ///< "" = success
 
 class AgentApi {
-public:
+  public:
     virtual ~AgentApi() = default;
 
     virtual std::vector<Member> members() = 0;
@@ -149,4 +149,4 @@ public:
     }
 };
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

@@ -22,7 +22,7 @@ struct Reply {
 };
 
 class Client {
-public:
+  public:
     /// Connects to "host:port", performs the handshake, then `auth` if `auth_key` is non-empty.
     /// Transport failures read like Go's ("dial tcp 127.0.0.1:7373: connect: connection refused").
     static base::Result<std::unique_ptr<Client>> connect(const std::string& addr, const std::string& auth_key,
@@ -55,7 +55,7 @@ public:
 
     std::uint64_t next_seq() { return ++seq_; }
 
-private:
+  private:
     explicit Client(int fd, base::Duration timeout) : fd_(fd), timeout_(timeout) {}
     base::Status send_all(const base::Bytes& b);
     /// Reads one msgpack object; timeout < 0 waits forever.
@@ -67,7 +67,7 @@ private:
     std::uint64_t seq_ = 0;
     base::Bytes in_;
     std::vector<std::uint64_t> streams_;
-    std::vector<Reply> stashed_;  ///< records that arrived while waiting for a reply
+    std::vector<Reply> stashed_; ///< records that arrived while waiting for a reply
 };
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

@@ -33,4 +33,4 @@ std::string normalize_log_level(std::string_view level);
 /// known "[LEVEL]" tag always pass, as in Serf's logutils filter.
 bool log_line_passes(std::string_view line, std::string_view min_level);
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

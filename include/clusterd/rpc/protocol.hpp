@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "clusterd/base/result.hpp"
-#include "clusterd/rpc/agent_api.hpp"
 #include "clusterd/codec/msgpack/fields.hpp"
 #include "clusterd/codec/msgpack/serf_member.hpp"
 #include "clusterd/codec/msgpack/value.hpp"
+#include "clusterd/rpc/agent_api.hpp"
 
 namespace clusterd::rpc {
 
@@ -43,7 +43,7 @@ inline constexpr std::string_view kStats = "stats";
 inline constexpr std::string_view kGetCoordinate = "get-coordinate";
 /// clusterd's own command (Serf agents answer "Unsupported command"): the datastore registry.
 inline constexpr std::string_view kStoreList = "store-list";
-}  // namespace cmd
+} // namespace cmd
 
 namespace err {
 inline constexpr std::string_view kUnsupportedCommand = "Unsupported command";
@@ -56,13 +56,13 @@ inline constexpr std::string_view kStreamExists = "Stream with given sequence ex
 inline constexpr std::string_view kInvalidQueryId = "No pending queries matching ID";
 inline constexpr std::string_view kAuthRequired = "Authentication required";
 inline constexpr std::string_view kInvalidAuthToken = "Invalid authentication token";
-}  // namespace err
+} // namespace err
 
 namespace rec {
 inline constexpr std::string_view kAck = "ack";
 inline constexpr std::string_view kResponse = "response";
 inline constexpr std::string_view kDone = "done";
-}  // namespace rec
+} // namespace rec
 
 // Every header, body and record lists its wire fields once (Go field name, member, hint), in
 // the order the Go agent writes them (sorted by name); the list drives encode, decode and
@@ -88,38 +88,77 @@ constexpr auto msgpack_fields(const ResponseHeader*) {
 }
 
 // ---- request bodies ----
-struct HandshakeRequest { std::int32_t version = 0; };
-constexpr auto msgpack_fields(const HandshakeRequest*) { return msgpack::fields(field("Version", &HandshakeRequest::version)); }
-struct AuthRequest { std::string auth_key; };
-constexpr auto msgpack_fields(const AuthRequest*) { return msgpack::fields(field("AuthKey", &AuthRequest::auth_key)); }
-struct EventRequest { std::string name; base::Bytes payload; bool coalesce = false; };
+struct HandshakeRequest {
+    std::int32_t version = 0;
+};
+constexpr auto msgpack_fields(const HandshakeRequest*) {
+    return msgpack::fields(field("Version", &HandshakeRequest::version));
+}
+struct AuthRequest {
+    std::string auth_key;
+};
+constexpr auto msgpack_fields(const AuthRequest*) {
+    return msgpack::fields(field("AuthKey", &AuthRequest::auth_key));
+}
+struct EventRequest {
+    std::string name;
+    base::Bytes payload;
+    bool coalesce = false;
+};
 constexpr auto msgpack_fields(const EventRequest*) {
     using M = EventRequest;
-    return msgpack::fields(field("Coalesce", &M::coalesce), field("Name", &M::name), field("Payload", &M::payload));
+    return msgpack::fields(field("Coalesce", &M::coalesce), field("Name", &M::name),
+                           field("Payload", &M::payload));
 }
-struct ForceLeaveRequest { std::string node; bool prune = false; };
+struct ForceLeaveRequest {
+    std::string node;
+    bool prune = false;
+};
 constexpr auto msgpack_fields(const ForceLeaveRequest*) {
-    return msgpack::fields(field("Node", &ForceLeaveRequest::node), field("Prune", &ForceLeaveRequest::prune));
+    return msgpack::fields(field("Node", &ForceLeaveRequest::node),
+                           field("Prune", &ForceLeaveRequest::prune));
 }
-struct JoinRequest { std::vector<std::string> existing; bool replay = false; };
+struct JoinRequest {
+    std::vector<std::string> existing;
+    bool replay = false;
+};
 constexpr auto msgpack_fields(const JoinRequest*) {
     return msgpack::fields(field("Existing", &JoinRequest::existing), field("Replay", &JoinRequest::replay));
 }
-struct MembersFilteredRequest { Tags tags; std::string status; std::string name; };
+struct MembersFilteredRequest {
+    Tags tags;
+    std::string status;
+    std::string name;
+};
 constexpr auto msgpack_fields(const MembersFilteredRequest*) {
     using M = MembersFilteredRequest;
     return msgpack::fields(field("Name", &M::name), field("Status", &M::status), field("Tags", &M::tags));
 }
-struct TagsRequest { Tags tags; std::vector<std::string> delete_tags; };
+struct TagsRequest {
+    Tags tags;
+    std::vector<std::string> delete_tags;
+};
 constexpr auto msgpack_fields(const TagsRequest*) {
     return msgpack::fields(field("DeleteTags", &TagsRequest::delete_tags), field("Tags", &TagsRequest::tags));
 }
-struct StreamRequest { std::string type; };
-constexpr auto msgpack_fields(const StreamRequest*) { return msgpack::fields(field("Type", &StreamRequest::type)); }
-struct MonitorRequest { std::string log_level; };
-constexpr auto msgpack_fields(const MonitorRequest*) { return msgpack::fields(field("LogLevel", &MonitorRequest::log_level)); }
-struct StopRequest { std::uint64_t stop = 0; };
-constexpr auto msgpack_fields(const StopRequest*) { return msgpack::fields(field("Stop", &StopRequest::stop)); }
+struct StreamRequest {
+    std::string type;
+};
+constexpr auto msgpack_fields(const StreamRequest*) {
+    return msgpack::fields(field("Type", &StreamRequest::type));
+}
+struct MonitorRequest {
+    std::string log_level;
+};
+constexpr auto msgpack_fields(const MonitorRequest*) {
+    return msgpack::fields(field("LogLevel", &MonitorRequest::log_level));
+}
+struct StopRequest {
+    std::uint64_t stop = 0;
+};
+constexpr auto msgpack_fields(const StopRequest*) {
+    return msgpack::fields(field("Stop", &StopRequest::stop));
+}
 /// The query request body is QueryParams' fields.
 constexpr auto msgpack_fields(const QueryParams*) {
     using M = QueryParams;
@@ -128,22 +167,45 @@ constexpr auto msgpack_fields(const QueryParams*) {
                            field("RelayFactor", &M::relay_factor), field("RequestAck", &M::request_ack),
                            field("Timeout", &M::timeout));
 }
-struct QueryRequest { QueryParams params; };
-struct RespondRequest { std::uint64_t id = 0; base::Bytes payload; };
+struct QueryRequest {
+    QueryParams params;
+};
+struct RespondRequest {
+    std::uint64_t id = 0;
+    base::Bytes payload;
+};
 constexpr auto msgpack_fields(const RespondRequest*) {
     return msgpack::fields(field("ID", &RespondRequest::id), field("Payload", &RespondRequest::payload));
 }
-struct KeyRequest { std::string key; };
-constexpr auto msgpack_fields(const KeyRequest*) { return msgpack::fields(field("Key", &KeyRequest::key)); }
-struct CoordinateRequest { std::string node; };
-constexpr auto msgpack_fields(const CoordinateRequest*) { return msgpack::fields(field("Node", &CoordinateRequest::node)); }
+struct KeyRequest {
+    std::string key;
+};
+constexpr auto msgpack_fields(const KeyRequest*) {
+    return msgpack::fields(field("Key", &KeyRequest::key));
+}
+struct CoordinateRequest {
+    std::string node;
+};
+constexpr auto msgpack_fields(const CoordinateRequest*) {
+    return msgpack::fields(field("Node", &CoordinateRequest::node));
+}
 
 // ---- response bodies ----
-struct JoinResponse { std::int32_t num = 0; };
-constexpr auto msgpack_fields(const JoinResponse*) { return msgpack::fields(field("Num", &JoinResponse::num)); }
-constexpr auto msgpack_fields(const Member*) { return msgpack::serf_member_fields<Member>(); }
-struct MembersResponse { std::vector<Member> members; };
-constexpr auto msgpack_fields(const MembersResponse*) { return msgpack::fields(field("Members", &MembersResponse::members)); }
+struct JoinResponse {
+    std::int32_t num = 0;
+};
+constexpr auto msgpack_fields(const JoinResponse*) {
+    return msgpack::fields(field("Num", &JoinResponse::num));
+}
+constexpr auto msgpack_fields(const Member*) {
+    return msgpack::serf_member_fields<Member>();
+}
+struct MembersResponse {
+    std::vector<Member> members;
+};
+constexpr auto msgpack_fields(const MembersResponse*) {
+    return msgpack::fields(field("Members", &MembersResponse::members));
+}
 /// KeyResponse on the wire: Keys is nil except for list-keys.
 struct KeyResponseBody {
     std::optional<std::map<std::string, int>> keys;
@@ -152,15 +214,19 @@ struct KeyResponseBody {
 };
 constexpr auto msgpack_fields(const KeyResponseBody*) {
     using M = KeyResponseBody;
-    return msgpack::fields(field("Keys", &M::keys), field("Messages", &M::messages), field("NumErr", &M::num_err),
-                           field("NumNodes", &M::num_nodes), field("NumResp", &M::num_resp));
+    return msgpack::fields(field("Keys", &M::keys), field("Messages", &M::messages),
+                           field("NumErr", &M::num_err), field("NumNodes", &M::num_nodes),
+                           field("NumResp", &M::num_resp));
 }
 constexpr auto msgpack_fields(const Coordinate*) {
     using M = Coordinate;
     return msgpack::fields(field("Adjustment", &M::adjustment), field("Error", &M::error),
                            field("Height", &M::height), field("Vec", &M::vec, kNilIfEmpty));
 }
-struct CoordinateResponse { Coordinate coord; bool ok = false; };
+struct CoordinateResponse {
+    Coordinate coord;
+    bool ok = false;
+};
 constexpr auto msgpack_fields(const CoordinateResponse*) {
     return msgpack::fields(field("Coord", &CoordinateResponse::coord), field("Ok", &CoordinateResponse::ok));
 }
@@ -168,8 +234,9 @@ using StatsResponse = std::map<std::string, std::map<std::string, std::string>>;
 using StoreListResponse = StoreListing;
 constexpr auto msgpack_fields(const StoreRow*) {
     using M = StoreRow;
-    return msgpack::fields(field("Addr", &M::addr), field("Created", &M::created_ms), field("Expires", &M::expires_ms),
-                           field("LastSeen", &M::last_seen_ms), field("Name", &M::name), field("Problem", &M::problem));
+    return msgpack::fields(field("Addr", &M::addr), field("Created", &M::created_ms),
+                           field("Expires", &M::expires_ms), field("LastSeen", &M::last_seen_ms),
+                           field("Name", &M::name), field("Problem", &M::problem));
 }
 constexpr auto msgpack_fields(const StoreListing*) {
     using M = StoreListing;
@@ -178,9 +245,17 @@ constexpr auto msgpack_fields(const StoreListing*) {
 }
 
 // ---- stream records ----
-struct LogRecord { std::string log; };
-constexpr auto msgpack_fields(const LogRecord*) { return msgpack::fields(field("Log", &LogRecord::log)); }
-struct QueryRecord { std::string type; std::string from; base::Bytes payload; };
+struct LogRecord {
+    std::string log;
+};
+constexpr auto msgpack_fields(const LogRecord*) {
+    return msgpack::fields(field("Log", &LogRecord::log));
+}
+struct QueryRecord {
+    std::string type;
+    std::string from;
+    base::Bytes payload;
+};
 constexpr auto msgpack_fields(const QueryRecord*) {
     using M = QueryRecord;
     return msgpack::fields(field("From", &M::from), field("Payload", &M::payload), field("Type", &M::type));
@@ -188,13 +263,23 @@ constexpr auto msgpack_fields(const QueryRecord*) {
 constexpr auto msgpack_fields(const MemberEvent*) {
     return msgpack::fields(field("Event", &MemberEvent::type), field("Members", &MemberEvent::members));
 }
-struct UserEventRecord { std::uint64_t ltime = 0; std::string name; base::Bytes payload; bool coalesce = false; };
+struct UserEventRecord {
+    std::uint64_t ltime = 0;
+    std::string name;
+    base::Bytes payload;
+    bool coalesce = false;
+};
 constexpr auto msgpack_fields(const UserEventRecord*) {
     using M = UserEventRecord;
-    return msgpack::fields(field("Coalesce", &M::coalesce), constant("Event", "user"), field("LTime", &M::ltime),
-                           field("Name", &M::name), field("Payload", &M::payload));
+    return msgpack::fields(field("Coalesce", &M::coalesce), constant("Event", "user"),
+                           field("LTime", &M::ltime), field("Name", &M::name), field("Payload", &M::payload));
 }
-struct QueryEventRecord { std::uint64_t id = 0; std::uint64_t ltime = 0; std::string name; base::Bytes payload; };
+struct QueryEventRecord {
+    std::uint64_t id = 0;
+    std::uint64_t ltime = 0;
+    std::string name;
+    base::Bytes payload;
+};
 constexpr auto msgpack_fields(const QueryEventRecord*) {
     using M = QueryEventRecord;
     return msgpack::fields(constant("Event", "query"), field("ID", &M::id), field("LTime", &M::ltime),
@@ -211,19 +296,16 @@ struct Body : msgpack::Value {
 inline constexpr msgpack::Limits kDecodeLimits{64u * 1024 * 1024, 32};
 
 // ---- codecs: one template over the field lists (plus the two bodies with a twist) ----
-template <typename T>
-void encode(base::Bytes& out, const T& v) {
+template <typename T> void encode(base::Bytes& out, const T& v) {
     msgpack::Writer w(out, msgpack::Dialect::Ipc);
     msgpack::Codec<T>::write(w, v, msgpack::kPlain);
 }
 /// Decodes one object from the front of `in` (missing fields keep their zero value, as Go).
-template <typename T>
-base::Status decode(base::ByteView in, T& out) {
+template <typename T> base::Status decode(base::ByteView in, T& out) {
     msgpack::Reader r(in, kDecodeLimits);
     return msgpack::Codec<T>::read(r, out);
 }
-template <typename T>
-base::Status decode(const Body& body, T& out) {
+template <typename T> base::Status decode(const Body& body, T& out) {
     return decode(base::ByteView(body.raw), out);
 }
 void encode(base::Bytes& out, const QueryRequest& v);
@@ -232,4 +314,4 @@ base::Status decode(base::ByteView in, QueryRequest& out);
 void encode(base::Bytes& out, const KeyResponse& v, bool with_keys);
 base::Status decode(base::ByteView in, KeyResponse& out);
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

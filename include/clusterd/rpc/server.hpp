@@ -24,18 +24,18 @@
 namespace clusterd::rpc {
 
 struct ServerConfig {
-    std::string bind = "127.0.0.1:7373";  ///< "host:port", "[v6]:port"; port 0 = any free port
-    std::string auth_key;                 ///< rpc_auth; "" = none (loopback only)
+    std::string bind = "127.0.0.1:7373"; ///< "host:port", "[v6]:port"; port 0 = any free port
+    std::string auth_key;                ///< rpc_auth; "" = none (loopback only)
     bool allow_unauthenticated_remote = false;
     std::size_t max_connections = 128;
-    SessionConfig session;                ///< auth_key is copied in from above
+    SessionConfig session; ///< auth_key is copied in from above
     base::Duration handshake_timeout = std::chrono::seconds(5);
     /// With auth_key set: a connection that has not authenticated this long after it was
     /// accepted is closed (a valid handshake alone does not hold a slot).
     base::Duration auth_timeout = std::chrono::seconds(5);
-    base::Duration frame_timeout = std::chrono::seconds(10);   ///< a half-sent request
-    base::Duration idle_timeout = std::chrono::minutes(5);     ///< no request, nothing subscribed
-    base::Duration write_timeout = std::chrono::seconds(10);   ///< a write that does not finish
+    base::Duration frame_timeout = std::chrono::seconds(10); ///< a half-sent request
+    base::Duration idle_timeout = std::chrono::minutes(5);   ///< no request, nothing subscribed
+    base::Duration write_timeout = std::chrono::seconds(10); ///< a write that does not finish
     /// The agent's clock for query deadlines (QueryEvent::deadline). Default: steady_clock.
     std::function<base::Instant()> now;
     /// Server log lines ("WARN", "agent.ipc: ...").
@@ -45,10 +45,10 @@ struct ServerConfig {
 struct ServerCounters {
     std::uint64_t accepted = 0;
     std::uint64_t refused_over_cap = 0;
-    std::uint64_t timed_out = 0;        ///< handshake, half-sent frame, idle
-    std::uint64_t write_stalled = 0;    ///< dropped because they stopped reading
-    std::uint64_t protocol_closed = 0;  ///< closed by the session (errors, leave)
-    std::uint64_t auth_timed_out = 0;   ///< not authenticated within auth_timeout (also in timed_out)
+    std::uint64_t timed_out = 0;       ///< handshake, half-sent frame, idle
+    std::uint64_t write_stalled = 0;   ///< dropped because they stopped reading
+    std::uint64_t protocol_closed = 0; ///< closed by the session (errors, leave)
+    std::uint64_t auth_timed_out = 0;  ///< not authenticated within auth_timeout (also in timed_out)
     /// Closed at the connection cap to make room for a new client: an untrusted connection
     /// (no handshake, or not authenticated when rpc_auth is set), or without rpc_auth an idle one.
     std::uint64_t evicted = 0;
@@ -58,8 +58,9 @@ struct ServerCounters {
 base::Result<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text);
 
 class Server {
-public:
-    static base::Result<std::unique_ptr<Server>> start(asio::io_context& io, AgentApi& agent, ServerConfig cfg);
+  public:
+    static base::Result<std::unique_ptr<Server>> start(asio::io_context& io, AgentApi& agent,
+                                                       ServerConfig cfg);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -72,9 +73,9 @@ public:
     /// Records dropped from slow streams, summed over live and closed connections.
     std::uint64_t dropped_records() const;
 
-    struct Conn;  // internal
+    struct Conn; // internal
 
-private:
+  private:
     Server(asio::io_context& io, AgentApi& agent, ServerConfig cfg);
     void accept_loop();
     void forget(Conn* c);
@@ -94,4 +95,4 @@ private:
     friend struct Conn;
 };
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

@@ -25,19 +25,18 @@
 
 namespace clusterd::rpc {
 
-
 struct SessionConfig {
-    std::string auth_key;                   ///< "" = no auth required
-    std::size_t max_request_bytes = 256 * 1024;  ///< one request (header + body)
-    std::size_t stream_queue_limit = 512;   ///< unsent records per stream/monitor/query
-    std::size_t max_output_bytes = 16 * 1024 * 1024;  ///< beyond this the session closes
-    std::size_t max_pending_queries = 1024; ///< query IDs remembered for `respond`
-    int max_auth_failures = 3;              ///< close after this many bad tokens (0 = never)
+    std::string auth_key;                            ///< "" = no auth required
+    std::size_t max_request_bytes = 256 * 1024;      ///< one request (header + body)
+    std::size_t stream_queue_limit = 512;            ///< unsent records per stream/monitor/query
+    std::size_t max_output_bytes = 16 * 1024 * 1024; ///< beyond this the session closes
+    std::size_t max_pending_queries = 1024;          ///< query IDs remembered for `respond`
+    int max_auth_failures = 3;                       ///< close after this many bad tokens (0 = never)
 };
 
 struct SessionCounters {
     std::uint64_t requests = 0;
-    std::uint64_t dropped_records = 0;  ///< stream/monitor/query records dropped (slow reader)
+    std::uint64_t dropped_records = 0; ///< stream/monitor/query records dropped (slow reader)
     std::uint64_t auth_failures = 0;
 };
 
@@ -45,7 +44,7 @@ struct SessionCounters {
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 class Session {
-public:
+  public:
     Session(AgentApi& agent, SessionConfig config);
     ~Session();
     Session(const Session&) = delete;
@@ -80,9 +79,9 @@ public:
     const SessionCounters& counters() const { return counters_; }
     std::size_t pending_query_ids() const { return pending_.size(); }
 
-private:
+  private:
     struct Out {
-        std::uint64_t stream = 0;  ///< seq of the stream it belongs to, 0 for replies
+        std::uint64_t stream = 0; ///< seq of the stream it belongs to, 0 for replies
         bool counted = false;
         base::Bytes bytes;
     };
@@ -166,10 +165,10 @@ private:
     std::shared_ptr<int> life_ = std::make_shared<int>(0);
     base::Bytes in_;
     std::size_t in_pos_ = 0;
-    std::size_t need_ = 0;  ///< do not re-parse until this many bytes are buffered
+    std::size_t need_ = 0; ///< do not re-parse until this many bytes are buffered
     std::deque<Out> out_;
     std::size_t out_bytes_ = 0;
-    std::map<std::uint64_t, std::size_t> queued_;  ///< stream seq -> records waiting
+    std::map<std::uint64_t, std::size_t> queued_; ///< stream seq -> records waiting
     std::function<void()> on_output_;
     std::int32_t version_ = 0;
     bool authed_ = false;
@@ -180,10 +179,10 @@ private:
     std::string close_reason_;
     std::map<std::uint64_t, Stream> streams_;
     std::optional<Monitor> monitor_;
-    std::map<std::uint64_t, SubscriptionId> queries_;  ///< query seq -> agent id
-    std::map<std::uint64_t, Pending> pending_;          ///< client query ID -> agent token
+    std::map<std::uint64_t, SubscriptionId> queries_; ///< query seq -> agent id
+    std::map<std::uint64_t, Pending> pending_;        ///< client query ID -> agent token
     std::uint64_t next_query_id_ = 0;
     SessionCounters counters_;
 };
 
-}  // namespace clusterd::rpc
+} // namespace clusterd::rpc

@@ -17,7 +17,7 @@ inline constexpr base::Duration kAgentCoalescePeriod = std::chrono::seconds(3);
 inline constexpr base::Duration kAgentQuiescentPeriod = std::chrono::seconds(1);
 
 class Coalescer {
-public:
+  public:
     Coalescer(base::Duration coalesce_period, base::Duration quiescent_period)
         : coalesce_(coalesce_period), quiescent_(quiescent_period) {}
     virtual ~Coalescer() = default;
@@ -32,12 +32,12 @@ public:
     std::vector<Event> flush();
     bool idle() const { return !armed_; }
 
-protected:
+  protected:
     virtual bool handles(const Event& e) const = 0;
     virtual void absorb(const Event& e) = 0;
     virtual void emit(std::vector<Event>& out) = 0;
 
-private:
+  private:
     base::Duration coalesce_;
     base::Duration quiescent_;
     bool armed_ = false;
@@ -48,34 +48,34 @@ private:
 /// Keeps the latest member event per member; a flush emits one event per type, skipping a
 /// member whose last emitted type is the same (except member-update, which always passes).
 class MemberEventCoalescer final : public Coalescer {
-public:
+  public:
     MemberEventCoalescer(base::Duration coalesce_period = kAgentCoalescePeriod,
                          base::Duration quiescent_period = kAgentQuiescentPeriod)
         : Coalescer(coalesce_period, quiescent_period) {}
 
-protected:
+  protected:
     bool handles(const Event& e) const override;
     void absorb(const Event& e) override;
     void emit(std::vector<Event>& out) override;
 
-private:
+  private:
     std::map<std::string, EventType> last_;
     std::map<std::string, std::pair<EventType, Member>> latest_;
 };
 
 /// Keeps, per event name, only the events of the newest Lamport time (coalescable ones only).
 class UserEventCoalescer final : public Coalescer {
-public:
+  public:
     UserEventCoalescer(base::Duration coalesce_period = kAgentCoalescePeriod,
                        base::Duration quiescent_period = kAgentQuiescentPeriod)
         : Coalescer(coalesce_period, quiescent_period) {}
 
-protected:
+  protected:
     bool handles(const Event& e) const override;
     void absorb(const Event& e) override;
     void emit(std::vector<Event>& out) override;
 
-private:
+  private:
     struct Latest {
         LamportTime ltime = 0;
         std::vector<UserEvent> events;
@@ -83,4 +83,4 @@ private:
     std::map<std::string, Latest> events_;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -61,4 +61,4 @@ struct Config {
     const std::string& node_name() const { return memberlist.name; }
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -16,36 +16,36 @@
 
 namespace clusterd::serf {
 
-inline constexpr std::size_t kEventBufferSize = 512;  ///< serf Config.EventBuffer
-inline constexpr std::size_t kQueryBufferSize = 512;  ///< serf Config.QueryBuffer
+inline constexpr std::size_t kEventBufferSize = 512; ///< serf Config.EventBuffer
+inline constexpr std::size_t kQueryBufferSize = 512; ///< serf Config.QueryBuffer
 
 enum class DedupVerdict : std::uint8_t {
-    New,        ///< first sighting: deliver and rebroadcast
-    Duplicate,  ///< seen already
-    TooOld,     ///< older than the ring window ("received old event")
-    BeforeMin,  ///< before the minimum time
+    New,       ///< first sighting: deliver and rebroadcast
+    Duplicate, ///< seen already
+    TooOld,    ///< older than the ring window ("received old event")
+    BeforeMin, ///< before the minimum time
 };
 
 class UserEventBuffer {
-public:
+  public:
     explicit UserEventBuffer(std::size_t slots = kEventBufferSize) : slots_(slots ? slots : 1) {}
     /// `clock_now` is the event clock after witnessing `ltime`.
-    DedupVerdict record(LamportTime ltime, const std::string& name, base::ByteView payload, LamportTime clock_now,
-                        LamportTime min_time);
+    DedupVerdict record(LamportTime ltime, const std::string& name, base::ByteView payload,
+                        LamportTime clock_now, LamportTime min_time);
     /// The ring as Serf's push-pull sends it: every slot, empty ones as nullopt.
     std::vector<std::optional<wire::SerfUserEvents>> export_slots() const { return slots_; }
     std::size_t slot_count() const { return slots_.size(); }
 
-private:
+  private:
     std::vector<std::optional<wire::SerfUserEvents>> slots_;
 };
 
 class QueryBuffer {
-public:
+  public:
     explicit QueryBuffer(std::size_t slots = kQueryBufferSize) : slots_(slots ? slots : 1) {}
     DedupVerdict record(LamportTime ltime, std::uint32_t id, LamportTime clock_now, LamportTime min_time);
 
-private:
+  private:
     struct Slot {
         LamportTime ltime = 0;
         std::vector<std::uint32_t> ids;
@@ -53,4 +53,4 @@ private:
     std::vector<std::optional<Slot>> slots_;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -14,7 +14,15 @@
 
 namespace clusterd::serf {
 
-enum class EventType : std::uint8_t { MemberJoin, MemberLeave, MemberFailed, MemberUpdate, MemberReap, User, Query };
+enum class EventType : std::uint8_t {
+    MemberJoin,
+    MemberLeave,
+    MemberFailed,
+    MemberUpdate,
+    MemberReap,
+    User,
+    Query
+};
 /// Serf's names: "member-join", ..., "user", "query".
 const char* event_type_name(EventType t);
 
@@ -36,11 +44,11 @@ struct QueryEvent {
     LamportTime ltime = 0;
     std::string name;
     base::Bytes payload;
-    std::uint32_t id = 0;          ///< with ltime, identifies the query for respond()
-    base::Bytes addr;              ///< origin's address for responses
+    std::uint32_t id = 0; ///< with ltime, identifies the query for respond()
+    base::Bytes addr;     ///< origin's address for responses
     std::uint16_t port = 0;
     std::string source_node;
-    base::Instant deadline{};      ///< responses after this are refused
+    base::Instant deadline{}; ///< responses after this are refused
     std::uint8_t relay_factor = 0;
     friend bool operator==(const QueryEvent&, const QueryEvent&) = default;
 };
@@ -49,4 +57,4 @@ using Event = std::variant<MemberEvent, UserEvent, QueryEvent>;
 
 EventType event_type(const Event& e);
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -18,7 +18,7 @@ enum class IntentType : std::uint8_t { Join, Leave };
 inline constexpr base::Duration kRecentIntentTimeout = std::chrono::minutes(5);
 
 class IntentBuffer {
-public:
+  public:
     /// Records the intent if it is newer than what is held for the node; true if recorded
     /// (that is also Serf's "rebroadcast it" answer).
     bool upsert(const std::string& node, IntentType type, LamportTime ltime, base::Instant now);
@@ -29,7 +29,7 @@ public:
     void erase(const std::string& node) { intents_.erase(node); }
     std::size_t size() const { return intents_.size(); }
 
-private:
+  private:
     struct Entry {
         IntentType type;
         base::Instant wall;
@@ -38,4 +38,4 @@ private:
     std::map<std::string, Entry> intents_;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -19,7 +19,7 @@ namespace clusterd::serf {
 
 /// What the node's keyring offers (the agent adapts wire::Keyring + the keyring file).
 class KeyringPort {
-public:
+  public:
     virtual ~KeyringPort() = default;
     /// Encryption enabled (a keyring exists).
     virtual bool enabled() const = 0;
@@ -46,21 +46,22 @@ wire::SerfKeyResponse handle_key_query(KeyOp op, const std::optional<base::Bytes
 /// Serf's list-keys truncation: starting from response_size_limit/25 keys, drop keys until
 /// `fits(resp)` is true, noting "truncated key list response, showing first N of M keys".
 /// nullopt when nothing fits.
-std::optional<wire::SerfKeyResponse> fit_key_list(wire::SerfKeyResponse resp, std::size_t response_size_limit,
-                                                  const std::function<bool(const wire::SerfKeyResponse&)>& fits);
+std::optional<wire::SerfKeyResponse>
+fit_key_list(wire::SerfKeyResponse resp, std::size_t response_size_limit,
+             const std::function<bool(const wire::SerfKeyResponse&)>& fits);
 
 /// The origin's aggregate (serf.KeyResponse).
 struct KeyResponse {
-    std::map<std::string, std::string> messages;  ///< node -> message
+    std::map<std::string, std::string> messages; ///< node -> message
     std::size_t num_nodes = 0;
     std::size_t num_resp = 0;
     std::size_t num_err = 0;
-    std::map<std::string, int> keys;          ///< base64 key -> nodes holding it
-    std::map<std::string, int> primary_keys;  ///< base64 key -> nodes using it as primary
+    std::map<std::string, int> keys;         ///< base64 key -> nodes holding it
+    std::map<std::string, int> primary_keys; ///< base64 key -> nodes using it as primary
 };
 
 class KeyResponseCollector {
-public:
+  public:
     explicit KeyResponseCollector(std::size_t num_nodes) { resp_.num_nodes = num_nodes; }
     /// One node's raw response payload ([8][msgpack] expected; the caller decodes it and passes
     /// nullopt when the type byte or body was wrong, with `raw_repr` for the message).
@@ -71,8 +72,8 @@ public:
     /// Serf's verdict: "N/M nodes reported failure" or "N/M nodes reported success" errors.
     base::Status verdict() const;
 
-private:
+  private:
     KeyResponse resp_;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

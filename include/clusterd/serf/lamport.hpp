@@ -9,17 +9,18 @@ namespace clusterd::serf {
 using LamportTime = std::uint64_t;
 
 class LamportClock {
-public:
+  public:
     LamportTime time() const { return counter_; }
     /// Advances and returns the new time.
     LamportTime increment() { return ++counter_; }
     /// Observes a time from elsewhere: afterwards time() > v.
     void witness(LamportTime v) {
-        if (v >= counter_) counter_ = v + 1;
+        if (v >= counter_)
+            counter_ = v + 1;
     }
 
-private:
+  private:
     LamportTime counter_ = 0;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -18,7 +18,7 @@ const char* status_name(MemberStatus s);
 
 struct Member {
     std::string name;
-    base::Bytes addr;  ///< 4 or 16 bytes
+    base::Bytes addr; ///< 4 or 16 bytes
     std::uint16_t port = 0;
     std::map<std::string, std::string> tags;
     MemberStatus status = MemberStatus::None;
@@ -35,4 +35,4 @@ std::string host_port(const base::Bytes& ip, std::uint16_t port);
 /// Parses "a.b.c.d:port" or "[v6]:port" (literal addresses only, as snapshot lines hold them).
 std::optional<std::pair<base::Bytes, std::uint16_t>> parse_host_port(const std::string& text);
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -42,10 +42,10 @@ enum class NodeState : std::uint8_t { Alive, Leaving, Left, Shutdown };
 
 struct QueryParams {
     std::vector<std::string> filter_nodes;
-    std::map<std::string, std::string> filter_tags;  ///< tag -> regex (unanchored)
+    std::map<std::string, std::string> filter_tags; ///< tag -> regex (unanchored)
     bool request_ack = false;
     std::uint8_t relay_factor = 0;
-    base::Duration timeout{0};  ///< 0 = default_query_timeout
+    base::Duration timeout{0}; ///< 0 = default_query_timeout
 };
 
 /// Progress of a query this node started (what Serf's QueryResponse channels carry).
@@ -66,14 +66,14 @@ struct KeyOperationDone {
     std::uint64_t handle;
     KeyOp op;
     KeyResponse response;
-    std::string error;  ///< "" on success, else Serf's "N/M nodes reported failure" text
+    std::string error; ///< "" on success, else Serf's "N/M nodes reported failure" text
 };
 using QueryUpdate = std::variant<QueryAck, QueryResponse, QueryDone, KeyOperationDone>;
 
 struct LogLine {
     enum class Level : std::uint8_t { Debug, Info, Warn, Error };
     Level level;
-    std::string text;  ///< Serf style, e.g. "serf: EventMemberJoin: a 10.0.0.1"
+    std::string text; ///< Serf style, e.g. "serf: EventMemberJoin: a 10.0.0.1"
 };
 
 /// A join result as the driver sees it (seeds from join(), not internal reconnects).
@@ -90,7 +90,7 @@ struct NodeStats {
     std::uint64_t relayed = 0;
     std::uint64_t reconnect_attempts = 0;
     std::uint64_t coordinate_rejected = 0;
-    std::uint64_t events_dropped = 0;  ///< event queue overflow
+    std::uint64_t events_dropped = 0; ///< event queue overflow
 };
 
 /// Lamport clocks (serf info, tests).
@@ -106,12 +106,12 @@ struct NodeClocks {
 /// Sizes of the node's queues and buffers (serf info; the simulation swarm checks they stay
 /// bounded).
 struct NodeGauges {
-    std::size_t intent_queue = 0, event_queue = 0, query_queue = 0;  ///< broadcast queues
+    std::size_t intent_queue = 0, event_queue = 0, query_queue = 0; ///< broadcast queues
     std::size_t num_failed = 0, num_left = 0;
-    std::size_t intent_buffer = 0;       ///< recent intents about unknown members
-    std::size_t event_buffer_slots = 0;  ///< user-event dedup ring
-    std::size_t pending_outputs = 0;     ///< events + query updates + log lines not yet polled
-    std::size_t pending_queries = 0;     ///< queries this node started that are still open
+    std::size_t intent_buffer = 0;      ///< recent intents about unknown members
+    std::size_t event_buffer_slots = 0; ///< user-event dedup ring
+    std::size_t pending_outputs = 0;    ///< events + query updates + log lines not yet polled
+    std::size_t pending_queries = 0;    ///< queries this node started that are still open
     std::uint64_t coordinate_resets = 0;
 };
 
@@ -126,7 +126,7 @@ struct NodeImpl;
 /// dispatch, broadcasts, push-pull, tags, coordinates), over a shared Core (configuration,
 /// outputs, the endpoint).
 class Node final {
-public:
+  public:
     /// `restored`: state replayed from a snapshot file (clocks restored so old user events and
     /// queries are not replayed; its alive nodes are re-joined by rejoin_previous()).
     Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotState* restored = nullptr,
@@ -137,7 +137,8 @@ public:
 
     // ---- driver plumbing (forwarded to the endpoint, then Serf's own timers) --------------
     void handle_packet(const swim::Address& from, base::ByteView msg, base::Instant now);
-    base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg, base::Instant now);
+    base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
+                                                    base::Instant now);
     void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now);
     void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why = {});
     void handle_timeout(base::Instant now);
@@ -156,7 +157,8 @@ public:
     // ---- commands --------------------------------------------------------------------------
     /// Join through `seeds`; `ignore_old` drops user events learned from these push-pulls.
     /// Results come from poll_join_result() with the returned id.
-    base::Result<std::uint64_t> join(const std::vector<swim::Address>& seeds, bool ignore_old, base::Instant now);
+    base::Result<std::uint64_t> join(const std::vector<swim::Address>& seeds, bool ignore_old,
+                                     base::Instant now);
     /// Join the snapshot's previous alive nodes one at a time until one answers.
     void rejoin_previous(base::Instant now);
     /// Graceful leave: leave intent, then memberlist leave, then the propagate delay.
@@ -168,16 +170,17 @@ public:
     /// New tags: a new alive with a bumped incarnation. Error when the encoding is > 512 bytes.
     base::Status set_tags(std::map<std::string, std::string> tags, base::Instant now);
     /// Fire a user event (size limits as Serf, errors "too_large").
-    base::Status user_event(const std::string& name, base::ByteView payload, bool coalesce, base::Instant now);
+    base::Status user_event(const std::string& name, base::ByteView payload, bool coalesce,
+                            base::Instant now);
     /// Start a query; updates come from poll_query_update() with the returned handle.
-    base::Result<std::uint64_t> query(const std::string& name, base::ByteView payload, const QueryParams& params,
-                                      base::Instant now);
+    base::Result<std::uint64_t> query(const std::string& name, base::ByteView payload,
+                                      const QueryParams& params, base::Instant now);
     /// Respond to a query event delivered by poll_event().
     base::Status respond(const QueryEvent& q, base::ByteView payload, base::Instant now);
     /// install/use/remove (base64 key) or list (key ignored): an internal query to every node;
     /// the result arrives as KeyOperationDone.
-    base::Result<std::uint64_t> key_operation(KeyOp op, const std::string& key_base64, std::uint8_t relay_factor,
-                                              base::Instant now);
+    base::Result<std::uint64_t> key_operation(KeyOp op, const std::string& key_base64,
+                                              std::uint8_t relay_factor, base::Instant now);
 
     // ---- state -----------------------------------------------------------------------------
     NodeState state() const;
@@ -201,8 +204,8 @@ public:
     /// The swim::Delegate the endpoint calls (tests feed it messages and push-pull state).
     swim::Delegate& delegate();
 
-private:
+  private:
     std::unique_ptr<detail::NodeImpl> impl_;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

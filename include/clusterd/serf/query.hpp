@@ -16,7 +16,7 @@
 
 namespace clusterd::serf {
 
-inline constexpr int kQueryTimeoutMult = 16;  ///< serf Config.QueryTimeoutMult
+inline constexpr int kQueryTimeoutMult = 16; ///< serf Config.QueryTimeoutMult
 
 /// gossip_interval * mult * ceil(log10(members + 1)).
 base::Duration default_query_timeout(base::Duration gossip_interval, std::size_t members,
@@ -32,7 +32,7 @@ bool regex_search_unanchored(const std::string& expr, const std::string& text);
 
 /// The origin's view of one query it started.
 class QueryCollector {
-public:
+  public:
     QueryCollector(LamportTime ltime, std::uint32_t id, base::Instant deadline, bool want_acks)
         : ltime_(ltime), id_(id), deadline_(deadline), want_acks_(want_acks) {}
 
@@ -50,7 +50,7 @@ public:
     const std::set<std::string>& responses() const { return responses_; }
     std::uint64_t duplicate_responses() const { return duplicates_; }
 
-private:
+  private:
     LamportTime ltime_;
     std::uint32_t id_;
     base::Instant deadline_;
@@ -60,4 +60,4 @@ private:
     std::uint64_t duplicates_ = 0;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

@@ -23,18 +23,18 @@ inline constexpr std::size_t kSnapshotCompactionThreshold = 2;
 
 struct PreviousNode {
     std::string name;
-    std::string addr;  ///< "ip:port"
+    std::string addr; ///< "ip:port"
     friend bool operator==(const PreviousNode&, const PreviousNode&) = default;
 };
 
 /// What a snapshot file says after replaying it.
 struct SnapshotState {
-    std::map<std::string, std::string> alive_nodes;  ///< name -> "ip:port"
+    std::map<std::string, std::string> alive_nodes; ///< name -> "ip:port"
     LamportTime last_clock = 0;
     LamportTime last_event_clock = 0;
     LamportTime last_query_clock = 0;
-    std::size_t unrecognized_lines = 0;  ///< malformed or unknown lines (skipped)
-    bool saw_leave = false;              ///< a "leave" line was seen (and applied unless rejoin)
+    std::size_t unrecognized_lines = 0; ///< malformed or unknown lines (skipped)
+    bool saw_leave = false;             ///< a "leave" line was seen (and applied unless rejoin)
 
     /// Replays a whole file. A final line without '\n' is ignored (a torn write), as Serf does.
     /// `leave` wipes the state unless `rejoin_after_leave`.
@@ -46,7 +46,7 @@ struct SnapshotState {
 };
 
 class SnapshotRecorder {
-public:
+  public:
     /// `state` from the replay; `file_size` the current length of the file.
     SnapshotRecorder(SnapshotState state, std::size_t file_size, bool rejoin_after_leave,
                      std::size_t min_compact_size = kSnapshotMinCompactSize);
@@ -71,7 +71,7 @@ public:
     const SnapshotState& state() const { return state_; }
     std::size_t max_size() const;
 
-private:
+  private:
     void append(const std::string& line);
 
     SnapshotState state_;
@@ -82,4 +82,4 @@ private:
     std::string pending_;
 };
 
-}  // namespace clusterd::serf
+} // namespace clusterd::serf

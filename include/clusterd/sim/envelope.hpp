@@ -11,7 +11,7 @@
 namespace clusterd::sim {
 
 class Envelope {
-public:
+  public:
     virtual ~Envelope() = default;
     /// UDP: plaintext message (maybe compound) -> bytes on the wire.
     virtual base::Result<base::Bytes> seal_packet(base::ByteView msg, bool crc) = 0;
@@ -25,18 +25,20 @@ public:
 };
 
 class PlaintextEnvelope : public Envelope {
-public:
+  public:
     base::Result<base::Bytes> seal_packet(base::ByteView msg, bool) override {
         return base::Bytes(msg.begin(), msg.end());
     }
     base::Result<std::vector<base::Bytes>> open_packet(base::ByteView raw) override {
         return std::vector<base::Bytes>{base::Bytes(raw.begin(), raw.end())};
     }
-    base::Result<base::Bytes> seal_stream(base::ByteView msg) override { return base::Bytes(msg.begin(), msg.end()); }
+    base::Result<base::Bytes> seal_stream(base::ByteView msg) override {
+        return base::Bytes(msg.begin(), msg.end());
+    }
     base::Result<base::Bytes> open_stream(base::ByteView frame) override {
         return base::Bytes(frame.begin(), frame.end());
     }
     std::size_t packet_overhead() const override { return 0; }
 };
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

@@ -25,11 +25,11 @@ using SimHost = swim::Host;
 
 /// A bare swim::Endpoint as a simulated process, with a recording Delegate.
 class EndpointHost : public SimHost, public swim::Delegate {
-public:
+  public:
     struct Event {
         enum class Kind : std::uint8_t { Join, Leave, Update } kind;
         std::string node;
-        swim::State state;  ///< the node's state at the event (Dead vs Left for Leave)
+        swim::State state; ///< the node's state at the event (Dead vs Left for Leave)
         base::Instant at;
     };
 
@@ -62,11 +62,11 @@ public:
     void notify_leave(const swim::Node& node) override { record(Event::Kind::Leave, node); }
     void notify_update(const swim::Node& node) override { record(Event::Kind::Update, node); }
 
-private:
+  private:
     void record(Event::Kind kind, const swim::Node& node);
     base::Instant now_{};
     std::vector<Event> events_;
     swim::Endpoint ep_;
 };
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

@@ -23,7 +23,7 @@ namespace clusterd::sim {
 /// Faults on one directed link (or the default for all links).
 struct LinkFaults {
     double loss = 0.0;                                   ///< probability a UDP packet is dropped
-    base::Duration delay = std::chrono::milliseconds(1);  ///< one-way latency
+    base::Duration delay = std::chrono::milliseconds(1); ///< one-way latency
     base::Duration jitter{0};                            ///< extra uniform [0, jitter) latency
 };
 
@@ -31,28 +31,27 @@ struct LinkFaults {
 /// simulator's (global) time. The host only ever sees its local clock; its deadlines are mapped
 /// back to global time. The default (offset 0, ppm 0) is the global clock itself.
 struct NodeClock {
-    base::Duration offset{0};  ///< local time at global time 0 (a boot-time epoch)
-    std::int64_t ppm = 0;      ///< rate error in parts per million (> -1e6)
+    base::Duration offset{0}; ///< local time at global time 0 (a boot-time epoch)
+    std::int64_t ppm = 0;     ///< rate error in parts per million (> -1e6)
 };
 
 struct NetStats {
     std::uint64_t packets_sent = 0;
     std::uint64_t packets_delivered = 0;
-    std::uint64_t packets_lost = 0;         ///< random loss
-    std::uint64_t packets_blocked = 0;      ///< partition / crashed target
-    std::uint64_t packets_undecodable = 0;  ///< envelope open failed
+    std::uint64_t packets_lost = 0;        ///< random loss
+    std::uint64_t packets_blocked = 0;     ///< partition / crashed target
+    std::uint64_t packets_undecodable = 0; ///< envelope open failed
     std::uint64_t streams_opened = 0;
     std::uint64_t streams_failed = 0;
     std::uint64_t bytes_sent = 0;
 };
 
 class Simulator {
-public:
+  public:
     /// Builds the host for node `index` at `addr`; `seed` is derived from the master seed, the
     /// index and the restart count.
-    using HostFactory =
-        std::function<std::unique_ptr<SimHost>(std::size_t index, const swim::Address& addr,
-                                               std::uint64_t seed, base::Instant now)>;
+    using HostFactory = std::function<std::unique_ptr<SimHost>(std::size_t index, const swim::Address& addr,
+                                                               std::uint64_t seed, base::Instant now)>;
 
     explicit Simulator(std::uint64_t seed);
     ~Simulator();
@@ -68,8 +67,7 @@ public:
     swim::Address address(std::size_t i) const;
     /// The live host of node i (null when crashed).
     SimHost* host(std::size_t i);
-    template <typename T>
-    T* host_as(std::size_t i) { return dynamic_cast<T*>(host(i)); }
+    template <typename T> T* host_as(std::size_t i) { return dynamic_cast<T*>(host(i)); }
     bool is_up(std::size_t i) const { return nodes_[i].host != nullptr; }
     /// Node i's local clock now (what its host is given as `now`). Equal to now() unless the node
     /// has a NodeClock offset or rate.
@@ -89,7 +87,8 @@ public:
     void block(std::size_t from, std::size_t to) { blocked_.insert({from, to}); }
     void unblock(std::size_t from, std::size_t to) { blocked_.erase({from, to}); }
     /// Two-way partition between two groups (one_way: only a -> b is cut).
-    void partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b, bool one_way = false);
+    void partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b,
+                   bool one_way = false);
     void heal() { blocked_.clear(); }
     /// A stalled process: nothing it receives is handled and its timers do not run until resume;
     /// what arrived meanwhile is handled then, in order.
@@ -105,7 +104,9 @@ public:
     void set_envelope(std::shared_ptr<Envelope> env) { envelope_ = std::move(env); }
     /// A node's own envelope (e.g. its own keyring): it seals what the node sends and opens
     /// what it receives. Null reverts to the shared one.
-    void set_node_envelope(std::size_t i, std::shared_ptr<Envelope> env) { nodes_[i].envelope = std::move(env); }
+    void set_node_envelope(std::size_t i, std::shared_ptr<Envelope> env) {
+        nodes_[i].envelope = std::move(env);
+    }
     Envelope& envelope_of(std::size_t i) { return nodes_[i].envelope ? *nodes_[i].envelope : *envelope_; }
 
     // ---- running ---------------------------------------------------------------------------
@@ -126,23 +127,24 @@ public:
     const NetStats& net_stats() const { return stats_; }
     std::uint64_t events_processed() const { return events_processed_; }
 
-private:
+  private:
     enum class EvKind : std::uint8_t { Packet, StreamRequest, StreamReply, StreamFail, Timer };
     struct Event {
         base::Instant at;
         std::uint64_t seq;
         EvKind kind;
         std::size_t to;
-        std::uint64_t to_gen;   ///< generation of the target process (stale after a crash)
+        std::uint64_t to_gen; ///< generation of the target process (stale after a crash)
         std::size_t from;
         std::uint64_t from_gen;
-        std::uint64_t stream;   ///< the requester's stream id
+        std::uint64_t stream; ///< the requester's stream id
         base::Bytes data;
         std::string why;
     };
     struct Later {
         bool operator()(const Event& a, const Event& b) const {
-            if (a.at != b.at) return a.at > b.at;
+            if (a.at != b.at)
+                return a.at > b.at;
             return a.seq > b.seq;
         }
     };
@@ -151,12 +153,12 @@ private:
         std::unique_ptr<SimHost> host;
         std::uint64_t gen = 0;
         bool paused = false;
-        std::vector<Event> held;   ///< events that arrived while paused
+        std::vector<Event> held; ///< events that arrived while paused
         base::Instant timer_at = base::Instant::max();
-        std::map<std::uint64_t, base::Instant> open_streams;  ///< our stream id -> timeout
+        std::map<std::uint64_t, base::Instant> open_streams; ///< our stream id -> timeout
         std::shared_ptr<Envelope> envelope;
-        base::Instant clock_g0{};     ///< global time where the current clock segment starts
-        base::Instant clock_l0{};     ///< local time at clock_g0
+        base::Instant clock_g0{}; ///< global time where the current clock segment starts
+        base::Instant clock_l0{}; ///< local time at clock_g0
         std::int64_t clock_ppm = 0;
     };
     base::Instant local_time(std::size_t i, base::Instant global) const;
@@ -189,4 +191,4 @@ private:
     std::uint64_t events_processed_ = 0;
 };
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

@@ -11,7 +11,7 @@
 namespace clusterd::sim {
 
 class WireEnvelope : public Envelope {
-public:
+  public:
     /// `keyring` may be null (plaintext). With keys, plaintext input is refused
     /// (memberlist GossipVerifyIncoming).
     WireEnvelope(std::shared_ptr<wire::Keyring> keyring, bool compress, std::uint64_t nonce_seed);
@@ -24,7 +24,7 @@ public:
 
     wire::Keyring* keyring() { return keyring_.get(); }
 
-private:
+  private:
     bool encrypted() const { return keyring_ && !keyring_->empty(); }
     std::shared_ptr<wire::Keyring> keyring_;
     bool compress_;
@@ -32,4 +32,4 @@ private:
     wire::NonceSource nonce_;
 };
 
-}  // namespace clusterd::sim
+} // namespace clusterd::sim

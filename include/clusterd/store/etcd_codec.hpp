@@ -23,15 +23,15 @@ inline constexpr std::size_t kMaxResponseBytes = 4u << 20;
 inline constexpr int kSchemaVersion = 1;
 
 struct Endpoint {
-    std::string host;  ///< a name, an IPv4 literal or an IPv6 literal (without brackets)
+    std::string host; ///< a name, an IPv4 literal or an IPv6 literal (without brackets)
     std::uint16_t port = 0;
     /// "host:port" ("[v6]:port"), as used in the Host header and in errors.
     std::string shown() const;
 };
 
 struct EtcdUrl {
-    std::vector<Endpoint> endpoints;  ///< in the order given; at least one
-    std::string prefix;               ///< "/name[/more]", no trailing slash
+    std::vector<Endpoint> endpoints; ///< in the order given; at least one
+    std::string prefix;              ///< "/name[/more]", no trailing slash
     std::string nodes_prefix() const { return prefix + "/nodes/"; }
     std::string node_key(const std::string& name) const { return nodes_prefix() + name; }
     std::string schema_key() const { return prefix + "/schema_version"; }
@@ -46,15 +46,15 @@ std::string http_post(const Endpoint& to, std::string_view path, std::string_vie
 
 struct HttpResponse {
     int status = 0;
-    std::string body;  ///< de-chunked
-    bool keep_alive = false;  ///< the connection may carry the next request
+    std::string body;        ///< de-chunked
+    bool keep_alive = false; ///< the connection may carry the next request
 };
 
 /// Incremental decoder of one HTTP/1.1 response: feed bytes as they arrive, then finish() at
 /// EOF. Content-Length, chunked and read-until-close bodies. More than `max_bytes` in total
 /// (or a declared Content-Length above it) is an error, so memory stays bounded.
 class ResponseParser {
-public:
+  public:
     enum class State { NeedMore, Done, Failed };
     explicit ResponseParser(std::size_t max_bytes = kMaxResponseBytes);
     ~ResponseParser();
@@ -71,7 +71,7 @@ public:
     const HttpResponse& response() const;
     const std::string& error() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
@@ -112,12 +112,13 @@ std::string range_request(std::string_view key, std::string_view range_end = {})
 std::string prefix_end(std::string_view prefix);
 /// Put `key` = `value` (with `lease` if not 0) when the key's mod_revision is still `mod_revision`
 /// (0 = the key must not exist); the answer to a failed compare holds the key's current kv.
-std::string put_if_request(std::string_view key, std::string_view value, std::int64_t lease, std::int64_t mod_revision);
+std::string put_if_request(std::string_view key, std::string_view value, std::int64_t lease,
+                           std::int64_t mod_revision);
 /// Delete `key` when its mod_revision is still `mod_revision`.
 std::string delete_if_request(std::string_view key, std::int64_t mod_revision);
 std::string delete_request(std::string_view key);
 std::string lease_grant_request(std::int64_t ttl_s);
-std::string lease_id_request(std::int64_t id);  ///< keepalive and revoke
+std::string lease_id_request(std::int64_t id); ///< keepalive and revoke
 
 /// The node row as the value of `<prefix>/nodes/<name>`: a JSON object with the StoredRow
 /// columns (name, address as strings; protocol_*, *_ms as integers).
@@ -129,4 +130,4 @@ discovery::StoredRow decode_row(const std::string& name, std::string_view value)
 /// Every kv under `nodes_prefix` as a StoredRow (keys outside it are ignored).
 std::vector<discovery::StoredRow> rows_of(const std::string& nodes_prefix, const std::vector<Kv>& kvs);
 
-}  // namespace clusterd::store::etcd
+} // namespace clusterd::store::etcd

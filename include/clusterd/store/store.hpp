@@ -17,9 +17,9 @@ namespace clusterd::store {
 struct DatastoreUrl {
     enum class Kind { Sqlite, Postgres, Etcd };
     Kind kind = Kind::Sqlite;
-    std::string url;       ///< as given (may hold a password: never log it)
-    std::string path;      ///< sqlite: the database file
-    std::string redacted;  ///< the URL with any password replaced by "***" (for logs and info)
+    std::string url;      ///< as given (may hold a password: never log it)
+    std::string path;     ///< sqlite: the database file
+    std::string redacted; ///< the URL with any password replaced by "***" (for logs and info)
 };
 
 /// Parses `sqlite:PATH` (also `sqlite://PATH`), `postgres://…`/`postgresql://…` and
@@ -46,11 +46,11 @@ struct EtcdUrl;
 /// The etcd v3 adapter (JSON gateway over HTTP/1.1, asio on the worker thread; see
 /// etcd_codec.hpp for the layout). `deadline` bounds each exchange with one endpoint (connect,
 /// request and answer); the next listed endpoint is tried after it. `shown`: the URL for users.
-std::unique_ptr<discovery::Store> make_etcd_store(asio::io_context& io, const etcd::EtcdUrl& url,
-                                                  const std::string& shown,
-                                                  std::chrono::milliseconds deadline = std::chrono::seconds(3));
+std::unique_ptr<discovery::Store>
+make_etcd_store(asio::io_context& io, const etcd::EtcdUrl& url, const std::string& shown,
+                std::chrono::milliseconds deadline = std::chrono::seconds(3));
 
 /// Schema version this build writes and reads (the `schema_version` key of clusterd_meta).
 inline constexpr int kSqliteSchemaVersion = 1;
 
-}  // namespace clusterd::store
+} // namespace clusterd::store

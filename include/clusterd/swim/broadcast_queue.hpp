@@ -18,7 +18,7 @@
 namespace clusterd::swim {
 
 class BroadcastQueue {
-public:
+  public:
     /// Called once when a broadcast leaves the queue (sent enough times, replaced or pruned).
     using Finished = std::function<void()>;
 
@@ -39,7 +39,7 @@ public:
     /// Transmit counts in queue order (for tests).
     std::vector<int> transmit_counts() const;
 
-private:
+  private:
     struct Item {
         int transmits;
         std::int64_t len;
@@ -50,8 +50,10 @@ private:
     };
     struct Less {
         bool operator()(const Item* a, const Item* b) const {
-            if (a->transmits != b->transmits) return a->transmits < b->transmits;
-            if (a->len != b->len) return a->len > b->len;
+            if (a->transmits != b->transmits)
+                return a->transmits < b->transmits;
+            if (a->len != b->len)
+                return a->len > b->len;
             return a->id > b->id;
         }
     };
@@ -64,4 +66,4 @@ private:
     std::unordered_map<std::string, Item*> by_name_;
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -14,8 +14,8 @@ namespace clusterd::swim {
 
 struct Config {
     // ---- identity -------------------------------------------------------------------------
-    std::string name;               ///< unique node name
-    base::Bytes advertise_addr;     ///< 4 or 16 bytes (Go net.IP as []byte)
+    std::string name;           ///< unique node name
+    base::Bytes advertise_addr; ///< 4 or 16 bytes (Go net.IP as []byte)
     std::uint16_t advertise_port = 7946;
 
     // ---- protocol versions (the Vsn array of alive messages) ------------------------------
@@ -47,8 +47,8 @@ struct Config {
     base::Duration dead_node_reclaim_time{0};
 
     // ---- sizes -----------------------------------------------------------------------------
-    std::size_t udp_buffer_size = 1400;   ///< UDP packet budget before the envelope
-    std::size_t meta_max_size = 512;      ///< memberlist MetaMaxSize
+    std::size_t udp_buffer_size = 1400; ///< UDP packet budget before the envelope
+    std::size_t meta_max_size = 512;    ///< memberlist MetaMaxSize
 
     // ---- clusterd switches (not in memberlist) --------------------------------------------
     /// Lifeguard on: awareness scales probe interval/timeout, nacks are requested, and suspicion
@@ -71,4 +71,4 @@ struct Config {
     static bool from_profile(const std::string& profile, Config& out);
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

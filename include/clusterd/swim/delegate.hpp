@@ -13,24 +13,34 @@
 namespace clusterd::swim {
 
 class Delegate {
-public:
+  public:
     virtual ~Delegate() = default;
 
     // ---- memberlist Delegate ---------------------------------------------------------------
     /// Metadata for our alive message; must be at most `limit` bytes (longer is truncated away:
     /// the endpoint then uses empty meta and counts an error).
-    virtual base::Bytes node_meta(std::size_t limit) { (void)limit; return {}; }
+    virtual base::Bytes node_meta(std::size_t limit) {
+        (void)limit;
+        return {};
+    }
     /// A user message (type 8) arrived; `msg` is the payload after the type byte.
     virtual void notify_msg(base::ByteView msg) { (void)msg; }
     /// Messages to piggyback on gossip; each costs len + `overhead`, all within `limit` bytes.
     virtual std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit) {
-        (void)overhead; (void)limit;
+        (void)overhead;
+        (void)limit;
         return {};
     }
     /// Opaque state for a push-pull (`join` true when it is part of a join).
-    virtual base::Bytes local_state(bool join) { (void)join; return {}; }
+    virtual base::Bytes local_state(bool join) {
+        (void)join;
+        return {};
+    }
     /// The remote side's opaque state from a push-pull.
-    virtual void merge_remote_state(base::ByteView state, bool join) { (void)state; (void)join; }
+    virtual void merge_remote_state(base::ByteView state, bool join) {
+        (void)state;
+        (void)join;
+    }
 
     // ---- memberlist EventDelegate ----------------------------------------------------------
     virtual void notify_join(const Node& node) { (void)node; }
@@ -40,11 +50,16 @@ public:
     // ---- memberlist PingDelegate -----------------------------------------------------------
     virtual base::Bytes ack_payload() { return {}; }
     virtual void notify_ping_complete(const Node& node, base::Duration rtt, base::ByteView payload) {
-        (void)node; (void)rtt; (void)payload;
+        (void)node;
+        (void)rtt;
+        (void)payload;
     }
 
     // ---- memberlist ConflictDelegate -------------------------------------------------------
-    virtual void notify_conflict(const Node& existing, const Node& other) { (void)existing; (void)other; }
+    virtual void notify_conflict(const Node& existing, const Node& other) {
+        (void)existing;
+        (void)other;
+    }
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

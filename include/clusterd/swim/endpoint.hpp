@@ -25,54 +25,54 @@ namespace clusterd::swim {
 /// Something the driver must send.
 struct Transmit {
     enum class Kind : std::uint8_t {
-        Packet,  ///< one UDP packet: `msg` is a single message or a compound (type 7)
-        Stream,  ///< a TCP request: connect to `to`, send `msg` (push-pull or ping), read one
-                 ///< reply frame, then call handle_stream_reply(stream_id, reply) or
-                 ///< stream_failed(stream_id) (also when `timeout` passes first)
+        Packet, ///< one UDP packet: `msg` is a single message or a compound (type 7)
+        Stream, ///< a TCP request: connect to `to`, send `msg` (push-pull or ping), read one
+                ///< reply frame, then call handle_stream_reply(stream_id, reply) or
+                ///< stream_failed(stream_id) (also when `timeout` passes first)
     };
     Kind kind = Kind::Packet;
     Address to;
     std::string node;            ///< the target's node name when known ("" for join seeds)
     base::Bytes msg;             ///< plaintext message, type byte first
     bool crc = false;            ///< peer speaks memberlist protocol >= 5: add the CRC header
-    std::uint64_t stream_id = 0;  ///< Stream only
+    std::uint64_t stream_id = 0; ///< Stream only
     base::Duration timeout{0};   ///< Stream only: give up after this long
 };
 
 /// The outcome of one seed of a join() call.
 struct JoinResult {
-    std::uint64_t join_id = 0;  ///< as returned by join()
+    std::uint64_t join_id = 0; ///< as returned by join()
     Address seed;
     bool ok = false;
-    std::string error;          ///< why it failed ("" when ok)
-    std::size_t remaining = 0;  ///< seeds of this join still pending after this one
+    std::string error;         ///< why it failed ("" when ok)
+    std::size_t remaining = 0; ///< seeds of this join still pending after this one
 };
 
 /// Counters for drops and notable events (tests assert them, the agent reports them).
 struct Stats {
     std::uint64_t packets_in = 0;
     std::uint64_t packets_out = 0;
-    std::uint64_t malformed = 0;          ///< undecodable message / stream request
-    std::uint64_t unexpected = 0;         ///< well-formed but not valid here (e.g. push-pull over UDP)
-    std::uint64_t pings_wrong_node = 0;   ///< ping addressed to another node name
+    std::uint64_t malformed = 0;        ///< undecodable message / stream request
+    std::uint64_t unexpected = 0;       ///< well-formed but not valid here (e.g. push-pull over UDP)
+    std::uint64_t pings_wrong_node = 0; ///< ping addressed to another node name
     std::uint64_t probes = 0;
-    std::uint64_t probe_failures = 0;     ///< probes that ended in suspecting the node
+    std::uint64_t probe_failures = 0; ///< probes that ended in suspecting the node
     std::uint64_t indirect_probes = 0;
     std::uint64_t tcp_fallback_probes = 0;
     std::uint64_t nacks_received = 0;
-    std::uint64_t suspects = 0;           ///< nodes we moved to suspect
-    std::uint64_t deaths = 0;             ///< nodes we moved to dead (not left)
-    std::uint64_t refutes = 0;            ///< incarnation bumps to refute suspicion/death of us
-    std::uint64_t push_pulls = 0;         ///< completed push-pulls (either side)
+    std::uint64_t suspects = 0;   ///< nodes we moved to suspect
+    std::uint64_t deaths = 0;     ///< nodes we moved to dead (not left)
+    std::uint64_t refutes = 0;    ///< incarnation bumps to refute suspicion/death of us
+    std::uint64_t push_pulls = 0; ///< completed push-pulls (either side)
     std::uint64_t conflicts = 0;
-    std::uint64_t incompatible = 0;       ///< push-pulls refused for protocol versions
-    std::uint64_t duplicates = 0;         ///< gossip dropped as byte-identical to a recent one
-    std::uint64_t early_gossip_rounds = 0;  ///< gossip rounds run at once for a new broadcast
-    std::uint64_t forgotten = 0;          ///< dead nodes dropped after gossip_to_the_dead_time
+    std::uint64_t incompatible = 0;        ///< push-pulls refused for protocol versions
+    std::uint64_t duplicates = 0;          ///< gossip dropped as byte-identical to a recent one
+    std::uint64_t early_gossip_rounds = 0; ///< gossip rounds run at once for a new broadcast
+    std::uint64_t forgotten = 0;           ///< dead nodes dropped after gossip_to_the_dead_time
 };
 
 class Endpoint {
-public:
+  public:
     /// `delegate` may be null and must outlive the endpoint. `seed` drives every random choice.
     /// The constructor never calls the delegate (so an owner that is the delegate may construct
     /// the endpoint in its member initialisers). The local node becomes alive (incarnation 1,
@@ -150,9 +150,9 @@ public:
     const Config& config() const;
     const Stats& stats() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

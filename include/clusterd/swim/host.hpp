@@ -18,7 +18,7 @@
 namespace clusterd::swim {
 
 class Host {
-public:
+  public:
     virtual ~Host() = default;
     virtual void handle_packet(const Address& from, base::ByteView msg, base::Instant now) = 0;
     virtual base::Result<base::Bytes> handle_stream_request(const Address& from, base::ByteView msg,
@@ -35,9 +35,8 @@ public:
 
 /// Adapts anything with the Endpoint's driver methods (swim::Endpoint, serf::Node, a test
 /// double) to Host. It holds a reference: the target must outlive the adapter.
-template <typename T>
-class HostAdapter final : public Host {
-public:
+template <typename T> class HostAdapter final : public Host {
+  public:
     explicit HostAdapter(T& t) : t_(t) {}
     void handle_packet(const Address& from, base::ByteView msg, base::Instant now) override {
         t_.handle_packet(from, msg, now);
@@ -63,8 +62,8 @@ public:
         }
     }
 
-private:
+  private:
     T& t_;
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -19,7 +19,8 @@ struct Address {
 
     friend bool operator==(const Address&, const Address&) = default;
     friend auto operator<=>(const Address& a, const Address& b) {
-        if (auto c = a.ip <=> b.ip; c != 0) return c;
+        if (auto c = a.ip <=> b.ip; c != 0)
+            return c;
         return a.port <=> b.port;
     }
     /// "a.b.c.d:port" or "[v6]:port" (for logs and map keys).
@@ -50,4 +51,4 @@ struct Node {
     bool dead_or_left() const { return state == State::Dead || state == State::Left; }
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

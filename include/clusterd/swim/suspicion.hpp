@@ -11,9 +11,8 @@
 namespace clusterd::swim {
 
 class Suspicion {
-public:
-    Suspicion(const std::string& from, int k, base::Duration min, base::Duration max,
-              base::Instant start);
+  public:
+    Suspicion(const std::string& from, int k, base::Duration min, base::Duration max, base::Instant start);
 
     /// Records a confirmation from `from`. True when it was new and counted (so the suspect
     /// message is worth re-broadcasting); false for duplicates or once k is reached.
@@ -25,7 +24,7 @@ public:
     int expected() const { return k_; }
     base::Instant start() const { return start_; }
 
-private:
+  private:
     int n_ = 0;
     int k_;
     base::Duration min_;
@@ -35,4 +34,4 @@ private:
     std::set<std::string> seen_;
 };
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

@@ -16,4 +16,4 @@ base::Duration push_pull_scale(base::Duration interval, std::size_t n);
 /// (max − min), floored to whole milliseconds, never below min.
 base::Duration suspicion_total(int n, int k, base::Duration min, base::Duration max);
 
-}  // namespace clusterd::swim
+} // namespace clusterd::swim

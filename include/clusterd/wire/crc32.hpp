@@ -9,4 +9,4 @@ namespace clusterd::wire {
 
 std::uint32_t crc32_ieee(base::ByteView data);
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -20,7 +20,7 @@ namespace clusterd::wire {
 /// Semantics follow memberlist's Keyring: installing an existing key is a no-op, the first key
 /// installed into an empty ring becomes primary, the primary cannot be removed.
 class Keyring {
-public:
+  public:
     Keyring() = default;
 
     /// Keys must be 16, 24 or 32 bytes (AES-128/192/256). Error code "bad_key".
@@ -48,7 +48,7 @@ public:
     static base::Result<base::Bytes> decode_key(const std::string& b64);
     static std::string encode_key(base::ByteView key);
 
-private:
+  private:
     std::vector<base::Bytes> keys_;
 };
 
@@ -60,9 +60,9 @@ using NonceSource = std::function<void(std::span<std::uint8_t>)>;
 NonceSource system_nonce_source();
 
 struct SealOptions {
-    bool compress = true;         ///< LZW-wrap when that makes the packet smaller
-    bool crc = false;             ///< add the CRC header (peer's PMax >= 5)
-    int encryption_version = 1;   ///< 0 = PKCS7-padded (memberlist protocol 1), 1 = unpadded
+    bool compress = true;       ///< LZW-wrap when that makes the packet smaller
+    bool crc = false;           ///< add the CRC header (peer's PMax >= 5)
+    int encryption_version = 1; ///< 0 = PKCS7-padded (memberlist protocol 1), 1 = unpadded
 };
 
 /// Seals one plaintext message (or compound) for UDP: compress if smaller -> CRC header ->
@@ -101,11 +101,17 @@ base::Result<base::Bytes> open_stream(base::ByteView frame, const Keyring* keyri
 
 /// Encryption version memberlist uses for a given memberlist protocol version (security.go,
 /// net.go encryptionVersion): 0 (PKCS7-padded) for protocol 1, else 1.
-constexpr int encryption_version_for_protocol(int memberlist_protocol) { return memberlist_protocol <= 1 ? 0 : 1; }
+constexpr int encryption_version_for_protocol(int memberlist_protocol) {
+    return memberlist_protocol <= 1 ? 0 : 1;
+}
 /// Bytes encryption adds to a packet: 45 for version 0 (worst-case padding), 29 for version 1.
-constexpr std::size_t encryption_overhead(int version) { return version == 0 ? 45 : 29; }
+constexpr std::size_t encryption_overhead(int version) {
+    return version == 0 ? 45 : 29;
+}
 /// A sender adds the CRC header only when the peer understands protocol 5 (its PMax >= 5).
-constexpr bool peer_wants_crc(std::uint8_t peer_protocol_max) { return peer_protocol_max >= 5; }
+constexpr bool peer_wants_crc(std::uint8_t peer_protocol_max) {
+    return peer_protocol_max >= 5;
+}
 
 /// Largest memberlist stream (push-pull) accepted: 20 MiB.
 inline constexpr std::size_t kMaxStreamBytes = 20u * 1024u * 1024u;
@@ -119,4 +125,4 @@ inline constexpr std::size_t kMaxSmallStreamFrame = 64u * 1024u;
 /// messages, 0 for types never sent on streams (stream_frame_length rejects those).
 std::size_t stream_frame_limit(std::uint8_t first_byte, std::size_t max_stream_bytes);
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

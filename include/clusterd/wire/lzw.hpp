@@ -16,4 +16,4 @@ base::Bytes lzw_compress(base::ByteView in);
 /// (invalid code, missing eof), "too_large" (output would exceed max_out bytes).
 base::Result<base::Bytes> lzw_decompress(base::ByteView in, std::size_t max_out);
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -38,9 +38,9 @@ enum class MsgType : std::uint8_t {
 // Adding a field is one line in the list (and the member itself).
 namespace msgpack = codec::msgpack;
 using msgpack::field;
-using msgpack::kOmitEmpty;
 using msgpack::kNeverNil;
 using msgpack::kNilIfEmpty;
+using msgpack::kOmitEmpty;
 
 // Byte-slice fields (addresses, meta, payloads, vsn) encode as msgpack nil when empty, which is
 // what Go sends for a nil slice; decoders accept nil, str and bin for them.
@@ -49,7 +49,7 @@ using msgpack::kNilIfEmpty;
 struct Ping {
     std::uint32_t seq_no = 0;
     std::string node;
-    base::Bytes source_addr;  ///< 4 or 16 bytes, or empty
+    base::Bytes source_addr; ///< 4 or 16 bytes, or empty
     std::uint16_t source_port = 0;
     std::string source_node;
     static constexpr MsgType kType = MsgType::Ping;
@@ -65,11 +65,11 @@ constexpr auto msgpack_fields(const Ping*) {
 /// Ask a peer to probe `target` on our behalf.
 struct IndirectPing {
     std::uint32_t seq_no = 0;
-    base::Bytes target;  ///< 4 or 16 bytes
+    base::Bytes target; ///< 4 or 16 bytes
     std::uint16_t port = 0;
     std::string node;
     bool nack = false;
-    base::Bytes source_addr;  ///< omitted when empty
+    base::Bytes source_addr; ///< omitted when empty
     std::uint16_t source_port = 0;
     std::string source_node;
     static constexpr MsgType kType = MsgType::IndirectPing;
@@ -98,7 +98,9 @@ struct Nack {
     static constexpr MsgType kType = MsgType::Nack;
     friend bool operator==(const Nack&, const Nack&) = default;
 };
-constexpr auto msgpack_fields(const Nack*) { return msgpack::fields(field("SeqNo", &Nack::seq_no)); }
+constexpr auto msgpack_fields(const Nack*) {
+    return msgpack::fields(field("SeqNo", &Nack::seq_no));
+}
 
 /// Type 13: a remote error relayed over a stream.
 struct ErrResp {
@@ -106,7 +108,9 @@ struct ErrResp {
     static constexpr MsgType kType = MsgType::Err;
     friend bool operator==(const ErrResp&, const ErrResp&) = default;
 };
-constexpr auto msgpack_fields(const ErrResp*) { return msgpack::fields(field("Error", &ErrResp::error)); }
+constexpr auto msgpack_fields(const ErrResp*) {
+    return msgpack::fields(field("Error", &ErrResp::error));
+}
 
 struct Suspect {
     std::uint32_t incarnation = 0;
@@ -123,17 +127,18 @@ constexpr auto msgpack_fields(const Suspect*) {
 struct Alive {
     std::uint32_t incarnation = 0;
     std::string node;
-    base::Bytes addr;  ///< 4 or 16 bytes
+    base::Bytes addr; ///< 4 or 16 bytes
     std::uint16_t port = 0;
     base::Bytes meta;
-    base::Bytes vsn;  ///< pmin, pmax, pcur, dmin, dmax, dcur (6 bytes when present)
+    base::Bytes vsn; ///< pmin, pmax, pcur, dmin, dmax, dcur (6 bytes when present)
     static constexpr MsgType kType = MsgType::Alive;
     friend bool operator==(const Alive&, const Alive&) = default;
 };
 constexpr auto msgpack_fields(const Alive*) {
     using M = Alive;
-    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation), field("Meta", &M::meta),
-                           field("Node", &M::node), field("Port", &M::port), field("Vsn", &M::vsn));
+    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation),
+                           field("Meta", &M::meta), field("Node", &M::node), field("Port", &M::port),
+                           field("Vsn", &M::vsn));
 }
 
 struct Dead {
@@ -156,7 +161,9 @@ struct UserMsg {
 };
 
 enum class NodeState : std::uint8_t { Alive = 0, Suspect = 1, Dead = 2, Left = 3 };
-constexpr NodeState msgpack_enum_max(NodeState) { return NodeState::Left; }
+constexpr NodeState msgpack_enum_max(NodeState) {
+    return NodeState::Left;
+}
 
 struct PushNodeState {
     std::string name;
@@ -170,9 +177,9 @@ struct PushNodeState {
 };
 constexpr auto msgpack_fields(const PushNodeState*) {
     using M = PushNodeState;
-    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation), field("Meta", &M::meta),
-                           field("Name", &M::name), field("Port", &M::port), field("State", &M::state),
-                           field("Vsn", &M::vsn));
+    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation),
+                           field("Meta", &M::meta), field("Name", &M::name), field("Port", &M::port),
+                           field("State", &M::state), field("Vsn", &M::vsn));
 }
 
 /// The msgpack header in front of a push-pull's node states and user state.
@@ -257,4 +264,4 @@ inline constexpr std::size_t kMaxCompoundParts = 255;
 /// 20 MiB stream limit bounds it; this keeps allocation proportional to input).
 inline constexpr std::size_t kMaxPushPullNodes = 1u << 20;
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

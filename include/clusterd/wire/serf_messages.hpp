@@ -46,7 +46,7 @@ inline constexpr std::uint32_t kQueryFlagNoBroadcast = 2;
 struct SerfLeave {
     std::uint64_t ltime = 0;
     std::string node;
-    bool prune = false;  ///< encoded as field "Prune"; older peers ignore it
+    bool prune = false; ///< encoded as field "Prune"; older peers ignore it
     static constexpr SerfMsgType kType = SerfMsgType::Leave;
     friend bool operator==(const SerfLeave&, const SerfLeave&) = default;
 };
@@ -69,7 +69,7 @@ struct SerfUserEvent {
     std::uint64_t ltime = 0;
     std::string name;
     base::Bytes payload;
-    bool cc = false;  ///< "can coalesce"
+    bool cc = false; ///< "can coalesce"
     static constexpr SerfMsgType kType = SerfMsgType::UserEvent;
     friend bool operator==(const SerfUserEvent&, const SerfUserEvent&) = default;
 };
@@ -104,7 +104,7 @@ constexpr auto msgpack_fields(const SerfUserEvents*) {
 /// empty slots arrive as msgpack nil: they are std::nullopt here and encode back to nil.
 struct SerfPushPull {
     std::uint64_t ltime = 0;
-    std::map<std::string, std::uint64_t> status_ltimes;  ///< encoded in key order (Go: random)
+    std::map<std::string, std::uint64_t> status_ltimes; ///< encoded in key order (Go: random)
     std::vector<std::string> left_members;
     std::uint64_t event_ltime = 0;
     std::vector<std::optional<SerfUserEvents>> events;
@@ -122,13 +122,13 @@ constexpr auto msgpack_fields(const SerfPushPull*) {
 struct SerfQuery {
     std::uint64_t ltime = 0;
     std::uint32_t id = 0;
-    base::Bytes addr;  ///< 4 or 16 bytes: where responses go
+    base::Bytes addr; ///< 4 or 16 bytes: where responses go
     std::uint16_t port = 0;
     std::string source_node;
-    std::vector<base::Bytes> filters;  ///< each from encode_filter()
+    std::vector<base::Bytes> filters; ///< each from encode_filter()
     std::uint32_t flags = 0;
     std::uint8_t relay_factor = 0;
-    base::Duration timeout{0};  ///< Go time.Duration, int64 ns on the wire
+    base::Duration timeout{0}; ///< Go time.Duration, int64 ns on the wire
     std::string name;
     base::Bytes payload;
     static constexpr SerfMsgType kType = SerfMsgType::Query;
@@ -136,11 +136,11 @@ struct SerfQuery {
 };
 constexpr auto msgpack_fields(const SerfQuery*) {
     using M = SerfQuery;
-    return msgpack::fields(field("Addr", &M::addr), field("Filters", &M::filters, msgpack::Hint(kNilIfEmpty | kNeverNil)),
-                           field("Flags", &M::flags), field("ID", &M::id), field("LTime", &M::ltime),
-                           field("Name", &M::name), field("Payload", &M::payload), field("Port", &M::port),
-                           field("RelayFactor", &M::relay_factor), field("SourceNode", &M::source_node),
-                           field("Timeout", &M::timeout));
+    return msgpack::fields(
+        field("Addr", &M::addr), field("Filters", &M::filters, msgpack::Hint(kNilIfEmpty | kNeverNil)),
+        field("Flags", &M::flags), field("ID", &M::id), field("LTime", &M::ltime), field("Name", &M::name),
+        field("Payload", &M::payload), field("Port", &M::port), field("RelayFactor", &M::relay_factor),
+        field("SourceNode", &M::source_node), field("Timeout", &M::timeout));
 }
 
 struct SerfQueryResponse {
@@ -164,13 +164,15 @@ struct SerfConflictResponse {
     base::Bytes addr;
     std::uint16_t port = 0;
     std::map<std::string, std::string> tags;
-    std::int64_t status = 0;  ///< serf MemberStatus: none 0, alive 1, leaving 2, left 3, failed 4
+    std::int64_t status = 0; ///< serf MemberStatus: none 0, alive 1, leaving 2, left 3, failed 4
     std::uint8_t protocol_min = 0, protocol_max = 0, protocol_cur = 0;
     std::uint8_t delegate_min = 0, delegate_max = 0, delegate_cur = 0;
     static constexpr SerfMsgType kType = SerfMsgType::ConflictResponse;
     friend bool operator==(const SerfConflictResponse&, const SerfConflictResponse&) = default;
 };
-constexpr auto msgpack_fields(const SerfConflictResponse*) { return msgpack::serf_member_fields<SerfConflictResponse>(); }
+constexpr auto msgpack_fields(const SerfConflictResponse*) {
+    return msgpack::serf_member_fields<SerfConflictResponse>();
+}
 
 /// Type 7, payload of the _serf_install-key/_serf_use-key/_serf_remove-key queries.
 struct SerfKeyRequest {
@@ -179,13 +181,15 @@ struct SerfKeyRequest {
     friend bool operator==(const SerfKeyRequest&, const SerfKeyRequest&) = default;
 };
 /// Serf decodes the base64 key first, so Key is never nil.
-constexpr auto msgpack_fields(const SerfKeyRequest*) { return msgpack::fields(field("Key", &SerfKeyRequest::key, kNeverNil)); }
+constexpr auto msgpack_fields(const SerfKeyRequest*) {
+    return msgpack::fields(field("Key", &SerfKeyRequest::key, kNeverNil));
+}
 
 /// Type 8, the reply to key queries (internal_query.go nodeKeyResponse).
 struct SerfKeyResponse {
     bool result = false;
     std::string message;
-    std::vector<std::string> keys;  ///< base64 keys (list-keys only)
+    std::vector<std::string> keys; ///< base64 keys (list-keys only)
     std::string primary_key;
     static constexpr SerfMsgType kType = SerfMsgType::KeyResponse;
     friend bool operator==(const SerfKeyResponse&, const SerfKeyResponse&) = default;
@@ -198,11 +202,11 @@ constexpr auto msgpack_fields(const SerfKeyResponse*) {
 
 /// Type 9: [9][relayHeader{DestAddr{IP,Port,Zone},DestName}][inner message with its type byte].
 struct SerfRelay {
-    base::Bytes dest_ip;  ///< 4 or 16 bytes
+    base::Bytes dest_ip; ///< 4 or 16 bytes
     std::int64_t dest_port = 0;
     std::string dest_zone;
     std::string dest_name;
-    base::Bytes inner;  ///< complete Serf message, type byte first (a query response)
+    base::Bytes inner; ///< complete Serf message, type byte first (a query response)
     static constexpr SerfMsgType kType = SerfMsgType::Relay;
     friend bool operator==(const SerfRelay&, const SerfRelay&) = default;
 };
@@ -214,8 +218,9 @@ constexpr auto msgpack_fields(const SerfRelay*) {
                            field("DestName", &M::dest_name));
 }
 
-using SerfMessage = std::variant<SerfLeave, SerfJoin, SerfPushPull, SerfUserEvent, SerfQuery, SerfQueryResponse,
-                                 SerfConflictResponse, SerfKeyRequest, SerfKeyResponse, SerfRelay>;
+using SerfMessage =
+    std::variant<SerfLeave, SerfJoin, SerfPushPull, SerfUserEvent, SerfQuery, SerfQueryResponse,
+                 SerfConflictResponse, SerfKeyRequest, SerfKeyResponse, SerfRelay>;
 
 SerfMsgType serf_message_type(const SerfMessage& m);
 
@@ -231,7 +236,7 @@ struct FilterNodes {
 };
 struct FilterTag {
     std::string tag;
-    std::string expr;  ///< a Go regexp, anchored by the matcher, not here
+    std::string expr; ///< a Go regexp, anchored by the matcher, not here
     friend bool operator==(const FilterTag&, const FilterTag&) = default;
 };
 constexpr auto msgpack_fields(const FilterTag*) {
@@ -254,16 +259,17 @@ base::Result<std::map<std::string, std::string>> decode_tags(base::ByteView meta
 
 // ---- size limits (serf.go, config.go, memberlist net.go) ----
 inline constexpr std::size_t kUdpPacketBudget = 1400;          ///< memberlist UDPBufferSize default
-inline constexpr std::size_t kMetaMaxSize = 512;                ///< memberlist MetaMaxSize
-inline constexpr std::size_t kUserEventSizeLimitDefault = 512;  ///< serf config UserEventSizeLimit
-inline constexpr std::size_t kUserEventSizeLimitMax = 9216;     ///< serf.go UserEventSizeLimit (9 KiB)
+inline constexpr std::size_t kMetaMaxSize = 512;               ///< memberlist MetaMaxSize
+inline constexpr std::size_t kUserEventSizeLimitDefault = 512; ///< serf config UserEventSizeLimit
+inline constexpr std::size_t kUserEventSizeLimitMax = 9216;    ///< serf.go UserEventSizeLimit (9 KiB)
 inline constexpr std::size_t kQuerySizeLimitDefault = 1024;
 inline constexpr std::size_t kQueryResponseSizeLimitDefault = 1024;
 
 /// Serf's two user-event checks: name+payload before encoding, then the encoded message, each
 /// against the configured limit and the hard 9216 cap. Error code "too_large"; the message
 /// names the limit exactly as Serf words it.
-base::Status check_user_event_size(const std::string& name, base::ByteView payload, std::size_t configured_limit);
+base::Status check_user_event_size(const std::string& name, base::ByteView payload,
+                                   std::size_t configured_limit);
 base::Status check_encoded_user_event_size(std::size_t encoded_len, std::size_t configured_limit);
 /// "query exceeds limit of N bytes" for an encoded query message.
 base::Status check_query_size(std::size_t encoded_len, std::size_t limit);
@@ -272,4 +278,4 @@ base::Status check_query_response_size(std::size_t encoded_len, std::size_t limi
 /// Encoded tags must fit memberlist's Meta: "Encoded length of tags exceeds limit of 512 bytes".
 base::Status check_tags_size(std::size_t encoded_len);
 
-}  // namespace clusterd::wire
+} // namespace clusterd::wire

@@ -19,7 +19,7 @@ std::string temp_path(const std::string& name) {
     std::filesystem::create_directories(dir);
     return (dir / name).string();
 }
-}  // namespace
+} // namespace
 
 TEST(KeyringFile, RoundTripWithMode0600) {
     auto p = temp_path("keyring.json");
@@ -65,7 +65,7 @@ TEST(LogHub, LevelsAndSubscribers) {
     hub.info("agent", "early info");
     std::vector<std::string> got;
     int id = hub.subscribe(LogLevel::Info, [&](const std::string& l) { got.push_back(l); });
-    ASSERT_EQ(got.size(), 1u);  // ring replay, debug filtered out
+    ASSERT_EQ(got.size(), 1u); // ring replay, debug filtered out
     EXPECT_NE(got[0].find("[INFO] agent: early info"), std::string::npos);
     hub.warn("serf", "w");
     hub.debug("serf", "d");
@@ -98,7 +98,8 @@ struct FileSizeLimit {
 };
 std::size_t open_fd_count() {
     std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+        ++n;
     return n;
 }
 std::string slurp_file(const std::string& p) {
@@ -107,7 +108,7 @@ std::string slurp_file(const std::string& p) {
     ss << in.rdbuf();
     return ss.str();
 }
-}  // namespace
+} // namespace
 
 // Disk full while rewriting the keyring: the old file stays whole (never truncated), no
 // temporary file is left to eat the space, no descriptor leaks, and the mode stays 0600.
@@ -153,7 +154,8 @@ TEST(PendingFile, RetriesAndReportsEachStateChangeOnce) {
         auto c = f.take_change();
         ASSERT_TRUE(c.has_value());
         EXPECT_NE(c->find("will retry"), std::string::npos) << *c;
-        for (int i = 0; i < 5; ++i) EXPECT_FALSE(f.retry());
+        for (int i = 0; i < 5; ++i)
+            EXPECT_FALSE(f.retry());
         EXPECT_FALSE(f.write("{\"a\": \"3\"}\n").ok());
         EXPECT_FALSE(f.take_change().has_value()) << "still failing is no change";
     }

@@ -7,7 +7,8 @@ using namespace clusterd::base;
 TEST(Base64, RoundTripsAllLengths) {
     for (std::size_t n = 0; n < 40; ++n) {
         Bytes in;
-        for (std::size_t i = 0; i < n; ++i) in.push_back(static_cast<std::uint8_t>(i * 37 + 11));
+        for (std::size_t i = 0; i < n; ++i)
+            in.push_back(static_cast<std::uint8_t>(i * 37 + 11));
         Bytes out;
         ASSERT_TRUE(base64_decode(base64_encode(in), out)) << n;
         EXPECT_EQ(in, out);

@@ -14,9 +14,11 @@ TEST(LatencyHistogram, EmptyIsZero) {
 
 TEST(LatencyHistogram, QuantilesWithinAFactorOfTwoAndExactMax) {
     LatencyHistogram h;
-    for (int i = 0; i < 990; ++i) h.record(100us);
-    for (int i = 0; i < 10; ++i) h.record(50ms);
-    h.record(-5us);  // a timer that fired early counts as zero lateness
+    for (int i = 0; i < 990; ++i)
+        h.record(100us);
+    for (int i = 0; i < 10; ++i)
+        h.record(50ms);
+    h.record(-5us); // a timer that fired early counts as zero lateness
     EXPECT_EQ(h.count(), 1001u);
     const auto p50 = h.quantile_us(0.5);
     EXPECT_GE(p50, 100u);
@@ -26,7 +28,7 @@ TEST(LatencyHistogram, QuantilesWithinAFactorOfTwoAndExactMax) {
     EXPECT_LT(p99, 200u);
     const auto p999 = h.quantile_us(0.999);
     EXPECT_GE(p999, 50000u);
-    EXPECT_LE(p999, 50000u);  // capped by the exact maximum
+    EXPECT_LE(p999, 50000u); // capped by the exact maximum
     EXPECT_EQ(h.max_us(), 50000u);
     h.reset();
     EXPECT_EQ(h.count(), 0u);

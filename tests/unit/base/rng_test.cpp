@@ -23,7 +23,8 @@ TEST(Rng, BelowStaysInRangeAndCoversIt) {
         ASSERT_LT(v, 10u);
         seen[v]++;
     }
-    for (int count : seen) EXPECT_GT(count, 800);
+    for (int count : seen)
+        EXPECT_GT(count, 800);
     EXPECT_EQ(r.below(0), 0u);
 }
 

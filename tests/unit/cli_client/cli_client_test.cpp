@@ -19,9 +19,10 @@ TEST(CliClient, JsonLikeGoMarshalIndent) {
                                                                   {"port", Json::number(7946)},
                                                                   {"tags", Json::string_map({})}})})},
                            {"none", Json::null()}});
-    EXPECT_EQ(j.dump(),
-              "{\n  \"members\": [\n    {\n      \"name\": \"a\\u003cb\\u003e\\u0026\",\n      \"port\": 7946,\n"
-              "      \"tags\": {}\n    }\n  ],\n  \"none\": null\n}");
+    EXPECT_EQ(
+        j.dump(),
+        "{\n  \"members\": [\n    {\n      \"name\": \"a\\u003cb\\u003e\\u0026\",\n      \"port\": 7946,\n"
+        "      \"tags\": {}\n    }\n  ],\n  \"none\": null\n}");
     EXPECT_EQ(Json::str("tab\tnl\n\x01").dump(), "\"tab\\tnl\\n\\u0001\"");
 }
 

@@ -33,18 +33,22 @@ struct Outer {
     friend bool operator==(const Outer&, const Outer&) = default;
 };
 constexpr auto msgpack_fields(const Outer*) {
-    return fields(field("Delta", &Outer::delta), constant("Kind", "outer"), field("Members", &Outer::members, kNilIfEmpty),
-                  field("Note", &Outer::note, kOmitEmpty), field("Port", &Outer::port), field("Tags", &Outer::tags),
-                  field("X", &Outer::x), field("Extra", &Outer::extra));
+    return fields(field("Delta", &Outer::delta), constant("Kind", "outer"),
+                  field("Members", &Outer::members, kNilIfEmpty), field("Note", &Outer::note, kOmitEmpty),
+                  field("Port", &Outer::port), field("Tags", &Outer::tags), field("X", &Outer::x),
+                  field("Extra", &Outer::extra));
 }
 
 namespace {
 
-std::string hex(const base::Bytes& b) { return base::to_hex(b); }
+std::string hex(const base::Bytes& b) {
+    return base::to_hex(b);
+}
 
 base::Bytes bytes_of(std::initializer_list<int> v) {
     base::Bytes b;
-    for (int x : v) b.push_back(static_cast<std::uint8_t>(x));
+    for (int x : v)
+        b.push_back(static_cast<std::uint8_t>(x));
     return b;
 }
 
@@ -71,7 +75,7 @@ TEST(MsgpackWriter, DialectsDifferInStr8AndBytes) {
     Writer wg(g, Dialect::Gossip), wi(i, Dialect::Ipc);
     wg.str(s40);
     wi.str(s40);
-    EXPECT_EQ(g[0], 0xda);  // go-msgpack without WriteExt: no str8
+    EXPECT_EQ(g[0], 0xda); // go-msgpack without WriteExt: no str8
     EXPECT_EQ(i[0], 0xd9);
     g.clear();
     i.clear();
@@ -152,8 +156,9 @@ TEST(MsgpackReader, TruncationIsReportedAtEveryCut) {
 
 TEST(MsgpackReader, LengthClaimsAreCheckedBeforeAllocation) {
     // str32 claiming 4 GiB, array32 and map32 claiming 4 G elements, in a few bytes.
-    for (auto in : {bytes_of({0xdb, 0xff, 0xff, 0xff, 0xff, 'a'}), bytes_of({0xdd, 0xff, 0xff, 0xff, 0xff, 0x01}),
-                    bytes_of({0xdf, 0xff, 0xff, 0xff, 0xff, 0x01})}) {
+    for (auto in :
+         {bytes_of({0xdb, 0xff, 0xff, 0xff, 0xff, 'a'}), bytes_of({0xdd, 0xff, 0xff, 0xff, 0xff, 0x01}),
+          bytes_of({0xdf, 0xff, 0xff, 0xff, 0xff, 0x01})}) {
         Reader r(in);
         EXPECT_EQ(r.skip().error().code, "truncated");
         Reader m(in);
@@ -188,7 +193,8 @@ TEST(MsgpackReader, NestingDepthIsBounded) {
 TEST(MsgpackReader, SkipsExtAndFloatForms) {
     auto in = bytes_of({0xd4, 1, 2, 0xc7, 2, 5, 1, 2, 0xca, 0, 0, 0, 0, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0});
     Reader r(in);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(r.skip().ok()) << i;
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(r.skip().ok()) << i;
     EXPECT_TRUE(r.at_end());
 }
 
@@ -208,22 +214,36 @@ TEST(MsgpackFields, RoundTripInBothDialects) {
 }
 
 TEST(MsgpackFields, HintsShapeTheEncoding) {
-    Outer o;  // empty: Members nil, Note left out, Extra nil
+    Outer o; // empty: Members nil, Note left out, Extra nil
     EXPECT_EQ(hex(encode(o, Dialect::Gossip)),
-              "87"                      // 7 fields (Note omitted)
-              "a5" "44656c7461" "00"    // Delta 0
-              "a4" "4b696e64" "a56f75746572"  // Kind "outer"
-              "a7" "4d656d62657273" "c0"      // Members nil
-              "a4" "506f7274" "00"            // Port 0
-              "a4" "54616773" "80"            // Tags {}
-              "a1" "58" "cb0000000000000000"  // X 0.0
-              "a5" "4578747261" "c0");        // Extra nil
+              "87" // 7 fields (Note omitted)
+              "a5"
+              "44656c7461"
+              "00" // Delta 0
+              "a4"
+              "4b696e64"
+              "a56f75746572" // Kind "outer"
+              "a7"
+              "4d656d62657273"
+              "c0" // Members nil
+              "a4"
+              "506f7274"
+              "00" // Port 0
+              "a4"
+              "54616773"
+              "80" // Tags {}
+              "a1"
+              "58"
+              "cb0000000000000000" // X 0.0
+              "a5"
+              "4578747261"
+              "c0"); // Extra nil
 }
 
 TEST(MsgpackFields, DecodeSkipsUnknownFieldsAndTreatsNilAsZero) {
     // {"Zzz": [1,2], "Port": nil, "Delta": 3}
-    auto in = bytes_of({0x83, 0xa3, 'Z', 'z', 'z', 0x92, 1, 2, 0xa4, 'P', 'o', 'r', 't', 0xc0, 0xa5, 'D', 'e', 'l',
-                        't', 'a', 0x03});
+    auto in = bytes_of({0x83, 0xa3, 'Z',  'z',  'z', 0x92, 1,   2,   0xa4, 'P', 'o',
+                        'r',  't',  0xc0, 0xa5, 'D', 'e',  'l', 't', 'a',  0x03});
     auto o = msgpack::decode<Outer>(in);
     ASSERT_TRUE(o.ok()) << o.error().message;
     EXPECT_EQ(o->delta, 3);
@@ -236,7 +256,8 @@ TEST(MsgpackFields, ErrorsCarryTheFieldPath) {
     auto b = encode(o, Dialect::Gossip);
     // Corrupt the second member's "Tag" value type: find "a1 62" ("b") and make it an array.
     for (std::size_t i = 0; i + 1 < b.size(); ++i)
-        if (b[i] == 0xa1 && b[i + 1] == 'b') b[i] = 0x91;
+        if (b[i] == 0xa1 && b[i + 1] == 'b')
+            b[i] = 0x91;
     auto r = msgpack::decode<Outer>(b);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, "malformed");
@@ -272,5 +293,5 @@ TEST(MsgpackValue, BuildsATreeWithKinds) {
     EXPECT_EQ(read_value(re).error().code, "malformed");
 }
 
-}  // namespace
-}  // namespace clusterd::codec::msgpack
+} // namespace
+} // namespace clusterd::codec::msgpack

@@ -15,13 +15,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kKey16 = "MDEyMzQ1Njc4OWFiY2RlZg==";  // "0123456789abcdef"
+constexpr const char* kKey16 = "MDEyMzQ1Njc4OWFiY2RlZg=="; // "0123456789abcdef"
 constexpr const char* kKey32 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 class TempDir {
-public:
+  public:
     TempDir() {
-        path_ = fs::temp_directory_path() / ("clusterd-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+        path_ = fs::temp_directory_path() /
+                ("clusterd-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
         fs::create_directories(path_);
     }
     ~TempDir() {
@@ -36,14 +37,15 @@ public:
     }
     std::string path() const { return path_.string(); }
 
-private:
+  private:
     fs::path path_;
     static inline int counter_ = 0;
 };
 
 FlagValues flags(std::initializer_list<std::pair<std::string, std::vector<std::string>>> kv) {
     FlagValues f;
-    for (const auto& [k, v] : kv) f.values[k] = v;
+    for (const auto& [k, v] : kv)
+        f.values[k] = v;
     return f;
 }
 
@@ -57,7 +59,7 @@ void expect_contains(const std::string& hay, const std::string& needle) {
     EXPECT_NE(hay.find(needle), std::string::npos) << "'" << needle << "' not in: " << hay;
 }
 
-}  // namespace
+} // namespace
 
 TEST(Config, DefaultsMatchSerf) {
     auto r = load_config("", FlagValues{});
@@ -88,8 +90,10 @@ TEST(Config, SeedExampleLoads) {
                                          "cluster_listen_rpc: \"127.0.0.1:7373\"\n"
                                          "cluster:\n"
                                          "  advertise: \"\"\n"
-                                         "  encrypt: \"") + kKey16 + "\"\n"
-                                         "  ttl_on_failure: 3600\n";
+                                         "  encrypt: \"") +
+                             kKey16 +
+                             "\"\n"
+                             "  ttl_on_failure: 3600\n";
     auto r = load_yaml_text(yaml, "seed.yml");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->bind, "0.0.0.0:7946");
@@ -97,7 +101,7 @@ TEST(Config, SeedExampleLoads) {
     EXPECT_EQ(r->advertise, "");
     EXPECT_EQ(r->encrypt_key, kKey16);
     EXPECT_EQ(r->ttl_on_failure, 3600);
-    EXPECT_EQ(r->reconnect_timeout, 24h);  // Serf's own key and default
+    EXPECT_EQ(r->reconnect_timeout, 24h); // Serf's own key and default
 }
 
 TEST(Config, ShippedConfigFilesLoad) {
@@ -157,7 +161,7 @@ cluster:
     EXPECT_EQ(r->node_name, "n1");
     EXPECT_EQ(r->tags.at("dc"), "east");
     EXPECT_EQ(r->protocol, 4);
-    EXPECT_EQ(r->profile, "local");  // cluster.profile comes after profile in the file
+    EXPECT_EQ(r->profile, "local"); // cluster.profile comes after profile in the file
     EXPECT_EQ(r->event_handlers.size(), 2u);
     EXPECT_EQ(r->retry_join.size(), 2u);
     EXPECT_EQ(r->retry_interval, 10s);
@@ -166,7 +170,7 @@ cluster:
     EXPECT_TRUE(r->leave_on_terminate);
     EXPECT_TRUE(r->skip_leave_on_interrupt);
     EXPECT_EQ(r->reconnect_interval, 60s);
-    EXPECT_EQ(r->reconnect_timeout, 12h);  // two separate settings
+    EXPECT_EQ(r->reconnect_timeout, 12h); // two separate settings
     EXPECT_EQ(r->ttl_on_failure, 120);
     EXPECT_EQ(r->datastore, "sqlite:/var/lib/clusterd/nodes.db");
     EXPECT_EQ(r->datastore_refresh_interval, 20s);
@@ -189,13 +193,12 @@ cluster:
 
 TEST(Config, PrecedenceDefaultsYamlJsonFlags) {
     TempDir dir;
-    const std::string yml = dir.write("c.yml",
-                                      "cluster_listen: 127.0.0.1:8000\n"
-                                      "cluster_listen_rpc: 127.0.0.1:8001\n"
-                                      "node_name: from-yaml\n"
-                                      "log_level: warn\n"
-                                      "tags: {a: yaml, b: yaml}\n"
-                                      "event_handlers: [yaml.sh]\n");
+    const std::string yml = dir.write("c.yml", "cluster_listen: 127.0.0.1:8000\n"
+                                               "cluster_listen_rpc: 127.0.0.1:8001\n"
+                                               "node_name: from-yaml\n"
+                                               "log_level: warn\n"
+                                               "tags: {a: yaml, b: yaml}\n"
+                                               "event_handlers: [yaml.sh]\n");
     const std::string j1 = dir.write("one.json", R"({"node_name": "from-json", "bind": "127.0.0.1:9000",
         "tags": {"b": "json"}, "event_handlers": ["json.sh"], "protocol": 3})");
     dir.write("d/10-b.json", R"({"log_level": "debug"})");
@@ -206,7 +209,7 @@ TEST(Config, PrecedenceDefaultsYamlJsonFlags) {
     ASSERT_TRUE(only_yaml.ok()) << only_yaml.error().message;
     EXPECT_EQ(only_yaml->bind, "127.0.0.1:8000");
     EXPECT_EQ(only_yaml->node_name, "from-yaml");
-    EXPECT_EQ(only_yaml->protocol, 5);  // default kept
+    EXPECT_EQ(only_yaml->protocol, 5); // default kept
     // YAML <- JSON file <- JSON dir (lexical order) <- flags
     auto r = load_config(yml, flags({{"config_file", {j1}},
                                      {"config_dir", {dir.path() + "/d"}},
@@ -216,15 +219,16 @@ TEST(Config, PrecedenceDefaultsYamlJsonFlags) {
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->node_name, "from-flag");
     EXPECT_EQ(r->bind, "127.0.0.1:9000");     // JSON over YAML
-    EXPECT_EQ(r->rpc_addr, "127.0.0.1:8001");  // YAML over default
-    EXPECT_EQ(r->log_level, "debug");          // 10-b.json read after 05-a.json
+    EXPECT_EQ(r->rpc_addr, "127.0.0.1:8001"); // YAML over default
+    EXPECT_EQ(r->log_level, "debug");         // 10-b.json read after 05-a.json
     EXPECT_EQ(r->profile, "wan");
     EXPECT_EQ(r->protocol, 3);
     EXPECT_EQ(r->tags, (std::map<std::string, std::string>{{"a", "yaml"}, {"b", "json"}, {"c", "flag"}}));
     EXPECT_EQ(r->event_handlers, (std::vector<std::string>{"yaml.sh", "json.sh", "flag.sh"}));
     EXPECT_EQ(r->json_files.size(), 3u);
     // a flag beats everything
-    auto f = load_config(yml, flags({{"config_file", {j1}}, {"bind", {"127.0.0.9:1234"}}, {"log_level", {"trace"}}}));
+    auto f = load_config(
+        yml, flags({{"config_file", {j1}}, {"bind", {"127.0.0.9:1234"}}, {"log_level", {"trace"}}}));
     ASSERT_TRUE(f.ok());
     EXPECT_EQ(f->bind, "127.0.0.9:1234");
     EXPECT_EQ(f->log_level, "trace");
@@ -249,7 +253,7 @@ TEST(Config, FlagsOfEveryKind) {
     EXPECT_EQ(r->retry_max_attempts, 7);
     EXPECT_EQ(r->retry_interval, 5s);
     EXPECT_EQ(r->start_join.size(), 2u);
-    EXPECT_EQ(r->tags.at("role"), "web");  // deprecated -role becomes the role tag
+    EXPECT_EQ(r->tags.at("role"), "web"); // deprecated -role becomes the role tag
     EXPECT_FALSE(r->warnings.empty());
 }
 
@@ -275,7 +279,7 @@ TEST(ConfigErrors, BadEncryptKey) {
     m = load_error("cluster:\n  encrypt: \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM=\"\n");
     expect_contains(m, "20 bytes");
     expect_contains(m, "16, 24 or 32");
-    EXPECT_TRUE(load_yaml_text("encrypt_key: \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3\"\n", "t").ok());  // 24 bytes
+    EXPECT_TRUE(load_yaml_text("encrypt_key: \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3\"\n", "t").ok()); // 24 bytes
 }
 
 TEST(ConfigErrors, TtlBelowSixty) {
@@ -316,7 +320,8 @@ TEST(ConfigErrors, BadValues) {
     expect_contains(load_error("cluster: [1]\n"), "expected a map");
     expect_contains(load_error("- a\n- b\n"), "top level");
     expect_contains(load_error("a: [\n"), "invalid YAML");
-    expect_contains(load_error(std::string("encrypt_key: ") + kKey16 + "\nkeyring_file: /k\n"), "not allowed while using a keyring");
+    expect_contains(load_error(std::string("encrypt_key: ") + kKey16 + "\nkeyring_file: /k\n"),
+                    "not allowed while using a keyring");
     expect_contains(load_error("tags: {a: b}\ntags_file: /t\n"), "not allowed while using tag files");
 }
 
@@ -337,7 +342,10 @@ TEST(ConfigErrors, JsonIsTypedLikeSerf) {
     st = apply_json_text(c, "{not json", "d.json");
     ASSERT_FALSE(st.ok());
     expect_contains(st.error().message, "d.json: invalid JSON");
-    EXPECT_TRUE(apply_json_text(c, R"({"reconnect_timeout": "48h", "tags": {"x": "y"}, "enable_compression": false})", "e.json").ok());
+    EXPECT_TRUE(
+        apply_json_text(c, R"({"reconnect_timeout": "48h", "tags": {"x": "y"}, "enable_compression": false})",
+                        "e.json")
+            .ok());
     EXPECT_EQ(c.reconnect_timeout, 48h);
     EXPECT_FALSE(c.enable_compression);
 }
@@ -406,7 +414,8 @@ TEST(Config, DatastoreRefreshMustBeUnderHalfTheTtl) {
     auto m = load_error("cluster:\n  ttl_on_failure: 60\n  datastore_refresh_interval: 30s\n", "r.yml");
     expect_contains(m, "r.yml: key 'cluster.datastore_refresh_interval'");
     expect_contains(m, "less than half of ttl_on_failure (60 s)");
-    EXPECT_TRUE(load_yaml_text("cluster:\n  ttl_on_failure: 60\n  datastore_refresh_interval: 29s\n", "t").ok());
+    EXPECT_TRUE(
+        load_yaml_text("cluster:\n  ttl_on_failure: 60\n  datastore_refresh_interval: 29s\n", "t").ok());
 }
 
 TEST(Config, DatastoreFromYamlJsonAndFlag) {
@@ -422,22 +431,25 @@ TEST(Config, DatastoreFromYamlJsonAndFlag) {
     auto f = load_config("", flags({{"datastore", {"sqlite:/tmp/c.db"}}}));
     ASSERT_TRUE(f.ok()) << f.error().message;
     EXPECT_EQ(f->datastore, "sqlite:/tmp/c.db");
-    expect_contains(load_error("cluster:\n  datastore: mysql://root:pw@x/db\n", "u.yml"), "u.yml: key 'cluster.datastore'");
+    expect_contains(load_error("cluster:\n  datastore: mysql://root:pw@x/db\n", "u.yml"),
+                    "u.yml: key 'cluster.datastore'");
     EXPECT_EQ(load_error("cluster:\n  datastore: mysql://root:pw@x/db\n").find(":pw@"), std::string::npos);
     expect_contains(load_error("cluster:\n  datastore: \"sqlite:\"\n"), "needs a file path");
 }
 
 TEST(Config, KongDatabaseKeys) {
     // Kong 0.x's kong.yml: database + postgres map become the datastore URL.
-    auto k = load_yaml_text("database: postgres\npostgres:\n  host: db.local\n  port: 5433\n  user: kong\n"
-                            "  password: \"p@ss word\"\n  database: kongdb\ncassandra:\n  contact_points: [\"x\"]\n",
-                            "kong.yml");
+    auto k = load_yaml_text(
+        "database: postgres\npostgres:\n  host: db.local\n  port: 5433\n  user: kong\n"
+        "  password: \"p@ss word\"\n  database: kongdb\ncassandra:\n  contact_points: [\"x\"]\n",
+        "kong.yml");
     ASSERT_TRUE(k.ok()) << k.error().message;
     EXPECT_EQ(k->datastore, "postgres://kong:p%40ss%20word@db.local:5433/kongdb");
     auto shown = render_config(*k);
     expect_contains(shown, "datastore = postgres://kong:***@db.local:5433/kongdb\n");
     EXPECT_EQ(shown.find("p%40ss"), std::string::npos);
-    auto pf = load_yaml_text("cluster:\n  datastore: postgres://kong@db/kong\n  datastore_password_file: /etc/clusterd/pg\n", "t");
+    auto pf = load_yaml_text(
+        "cluster:\n  datastore: postgres://kong@db/kong\n  datastore_password_file: /etc/clusterd/pg\n", "t");
     ASSERT_TRUE(pf.ok()) << pf.error().message;
     EXPECT_EQ(pf->datastore_password_file, "/etc/clusterd/pg");
     EXPECT_EQ(percent_encode("a b@c:d/e"), "a%20b%40c%3Ad%2Fe");
@@ -487,9 +499,10 @@ TEST(Config, ClampsWithWarnings) {
 }
 
 TEST(Config, KongFlatKeysAndAutoJoin) {
-    auto r = load_yaml_text(std::string("cluster_advertise: 10.0.0.5:7946\ncluster_encrypt_key: ") + kKey16 +
-                                "\ncluster_profile: wan\ncluster_ttl_on_failure: 300\ncluster:\n  auto-join: true\n",
-                            "kong010.yml");
+    auto r = load_yaml_text(
+        std::string("cluster_advertise: 10.0.0.5:7946\ncluster_encrypt_key: ") + kKey16 +
+            "\ncluster_profile: wan\ncluster_ttl_on_failure: 300\ncluster:\n  auto-join: true\n",
+        "kong010.yml");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->advertise, "10.0.0.5:7946");
     EXPECT_EQ(r->profile, "wan");
@@ -499,7 +512,8 @@ TEST(Config, KongFlatKeysAndAutoJoin) {
 }
 
 TEST(Config, RenderShowsEffectiveValuesAndHidesSecrets) {
-    auto r = load_yaml_text(std::string("encrypt_key: ") + kKey16 + "\nrpc_auth: hunter2\ntags: {b: 2, a: 1}\n"
+    auto r = load_yaml_text(std::string("encrypt_key: ") + kKey16 +
+                                "\nrpc_auth: hunter2\ntags: {b: 2, a: 1}\n"
                                 "start_join: [x, y]\nreconnect_timeout: 90m\n",
                             "r.yml");
     ASSERT_TRUE(r.ok());
@@ -511,11 +525,13 @@ TEST(Config, RenderShowsEffectiveValuesAndHidesSecrets) {
     expect_contains(text, "tags = {a=1, b=2}\n");
     expect_contains(text, "start_join = [\"x\", \"y\"]\n");
     expect_contains(text, "reconnect_timeout = 1h30m0s\n");
-    expect_contains(text, "ttl_on_failure = 3600\n");  // issue 14: the datastore row TTL, not reconnect_timeout
+    expect_contains(text,
+                    "ttl_on_failure = 3600\n"); // issue 14: the datastore row TTL, not reconnect_timeout
     EXPECT_EQ(text.find(kKey16), std::string::npos);
     EXPECT_EQ(text.find("hunter2"), std::string::npos);
     for (const auto& k : known_keys()) {
-        if (k == "disable_compression" || k == "config_check") continue;
+        if (k == "disable_compression" || k == "config_check")
+            continue;
         expect_contains(text, "\n" + k + " = ");
     }
 }
@@ -523,7 +539,8 @@ TEST(Config, RenderShowsEffectiveValuesAndHidesSecrets) {
 TEST(Config, EveryFlagMapsToAKnownKey) {
     for (const auto& f : agent_flags()) {
         const std::string key = f.key;
-        if (key == "config_file" || key == "config_dir") continue;
+        if (key == "config_file" || key == "config_dir")
+            continue;
         const auto keys = known_keys();
         EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << f.name;
     }

@@ -47,7 +47,8 @@ TEST(GoDuration, FormatsLikeGo) {
 }
 
 TEST(GoDuration, RoundTrips) {
-    for (base::Duration d : std::initializer_list<base::Duration>{1ns, 999ns, 1us, 1ms, 1s, 59s, 61s, 3601s, 36h, 1234567891ns}) {
+    for (base::Duration d : std::initializer_list<base::Duration>{1ns, 999ns, 1us, 1ms, 1s, 59s, 61s, 3601s,
+                                                                  36h, 1234567891ns}) {
         auto parsed = parse_go_duration(format_go_duration(d));
         ASSERT_TRUE(parsed.ok()) << format_go_duration(d);
         EXPECT_EQ(*parsed, d);

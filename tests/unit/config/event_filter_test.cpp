@@ -11,7 +11,7 @@ std::vector<HandlerSpec> parse_ok(const std::string& s) {
     EXPECT_TRUE(r.ok()) << s << ": " << (r.ok() ? "" : r.error().message);
     return r.ok() ? *r : std::vector<HandlerSpec>{};
 }
-}  // namespace
+} // namespace
 
 TEST(HandlerSpec, BareScriptMeansAllEvents) {
     auto v = parse_ok("/usr/bin/handler.sh");
@@ -47,10 +47,12 @@ TEST(HandlerSpec, UserAndQueryNames) {
 }
 
 TEST(HandlerSpec, KongSpec) {
-    auto v = parse_ok("member-join,member-leave,member-failed,member-update,member-reap,user:kong=/x/serf_event.sh");
+    auto v = parse_ok(
+        "member-join,member-leave,member-failed,member-update,member-reap,user:kong=/x/serf_event.sh");
     ASSERT_EQ(v.size(), 6u);
     EXPECT_EQ(v[5].filter, (EventFilter{"user", "kong"}));
-    for (const auto& s : v) EXPECT_EQ(s.script, "/x/serf_event.sh");
+    for (const auto& s : v)
+        EXPECT_EQ(s.script, "/x/serf_event.sh");
 }
 
 TEST(HandlerSpec, ScriptKeepsLaterEqualsSigns) {
@@ -60,7 +62,8 @@ TEST(HandlerSpec, ScriptKeepsLaterEqualsSigns) {
 }
 
 TEST(HandlerSpec, InvalidSpecsAreClearErrors) {
-    for (const char* bad : {"member-joined=x.sh", "foo=x.sh", "member-join,,member-leave=x", "member-join=", "", "users:x=y"}) {
+    for (const char* bad :
+         {"member-joined=x.sh", "foo=x.sh", "member-join,,member-leave=x", "member-join=", "", "users:x=y"}) {
         auto r = parse_handler_spec(bad);
         ASSERT_FALSE(r.ok()) << bad;
         EXPECT_NE(r.error().message.find("Invalid event script"), std::string::npos) << r.error().message;

@@ -12,20 +12,22 @@ void put_f64(base::Bytes& out, double d) {
     std::uint64_t bits;
     std::memcpy(&bits, &d, 8);
     out.push_back(0xcb);
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+    for (int i = 7; i >= 0; --i)
+        out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
 }
 void put_str(base::Bytes& out, const char* s) {
     out.push_back(static_cast<std::uint8_t>(0xa0 | std::strlen(s)));
     out.insert(out.end(), s, s + std::strlen(s));
 }
-}  // namespace
+} // namespace
 
 TEST(CoordCodec, FreshCoordinateGoldenBytes) {
     auto c = coord::Coordinate::fresh(coord::Config{});
     base::Bytes want{0x01, 0x84};
     put_str(want, "Vec");
     want.push_back(0x98);
-    for (int i = 0; i < 8; ++i) put_f64(want, 0.0);
+    for (int i = 0; i < 8; ++i)
+        put_f64(want, 0.0);
     put_str(want, "Error");
     put_f64(want, 1.5);
     put_str(want, "Adjustment");
@@ -49,13 +51,13 @@ TEST(CoordCodec, RoundTrip) {
 TEST(CoordCodec, AcceptsReorderedKeysIntegersAndUnknownKeys) {
     base::Bytes in{0x85};
     put_str(in, "Height");
-    in.push_back(0x01);  // positive fixint
+    in.push_back(0x01); // positive fixint
     put_str(in, "Extra");
     in.push_back(0xc0);
     put_str(in, "Vec");
     in.push_back(0x92);
     put_f64(in, 0.5);
-    in.push_back(0xff);  // -1
+    in.push_back(0xff); // -1
     put_str(in, "Error");
     put_f64(in, 1.0);
     put_str(in, "Adjustment");

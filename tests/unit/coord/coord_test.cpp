@@ -10,14 +10,17 @@ using namespace clusterd;
 using namespace std::chrono_literals;
 
 namespace {
-double secs(base::Duration d) { return static_cast<double>(d.count()) / 1e9; }
-}  // namespace
+double secs(base::Duration d) {
+    return static_cast<double>(d.count()) / 1e9;
+}
+} // namespace
 
 TEST(Coordinate, FreshMatchesSerfDefaults) {
     coord::Config cfg;
     auto c = coord::Coordinate::fresh(cfg);
     EXPECT_EQ(c.vec.size(), 8u);
-    for (double x : c.vec) EXPECT_EQ(x, 0.0);
+    for (double x : c.vec)
+        EXPECT_EQ(x, 0.0);
     EXPECT_DOUBLE_EQ(c.error, 1.5);
     EXPECT_DOUBLE_EQ(c.height, 1e-5);
     EXPECT_EQ(c.adjustment, 0.0);
@@ -83,7 +86,7 @@ TEST(Client, UpdateMovesAwayWhenRttLongerThanExpected) {
     coord::Client client(cfg);
     auto other = coord::Coordinate::fresh(cfg);
     other.vec[2] = 0.001;
-    auto r = client.update("node", other, base::Duration(2'000'000));  // 2 ms
+    auto r = client.update("node", other, base::Duration(2'000'000)); // 2 ms
     ASSERT_TRUE(r.ok());
     EXPECT_LT(r->vec[2], 0.0);
     auto c = client.coordinate();
@@ -118,8 +121,8 @@ TEST(Client, LatencyFilterTakesMedianPerNode) {
         ASSERT_TRUE(a.update("x", other, rtt).ok());
         ASSERT_TRUE(b.update("x", other, rtt).ok());
     }
-    ASSERT_TRUE(a.update("x", other, 9s).ok());     // outlier: median of {20,20,9000} = 20
-    ASSERT_TRUE(b.update("x", other, 20ms).ok());   // no outlier
+    ASSERT_TRUE(a.update("x", other, 9s).ok());   // outlier: median of {20,20,9000} = 20
+    ASSERT_TRUE(b.update("x", other, 20ms).ok()); // no outlier
     EXPECT_NEAR(a.coordinate().vec[0], b.coordinate().vec[0], 1e-12);
     // Different nodes are not coupled, and forget_node drops the history.
     a.forget_node("x");
@@ -133,22 +136,26 @@ TEST(Client, ConvergesOnALine) {
     coord::Config cfg;
     const int n = 5;
     std::vector<coord::Client> clients;
-    for (int i = 0; i < n; ++i) clients.emplace_back(cfg, 100 + i);
+    for (int i = 0; i < n; ++i)
+        clients.emplace_back(cfg, 100 + i);
     base::Rng rng(3);
     for (int round = 0; round < 2000; ++round) {
         for (int i = 0; i < n; ++i) {
             int j = static_cast<int>(rng.below(n));
-            if (j == i) continue;
+            if (j == i)
+                continue;
             auto truth = base::Duration(static_cast<std::int64_t>(std::abs(i - j)) * 10'000'000);
             ASSERT_TRUE(clients[i].update("n" + std::to_string(j), clients[j].coordinate(), truth).ok());
         }
     }
     for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) {
-            if (i == j) continue;
+            if (i == j)
+                continue;
             double est = secs(clients[i].coordinate().distance_to(clients[j].coordinate()));
             double truth = std::abs(i - j) * 0.010;
             EXPECT_NEAR(est, truth, 0.005) << i << "->" << j;
         }
-    for (auto& c : clients) EXPECT_LT(c.coordinate().error, 0.5);
+    for (auto& c : clients)
+        EXPECT_LT(c.coordinate().error, 0.5);
 }

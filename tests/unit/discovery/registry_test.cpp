@@ -28,44 +28,49 @@ struct FakeStore {
             return r;
         }
         switch (op.kind) {
-            case OpKind::Register: {
-                auto it = rows.find(op.row.name);
-                if (it != rows.end()) {
-                    auto parsed = parse_row(it->second);
-                    if (parsed && parsed->address != op.row.address && parsed->expires > op.now) {
-                        r.conflict = true;
-                        r.conflict_address = parsed->address;
-                        return r;
-                    }
+        case OpKind::Register: {
+            auto it = rows.find(op.row.name);
+            if (it != rows.end()) {
+                auto parsed = parse_row(it->second);
+                if (parsed && parsed->address != op.row.address && parsed->expires > op.now) {
+                    r.conflict = true;
+                    r.conflict_address = parsed->address;
+                    return r;
                 }
-                Row row = op.row;
-                if (it != rows.end()) {
-                    auto parsed = parse_row(it->second);
-                    if (parsed && parsed->address == row.address) row.created = parsed->created;
-                }
-                rows[row.name] = to_stored(row);
-                return r;
             }
-            case OpKind::List:
-                for (const auto& [n, row] : rows) r.rows.push_back(row);
-                return r;
-            case OpKind::Delete: {
-                auto it = rows.find(op.name);
-                if (it != rows.end() && (op.address.empty() || it->second.address == op.address)) rows.erase(it);
-                return r;
+            Row row = op.row;
+            if (it != rows.end()) {
+                auto parsed = parse_row(it->second);
+                if (parsed && parsed->address == row.address)
+                    row.created = parsed->created;
             }
-            case OpKind::Prune:
-                std::erase_if(rows, [&](const auto& kv) {
-                    auto parsed = parse_row(kv.second);
-                    return parsed && parsed->expires <= op.now;
-                });
-                return r;
+            rows[row.name] = to_stored(row);
+            return r;
+        }
+        case OpKind::List:
+            for (const auto& [n, row] : rows)
+                r.rows.push_back(row);
+            return r;
+        case OpKind::Delete: {
+            auto it = rows.find(op.name);
+            if (it != rows.end() && (op.address.empty() || it->second.address == op.address))
+                rows.erase(it);
+            return r;
+        }
+        case OpKind::Prune:
+            std::erase_if(rows, [&](const auto& kv) {
+                auto parsed = parse_row(kv.second);
+                return parsed && parsed->expires <= op.now;
+            });
+            return r;
         }
         return r;
     }
 };
 
-Instant t0() { return Instant{std::chrono::milliseconds(1'700'000'000'000LL)}; }
+Instant t0() {
+    return Instant{std::chrono::milliseconds(1'700'000'000'000LL)};
+}
 
 Row row_of(const std::string& name, const std::string& addr, Instant seen, base::Duration ttl = 3600s) {
     return Row{name, addr, 2, 5, seen, seen, seen + ttl};
@@ -96,11 +101,14 @@ struct Harness {
         for (int guard = 0; guard < 100; ++guard) {
             reg->observe_members(members, now);
             auto op = reg->poll_store_op(now);
-            if (!op) break;
+            if (!op)
+                break;
             reg->on_store_result(store.apply(*op), now);
         }
-        while (auto j = reg->poll_join()) joins.push_back(*j);
-        while (auto l = reg->poll_log()) logs.push_back(*l);
+        while (auto j = reg->poll_join())
+            joins.push_back(*j);
+        while (auto l = reg->poll_log())
+            logs.push_back(*l);
     }
     /// Advances the fake clock to the registry's next deadline (bounded by `limit`) and ticks.
     bool advance(Instant limit) {
@@ -117,12 +125,14 @@ struct Harness {
     int count_logs(LogLine::Level lv, const std::string& needle) const {
         int n = 0;
         for (const auto& l : logs)
-            if (l.level == lv && l.text.find(needle) != std::string::npos) ++n;
+            if (l.level == lv && l.text.find(needle) != std::string::npos)
+                ++n;
         return n;
     }
     std::size_t ops_of(OpKind k) const {
         std::size_t n = 0;
-        for (const auto& o : store.seen) n += o.kind == k ? 1 : 0;
+        for (const auto& o : store.seen)
+            n += o.kind == k ? 1 : 0;
         return n;
     }
 };
@@ -210,7 +220,7 @@ TEST(Discovery, RegistersOwnRowWithTtlThenListsAndJoinsNewestFirst) {
 
 TEST(Discovery, ExpiredRowsAreIgnoredAtOnceAndPruned) {
     Harness h;
-    h.put(row_of("dead", "10.0.0.9:7946", t0() - 3601s));  // expired a second ago
+    h.put(row_of("dead", "10.0.0.9:7946", t0() - 3601s)); // expired a second ago
     h.put(row_of("live", "10.0.0.2:7946", t0() - 5s));
     StoredRow junk = to_stored(row_of("junk", "10.0.0.7:7946", t0()));
     junk.expires_ms = "never";
@@ -223,7 +233,7 @@ TEST(Discovery, ExpiredRowsAreIgnoredAtOnceAndPruned) {
     EXPECT_EQ(h.store.rows.count("dead"), 0u);
     EXPECT_EQ(h.store.rows.count("junk"), 1u) << "prune deletes expired rows, not unreadable ones";
     EXPECT_EQ(h.store.rows.count("live"), 1u);
-    EXPECT_EQ(h.reg->status().live_rows, 2u);  // live + self
+    EXPECT_EQ(h.reg->status().live_rows, 2u); // live + self
 }
 
 TEST(Discovery, RowExpiringWhileRunningIsNoLongerJoined) {
@@ -242,7 +252,8 @@ TEST(Discovery, RowExpiringWhileRunningIsNoLongerJoined) {
     // Keep retrying while the row lives; never after it expired.
     std::size_t joins_before_expiry = 0;
     while (h.now < t0() + 200s) {
-        if (!h.advance(t0() + 200s)) break;
+        if (!h.advance(t0() + 200s))
+            break;
         for (; joins_before_expiry < h.joins.size(); ++joins_before_expiry) {
             h.reg->on_join_result(h.joins[joins_before_expiry].id, 0, h.now);
             EXPECT_LT(h.now, t0() + 60s) << "joined an expired row";
@@ -276,7 +287,8 @@ TEST(Discovery, RetryBacksOffAndIsBounded) {
     }
     // Gaps grow (2, 4, 8, 16 s, minus up to 10% jitter) and stop growing at the cap.
     std::vector<base::Duration> gaps;
-    for (std::size_t i = 1; i < attempts.size(); ++i) gaps.push_back(attempts[i] - attempts[i - 1]);
+    for (std::size_t i = 1; i < attempts.size(); ++i)
+        gaps.push_back(attempts[i] - attempts[i - 1]);
     const base::Duration expect[] = {2s, 4s, 8s, 16s, 16s, 16s, 16s, 16s};
     for (std::size_t i = 0; i < gaps.size(); ++i) {
         EXPECT_LE(gaps[i], expect[i]) << i;
@@ -306,7 +318,7 @@ TEST(Discovery, FailedMemberIsNotRejoinedFromAnOlderRowButIsAfterARefresh) {
     h.members = {{"peer", "10.0.0.2:7946", MemberView::Status::Failed}};
     h.pump();
     h.now = t0() + 41s;
-    h.reg->tick(h.now);  // the refresh (due by t0+30s) lists the rows again
+    h.reg->tick(h.now); // the refresh (due by t0+30s) lists the rows again
     h.pump();
     EXPECT_GE(h.ops_of(OpKind::List), 2u);
     EXPECT_EQ(h.reg->status().candidates, 0u);
@@ -437,7 +449,8 @@ TEST(Discovery, StoreDownAndUpLogOncePerChangeAndBackOff) {
     // Down again mid-run: one more line, then the refresh cadence resumes after it is back.
     h.store.down = true;
     ASSERT_TRUE(h.advance(h.now + 60s));
-    while (h.reg->status().state == StoreState::Up) ASSERT_TRUE(h.advance(h.now + 60s));
+    while (h.reg->status().state == StoreState::Up)
+        ASSERT_TRUE(h.advance(h.now + 60s));
     EXPECT_EQ(h.count_logs(LogLine::Level::Warn, "datastore is down"), 2);
     h.store.down = false;
     ASSERT_TRUE(h.advance(h.now + 10s));
@@ -456,7 +469,8 @@ TEST(Discovery, RefreshKeepsTheRowAliveAndCreatedStable) {
     Harness h(o);
     h.reg->start(h.now);
     h.pump();
-    for (int i = 0; i < 10; ++i) ASSERT_TRUE(h.advance(h.now + 30s));
+    for (int i = 0; i < 10; ++i)
+        ASSERT_TRUE(h.advance(h.now + 30s));
     auto self = parse_row(h.store.rows.at("self"));
     ASSERT_TRUE(self);
     EXPECT_EQ(self->created, t0());
@@ -487,7 +501,7 @@ TEST(Discovery, LeaveDoesNotWaitForARequestInFlight) {
     h.pump();
     h.now += 31s;
     h.reg->tick(h.now);
-    auto refresh = h.reg->poll_store_op(h.now);  // in flight, its answer still on the way
+    auto refresh = h.reg->poll_store_op(h.now); // in flight, its answer still on the way
     ASSERT_TRUE(refresh);
     h.reg->leave(h.now);
     auto del = h.reg->poll_store_op(h.now);
@@ -495,7 +509,7 @@ TEST(Discovery, LeaveDoesNotWaitForARequestInFlight) {
     EXPECT_EQ(del->kind, OpKind::Delete);
     EXPECT_EQ(del->name, "self");
     EXPECT_EQ(del->address, "10.0.0.1:7946");
-    h.reg->on_store_result(h.store.apply(*refresh), h.now);  // the old answer: ignored
+    h.reg->on_store_result(h.store.apply(*refresh), h.now); // the old answer: ignored
     EXPECT_FALSE(h.reg->leave_done());
     h.reg->on_store_result(h.store.apply(*del), h.now);
     EXPECT_TRUE(h.reg->leave_done());
@@ -527,9 +541,9 @@ TEST(Discovery, ResultsOfUnknownOpsAreIgnored) {
     EXPECT_EQ(h.reg->status().state, StoreState::Unknown);
     h.reg->on_store_result(h.store.apply(*op), h.now);
     EXPECT_EQ(h.reg->status().state, StoreState::Up);
-    h.reg->on_join_result(12345, 1, h.now);  // no such join: no effect
+    h.reg->on_join_result(12345, 1, h.now); // no such join: no effect
     EXPECT_EQ(h.reg->status().joins_started, 0u);
 }
 
-}  // namespace
-}  // namespace clusterd::discovery
+} // namespace
+} // namespace clusterd::discovery

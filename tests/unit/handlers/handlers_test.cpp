@@ -37,13 +37,14 @@ bool matches(const std::string& spec, const HandlerEvent& e) {
     auto parsed = clusterd::config::parse_handler_spec(spec);
     EXPECT_TRUE(parsed.ok()) << spec;
     for (const auto& s : *parsed)
-        if (filter_matches(s.filter, e)) return true;
+        if (filter_matches(s.filter, e))
+            return true;
     return false;
 }
 
 const HandlerSelf kSelf{"node-a", {{"role", "lb"}, {"dc-zone", "z1"}, {"x.y", "1"}}};
 
-}  // namespace
+} // namespace
 
 TEST(HandlerFilter, EachForm) {
     const auto join = member_event(HandlerEventKind::MemberJoin);
@@ -96,14 +97,15 @@ TEST(HandlerEnv, TagNameMangling) {
     EXPECT_EQ(tag_env_name("dc-zone"), "DC_ZONE");
     EXPECT_EQ(tag_env_name("x.y"), "X_Y");
     EXPECT_EQ(tag_env_name("a_b9"), "A_B9");
-    EXPECT_EQ(tag_env_name("\xC3\xA9t\xC3\xA9"), "__T__");  // each non-ASCII byte becomes '_'
+    EXPECT_EQ(tag_env_name("\xC3\xA9t\xC3\xA9"), "__T__"); // each non-ASCII byte becomes '_'
 }
 
 TEST(HandlerEnv, MemberEventExact) {
-    const auto env = build_handler_env(member_event(HandlerEventKind::MemberFailed), kSelf, {"PATH=/bin", "HOME=/root"});
-    const std::vector<std::string> want{"PATH=/bin",          "HOME=/root",        "SERF_EVENT=member-failed",
-                                        "SERF_SELF_NAME=node-a", "SERF_SELF_ROLE=lb", "SERF_TAG_DC_ZONE=z1",
-                                        "SERF_TAG_ROLE=lb",   "SERF_TAG_X_Y=1"};
+    const auto env =
+        build_handler_env(member_event(HandlerEventKind::MemberFailed), kSelf, {"PATH=/bin", "HOME=/root"});
+    const std::vector<std::string> want{
+        "PATH=/bin",         "HOME=/root",          "SERF_EVENT=member-failed", "SERF_SELF_NAME=node-a",
+        "SERF_SELF_ROLE=lb", "SERF_TAG_DC_ZONE=z1", "SERF_TAG_ROLE=lb",         "SERF_TAG_X_Y=1"};
     EXPECT_EQ(env, want);
 }
 
@@ -126,8 +128,11 @@ TEST(HandlerEnv, OurVariablesReplaceInheritedOnes) {
 }
 
 TEST(HandlerEnv, CollidingTagNamesKeepOne) {
-    const auto env = build_handler_env(user_event("e", "", 1), HandlerSelf{"n", {{"a-b", "1"}, {"a.b", "2"}}}, {});
-    EXPECT_EQ(std::count_if(env.begin(), env.end(), [](const std::string& s) { return s.rfind("SERF_TAG_A_B=", 0) == 0; }), 1);
+    const auto env =
+        build_handler_env(user_event("e", "", 1), HandlerSelf{"n", {{"a-b", "1"}, {"a.b", "2"}}}, {});
+    EXPECT_EQ(std::count_if(env.begin(), env.end(),
+                            [](const std::string& s) { return s.rfind("SERF_TAG_A_B=", 0) == 0; }),
+              1);
 }
 
 TEST(HandlerStdin, MemberLines) {

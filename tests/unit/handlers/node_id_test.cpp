@@ -29,7 +29,7 @@ TEST(NodeId, KongFormat) {
 
 TEST(NodeId, PersistedAcrossRestarts) {
     TempDir dir("nodeid");
-    const std::string data = dir.file("data/sub");  // created on demand
+    const std::string data = dir.file("data/sub"); // created on demand
     auto first = load_or_create_node_id(data);
     ASSERT_TRUE(first.ok()) << first.error().message;
     EXPECT_EQ(read_file(data + "/node-id"), *first + "\n");

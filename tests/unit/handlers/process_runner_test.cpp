@@ -28,8 +28,9 @@ struct LogCapture {
         return [this](LogLevel l, const std::string& m) { lines.emplace_back(l, m); };
     }
     bool has(LogLevel l, const std::string& needle) const {
-        return std::any_of(lines.begin(), lines.end(),
-                           [&](const auto& p) { return p.first == l && p.second.find(needle) != std::string::npos; });
+        return std::any_of(lines.begin(), lines.end(), [&](const auto& p) {
+            return p.first == l && p.second.find(needle) != std::string::npos;
+        });
     }
 };
 
@@ -39,8 +40,11 @@ HandlerResult run_one(const std::string& script, RunnerOptions opts = {}, LogCap
     LogCapture local;
     ProcessRunner runner(io, opts, (log ? log : &local)->sink());
     std::optional<HandlerResult> result;
-    runner.submit(HandlerJob{script, current_environment(), "", "test"}, [&](const HandlerResult& r) { result = r; });
-    EXPECT_TRUE(run_until(io, [&] { return result.has_value(); }, limit)) << script;
+    runner.submit(HandlerJob{script, current_environment(), "", "test"},
+                  [&](const HandlerResult& r) { result = r; });
+    EXPECT_TRUE(run_until(
+        io, [&] { return result.has_value(); }, limit))
+        << script;
     return result.value_or(HandlerResult{});
 }
 
@@ -49,25 +53,28 @@ std::string expected_record_env(const std::vector<std::string>& env) {
     std::vector<std::string> serf;
     std::string inherited;
     for (const auto& e : env) {
-        if (e.rfind("SERF_", 0) == 0) serf.push_back(e);
-        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0) inherited = e.substr(e.find('=') + 1);
+        if (e.rfind("SERF_", 0) == 0)
+            serf.push_back(e);
+        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0)
+            inherited = e.substr(e.find('=') + 1);
     }
     std::sort(serf.begin(), serf.end());
     std::string out;
-    for (const auto& s : serf) out += s + "\n";
+    for (const auto& s : serf)
+        out += s + "\n";
     return out + "INHERITED=" + inherited + "\n";
 }
 
 class ScopedEnv {
-public:
+  public:
     ScopedEnv(const char* k, const std::string& v) : key_(k) { ::setenv(k, v.c_str(), 1); }
     ~ScopedEnv() { ::unsetenv(key_); }
 
-private:
+  private:
     const char* key_;
 };
 
-}  // namespace
+} // namespace
 
 TEST(ProcessRunner, RecordingScriptSeesExactEnvAndStdinForEachEventType) {
     TempDir dir("rec");
@@ -80,15 +87,17 @@ TEST(ProcessRunner, RecordingScriptSeesExactEnvAndStdinForEachEventType) {
     std::vector<std::tuple<std::uint64_t, std::string, std::string>> responses;
     auto specs = parse_handler_specs({record_script()});
     ASSERT_TRUE(specs.ok());
-    HandlerDispatcher d(runner, *specs, [&] { return self; },
-                        [&](std::uint64_t id, const std::string& name, const std::string& resp) {
-                            responses.emplace_back(id, name, resp);
-                        },
-                        log.sink());
+    HandlerDispatcher d(
+        runner, *specs, [&] { return self; },
+        [&](std::uint64_t id, const std::string& name, const std::string& resp) {
+            responses.emplace_back(id, name, resp);
+        },
+        log.sink());
 
     std::vector<HandlerEvent> events;
-    for (auto kind : {HandlerEventKind::MemberJoin, HandlerEventKind::MemberLeave, HandlerEventKind::MemberFailed,
-                      HandlerEventKind::MemberUpdate, HandlerEventKind::MemberReap}) {
+    for (auto kind :
+         {HandlerEventKind::MemberJoin, HandlerEventKind::MemberLeave, HandlerEventKind::MemberFailed,
+          HandlerEventKind::MemberUpdate, HandlerEventKind::MemberReap}) {
         HandlerEvent e;
         e.kind = kind;
         e.members = {{"node-b", "127.0.0.2", {{"role", "web"}, {"dc", "east"}}}, {"tab\tname", "::1", {}}};
@@ -108,13 +117,17 @@ TEST(ProcessRunner, RecordingScriptSeesExactEnvAndStdinForEachEventType) {
     q.query_id = 99;
     events.push_back(q);
 
-    for (const auto& e : events) EXPECT_EQ(d.dispatch(e), 1u);
-    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == events.size(); }, 30s));
-    run_until(io, [&] { return !responses.empty(); }, 2s);
+    for (const auto& e : events)
+        EXPECT_EQ(d.dispatch(e), 1u);
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.completed() == events.size(); }, 30s));
+    run_until(
+        io, [&] { return !responses.empty(); }, 2s);
     for (std::size_t i = 0; i < events.size(); ++i) {
         const auto env = build_handler_env(events[i], self, current_environment());
         EXPECT_EQ(read_file(dir.file(std::to_string(i) + ".env")), expected_record_env(env)) << "event " << i;
-        EXPECT_EQ(read_file(dir.file(std::to_string(i) + ".stdin")), build_handler_stdin(events[i])) << "event " << i;
+        EXPECT_EQ(read_file(dir.file(std::to_string(i) + ".stdin")), build_handler_stdin(events[i]))
+            << "event " << i;
     }
     ASSERT_EQ(responses.size(), 1u);
     EXPECT_EQ(std::get<0>(responses[0]), 99u);
@@ -129,7 +142,12 @@ TEST(ProcessRunner, BurstOfThousandEventsRunsInOrderWithoutLoss) {
     ProcessRunner runner(io, RunnerOptions{}, nullptr);
     auto specs = parse_handler_specs({"user=echo \"$SERF_USER_LTIME\" >> '" + out + "'"});
     ASSERT_TRUE(specs.ok());
-    HandlerDispatcher d(runner, *specs, [] { return HandlerSelf{"n", {}}; }, nullptr, nullptr);
+    HandlerDispatcher d(
+        runner, *specs,
+        [] {
+            return HandlerSelf{"n", {}};
+        },
+        nullptr, nullptr);
     constexpr int kEvents = 1000;
     for (int i = 1; i <= kEvents; ++i) {
         HandlerEvent e;
@@ -139,7 +157,9 @@ TEST(ProcessRunner, BurstOfThousandEventsRunsInOrderWithoutLoss) {
         ASSERT_EQ(d.dispatch(e), 1u);
     }
     EXPECT_EQ(runner.pending(), static_cast<std::size_t>(kEvents));
-    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == kEvents; }, 60s)) << runner.completed();
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.completed() == kEvents; }, 60s))
+        << runner.completed();
     std::istringstream lines(read_file(out));
     std::string line;
     int expect = 1;
@@ -181,7 +201,8 @@ TEST(ProcessRunner, TimeoutThenNextJobRuns) {
     std::vector<HandlerResult> results;
     runner.submit({"sleep 30", {}, "", "a"}, [&](const HandlerResult& r) { results.push_back(r); });
     runner.submit({"echo next", {}, "", "b"}, [&](const HandlerResult& r) { results.push_back(r); });
-    ASSERT_TRUE(run_until(io, [&] { return results.size() == 2; }, 10s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return results.size() == 2; }, 10s));
     EXPECT_TRUE(results[0].timed_out);
     EXPECT_TRUE(results[1].success());
     EXPECT_EQ(results[1].output, "next\n");
@@ -194,7 +215,7 @@ TEST(ProcessRunner, OneMegabyteOfOutputIsCutAndLogged) {
     EXPECT_EQ(r.output_total, 1048576u + 4u);
     EXPECT_TRUE(r.truncated);
     ASSERT_EQ(r.output.size(), 8192u);
-    EXPECT_EQ(r.output.substr(r.output.size() - 4), "END\n");  // the tail is kept, as Serf's circbuf
+    EXPECT_EQ(r.output.substr(r.output.size() - 4), "END\n"); // the tail is kept, as Serf's circbuf
     EXPECT_EQ(r.output.find_first_not_of('x'), 8192u - 4u);
     EXPECT_TRUE(log.has(LogLevel::Warn, "generated 1048580 bytes of output, truncated to 8192"));
     // and the runner keeps going
@@ -214,12 +235,15 @@ TEST(ProcessRunner, NonZeroExitIsReportedAndLogged) {
     ProcessRunner runner(io, {}, log.sink());
     auto specs = parse_handler_specs({"exit 4", "echo second"});
     ASSERT_TRUE(specs.ok());
-    HandlerDispatcher d(runner, *specs, [] { return HandlerSelf{}; }, nullptr, log.sink());
+    HandlerDispatcher d(
+        runner, *specs, [] { return HandlerSelf{}; }, nullptr, log.sink());
     HandlerEvent e;
     e.kind = HandlerEventKind::MemberJoin;
     EXPECT_EQ(d.dispatch(e), 2u);
-    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == 2; }, 10s));
-    run_until(io, [] { return false; }, 50ms);  // let the callbacks run
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.completed() == 2; }, 10s));
+    run_until(
+        io, [] { return false; }, 50ms); // let the callbacks run
     EXPECT_TRUE(log.has(LogLevel::Error, "Error invoking script 'exit 4': exit status 4"));
     EXPECT_TRUE(log.has(LogLevel::Debug, "script output: second"));
 }
@@ -240,16 +264,19 @@ TEST(ProcessRunner, IoContextKeepsTickingWhileAHandlerSleeps) {
     std::function<void()> tick = [&] {
         timer.expires_after(10ms);
         timer.async_wait([&](const std::error_code& ec) {
-            if (ec) return;
+            if (ec)
+                return;
             const auto now = std::chrono::steady_clock::now();
             max_gap = std::max(max_gap, now - last);
             last = now;
             ++ticks;
-            if (!result) tick();
+            if (!result)
+                tick();
         });
     };
     tick();
-    ASSERT_TRUE(run_until(io, [&] { return result.has_value(); }, 10s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return result.has_value(); }, 10s));
     EXPECT_TRUE(result->success());
     EXPECT_EQ(result->output, "done\n");
     EXPECT_GE(ticks, 50);
@@ -265,9 +292,15 @@ TEST(ProcessRunner, QueryResponsesOnlyOnSuccessAndWithinLimit) {
     auto specs = parse_handler_specs({"query:ok=printf pong", "query:fail=printf nope; exit 1",
                                       "query:big=head -c 2000 /dev/zero", "query:quiet=true"});
     ASSERT_TRUE(specs.ok());
-    HandlerDispatcher d(runner, *specs, [] { return HandlerSelf{"n", {}}; },
-                        [&](std::uint64_t, const std::string& name, const std::string& r) { responses.push_back(name + ":" + r); },
-                        log.sink());
+    HandlerDispatcher d(
+        runner, *specs,
+        [] {
+            return HandlerSelf{"n", {}};
+        },
+        [&](std::uint64_t, const std::string& name, const std::string& r) {
+            responses.push_back(name + ":" + r);
+        },
+        log.sink());
     d.set_query_response_limit(1024);
     for (const char* name : {"ok", "fail", "big", "quiet", "unmatched"}) {
         HandlerEvent q;
@@ -275,10 +308,13 @@ TEST(ProcessRunner, QueryResponsesOnlyOnSuccessAndWithinLimit) {
         q.name = name;
         d.dispatch(q);
     }
-    ASSERT_TRUE(run_until(io, [&] { return runner.completed() == 4; }, 10s));
-    run_until(io, [] { return false; }, 50ms);
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.completed() == 4; }, 10s));
+    run_until(
+        io, [] { return false; }, 50ms);
     EXPECT_EQ(responses, (std::vector<std::string>{"ok:pong"}));
-    EXPECT_TRUE(log.has(LogLevel::Warn, "Failed to respond to query 'big': response exceeds limit of 1024 bytes"));
+    EXPECT_TRUE(
+        log.has(LogLevel::Warn, "Failed to respond to query 'big': response exceeds limit of 1024 bytes"));
 }
 
 TEST(ProcessRunner, SpawnFailureIsReportedAndDoesNotStall) {
@@ -293,7 +329,8 @@ TEST(ProcessRunner, SpawnFailureIsReportedAndDoesNotStall) {
             ++done;
             err = r.spawn_error;
         });
-    ASSERT_TRUE(run_until(io, [&] { return done == 3; }, 5s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return done == 3; }, 5s));
     EXPECT_NE(err.find("posix_spawn"), std::string::npos) << err;
 }
 
@@ -313,7 +350,8 @@ TEST(ProcessRunner, LargeStdinIsDelivered) {
     input += "\n";
     std::optional<HandlerResult> result;
     runner.submit({"wc -c", {}, input, "x"}, [&](const HandlerResult& r) { result = r; });
-    ASSERT_TRUE(run_until(io, [&] { return result.has_value(); }, 10s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return result.has_value(); }, 10s));
     EXPECT_EQ(std::stoul(result->output), input.size());
 }
 
@@ -325,9 +363,14 @@ TEST(ProcessRunner, DestructorKillsAndReapsTheRunningChild) {
     {
         std::optional<ProcessRunner> runner;
         runner.emplace(io, RunnerOptions{}, nullptr);
-        runner->submit({"echo $$ > '" + pidfile + ".tmp'; mv '" + pidfile + ".tmp' '" + pidfile + "'; sleep 30", {}, "", "x"},
-                      nullptr);
-        ASSERT_TRUE(run_until(io, [&] { return std::filesystem::exists(pidfile); }, 5s));
+        runner->submit(
+            {"echo $$ > '" + pidfile + ".tmp'; mv '" + pidfile + ".tmp' '" + pidfile + "'; sleep 30",
+             {},
+             "",
+             "x"},
+            nullptr);
+        ASSERT_TRUE(run_until(
+            io, [&] { return std::filesystem::exists(pidfile); }, 5s));
         const auto start = std::chrono::steady_clock::now();
         runner.reset();
         took = std::chrono::steady_clock::now() - start;
@@ -335,10 +378,10 @@ TEST(ProcessRunner, DestructorKillsAndReapsTheRunningChild) {
     EXPECT_LT(took, 2s);
     const pid_t pid = static_cast<pid_t>(std::stol(read_file(pidfile)));
     ASSERT_GT(pid, 0);
-    EXPECT_EQ(::kill(pid, 0), -1);  // killed and reaped: the pid is gone
+    EXPECT_EQ(::kill(pid, 0), -1); // killed and reaped: the pid is gone
     EXPECT_EQ(errno, ESRCH);
     io.restart();
-    io.run_for(50ms);  // stale handlers find nothing to do
+    io.run_for(50ms); // stale handlers find nothing to do
 }
 
 TEST(ProcessRunner, FullQueueDropsAndCounts) {
@@ -354,7 +397,8 @@ TEST(ProcessRunner, FullQueueDropsAndCounts) {
     EXPECT_EQ(accepted, 3);
     EXPECT_EQ(runner.dropped(), 2u);
     EXPECT_TRUE(log.has(LogLevel::Error, "handler queue full"));
-    ASSERT_TRUE(run_until(io, [&] { return done == 3; }, 10s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return done == 3; }, 10s));
 }
 
 TEST(ProcessRunner, NoCallbackAfterDestruction) {
@@ -365,7 +409,8 @@ TEST(ProcessRunner, NoCallbackAfterDestruction) {
         runner.submit({"true", {}, "", "x"}, [&](const HandlerResult&) { called = true; });
         // finish the job but do not run the posted callback yet
         const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (runner.completed() == 0 && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
+        while (runner.completed() == 0 && std::chrono::steady_clock::now() < deadline)
+            io.run_one_for(10ms);
         ASSERT_EQ(runner.completed(), 1u);
     }
     io.restart();

@@ -21,14 +21,14 @@ namespace {
 
 /// The shared stub, also naming itself in $NOTIFY_SOCKET for the test's lifetime.
 class NotifyStub : public clusterd::testsupport::NotifyStub {
-public:
+  public:
     explicit NotifyStub(const std::string& path) : clusterd::testsupport::NotifyStub(path) {
         ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
     }
     ~NotifyStub() { ::unsetenv("NOTIFY_SOCKET"); }
 };
 
-}  // namespace
+} // namespace
 
 TEST(SdNotify, NoSocketIsANoOp) {
     ::unsetenv("NOTIFY_SOCKET");

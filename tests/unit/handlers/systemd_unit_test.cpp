@@ -22,15 +22,19 @@ struct CmdResult {
 CmdResult run(const std::string& cmd) {
     CmdResult r;
     FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
+    if (p == nullptr)
+        return r;
     char buf[1024];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+        r.output.append(buf, n);
     r.status = ::pclose(p);
     return r;
 }
 
-std::string unit_text() { return read_file(std::string(CLUSTERD_TEST_SOURCE_DIR) + "/conf/clusterd.service"); }
+std::string unit_text() {
+    return read_file(std::string(CLUSTERD_TEST_SOURCE_DIR) + "/conf/clusterd.service");
+}
 
 std::string binary() {
     const char* b = std::getenv("CLUSTERD_BIN");
@@ -44,13 +48,14 @@ CmdResult verify(const std::string& text) {
     return run("timeout 60 systemd-analyze verify '" + path + "'");
 }
 
-}  // namespace
+} // namespace
 
 TEST(SystemdUnit, HasTheSettingsTheAgentRelieson) {
     const std::string u = unit_text();
     ASSERT_FALSE(u.empty());
-    for (const char* line : {"Type=notify", "KillSignal=SIGINT", "Restart=always", "ExecReload=/bin/kill -HUP $MAINPID",
-                             "ExecStart=/usr/bin/clusterd agent", "WantedBy=multi-user.target"})
+    for (const char* line :
+         {"Type=notify", "KillSignal=SIGINT", "Restart=always", "ExecReload=/bin/kill -HUP $MAINPID",
+          "ExecStart=/usr/bin/clusterd agent", "WantedBy=multi-user.target"})
         EXPECT_NE(u.find(std::string("\n") + line), std::string::npos) << line;
 }
 
@@ -61,7 +66,7 @@ TEST(SystemdUnit, PassesSystemdAnalyzeVerify) {
     EXPECT_EQ(r.output, "") << "systemd-analyze verify complained";
 }
 
-TEST(SystemdUnit, VerifyCatchesABrokenUnit) {  // proves the check above can fail
+TEST(SystemdUnit, VerifyCatchesABrokenUnit) { // proves the check above can fail
     std::string u = std::regex_replace(unit_text(), std::regex("/usr/bin/clusterd"), binary());
     u = std::regex_replace(u, std::regex("Type=notify"), "Type=notifyy");
     const CmdResult r = verify(u);

@@ -18,7 +18,7 @@
 namespace clusterd::testutil {
 
 class TempDir {
-public:
+  public:
     explicit TempDir(const std::string& tag = "t") {
         static int counter = 0;
         path_ = std::filesystem::temp_directory_path() /
@@ -27,7 +27,8 @@ public:
         std::filesystem::create_directories(path_);
     }
     ~TempDir() {
-        if (std::getenv("CLUSTERD_KEEP_TMP") != nullptr) return;  // debugging: keep the files
+        if (std::getenv("CLUSTERD_KEEP_TMP") != nullptr)
+            return; // debugging: keep the files
         std::error_code ec;
         std::filesystem::remove_all(path_, ec);
     }
@@ -36,7 +37,7 @@ public:
     std::string path() const { return path_.string(); }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -48,11 +49,14 @@ inline std::string read_file(const std::string& path) {
 }
 
 /// Runs `io` until `done()` is true or `limit` passes; returns done() (support/asio_pump.hpp).
-inline bool run_until(asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit) {
+inline bool run_until(asio::io_context& io, const std::function<bool()>& done,
+                      std::chrono::milliseconds limit) {
     io.restart();
     return clusterd::testing::pump_until(io, done, limit, std::chrono::milliseconds(20));
 }
 
-inline std::string record_script() { return std::string(HANDLERS_TEST_DIR) + "/record.sh"; }
+inline std::string record_script() {
+    return std::string(HANDLERS_TEST_DIR) + "/record.sh";
+}
 
-}  // namespace clusterd::testutil
+} // namespace clusterd::testutil

@@ -32,10 +32,11 @@ namespace {
 
 /// Answers every stream request with an empty push-pull ([6] + empty map).
 class EchoHost final : public net::Host {
-public:
+  public:
     int requests = 0;
     void handle_packet(const swim::Address&, base::ByteView, base::Instant) override {}
-    base::Result<base::Bytes> handle_stream_request(const swim::Address&, base::ByteView, base::Instant) override {
+    base::Result<base::Bytes> handle_stream_request(const swim::Address&, base::ByteView,
+                                                    base::Instant) override {
         ++requests;
         return base::Bytes{6, 0x80};
     }
@@ -51,7 +52,8 @@ long rss_kib() {
     std::ifstream f("/proc/self/status");
     std::string line;
     while (std::getline(f, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
     return 0;
 }
 
@@ -59,7 +61,7 @@ using Peer = clusterd::testing::TcpPeer;
 
 /// A driver on 127.0.0.1 run by its own thread; stats are read on that thread.
 class DriverRig {
-public:
+  public:
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
     EchoHost host;
@@ -73,23 +75,26 @@ public:
         opts.compress = false;
         for (int attempt = 0; attempt < 10 && !driver; ++attempt) {
             auto d = std::make_unique<net::Driver>(io, host, opts, [](int, const std::string&) {});
-            if (ring != nullptr) d->set_keyring(ring);
-            if (d->start().ok()) driver = std::move(d);
+            if (ring != nullptr)
+                d->set_keyring(ring);
+            if (d->start().ok())
+                driver = std::move(d);
         }
-        if (driver) port = driver->bound_port();
+        if (driver)
+            port = driver->bound_port();
         th = std::thread([this] { io.run(); });
     }
     ~DriverRig() {
         on_io([this] {
-            if (driver) driver->stop();
+            if (driver)
+                driver->stop();
             return 0;
         });
         work.reset();
         io.stop();
         th.join();
     }
-    template <typename F>
-    auto on_io(F f) -> decltype(f()) {
+    template <typename F> auto on_io(F f) -> decltype(f()) {
         std::packaged_task<decltype(f())()> task(std::move(f));
         auto fut = task.get_future();
         asio::post(io, [&task] { task(); });
@@ -110,16 +115,19 @@ public:
 std::optional<long long> push_pull(std::uint16_t port, const char* source, const base::Bytes& frame) {
     const auto t0 = Clock::now();
     Peer p(port, source);
-    if (!p.ok() || !p.send(frame)) return std::nullopt;
+    if (!p.ok() || !p.send(frame))
+        return std::nullopt;
     auto r = p.read_all(2s);
-    if (!r || r->empty()) return std::nullopt;
+    if (!r || r->empty())
+        return std::nullopt;
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-const base::Bytes kPlainPushPull{6, 0x80};  // push-pull type + empty header map
+const base::Bytes kPlainPushPull{6, 0x80}; // push-pull type + empty header map
 
 /// `n` connections from the given sources (round robin) that send one byte and stall.
-std::vector<std::unique_ptr<Peer>> stalled_flood(std::uint16_t port, int n, const std::vector<const char*>& sources) {
+std::vector<std::unique_ptr<Peer>> stalled_flood(std::uint16_t port, int n,
+                                                 const std::vector<const char*>& sources) {
     std::vector<std::unique_ptr<Peer>> v;
     const base::Bytes one{6};
     for (int i = 0; i < n; ++i) {
@@ -129,7 +137,7 @@ std::vector<std::unique_ptr<Peer>> stalled_flood(std::uint16_t port, int n, cons
     return v;
 }
 
-}  // namespace
+} // namespace
 
 // Hole 2: 300 stalled one-byte connections from five addresses (60 each: under the per-address
 // limit, over the global cap). A legitimate push-pull from a new address must get through.
@@ -142,19 +150,22 @@ net::DriverOptions caps_only() {
     o.tcp_header_timeout = 60s;
     return o;
 }
-}  // namespace
+} // namespace
 
 TEST(GossipDos, StalledFloodFromManyAddressesDoesNotBlockJoins) {
     DriverRig rig(caps_only());
     ASSERT_TRUE(rig.driver);
-    auto flood = stalled_flood(rig.port, 300, {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"});
-    std::this_thread::sleep_for(200ms);  // the driver has accepted what it will
+    auto flood =
+        stalled_flood(rig.port, 300, {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"});
+    std::this_thread::sleep_for(200ms); // the driver has accepted what it will
     const auto ms = push_pull(rig.port, "127.0.0.1", kPlainPushPull);
     const auto s = rig.stats();
     std::printf("[figure] 300 stalled connections from 5 addresses: legitimate push-pull %s (%lld ms); "
                 "open %zu, evicted %llu, refused %llu, refused per address %llu\n",
-                ms ? "served" : "REFUSED", ms ? *ms : -1LL, s.tcp_open, static_cast<unsigned long long>(s.tcp_evicted),
-                static_cast<unsigned long long>(s.tcp_refused), static_cast<unsigned long long>(s.tcp_refused_per_ip));
+                ms ? "served" : "REFUSED", ms ? *ms : -1LL, s.tcp_open,
+                static_cast<unsigned long long>(s.tcp_evicted),
+                static_cast<unsigned long long>(s.tcp_refused),
+                static_cast<unsigned long long>(s.tcp_refused_per_ip));
     ASSERT_TRUE(ms.has_value()) << "a stalled flood blocked a legitimate push-pull";
     EXPECT_LT(*ms, 2000);
     EXPECT_LE(s.tcp_open, 256u);
@@ -169,10 +180,11 @@ TEST(GossipDos, StalledFloodFromOneAddressIsHeldToThePerAddressLimit) {
     std::this_thread::sleep_for(200ms);
     const auto ms = push_pull(rig.port, "127.0.0.1", kPlainPushPull);
     const auto s = rig.stats();
-    std::printf("[figure] 300 stalled connections from 1 address: legitimate push-pull %s (%lld ms); open %zu, "
-                "refused per address %llu\n",
-                ms ? "served" : "REFUSED", ms ? *ms : -1LL, s.tcp_open,
-                static_cast<unsigned long long>(s.tcp_refused_per_ip));
+    std::printf(
+        "[figure] 300 stalled connections from 1 address: legitimate push-pull %s (%lld ms); open %zu, "
+        "refused per address %llu\n",
+        ms ? "served" : "REFUSED", ms ? *ms : -1LL, s.tcp_open,
+        static_cast<unsigned long long>(s.tcp_refused_per_ip));
     ASSERT_TRUE(ms.has_value());
     EXPECT_LE(s.tcp_open, 64u + 1u);
     EXPECT_EQ(s.tcp_refused_per_ip, 300u - 64u);
@@ -187,7 +199,8 @@ TEST(GossipDos, StalledStreamsAreClosedAtTheHeaderDeadline) {
     auto flood = stalled_flood(rig.port, 20, {"127.0.0.2"});
     const auto t0 = Clock::now();
     int closed = 0;
-    for (auto& p : flood) closed += p->closed_within(3s) ? 1 : 0;
+    for (auto& p : flood)
+        closed += p->closed_within(3s) ? 1 : 0;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     std::printf("[figure] 20 one-byte streams closed %lld ms after they stalled (header deadline 200 ms)\n",
                 static_cast<long long>(ms));
@@ -215,8 +228,12 @@ long encrypted_flood(std::uint16_t port, int conns, std::size_t frame_len) {
     for (int i = 0; i < conns; ++i) {
         peers.push_back(std::make_unique<Peer>(port, "127.0.0.2"));
         const auto len = static_cast<std::uint32_t>(frame_len);
-        const base::Bytes header{10, static_cast<std::uint8_t>(len >> 24), static_cast<std::uint8_t>(len >> 16),
-                                 static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len), 1};
+        const base::Bytes header{10,
+                                 static_cast<std::uint8_t>(len >> 24),
+                                 static_cast<std::uint8_t>(len >> 16),
+                                 static_cast<std::uint8_t>(len >> 8),
+                                 static_cast<std::uint8_t>(len),
+                                 1};
         peers.back()->send(header);
     }
     const base::Bytes piece(256 * 1024, 0xA5);
@@ -227,7 +244,8 @@ long encrypted_flood(std::uint16_t port, int conns, std::size_t frame_len) {
     while (progress && Clock::now() < end) {
         progress = false;
         for (std::size_t i = 0; i < peers.size(); ++i) {
-            if (!alive[i] || sent[i] + 1 >= frame_len) continue;
+            if (!alive[i] || sent[i] + 1 >= frame_len)
+                continue;
             const std::size_t n = std::min(piece.size(), frame_len - 1 - sent[i]);
             if (!peers[i]->send(base::ByteView(piece.data(), n))) {
                 alive[i] = false;
@@ -237,16 +255,18 @@ long encrypted_flood(std::uint16_t port, int conns, std::size_t frame_len) {
             progress = true;
         }
     }
-    std::this_thread::sleep_for(300ms);  // the driver has read what it will
+    std::this_thread::sleep_for(300ms); // the driver has read what it will
     const long grown = rss_kib() - before;
     int refused = 0;
-    for (bool a : alive) refused += a ? 0 : 1;
-    std::printf("[figure] %d x %zu MiB encrypted-frame flood: RSS grew by %ld KiB; %d of %d senders cut off\n", conns,
-                (frame_len + (1u << 20) - 1) >> 20, grown, refused, conns);
+    for (bool a : alive)
+        refused += a ? 0 : 1;
+    std::printf(
+        "[figure] %d x %zu MiB encrypted-frame flood: RSS grew by %ld KiB; %d of %d senders cut off\n", conns,
+        (frame_len + (1u << 20) - 1) >> 20, grown, refused, conns);
     return grown;
 }
 
-}  // namespace
+} // namespace
 
 // Hole 3, plaintext agent: it has no key, so an encrypted frame is refused at its first byte.
 TEST(GossipDos, PlaintextDriverRefusesEncryptedFramesAtOnce) {
@@ -266,17 +286,18 @@ TEST(GossipDos, PlaintextDriverRefusesEncryptedFramesAtOnce) {
 TEST(GossipDos, EncryptedFrameFloodIsBoundedByTheBufferCap) {
     auto ring = wire::Keyring::from_keys({base::Bytes(16, 7)});
     ASSERT_TRUE(ring.ok());
-    DriverRig rig({}, &*ring);  // 32 MiB buffer cap
+    DriverRig rig({}, &*ring); // 32 MiB buffer cap
     ASSERT_TRUE(rig.driver);
     const long grown = encrypted_flood(rig.port, 16, wire::kMaxStreamBytes - 64);
     auto legit = wire::seal_stream(kPlainPushPull, false, &*ring, wire::system_nonce_source());
     ASSERT_TRUE(legit.ok());
     const auto ms = push_pull(rig.port, "127.0.0.1", *legit);
     const auto s = rig.stats();
-    std::printf("[figure] keyed driver: buffered peak %zu KiB (cap %zu KiB), %llu streams refused or evicted at the "
-                "cap; legitimate encrypted push-pull %s (%lld ms)\n",
-                s.tcp_buffered_peak / 1024, std::size_t{32} * 1024, static_cast<unsigned long long>(rig.drops("buffer_cap")),
-                ms ? "served" : "REFUSED", ms ? *ms : -1LL);
+    std::printf(
+        "[figure] keyed driver: buffered peak %zu KiB (cap %zu KiB), %llu streams refused or evicted at the "
+        "cap; legitimate encrypted push-pull %s (%lld ms)\n",
+        s.tcp_buffered_peak / 1024, std::size_t{32} * 1024,
+        static_cast<unsigned long long>(rig.drops("buffer_cap")), ms ? "served" : "REFUSED", ms ? *ms : -1LL);
     EXPECT_LE(s.tcp_buffered_peak, 32u * 1024u * 1024u);
     EXPECT_LT(grown, 48 * 1024) << "RSS grew beyond the buffer cap";
     EXPECT_GE(rig.drops("buffer_cap"), 14u);
@@ -289,7 +310,7 @@ TEST(GossipDos, SmallMessageTypesCannotClaimLargeBodies) {
     DriverRig rig({});
     ASSERT_TRUE(rig.driver);
     Peer p(rig.port, "127.0.0.2");
-    const base::Bytes header{0, 0xdb, 0x40, 0x00, 0x00, 0x00};  // ping + str32 of 1 GiB
+    const base::Bytes header{0, 0xdb, 0x40, 0x00, 0x00, 0x00}; // ping + str32 of 1 GiB
     p.send(header);
     const base::Bytes piece(64 * 1024, 'x');
     for (int i = 0; i < 4 && p.send(piece); ++i) {

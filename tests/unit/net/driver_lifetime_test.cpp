@@ -24,13 +24,14 @@ namespace {
 
 /// A Host that emits the transmits a test queues and records what comes back.
 class ScriptedHost final : public net::Host {
-public:
+  public:
     std::vector<swim::Transmit> outbox;
     int replies = 0, failures = 0, requests = 0;
-    base::Bytes reply_to_requests;  ///< empty: answer nothing (the coroutine ends without a write)
+    base::Bytes reply_to_requests; ///< empty: answer nothing (the coroutine ends without a write)
 
     void handle_packet(const swim::Address&, base::ByteView, base::Instant) override {}
-    base::Result<base::Bytes> handle_stream_request(const swim::Address&, base::ByteView, base::Instant) override {
+    base::Result<base::Bytes> handle_stream_request(const swim::Address&, base::ByteView,
+                                                    base::Instant) override {
         ++requests;
         return reply_to_requests;
     }
@@ -39,7 +40,8 @@ public:
     void handle_timeout(base::Instant) override {}
     base::Instant next_deadline() const override { return base::Instant::max(); }
     std::optional<swim::Transmit> poll_transmit() override {
-        if (outbox.empty()) return std::nullopt;
+        if (outbox.empty())
+            return std::nullopt;
         auto t = std::move(outbox.front());
         outbox.erase(outbox.begin());
         return t;
@@ -48,7 +50,7 @@ public:
 };
 
 base::Bytes plain_frame(std::uint8_t type) {
-    base::Bytes msg{type, 0x80};  // type byte + an empty msgpack map
+    base::Bytes msg{type, 0x80}; // type byte + an empty msgpack map
     auto sealed = wire::seal_stream(msg, false, nullptr, wire::system_nonce_source());
     EXPECT_TRUE(sealed.ok());
     return sealed.ok() ? *sealed : base::Bytes{};
@@ -64,7 +66,8 @@ std::unique_ptr<net::Driver> start_driver(asio::io_context& io, net::Host& host,
     opts.tcp_timeout = tcp_timeout;
     for (int attempt = 0; attempt < 10; ++attempt) {
         auto d = std::make_unique<net::Driver>(io, host, opts, [](int, const std::string&) {});
-        if (d->start().ok()) return d;
+        if (d->start().ok())
+            return d;
     }
     return nullptr;
 }
@@ -74,7 +77,7 @@ void stall_loop(asio::io_context& io, std::chrono::milliseconds d) {
     asio::post(io, [d] { std::this_thread::sleep_for(d); });
 }
 
-}  // namespace
+} // namespace
 
 // Outgoing stream: the reply arrives while the loop is stalled past the stream's deadline.
 TEST(DriverLifetime, ReplyAndDeadlineInOneLoopTurn) {
@@ -95,9 +98,9 @@ TEST(DriverLifetime, ReplyAndDeadlineInOneLoopTurn) {
             acc.accept(s);
             std::array<std::uint8_t, 256> buf{};
             std::error_code ec;
-            s.read_some(asio::buffer(buf), ec);  // the request
+            s.read_some(asio::buffer(buf), ec); // the request
             stall_loop(io, 400ms);
-            std::this_thread::sleep_for(100ms);  // the loop is asleep now; the deadline passes
+            std::this_thread::sleep_for(100ms); // the loop is asleep now; the deadline passes
             asio::write(s, asio::buffer(plain_frame(2)), ec);
             std::this_thread::sleep_for(500ms);
             peer_done = true;
@@ -111,9 +114,11 @@ TEST(DriverLifetime, ReplyAndDeadlineInOneLoopTurn) {
         t.timeout = 250ms;
         host.outbox.push_back(std::move(t));
         driver.kick();
-        EXPECT_TRUE(pump_until(io, [&] { return host.replies + host.failures == 1 && peer_done; }, 5s));
+        EXPECT_TRUE(pump_until(
+            io, [&] { return host.replies + host.failures == 1 && peer_done; }, 5s));
         // Keep running so that a late timer handler (if any) executes while the test watches.
-        pump_until(io, [] { return false; }, 100ms);
+        pump_until(
+            io, [] { return false; }, 100ms);
         peer.join();
         EXPECT_EQ(host.replies + host.failures, 1);
         driver.stop();
@@ -138,15 +143,17 @@ TEST(DriverLifetime, RequestAndDeadlineInOneLoopTurn) {
             tcp::socket s(pio);
             std::error_code ec;
             s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-            std::this_thread::sleep_for(50ms);  // the driver accepted and waits for bytes
+            std::this_thread::sleep_for(50ms); // the driver accepted and waits for bytes
             stall_loop(io, 400ms);
             std::this_thread::sleep_for(100ms);
             asio::write(s, asio::buffer(plain_frame(6)), ec);
             sent = true;
             std::this_thread::sleep_for(500ms);
         });
-        EXPECT_TRUE(pump_until(io, [&] { return sent && host.requests == 1; }, 5s));
-        pump_until(io, [] { return false; }, 100ms);
+        EXPECT_TRUE(pump_until(
+            io, [&] { return sent && host.requests == 1; }, 5s));
+        pump_until(
+            io, [] { return false; }, 100ms);
         peer.join();
         driver.stop();
         io.run_for(50ms);
@@ -169,7 +176,8 @@ TEST(DriverLifetime, HeaderDeadlineAndReadInOneLoopTurn) {
         std::unique_ptr<net::Driver> driver;
         for (int attempt = 0; attempt < 10 && !driver; ++attempt) {
             auto d = std::make_unique<net::Driver>(io, host, opts, [](int, const std::string&) {});
-            if (d->start().ok()) driver = std::move(d);
+            if (d->start().ok())
+                driver = std::move(d);
         }
         ASSERT_TRUE(driver);
         const auto port = driver->bound_port();
@@ -180,19 +188,24 @@ TEST(DriverLifetime, HeaderDeadlineAndReadInOneLoopTurn) {
             std::error_code ec;
             s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
             const auto frame = plain_frame(6);
-            asio::write(s, asio::buffer(frame.data(), 1), ec);  // one byte: the header is not complete
+            asio::write(s, asio::buffer(frame.data(), 1), ec); // one byte: the header is not complete
             std::this_thread::sleep_for(50ms);
             stall_loop(io, 400ms);
-            std::this_thread::sleep_for(150ms);  // the header deadline passes while the loop sleeps
+            std::this_thread::sleep_for(150ms); // the header deadline passes while the loop sleeps
             asio::write(s, asio::buffer(frame.data() + 1, frame.size() - 1), ec);
             sent = true;
             std::this_thread::sleep_for(300ms);
         });
         const auto stats = [&] { return driver->stats(); };
         EXPECT_TRUE(pump_until(
-            io, [&] { return sent && (host.requests == 1 || stats().tcp_header_timeouts == 1) && stats().tcp_open == 0; },
+            io,
+            [&] {
+                return sent && (host.requests == 1 || stats().tcp_header_timeouts == 1) &&
+                       stats().tcp_open == 0;
+            },
             5s));
-        pump_until(io, [] { return false; }, 100ms);
+        pump_until(
+            io, [] { return false; }, 100ms);
         peer.join();
         driver->stop();
         io.run_for(50ms);

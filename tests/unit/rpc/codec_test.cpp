@@ -26,14 +26,17 @@ struct Dec {
 Dec mp_decode(base::ByteView in, mp::Value& v, std::size_t cap) {
     mp::Reader r(in, mp::Limits{cap, 32});
     auto e = r.measure();
-    if (!e) return {St::Error};
-    if (!e->complete) return {St::NeedMore, 0, e->need};
+    if (!e)
+        return {St::Error};
+    if (!e->complete)
+        return {St::NeedMore, 0, e->need};
     auto x = mp::read_value(r);
-    if (!x) return {St::Error};
+    if (!x)
+        return {St::Error};
     v = std::move(*x);
     return {St::Ok, r.pos(), 0};
 }
-}  // namespace
+} // namespace
 
 TEST(RpcCodec, GoClientRequestsEncodeByteForByte) {
     base::Bytes q;
@@ -53,19 +56,23 @@ TEST(RpcCodec, GoClientRequestsEncodeByteForByte) {
     base::Bytes t;
     encode(t, RequestHeader{"tags", 2});
     encode(t, TagsRequest{{{"a", "b"}}, {"dc"}});
-    EXPECT_EQ(base::to_hex(t), "82a7436f6d6d616e64a474616773a35365710282aa44656c6574655461677391a26463a45461677381a161a162");
+    EXPECT_EQ(base::to_hex(t),
+              "82a7436f6d6d616e64a474616773a35365710282aa44656c6574655461677391a26463a45461677381a161a162");
 
     base::Bytes e;
     encode(e, RequestHeader{"event", 2});
     encode(e, EventRequest{"e", {}, true});
-    EXPECT_EQ(base::to_hex(e), "82a7436f6d6d616e64a56576656e74a35365710283a8436f616c65736365c3a44e616d65a165a75061796c6f6164c0");
+    EXPECT_EQ(
+        base::to_hex(e),
+        "82a7436f6d6d616e64a56576656e74a35365710283a8436f616c65736365c3a44e616d65a165a75061796c6f6164c0");
 
     base::Bytes m;
     encode(m, RequestHeader{"members-filtered", 2});
     encode(m, MembersFilteredRequest{{{"role", "w.b"}}, "alive", ""});
-    EXPECT_EQ(base::to_hex(m),
-              "82a7436f6d6d616e64b06d656d626572732d66696c7465726564a35365710283a44e616d65a0a6537461747573a5616c"
-              "697665a45461677381a4726f6c65a3772e62");
+    EXPECT_EQ(
+        base::to_hex(m),
+        "82a7436f6d6d616e64b06d656d626572732d66696c7465726564a35365710283a44e616d65a0a6537461747573a5616c"
+        "697665a45461677381a4726f6c65a3772e62");
 
     base::Bytes h;
     encode(h, RequestHeader{"handshake", 1});
@@ -82,17 +89,19 @@ TEST(RpcCodec, AgentRepliesEncodeByteForByte) {
     kr.num_nodes = 1;
     kr.num_resp = 1;
     encode(k, kr, true);
-    EXPECT_EQ(base::to_hex(k),
-              "82a54572726f72ba312f31206e6f646573207265706f72746564206661696c757265a35365710485a44b65797380a84d"
-              "6573736167657381a463617041d9294b657972696e6720697320656d7074792028656e6372797074696f6e206e6f74"
-              "20656e61626c656429a64e756d45727201a84e756d4e6f64657301a74e756d5265737001");
+    EXPECT_EQ(
+        base::to_hex(k),
+        "82a54572726f72ba312f31206e6f646573207265706f72746564206661696c757265a35365710485a44b65797380a84d"
+        "6573736167657381a463617041d9294b657972696e6720697320656d7074792028656e6372797074696f6e206e6f74"
+        "20656e61626c656429a64e756d45727201a84e756d4e6f64657301a74e756d5265737001");
 
     base::Bytes u;
     encode(u, ResponseHeader{7, ""});
     encode(u, UserEventRecord{1, "ev", base::to_bytes("hi"), false});
-    EXPECT_EQ(base::to_hex(u),
-              "82a54572726f72a0a35365710785a8436f616c65736365c2a54576656e74a475736572a54c54696d6501a44e616d65a2"
-              "6576a75061796c6f6164c4026869");
+    EXPECT_EQ(
+        base::to_hex(u),
+        "82a54572726f72a0a35365710785a8436f616c65736365c2a54576656e74a475736572a54c54696d6501a44e616d65a2"
+        "6576a75061796c6f6164c4026869");
 
     base::Bytes q;
     encode(q, ResponseHeader{7, ""});
@@ -101,10 +110,11 @@ TEST(RpcCodec, AgentRepliesEncodeByteForByte) {
     encode(q, QueryRecord{"ack", "capA", {}});
     encode(q, ResponseHeader{9, ""});
     encode(q, QueryRecord{"done", "", {}});
-    EXPECT_EQ(base::to_hex(q),
-              "82a54572726f72a0a35365710785a54576656e74a57175657279a2494401a54c54696d6502a44e616d65a171a7506179"
-              "6c6f6164c082a54572726f72a0a35365710983a446726f6da463617041a75061796c6f6164c0a454797065a361636b82"
-              "a54572726f72a0a35365710983a446726f6da0a75061796c6f6164c0a454797065a4646f6e65");
+    EXPECT_EQ(
+        base::to_hex(q),
+        "82a54572726f72a0a35365710785a54576656e74a57175657279a2494401a54c54696d6502a44e616d65a171a7506179"
+        "6c6f6164c082a54572726f72a0a35365710983a446726f6da463617041a75061796c6f6164c0a454797065a361636b82"
+        "a54572726f72a0a35365710983a446726f6da0a75061796c6f6164c0a454797065a4646f6e65");
 
     base::Bytes j;
     encode(j, JoinResponse{0});
@@ -186,8 +196,9 @@ TEST(RpcMsgpack, TruncationAtEveryByteIsNeedMoreNeverError) {
 }
 
 TEST(RpcMsgpack, RoundTripsIntegersAndDepthLimit) {
-    for (std::int64_t x : {0LL, 1LL, 127LL, 128LL, 255LL, 256LL, 65535LL, 65536LL, 4294967295LL, 4294967296LL,
-                           -1LL, -32LL, -33LL, -128LL, -129LL, -32768LL, -32769LL, -2147483648LL, -2147483649LL}) {
+    for (std::int64_t x :
+         {0LL, 1LL, 127LL, 128LL, 255LL, 256LL, 65535LL, 65536LL, 4294967295LL, 4294967296LL, -1LL, -32LL,
+          -33LL, -128LL, -129LL, -32768LL, -32769LL, -2147483648LL, -2147483649LL}) {
         base::Bytes b;
         mp::Writer(b, mp::Dialect::Ipc).sint(x);
         mp::Value v;

@@ -13,16 +13,16 @@
 namespace clusterd::rpc::testing {
 
 class FakeAgent : public AgentApi {
-public:
+  public:
     std::vector<Member> member_list;
     Tags tags;
-    std::vector<std::string> calls;  ///< "join a,b replay=1", "event name coalesce=1", ...
-    std::string next_error;          ///< error returned by the next error-returning call
-    int join_count = -1;             ///< -1: number of addresses
+    std::vector<std::string> calls; ///< "join a,b replay=1", "event name coalesce=1", ...
+    std::string next_error;         ///< error returned by the next error-returning call
+    int join_count = -1;            ///< -1: number of addresses
     KeyResponse key_response;
     std::map<std::string, std::map<std::string, std::string>> stats_map;
     std::map<std::string, Coordinate> coords;
-    std::optional<StoreListing> store;  ///< unset: the AgentApi default (no datastore)
+    std::optional<StoreListing> store; ///< unset: the AgentApi default (no datastore)
     bool defer = false;
     std::vector<std::function<void()>> deferred;
     bool shutdown_called = false;
@@ -37,22 +37,25 @@ public:
         bool cancelled = false;
     };
     std::map<SubscriptionId, RunningQuery> queries;
-    std::map<std::uint64_t, base::Bytes> responses;  ///< token -> payload given to respond()
+    std::map<std::uint64_t, base::Bytes> responses; ///< token -> payload given to respond()
 
     void run_deferred() {
         auto d = std::move(deferred);
         deferred.clear();
-        for (auto& f : d) f();
+        for (auto& f : d)
+            f();
     }
     void emit(const Event& e) {
         auto copy = event_subs_;
         for (auto& [id, cb] : copy)
-            if (event_subs_.count(id) != 0) cb(e);
+            if (event_subs_.count(id) != 0)
+                cb(e);
     }
     void log(const std::string& line) {
         auto copy = log_subs_;
         for (auto& [id, cb] : copy)
-            if (log_subs_.count(id) != 0) cb(line);
+            if (log_subs_.count(id) != 0)
+                cb(line);
     }
     std::size_t event_subscribers() const { return event_subs_.size(); }
     std::size_t log_subscribers() const { return log_subs_.size(); }
@@ -61,7 +64,8 @@ public:
     void join(const std::vector<std::string>& addrs, bool replay,
               std::function<void(int, const std::string&)> done) override {
         std::string c = "join";
-        for (const auto& a : addrs) c += " " + a;
+        for (const auto& a : addrs)
+            c += " " + a;
         calls.push_back(c + (replay ? " replay=1" : " replay=0"));
         const int n = join_count >= 0 ? join_count : static_cast<int>(addrs.size());
         finish([done, n, e = take_error()] { done(n, e); });
@@ -97,14 +101,17 @@ public:
     std::string query(const QueryParams& params, QueryCallbacks callbacks, SubscriptionId& id) override {
         calls.push_back("query " + params.name);
         std::string e = take_error();
-        if (!e.empty()) return e;
+        if (!e.empty())
+            return e;
         id = ++next_id_;
         queries[id] = RunningQuery{params, std::move(callbacks), false};
-        if (on_query_started) on_query_started(id);
+        if (on_query_started)
+            on_query_started(id);
         return "";
     }
     void cancel_query(SubscriptionId id) override {
-        if (auto it = queries.find(id); it != queries.end()) it->second.cancelled = true;
+        if (auto it = queries.find(id); it != queries.end())
+            it->second.cancelled = true;
     }
     std::string respond(std::uint64_t token, const base::Bytes& payload) override {
         calls.push_back("respond " + std::to_string(token));
@@ -129,7 +136,8 @@ public:
     }
     std::map<std::string, std::map<std::string, std::string>> stats() override { return stats_map; }
     void store_list(std::function<void(const std::string&, const StoreListing&)> done) override {
-        if (!store) return AgentApi::store_list(std::move(done));
+        if (!store)
+            return AgentApi::store_list(std::move(done));
         auto l = *store;
         if (defer) {
             deferred.push_back([done, l] { done("", l); });
@@ -139,19 +147,22 @@ public:
     }
     std::optional<Coordinate> get_coordinate(const std::string& node) override {
         auto it = coords.find(node);
-        if (it == coords.end()) return std::nullopt;
+        if (it == coords.end())
+            return std::nullopt;
         return it->second;
     }
     SubscriptionId subscribe_events(std::function<void(const Event&)> cb) override {
         const auto id = ++next_id_;
         event_subs_[id] = std::move(cb);
-        if (on_events_subscribed) on_events_subscribed();
+        if (on_events_subscribed)
+            on_events_subscribed();
         return id;
     }
     SubscriptionId subscribe_logs(std::function<void(const std::string&)> cb) override {
         const auto id = ++next_id_;
         log_subs_[id] = std::move(cb);
-        if (on_logs_subscribed) on_logs_subscribed();
+        if (on_logs_subscribed)
+            on_logs_subscribed();
         return id;
     }
     void unsubscribe(SubscriptionId id) override {
@@ -159,7 +170,7 @@ public:
         log_subs_.erase(id);
     }
 
-private:
+  private:
     std::string take_error() {
         std::string e = next_error;
         next_error.clear();
@@ -181,4 +192,4 @@ private:
     std::map<SubscriptionId, std::function<void(const std::string&)>> log_subs_;
 };
 
-}  // namespace clusterd::rpc::testing
+} // namespace clusterd::rpc::testing

@@ -14,8 +14,8 @@
 
 #include "clusterd/rpc/client.hpp"
 #include "clusterd/rpc/server.hpp"
-#include "unit/rpc/fake_agent.hpp"
 #include "support/wait.hpp"
+#include "unit/rpc/fake_agent.hpp"
 #include "unit/rpc/raw_socket.hpp"
 
 using namespace clusterd;
@@ -33,7 +33,7 @@ long rss_kb() {
 }
 
 class RpcServer : public ::testing::Test {
-protected:
+  protected:
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
     FakeAgent agent;
@@ -49,8 +49,7 @@ protected:
         port = server->local_endpoint().port();
         th = std::thread([this] { io.run(); });
     }
-    template <typename F>
-    auto on_io(F f) -> decltype(f()) {
+    template <typename F> auto on_io(F f) -> decltype(f()) {
         std::packaged_task<decltype(f())()> task(std::move(f));
         auto fut = task.get_future();
         asio::post(io, [&task] { task(); });
@@ -70,7 +69,7 @@ protected:
     std::string addr() const { return "127.0.0.1:" + std::to_string(port); }
 };
 
-}  // namespace
+} // namespace
 
 TEST_F(RpcServer, NoHandshakeGetsErrorThenClose) {
     start();
@@ -146,7 +145,7 @@ TEST_F(RpcServer, GarbageAndHalfSentFramesAreDropped) {
     EXPECT_TRUE(g.wait_eof(2s));
     RawSocket t("127.0.0.1", port);
     auto hs = handshake(1);
-    t.send(base::Bytes(hs.begin(), hs.begin() + 5));  // truncated, then silence
+    t.send(base::Bytes(hs.begin(), hs.begin() + 5)); // truncated, then silence
     EXPECT_TRUE(t.wait_eof(3s));
     EXPECT_GE(on_io([this] { return server->counters().timed_out; }), 1u);
 }
@@ -157,14 +156,16 @@ TEST_F(RpcServer, FiveHundredIdleConnectionsAreClosedAndOthersServed) {
     cfg.handshake_timeout = 400ms;
     start(cfg);
     std::vector<std::unique_ptr<RawSocket>> idle;
-    for (int i = 0; i < 500; ++i) idle.push_back(std::make_unique<RawSocket>("127.0.0.1", port));
+    for (int i = 0; i < 500; ++i)
+        idle.push_back(std::make_unique<RawSocket>("127.0.0.1", port));
     // A well-behaved client is served meanwhile.
     auto c = Client::connect(addr(), "", 2s);
     ASSERT_TRUE(c.ok()) << c.error().message;
     auto r = (*c)->call(cmd::kStats, nullptr, true);
     ASSERT_TRUE(r.ok());
     int closed = 0;
-    for (auto& s : idle) closed += s->wait_eof(3s) ? 1 : 0;
+    for (auto& s : idle)
+        closed += s->wait_eof(3s) ? 1 : 0;
     EXPECT_EQ(closed, 500);
     EXPECT_LE(on_io([this] { return server->connections(); }), 1u);
 }
@@ -195,31 +196,35 @@ std::vector<std::unique_ptr<RawSocket>> idle_flood(std::uint16_t port, int n, co
         v.push_back(std::make_unique<RawSocket>("127.0.0.1", port, 0, source));
         v.back()->send(handshake(1));
     }
-    for (auto& s : v) s->read_frames(1, 200ms);
+    for (auto& s : v)
+        s->read_frames(1, 200ms);
     return v;
 }
 constexpr const char* kToken = "0123456789abcdef";
-}  // namespace
+} // namespace
 
 // Issue 16, hole 1: 130 connections that handshake and sit idle filled the 128 slots, and a
 // client with the token was refused for the 5-minute idle timeout.
 TEST_F(RpcServer, IdleHandshakeFloodDoesNotLockOutAuthenticatedClient) {
     ServerConfig cfg;
     cfg.auth_key = kToken;
-    start(cfg);  // max_connections 128, the defaults
-    for (const char* source : {"127.0.0.2", "127.0.0.1"}) {  // flood from elsewhere, then from the client's own address
+    start(cfg); // max_connections 128, the defaults
+    for (const char* source :
+         {"127.0.0.2", "127.0.0.1"}) { // flood from elsewhere, then from the client's own address
         auto flood = idle_flood(port, 130, source);
         const auto t0 = std::chrono::steady_clock::now();
         auto c = Client::connect(addr(), kToken, 2s);
         ASSERT_TRUE(c.ok()) << "flood from " << source << ": " << c.error().message;
         auto r = (*c)->call(cmd::kStats, nullptr, true);
         ASSERT_TRUE(r.ok()) << r.error().message;
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-        std::printf("[figure] flood from %s: authenticated client served in %lld ms while 130 idle handshaken "
-                    "connections were held (evicted so far %llu, refused %llu)\n",
-                    source, static_cast<long long>(ms.count()),
-                    static_cast<unsigned long long>(on_io([this] { return server->counters().evicted; })),
-                    static_cast<unsigned long long>(on_io([this] { return server->counters().refused_over_cap; })));
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        std::printf(
+            "[figure] flood from %s: authenticated client served in %lld ms while 130 idle handshaken "
+            "connections were held (evicted so far %llu, refused %llu)\n",
+            source, static_cast<long long>(ms.count()),
+            static_cast<unsigned long long>(on_io([this] { return server->counters().evicted; })),
+            static_cast<unsigned long long>(on_io([this] { return server->counters().refused_over_cap; })));
         EXPECT_LT(ms, 2s);
         // The authenticated session is never evicted by a later flood.
         auto more = idle_flood(port, 140, source);
@@ -245,10 +250,10 @@ TEST_F(RpcServer, ReconnectingFloodDoesNotLockOutAuthenticatedClient) {
             held.push_back(std::make_unique<RawSocket>("127.0.0.1", port, 0, "127.0.0.2"));
             held.back()->send(handshake(1));
             ++opened;
-            std::this_thread::sleep_for(1ms);  // at a pace the server accepts, so the slots stay full
+            std::this_thread::sleep_for(1ms); // at a pace the server accepts, so the slots stay full
             if (held.size() >= 300) {
                 ready = true;
-                held.pop_front();  // keep 300 open, reconnecting in turn
+                held.pop_front(); // keep 300 open, reconnecting in turn
             }
         }
         ready = true;
@@ -259,13 +264,16 @@ TEST_F(RpcServer, ReconnectingFloodDoesNotLockOutAuthenticatedClient) {
     for (int i = 0; i < 10; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         auto c = Client::connect(addr(), kToken, 2s);
-        if (c.ok() && (*c)->call(cmd::kStats, nullptr, true).ok()) ++served;
-        worst = std::max<long long>(
-            worst, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+        if (c.ok() && (*c)->call(cmd::kStats, nullptr, true).ok())
+            ++served;
+        worst = std::max<long long>(worst, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - t0)
+                                               .count());
     }
     stop = true;
     attacker.join();
-    std::printf("[figure] reconnecting flood (%d handshaken connections opened): %d of 10 authenticated clients served, "
+    std::printf("[figure] reconnecting flood (%d handshaken connections opened): %d of 10 authenticated "
+                "clients served, "
                 "slowest %lld ms; evicted %llu\n",
                 opened.load(), served, worst,
                 static_cast<unsigned long long>(on_io([this] { return server->counters().evicted; })));
@@ -285,8 +293,11 @@ TEST_F(RpcServer, UnauthenticatedConnectionsAreClosedAfterTheAuthDeadline) {
     ASSERT_EQ(good.read_frames(2).size(), 2u);
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_TRUE(idle.wait_eof(3s));
-    std::printf("[figure] handshaken but unauthenticated connection closed %lld ms after the handshake (auth_timeout 300 ms)\n",
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+    std::printf("[figure] handshaken but unauthenticated connection closed %lld ms after the handshake "
+                "(auth_timeout 300 ms)\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - t0)
+                                           .count()));
     EXPECT_EQ(on_io([this] { return server->counters().auth_timed_out; }), 1u);
     // The authenticated one outlives the deadline.
     std::this_thread::sleep_for(400ms);
@@ -336,8 +347,11 @@ TEST_F(RpcServer, WithoutAuthIdleFloodDoesNotLockOut) {
     ASSERT_TRUE(c.ok()) << c.error().message;
     auto r = (*c)->call(cmd::kStats, nullptr, true);
     ASSERT_TRUE(r.ok()) << r.error().message;
-    std::printf("[figure] no rpc_auth: client served in %lld ms while 130 idle handshaken connections were held\n",
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+    std::printf(
+        "[figure] no rpc_auth: client served in %lld ms while 130 idle handshaken connections were held\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+                .count()));
     // The subscriber still has its stream.
     on_io([&] {
         agent.emit(UserEvent{1, "still-here", {}, false});
@@ -350,7 +364,7 @@ TEST_F(RpcServer, WithoutAuthIdleFloodDoesNotLockOut) {
 
 TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
     ServerConfig cfg;
-    cfg.write_timeout = 3s;  // others must be served well before the slow client is dropped
+    cfg.write_timeout = 3s; // others must be served well before the slow client is dropped
     start(cfg);
     RawSocket slow("127.0.0.1", port, 4096);
     slow.send(cat({handshake(1), req("stream", 2, StreamRequest{"user"})}));
@@ -360,7 +374,8 @@ TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
     const base::Bytes payload(8000, 'p');
     for (int round = 0; round < 20; ++round) {
         on_io([&] {
-            for (int i = 0; i < 200; ++i) agent.emit(UserEvent{1, "e", payload, false});
+            for (int i = 0; i < 200; ++i)
+                agent.emit(UserEvent{1, "e", payload, false});
             return 0;
         });
         const auto t0 = std::chrono::steady_clock::now();
@@ -371,7 +386,8 @@ TEST_F(RpcServer, NonReadingStreamClientIsDroppedWithoutStallingOthers) {
     // Without reading from `slow` (reading would unstall it), wait for the server to drop it.
     std::uint64_t stalled = 0;
     clusterd::testing::wait_until(
-        [&] { return (stalled = on_io([this] { return server->counters().write_stalled; })) != 0; }, 10s, 50ms);
+        [&] { return (stalled = on_io([this] { return server->counters().write_stalled; })) != 0; }, 10s,
+        50ms);
     EXPECT_EQ(stalled, 1u);
     EXPECT_TRUE(slow.wait_eof(5s));
     EXPECT_GT(on_io([this] { return server->dropped_records(); }), 0u);
@@ -389,7 +405,8 @@ TEST_F(RpcServer, HugeLengthClaimsDoNotGrowMemory) {
         socks.back()->send(evil);
     }
     int closed = 0;
-    for (auto& s : socks) closed += s->wait_eof(3s) ? 1 : 0;
+    for (auto& s : socks)
+        closed += s->wait_eof(3s) ? 1 : 0;
     EXPECT_EQ(closed, 100);
     // Same claim within the size cap but never satisfied: buffered, not allocated up front.
     std::vector<std::unique_ptr<RawSocket>> socks2;
@@ -399,7 +416,7 @@ TEST_F(RpcServer, HugeLengthClaimsDoNotGrowMemory) {
         socks2.push_back(std::make_unique<RawSocket>("127.0.0.1", port));
         socks2.back()->send(within);
     }
-    std::this_thread::sleep_for(200ms);  // let the server read what it will before measuring RSS
+    std::this_thread::sleep_for(200ms); // let the server read what it will before measuring RSS
     const long after = rss_kb();
     EXPECT_LT(after - before, 10 * 1024) << "RSS grew by " << (after - before) << " kB";
 }
@@ -411,8 +428,8 @@ TEST_F(RpcServer, LeaveRepliesThenShutsDownAgent) {
     auto r = (*c)->call(cmd::kLeave, nullptr, false);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->error, "");
-    EXPECT_TRUE(clusterd::testing::wait_until([this] { return on_io([this] { return agent.shutdown_called; }); }, 1s,
-                                              10ms));
+    EXPECT_TRUE(clusterd::testing::wait_until(
+        [this] { return on_io([this] { return agent.shutdown_called; }); }, 1s, 10ms));
 }
 
 TEST_F(RpcServer, ClientMembersJoinAndQueryStream) {

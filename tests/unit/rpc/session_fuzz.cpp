@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool pre_handshake = size > 0 && (data[0] & 1) != 0;
     {
         rpc::Session s(agent, cfg);
-        if (!pre_handshake) s.feed(rpc::testing::handshake(1));
+        if (!pre_handshake)
+            s.feed(rpc::testing::handshake(1));
         // Feed in two pieces to exercise resumption.
         const std::size_t half = size / 2;
         s.feed(base::ByteView(data, half));

@@ -26,8 +26,7 @@ struct Harness {
     }
 };
 
-template <typename T>
-T body_as(const Frame& f) {
+template <typename T> T body_as(const Frame& f) {
     T out{};
     EXPECT_TRUE(f.body.has_value());
     if (f.body) {
@@ -52,7 +51,7 @@ Member member(const std::string& name, const std::string& status, Tags tags = {}
     return m;
 }
 
-}  // namespace
+} // namespace
 
 TEST(RpcSession, CommandBeforeHandshakeIsRefusedAndCloses) {
     Harness h;
@@ -61,7 +60,7 @@ TEST(RpcSession, CommandBeforeHandshakeIsRefusedAndCloses) {
     EXPECT_EQ(f[0].header.seq, 7u);
     EXPECT_EQ(f[0].header.error, "Handshake required");
     EXPECT_TRUE(h.s.closing());
-    EXPECT_TRUE(h.run(handshake(8)).empty());  // nothing more is processed
+    EXPECT_TRUE(h.run(handshake(8)).empty()); // nothing more is processed
 }
 
 TEST(RpcSession, HandshakeVersionAndDuplicate) {
@@ -136,7 +135,8 @@ TEST(RpcSession, AuthWithoutServerKeyMatchesOnlyEmpty) {
 TEST(RpcSession, MembersAndFilters) {
     Harness h;
     h.ready();
-    h.agent.member_list = {member("web-1", "alive", {{"role", "web"}}), member("db-1", "failed", {{"role", "db"}}),
+    h.agent.member_list = {member("web-1", "alive", {{"role", "web"}}),
+                           member("db-1", "failed", {{"role", "db"}}),
                            member("web-2", "left", {{"role", "web"}, {"dc", "x"}})};
     auto all = body_as<MembersResponse>(h.run(req("members", 2)).at(0)).members;
     EXPECT_EQ(all, h.agent.member_list);
@@ -147,15 +147,23 @@ TEST(RpcSession, MembersAndFilters) {
     EXPECT_EQ(got[0].name, "web-1");
     EXPECT_EQ(got[1].name, "web-2");
 
-    got = body_as<MembersResponse>(h.run(req("members-filtered", 4, MembersFilteredRequest{{}, "alive|failed", ""})).at(0)).members;
+    got = body_as<MembersResponse>(
+              h.run(req("members-filtered", 4, MembersFilteredRequest{{}, "alive|failed", ""})).at(0))
+              .members;
     EXPECT_EQ(got.size(), 2u);
-    got = body_as<MembersResponse>(h.run(req("members-filtered", 5, MembersFilteredRequest{{}, "", "web-."})).at(0)).members;
+    got = body_as<MembersResponse>(
+              h.run(req("members-filtered", 5, MembersFilteredRequest{{}, "", "web-."})).at(0))
+              .members;
     EXPECT_EQ(got.size(), 2u);
     // Anchored: "web" alone matches no name.
-    got = body_as<MembersResponse>(h.run(req("members-filtered", 6, MembersFilteredRequest{{}, "", "web"})).at(0)).members;
+    got = body_as<MembersResponse>(
+              h.run(req("members-filtered", 6, MembersFilteredRequest{{}, "", "web"})).at(0))
+              .members;
     EXPECT_TRUE(got.empty());
     // A tag filter on a missing tag matches the empty value.
-    got = body_as<MembersResponse>(h.run(req("members-filtered", 7, MembersFilteredRequest{{{"dc", ""}}, "", ""})).at(0)).members;
+    got = body_as<MembersResponse>(
+              h.run(req("members-filtered", 7, MembersFilteredRequest{{{"dc", ""}}, "", ""})).at(0))
+              .members;
     EXPECT_EQ(got.size(), 2u);
     // A bad regex is an error reply (the connection stays usable).
     f = h.run(req("members-filtered", 8, MembersFilteredRequest{{}, "(", ""}));
@@ -179,7 +187,7 @@ TEST(RpcSession, EventJoinForceLeaveTagsLeave) {
     h.agent.join_count = 0;
     f = h.run(req("join", 5, JoinRequest{{"x"}, false}));
     EXPECT_EQ(f.at(0).header.error, "1 error occurred");
-    EXPECT_EQ(body_as<JoinResponse>(f[0]).num, 0);  // body is sent even on error, as Serf
+    EXPECT_EQ(body_as<JoinResponse>(f[0]).num, 0); // body is sent even on error, as Serf
 
     f = h.run(req("force-leave", 6, ForceLeaveRequest{"db-1", true}));
     EXPECT_EQ(f.at(0).header.error, "");
@@ -187,13 +195,14 @@ TEST(RpcSession, EventJoinForceLeaveTagsLeave) {
     EXPECT_EQ(f.at(0).header.error, "");
     EXPECT_EQ(h.agent.tags, (Tags{{"role", "web"}}));
 
-    EXPECT_EQ(h.agent.calls, (std::vector<std::string>{"event deploy v1 coalesce=1", "event big x coalesce=0",
-                                                       "join 10.0.0.1:7946 10.0.0.2 replay=1", "join x replay=0",
-                                                       "force-leave db-1 prune=1", "tags -old role=web"}));
+    EXPECT_EQ(h.agent.calls,
+              (std::vector<std::string>{"event deploy v1 coalesce=1", "event big x coalesce=0",
+                                        "join 10.0.0.1:7946 10.0.0.2 replay=1", "join x replay=0",
+                                        "force-leave db-1 prune=1", "tags -old role=web"}));
     f = h.run(req("leave", 8));
     EXPECT_EQ(f.at(0).header.error, "");
     EXPECT_TRUE(h.s.leave_replied());
-    EXPECT_FALSE(h.s.closing());  // the agent's shutdown closes it, not the session
+    EXPECT_FALSE(h.s.closing()); // the agent's shutdown closes it, not the session
 }
 
 TEST(RpcSession, AsyncRepliesKeepRequestOrder) {
@@ -218,7 +227,8 @@ TEST(RpcSession, PipelinedInputBehindABusyRequestIsBounded) {
     h.agent.defer = true;
     h.run(req("join", 2, JoinRequest{{"a"}, false}));
     EXPECT_TRUE(h.s.busy());
-    for (int i = 0; i < 1000 && !h.s.closing(); ++i) h.run(req("stats", 10 + i));
+    for (int i = 0; i < 1000 && !h.s.closing(); ++i)
+        h.run(req("stats", 10 + i));
     EXPECT_TRUE(h.s.closing());
     EXPECT_LE(h.s.buffered(), 4u * 1024u + 64u);
 }
@@ -231,7 +241,7 @@ TEST(RpcSession, CallbackAfterSessionDiesIsIgnored) {
         s.feed(cat({handshake(1), req("event", 2, EventRequest{"e", {}, false})}));
         EXPECT_EQ(agent.deferred.size(), 1u);
     }
-    agent.run_deferred();  // must not touch the dead session (ASan would catch it)
+    agent.run_deferred(); // must not touch the dead session (ASan would catch it)
     SUCCEED();
 }
 
@@ -246,7 +256,7 @@ TEST(RpcSession, KeyCommands) {
     EXPECT_EQ(kr.keys.size(), 2u);
     EXPECT_EQ(kr.num_nodes, 3);
     f = h.run(req("install-key", 3, KeyRequest{"k3"}));
-    EXPECT_TRUE(body_as<KeyResponse>(f.at(0)).keys.empty());  // Keys only in list-keys
+    EXPECT_TRUE(body_as<KeyResponse>(f.at(0)).keys.empty()); // Keys only in list-keys
     const auto* keys = f[0].body->find("Keys");
     ASSERT_NE(keys, nullptr);
     EXPECT_TRUE(keys->is_nil());
@@ -257,7 +267,8 @@ TEST(RpcSession, KeyCommands) {
     EXPECT_EQ(body_as<KeyResponse>(f[0]).messages.at("n2"), "Key not found");
     f = h.run(req("remove-key", 5, KeyRequest{"k1"}));
     EXPECT_EQ(f.at(0).header.error, "1/3 nodes reported failure");
-    EXPECT_EQ(h.agent.calls, (std::vector<std::string>{"list-keys", "install-key k3", "use-key k3", "remove-key k1"}));
+    EXPECT_EQ(h.agent.calls,
+              (std::vector<std::string>{"list-keys", "install-key k3", "use-key k3", "remove-key k1"}));
 }
 
 TEST(RpcSession, StatsAndCoordinate) {
@@ -285,14 +296,15 @@ TEST(RpcSession, StoreListAnswersTheRegistryOrAnErrorWithoutADatastore) {
     auto f = h.run(req("store-list", 2));
     ASSERT_EQ(f.size(), 1u);
     EXPECT_NE(f[0].header.error.find("no datastore configured"), std::string::npos);
-    EXPECT_TRUE(f[0].body.has_value());  // the body follows errors too: one reply shape
+    EXPECT_TRUE(f[0].body.has_value()); // the body follows errors too: one reply shape
     StoreListing l;
     l.store = "sqlite:/tmp/x.db";
     l.state = "up";
     l.now_ms = 1'700'000'000'000;
-    l.rows = {StoreRow{"a", "10.0.0.1:7946", 1, 2, 3, ""}, StoreRow{"bad", "x", 0, 0, 0, "address: not ip:port"}};
+    l.rows = {StoreRow{"a", "10.0.0.1:7946", 1, 2, 3, ""},
+              StoreRow{"bad", "x", 0, 0, 0, "address: not ip:port"}};
     h.agent.store = l;
-    h.agent.defer = true;  // answered later, like the store's worker thread
+    h.agent.defer = true; // answered later, like the store's worker thread
     EXPECT_TRUE(h.run(req("store-list", 3)).empty());
     ASSERT_EQ(h.agent.deferred.size(), 1u);
     h.agent.deferred[0]();
@@ -306,9 +318,11 @@ TEST(RpcSession, StoreListAnswersTheRegistryOrAnErrorWithoutADatastore) {
 TEST(RpcSession, StreamFiltersDuplicateAndStop) {
     Harness h;
     h.ready();
-    EXPECT_EQ(h.run(req("stream", 2, StreamRequest{"member-join,bogus"})).at(0).header.error, "Invalid event filter");
+    EXPECT_EQ(h.run(req("stream", 2, StreamRequest{"member-join,bogus"})).at(0).header.error,
+              "Invalid event filter");
     EXPECT_EQ(h.run(req("stream", 3, StreamRequest{"member-join,user:deploy"})).at(0).header.error, "");
-    EXPECT_EQ(h.run(req("stream", 3, StreamRequest{"*"})).at(0).header.error, "Stream with given sequence exists");
+    EXPECT_EQ(h.run(req("stream", 3, StreamRequest{"*"})).at(0).header.error,
+              "Stream with given sequence exists");
     EXPECT_EQ(h.agent.event_subscribers(), 1u);
     h.agent.emit(MemberEvent{"member-join", {member("n1", "alive")}});
     h.agent.emit(MemberEvent{"member-leave", {member("n1", "left")}});
@@ -322,14 +336,15 @@ TEST(RpcSession, StreamFiltersDuplicateAndStop) {
     EXPECT_EQ(f[1].body->find("Name")->s, "deploy");
     EXPECT_EQ(h.run(req("stop", 4, StopRequest{3})).at(0).header.error, "");
     EXPECT_EQ(h.agent.event_subscribers(), 0u);
-    EXPECT_EQ(h.run(req("stop", 5, StopRequest{99})).at(0).header.error, "");  // always succeeds
+    EXPECT_EQ(h.run(req("stop", 5, StopRequest{99})).at(0).header.error, ""); // always succeeds
 }
 
 TEST(RpcSession, SlowStreamReaderDropsBeyond512) {
     Harness h;
     h.ready();
     h.run(req("stream", 2, StreamRequest{"user"}));
-    for (int i = 0; i < 2000; ++i) h.agent.emit(UserEvent{static_cast<std::uint64_t>(i), "e", {}, false});
+    for (int i = 0; i < 2000; ++i)
+        h.agent.emit(UserEvent{static_cast<std::uint64_t>(i), "e", {}, false});
     EXPECT_EQ(h.s.counters().dropped_records, 2000u - 512u);
     auto f = frames(h.s.take_output());
     EXPECT_EQ(f.size(), 512u);
@@ -353,7 +368,8 @@ TEST(RpcSession, QueryEventsAndRespond) {
     EXPECT_EQ(h.run(req("respond", 4, RespondRequest{id + 100, {}})).at(0).header.error,
               "No pending queries matching ID");
     h.s.expire(base::Instant{std::chrono::seconds(11)});
-    EXPECT_EQ(h.run(req("respond", 5, RespondRequest{id, {}})).at(0).header.error, "No pending queries matching ID");
+    EXPECT_EQ(h.run(req("respond", 5, RespondRequest{id, {}})).at(0).header.error,
+              "No pending queries matching ID");
 }
 
 TEST(RpcSession, QueryRecordsFollowTheReply) {
@@ -383,13 +399,15 @@ TEST(RpcSession, QueryRecordsFollowTheReply) {
     EXPECT_FALSE(h.s.has_subscriptions());
     h.agent.next_error = "Queries cannot contain the '_serf_' prefix";
     p.name = "_serf_x";
-    EXPECT_EQ(h.run(req("query", 3, QueryRequest{p})).at(0).header.error, "Queries cannot contain the '_serf_' prefix");
+    EXPECT_EQ(h.run(req("query", 3, QueryRequest{p})).at(0).header.error,
+              "Queries cannot contain the '_serf_' prefix");
 }
 
 TEST(RpcSession, MonitorLevelsAndDuplicate) {
     Harness h;
     h.ready();
-    EXPECT_EQ(h.run(req("monitor", 2, MonitorRequest{"verbose"})).at(0).header.error, "Unknown log level: VERBOSE");
+    EXPECT_EQ(h.run(req("monitor", 2, MonitorRequest{"verbose"})).at(0).header.error,
+              "Unknown log level: VERBOSE");
     EXPECT_EQ(h.run(req("monitor", 3, MonitorRequest{"warn"})).at(0).header.error, "");
     EXPECT_EQ(h.run(req("monitor", 4, MonitorRequest{"debug"})).at(0).header.error, "Monitor already exists");
     h.agent.log("2026/01/01 00:00:00 [INFO] agent: hello");
@@ -414,7 +432,7 @@ TEST(RpcSession, GarbageTruncationAndOversize) {
     }
     {
         Harness h;
-        h.run(base::Bytes{0x93, 0x01, 0x02, 0x03});  // an array, not a header map
+        h.run(base::Bytes{0x93, 0x01, 0x02, 0x03}); // an array, not a header map
         EXPECT_TRUE(h.s.closing());
     }
     {

@@ -16,8 +16,7 @@ inline base::Bytes req(std::string_view command, std::uint64_t seq) {
     return b;
 }
 
-template <typename T>
-base::Bytes req(std::string_view command, std::uint64_t seq, const T& body) {
+template <typename T> base::Bytes req(std::string_view command, std::uint64_t seq, const T& body) {
     base::Bytes b = req(command, seq);
     encode(b, body);
     return b;
@@ -25,7 +24,8 @@ base::Bytes req(std::string_view command, std::uint64_t seq, const T& body) {
 
 inline base::Bytes cat(std::initializer_list<base::Bytes> parts) {
     base::Bytes all;
-    for (const auto& p : parts) all.insert(all.end(), p.begin(), p.end());
+    for (const auto& p : parts)
+        all.insert(all.end(), p.begin(), p.end());
     return all;
 }
 
@@ -45,9 +45,11 @@ inline std::vector<Frame> frames(base::ByteView bytes) {
     while (pos < bytes.size()) {
         msgpack::Reader r(bytes.subspan(pos), msgpack::Limits{1 << 24, 32});
         auto e = r.measure();
-        if (!e || !e->complete) break;
+        if (!e || !e->complete)
+            break;
         auto v = msgpack::read_value(r);
-        if (!v) break;
+        if (!v)
+            break;
         Body b;
         static_cast<msgpack::Value&>(b) = std::move(*v);
         b.raw.assign(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
@@ -64,6 +66,8 @@ inline std::vector<Frame> frames(base::ByteView bytes) {
     return out;
 }
 
-inline base::Bytes handshake(std::uint64_t seq = 1) { return req("handshake", seq, HandshakeRequest{1}); }
+inline base::Bytes handshake(std::uint64_t seq = 1) {
+    return req("handshake", seq, HandshakeRequest{1});
+}
 
-}  // namespace clusterd::rpc::testing
+} // namespace clusterd::rpc::testing

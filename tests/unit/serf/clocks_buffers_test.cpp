@@ -17,9 +17,9 @@ TEST(Lamport, IncrementAndWitness) {
     EXPECT_EQ(c.time(), 1u);
     c.witness(41);
     EXPECT_EQ(c.time(), 42u);
-    c.witness(30);  // older: no change
+    c.witness(30); // older: no change
     EXPECT_EQ(c.time(), 42u);
-    c.witness(42);  // equal: moves past it
+    c.witness(42); // equal: moves past it
     EXPECT_EQ(c.time(), 43u);
 }
 
@@ -49,7 +49,7 @@ TEST(IntentBuffer, ReapAfterTimeout) {
     base::Instant t0{};
     b.upsert("old", IntentType::Join, 1, t0);
     b.upsert("new", IntentType::Join, 1, t0 + 4min);
-    b.reap(t0 + 5min);  // exactly the timeout: kept
+    b.reap(t0 + 5min); // exactly the timeout: kept
     EXPECT_EQ(b.size(), 2u);
     b.reap(t0 + 5min + 1ms);
     EXPECT_EQ(b.size(), 1u);
@@ -60,8 +60,8 @@ TEST(UserEventBuffer, SameClockDifferentEventsBothDelivered) {
     UserEventBuffer b;
     base::Bytes p1{'a'}, p2{'b'};
     EXPECT_EQ(b.record(1, "first", p1, 2, 0), DedupVerdict::New);
-    EXPECT_EQ(b.record(1, "first", p2, 2, 0), DedupVerdict::New);    // same name, other payload
-    EXPECT_EQ(b.record(1, "second", p1, 2, 0), DedupVerdict::New);   // other name
+    EXPECT_EQ(b.record(1, "first", p2, 2, 0), DedupVerdict::New);  // same name, other payload
+    EXPECT_EQ(b.record(1, "second", p1, 2, 0), DedupVerdict::New); // other name
     EXPECT_EQ(b.record(1, "first", p1, 2, 0), DedupVerdict::Duplicate);
     auto slots = b.export_slots();
     ASSERT_EQ(slots.size(), 512u);
@@ -94,7 +94,7 @@ TEST(QueryBuffer, DedupOnLtimeAndId) {
     EXPECT_EQ(b.record(3, 100, 4, 0), DedupVerdict::New);
     EXPECT_EQ(b.record(3, 101, 4, 0), DedupVerdict::New);
     EXPECT_EQ(b.record(3, 100, 4, 0), DedupVerdict::Duplicate);
-    EXPECT_EQ(b.record(4, 100, 5, 0), DedupVerdict::New);  // same id, other time
+    EXPECT_EQ(b.record(4, 100, 5, 0), DedupVerdict::New); // same id, other time
     EXPECT_EQ(b.record(1, 1, 1000, 0), DedupVerdict::TooOld);
     EXPECT_EQ(b.record(7, 1, 10, 8), DedupVerdict::BeforeMin);
 }

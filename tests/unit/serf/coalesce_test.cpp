@@ -17,13 +17,14 @@ Member mem(const std::string& name) {
 }
 MemberEvent mev(EventType t, std::vector<std::string> names) {
     MemberEvent e{t, {}};
-    for (auto& n : names) e.members.push_back(mem(n));
+    for (auto& n : names)
+        e.members.push_back(mem(n));
     return e;
 }
 UserEvent uev(LamportTime t, std::string name, bool cc = true) {
     return UserEvent{t, std::move(name), base::Bytes{static_cast<std::uint8_t>(t)}, cc};
 }
-}  // namespace
+} // namespace
 
 TEST(MemberCoalescer, LatestPerMemberWinsAndGroupsByType) {
     MemberEventCoalescer c(3s, 1s);
@@ -31,7 +32,7 @@ TEST(MemberCoalescer, LatestPerMemberWinsAndGroupsByType) {
     EXPECT_TRUE(c.offer(mev(EventType::MemberJoin, {"foo", "bar"}), t));
     EXPECT_TRUE(c.offer(mev(EventType::MemberLeave, {"foo"}), t + 100ms));
     EXPECT_TRUE(c.offer(mev(EventType::MemberFailed, {"baz"}), t + 200ms));
-    EXPECT_TRUE(c.poll(t + 1s).empty());  // quiescent timer restarted at 200ms
+    EXPECT_TRUE(c.poll(t + 1s).empty()); // quiescent timer restarted at 200ms
     EXPECT_EQ(c.next_deadline(), t + 1200ms);
     auto out = c.poll(t + 1200ms);
     ASSERT_EQ(out.size(), 3u);
@@ -82,11 +83,11 @@ TEST(MemberCoalescer, PassesOtherEventsThrough) {
 TEST(UserCoalescer, KeepsNewestLtimePerName) {
     UserEventCoalescer c(3s, 1s);
     base::Instant t{};
-    EXPECT_FALSE(c.offer(uev(1, "nocc", false), t));  // not coalescable
+    EXPECT_FALSE(c.offer(uev(1, "nocc", false), t)); // not coalescable
     EXPECT_TRUE(c.offer(uev(1, "foo"), t));
     EXPECT_TRUE(c.offer(uev(2, "foo"), t));
-    EXPECT_TRUE(c.offer(uev(2, "foo"), t));  // same time: both kept
-    EXPECT_TRUE(c.offer(uev(1, "foo"), t));  // older: dropped
+    EXPECT_TRUE(c.offer(uev(2, "foo"), t)); // same time: both kept
+    EXPECT_TRUE(c.offer(uev(1, "foo"), t)); // older: dropped
     EXPECT_TRUE(c.offer(uev(3, "bar"), t));
     auto out = c.flush();
     ASSERT_EQ(out.size(), 3u);

@@ -10,22 +10,24 @@ using namespace clusterd::serf;
 
 namespace {
 class FakeKeyring final : public KeyringPort {
-public:
+  public:
     bool on = true;
     bool persist_fails = false;
     int persisted = 0;
-    std::vector<base::Bytes> ring;  // primary first
+    std::vector<base::Bytes> ring; // primary first
 
     bool enabled() const override { return on; }
     base::Status install(const base::Bytes& key) override {
         if (key.size() != 16 && key.size() != 24 && key.size() != 32)
             return base::make_error("bad_key", "key size must be 16, 24 or 32 bytes");
-        if (std::find(ring.begin(), ring.end(), key) == ring.end()) ring.push_back(key);
+        if (std::find(ring.begin(), ring.end(), key) == ring.end())
+            ring.push_back(key);
         return base::ok_status();
     }
     base::Status use(const base::Bytes& key) override {
         auto it = std::find(ring.begin(), ring.end(), key);
-        if (it == ring.end()) return base::make_error("no_key", "Requested key is not in the keyring");
+        if (it == ring.end())
+            return base::make_error("no_key", "Requested key is not in the keyring");
         std::rotate(ring.begin(), it, it + 1);
         return base::ok_status();
     }
@@ -38,13 +40,16 @@ public:
     std::vector<base::Bytes> keys() const override { return ring; }
     base::Bytes primary() const override { return ring.empty() ? base::Bytes{} : ring[0]; }
     base::Status persist() override {
-        if (persist_fails) return base::make_error("io", "failed to write keyring file");
+        if (persist_fails)
+            return base::make_error("io", "failed to write keyring file");
         ++persisted;
         return base::ok_status();
     }
 };
-base::Bytes key(std::uint8_t fill) { return base::Bytes(16, fill); }
-}  // namespace
+base::Bytes key(std::uint8_t fill) {
+    return base::Bytes(16, fill);
+}
+} // namespace
 
 TEST(KeyManager, InstallUseRemoveList) {
     FakeKeyring kr;
@@ -71,7 +76,8 @@ TEST(KeyManager, ErrorsAsSerfWordsThem) {
     FakeKeyring kr;
     kr.ring = {key(1)};
     EXPECT_EQ(handle_key_query(KeyOp::Use, key(9), kr).message, "Requested key is not in the keyring");
-    EXPECT_EQ(handle_key_query(KeyOp::Install, base::Bytes(5, 1), kr).message, "key size must be 16, 24 or 32 bytes");
+    EXPECT_EQ(handle_key_query(KeyOp::Install, base::Bytes(5, 1), kr).message,
+              "key size must be 16, 24 or 32 bytes");
     auto undecodable = handle_key_query(KeyOp::Install, std::nullopt, kr);
     EXPECT_FALSE(undecodable.result);
     EXPECT_EQ(undecodable.message, "");
@@ -80,14 +86,17 @@ TEST(KeyManager, ErrorsAsSerfWordsThem) {
     EXPECT_FALSE(r.result);
     EXPECT_EQ(r.message, "failed to write keyring file");
     kr.on = false;
-    EXPECT_EQ(handle_key_query(KeyOp::Install, key(4), kr).message, "No keyring to modify (encryption not enabled)");
-    EXPECT_EQ(handle_key_query(KeyOp::List, std::nullopt, kr).message, "Keyring is empty (encryption not enabled)");
+    EXPECT_EQ(handle_key_query(KeyOp::Install, key(4), kr).message,
+              "No keyring to modify (encryption not enabled)");
+    EXPECT_EQ(handle_key_query(KeyOp::List, std::nullopt, kr).message,
+              "Keyring is empty (encryption not enabled)");
 }
 
 TEST(KeyManager, ListTruncation) {
     wire::SerfKeyResponse resp;
     resp.result = true;
-    for (int i = 0; i < 50; ++i) resp.keys.push_back(base::base64_encode(key(static_cast<std::uint8_t>(i))));
+    for (int i = 0; i < 50; ++i)
+        resp.keys.push_back(base::base64_encode(key(static_cast<std::uint8_t>(i))));
     // Pretend each key costs 25 bytes plus 50 of overhead within 1024: at most 38 keys fit.
     auto fits = [](const wire::SerfKeyResponse& r) { return r.keys.size() * 25 + 50 <= 1024; };
     auto out = fit_key_list(resp, 1024, fits);

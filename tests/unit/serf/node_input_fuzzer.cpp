@@ -18,20 +18,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return new serf::Node(c, 1, base::Instant{});
     }();
     base::ByteView in(data, size);
-    if (size == 0) return 0;
+    if (size == 0)
+        return 0;
     switch (data[0] % 4) {
-        case 0: node->delegate().notify_msg(in.subspan(1)); break;
-        case 1: node->delegate().merge_remote_state(in.subspan(1), (data[0] & 0x10) != 0); break;
-        case 2: {
-            swim::Node peer;
-            peer.name = "p";
-            peer.addr = swim::Address{{127, 0, 0, 2}, 1};
-            node->delegate().notify_ping_complete(peer, std::chrono::milliseconds(5), in.subspan(1));
-            break;
-        }
-        default:
-            (void)serf::SnapshotState::replay(
-                std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), (data[0] & 0x10) != 0);
+    case 0:
+        node->delegate().notify_msg(in.subspan(1));
+        break;
+    case 1:
+        node->delegate().merge_remote_state(in.subspan(1), (data[0] & 0x10) != 0);
+        break;
+    case 2: {
+        swim::Node peer;
+        peer.name = "p";
+        peer.addr = swim::Address{{127, 0, 0, 2}, 1};
+        node->delegate().notify_ping_complete(peer, std::chrono::milliseconds(5), in.subspan(1));
+        break;
+    }
+    default:
+        (void)serf::SnapshotState::replay(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1),
+                                          (data[0] & 0x10) != 0);
     }
     while (node->poll_event()) {
     }

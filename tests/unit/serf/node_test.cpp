@@ -35,18 +35,21 @@ swim::Node peer(const std::string& name, std::uint8_t last_octet = 2) {
 
 std::vector<Event> drain(Node& n) {
     std::vector<Event> out;
-    while (auto e = n.poll_event()) out.push_back(std::move(*e));
+    while (auto e = n.poll_event())
+        out.push_back(std::move(*e));
     return out;
 }
 
-void msg(Node& n, const wire::SerfMessage& m) { n.delegate().notify_msg(wire::encode_serf(m)); }
+void msg(Node& n, const wire::SerfMessage& m) {
+    n.delegate().notify_msg(wire::encode_serf(m));
+}
 
 std::uint64_t status_ltime(Node& n, const std::string& member) {
     auto pp = wire::decode_serf(n.delegate().local_state(false));
     EXPECT_TRUE(pp.ok());
     return std::get<wire::SerfPushPull>(*pp).status_ltimes.at(member);
 }
-}  // namespace
+} // namespace
 
 TEST(NodeUnit, LocalMemberExistsWithTagsAndVersions) {
     auto c = config();
@@ -63,9 +66,9 @@ TEST(NodeUnit, LocalMemberExistsWithTagsAndVersions) {
 
 TEST(NodeUnit, JoinIntentBufferedEarly) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     msg(n, wire::SerfJoin{10, "test"});
-    EXPECT_EQ(n.clocks().member, 11u);  // witnessed
+    EXPECT_EQ(n.clocks().member, 11u); // witnessed
     n.delegate().notify_join(peer("test"));
     EXPECT_EQ(status_ltime(n, "test"), 10u);
     EXPECT_EQ(n.member("test")->status, MemberStatus::Alive);
@@ -74,7 +77,7 @@ TEST(NodeUnit, JoinIntentBufferedEarly) {
 
 TEST(NodeUnit, LeaveIntentBufferedEarly) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     msg(n, wire::SerfLeave{10, "test", false});
     n.delegate().notify_join(peer("test"));
     EXPECT_EQ(n.member("test")->status, MemberStatus::Leaving);
@@ -90,7 +93,7 @@ TEST(NodeUnit, LeaveIntentBufferedEarly) {
 
 TEST(NodeUnit, SelfAnnouncedLeaveWithoutIntentIsLeftNotFailed) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     n.delegate().notify_join(peer("gone"));
     n.delegate().notify_join(peer("crashed", 3));
     drain(n);
@@ -114,7 +117,7 @@ TEST(NodeUnit, SelfAnnouncedLeaveWithoutIntentIsLeftNotFailed) {
 
 TEST(NodeUnit, LeaveIntentOldMessageIgnoredNewerApplied) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     n.delegate().notify_join(peer("test"));
     msg(n, wire::SerfJoin{12, "test"});
     msg(n, wire::SerfLeave{10, "test", false});
@@ -128,7 +131,7 @@ TEST(NodeUnit, LeaveIntentOldMessageIgnoredNewerApplied) {
 
 TEST(NodeUnit, CrashThenForcedLeaveAndPrune) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     n.delegate().notify_join(peer("test"));
     n.delegate().notify_leave(peer("test"));
     EXPECT_EQ(n.member("test")->status, MemberStatus::Failed);
@@ -148,9 +151,9 @@ TEST(NodeUnit, CrashThenForcedLeaveAndPrune) {
 
 TEST(NodeUnit, UserEventsDedupSameClockAndOld) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("a"), false});
-    msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("a"), false});  // duplicate
+    msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("a"), false}); // duplicate
     msg(n, wire::SerfUserEvent{1, "second", base::to_bytes("a"), false});
     msg(n, wire::SerfUserEvent{1, "first", base::to_bytes("b"), false});
     auto ev = drain(n);
@@ -158,7 +161,7 @@ TEST(NodeUnit, UserEventsDedupSameClockAndOld) {
     EXPECT_EQ(n.stats().user_events_duplicate, 1u);
     msg(n, wire::SerfUserEvent{1000, "late", {}, false});
     drain(n);
-    msg(n, wire::SerfUserEvent{100, "old", {}, false});  // 100 < 1001 - 512
+    msg(n, wire::SerfUserEvent{100, "old", {}, false}); // 100 < 1001 - 512
     EXPECT_TRUE(drain(n).empty());
     EXPECT_EQ(n.stats().user_events_old, 1u);
     // Rebroadcasts of the accepted events are queued for gossip.
@@ -167,14 +170,14 @@ TEST(NodeUnit, UserEventsDedupSameClockAndOld) {
 
 TEST(NodeUnit, FiredUserEventIsDeliveredLocallyAndSizeChecked) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     ASSERT_TRUE(n.user_event("deploy", base::to_bytes("v1"), true, base::Instant{}).ok());
     auto ev = drain(n);
     ASSERT_EQ(ev.size(), 1u);
     const auto& u = std::get<UserEvent>(ev[0]);
     EXPECT_EQ(u.name, "deploy");
     EXPECT_TRUE(u.coalesce);
-    EXPECT_EQ(u.ltime, 1u);  // clocks start at 1
+    EXPECT_EQ(u.ltime, 1u); // clocks start at 1
     EXPECT_EQ(n.clocks().event, 2u);
     auto big = n.user_event("x", base::Bytes(600, 'a'), false, base::Instant{});
     ASSERT_FALSE(big.ok());
@@ -184,7 +187,7 @@ TEST(NodeUnit, FiredUserEventIsDeliveredLocallyAndSizeChecked) {
 
 TEST(NodeUnit, QueryDedupAndInternalPingNotDelivered) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     wire::SerfQuery q;
     q.ltime = 5;
     q.id = 77;
@@ -215,7 +218,7 @@ TEST(NodeUnit, QueryDedupAndInternalPingNotDelivered) {
 
 TEST(NodeUnit, RespondAfterDeadlineRefused) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     QueryEvent q;
     q.ltime = 1;
     q.id = 1;
@@ -231,10 +234,10 @@ TEST(NodeUnit, RespondAfterDeadlineRefused) {
 
 TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     n.delegate().notify_join(peer("a", 2));
     n.delegate().notify_join(peer("b", 3));
-    n.delegate().notify_leave(peer("b", 3));  // failed locally
+    n.delegate().notify_leave(peer("b", 3)); // failed locally
     drain(n);
     wire::SerfPushPull pp;
     pp.ltime = 50;
@@ -249,7 +252,7 @@ TEST(NodeUnit, MergeRemoteStateAppliesIntentsAndEvents) {
     EXPECT_EQ(n.clocks().event, 9u);
     EXPECT_EQ(n.clocks().query, 7u);
     EXPECT_EQ(status_ltime(n, "a"), 20u);
-    EXPECT_EQ(n.member("b")->status, MemberStatus::Left);  // failed + leave intent -> left
+    EXPECT_EQ(n.member("b")->status, MemberStatus::Left); // failed + leave intent -> left
     auto ev = drain(n);
     ASSERT_EQ(ev.size(), 2u);
     EXPECT_EQ(event_type(ev[0]), EventType::MemberLeave);
@@ -266,7 +269,7 @@ TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
     Node n(config(), 1, base::Instant{});
     drain(n);
     n.delegate().notify_join(peer("b", 3));
-    n.delegate().notify_leave(peer("b", 3));  // failed locally
+    n.delegate().notify_leave(peer("b", 3)); // failed locally
     drain(n);
     wire::SerfPushPull pp;
     pp.ltime = 30;
@@ -277,7 +280,7 @@ TEST(NodeUnit, MergeRemoteStateKeepsALeftMembersStatusTime) {
         n.delegate().merge_remote_state(wire::encode_serf(pp), false);
         EXPECT_EQ(status_ltime(n, "b"), 21u) << k;
         EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
-        pp.status_ltimes["b"] = status_ltime(n, "b");  // what we would send back
+        pp.status_ltimes["b"] = status_ltime(n, "b"); // what we would send back
     }
 }
 
@@ -290,15 +293,15 @@ TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
     Node n(config(), 1, base::Instant{});
     drain(n);
     n.delegate().notify_join(peer("b", 3));
-    msg(n, wire::SerfLeave{10, "b", false});  // b leaves: leaving, then left in memberlist
+    msg(n, wire::SerfLeave{10, "b", false}); // b leaves: leaving, then left in memberlist
     swim::Node gone = peer("b", 3);
     gone.state = swim::State::Left;
     n.delegate().notify_leave(gone);
     ASSERT_EQ(n.member("b")->status, MemberStatus::Left);
     auto pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.delegate().local_state(false)));
-    EXPECT_EQ(pp.left_members, std::vector<std::string>{"b"});  // a plain leave is sent as left
+    EXPECT_EQ(pp.left_members, std::vector<std::string>{"b"}); // a plain leave is sent as left
 
-    msg(n, wire::SerfJoin{11, "b"});  // b started again; memberlist here has not heard yet
+    msg(n, wire::SerfJoin{11, "b"}); // b started again; memberlist here has not heard yet
     EXPECT_EQ(n.member("b")->status, MemberStatus::Left);
     pp = std::get<wire::SerfPushPull>(*wire::decode_serf(n.delegate().local_state(false)));
     EXPECT_TRUE(pp.left_members.empty());
@@ -310,7 +313,7 @@ TEST(NodeUnit, LeftMemberThatJoinedAgainIsNotSentAsLeft) {
     fresh.delegate().merge_remote_state(n.delegate().local_state(false), false);
     fresh.delegate().notify_join(peer("b", 3));
     EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
-    msg(fresh, wire::SerfJoin{11, "b"});  // the join itself, gossiped, changes nothing
+    msg(fresh, wire::SerfJoin{11, "b"}); // the join itself, gossiped, changes nothing
     EXPECT_EQ(fresh.member("b")->status, MemberStatus::Alive);
 }
 
@@ -334,7 +337,7 @@ TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
     drain(x);
     wire::SerfPushPull pp;
     pp.ltime = 3;
-    pp.status_ltimes = {{"x", 2}};  // x "leaving" at 2 over there
+    pp.status_ltimes = {{"x", 2}}; // x "leaving" at 2 over there
     pp.events.resize(512);
     x.delegate().merge_remote_state(wire::encode_serf(pp), true);
     EXPECT_GT(status_ltime(x, "x"), 2u);
@@ -355,13 +358,14 @@ TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
     msg(x, wire::SerfLeave{own, "x", false});
     EXPECT_GT(status_ltime(x, "x"), own);
     std::uint64_t newest = 0;
-    for (const auto& j : joins_for(x, "x")) newest = std::max<std::uint64_t>(newest, j.ltime);
+    for (const auto& j : joins_for(x, "x"))
+        newest = std::max<std::uint64_t>(newest, j.ltime);
     EXPECT_GT(newest, own);
 }
 
 TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     n.delegate().notify_msg(base::Bytes{});
     n.delegate().notify_msg(base::Bytes{0x03, 0xff, 0x00});
     n.delegate().notify_msg(base::Bytes{0x7f, 0x01});
@@ -372,7 +376,7 @@ TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
 
 TEST(NodeUnit, CoordinatesFromPingAcks) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     auto payload = n.delegate().ack_payload();
     ASSERT_FALSE(payload.empty());
     EXPECT_EQ(payload[0], coord::kPingVersion);
@@ -393,7 +397,7 @@ TEST(NodeUnit, CoordinatesFromPingAcks) {
 
 TEST(NodeUnit, SnapshotRecordsAndRestore) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     n.delegate().notify_join(peer("a", 2));
     msg(n, wire::SerfUserEvent{7, "e", {}, false});
     auto text = n.drain_snapshot();
@@ -405,7 +409,7 @@ TEST(NodeUnit, SnapshotRecordsAndRestore) {
     Node restored(config(), 2, base::Instant{}, &state, text.size());
     drain(restored);
     EXPECT_EQ(restored.clocks().event, 8u);
-    msg(restored, wire::SerfUserEvent{7, "e", {}, false});  // already seen before the restart
+    msg(restored, wire::SerfUserEvent{7, "e", {}, false}); // already seen before the restart
     EXPECT_TRUE(drain(restored).empty());
     msg(restored, wire::SerfUserEvent{8, "f", {}, false});
     auto ev = drain(restored);
@@ -415,17 +419,18 @@ TEST(NodeUnit, SnapshotRecordsAndRestore) {
     restored.rejoin_previous(base::Instant{});
     bool stream_to_a = false;
     while (auto t = restored.poll_transmit())
-        if (t->kind == swim::Transmit::Kind::Stream && t->to.ip == base::Bytes{127, 0, 0, 2}) stream_to_a = true;
+        if (t->kind == swim::Transmit::Kind::Stream && t->to.ip == base::Bytes{127, 0, 0, 2})
+            stream_to_a = true;
     EXPECT_TRUE(stream_to_a);
 }
 
 TEST(NodeUnit, LeaveWithNobodyElseCompletes) {
     Node n(config(), 1, base::Instant{});
-    drain(n);  // our own member-join
+    drain(n); // our own member-join
     base::Instant t{};
     ASSERT_TRUE(n.leave(t).ok());
     EXPECT_EQ(n.state(), NodeState::Leaving);
-    EXPECT_FALSE(n.leave(t).ok());  // already in progress
+    EXPECT_FALSE(n.leave(t).ok()); // already in progress
     for (int i = 0; i < 100 && !n.leave_complete(); ++i) {
         t += 100ms;
         n.handle_timeout(t);

@@ -27,7 +27,7 @@ TEST(Query, NodeFilterIsExact) {
 
 TEST(Query, TagFilterIsUnanchoredRegex) {
     std::map<std::string, std::string> tags{{"role", "webserver"}, {"dc", "east-1"}};
-    EXPECT_TRUE(filters_match({wire::FilterTag{"role", "web"}}, "n", tags));      // substring
+    EXPECT_TRUE(filters_match({wire::FilterTag{"role", "web"}}, "n", tags)); // substring
     EXPECT_TRUE(filters_match({wire::FilterTag{"role", "^web.*r$"}}, "n", tags));
     EXPECT_FALSE(filters_match({wire::FilterTag{"role", "^db"}}, "n", tags));
     EXPECT_TRUE(filters_match({wire::FilterTag{"role", "(?i)WEB"}}, "n", tags));
@@ -52,27 +52,26 @@ TEST(Query, CollectorDedupsAndHonoursDeadline) {
     EXPECT_TRUE(q.add_response("a", t));
     EXPECT_FALSE(q.add_response("a", t + 10ms));
     EXPECT_EQ(q.duplicate_responses(), 1u);
-    EXPECT_FALSE(q.add_response("b", t + 1s));  // at the deadline: closed
+    EXPECT_FALSE(q.add_response("b", t + 1s)); // at the deadline: closed
     EXPECT_EQ(q.responses().size(), 1u);
     QueryCollector noack(1, 1, t + 1s, false);
     EXPECT_FALSE(noack.add_ack("a", t));
 }
 
 TEST(Snapshot, ReplayAllLineKinds) {
-    std::string text =
-        "# a comment\n"
-        "alive: foo 127.0.0.1:5000\n"
-        "alive: bar baz 10.0.0.2:7946\n"   // names may contain spaces: the LAST space splits
-        "alive: gone 10.0.0.3:7946\n"
-        "not-alive: gone\n"
-        "clock: 10\n"
-        "event-clock: 20\n"
-        "query-clock: 30\n"
-        "coordinate: {\"Vec\":[]}\n"
-        "clock: bogus\n"
-        "garbage line\n"
-        "alive: nospace\n"
-        "clock: 99";  // torn, no newline: ignored
+    std::string text = "# a comment\n"
+                       "alive: foo 127.0.0.1:5000\n"
+                       "alive: bar baz 10.0.0.2:7946\n" // names may contain spaces: the LAST space splits
+                       "alive: gone 10.0.0.3:7946\n"
+                       "not-alive: gone\n"
+                       "clock: 10\n"
+                       "event-clock: 20\n"
+                       "query-clock: 30\n"
+                       "coordinate: {\"Vec\":[]}\n"
+                       "clock: bogus\n"
+                       "garbage line\n"
+                       "alive: nospace\n"
+                       "clock: 99"; // torn, no newline: ignored
     auto st = SnapshotState::replay(text, false);
     EXPECT_EQ(st.alive_nodes.size(), 2u);
     EXPECT_EQ(st.alive_nodes.at("foo"), "127.0.0.1:5000");
@@ -104,15 +103,15 @@ Member member(const std::string& name, base::Bytes ip, std::uint16_t port) {
     m.port = port;
     return m;
 }
-}  // namespace
+} // namespace
 
 TEST(Snapshot, RecorderProducesSerfLines) {
     SnapshotRecorder r(SnapshotState{}, 0, false);
     r.record_member_event(MemberEvent{EventType::MemberJoin, {member("a", {127, 0, 0, 1}, 7946)}}, 3);
     r.record_user_event(5);
-    r.record_user_event(5);  // not newer: nothing
+    r.record_user_event(5); // not newer: nothing
     r.record_query(2);
-    r.update_clock(3);  // unchanged
+    r.update_clock(3); // unchanged
     r.record_member_event(MemberEvent{EventType::MemberFailed, {member("a", {127, 0, 0, 1}, 7946)}}, 4);
     r.record_member_event(MemberEvent{EventType::MemberUpdate, {member("b", {127, 0, 0, 1}, 1)}}, 4);
     base::Bytes v6(16, 0);
@@ -135,9 +134,10 @@ TEST(Snapshot, CompactionDecisionAndContent) {
     st.alive_nodes["x"] = "10.0.0.1:7946";
     st.last_clock = 7;
     SnapshotRecorder r(st, 100, false, /*min_compact_size=*/200);
-    EXPECT_EQ(r.max_size(), 256u);  // 1 node * 128 * 2 > 200
+    EXPECT_EQ(r.max_size(), 256u); // 1 node * 128 * 2 > 200
     EXPECT_FALSE(r.compaction_due());
-    for (LamportTime t = 1; t <= 20; ++t) r.record_user_event(t);
+    for (LamportTime t = 1; t <= 20; ++t)
+        r.record_user_event(t);
     EXPECT_TRUE(r.compaction_due());
     std::string c = r.compact();
     EXPECT_EQ(c, "alive: x 10.0.0.1:7946\nclock: 7\nevent-clock: 20\nquery-clock: 0\n");

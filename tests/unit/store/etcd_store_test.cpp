@@ -15,9 +15,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "clusterd/store/etcd_codec.hpp"
 #include "clusterd/store/store.hpp"
@@ -33,21 +33,24 @@ using discovery::StoreResult;
 using testing::EtcdCluster;
 
 std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-base::Instant now_wall() { return discovery::from_ms(wall_ms()); }
+base::Instant now_wall() {
+    return discovery::from_ms(wall_ms());
+}
 
 Row row_of(const std::string& name, const std::string& addr, base::Instant seen, base::Duration ttl = 3600s) {
     return Row{name, addr, 2, 5, seen, seen, seen + ttl};
 }
 
-template <typename Call>
-StoreResult run(asio::io_context& io, Call call) {
+template <typename Call> StoreResult run(asio::io_context& io, Call call) {
     std::optional<StoreResult> out;
     call([&](StoreResult r) { out = std::move(r); });
     io.restart();
-    clusterd::testing::pump_until(io, [&] { return out.has_value(); }, 30s);
+    clusterd::testing::pump_until(
+        io, [&] { return out.has_value(); }, 30s);
     EXPECT_TRUE(out.has_value()) << "store did not answer within 30 s";
     return out ? std::move(*out) : StoreResult{};
 }
@@ -61,7 +64,9 @@ std::unique_ptr<discovery::Store> open(asio::io_context& io, const std::string& 
 }
 
 /// A TCP port nobody listens on, and one that accepts connections but never answers.
-std::uint16_t closed_port() { return testing::free_port(); }
+std::uint16_t closed_port() {
+    return testing::free_port();
+}
 struct SilentServer {
     int fd = -1;
     std::uint16_t port = 0;
@@ -71,7 +76,7 @@ struct SilentServer {
         sa.sin_family = AF_INET;
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::listen(fd, 16);  // the kernel completes handshakes; nobody reads
+        ::listen(fd, 16); // the kernel completes handshakes; nobody reads
         socklen_t len = sizeof sa;
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
         port = ntohs(sa.sin_port);
@@ -79,12 +84,11 @@ struct SilentServer {
     ~SilentServer() { ::close(fd); }
 };
 
-
 /// A scripted HTTP server on a loopback port (its own thread, one connection at a time): each
 /// request gets the bytes `reply(path, body)` returns; `close_after` closes the connection
 /// after sending them (an empty answer closes without sending anything).
 class ScriptedServer {
-public:
+  public:
     struct Answer {
         std::string bytes;
         bool close_after = false;
@@ -112,16 +116,18 @@ public:
     int connections() const { return connections_; }
     int requests() const { return requests_; }
 
-private:
+  private:
     bool readable(int fd) {
         pollfd p{fd, POLLIN, 0};
         return ::poll(&p, 1, 50) > 0;
     }
     void loop() {
         while (!stop_) {
-            if (!readable(fd_)) continue;
+            if (!readable(fd_))
+                continue;
             const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0) continue;
+            if (c < 0)
+                continue;
             ++connections_;
             serve(c);
             ::close(c);
@@ -131,16 +137,20 @@ private:
         std::string buf;
         char tmp[4096];
         while (!stop_) {
-            if (!readable(c)) continue;
+            if (!readable(c))
+                continue;
             const ssize_t n = ::read(c, tmp, sizeof tmp);
-            if (n <= 0) return;
+            if (n <= 0)
+                return;
             buf.append(tmp, static_cast<std::size_t>(n));
             for (;;) {
                 const auto head_end = buf.find("\r\n\r\n");
-                if (head_end == std::string::npos) break;
+                if (head_end == std::string::npos)
+                    break;
                 const auto cl = buf.find("Content-Length: ");
                 const std::size_t len = cl < head_end ? std::stoul(buf.substr(cl + 16)) : 0;
-                if (buf.size() < head_end + 4 + len) break;
+                if (buf.size() < head_end + 4 + len)
+                    break;
                 const std::string path = buf.substr(5, buf.find(' ', 5) - 5);
                 const std::string body = buf.substr(head_end + 4, len);
                 buf.erase(0, head_end + 4 + len);
@@ -148,10 +158,12 @@ private:
                 const Answer a = reply_(path, body);
                 for (std::size_t off = 0; off < a.bytes.size();) {
                     const ssize_t w = ::write(c, a.bytes.data() + off, a.bytes.size() - off);
-                    if (w <= 0) return;
+                    if (w <= 0)
+                        return;
                     off += static_cast<std::size_t>(w);
                 }
-                if (a.close_after || a.bytes.empty()) return;
+                if (a.close_after || a.bytes.empty())
+                    return;
             }
         }
     }
@@ -167,28 +179,32 @@ private:
 
 std::string http_json(int status, const std::string& body) {
     return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Error") +
-           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
 }
 
 /// What a healthy, empty etcd answers to the calls `list` makes.
 ScriptedServer::Answer empty_etcd(const std::string& path, const std::string&) {
-    if (path == "/v3/kv/txn") return {http_json(200, R"({"header":{},"succeeded":true})")};
+    if (path == "/v3/kv/txn")
+        return {http_json(200, R"({"header":{},"succeeded":true})")};
     return {http_json(200, R"({"header":{},"count":"0"})")};
 }
 
 std::unique_ptr<discovery::Store> open_fake(asio::io_context& io, const std::vector<std::uint16_t>& ports,
                                             std::chrono::milliseconds deadline = 1000ms) {
     std::string url = "etcd://";
-    for (std::size_t i = 0; i < ports.size(); ++i) url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(ports[i]);
+    for (std::size_t i = 0; i < ports.size(); ++i)
+        url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(ports[i]);
     auto u = etcd::parse_url(url + "/fake");
     EXPECT_TRUE(u);
     return make_etcd_store(io, *u, url + "/fake", deadline);
 }
 
 class EtcdStore : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
-        if (!EtcdCluster::available()) return;
+        if (!EtcdCluster::available())
+            return;
         etcd_ = new EtcdCluster(1);
         started_ = etcd_->start(60s);
     }
@@ -197,7 +213,8 @@ protected:
         etcd_ = nullptr;
     }
     void SetUp() override {
-        ASSERT_TRUE(EtcdCluster::available()) << "etcd is not installed (scripts/setup.sh installs etcd-server)";
+        ASSERT_TRUE(EtcdCluster::available())
+            << "etcd is not installed (scripts/setup.sh installs etcd-server)";
         ASSERT_TRUE(started_) << etcd_->log(0);
     }
     std::string url(const std::string& prefix) const { return etcd_->url(prefix); }
@@ -248,13 +265,15 @@ TEST_F(EtcdStore, RegisterKeepsCreatedRefusesAConflictAndAttachesALease) {
     ASSERT_TRUE(r.status) << r.status.error().message;
     EXPECT_TRUE(r.conflict);
     EXPECT_EQ(r.conflict_address, "10.0.0.1:7946");
-    EXPECT_NE(etcd_->ctl({"get", "--print-value-only", "/reg/nodes/a"}).out.find("10.0.0.1:7946"), std::string::npos);
+    EXPECT_NE(etcd_->ctl({"get", "--print-value-only", "/reg/nodes/a"}).out.find("10.0.0.1:7946"),
+              std::string::npos);
     // Once that row has expired (as the registry sees time), the name can be taken.
     const auto t3 = t2 + 61s;
     r = run(io2, [&](auto d) { other->register_row(row_of("a", "10.0.0.2:7946", t3, 60s), t3, d); });
     ASSERT_TRUE(r.status) << r.status.error().message;
     EXPECT_FALSE(r.conflict);
-    EXPECT_NE(etcd_->ctl({"get", "--print-value-only", "/reg/nodes/a"}).out.find("10.0.0.2:7946"), std::string::npos);
+    EXPECT_NE(etcd_->ctl({"get", "--print-value-only", "/reg/nodes/a"}).out.find("10.0.0.2:7946"),
+              std::string::npos);
 
     // The lease revoked behind the adapter's back (the key goes with it): the next refresh
     // grants a new one and writes the row again.
@@ -304,7 +323,7 @@ TEST_F(EtcdStore, ListPassesACorruptKeyUpDeleteMatchesTheAddressPruneTakesExpire
     auto keys = etcd_->get_prefix("/lst/nodes/");
     EXPECT_EQ(keys.count("/lst/nodes/old"), 0u);
     EXPECT_EQ(keys.count("/lst/nodes/live"), 1u);
-    EXPECT_EQ(keys.count("/lst/nodes/junk"), 1u);  // no expiry to go by: stays, as in SQL
+    EXPECT_EQ(keys.count("/lst/nodes/junk"), 1u); // no expiry to go by: stays, as in SQL
     EXPECT_EQ(keys.size(), 4u);
 
     // Delete only with the matching address; "" deletes whatever is there.
@@ -335,8 +354,8 @@ TEST_F(EtcdStore, FailsOverPastAClosedAndASilentEndpoint) {
     SilentServer silent;
     const std::uint16_t closed = closed_port();
     const std::string real = "127.0.0.1:" + std::to_string(etcd_->client_port(0));
-    auto u = etcd::parse_url("etcd://127.0.0.1:" + std::to_string(closed) + ",127.0.0.1:" + std::to_string(silent.port) +
-                             "," + real + "/fo");
+    auto u = etcd::parse_url("etcd://127.0.0.1:" + std::to_string(closed) +
+                             ",127.0.0.1:" + std::to_string(silent.port) + "," + real + "/fo");
     ASSERT_TRUE(u) << u.error().message;
     asio::io_context io;
     auto store = make_etcd_store(io, *u, "etcd://…/fo", 500ms);
@@ -348,7 +367,8 @@ TEST_F(EtcdStore, FailsOverPastAClosedAndASilentEndpoint) {
     EXPECT_LT(first, 5s);
     // The endpoint that answered is remembered: the next calls go straight to it.
     const auto t1 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(run(io, [&](auto d) { store->list(d); }).status);
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(run(io, [&](auto d) { store->list(d); }).status);
     // (Going back to the silent endpoint would cost its 500 ms deadline each time: 2.5 s.)
     EXPECT_LT(std::chrono::steady_clock::now() - t1, 2s);
 }
@@ -356,8 +376,8 @@ TEST_F(EtcdStore, FailsOverPastAClosedAndASilentEndpoint) {
 TEST(EtcdStoreDown, TheErrorNamesEveryEndpointTried) {
     SilentServer silent;
     const std::uint16_t closed = closed_port();
-    auto u = etcd::parse_url("etcd://127.0.0.1:" + std::to_string(closed) + ",127.0.0.1:" + std::to_string(silent.port) +
-                             "/down");
+    auto u = etcd::parse_url("etcd://127.0.0.1:" + std::to_string(closed) +
+                             ",127.0.0.1:" + std::to_string(silent.port) + "/down");
     ASSERT_TRUE(u);
     asio::io_context io;
     auto store = make_etcd_store(io, *u, "etcd://…/down", 300ms);
@@ -368,7 +388,9 @@ TEST(EtcdStoreDown, TheErrorNamesEveryEndpointTried) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
     EXPECT_NE(m.find("etcd listing nodes: no endpoint answered"), std::string::npos) << m;
     EXPECT_NE(m.find("127.0.0.1:" + std::to_string(closed) + ": connect:"), std::string::npos) << m;
-    EXPECT_NE(m.find("127.0.0.1:" + std::to_string(silent.port) + ": no answer within 300 ms"), std::string::npos) << m;
+    EXPECT_NE(m.find("127.0.0.1:" + std::to_string(silent.port) + ": no answer within 300 ms"),
+              std::string::npos)
+        << m;
 }
 
 TEST(EtcdStoreHttp, AKeptAliveConnectionCarriesEveryRequest) {
@@ -380,7 +402,7 @@ TEST(EtcdStoreHttp, AKeptAliveConnectionCarriesEveryRequest) {
         ASSERT_TRUE(r.status) << r.status.error().message;
         EXPECT_TRUE(r.rows.empty());
     }
-    EXPECT_EQ(srv.requests(), 6);  // the schema check once, then five ranges
+    EXPECT_EQ(srv.requests(), 6); // the schema check once, then five ranges
     EXPECT_EQ(srv.connections(), 1);
 }
 
@@ -429,15 +451,17 @@ TEST(EtcdStoreHttp, FiveHundredsBrokenAndOversizedAnswersMoveToTheNextEndpoint) 
               std::string::npos)
         << m;
     EXPECT_NE(m.find(":" + std::to_string(broken.port()) + ": answer truncated"), std::string::npos) << m;
-    EXPECT_NE(m.find(":" + std::to_string(huge.port()) + ": answer declares a body larger than 4194304 bytes"),
-              std::string::npos)
+    EXPECT_NE(
+        m.find(":" + std::to_string(huge.port()) + ": answer declares a body larger than 4194304 bytes"),
+        std::string::npos)
         << m;
 }
 
 TEST(EtcdStoreHttp, AFourHundredIsEtcdsAnswerNotAFailover) {
     ScriptedServer refuses([](const std::string& p, const std::string& b) {
         if (p == "/v3/kv/range")
-            return ScriptedServer::Answer{http_json(400, R"({"error":"etcdserver: permission denied","code":7})")};
+            return ScriptedServer::Answer{
+                http_json(400, R"({"error":"etcdserver: permission denied","code":7})")};
         return empty_etcd(p, b);
     });
     ScriptedServer other(empty_etcd);
@@ -445,7 +469,8 @@ TEST(EtcdStoreHttp, AFourHundredIsEtcdsAnswerNotAFailover) {
     auto store = open_fake(io, {refuses.port(), other.port()});
     auto r = run(io, [&](auto d) { store->list(d); });
     ASSERT_FALSE(r.status);
-    EXPECT_EQ(r.status.error().message, "etcd listing nodes: etcd answered 400: etcdserver: permission denied");
+    EXPECT_EQ(r.status.error().message,
+              "etcd listing nodes: etcd answered 400: etcdserver: permission denied");
     EXPECT_EQ(other.requests(), 0);
 }
 
@@ -466,5 +491,5 @@ TEST(EtcdStoreUrl, OpensAndRefusesCredentials) {
     EXPECT_FALSE(parse_datastore_url("etcd://127.0.0.1:2379"));
 }
 
-}  // namespace
-}  // namespace clusterd::store
+} // namespace
+} // namespace clusterd::store

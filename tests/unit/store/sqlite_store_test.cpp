@@ -21,14 +21,16 @@ using namespace std::chrono_literals;
 using discovery::Row;
 using discovery::StoreResult;
 
-base::Instant t0() { return base::Instant{std::chrono::milliseconds(1'700'000'000'000LL)}; }
+base::Instant t0() {
+    return base::Instant{std::chrono::milliseconds(1'700'000'000'000LL)};
+}
 
 Row row_of(const std::string& name, const std::string& addr, base::Instant seen, base::Duration ttl = 3600s) {
     return Row{name, addr, 2, 5, seen, seen, seen + ttl};
 }
 
 class TempDir {
-public:
+  public:
     TempDir() {
         char tmpl[] = "/tmp/clusterd-sqlite-XXXXXX";
         path_ = ::mkdtemp(tmpl);
@@ -36,17 +38,17 @@ public:
     ~TempDir() { std::filesystem::remove_all(path_); }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 
 /// Runs one store call to completion on `io` (bounded wait).
-template <typename Call>
-StoreResult run(asio::io_context& io, Call call) {
+template <typename Call> StoreResult run(asio::io_context& io, Call call) {
     std::optional<StoreResult> out;
     call([&](StoreResult r) { out = std::move(r); });
     io.restart();
-    clusterd::testing::pump_until(io, [&] { return out.has_value(); }, 20s);
+    clusterd::testing::pump_until(
+        io, [&] { return out.has_value(); }, 20s);
     EXPECT_TRUE(out.has_value()) << "store did not answer within 20 s";
     return out ? std::move(*out) : StoreResult{};
 }
@@ -100,7 +102,8 @@ TEST(SqliteStore, RefusesAnotherSchemaVersion) {
     auto store = make_sqlite_store(io, db);
     auto r = run(io, [&](auto done) { store->list(done); });
     ASSERT_FALSE(r.status);
-    EXPECT_NE(r.status.error().message.find("schema version '9'"), std::string::npos) << r.status.error().message;
+    EXPECT_NE(r.status.error().message.find("schema version '9'"), std::string::npos)
+        << r.status.error().message;
 }
 
 TEST(SqliteStore, RegisterRefreshConflictListDeletePrune) {
@@ -108,23 +111,28 @@ TEST(SqliteStore, RegisterRefreshConflictListDeletePrune) {
     const std::string db = dir.path() + "/nodes.db";
     asio::io_context io;
     auto store = make_sqlite_store(io, db);
-    ASSERT_TRUE(run(io, [&](auto d) { store->register_row(row_of("a", "10.0.0.1:7946", t0()), t0(), d); }).status);
+    ASSERT_TRUE(
+        run(io, [&](auto d) { store->register_row(row_of("a", "10.0.0.1:7946", t0()), t0(), d); }).status);
     // A refresh keeps `created`.
     Row refreshed = row_of("a", "10.0.0.1:7946", t0() + 30s);
     ASSERT_TRUE(run(io, [&](auto d) { store->register_row(refreshed, t0() + 30s, d); }).status);
     // Another address under the same live name: a conflict, the row untouched.
-    auto c = run(io, [&](auto d) { store->register_row(row_of("a", "10.0.0.9:7946", t0() + 31s), t0() + 31s, d); });
+    auto c = run(
+        io, [&](auto d) { store->register_row(row_of("a", "10.0.0.9:7946", t0() + 31s), t0() + 31s, d); });
     ASSERT_TRUE(c.status);
     EXPECT_TRUE(c.conflict);
     EXPECT_EQ(c.conflict_address, "10.0.0.1:7946");
-    ASSERT_TRUE(run(io, [&](auto d) { store->register_row(row_of("b", "10.0.0.2:7946", t0(), 60s), t0(), d); }).status);
+    ASSERT_TRUE(run(io, [&](auto d) {
+                    store->register_row(row_of("b", "10.0.0.2:7946", t0(), 60s), t0(), d);
+                }).status);
     exec(db, "INSERT INTO clusterd_nodes VALUES ('junk', 'x', 'y', 2, 'z', 1, 'never')");
 
     auto l = run(io, [&](auto d) { store->list(d); });
     ASSERT_TRUE(l.status);
     ASSERT_EQ(l.rows.size(), 3u);
     std::map<std::string, discovery::StoredRow> by;
-    for (const auto& r : l.rows) by[r.name] = r;
+    for (const auto& r : l.rows)
+        by[r.name] = r;
     auto a = discovery::parse_row(by.at("a"));
     ASSERT_TRUE(a);
     EXPECT_EQ(a->created, t0());
@@ -138,7 +146,9 @@ TEST(SqliteStore, RegisterRefreshConflictListDeletePrune) {
     l = run(io, [&](auto d) { store->list(d); });
     ASSERT_EQ(l.rows.size(), 2u);
     // Once a's row expired, another address may take the name.
-    auto take = run(io, [&](auto d) { store->register_row(row_of("a", "10.0.0.9:7946", t0() + 4000s), t0() + 4000s, d); });
+    auto take = run(io, [&](auto d) {
+        store->register_row(row_of("a", "10.0.0.9:7946", t0() + 4000s), t0() + 4000s, d);
+    });
     ASSERT_TRUE(take.status);
     EXPECT_FALSE(take.conflict);
     EXPECT_EQ(query_one(db, "SELECT created_ms FROM clusterd_nodes WHERE name = 'a'"),
@@ -167,23 +177,29 @@ TEST(SqliteStore, ManyNodesRegisterAndPruneConcurrently) {
             for (int i = 0; i < kRounds; ++i) {
                 const auto now = t0() + std::chrono::seconds(i);
                 // Each node also writes a short-lived row that everyone races to prune.
-                for (auto& r : {run(io, [&](auto d) { store->register_row(row_of(name, addr, now), now, d); }),
-                                run(io, [&](auto d) {
-                                    store->register_row(row_of(name + "-tmp" + std::to_string(i), addr, now, 1s), now, d);
-                                }),
-                                run(io, [&](auto d) { store->prune(now + 2s, d); }),
-                                run(io, [&](auto d) { store->list(d); })})
-                    if (!r.status || r.conflict) ++errors;
+                for (auto& r :
+                     {run(io, [&](auto d) { store->register_row(row_of(name, addr, now), now, d); }),
+                      run(io,
+                          [&](auto d) {
+                              store->register_row(row_of(name + "-tmp" + std::to_string(i), addr, now, 1s),
+                                                  now, d);
+                          }),
+                      run(io, [&](auto d) { store->prune(now + 2s, d); }),
+                      run(io, [&](auto d) { store->list(d); })})
+                    if (!r.status || r.conflict)
+                        ++errors;
             }
         });
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     EXPECT_EQ(errors.load(), 0);
     asio::io_context io;
     auto store = make_sqlite_store(io, db);
     auto l = run(io, [&](auto d) { store->list(d); });
     ASSERT_TRUE(l.status);
-    EXPECT_EQ(l.rows.size(), static_cast<std::size_t>(kNodes)) << "every node once, every short-lived row pruned";
+    EXPECT_EQ(l.rows.size(), static_cast<std::size_t>(kNodes))
+        << "every node once, every short-lived row pruned";
 }
 
 TEST(SqliteStore, DownWhileTheFileCannotBeOpenedUpWhenItCan) {
@@ -209,7 +225,7 @@ TEST(SqliteStore, QueuedWorkFinishesWhenTheStoreIsDestroyed) {
         store->register_row(row_of("a", "10.0.0.1:7946", t0()), t0(), [](StoreResult) {});
         store->remove("a", "10.0.0.1:7946", [](StoreResult) {});
         store->register_row(row_of("b", "10.0.0.2:7946", t0()), t0(), [](StoreResult) {});
-    }  // destroyed without running io: the queue still drains (a leave's delete is not lost)
+    } // destroyed without running io: the queue still drains (a leave's delete is not lost)
     EXPECT_EQ(query_one(db, "SELECT count(*) FROM clusterd_nodes"), "1");
     EXPECT_EQ(query_one(db, "SELECT name FROM clusterd_nodes"), "b");
 }
@@ -227,7 +243,8 @@ TEST(DatastoreUrl, ParsesAndRedacts) {
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().message.find("hunter2"), std::string::npos) << bad.error().message;
 
-    auto pg = parse_datastore_url("postgres://kong:s3cret@db.example:5432/kong?sslmode=require&password=other");
+    auto pg =
+        parse_datastore_url("postgres://kong:s3cret@db.example:5432/kong?sslmode=require&password=other");
     ASSERT_TRUE(pg);
     EXPECT_EQ(pg->kind, DatastoreUrl::Kind::Postgres);
     EXPECT_EQ(pg->redacted.find("s3cret"), std::string::npos) << pg->redacted;
@@ -240,10 +257,10 @@ TEST(DatastoreUrl, ParsesAndRedacts) {
     auto etcd = parse_datastore_url("etcd://127.0.0.1:2379,127.0.0.2:2379/clusterd");
     ASSERT_TRUE(etcd);
     EXPECT_EQ(etcd->kind, DatastoreUrl::Kind::Etcd);
-    auto etcd_store = open_store(io, *etcd);  // the adapter connects on first use
+    auto etcd_store = open_store(io, *etcd); // the adapter connects on first use
     ASSERT_TRUE(etcd_store) << etcd_store.error().message;
     EXPECT_EQ((*etcd_store)->describe(), "etcd://127.0.0.1:2379,127.0.0.2:2379/clusterd");
 }
 
-}  // namespace
-}  // namespace clusterd::store
+} // namespace
+} // namespace clusterd::store

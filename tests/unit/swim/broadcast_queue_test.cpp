@@ -7,13 +7,16 @@ using namespace clusterd;
 using clusterd::swim::BroadcastQueue;
 
 namespace {
-base::Bytes msg(const std::string& s) { return base::to_bytes(s); }
+base::Bytes msg(const std::string& s) {
+    return base::to_bytes(s);
+}
 std::vector<std::string> strs(const std::vector<base::Bytes>& v) {
     std::vector<std::string> out;
-    for (const auto& b : v) out.push_back(base::to_string(b));
+    for (const auto& b : v)
+        out.push_back(base::to_string(b));
     return out;
 }
-}  // namespace
+} // namespace
 
 TEST(BroadcastQueue, InvalidatesSameName) {
     BroadcastQueue q(3);
@@ -49,7 +52,7 @@ TEST(BroadcastQueue, OrdersNewestAndLargestFirstAtEqualTransmits) {
 TEST(BroadcastQueue, FewestTransmitsFirst) {
     BroadcastQueue q(10);
     q.queue("old", msg("old-message"));
-    q.get(0, 1400, 10);  // old now has 1 transmit
+    q.get(0, 1400, 10); // old now has 1 transmit
     q.queue("new", msg("new"));
     auto counts = q.transmit_counts();
     EXPECT_EQ(counts, (std::vector<int>{0, 1}));
@@ -59,7 +62,7 @@ TEST(BroadcastQueue, FewestTransmitsFirst) {
 }
 
 TEST(BroadcastQueue, RetransmitLimitRemovesAndFinishes) {
-    BroadcastQueue q(1);  // limit = 1 * ceil(log10(n+1))
+    BroadcastQueue q(1); // limit = 1 * ceil(log10(n+1))
     bool done = false;
     q.queue("x", msg("x"), [&] { done = true; });
     // n = 10 -> limit 2
@@ -73,12 +76,14 @@ TEST(BroadcastQueue, RetransmitLimitRemovesAndFinishes) {
 
 TEST(BroadcastQueue, RespectsByteBudgetWithOverhead) {
     BroadcastQueue q(3);
-    for (int i = 0; i < 10; ++i) q.queue("n" + std::to_string(i), base::Bytes(100, 'x'));
+    for (int i = 0; i < 10; ++i)
+        q.queue("n" + std::to_string(i), base::Bytes(100, 'x'));
     // each costs 100 + 2; 1000 bytes fit 9 of them
     auto got = q.get(2, 1000, 10);
     EXPECT_EQ(got.size(), 9u);
     std::size_t used = 0;
-    for (const auto& m : got) used += m.size() + 2;
+    for (const auto& m : got)
+        used += m.size() + 2;
     EXPECT_LE(used, 1000u);
     // The too-big message is skipped but a small one that fits is still taken.
     BroadcastQueue q2(3);

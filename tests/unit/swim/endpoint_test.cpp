@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Recorder : Delegate {
-    std::vector<std::pair<std::string, std::string>> events;  // kind, node
+    std::vector<std::pair<std::string, std::string>> events; // kind, node
     std::vector<State> leave_states;
     int conflicts = 0;
     int pings_completed = 0;
@@ -33,7 +33,9 @@ struct Recorder : Delegate {
     }
 };
 
-Address addr(std::uint8_t last) { return Address{base::Bytes{10, 0, 0, last}, 7946}; }
+Address addr(std::uint8_t last) {
+    return Address{base::Bytes{10, 0, 0, last}, 7946};
+}
 
 Config config_for(const std::string& name, std::uint8_t last) {
     Config c = Config::lan();
@@ -60,13 +62,15 @@ std::vector<wire::Message> messages(const Transmit& t) {
     std::vector<base::Bytes> parts;
     if (!t.msg.empty() && t.msg[0] == static_cast<std::uint8_t>(wire::MsgType::Compound)) {
         auto split = wire::split_compound(t.msg);
-        if (split) parts = split->parts;
+        if (split)
+            parts = split->parts;
     } else {
         parts.push_back(t.msg);
     }
     for (auto& p : parts) {
         auto m = wire::decode(p);
-        if (m) out.push_back(*m);
+        if (m)
+            out.push_back(*m);
     }
     return out;
 }
@@ -83,7 +87,8 @@ struct Harness {
         drain();
     }
     void drain() {
-        while (auto t = ep.poll_transmit()) sent.push_back(std::move(*t));
+        while (auto t = ep.poll_transmit())
+            sent.push_back(std::move(*t));
     }
     void packet(const wire::Message& m, std::uint8_t from = 2) {
         ep.handle_packet(addr(from), wire::encode(m), now);
@@ -105,17 +110,17 @@ struct Harness {
         ep.handle_timeout(now);
         drain();
     }
-    template <typename T>
-    std::vector<std::pair<Transmit, T>> find_sent() const {
+    template <typename T> std::vector<std::pair<Transmit, T>> find_sent() const {
         std::vector<std::pair<Transmit, T>> out;
         for (const auto& t : sent)
             for (const auto& m : messages(t))
-                if (std::holds_alternative<T>(m)) out.emplace_back(t, std::get<T>(m));
+                if (std::holds_alternative<T>(m))
+                    out.emplace_back(t, std::get<T>(m));
         return out;
     }
 };
 
-}  // namespace
+} // namespace
 
 TEST(Endpoint, StartsAliveAndAnnouncesItself) {
     Harness h;
@@ -165,7 +170,8 @@ TEST(Endpoint, ProbeWithoutAnswerLeadsToSuspectThenDead) {
 TEST(Endpoint, AckCompletesProbeAndReportsRtt) {
     Harness h;
     h.packet(alive("b", 2, 1));
-    while (h.find_sent<wire::Ping>().empty()) h.step();
+    while (h.find_sent<wire::Ping>().empty())
+        h.step();
     const auto ping = h.find_sent<wire::Ping>()[0].second;
     EXPECT_EQ(ping.source_node, "a");
     h.now += 30ms;
@@ -193,7 +199,7 @@ TEST(Endpoint, AnswersPingsWithAckPayloadAndIgnoresPingsForOthers) {
     ASSERT_EQ(acks.size(), 1u);
     EXPECT_EQ(acks[0].second.seq_no, 77u);
     EXPECT_EQ(acks[0].second.payload, base::to_bytes("ackpayload"));
-    EXPECT_EQ(acks[0].first.to, addr(9));  // source address wins over the packet source
+    EXPECT_EQ(acks[0].first.to, addr(9)); // source address wins over the packet source
     p.node = "someone-else";
     h.packet(p, 3);
     EXPECT_EQ(h.find_sent<wire::Ack>().size(), 1u);
@@ -206,19 +212,22 @@ TEST(Endpoint, IndirectProbeNacksFeedAwareness) {
         h.packet(alive("b", 2, 1));
         h.packet(alive("c", 3, 1));
         // Find the first probe target and keep the other as the helper.
-        while (h.find_sent<wire::Ping>().empty()) h.run_for(50ms);
+        while (h.find_sent<wire::Ping>().empty())
+            h.run_for(50ms);
         const auto ping = h.find_sent<wire::Ping>()[0].second;
         const std::string helper = ping.node == "b" ? "c" : "b";
-        h.run_for(510ms);  // past the probe timeout
+        h.run_for(510ms); // past the probe timeout
         auto ind = h.find_sent<wire::IndirectPing>();
         ASSERT_EQ(ind.size(), 1u);
         EXPECT_EQ(ind[0].second.node, ping.node);
         EXPECT_EQ(ind[0].second.seq_no, ping.seq_no);
-        EXPECT_TRUE(ind[0].second.nack);  // helper speaks protocol 5
+        EXPECT_TRUE(ind[0].second.nack); // helper speaks protocol 5
         EXPECT_EQ(ind[0].first.node, helper);
         for (const auto& t : h.sent)
-            if (t.kind == Transmit::Kind::Stream) h.ep.stream_failed(t.stream_id, h.now);
-        if (send_nack) h.packet(wire::Nack{ping.seq_no});
+            if (t.kind == Transmit::Kind::Stream)
+                h.ep.stream_failed(t.stream_id, h.now);
+        if (send_nack)
+            h.packet(wire::Nack{ping.seq_no});
         const int before = h.ep.health_score();
         h.run_for(500ms);
         EXPECT_EQ(h.ep.find(ping.node)->state, State::Suspect);
@@ -260,23 +269,23 @@ TEST(Endpoint, RelaysIndirectPingsAndNacksOnTimeout) {
 TEST(Endpoint, IncarnationOrdering) {
     Harness h;
     h.packet(alive("b", 2, 5, "m1"));
-    h.packet(alive("b", 2, 4, "m2"));  // older: ignored
+    h.packet(alive("b", 2, 4, "m2")); // older: ignored
     EXPECT_EQ(h.ep.find("b")->meta, base::to_bytes("m1"));
-    h.packet(wire::Suspect{4, "b", "c"});  // older suspect: ignored
+    h.packet(wire::Suspect{4, "b", "c"}); // older suspect: ignored
     EXPECT_EQ(h.ep.find("b")->state, State::Alive);
     h.packet(wire::Suspect{5, "b", "c"});
     EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
-    h.packet(alive("b", 2, 5, "m1"));  // same incarnation does not clear suspicion
+    h.packet(alive("b", 2, 5, "m1")); // same incarnation does not clear suspicion
     EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
     h.packet(alive("b", 2, 6, "m3"));
     EXPECT_EQ(h.ep.find("b")->state, State::Alive);
     EXPECT_EQ(h.ep.find("b")->meta, base::to_bytes("m3"));
     EXPECT_EQ(h.rec.events.back(), (std::pair<std::string, std::string>{"update", "b"}));
-    h.packet(wire::Dead{5, "b", "c"});  // older death: ignored
+    h.packet(wire::Dead{5, "b", "c"}); // older death: ignored
     EXPECT_EQ(h.ep.find("b")->state, State::Alive);
     h.packet(wire::Dead{6, "b", "c"});
     EXPECT_EQ(h.ep.find("b")->state, State::Dead);
-    h.packet(alive("b", 2, 6));  // no resurrection at the same incarnation
+    h.packet(alive("b", 2, 6)); // no resurrection at the same incarnation
     EXPECT_EQ(h.ep.find("b")->state, State::Dead);
     h.packet(alive("b", 2, 7));
     EXPECT_EQ(h.ep.find("b")->state, State::Alive);
@@ -304,13 +313,13 @@ TEST(Endpoint, RefutesSuspicionAndDeathOfItself) {
 TEST(Endpoint, GracefulLeaveAndLeftPeers) {
     Harness h;
     h.packet(alive("b", 2, 1));
-    h.packet(wire::Dead{1, "b", "b"});  // b left gracefully
+    h.packet(wire::Dead{1, "b", "b"}); // b left gracefully
     EXPECT_EQ(h.ep.find("b")->state, State::Left);
     EXPECT_EQ(h.rec.leave_states.back(), State::Left);
     h.ep.leave(h.now);
     EXPECT_TRUE(h.ep.has_left());
     EXPECT_EQ(h.ep.local_node().state, State::Left);
-    EXPECT_TRUE(h.ep.leave_done());  // nobody alive to tell
+    EXPECT_TRUE(h.ep.leave_done()); // nobody alive to tell
     // After leaving we no longer refute.
     h.packet(wire::Suspect{5, "a", "c"});
     EXPECT_EQ(h.ep.local_node().state, State::Left);
@@ -321,11 +330,12 @@ TEST(Endpoint, LeaveWaitsForBroadcast) {
     h.packet(alive("b", 2, 1));
     h.ep.leave(h.now);
     EXPECT_FALSE(h.ep.leave_done());
-    h.run_for(10s);  // gossip sends the dead message out up to the retransmit limit
+    h.run_for(10s); // gossip sends the dead message out up to the retransmit limit
     EXPECT_TRUE(h.ep.leave_done());
     bool found = false;
     for (const auto& [t, d] : h.find_sent<wire::Dead>())
-        if (d.node == "a" && d.from == "a") found = true;
+        if (d.node == "a" && d.from == "a")
+            found = true;
     EXPECT_TRUE(found);
 }
 
@@ -343,7 +353,8 @@ TEST(Endpoint, PushPullJoinBetweenTwoEndpoints) {
     a.drain();
     const Transmit* req = nullptr;
     for (const auto& t : a.sent)
-        if (t.kind == Transmit::Kind::Stream) req = &t;
+        if (t.kind == Transmit::Kind::Stream)
+            req = &t;
     ASSERT_NE(req, nullptr);
     EXPECT_EQ(req->msg[0], static_cast<std::uint8_t>(wire::MsgType::PushPull));
     auto reply = b.ep.handle_stream_request(addr(1), req->msg, b.now);
@@ -387,7 +398,7 @@ TEST(Endpoint, BadInputIsDroppedAndCounted) {
     const auto before = h.ep.stats().malformed;
     h.ep.handle_packet(addr(2), base::Bytes{}, h.now);
     h.ep.handle_packet(addr(2), base::Bytes{4, 0xc1, 0xff}, h.now);
-    h.ep.handle_packet(addr(2), base::Bytes{7, 0x80}, h.now);  // compound claiming 128 parts
+    h.ep.handle_packet(addr(2), base::Bytes{7, 0x80}, h.now); // compound claiming 128 parts
     h.ep.handle_packet(addr(2), base::Bytes{0xEE}, h.now);
     EXPECT_GE(h.ep.stats().malformed, before + 3);
     EXPECT_FALSE(h.ep.handle_stream_request(addr(2), base::Bytes{6, 0x01}, h.now).ok());
@@ -427,7 +438,8 @@ TEST(Endpoint, UserMessagesReachDelegateAndPiggybackBroadcasts) {
     ASSERT_TRUE(parts.ok());
     bool found = false;
     for (const auto& part : parts->parts)
-        if (part == base::Bytes{8, 's', 'e', 'r', 'f', '!'}) found = true;
+        if (part == base::Bytes{8, 's', 'e', 'r', 'f', '!'})
+            found = true;
     EXPECT_TRUE(found);
 }
 

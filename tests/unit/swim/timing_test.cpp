@@ -69,15 +69,15 @@ TEST(Suspicion, StartsAtMaxAndShrinksWithIndependentConfirmations) {
     const base::Instant t0 = base::Instant::zero() + 100s;
     Suspicion s("a", 3, 2s, 30s, t0);
     EXPECT_EQ(s.deadline(), t0 + 30s);
-    EXPECT_FALSE(s.confirm("a"));  // the original accuser does not count
+    EXPECT_FALSE(s.confirm("a")); // the original accuser does not count
     EXPECT_TRUE(s.confirm("b"));
     EXPECT_EQ(s.deadline(), t0 + 16s);
-    EXPECT_FALSE(s.confirm("b"));  // duplicate
+    EXPECT_FALSE(s.confirm("b")); // duplicate
     EXPECT_TRUE(s.confirm("c"));
     EXPECT_EQ(s.deadline(), t0 + 7810ms);
     EXPECT_TRUE(s.confirm("d"));
     EXPECT_EQ(s.deadline(), t0 + 2s);
-    EXPECT_FALSE(s.confirm("e"));  // k reached
+    EXPECT_FALSE(s.confirm("e")); // k reached
     EXPECT_EQ(s.confirmations(), 3);
 }
 

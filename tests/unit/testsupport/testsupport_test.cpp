@@ -16,8 +16,10 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-}  // namespace
+double since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+} // namespace
 
 TEST(TestSupport, FreePortNeverRepeatsInOneProcess) {
     std::set<std::uint16_t> seen;

@@ -16,7 +16,8 @@ namespace {
 
 base::Bytes random_bytes(base::Rng& rng, std::size_t n, int alphabet) {
     base::Bytes b(n);
-    for (auto& x : b) x = static_cast<std::uint8_t>(rng.below(static_cast<std::uint64_t>(alphabet)));
+    for (auto& x : b)
+        x = static_cast<std::uint8_t>(rng.below(static_cast<std::uint64_t>(alphabet)));
     return b;
 }
 
@@ -24,7 +25,8 @@ NonceSource counter_nonce() {
     auto n = std::make_shared<std::uint64_t>(0);
     return [n](std::span<std::uint8_t> out) {
         ++*n;
-        for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(*n >> (8 * (i % 8)));
+        for (std::size_t i = 0; i < out.size(); ++i)
+            out[i] = static_cast<std::uint8_t>(*n >> (8 * (i % 8)));
     };
 }
 
@@ -32,30 +34,30 @@ Keyring make_ring(std::initializer_list<std::size_t> sizes, std::uint8_t seed) {
     Keyring r;
     for (std::size_t s : sizes) {
         base::Bytes k(s);
-        for (std::size_t i = 0; i < s; ++i) k[i] = static_cast<std::uint8_t>(seed + i);
+        for (std::size_t i = 0; i < s; ++i)
+            k[i] = static_cast<std::uint8_t>(seed + i);
         EXPECT_TRUE(r.install(k).ok());
         ++seed;
     }
     return r;
 }
 
-template <typename T>
-std::string code(const base::Result<T>& r) {
+template <typename T> std::string code(const base::Result<T>& r) {
     return r.ok() ? std::string("ok") : r.error().code;
 }
 
-}  // namespace
+} // namespace
 
 TEST(WireLzw, KnownVectorAndRoundTrips) {
     // Go: lzw.NewWriter(LSB, 8) on "TOBEORNOTTOBEORTOBEORNOT" starts with a clear code (256, 9 bits).
     auto c = lzw_compress(base::to_bytes("TOBEORNOTTOBEORTOBEORNOT"));
     ASSERT_GE(c.size(), 2u);
     EXPECT_EQ(c[0], 0x00);        // low 8 bits of 256
-    EXPECT_EQ(c[1] & 0x01, 0x01);  // 9th bit of 256
+    EXPECT_EQ(c[1] & 0x01, 0x01); // 9th bit of 256
     auto d = lzw_decompress(c, 1 << 20);
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(base::to_string(*d), "TOBEORNOTTOBEORTOBEORNOT");
-    EXPECT_EQ(base::to_hex(lzw_compress({})), "000302");  // clear(256) + eof(257), 9 bits each, LSB first
+    EXPECT_EQ(base::to_hex(lzw_compress({})), "000302"); // clear(256) + eof(257), 9 bits each, LSB first
 
     base::Rng rng(42);
     for (int i = 0; i < 200; ++i) {
@@ -76,7 +78,7 @@ TEST(WireLzw, RejectsBadStreams) {
     EXPECT_EQ(code(lzw_decompress(cut, 1 << 20)), "bad_compression");
     EXPECT_EQ(code(lzw_decompress(c, 10)), "too_large");
     // code 300 right after clear: refers to an undefined table entry
-    base::Bytes bad = {0x00, 0x59, 0x02};  // 256, then 300 (9 bits each)
+    base::Bytes bad = {0x00, 0x59, 0x02}; // 256, then 300 (9 bits each)
     EXPECT_EQ(code(lzw_decompress(bad, 100)), "bad_compression");
 }
 
@@ -93,9 +95,9 @@ TEST(WireKeyring, MemberlistSemantics) {
     EXPECT_EQ(code(r.install(bad)), "bad_key");
     ASSERT_TRUE(r.install(k1).ok());
     ASSERT_TRUE(r.install(k2).ok());
-    ASSERT_TRUE(r.install(k2).ok());  // idempotent
+    ASSERT_TRUE(r.install(k2).ok()); // idempotent
     EXPECT_EQ(r.keys().size(), 2u);
-    EXPECT_EQ(*r.primary(), k1);  // first key stays primary
+    EXPECT_EQ(*r.primary(), k1); // first key stays primary
     EXPECT_EQ(code(r.use(k3)), "no_key");
     ASSERT_TRUE(r.install(k3).ok());
     ASSERT_TRUE(r.use(k3).ok());
@@ -103,7 +105,7 @@ TEST(WireKeyring, MemberlistSemantics) {
     EXPECT_EQ(r.keys().size(), 3u);
     EXPECT_EQ(code(r.remove(k3)), "primary_key");
     ASSERT_TRUE(r.remove(k1).ok());
-    ASSERT_TRUE(r.remove(k1).ok());  // absent: no-op
+    ASSERT_TRUE(r.remove(k1).ok()); // absent: no-op
     EXPECT_EQ(r.keys().size(), 2u);
     auto b64 = r.list_base64();
     EXPECT_EQ(b64[0], base::base64_encode(k3));
@@ -122,10 +124,15 @@ TEST(WireEnvelope, PacketRoundTripProperty) {
         std::vector<base::Bytes> parts;
         std::size_t count = 1 + rng.below(6);
         for (std::size_t p = 0; p < count; ++p) {
-            Alive a{static_cast<std::uint32_t>(rng.next()), "node-" + std::to_string(rng.below(1000)),
-                    {127, 0, 0, static_cast<std::uint8_t>(rng.below(255))}, static_cast<std::uint16_t>(rng.below(65536)),
-                    random_bytes(rng, rng.below(40), 4), {1, 5, 2, 2, 5, 4}};
-            parts.push_back(rng.chance(0.5) ? encode(a) : encode(Ping{static_cast<std::uint32_t>(rng.next()), a.node, {}, 0, ""}));
+            Alive a{static_cast<std::uint32_t>(rng.next()),
+                    "node-" + std::to_string(rng.below(1000)),
+                    {127, 0, 0, static_cast<std::uint8_t>(rng.below(255))},
+                    static_cast<std::uint16_t>(rng.below(65536)),
+                    random_bytes(rng, rng.below(40), 4),
+                    {1, 5, 2, 2, 5, 4}};
+            parts.push_back(rng.chance(0.5)
+                                ? encode(a)
+                                : encode(Ping{static_cast<std::uint32_t>(rng.next()), a.node, {}, 0, ""}));
         }
         base::Bytes msg = count == 1 ? parts[0] : encode_compound(parts);
         SealOptions opts{rng.chance(0.5), rng.chance(0.5), static_cast<int>(rng.below(2))};
@@ -140,7 +147,8 @@ TEST(WireEnvelope, PacketRoundTripProperty) {
         auto opened = open_packet(*sealed, ring, ring != nullptr);
         ASSERT_TRUE(opened.ok()) << opened.error().message;
         EXPECT_EQ(*opened, parts) << "iteration " << i;
-        for (const auto& m : *opened) EXPECT_TRUE(decode(m).ok());
+        for (const auto& m : *opened)
+            EXPECT_TRUE(decode(m).ok());
     }
 }
 
@@ -148,7 +156,7 @@ TEST(WireEnvelope, CompressionOnlyWhenSmaller) {
     base::Bytes small = encode(Nack{1});
     auto s = seal_packet(small, SealOptions{true, false, 1}, nullptr, {});
     ASSERT_TRUE(s.ok());
-    EXPECT_EQ(*s, small);  // LZW would grow a 9-byte message
+    EXPECT_EQ(*s, small); // LZW would grow a 9-byte message
     base::Bytes big = encode(UserMsg{base::Bytes(600, 'a')});
     auto b = seal_packet(big, SealOptions{true, false, 1}, nullptr, {});
     ASSERT_TRUE(b.ok());
@@ -159,7 +167,7 @@ TEST(WireEnvelope, CompressionOnlyWhenSmaller) {
 TEST(WireEnvelope, DistinctErrors) {
     Keyring right = make_ring({16}, 1), wrong = make_ring({16}, 50);
     auto nonce = counter_nonce();
-    base::Bytes msg = encode(Ping{9, std::string(60, 'n'), {}, 0, ""});  // longer than the 45-byte minimum
+    base::Bytes msg = encode(Ping{9, std::string(60, 'n'), {}, 0, ""}); // longer than the 45-byte minimum
 
     auto enc = seal_packet(msg, SealOptions{false, true, 1}, &right, nonce);
     ASSERT_TRUE(enc.ok());
@@ -187,7 +195,8 @@ TEST(WireEnvelope, DistinctErrors) {
 
     // compound nesting bomb
     base::Bytes nested = msg;
-    for (int i = 0; i < 10; ++i) nested = encode_compound({nested});
+    for (int i = 0; i < 10; ++i)
+        nested = encode_compound({nested});
     EXPECT_EQ(code(open_packet(nested, nullptr, false)), "nesting");
 }
 
@@ -200,9 +209,13 @@ TEST(WireEnvelope, StreamRoundTripAndFraming) {
         pp.join = rng.chance(0.5);
         std::size_t n = rng.below(20);
         for (std::size_t k = 0; k < n; ++k)
-            pp.nodes.push_back({"n" + std::to_string(k), {10, 0, 0, static_cast<std::uint8_t>(k)}, 7946,
-                                random_bytes(rng, rng.below(30), 8), static_cast<std::uint32_t>(rng.below(100)),
-                                static_cast<NodeState>(rng.below(4)), {1, 5, 2, 2, 5, 4}});
+            pp.nodes.push_back({"n" + std::to_string(k),
+                                {10, 0, 0, static_cast<std::uint8_t>(k)},
+                                7946,
+                                random_bytes(rng, rng.below(30), 8),
+                                static_cast<std::uint32_t>(rng.below(100)),
+                                static_cast<NodeState>(rng.below(4)),
+                                {1, 5, 2, 2, 5, 4}});
         pp.user_state = random_bytes(rng, rng.below(500), 256);
         base::Bytes msg = encode_push_pull(pp);
         bool compress = rng.chance(0.5);
@@ -254,8 +267,9 @@ TEST(WireEnvelope, StreamErrors) {
     EXPECT_EQ(code(stream_frame_length(base::Bytes{42}, kMaxStreamBytes)), "unknown_type");
     EXPECT_EQ(code(stream_frame_length(base::Bytes{7, 1}, kMaxStreamBytes)), "unexpected_type");
     // push-pull header claiming a huge user state: incomplete (not a crash), then too_large at the cap
-    base::Bytes pp = {6, 0x83, 0xa4, 'J', 'o', 'i', 'n', 0xc2, 0xa5, 'N', 'o', 'd', 'e', 's', 0x00,
-                      0xac, 'U', 's', 'e', 'r', 'S', 't', 'a', 't', 'e', 'L', 'e', 'n', 0xce, 0x00, 0x10, 0x00, 0x00};
+    base::Bytes pp = {6,   0x83, 0xa4, 'J',  'o',  'i', 'n',  0xc2, 0xa5, 'N',  'o',
+                      'd', 'e',  's',  0x00, 0xac, 'U', 's',  'e',  'r',  'S',  't',
+                      'a', 't',  'e',  'L',  'e',  'n', 0xce, 0x00, 0x10, 0x00, 0x00};
     auto need = stream_frame_length(pp, kMaxStreamBytes);
     ASSERT_TRUE(need.ok());
     EXPECT_FALSE(need->has_value());
@@ -289,7 +303,7 @@ TEST(WireEnvelope, VersionHelpersMatchActualOverhead) {
     EXPECT_FALSE(peer_wants_crc(4));
     Keyring ring = make_ring({16}, 1);
     auto nonce = counter_nonce();
-    base::Bytes msg(32, 1);  // a whole number of blocks: version 0 pads a full extra block
+    base::Bytes msg(32, 1); // a whole number of blocks: version 0 pads a full extra block
     for (int v : {0, 1}) {
         auto s = seal_packet(msg, SealOptions{false, false, v}, &ring, nonce);
         ASSERT_TRUE(s.ok());

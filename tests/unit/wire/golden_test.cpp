@@ -29,7 +29,8 @@ std::map<std::string, base::Bytes> load_vectors() {
     std::map<std::string, base::Bytes> out;
     fs::path dir = CLUSTERD_GOLDEN_DIR;
     for (const auto& e : fs::directory_iterator(dir)) {
-        if (e.path().extension() != ".hex") continue;
+        if (e.path().extension() != ".hex")
+            continue;
         std::ifstream in(e.path());
         std::stringstream ss;
         ss << in.rdbuf();
@@ -48,7 +49,8 @@ const std::map<std::string, base::Bytes>& vectors() {
 std::vector<std::pair<std::string, base::Bytes>> with_prefix(const std::string& p) {
     std::vector<std::pair<std::string, base::Bytes>> out;
     for (const auto& [k, v] : vectors())
-        if (k.rfind(p, 0) == 0) out.emplace_back(k, v);
+        if (k.rfind(p, 0) == 0)
+            out.emplace_back(k, v);
     return out;
 }
 
@@ -65,14 +67,17 @@ Keyring ring(const char* b64) {
 
 NonceSource fixed_nonce(base::ByteView n) {
     base::Bytes copy(n.begin(), n.end());
-    return [copy](std::span<std::uint8_t> out) { std::copy(copy.begin(), copy.begin() + out.size(), out.begin()); };
+    return [copy](std::span<std::uint8_t> out) {
+        std::copy(copy.begin(), copy.begin() + out.size(), out.begin());
+    };
 }
 
 /// Checks one plain Serf message (from a user message) and returns its type.
 SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact) {
     auto d = decode_serf(b);
     EXPECT_TRUE(d.ok()) << name << ": " << (d.ok() ? "" : d.error().message);
-    if (!d.ok()) return SerfMsgType::Leave;
+    if (!d.ok())
+        return SerfMsgType::Leave;
     std::visit(
         [&](const auto& m) {
             using T = std::decay_t<decltype(m)>;
@@ -94,7 +99,8 @@ SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact
                 EXPECT_EQ(m.port, 27946);
                 EXPECT_TRUE(kNodes.count(m.source_node)) << name;
                 EXPECT_GT(m.timeout.count(), 0);
-                for (const auto& f : m.filters) EXPECT_TRUE(decode_filter(f).ok()) << name;
+                for (const auto& f : m.filters)
+                    EXPECT_TRUE(decode_filter(f).ok()) << name;
                 if (m.name == "_serf_install-key") {
                     auto kr = decode_serf(m.payload);
                     ASSERT_TRUE(kr.ok());
@@ -114,7 +120,8 @@ SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact
                 EXPECT_TRUE(kNodes.count(m.from)) << name;
                 if (m.flags & kQueryFlagAck) {
                     EXPECT_TRUE(m.payload.empty()) << name;
-                } else if (!m.payload.empty() && m.payload[0] == static_cast<std::uint8_t>(SerfMsgType::ConflictResponse)) {
+                } else if (!m.payload.empty() &&
+                           m.payload[0] == static_cast<std::uint8_t>(SerfMsgType::ConflictResponse)) {
                     // answer to beta's _serf_conflict query: the responder's view of the real beta
                     auto cr = decode_serf(m.payload);
                     ASSERT_TRUE(cr.ok()) << name << ": " << cr.error().message;
@@ -129,14 +136,15 @@ SerfMsgType check_serf(const std::string& name, const base::Bytes& b, bool exact
                     if (member.tags.size() <= 1) {
                         EXPECT_EQ(base::to_hex(encode_serf(*cr)), base::to_hex(m.payload)) << name;
                     }
-                } else if (m.payload.empty() || m.payload[0] != static_cast<std::uint8_t>(SerfMsgType::KeyResponse)) {
+                } else if (m.payload.empty() ||
+                           m.payload[0] != static_cast<std::uint8_t>(SerfMsgType::KeyResponse)) {
                     EXPECT_EQ(base::to_string(m.payload), "beta-here\n") << name;
                 } else {
                     auto kr = decode_serf(m.payload);
                     ASSERT_TRUE(kr.ok()) << name;
                     const auto& resp = std::get<SerfKeyResponse>(*kr);
                     EXPECT_TRUE(resp.result) << name;
-                    if (!resp.keys.empty()) {  // list-keys: both keys, the 16-byte one primary
+                    if (!resp.keys.empty()) { // list-keys: both keys, the 16-byte one primary
                         EXPECT_EQ(resp.primary_key, kKey16) << name;
                         EXPECT_EQ(resp.keys.size(), 2u) << name;
                     }
@@ -190,9 +198,9 @@ void check_message(const std::string& name, const base::Bytes& b) {
                 EXPECT_TRUE(is_test_addr(m.addr)) << name;
                 EXPECT_EQ(m.port, 27946);
                 ASSERT_EQ(m.vsn.size(), 6u);
-                EXPECT_EQ(m.vsn[0], 1);  // pmin
-                EXPECT_EQ(m.vsn[1], 5);  // pmax
-                EXPECT_EQ(m.vsn[2], 2);  // pcur: Serf speaks memberlist protocol 2
+                EXPECT_EQ(m.vsn[0], 1); // pmin
+                EXPECT_EQ(m.vsn[1], 5); // pmax
+                EXPECT_EQ(m.vsn[2], 2); // pcur: Serf speaks memberlist protocol 2
                 auto tags = decode_tags(m.meta);
                 ASSERT_TRUE(tags.ok()) << name;
                 // the plaintext run tags alpha role=web,dc=one and beta role=db; the encrypted runs use none
@@ -212,15 +220,38 @@ void check_message(const std::string& name, const base::Bytes& b) {
         *d);
 }
 
-}  // namespace
+} // namespace
 
 TEST(WireGolden, VectorsArePresent) {
     // The capture must cover every kind the protocol spec lists.
-    for (const char* p : {"msg_ping", "msg_ack", "msg_indirect_ping", "msg_nack", "msg_alive", "msg_suspect", "msg_dead",
-                          "msg_user_join", "msg_user_leave", "msg_user_user_event", "msg_user_query_1",
-                          "msg_user_query_response", "msg_user_relay", "msg_user_query_response_key_list", "msg_user_query_response_conflict", "msg_user_query_conflict", "msg_user_query_install_key",
-                          "stream_push_pull_join", "stream_ping", "stream_ack", "tcp_push_pull_join", "udp_compound",
-                          "udp_crc_compressed", "enc16_udp", "enc32_udp", "enc16_tcp", "enc32_tcp", "enc0_udp"}) {
+    for (const char* p : {"msg_ping",
+                          "msg_ack",
+                          "msg_indirect_ping",
+                          "msg_nack",
+                          "msg_alive",
+                          "msg_suspect",
+                          "msg_dead",
+                          "msg_user_join",
+                          "msg_user_leave",
+                          "msg_user_user_event",
+                          "msg_user_query_1",
+                          "msg_user_query_response",
+                          "msg_user_relay",
+                          "msg_user_query_response_key_list",
+                          "msg_user_query_response_conflict",
+                          "msg_user_query_conflict",
+                          "msg_user_query_install_key",
+                          "stream_push_pull_join",
+                          "stream_ping",
+                          "stream_ack",
+                          "tcp_push_pull_join",
+                          "udp_compound",
+                          "udp_crc_compressed",
+                          "enc16_udp",
+                          "enc32_udp",
+                          "enc16_tcp",
+                          "enc32_tcp",
+                          "enc0_udp"}) {
         EXPECT_FALSE(with_prefix(p).empty()) << "no golden vector " << p;
     }
 }
@@ -240,13 +271,15 @@ TEST(WireGolden, UdpPacketsOpenAndResealByteForByte) {
         auto msgs = open_packet(raw, nullptr, false);
         ASSERT_TRUE(msgs.ok()) << name << ": " << msgs.error().message;
         ASSERT_FALSE(msgs->empty());
-        for (const auto& m : *msgs) check_message(name, m);
+        for (const auto& m : *msgs)
+            check_message(name, m);
         // Rebuild the plaintext the sender had (a compound when it carried several parts)
         // and seal it the way memberlist does; LZW and CRC must match Go exactly.
         bool crc = name.find("_crc_") != std::string::npos;
         bool compressed = name.find("compressed") != std::string::npos;
-        base::Bytes plain = msgs->size() == 1 && name.find("compound") == std::string::npos ? (*msgs)[0]
-                                                                                           : encode_compound(*msgs);
+        base::Bytes plain = msgs->size() == 1 && name.find("compound") == std::string::npos
+                                ? (*msgs)[0]
+                                : encode_compound(*msgs);
         auto sealed = seal_packet(plain, SealOptions{true, crc, 1}, nullptr, {});
         ASSERT_TRUE(sealed.ok());
         EXPECT_EQ(base::to_hex(*sealed), base::to_hex(raw)) << name << (compressed ? " (LZW)" : "");
@@ -298,8 +331,9 @@ TEST(WireGolden, PushPullCarriesNodesAndSerfState) {
         ASSERT_TRUE(serf.ok()) << name << ": " << serf.error().message;
         const auto& sp = std::get<SerfPushPull>(*serf);
         EXPECT_FALSE(sp.status_ltimes.empty());
-        for (const auto& [node, lt] : sp.status_ltimes) EXPECT_TRUE(kNodes.count(node)) << node;
-        EXPECT_FALSE(sp.events.empty());  // Go sends its whole event ring buffer
+        for (const auto& [node, lt] : sp.status_ltimes)
+            EXPECT_TRUE(kNodes.count(node)) << node;
+        EXPECT_FALSE(sp.events.empty()); // Go sends its whole event ring buffer
         // Go's map order is random, so byte equality holds only with one StatusLTimes entry;
         // otherwise the re-encoding must at least decode to the same value.
         auto re = encode_serf(*serf);
@@ -333,7 +367,8 @@ TEST(WireGolden, EncryptedPacketsOpenWithTheirKeyOnly) {
             EXPECT_EQ(raw[0], 1) << name << ": Serf uses encryption version 1";
             auto msgs = open_packet(raw, &right, true);
             ASSERT_TRUE(msgs.ok()) << name << ": " << msgs.error().message;
-            for (const auto& m : *msgs) check_message(name, m);
+            for (const auto& m : *msgs)
+                check_message(name, m);
             EXPECT_TRUE(open_packet(raw, &both, true).ok()) << name;
             auto bad = open_packet(raw, &wrong, true);
             ASSERT_FALSE(bad.ok());
@@ -370,7 +405,8 @@ TEST(WireGolden, EncryptedStreamsOpenAndReseal) {
             auto no_key = open_stream(frame, nullptr, false);
             ASSERT_FALSE(no_key.ok());
             EXPECT_EQ(no_key.error().code, "no_key");
-            auto resealed = seal_stream(*plain, true, &right, fixed_nonce(base::ByteView(frame).subspan(6, 12)));
+            auto resealed =
+                seal_stream(*plain, true, &right, fixed_nonce(base::ByteView(frame).subspan(6, 12)));
             ASSERT_TRUE(resealed.ok());
             EXPECT_EQ(base::to_hex(*resealed), base::to_hex(frame)) << name;
             ++n;

@@ -16,11 +16,10 @@ base::Bytes hex(const char* h) {
     EXPECT_TRUE(base::from_hex(h, b)) << h;
     return b;
 }
-template <typename T>
-std::string code(const base::Result<T>& r) {
+template <typename T> std::string code(const base::Result<T>& r) {
     return r.ok() ? std::string("ok") : r.error().code;
 }
-}  // namespace
+} // namespace
 
 TEST(WireMemberlist, PingEncodingMatchesGoMsgpack) {
     // 0x00 type, fixmap(2), fields in go-msgpack's sorted order: "Node" "a", "SeqNo" 1; the
@@ -83,13 +82,13 @@ TEST(WireMemberlist, DecodeErrorsAreDistinct) {
     EXPECT_EQ(code(decode(unk)), "unknown_type");
     auto pp = hex("0680");
     EXPECT_EQ(code(decode(pp)), "unexpected_type");
-    auto bad = hex("00a3");  // a string where a map is expected, and truncated
+    auto bad = hex("00a3"); // a string where a map is expected, and truncated
     EXPECT_FALSE(decode(bad).ok());
-    auto wrong = hex("0081a55365714e6fa161");  // SeqNo as a string
+    auto wrong = hex("0081a55365714e6fa161"); // SeqNo as a string
     EXPECT_EQ(code(decode(wrong)), "malformed");
-    auto big = hex("0081a4436f6465db7fffffff");  // claims a 2 GiB string
+    auto big = hex("0081a4436f6465db7fffffff"); // claims a 2 GiB string
     EXPECT_EQ(code(decode(big)), "truncated");
-    auto overflow = hex("0081a55365714e6fcf0000000100000000");  // SeqNo > uint32
+    auto overflow = hex("0081a55365714e6fcf0000000100000000"); // SeqNo > uint32
     EXPECT_EQ(code(decode(overflow)), "malformed");
 }
 
@@ -141,19 +140,22 @@ namespace {
 std::string rand_name(base::Rng& rng) {
     // lengths straddle the fixstr (<32) / str16 boundary
     std::string s(rng.below(70), 'x');
-    for (auto& c : s) c = static_cast<char>(' ' + rng.below(95));
+    for (auto& c : s)
+        c = static_cast<char>(' ' + rng.below(95));
     return s;
 }
 
 base::Bytes rand_addr(base::Rng& rng) {
     base::Bytes a(rng.chance(0.8) ? 4 : 16);
-    for (auto& x : a) x = static_cast<std::uint8_t>(rng.next());
+    for (auto& x : a)
+        x = static_cast<std::uint8_t>(rng.next());
     return a;
 }
 
 base::Bytes rand_blob(base::Rng& rng, std::size_t max) {
     base::Bytes b(rng.below(max + 1));
-    for (auto& x : b) x = static_cast<std::uint8_t>(rng.next());
+    for (auto& x : b)
+        x = static_cast<std::uint8_t>(rng.next());
     return b;
 }
 
@@ -166,24 +168,35 @@ std::uint32_t rand_u32(base::Rng& rng) {
 Message random_message(base::Rng& rng) {
     auto port = [&] { return static_cast<std::uint16_t>(rand_u32(rng)); };
     switch (rng.below(9)) {
-        case 0: {
-            Ping p{rand_u32(rng), rand_name(rng), {}, 0, ""};
-            if (rng.chance(0.5)) p = Ping{p.seq_no, p.node, rand_addr(rng), port(), rand_name(rng)};
-            return p;
-        }
-        case 1: return IndirectPing{rand_u32(rng), rand_addr(rng), port(), rand_name(rng), rng.chance(0.5),
-                                    rng.chance(0.5) ? rand_addr(rng) : base::Bytes{}, port(), rand_name(rng)};
-        case 2: return Ack{rand_u32(rng), rand_blob(rng, 120)};
-        case 3: return Nack{rand_u32(rng)};
-        case 4: return ErrResp{rand_name(rng)};
-        case 5: return Suspect{rand_u32(rng), rand_name(rng), rand_name(rng)};
-        case 6: return Alive{rand_u32(rng), rand_name(rng), rand_addr(rng), port(), rand_blob(rng, 512), rand_blob(rng, 6)};
-        case 7: return Dead{rand_u32(rng), rand_name(rng), rand_name(rng)};
-        default: return UserMsg{rand_blob(rng, 300)};
+    case 0: {
+        Ping p{rand_u32(rng), rand_name(rng), {}, 0, ""};
+        if (rng.chance(0.5))
+            p = Ping{p.seq_no, p.node, rand_addr(rng), port(), rand_name(rng)};
+        return p;
+    }
+    case 1:
+        return IndirectPing{rand_u32(rng),  rand_addr(rng),  port(),
+                            rand_name(rng), rng.chance(0.5), rng.chance(0.5) ? rand_addr(rng) : base::Bytes{},
+                            port(),         rand_name(rng)};
+    case 2:
+        return Ack{rand_u32(rng), rand_blob(rng, 120)};
+    case 3:
+        return Nack{rand_u32(rng)};
+    case 4:
+        return ErrResp{rand_name(rng)};
+    case 5:
+        return Suspect{rand_u32(rng), rand_name(rng), rand_name(rng)};
+    case 6:
+        return Alive{rand_u32(rng), rand_name(rng),      rand_addr(rng),
+                     port(),        rand_blob(rng, 512), rand_blob(rng, 6)};
+    case 7:
+        return Dead{rand_u32(rng), rand_name(rng), rand_name(rng)};
+    default:
+        return UserMsg{rand_blob(rng, 300)};
     }
 }
 
-}  // namespace
+} // namespace
 
 TEST(WireMemberlist, SeededRoundTripProperty) {
     base::Rng rng(1234);
@@ -203,19 +216,22 @@ TEST(WireMemberlist, SeededRoundTripProperty) {
             }
         }
     }
-    for (int t : {0, 1, 2, 3, 4, 5, 8, 11, 13}) EXPECT_GT(seen[static_cast<std::size_t>(t)], 0) << t;
+    for (int t : {0, 1, 2, 3, 4, 5, 8, 11, 13})
+        EXPECT_GT(seen[static_cast<std::size_t>(t)], 0) << t;
 }
 
 TEST(WireMemberlist, AcceptsBinAndStr8FromOtherEncoders) {
     // A peer using a newer msgpack (bin8 for bytes, str8 for strings) must still be understood.
     base::Bytes b = hex("0382"
-                        "a44e6f6465" "d90141"            // Node: str8 "A"
-                        "ab496e6361726e6174696f6e" "cd0102");  // Incarnation: uint16 258
+                        "a44e6f6465"
+                        "d90141" // Node: str8 "A"
+                        "ab496e6361726e6174696f6e"
+                        "cd0102"); // Incarnation: uint16 258
     auto d = decode(b);
     ASSERT_TRUE(d.ok()) << d.error().message;
     EXPECT_EQ(std::get<Suspect>(*d).node, "A");
     EXPECT_EQ(std::get<Suspect>(*d).incarnation, 258u);
-    base::Bytes a = hex("0281a75061796c6f6164c4020102");  // Ack Payload as bin8
+    base::Bytes a = hex("0281a75061796c6f6164c4020102"); // Ack Payload as bin8
     auto da = decode(a);
     ASSERT_TRUE(da.ok());
     EXPECT_EQ(std::get<Ack>(*da).payload, (base::Bytes{1, 2}));

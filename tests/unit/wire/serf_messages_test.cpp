@@ -12,75 +12,103 @@ namespace {
 
 std::string rand_str(base::Rng& rng, std::size_t max) {
     std::string s(rng.below(max + 1), 'a');
-    for (auto& c : s) c = static_cast<char>('a' + rng.below(26));
+    for (auto& c : s)
+        c = static_cast<char>('a' + rng.below(26));
     return s;
 }
 
 base::Bytes rand_bytes(base::Rng& rng, std::size_t max) {
     base::Bytes b(rng.below(max + 1));
-    for (auto& x : b) x = static_cast<std::uint8_t>(rng.next());
+    for (auto& x : b)
+        x = static_cast<std::uint8_t>(rng.next());
     return b;
 }
 
 SerfMessage random_message(base::Rng& rng) {
     switch (rng.below(10)) {
-        case 0: return SerfLeave{rng.next(), rand_str(rng, 40), rng.chance(0.5)};
-        case 1: return SerfJoin{rng.next(), rand_str(rng, 40)};
-        case 2: {
-            SerfPushPull pp;
-            pp.ltime = rng.next();
-            for (std::size_t i = rng.below(20); i > 0; --i) pp.status_ltimes[rand_str(rng, 10)] = rng.next();
-            for (std::size_t i = rng.below(5); i > 0; --i) pp.left_members.push_back(rand_str(rng, 10));
-            pp.event_ltime = rng.below(1000);
-            for (std::size_t i = rng.below(40); i > 0; --i) {
-                if (rng.chance(0.6)) {
-                    pp.events.emplace_back(std::nullopt);
-                } else {
-                    SerfUserEvents e{rng.below(1000), {}};
-                    for (std::size_t k = 1 + rng.below(3); k > 0; --k) e.events.push_back({rand_str(rng, 8), rand_bytes(rng, 20)});
-                    pp.events.emplace_back(std::move(e));
-                }
+    case 0:
+        return SerfLeave{rng.next(), rand_str(rng, 40), rng.chance(0.5)};
+    case 1:
+        return SerfJoin{rng.next(), rand_str(rng, 40)};
+    case 2: {
+        SerfPushPull pp;
+        pp.ltime = rng.next();
+        for (std::size_t i = rng.below(20); i > 0; --i)
+            pp.status_ltimes[rand_str(rng, 10)] = rng.next();
+        for (std::size_t i = rng.below(5); i > 0; --i)
+            pp.left_members.push_back(rand_str(rng, 10));
+        pp.event_ltime = rng.below(1000);
+        for (std::size_t i = rng.below(40); i > 0; --i) {
+            if (rng.chance(0.6)) {
+                pp.events.emplace_back(std::nullopt);
+            } else {
+                SerfUserEvents e{rng.below(1000), {}};
+                for (std::size_t k = 1 + rng.below(3); k > 0; --k)
+                    e.events.push_back({rand_str(rng, 8), rand_bytes(rng, 20)});
+                pp.events.emplace_back(std::move(e));
             }
-            pp.query_ltime = rng.below(1000);
-            return pp;
         }
-        case 3: return SerfUserEvent{rng.next(), rand_str(rng, 30), rand_bytes(rng, 600), rng.chance(0.5)};
-        case 4: {
-            SerfQuery q{rng.next(), static_cast<std::uint32_t>(rng.next()), {10, 1, 2, 3}, 7946, rand_str(rng, 10),
-                        {}, static_cast<std::uint32_t>(rng.below(4)), static_cast<std::uint8_t>(rng.below(3)),
-                        base::Duration{static_cast<std::int64_t>(rng.below(1ULL << 40))}, rand_str(rng, 20),
-                        rand_bytes(rng, 100)};
-            if (rng.chance(0.5)) q.filters.push_back(encode_filter(FilterNodes{{"a", "b"}}));
-            if (rng.chance(0.5)) q.filters.push_back(encode_filter(FilterTag{"role", "web.*"}));
-            return q;
-        }
-        case 5: return SerfQueryResponse{rng.next(), static_cast<std::uint32_t>(rng.next()), rand_str(rng, 10),
-                                         static_cast<std::uint32_t>(rng.below(2)), rand_bytes(rng, 100)};
-        case 6: {
-            SerfConflictResponse c{rand_str(rng, 10), {127, 0, 0, 1}, 7946, {}, static_cast<std::int64_t>(rng.below(5)),
-                                   1, 5, 2, 2, 5, 4};
-            c.tags["role"] = rand_str(rng, 5);
-            return c;
-        }
-        case 7: {
-            base::Bytes key(16 + 8 * rng.below(3));
-            for (auto& x : key) x = static_cast<std::uint8_t>(rng.next());
-            return SerfKeyRequest{key};
-        }
-        case 8: return SerfKeyResponse{rng.chance(0.5), rand_str(rng, 30), {"a2V5", "b3RoZXI="}, "a2V5"};
-        default: {
-            SerfQueryResponse inner{rng.next(), 5, "n", 1, {}};
-            return SerfRelay{{127, 0, 0, 2}, 7946, "", rand_str(rng, 10), encode_serf(inner)};
-        }
+        pp.query_ltime = rng.below(1000);
+        return pp;
+    }
+    case 3:
+        return SerfUserEvent{rng.next(), rand_str(rng, 30), rand_bytes(rng, 600), rng.chance(0.5)};
+    case 4: {
+        SerfQuery q{rng.next(),
+                    static_cast<std::uint32_t>(rng.next()),
+                    {10, 1, 2, 3},
+                    7946,
+                    rand_str(rng, 10),
+                    {},
+                    static_cast<std::uint32_t>(rng.below(4)),
+                    static_cast<std::uint8_t>(rng.below(3)),
+                    base::Duration{static_cast<std::int64_t>(rng.below(1ULL << 40))},
+                    rand_str(rng, 20),
+                    rand_bytes(rng, 100)};
+        if (rng.chance(0.5))
+            q.filters.push_back(encode_filter(FilterNodes{{"a", "b"}}));
+        if (rng.chance(0.5))
+            q.filters.push_back(encode_filter(FilterTag{"role", "web.*"}));
+        return q;
+    }
+    case 5:
+        return SerfQueryResponse{rng.next(), static_cast<std::uint32_t>(rng.next()), rand_str(rng, 10),
+                                 static_cast<std::uint32_t>(rng.below(2)), rand_bytes(rng, 100)};
+    case 6: {
+        SerfConflictResponse c{rand_str(rng, 10),
+                               {127, 0, 0, 1},
+                               7946,
+                               {},
+                               static_cast<std::int64_t>(rng.below(5)),
+                               1,
+                               5,
+                               2,
+                               2,
+                               5,
+                               4};
+        c.tags["role"] = rand_str(rng, 5);
+        return c;
+    }
+    case 7: {
+        base::Bytes key(16 + 8 * rng.below(3));
+        for (auto& x : key)
+            x = static_cast<std::uint8_t>(rng.next());
+        return SerfKeyRequest{key};
+    }
+    case 8:
+        return SerfKeyResponse{rng.chance(0.5), rand_str(rng, 30), {"a2V5", "b3RoZXI="}, "a2V5"};
+    default: {
+        SerfQueryResponse inner{rng.next(), 5, "n", 1, {}};
+        return SerfRelay{{127, 0, 0, 2}, 7946, "", rand_str(rng, 10), encode_serf(inner)};
+    }
     }
 }
 
-template <typename T>
-std::string code(const base::Result<T>& r) {
+template <typename T> std::string code(const base::Result<T>& r) {
     return r.ok() ? std::string("ok") : r.error().code;
 }
 
-}  // namespace
+} // namespace
 
 TEST(WireSerf, RoundTripEveryTypeSeeded) {
     base::Rng rng(2024);
@@ -105,7 +133,8 @@ TEST(WireSerf, RoundTripEveryTypeSeeded) {
             }
         }
     }
-    for (int t = 0; t < 10; ++t) EXPECT_GT(seen[static_cast<std::size_t>(t)], 0) << "type " << t;
+    for (int t = 0; t < 10; ++t)
+        EXPECT_GT(seen[static_cast<std::size_t>(t)], 0) << "type " << t;
 }
 
 TEST(WireSerf, UserEventFieldOrderMatchesGo) {
@@ -151,7 +180,7 @@ TEST(WireSerf, Filters) {
 TEST(WireSerf, DecodeErrors) {
     EXPECT_EQ(code(decode_serf({})), "truncated");
     EXPECT_EQ(code(decode_serf(base::Bytes{42, 0x80})), "unknown_type");
-    EXPECT_EQ(code(decode_serf(base::Bytes{3, 0x81, 0xa2, 'C', 'C', 0x01})), "malformed");  // CC as int
+    EXPECT_EQ(code(decode_serf(base::Bytes{3, 0x81, 0xa2, 'C', 'C', 0x01})), "malformed"); // CC as int
     base::Bytes relay_no_inner = encode_serf(SerfRelay{{1, 2, 3, 4}, 1, "", "x", {}});
     EXPECT_EQ(code(decode_serf(relay_no_inner)), "truncated");
     // an event list that claims 2^32-1 entries in a few bytes is refused before allocating
@@ -191,10 +220,12 @@ TEST(SerfMessages, FieldListDrivesSizeAndErrorsNameTheFieldPath) {
     EXPECT_EQ(bytes.size(), 1 + codec::msgpack::encoded_size(pp, codec::msgpack::Dialect::Gossip));
     // Make the inner event's name (fixstr "a") an array: the error names where it is.
     for (std::size_t i = 0; i + 1 < bytes.size(); ++i)
-        if (bytes[i] == 0xa1 && bytes[i + 1] == 'a') bytes[i] = 0x91;
+        if (bytes[i] == 0xa1 && bytes[i + 1] == 'a')
+            bytes[i] = 0x91;
     auto d = decode_serf(bytes);
     ASSERT_FALSE(d.ok());
     EXPECT_EQ(d.error().code, "malformed");
-    EXPECT_NE(d.error().message.find("Events[1].Events[0].Name: expected a string or bytes"), std::string::npos)
+    EXPECT_NE(d.error().message.find("Events[1].Events[0].Name: expected a string or bytes"),
+              std::string::npos)
         << d.error().message;
 }

@@ -38,7 +38,7 @@ struct Limits {
 
 /// Appends msgpack to a byte buffer, or only counts the bytes (encoded_size without a buffer).
 class Writer {
-public:
+  public:
     explicit Writer(base::Bytes& out, Dialect d = Dialect::Gossip) : out_(&out), dialect_(d) {}
     /// A writer that only counts.
     explicit Writer(Dialect d) : dialect_(d) {}
@@ -61,7 +61,7 @@ public:
     void map_header(std::size_t n);
     void raw(base::ByteView b);
 
-private:
+  private:
     void put(std::uint8_t b);
     void be(std::uint64_t v, int nbytes);
     void head(std::uint8_t fix_tag, std::size_t fix_max, std::uint8_t tag16, std::size_t n);
@@ -82,7 +82,7 @@ struct Extent {
 };
 
 class Reader {
-public:
+  public:
     explicit Reader(base::ByteView in, Limits limits = {}) : in_(in), limits_(limits) {}
 
     std::size_t pos() const { return pos_; }
@@ -121,7 +121,8 @@ public:
     void enter(std::string_view field) { push({field, kNoIndex}); }
     void enter(std::size_t index) { push({{}, index}); }
     void leave() {
-        if (depth_path_ > 0) --depth_path_;
+        if (depth_path_ > 0)
+            --depth_path_;
     }
     /// An error of this reader with the current field path in front of `what`.
     base::Error fail(std::string code, std::string_view what) const;
@@ -130,14 +131,15 @@ public:
     base::Status descend();
     void ascend() { --depth_; }
 
-private:
+  private:
     static constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
     struct Seg {
         std::string_view name;
         std::size_t index;
     };
     void push(Seg s) {
-        if (depth_path_ < path_.size()) path_[depth_path_] = s;
+        if (depth_path_ < path_.size())
+            path_[depth_path_] = s;
         ++depth_path_;
     }
     base::Result<std::uint8_t> byte();
@@ -151,10 +153,10 @@ private:
     base::ByteView in_;
     Limits limits_;
     std::size_t pos_ = 0;
-    std::size_t need_ = 0;  ///< absolute input length the last truncation needs
+    std::size_t need_ = 0; ///< absolute input length the last truncation needs
     int depth_ = 0;
     std::array<Seg, 40> path_{};
     std::size_t depth_path_ = 0;
 };
 
-}  // namespace clusterd::codec::msgpack
+} // namespace clusterd::codec::msgpack

@@ -7,8 +7,7 @@
 
 namespace clusterd::codec::msgpack {
 
-template <typename M>
-constexpr auto serf_member_fields() {
+template <typename M> constexpr auto serf_member_fields() {
     return fields(field("Addr", &M::addr), field("DelegateCur", &M::delegate_cur),
                   field("DelegateMax", &M::delegate_max), field("DelegateMin", &M::delegate_min),
                   field("Name", &M::name), field("Port", &M::port), field("ProtocolCur", &M::protocol_cur),
@@ -16,4 +15,4 @@ constexpr auto serf_member_fields() {
                   field("Status", &M::status), field("Tags", &M::tags));
 }
 
-}  // namespace clusterd::codec::msgpack
+} // namespace clusterd::codec::msgpack

@@ -20,8 +20,8 @@ struct Value {
     std::int64_t i = 0;
     std::uint64_t u = 0;
     double f = 0.0;
-    std::string s;             ///< Str and Bin payloads
-    std::vector<Value> items;  ///< Array elements, or Map key/value pairs flattened
+    std::string s;            ///< Str and Bin payloads
+    std::vector<Value> items; ///< Array elements, or Map key/value pairs flattened
 
     bool is_nil() const { return kind == Kind::Nil; }
     bool is_map() const { return kind == Kind::Map; }
@@ -37,4 +37,4 @@ struct Value {
 /// Reads one value (ext types are an error: neither protocol uses them).
 base::Result<Value> read_value(Reader& r);
 
-}  // namespace clusterd::codec::msgpack
+} // namespace clusterd::codec::msgpack
