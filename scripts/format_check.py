@@ -10,7 +10,7 @@ The formatter is pinned to clang-format 14, the one Debian 12 ships (scripts/set
 clang-format-14): another major version formats some constructs differently, and a check that
 passes on one machine and fails on the next is worse than none.
 
-Files: the C/C++ sources git tracks under the root (a tree that is not a git checkout: every
+Files: the C/C++ sources under the root that git tracks or would track (untracked, not ignored) (a tree that is not a git checkout: every
 *.c, *.cc, *.cpp, *.h, *.hpp below it, build/ and hidden folders excepted).
 """
 
@@ -39,7 +39,8 @@ def find_formatter() -> str:
 
 
 def sources(root: str) -> list[str]:
-    git = subprocess.run(["git", "-C", root, "ls-files", "-z", "--", *[f"*{e}" for e in EXTENSIONS]],
+    git = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                          "--", *[f"*{e}" for e in EXTENSIONS]],
                          capture_output=True)
     top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     if git.returncode == 0 and top.returncode == 0 and \
