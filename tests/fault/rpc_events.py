@@ -2,28 +2,15 @@
 """Sends COUNT user events at RATE per second over one Serf RPC connection (127.0.0.1:7373 of
 the namespace it runs in), names PREFIX0 .. PREFIX(COUNT-1) (PREFIX default "ev-"), coalescing
 off. Usage: rpc_events.py COUNT RATE [PREFIX]. Prints "sent N errors E
-seconds S". Minimal msgpack (maps of short strings, bytes, bools, small ints) so it needs only
+seconds S". Minimal msgpack (rpc_load.enc) so it needs only
 the standard library; bounded by COUNT and a 10-minute deadline."""
 import socket
-import struct
 import sys
 import threading
 import time
 
 
-def enc(o):
-    if isinstance(o, bool):
-        return b"\xc3" if o else b"\xc2"
-    if isinstance(o, int):
-        return bytes([o]) if 0 <= o < 128 else b"\xce" + struct.pack(">I", o)
-    if isinstance(o, str):
-        b = o.encode()
-        return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
-    if isinstance(o, bytes):
-        return b"\xc4" + bytes([len(o)]) + o
-    if isinstance(o, dict):
-        return bytes([0x80 | len(o)]) + b"".join(enc(k) + enc(v) for k, v in o.items())
-    raise TypeError(type(o))
+from rpc_load import enc  # the one minimal msgpack encoder of these fault scripts
 
 
 def main():

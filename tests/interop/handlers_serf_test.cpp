@@ -24,6 +24,7 @@ using clusterd::testing::run;
 using clusterd::testing::SerfAgent;
 using clusterd::testing::SerfAgentOptions;
 using clusterd::testing::wait_until;
+using clusterd::testutil::expected_record_env;
 using clusterd::testutil::read_file;
 using clusterd::testutil::record_script;
 using clusterd::testutil::run_until;
@@ -103,22 +104,6 @@ std::string normalize_stdin(const std::string& text, bool member_event) {
         out += line.substr(0, last_tab + 1) + joined + "\n";
     }
     return out;
-}
-
-std::string expected_record_env(const std::vector<std::string>& env) {
-    std::vector<std::string> serf;
-    std::string inherited;
-    for (const auto& e : env) {
-        if (e.rfind("SERF_", 0) == 0)
-            serf.push_back(e);
-        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0)
-            inherited = e.substr(e.find('=') + 1);
-    }
-    std::sort(serf.begin(), serf.end());
-    std::string out;
-    for (const auto& s : serf)
-        out += s + "\n";
-    return out + "INHERITED=" + inherited + "\n";
 }
 
 class SerfInterop : public ::testing::Test {

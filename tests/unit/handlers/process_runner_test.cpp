@@ -19,6 +19,7 @@ using clusterd::testutil::record_script;
 using clusterd::testutil::run_until;
 using clusterd::testutil::TempDir;
 using namespace std::chrono_literals;
+using clusterd::testutil::expected_record_env;
 
 namespace {
 
@@ -46,23 +47,6 @@ HandlerResult run_one(const std::string& script, RunnerOptions opts = {}, LogCap
         io, [&] { return result.has_value(); }, limit))
         << script;
     return result.value_or(HandlerResult{});
-}
-
-/// What record.sh writes for an env: the SERF_* entries sorted, then INHERITED=.
-std::string expected_record_env(const std::vector<std::string>& env) {
-    std::vector<std::string> serf;
-    std::string inherited;
-    for (const auto& e : env) {
-        if (e.rfind("SERF_", 0) == 0)
-            serf.push_back(e);
-        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0)
-            inherited = e.substr(e.find('=') + 1);
-    }
-    std::sort(serf.begin(), serf.end());
-    std::string out;
-    for (const auto& s : serf)
-        out += s + "\n";
-    return out + "INHERITED=" + inherited + "\n";
 }
 
 class ScopedEnv {

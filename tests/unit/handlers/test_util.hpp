@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/asio_pump.hpp"
 
@@ -57,6 +59,23 @@ inline bool run_until(asio::io_context& io, const std::function<bool()>& done,
 
 inline std::string record_script() {
     return std::string(HANDLERS_TEST_DIR) + "/record.sh";
+}
+
+/// What record.sh writes for an env: the SERF_* entries sorted, then INHERITED=.
+inline std::string expected_record_env(const std::vector<std::string>& env) {
+    std::vector<std::string> serf;
+    std::string inherited;
+    for (const auto& e : env) {
+        if (e.rfind("SERF_", 0) == 0)
+            serf.push_back(e);
+        if (e.rfind("CLUSTERD_RECORD_INHERIT=", 0) == 0)
+            inherited = e.substr(e.find('=') + 1);
+    }
+    std::sort(serf.begin(), serf.end());
+    std::string out;
+    for (const auto& s : serf)
+        out += s + "\n";
+    return out + "INHERITED=" + inherited + "\n";
 }
 
 } // namespace clusterd::testutil
