@@ -171,6 +171,16 @@ struct Side {
 };
 
 /// Runs f(side) for every side at the same time and waits for all.
+/// Both clusters of a cell formed: every agent lists all N alive (at most 60 s per side), then
+/// `settle` for a push-pull and a few probe rounds before the first fault.
+::testing::AssertionResult formed(Side& cd, Side& sf, std::chrono::seconds settle) {
+    for (Side* side : {&cd, &sf})
+        if (!side->c->wait_all_alive(side->names, 60s))
+            return ::testing::AssertionFailure() << side->c->dump();
+    std::this_thread::sleep_for(settle);
+    return ::testing::AssertionSuccess();
+}
+
 void both(std::vector<Side*> sides, const std::function<void(Side&)>& f) {
     std::vector<std::thread> ts;
     for (auto* s : sides)
@@ -277,9 +287,7 @@ TEST_F(Fault, LossOnEveryLink) {
     Side cd(Kind::Clusterd, kN, "fault-loss-cd");
     Side sf(Kind::Serf, kN, "fault-loss-serf");
     std::vector<Side*> sides{&cd, &sf};
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
-    std::this_thread::sleep_for(5s); // push-pull and a few probe rounds before the first fault
+    ASSERT_TRUE(formed(cd, sf, 5s));
     cd.start_polling();
     sf.start_polling();
 
@@ -340,9 +348,7 @@ TEST_F(Fault, CutsWithIndirectPaths) {
     Side cd(Kind::Clusterd, kN, "fault-cut-cd");
     Side sf(Kind::Serf, kN, "fault-cut-serf");
     std::vector<Side*> sides{&cd, &sf};
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
-    std::this_thread::sleep_for(5s);
+    ASSERT_TRUE(formed(cd, sf, 5s));
     cd.start_polling();
     sf.start_polling();
 
@@ -443,9 +449,7 @@ TEST_F(Fault, SigstopAgent) {
     constexpr int kN = 5;
     Side cd(Kind::Clusterd, kN, "fault-stop-cd");
     Side sf(Kind::Serf, kN, "fault-stop-serf");
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
-    std::this_thread::sleep_for(5s);
+    ASSERT_TRUE(formed(cd, sf, 5s));
     StopResult rc, rs;
     both({&cd, &sf}, [&](Side& s) { sigstop_schedule(s, &s == &cd ? rc : rs); });
     std::printf("FAULT | SIGSTOP 3 s, N=5 | clusterd: %zu failed | serf: %zu failed\n", rc.failed_3s,
@@ -504,9 +508,7 @@ TEST_F(Fault, SplitBrainWithEvents) {
     constexpr int kN = 6;
     Side cd(Kind::Clusterd, kN, "fault-split-cd", event_recorder);
     Side sf(Kind::Serf, kN, "fault-split-serf", event_recorder);
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
-    std::this_thread::sleep_for(5s);
+    ASSERT_TRUE(formed(cd, sf, 5s));
     SplitResult rc, rs;
     both({&cd, &sf}, [&](Side& s) {
         SplitResult& r = &s == &cd ? rc : rs;
@@ -778,9 +780,7 @@ TEST_F(Fault, CpuThrottledAgent) {
     constexpr int kVictim = 2;
     Side cd(Kind::Clusterd, kN, "fault-cpu-cd");
     Side sf(Kind::Serf, kN, "fault-cpu-serf");
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
-    std::this_thread::sleep_for(5s);
+    ASSERT_TRUE(formed(cd, sf, 5s));
     ThrottleResult rc, rs;
     std::string cap_kind;
     std::mutex mu;
@@ -1207,9 +1207,7 @@ TEST_F(Fault, UserEventFlood) {
     constexpr int kN = 5;
     Side cd(Kind::Clusterd, kN, "fault-flood-cd", event_recorder);
     Side sf(Kind::Serf, kN, "fault-flood-serf", event_recorder);
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
-    std::this_thread::sleep_for(3s);
+    ASSERT_TRUE(formed(cd, sf, 3s));
     const std::string script =
         std::string(std::getenv("CLUSTERD_SOURCE_DIR") ? std::getenv("CLUSTERD_SOURCE_DIR") : ".") +
         "/tests/fault/rpc_events.py";
@@ -1281,8 +1279,7 @@ TEST_F(Fault, RpcLoadWithSlowReaders) {
     constexpr int kN = 3;
     Side cd(Kind::Clusterd, kN, "fault-rpc-cd");
     Side sf(Kind::Serf, kN, "fault-rpc-serf");
-    ASSERT_TRUE(cd.c->wait_all_alive(cd.names, 60s)) << cd.c->dump();
-    ASSERT_TRUE(sf.c->wait_all_alive(sf.names, 60s)) << sf.c->dump();
+    ASSERT_TRUE(formed(cd, sf, 0s));
     const std::string script =
         std::string(std::getenv("CLUSTERD_SOURCE_DIR") ? std::getenv("CLUSTERD_SOURCE_DIR") : ".") +
         "/tests/fault/rpc_load.py";
