@@ -81,7 +81,7 @@ Discovery::Discovery(Options o) : o_(std::move(o)) {
 }
 
 Name Discovery::service_name() const {
-    return Name{"_serf_" + o_.cluster, "_tcp", "local"};
+    return name_from_text("_serf_" + o_.cluster + "._tcp.local");
 }
 
 Name Discovery::instance_name() const {

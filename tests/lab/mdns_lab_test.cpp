@@ -1,0 +1,108 @@
+// Issue 18: mDNS discovery compatible with `serf agent -discover=NAME`, in a lab whose bridge
+// carries multicast. Agents start with -discover=lab and no -join; clusterd and the real serf
+// must answer each other's queries and join what they find. A malformed mDNS packet is dropped,
+// counted in the agent's stats, and the agent keeps working.
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "lab_cluster.hpp"
+#include "support/wait.hpp"
+
+using namespace clusterd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+void require_lab() {
+    const auto why = netlab::unavailable_reason();
+    ASSERT_TRUE(why.empty()) << why;
+}
+
+// The agent's "mdns" stats group (`serf info -format=json`), or an empty object.
+nlohmann::json mdns_stats(LabCluster& c, const LabAgent& via) {
+    auto r = c.serf_cli(via, {"info", "-format=json"}, 5s);
+    if (r.exit_code != 0)
+        return nlohmann::json::object();
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || !j.contains("mdns"))
+        return nlohmann::json::object();
+    return j["mdns"];
+}
+
+std::string stat(LabCluster& c, const LabAgent& via, const std::string& key) {
+    auto m = mdns_stats(c, via);
+    return m.contains(key) ? m[key].get<std::string>() : std::string();
+}
+
+void send_udp(netlab::Lab& lab, int from_host, const std::string& ip, const std::string& bytes) {
+    const int fd = lab.socket_in(from_host, AF_INET, SOCK_DGRAM);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(5353);
+    ASSERT_EQ(::inet_pton(AF_INET, ip.c_str(), &to.sin_addr), 1);
+    const auto n = ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    ::close(fd);
+    ASSERT_EQ(n, static_cast<ssize_t>(bytes.size())) << std::strerror(errno);
+}
+
+} // namespace
+
+TEST(LabMdns, ClusterdAndSerfFormAClusterWithDiscoverAlone) {
+    require_lab();
+    netlab::Lab lab({.hosts = 3, .ipv4 = true, .ipv6 = false, .ipv6_only = {}, .multicast = true});
+    LabCluster c(lab, "lab-mdns-mixed");
+    const auto t0 = std::chrono::steady_clock::now();
+    // c0 alone first; then serf, whose only way in is parsing clusterd's answer to its query;
+    // then c2, which must parse the answers of both (Serf's and clusterd's).
+    auto& c0 = c.start(Kind::Clusterd, "c0", 0, {"-discover=lab"});
+    auto& s1 = c.start(Kind::Serf, "s1", 1, {"-discover=lab"});
+    ASSERT_TRUE(c.wait_status(c0, "s1", "alive", 20s)) << c.dump();
+    auto& c2 = c.start(Kind::Clusterd, "c2", 2, {"-discover=lab"});
+    ASSERT_TRUE(c.wait_all_alive({"c0", "s1", "c2"}, 20s)) << c.dump();
+    for (auto* a : {&c0, &s1, &c2}) {
+        auto s = c.statuses(*a);
+        EXPECT_EQ(s.size(), 3u) << a->name;
+        for (const auto& [name, status] : s)
+            EXPECT_EQ(status, "alive") << a->name << " sees " << name;
+    }
+    // c2 found both peers through mDNS (not only one and the rest through gossip), and c0
+    // answered serf's query.
+    EXPECT_TRUE(wait_until([&] { return stat(c, c2, "peers_found") == "2"; }, 5s))
+        << mdns_stats(c, c2).dump() << c.dump();
+    EXPECT_NE(stat(c, c0, "queries_answered"), "0") << mdns_stats(c, c0).dump();
+    EXPECT_EQ(stat(c, c0, "malformed"), "0");
+    std::cout << "mixed mDNS cluster formed in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+                     .count()
+              << " ms\n";
+}
+
+TEST(LabMdns, MalformedPacketIsDroppedAndCounted) {
+    require_lab();
+    netlab::Lab lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}, .multicast = true});
+    LabCluster c(lab, "lab-mdns-malformed");
+    auto& c0 = c.start(Kind::Clusterd, "c0", 0, {"-discover=lab"});
+    ASSERT_EQ(stat(c, c0, "malformed"), "0") << mdns_stats(c, c0).dump();
+    // A question whose name points at itself, a header cut short, a response whose A record
+    // claims more rdata than there is: unicast to the agent, and one to the group.
+    const std::string loop("\0\0\0\0\0\1\0\0\0\0\0\0\xc0\x0c\0\1\0\1", 18);
+    const std::string cut("\0\0\x84", 3);
+    const std::string rdata("\0\0\x84\0\0\0\0\1\0\0\0\0\0\0\1\0\1\0\0\0\x78\0\x40\1\2", 25);
+    send_udp(lab, 1, lab.ipv4(0), loop);
+    send_udp(lab, 1, lab.ipv4(0), cut);
+    send_udp(lab, 1, lab.ipv4(0), rdata);
+    send_udp(lab, 1, "224.0.0.251", loop);
+    EXPECT_TRUE(wait_until([&] { return stat(c, c0, "malformed") == "4"; }, 5s)) << mdns_stats(c, c0).dump();
+    EXPECT_NE(stat(c, c0, "last_error").find("mdns:"), std::string::npos);
+    // Still working: a new agent finds it by mDNS and both see each other alive.
+    ASSERT_TRUE(c0.child.running()) << c.dump();
+    c.start(Kind::Clusterd, "c1", 1, {"-discover=lab"});
+    EXPECT_TRUE(c.wait_all_alive({"c0", "c1"}, 20s)) << c.dump();
+}
