@@ -2,8 +2,8 @@
 // carries multicast. Agents start with -discover=lab and no -join; clusterd and the real serf
 // must answer each other's queries and join what they find. A malformed mDNS packet is dropped,
 // counted in the agent's stats, and the agent keeps working.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
