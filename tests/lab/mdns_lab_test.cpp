@@ -106,3 +106,43 @@ TEST(LabMdns, MalformedPacketIsDroppedAndCounted) {
     c.start(Kind::Clusterd, "c1", 1, {"-discover=lab"});
     EXPECT_TRUE(c.wait_all_alive({"c0", "c1"}, 20s)) << c.dump();
 }
+
+// Port 5353 shared on one host: a serf agent (Go's multicast socket: SO_REUSEADDR on
+// 224.0.0.251:5353) and clusterd (SO_REUSEADDR + SO_REUSEPORT on 0.0.0.0:5353), started in both
+// orders, as with an avahi-daemon holding the port. All four agents find each other.
+TEST(LabMdns, SharesPort5353WithSerfOnTheSameHost) {
+    require_lab();
+    netlab::Lab lab({.hosts = 2, .ipv4 = true, .ipv6 = false, .ipv6_only = {}, .multicast = true});
+    LabCluster c(lab, "lab-mdns-shared");
+    const std::vector<std::string> second{"-bind=0.0.0.0:7947", "-rpc-addr=127.0.0.1:7374", "-discover=lab"};
+    auto spawn_second = [&](Kind kind, const std::string& name, int host) {
+        std::vector<std::string> argv{kind == Kind::Serf ? std::string("serf") : clusterd_bin(), "agent",
+                                      "-node=" + name, "-log-level=debug"};
+        argv.insert(argv.end(), second.begin(), second.end());
+        return lab.spawn(host, argv, c.dir() + "/" + name + ".log");
+    };
+    auto members_of_second = [&](int host) {
+        return lab.run(host, {"serf", "members", "-rpc-addr=127.0.0.1:7374", "-status=alive"}, 5s).out;
+    };
+    // Host 0: serf holds 5353 first, then clusterd binds it too.
+    auto& s0 = c.start(Kind::Serf, "s0", 0, {"-discover=lab"});
+    auto d0 = spawn_second(Kind::Clusterd, "d0", 0);
+    ASSERT_TRUE(wait_until([&] { return members_of_second(0).find("s0") != std::string::npos; }, 20s))
+        << members_of_second(0) << d0.log() << c.dump();
+    // Host 1: clusterd first, then serf.
+    auto& c1 = c.start(Kind::Clusterd, "c1", 1, {"-discover=lab"});
+    auto s1 = spawn_second(Kind::Serf, "s1", 1);
+    EXPECT_TRUE(c.wait_all_alive({"s0", "d0", "c1", "s1"}, 20s)) << c.dump() << d0.log() << s1.log();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            auto m = members_of_second(1);
+            return m.find("s0") != std::string::npos && m.find("d0") != std::string::npos &&
+                   m.find("c1") != std::string::npos;
+        },
+        10s))
+        << members_of_second(1);
+    EXPECT_TRUE(d0.running()) << d0.log();
+    EXPECT_TRUE(s1.running()) << s1.log();
+    (void)s0;
+    (void)c1;
+}
