@@ -324,6 +324,8 @@ void Discovery::handle_response(const Message& m, base::Instant now) {
         if (same_name(inst, name_from_text(o_.instance)) || (ip == o_.addr && srv->port == o_.port))
             continue; // ourselves
         if (!peers_.count(where)) {
+            if (peers_.size() >= kMaxPeers)
+                continue; // bounded: a flood of made-up peers cannot grow the table
             ++stats_.peers_found;
             logs_.push_back("found " + instance + " at " + where);
         }

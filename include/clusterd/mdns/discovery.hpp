@@ -34,6 +34,9 @@ constexpr std::uint16_t kPort = 5353;
 constexpr std::array<std::uint8_t, 4> kGroupV4{224, 0, 0, 251};
 constexpr std::array<std::uint8_t, 16> kGroupV6{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfb};
 
+/// Peers remembered at most (a flood of made-up answers cannot grow the table past it).
+constexpr std::size_t kMaxPeers = 1024;
+
 struct Options {
     std::string cluster;  ///< the -discover NAME
     std::string instance; ///< this node's name
