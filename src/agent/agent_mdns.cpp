@@ -94,6 +94,8 @@ struct MdnsEdge::State : std::enable_shared_from_this<MdnsEdge::State> {
     udp::socket listen4, query4, listen6, query6;
     std::string where;
     bool stopped = false;
+    static constexpr int kMaxReceiveErrors = 1000; ///< in a row, over all sockets
+    int receive_errors = 0;
     base::Instant armed = base::Instant::max();
 
     struct Reader {
@@ -123,7 +125,16 @@ struct MdnsEdge::State : std::enable_shared_from_this<MdnsEdge::State> {
                     self->machine.on_packet(std::span<const std::uint8_t>(r->buf.data(), n), from,
                                             mono_now());
                 }
-                // A receive error (an ICMP error queued on the socket) is not fatal.
+                // A receive error (an ICMP error queued on the socket) is not fatal, but a
+                // socket that only fails is given up rather than spun on.
+                if (ec && ++self->receive_errors > kMaxReceiveErrors) {
+                    self->hooks.log(LogLevel::Error, "giving up a multicast socket after " +
+                                                         std::to_string(kMaxReceiveErrors) +
+                                                         " receive errors in a row: " + ec.message());
+                    return;
+                }
+                if (!ec)
+                    self->receive_errors = 0;
                 self->receive(sock);
                 self->pump();
             });
@@ -151,7 +162,6 @@ struct MdnsEdge::State : std::enable_shared_from_this<MdnsEdge::State> {
         // Datagrams are small and the socket is non-blocking: a full buffer drops the datagram,
         // which mDNS tolerates (the next poll asks again). Never blocks the loop.
         std::error_code ec;
-        sock.non_blocking(true, ec);
         sock.send_to(asio::buffer(d.data), to, 0, ec);
         if (ec && ec != asio::error::would_block)
             hooks.log(LogLevel::Debug, "send to " + to.address().to_string() + ": " + ec.message());
@@ -223,6 +233,7 @@ std::string open_v4(MdnsEdge::State& st, const Iface& ifc) {
                 s->set_option(asio::ip::multicast::outbound_interface(*ifc.v4));
             s->set_option(asio::ip::multicast::enable_loopback(true));
             s->set_option(asio::ip::multicast::hops(255)); // RFC 6762 §11
+            s->non_blocking(true);
         }
         return "";
     } catch (const std::system_error& e) {
@@ -252,6 +263,7 @@ std::string open_v6(MdnsEdge::State& st, const Iface& ifc) {
                 s->set_option(asio::ip::multicast::outbound_interface(ifc.index));
             s->set_option(asio::ip::multicast::enable_loopback(true));
             s->set_option(asio::ip::multicast::hops(255));
+            s->non_blocking(true);
         }
         return "";
     } catch (const std::system_error& e) {
