@@ -153,3 +153,23 @@ TEST(LabMdns, SharesPort5353WithSerfOnTheSameHost) {
     (void)s0;
     (void)c1;
 }
+
+// IPv6-only hosts: the queries and answers go over ff02::fb and the peers are joined at the
+// addresses of their AAAA records. Serf starts first: its client cannot query here (hashicorp/mdns
+// gives up when the IPv4 send fails), but its responder answers over IPv6, so c1 must read Serf's
+// AAAA answer, and c2 both.
+TEST(LabMdns, Ipv6OnlyHosts) {
+    require_lab();
+    netlab::Lab lab({.hosts = 3, .ipv4 = true, .ipv6 = false, .ipv6_only = {0, 1, 2}, .multicast = true});
+    LabCluster c(lab, "lab-mdns-v6");
+    auto& s0 = c.start(Kind::Serf, "s0", 0,
+                       {"-bind=[::]:7946", "-advertise=[" + lab.ipv6(0) + "]:7946", "-discover=lab"});
+    auto& c1 = c.start(Kind::Clusterd, "c1", 1, {"-bind=[::]:7946", "-discover=lab"});
+    ASSERT_TRUE(c.wait_status(c1, "s0", "alive", 20s)) << c.dump();
+    auto& c2 = c.start(Kind::Clusterd, "c2", 2, {"-bind=[" + lab.ipv6(2) + "]:7946", "-discover=lab"});
+    ASSERT_TRUE(c.wait_all_alive({"s0", "c1", "c2"}, 20s)) << c.dump();
+    EXPECT_TRUE(wait_until([&] { return stat(c, c2, "peers_found") == "2"; }, 5s))
+        << mdns_stats(c, c2).dump();
+    EXPECT_NE(stat(c, c1, "interface").find("IPv6"), std::string::npos) << mdns_stats(c, c1).dump();
+    (void)s0;
+}
