@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <random>
 
 namespace clusterd::agent {
 
@@ -300,6 +301,14 @@ base::Result<std::unique_ptr<MdnsEdge>> MdnsEdge::start(asio::io_context& io, md
         st->hooks.log(LogLevel::Debug, "not listening on " + errors);
     st->where =
         (ifc->name.empty() ? std::string("the default interface") : ifc->name) + " (" + families + ")";
+    std::vector<std::uint16_t> own;
+    for (auto* s : {&st->query4, &st->query6}) {
+        std::error_code ec;
+        if (s->is_open())
+            if (auto ep = s->local_endpoint(ec); !ec)
+                own.push_back(ep.port());
+    }
+    st->machine.set_own_ports(std::move(own));
     for (auto* s : {&st->listen4, &st->query4, &st->listen6, &st->query6})
         if (s->is_open())
             st->receive(*s);
@@ -342,6 +351,8 @@ void Agent::start_mdns() {
         std::strcpy(host, "localhost");
     o.host = host;
     o.port = static_cast<std::uint16_t>(advertise_port_);
+    std::random_device rd;
+    o.query_id = static_cast<std::uint16_t>(rd());
     if (auto ip = net::ip_bytes(advertise_host_))
         o.addr = *ip;
     std::weak_ptr<int> alive = alive_;

@@ -168,6 +168,7 @@ std::vector<Record> Discovery::answer(const Question& q) const {
 
 Message Discovery::query() const {
     Message m;
+    m.id = o_.query_id;
     m.questions.push_back(Question{service_name(), kTypePtr, kClassIn, false});
     return m;
 }
@@ -261,6 +262,11 @@ void Discovery::on_packet(std::span<const std::uint8_t> bytes, const Endpoint& f
 void Discovery::handle_query(const Message& m, const Endpoint& from) {
     if (!announce_error_.empty() || !started_)
         return;
+    if (m.id == o_.query_id &&
+        std::find(own_ports_.begin(), own_ports_.end(), from.port) != own_ports_.end()) {
+        ++stats_.ignored; // our own query, looped back
+        return;
+    }
     std::vector<Record> answers;
     bool unicast = from.port != kPort; // RFC 6762 §6.7: a one-shot querier gets a unicast reply
     for (const auto& q : m.questions) {

@@ -48,6 +48,9 @@ struct Options {
     /// Unsolicited announcements (RFC 6762 §8.3) at start, one second apart; 0 = none.
     int announcements = 2;
     std::uint32_t ttl = 120;
+    /// The ID of this node's queries (hashicorp/mdns uses a random one too); with the ports
+    /// given to set_own_ports it lets the responder recognise its own query looped back.
+    std::uint16_t query_id = 0;
 };
 
 /// Where a datagram goes: a group (224.0.0.251 or ff02::fb, port 5353) or back to one sender.
@@ -72,9 +75,9 @@ struct JoinRequest {
 };
 
 struct Stats {
-    std::uint64_t packets = 0;          ///< datagrams handed to on_packet
-    std::uint64_t malformed = 0;        ///< dropped: not a DNS message (decode error)
-    std::uint64_t ignored = 0;          ///< well-formed but not for us (opcode, rcode, truncated)
+    std::uint64_t packets = 0;   ///< datagrams handed to on_packet
+    std::uint64_t malformed = 0; ///< dropped: not a DNS message (decode error)
+    std::uint64_t ignored = 0;   ///< well-formed but not for us (opcode, rcode, truncated, our own query)
     std::uint64_t queries_answered = 0; ///< queries this node sent an answer to
     std::uint64_t queries_sent = 0;
     std::uint64_t peers_found = 0; ///< distinct peer addresses seen in responses
@@ -94,6 +97,9 @@ class Discovery {
     Name service_name() const;
     Name instance_name() const;
 
+    /// The local ports this node's queries leave from (the edge's query sockets): a query with
+    /// our ID from one of them is our own, looped back, and is not answered.
+    void set_own_ports(std::vector<std::uint16_t> ports) { own_ports_ = std::move(ports); }
     /// Schedules the first query (now) and the announcements.
     void start(base::Instant now);
     /// One datagram that arrived from `from`.
@@ -128,6 +134,7 @@ class Discovery {
 
     Options o_;
     std::string announce_error_;
+    std::vector<std::uint16_t> own_ports_;
     bool started_ = false;
     base::Instant next_query_ = base::Instant::max();
     base::Instant next_announce_ = base::Instant::max();

@@ -143,6 +143,26 @@ TEST(MdnsDiscovery, AnswersAOneShotQuerierByUnicastAndA5353QuerierByMulticast) {
     EXPECT_TRUE(drain(d).empty());
 }
 
+TEST(MdnsDiscovery, DoesNotAnswerItsOwnQueryLoopedBack) {
+    auto o = opts("s1", 3);
+    o.query_id = 0x4d2;
+    Discovery d(o);
+    d.set_own_ports({40000});
+    d.start(at(0s));
+    auto out = drain(d);
+    auto q = decode(out[0].data);
+    ASSERT_TRUE(q.ok());
+    EXPECT_EQ(q->id, 0x4d2);
+    feed(d, out[0], Endpoint{{10, 201, 0, 3}, 40000}, at(1ms));
+    EXPECT_TRUE(drain(d).empty());
+    EXPECT_EQ(d.stats().ignored, 1u);
+    EXPECT_EQ(d.stats().queries_answered, 0u);
+    // The same ID from another port is somebody else's query: answered.
+    feed(d, out[0], Endpoint{{10, 201, 0, 4}, 40001}, at(2ms));
+    EXPECT_EQ(drain(d).size(), 1u);
+    EXPECT_EQ(d.stats().queries_answered, 1u);
+}
+
 TEST(MdnsDiscovery, JoinsPeersFoundAfterTheQuietInterval) {
     Discovery a(opts("a", 1));
     Discovery b(opts("b", 2, 7000));
