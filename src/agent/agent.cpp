@@ -343,6 +343,7 @@ base::Status Agent::start() {
 
     start_joins();
     start_discovery();
+    start_mdns();
     notify_ready("running: node " + cfg_.node_name);
     driver_->kick();
     return base::ok_status();
@@ -492,6 +493,7 @@ void Agent::finish_shutdown() {
     shutdown_timer_.cancel();
     retry_timer_.cancel();
     discovery_timer_.cancel();
+    stop_mdns();
     if (node_) {
         write_snapshot();
         node_->shutdown();

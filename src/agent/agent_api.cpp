@@ -238,6 +238,21 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
                 : std::to_string(
                       std::chrono::duration_cast<std::chrono::seconds>(wall_now() - st.last_ok).count());
     }
+    if (mdns_) {
+        // clusterd: mDNS discovery (-discover); malformed packets are dropped and counted here.
+        const auto& ms = mdns_->stats();
+        auto& md = s["mdns"];
+        md["cluster"] = cfg_.discover;
+        md["interface"] = mdns_->where();
+        md["packets"] = std::to_string(ms.packets);
+        md["malformed"] = std::to_string(ms.malformed);
+        md["ignored"] = std::to_string(ms.ignored);
+        md["queries_sent"] = std::to_string(ms.queries_sent);
+        md["queries_answered"] = std::to_string(ms.queries_answered);
+        md["peers_found"] = std::to_string(ms.peers_found);
+        md["joins"] = std::to_string(ms.joins_requested);
+        md["last_error"] = ms.last_error;
+    }
     auto& eh = s["event_handlers"];
     if (dispatcher_) {
         for (const auto& spec : dispatcher_->specs())

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "agent_mdns.hpp"
 #include "clusterd/agent/handlers.hpp"
 #include "clusterd/agent/log.hpp"
 #include "clusterd/agent/process_runner.hpp"
@@ -117,6 +118,9 @@ class Agent final : public rpc::AgentApi {
     /// lines and re-arms its timer. Safe to call at any time.
     void pump_discovery();
     void discovery_leave();
+    // mDNS discovery, Serf's -discover (agent_mdns.cpp)
+    void start_mdns();
+    void stop_mdns();
     void start_discovery_join(const discovery::JoinRequest& j);
     std::vector<discovery::MemberView> member_views() const;
     void key_op(serf::KeyOp op, const std::string& key, std::function<void(const rpc::KeyResponse&)> done);
@@ -152,7 +156,8 @@ class Agent final : public rpc::AgentApi {
     asio::steady_timer discovery_timer_;
     std::unique_ptr<discovery::Store> store_; ///< null without a datastore
     std::unique_ptr<discovery::Registry> registry_;
-    std::string datastore_shown_; ///< the datastore URL without credentials
+    std::string datastore_shown_;    ///< the datastore URL without credentials
+    std::unique_ptr<MdnsEdge> mdns_; ///< null without -discover
     bool pumping_discovery_ = false;
     /// Completions (store answers, timer) hold a weak_ptr to this: skipped once the agent is gone.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -214,8 +214,25 @@ base::Status validate_config(Config& cfg) {
     if (cfg.rejoin_after_leave && cfg.snapshot_path.empty())
         cfg.warnings.push_back(origin("rejoin_after_leave") +
                                ": enabled without a snapshot file (snapshot_path)");
-    if (!cfg.discover.empty())
-        cfg.warnings.push_back(origin("discover") + ": mDNS discovery is not supported by clusterd; ignored");
+    if (!cfg.discover.empty()) {
+        // The service "_serf_<NAME>._tcp.local." must be a valid DNS name: labels of 1..63
+        // octets (a dot in NAME starts a new label, as in Serf).
+        bool ok = true;
+        std::size_t label = 6; // "_serf_"
+        for (char c : cfg.discover) {
+            if (c == '.') {
+                ok = ok && label > 0;
+                label = 0;
+                continue;
+            }
+            ok = ok && static_cast<unsigned char>(c) > 32 && c != '\\' && ++label <= 63;
+        }
+        if (!ok || label == 0)
+            return detail::config_error(
+                origin("discover"), "'" + cfg.discover +
+                                        "' cannot be an mDNS service name (_serf_<NAME>._tcp): no spaces, "
+                                        "backslashes or empty labels, at most 57 characters before a dot");
+    }
     return base::ok_status();
 }
 

@@ -232,6 +232,8 @@ Lab::Lab(Options opts) : opts_(std::move(opts)) {
         sh({"ip", "netns", "add", switch_ns_});
         sh({"ip", "-n", switch_ns_, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay",
             "0"});
+        if (opts_.multicast)
+            sh({"ip", "-n", switch_ns_, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0"});
         sh({"ip", "-n", switch_ns_, "link", "set", "br0", "up"});
         for (int h = 0; h < opts_.hosts; ++h) {
             Host host;
@@ -257,6 +259,8 @@ Lab::Lab(Options opts) : opts_(std::move(opts)) {
             if (!host.v6.empty())
                 sh({"ip", "-n", host.ns, "addr", "add", host.v6 + "/64", "dev", "eth0", "nodad"});
             sh({"ip", "-n", host.ns, "link", "set", "eth0", "up"});
+            if (opts_.multicast && !host.v4.empty())
+                sh({"ip", "-n", host.ns, "route", "add", "224.0.0.0/4", "dev", "eth0"});
             // Own resolver files: names come from `hosts`, DNS goes nowhere (loopback, 1 try).
             fs::create_directories(fs::path(kEtcNetns) / host.ns);
             std::ofstream(fs::path(kEtcNetns) / host.ns / "resolv.conf")

@@ -43,6 +43,9 @@ struct Options {
     bool ipv6 = false;       ///< give every host a ULA IPv6 address
     std::set<int> ipv6_only; ///< hosts with IPv6 and no IPv4 (implies ipv6 for them)
     bool guard = true;       ///< start the guard process (see above) if it can be found
+    /// Multicast between the hosts (mDNS): the bridge floods multicast (no IGMP snooping) and
+    /// every host routes 224.0.0.0/4 to eth0, as a LAN host's default route would.
+    bool multicast = false;
 };
 
 enum class Proto { All, Udp, Tcp };

@@ -568,3 +568,16 @@ TEST(ConfigErrors, HostileInputIsAnErrorNotACrash) {
     EXPECT_FALSE(apply_json_text(c, std::string(100000, '['), "deep.json").ok());
     EXPECT_FALSE(load_yaml_text(std::string(100000, 'k') + ": 1\n", "longkey.yml").ok());
 }
+
+TEST(ConfigErrors, DiscoverMustFormAnMdnsServiceName) {
+    auto ok = load_yaml_text("discover: lab\n", "d.yml");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok->discover, "lab");
+    for (const auto& w : ok->warnings)
+        EXPECT_EQ(w.find("discover"), std::string::npos) << w;    // supported now: no warning
+    EXPECT_TRUE(load_yaml_text("discover: a.b\n", "d.yml").ok()); // more labels, as in Serf
+    expect_contains(load_error("discover: two words\n"), "cannot be an mDNS service name");
+    expect_contains(load_error("discover: \"a..b\"\n"), "discover");
+    expect_contains(load_error("discover: " + std::string(58, 'x') + "\n"), "57 characters");
+    EXPECT_TRUE(load_yaml_text("discover: " + std::string(57, 'x') + "\n", "d.yml").ok());
+}
