@@ -30,6 +30,10 @@ constexpr std::array kFlags{
     AgentFlag{"role", K::String, "role", "deprecated: sets the 'role' tag"},
     AgentFlag{"rpc-addr", K::String, "rpc_addr", "RPC listen address (default 127.0.0.1:7373)"},
     AgentFlag{"rpc-auth", K::String, "rpc_auth", "RPC auth token"},
+    AgentFlag{
+        "http-addr", K::String, "http_addr",
+        "clusterd: HTTP listen address for health, /cluster, metrics and the status page (off by default)"},
+    AgentFlag{"http-token", K::String, "http_token", "clusterd: bearer token the HTTP listener requires"},
     AgentFlag{"snapshot", K::String, "snapshot_path", "snapshot file path"},
     AgentFlag{"tag", K::Repeated, "tags", "tag key=value (repeatable)"},
     AgentFlag{"tags-file", K::String, "tags_file", "JSON tags file"},
