@@ -223,7 +223,7 @@ Server::~Server() {
     stop();
 }
 
-base::Result<std::unique_ptr<Server>> Server::start(asio::io_context& io, ServerConfig cfg, Handler handler) {
+base::Result<tcp::endpoint> Server::check_config(const ServerConfig& cfg) {
     std::string host;
     int port = 0;
     if (auto st = config::check_ip_port(cfg.bind, 8374, &host, &port); !st)
@@ -238,7 +238,15 @@ base::Result<std::unique_ptr<Server>> Server::start(asio::io_context& io, Server
                                     " without http_token: anyone who can reach it could read the member "
                                     "list and the event stream; set http_token (-http-token) or bind "
                                     "the HTTP listener to 127.0.0.1");
-    const tcp::endpoint ep(ip, static_cast<std::uint16_t>(port));
+    return tcp::endpoint(ip, static_cast<std::uint16_t>(port));
+}
+
+base::Result<std::unique_ptr<Server>> Server::start(asio::io_context& io, ServerConfig cfg, Handler handler) {
+    auto checked = check_config(cfg);
+    if (!checked)
+        return checked.error();
+    const tcp::endpoint ep = *checked;
+    asio::error_code ec;
     std::unique_ptr<Server> s(new Server(io, std::move(cfg), std::move(handler)));
     s->acceptor_.open(ep.protocol(), ec);
     if (!ec)

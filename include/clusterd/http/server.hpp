@@ -51,6 +51,9 @@ class Server {
 
     static base::Result<std::unique_ptr<Server>> start(asio::io_context& io, ServerConfig cfg,
                                                        Handler handler);
+    /// The checks start() makes before it listens: a valid address, and a token unless the
+    /// address is loopback. Yields the endpoint.
+    static base::Result<asio::ip::tcp::endpoint> check_config(const ServerConfig& cfg);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
