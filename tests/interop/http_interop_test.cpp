@@ -146,3 +146,29 @@ TEST(HttpInterop, RefusesANonLoopbackAddressWithoutAToken) {
         << p.log();
     EXPECT_EQ(http_get(port, "/v1/health").status, 401);
 }
+
+TEST(HttpInterop, ReadinessFollowsJoinAndDatastore) {
+    const auto dir = temp_dir("http-ready");
+    // -retry-join towards nobody: healthy, not ready, with the reason.
+    const auto h1 = free_port();
+    Process lonely({clusterd_bin(), "agent", "-node=lonely", "-profile=local",
+                    "-bind=127.0.0.1:" + std::to_string(free_port()),
+                    "-rpc-addr=127.0.0.1:" + std::to_string(free_port()), port_arg(h1),
+                    "-retry-join=127.0.0.1:" + std::to_string(free_port()), "-retry-interval=1s"},
+                   dir + "/lonely.log");
+    ASSERT_TRUE(lonely.wait_ready([&] { return http_get(h1, "/v1/health").status == 200; }, 10s))
+        << lonely.log();
+    auto r = http_get(h1, "/v1/ready");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(body_json(r).value("reason", "").find("not joined yet"), std::string::npos) << r.body;
+    // A datastore-discovered node: ready once the store answers, and says so.
+    const auto h2 = free_port();
+    Process stored({clusterd_bin(), "agent", "-node=stored", "-profile=local",
+                    "-bind=127.0.0.1:" + std::to_string(free_port()),
+                    "-rpc-addr=127.0.0.1:" + std::to_string(free_port()), port_arg(h2),
+                    "-datastore=sqlite:" + dir + "/nodes.db"},
+                   dir + "/stored.log");
+    ASSERT_TRUE(stored.wait_ready([&] { return http_get(h2, "/v1/ready").status == 200; }, 15s))
+        << http_get(h2, "/v1/ready").body << stored.log();
+    EXPECT_EQ(body_json(http_get(h2, "/v1/ready")).value("datastore", ""), "up");
+}
