@@ -4,6 +4,8 @@
 // event sent through serf), a kill -9 seen through /cluster, and the token rules.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 
 #include "support/cluster.hpp"
@@ -171,4 +173,28 @@ TEST(HttpInterop, ReadinessFollowsJoinAndDatastore) {
     ASSERT_TRUE(stored.wait_ready([&] { return http_get(h2, "/v1/ready").status == 200; }, 15s))
         << http_get(h2, "/v1/ready").body << stored.log();
     EXPECT_EQ(body_json(http_get(h2, "/v1/ready")).value("datastore", ""), "up");
+}
+
+TEST(HttpInterop, HealthIs503WhileLeaving) {
+    Cluster c("http-leave");
+    const auto h = free_port();
+    auto& d1 = c.start(Kind::Clusterd, "d1", {"-profile=local", port_arg(h)});
+    c.start(Kind::Clusterd, "d2", {"-profile=local"}, &d1);
+    ASSERT_TRUE(c.wait_all_alive({"d1", "d2"}, 20s)) << c.dump();
+    ASSERT_EQ(http_get(h, "/v1/health").status, 200);
+    ::kill(d1.child.pid(), SIGINT); // graceful leave: the listener stays up while the leave is broadcast
+    bool saw_503 = false;
+    std::string body;
+    wait_until(
+        [&] {
+            auto r = http_get(h, "/v1/health", {}, 1s);
+            if (r.status == 503) {
+                saw_503 = true;
+                body = r.body;
+            }
+            return saw_503 || !d1.child.running();
+        },
+        10s, 5ms);
+    EXPECT_TRUE(saw_503) << c.dump();
+    EXPECT_NE(body.find("\"reason\":\"shutting down\""), std::string::npos) << body;
 }
