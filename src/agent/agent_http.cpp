@@ -135,6 +135,22 @@ class HttpApi {
         if (server_)
             server_->stop();
     }
+    void stats(std::map<std::string, std::string>& out) const {
+        if (!server_)
+            return;
+        const auto& c = server_->counters();
+        out["http_connections"] = std::to_string(server_->connections());
+        out["http_accepted"] = std::to_string(c.accepted);
+        out["http_requests"] = std::to_string(c.requests);
+        out["http_refused"] = std::to_string(c.refused_over_cap);
+        out["http_evicted_idle"] = std::to_string(c.evicted_idle);
+        out["http_unauthorized"] = std::to_string(c.unauthorized);
+        out["http_rejected"] = std::to_string(c.rejected);
+        out["http_timed_out"] = std::to_string(c.timed_out);
+        out["http_write_stalled"] = std::to_string(c.write_stalled);
+        out["http_stream_dropped"] = std::to_string(c.stream_dropped);
+        out["http_handler_errors"] = std::to_string(c.handler_errors);
+    }
     std::string bound() const {
         if (!server_)
             return "";
@@ -365,6 +381,11 @@ base::Status Agent::start_http() {
     log_.info("agent", "HTTP listener on " + http_->bound() +
                            (cfg_.http_token.empty() ? " (loopback, no token)" : " (bearer token required)"));
     return base::ok_status();
+}
+
+void Agent::http_stats(std::map<std::string, std::string>& out) const {
+    if (http_)
+        http_->stats(out);
 }
 
 void Agent::stop_http() {

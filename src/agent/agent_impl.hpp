@@ -118,6 +118,8 @@ class Agent final : public rpc::AgentApi {
     base::Status check_http() const; ///< before anything starts: address and token rule
     base::Status start_http();
     void stop_http();
+    /// The listener's counters for the `stats` RPC's network section (nothing when it is off).
+    void http_stats(std::map<std::string, std::string>& out) const;
     // datastore discovery (agent_discovery.cpp)
     /// Opens the datastore adapter (before anything listens, so a bad datastore fails fast).
     base::Status open_datastore();

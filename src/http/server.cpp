@@ -206,6 +206,7 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
         if (server_alive()) {
             const auto& sc = session.counters();
             server->counters_.rejected += sc.bad_requests + sc.too_large;
+            server->counters_.timed_out += sc.timed_out;
             server->counters_.stream_dropped += sc.stream_dropped;
             if (sc.stream_dropped > 0)
                 log("WARN", "http: dropping an event-stream client that does not keep up");

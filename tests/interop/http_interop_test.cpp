@@ -113,6 +113,16 @@ TEST(HttpInterop, EndpointsOnAMixedCluster) {
     EXPECT_NE(page.body.find("role=&lt;img src=x&gt;"), std::string::npos); // escaped on the server
     EXPECT_EQ(page.body.find("<img src=x>"), std::string::npos);
     EXPECT_EQ(http_get(h1, "/metrics").status, 404); // no provider plugged in on this branch
+    // The listener's counters in `info` (the stats RPC): the 431 above was counted.
+    auto info = c.clusterd_cli(d1, {"info", "-format=json"});
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    auto nw = json::parse(info.out, nullptr, false)["network"];
+    EXPECT_EQ(nw.value("http_rejected", ""), "1") << info.out;
+    EXPECT_NE(nw.value("http_requests", "0"), "0") << info.out;
+    EXPECT_EQ(body_json(http_get(h2, "/cluster")).size(), 0u); // 401 body is not JSON
+    auto info2 = c.clusterd_cli(d2, {"info", "-format=json"});
+    EXPECT_NE(json::parse(info2.out, nullptr, false)["network"].value("http_unauthorized", "0"), "0")
+        << info2.out;
 
     // kill -9 of a member: /cluster shows it failed, readiness holds (d1 still has company).
     c.agents()[0].child.kill9(); // s1

@@ -41,7 +41,8 @@ struct ServerCounters {
     std::uint64_t unauthorized = 0;
     std::uint64_t handler_errors = 0; ///< a handler threw: answered 500
     std::uint64_t write_stalled = 0;
-    std::uint64_t rejected = 0;       ///< answered 4xx/5xx by the session (parse errors, caps, 408)
+    std::uint64_t rejected = 0;       ///< answered 400/413/431/505 by the session
+    std::uint64_t timed_out = 0;      ///< 408 (request too slow) and idle keep-alive closes
     std::uint64_t stream_dropped = 0; ///< SSE clients that did not keep up
 };
 
