@@ -193,6 +193,10 @@ class HttpApi {
             j["reason"] = why;
         else
             j["members_alive"] = alive_members();
+        // How late the loop has been running its timers (the same figures as `info`'s runtime).
+        const auto& lag = a_.driver_->stats().loop_lag;
+        j["loop_lag_p99_us"] = lag.quantile_us(0.99);
+        j["loop_lag_max_us"] = lag.max_us();
         return json_response(j, why.empty() ? 200 : 503);
     }
 

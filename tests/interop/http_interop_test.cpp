@@ -44,6 +44,8 @@ TEST(HttpInterop, EndpointsOnAMixedCluster) {
     ASSERT_EQ(health.status, 200) << health.head << c.dump();
     EXPECT_NE(health.head.find("Content-Type: application/json"), std::string::npos);
     EXPECT_EQ(body_json(health).value("status", ""), "ok");
+    EXPECT_EQ(body_json(health).value("members_alive", 0), 3);
+    EXPECT_TRUE(body_json(health).contains("loop_lag_max_us")) << health.body;
     auto ready = http_get(h1, "/v1/ready");
     EXPECT_EQ(ready.status, 200) << ready.body;
     EXPECT_EQ(body_json(ready).value("status", ""), "ready");
