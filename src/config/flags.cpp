@@ -30,6 +30,8 @@ constexpr std::array kFlags{
     AgentFlag{"role", K::String, "role", "deprecated: sets the 'role' tag"},
     AgentFlag{"rpc-addr", K::String, "rpc_addr", "RPC listen address (default 127.0.0.1:7373)"},
     AgentFlag{"rpc-auth", K::String, "rpc_auth", "RPC auth token"},
+    AgentFlag{"rpc-max-connections", K::String, "rpc_max_connections",
+              "clusterd: RPC connections held at once (default 4096)"},
     AgentFlag{
         "http-addr", K::String, "http_addr",
         "clusterd: HTTP listen address for health, /cluster, metrics and the status page (off by default)"},
