@@ -10,6 +10,8 @@ PACKAGES=(
   serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
   tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox valgrind systemd
   libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev devscripts
+  # headless browser for the status-page test (tests/e2e/status_page, DevTools protocol over a pipe)
+  chromium
 )
 
 missing=()

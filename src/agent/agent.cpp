@@ -232,6 +232,8 @@ base::Status Agent::start() {
         else if (auto st = write_tags_file(cfg_.tags_file, cfg_.tags); !st)
             return st.error();
     }
+    if (auto st = check_http(); !st)
+        return st.error();
     if (auto st = setup_keyring(); !st)
         return st.error();
     if (auto st = open_datastore(); !st)
@@ -314,6 +316,11 @@ base::Status Agent::start() {
         return server.error();
     }
     rpc_ = std::move(*server);
+    if (auto st = start_http(); !st) {
+        rpc_->stop();
+        driver_->stop();
+        return st.error();
+    }
 
     signals_.async_wait([this](const std::error_code& ec, int sig) {
         if (!ec)
@@ -328,6 +335,7 @@ base::Status Agent::start() {
            << "         Advertise: '"
            << net::join_host_port(advertise_host_, static_cast<std::uint16_t>(advertise_port_)) << "'\n"
            << "          RPC addr: '" << cfg_.rpc_addr << "'\n"
+           << "         HTTP addr: " << (cfg_.http_addr.empty() ? "off" : "'" + cfg_.http_addr + "'") << "\n"
            << "         Encrypted: " << (encrypted ? "true" : "false") << "\n"
            << "          Snapshot: " << (cfg_.snapshot_path.empty() ? "false" : "true") << "\n"
            << "           Profile: " << cfg_.profile << "\n"
@@ -502,6 +510,7 @@ void Agent::finish_shutdown() {
         driver_->stop();
     if (rpc_)
         rpc_->stop();
+    stop_http();
     signals_.cancel();
     if (snapshot_fd_ >= 0)
         ::fsync(snapshot_fd_);

@@ -201,6 +201,7 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
         nw["rpc_timed_out"] = std::to_string(rc.timed_out);
         nw["rpc_auth_timed_out"] = std::to_string(rc.auth_timed_out);
     }
+    http_stats(nw);
     auto& sf = s["serf"];
     sf["members"] = std::to_string(node_->members().size());
     sf["failed"] = std::to_string(node_->gauges().num_failed);

@@ -48,6 +48,8 @@ class AgentKeyring final : public serf::KeyringPort {
     base::Status persist() override;
 };
 
+class HttpApi; // agent_http.cpp
+
 class Agent final : public rpc::AgentApi {
   public:
     Agent(asio::io_context& io, config::Config cfg, LogHub& log);
@@ -62,6 +64,10 @@ class Agent final : public rpc::AgentApi {
         config_path_ = std::move(path);
         flags_ = std::move(flags);
     }
+
+    /// The text GET /metrics serves (Prometheus text 0.0.4, or OpenMetrics when `openmetrics`).
+    /// Set by the metrics code; while unset, /metrics answers 404.
+    std::function<std::string(bool openmetrics)> metrics_text;
 
     // ---- rpc::AgentApi ---------------------------------------------------------------------
     std::vector<rpc::Member> members() override;
@@ -109,6 +115,12 @@ class Agent final : public rpc::AgentApi {
     /// Writes again what a full or failing disk refused (snapshot, keyring), at most once a
     /// second; logs each change of state once.
     void retry_state_files();
+    // HTTP listener (agent_http.cpp): off unless http_addr is set
+    base::Status check_http() const; ///< before anything starts: address and token rule
+    base::Status start_http();
+    void stop_http();
+    /// The listener's counters for the `stats` RPC's network section (nothing when it is off).
+    void http_stats(std::map<std::string, std::string>& out) const;
     // datastore discovery (agent_discovery.cpp)
     /// Opens the datastore adapter (before anything listens, so a bad datastore fails fast).
     base::Status open_datastore();
@@ -198,6 +210,10 @@ class Agent final : public rpc::AgentApi {
     bool leaving_ = false;
     int signals_seen_ = 0;
     int exit_code_ = 0;
+
+    friend class HttpApi;
+    /// Declared last: destroyed first, while the event subscriptions its streams end still exist.
+    std::shared_ptr<HttpApi> http_;
 };
 
 } // namespace clusterd::agent

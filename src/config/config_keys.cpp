@@ -37,6 +37,8 @@ const std::array kKeys{
     KeyDef{"log_level", &Config::log_level},
     KeyDef{"rpc_addr", &Config::rpc_addr},
     KeyDef{"rpc_auth", &Config::rpc_auth},
+    KeyDef{"http_addr", &Config::http_addr},
+    KeyDef{"http_token", &Config::http_token},
     KeyDef{"protocol", &Config::protocol},
     KeyDef{"replay_on_join", &Config::replay_on_join},
     KeyDef{"query_response_size_limit", &Config::query_response_size_limit},
@@ -145,6 +147,9 @@ base::Status check_value(Config& cfg, const std::string& key, const std::string&
         const std::string& v = key == "bind" ? cfg.bind : key == "rpc_addr" ? cfg.rpc_addr : cfg.advertise;
         if (auto st = check_ip_port(v, key == "rpc_addr" ? 7373 : 7946, nullptr, nullptr, key == "advertise");
             !st)
+            return err(st.error().message);
+    } else if (key == "http_addr" && !cfg.http_addr.empty()) {
+        if (auto st = check_ip_port(cfg.http_addr, 8374); !st)
             return err(st.error().message);
     } else if (key == "encrypt_key" && !cfg.encrypt_key.empty()) {
         base::Bytes raw;
@@ -270,7 +275,7 @@ std::string render_value(const Config& cfg, const std::string& key) {
         return "";
     if (key == "datastore")
         return redact_datastore(cfg.datastore);
-    if (key == "encrypt_key" || key == "rpc_auth")
+    if (key == "encrypt_key" || key == "rpc_auth" || key == "http_token")
         return (cfg.*std::get<std::string Config::*>(def->field)).empty() ? "" : "(set)";
     if (key == "disable_compression")
         return cfg.enable_compression ? "false" : "true";

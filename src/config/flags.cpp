@@ -33,6 +33,10 @@ constexpr std::array kFlags{
     AgentFlag{"rpc-auth", K::String, "rpc_auth", "RPC auth token"},
     AgentFlag{"rpc-max-connections", K::String, "rpc_max_connections",
               "clusterd: RPC connections held at once (default 4096)"},
+    AgentFlag{
+        "http-addr", K::String, "http_addr",
+        "clusterd: HTTP listen address for health, /cluster, metrics and the status page (off by default)"},
+    AgentFlag{"http-token", K::String, "http_token", "clusterd: bearer token the HTTP listener requires"},
     AgentFlag{"snapshot", K::String, "snapshot_path", "snapshot file path"},
     AgentFlag{"tag", K::Repeated, "tags", "tag key=value (repeatable)"},
     AgentFlag{"tags-file", K::String, "tags_file", "JSON tags file"},

@@ -21,6 +21,7 @@ struct Alias {
 constexpr Alias kTopAliases[] = {
     {"cluster_listen", "bind"},
     {"cluster_listen_rpc", "rpc_addr"},
+    {"cluster_listen_http", "http_addr"},
     {"cluster_advertise", "advertise"},           // Kong 0.9-0.10
     {"cluster_encrypt_key", "encrypt_key"},       // Kong 0.9-0.10
     {"cluster_keyring_file", "keyring_file"},     // Kong 0.10

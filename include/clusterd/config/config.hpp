@@ -77,6 +77,10 @@ struct Config {
     base::Duration datastore_refresh_interval = std::chrono::seconds(30);
     /// A file whose first line is the datastore password (postgres), so it is not in the URL.
     std::string datastore_password_file;
+    /// The HTTP listener (health, /cluster, metrics, status page): "ip:port", "" = off.
+    /// cluster_listen_http / -http-addr. A non-loopback address needs http_token.
+    std::string http_addr;
+    std::string http_token;            ///< -http-token: `Authorization: Bearer <token>` required when set
     std::string data_dir;              ///< node-id file lives here
     base::Duration handler_timeout{0}; ///< kill a handler after this long; 0 = never
     bool config_check = false;         ///< -config-check: validate, print, exit
@@ -110,7 +114,7 @@ base::Status apply_flags(Config& cfg, const FlagValues& flags);
 base::Status validate_config(Config& cfg);
 
 /// The effective config as "key = value" lines for `clusterd agent -config-check`; secrets
-/// (encrypt_key, rpc_auth) are shown only as "(set)".
+/// (encrypt_key, rpc_auth, http_token) are shown only as "(set)".
 std::string render_config(const Config& cfg);
 
 /// A datastore URL with any password replaced by "***" (user:secret@ and password=…).

@@ -581,3 +581,27 @@ TEST(ConfigErrors, DiscoverMustFormAnMdnsServiceName) {
     expect_contains(load_error("discover: " + std::string(58, 'x') + "\n"), "57 characters");
     EXPECT_TRUE(load_yaml_text("discover: " + std::string(57, 'x') + "\n", "d.yml").ok());
 }
+
+TEST(Config, HttpListenerKeys) {
+    // Off by default.
+    auto d = load_config("", FlagValues{});
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->http_addr, "");
+    // Kong-style YAML name, Serf-style JSON name, flags; the token is never printed.
+    auto y = load_yaml_text("cluster_listen_http: 127.0.0.1:8374\nhttp_token: hunter3\n", "k.yml");
+    ASSERT_TRUE(y.ok()) << y.error().message;
+    EXPECT_EQ(y->http_addr, "127.0.0.1:8374");
+    EXPECT_EQ(y->http_token, "hunter3");
+    const auto text = render_config(*y);
+    expect_contains(text, "http_token = (set)\n");
+    EXPECT_EQ(text.find("hunter3"), std::string::npos);
+    Config c;
+    ASSERT_TRUE(apply_json_text(c, R"({"http_addr": "[::1]:9000"})", "a.json").ok());
+    EXPECT_EQ(c.http_addr, "[::1]:9000");
+    ASSERT_TRUE(apply_flags(c, flags({{"http_addr", {"127.0.0.1:1"}}, {"http_token", {"t"}}})).ok());
+    EXPECT_EQ(c.http_addr, "127.0.0.1:1");
+    EXPECT_EQ(c.http_token, "t");
+    auto bad = load_yaml_text("cluster_listen_http: localhost:80\n", "bad.yml");
+    ASSERT_FALSE(bad.ok());
+    expect_contains(bad.error().message, "bad.yml");
+}
