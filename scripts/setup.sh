@@ -10,6 +10,8 @@ PACKAGES=(
   serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
   tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox valgrind systemd
   libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev devscripts
+  # promtool (tests/interop/metrics_test.cpp checks the agent's metrics text with it)
+  prometheus
 )
 
 missing=()

@@ -272,6 +272,8 @@ base::Status Agent::start() {
     }
     rpc_ = std::move(*server);
 
+    signals_.add(SIGUSR1);
+    start_metrics();
     signals_.async_wait([this](const std::error_code& ec, int sig) {
         if (!ec)
             handle_signal(sig);
@@ -401,6 +403,10 @@ void Agent::handle_signal(int sig) {
         reload();
         return;
     }
+    if (sig == SIGUSR1) {
+        dump_metrics();
+        return;
+    }
     ++signals_seen_;
     if (signals_seen_ > 1) {
         log_.warn("agent", "second signal: exiting without waiting for the graceful leave");
@@ -457,6 +463,7 @@ void Agent::finish_shutdown() {
         driver_->stop();
     if (rpc_)
         rpc_->stop();
+    stop_metrics();
     signals_.cancel();
     if (snapshot_fd_ >= 0)
         ::fsync(snapshot_fd_);
