@@ -210,7 +210,8 @@ struct AgentMetrics : std::enable_shared_from_this<AgentMetrics> {
         tcp_open = &r.gauge("clusterd_tcp_streams_open", "Incoming gossip TCP streams open.");
         loop_lag =
             &r.histogram("clusterd_loop_lag_seconds", "How late the protocol timer ran after its deadline.",
-                         power_of_two_bounds(6, 16));
+                         power_of_two_bounds(6, 16))
+                 .statsd("clusterd.loop.lag", 1000);
         h_runs = &r.counter("clusterd_handler_runs", "Event handler scripts finished.");
         h_fail = &r.counter("clusterd_handler_failures",
                             "Handler scripts that did not exit 0 (timeouts and spawn failures included).");
