@@ -465,26 +465,52 @@ void Agent::start_metrics() {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0)
         m.statsd_opts.hostname = host; // go-metrics puts the host name into gauge keys when a sink is set
-    if (!cfg_.statsd_addr.empty()) {
-        auto ep = rpc::parse_endpoint(cfg_.statsd_addr);
-        std::error_code ec;
-        if (ep) {
-            m.statsd_ep = asio::ip::udp::endpoint(ep->address(), ep->port());
-            m.udp.open(m.statsd_ep->protocol(), ec);
+    // A numeric address (or localhost) is used at once; a host name is resolved off the loop by
+    // asio's resolver and the sink starts when the answer comes (go-metrics dials the name).
+    auto use = [this](bool udp, const asio::ip::address& ip, std::uint16_t port) {
+        auto& mm = *metrics_;
+        if (udp) {
+            std::error_code ec;
+            mm.statsd_ep = asio::ip::udp::endpoint(ip, port);
+            mm.udp.open(mm.statsd_ep->protocol(), ec);
+            if (ec) {
+                log_.warn("agent",
+                          "statsd_addr '" + cfg_.statsd_addr + "': " + ec.message() + "; statsd disabled");
+                mm.statsd_ep.reset();
+            }
+        } else {
+            mm.statsite_ep = asio::ip::tcp::endpoint(ip, port);
         }
-        if (!ep || ec)
-            log_.warn("agent", "statsd_addr '" + cfg_.statsd_addr +
-                                   "': " + (ep ? ec.message() : ep.error().message) + "; statsd disabled");
-        if (!ep || ec)
-            m.statsd_ep.reset();
-    }
-    if (!cfg_.statsite_addr.empty()) {
-        auto ep = rpc::parse_endpoint(cfg_.statsite_addr);
-        if (ep)
-            m.statsite_ep = *ep;
-        else
-            log_.warn("agent", "statsite_addr '" + cfg_.statsite_addr + "': " + ep.error().message +
-                                   "; statsite disabled");
+    };
+    for (bool udp : {true, false}) {
+        const std::string& addr = udp ? cfg_.statsd_addr : cfg_.statsite_addr;
+        const char* key = udp ? "statsd_addr" : "statsite_addr";
+        if (addr.empty())
+            continue;
+        if (auto ep = rpc::parse_endpoint(addr)) {
+            use(udp, ep->address(), ep->port());
+            continue;
+        }
+        const auto colon = addr.rfind(':');
+        if (colon == std::string::npos || colon == 0 || addr[0] == '[') {
+            log_.warn("agent", std::string(key) + " '" + addr + "': expected host:port; disabled");
+            continue;
+        }
+        auto resolver = std::make_shared<asio::ip::tcp::resolver>(io_);
+        std::weak_ptr<int> alive = alive_;
+        resolver->async_resolve(
+            addr.substr(0, colon), addr.substr(colon + 1),
+            [this, alive, resolver, udp, key, addr, use](const std::error_code& ec,
+                                                         asio::ip::tcp::resolver::results_type res) {
+                if (alive.expired() || !metrics_ || metrics_->stopped)
+                    return;
+                if (ec || res.empty()) {
+                    log_.warn("agent", std::string(key) + " '" + addr + "': " +
+                                           (ec ? ec.message() : std::string("no address")) + "; disabled");
+                    return;
+                }
+                use(udp, res.begin()->endpoint().address(), res.begin()->endpoint().port());
+            });
     }
     metrics_tick();
 }
