@@ -158,8 +158,8 @@ TEST(MetricsExposition, TheParserCatchesBrokenText) {
         "# HELP a h\n# TYPE a gauge\na{x=\"\\q\"} 1\n",           // bad escape
         "# HELP a h\n# TYPE a gauge\nb 1\n",                      // foreign sample
         "# TYPE a gauge\na 1\n",                                  // no HELP
-        "# HELP h h\n# TYPE h histogram\nh_bucket{le=\"1.0\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
-        "h_sum 1\nh_count 1\n",                                                          // decreasing
+        ("# HELP h h\n# TYPE h histogram\nh_bucket{le=\"1.0\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+         "h_sum 1\nh_count 1\n"),                                                        // decreasing
         "# HELP h h\n# TYPE h histogram\nh_bucket{le=\"1.0\"} 1\nh_sum 1\nh_count 1\n",  // no +Inf
         "# HELP h h\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 2\n", // count differs
         "# HELP a h\n# TYPE a gauge\na 1\n# EOF\n",                                      // EOF in 0.0.4
