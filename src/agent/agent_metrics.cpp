@@ -167,12 +167,14 @@ struct AgentMetrics : std::enable_shared_from_this<AgentMetrics> {
                                 " names, the rest as name=\"other\" (serf.events.<name>).",
                             {"name"})
                       .statsd("serf.events")
+                      .statsd_total()
                       .cap("name", cap);
         queries = &r.counter("serf_queries",
                              "New queries, by name; at most " + std::to_string(cap) +
                                  " names, the rest as name=\"other\" (serf.queries.<name>).",
                              {"name"})
                        .statsd("serf.queries")
+                       .statsd_total()
                        .cap("name", cap);
         queue_depth =
             &r.gauge("serf_queue_depth", "Broadcasts waiting, by queue (serf.queue.<Queue>).", {"queue"})
@@ -224,6 +226,7 @@ struct AgentMetrics : std::enable_shared_from_this<AgentMetrics> {
                           .statsd("agent.invoke", 1000);
         rpc_req = &r.counter("clusterd_rpc_requests", "RPC requests, by command.", {"command"})
                        .statsd("agent.ipc.command")
+                       .statsd_total()
                        .cap("command", 48);
         rpc_auth_fail = &r.counter("clusterd_rpc_auth_failures", "RPC auth requests with a wrong token.");
         rpc_conns = &r.gauge("clusterd_rpc_connections", "RPC connections open.");

@@ -397,6 +397,18 @@ std::vector<std::string> encode_statsd(const Registry& r, const StatsdOptions& o
     std::vector<std::string> lines;
     for (const auto& fp : r.families()) {
         const Family& f = *fp;
+        if (f.type() == Type::Counter && f.statsd_total_wanted() && !f.series().empty()) {
+            std::string key;
+            key_part(key, opts.prefix);
+            key_part(key, f.statsd_key());
+            double total = 0;
+            for (const auto& [labels, s] : f.series())
+                total += s.value * f.statsd_scale();
+            double& pushed = state.counters[key + "\n"]; // apart from a series of that key
+            if (total > pushed)
+                lines.push_back(key + ":" + fixed6(total - pushed) + "|c\n");
+            pushed = total;
+        }
         for (const auto& [labels, s] : f.series()) {
             std::string key;
             key_part(key, opts.prefix);

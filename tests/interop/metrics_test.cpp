@@ -136,11 +136,14 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
           << R"(", "metrics_interval": "200ms"})";
     }
     auto& s1 = c.start(Kind::Serf, "s1");
-    auto& d1 = c.start(Kind::Clusterd, "d1", {"-config-file=" + conf}, &s1);
+    // a handler that fails on every deploy event: 5 runs, 5 failures
+    auto& d1 =
+        c.start(Kind::Clusterd, "d1", {"-config-file=" + conf, "-event-handler=user:deploy=exit 3"}, &s1);
     ASSERT_TRUE(c.wait_all_alive({"s1", "d1"}, 30s)) << c.dump();
 
     for (int i = 0; i < 5; ++i) {
-        auto r = c.serf_cli(s1, {"event", "deploy", "v" + std::to_string(i)});
+        // not coalesced, so the handler runs for each (serf.events counts coalesced ones too)
+        auto r = c.serf_cli(s1, {"event", "-coalesce=false", "deploy", "v" + std::to_string(i)});
         ASSERT_EQ(r.exit_code, 0) << r.err;
     }
     const std::string events_key = "serf-agent.serf.events.deploy";
@@ -163,6 +166,7 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
         10s, 50ms));
     EXPECT_EQ(sum_of(ls.udp_lines, events_key, "c"), 5);
     EXPECT_EQ(sum_of(ls.tcp_lines(), events_key, "c"), 5);
+    EXPECT_EQ(sum_of(ls.udp_lines, "serf-agent.serf.events", "c"), 5);      // Serf's total key too
     EXPECT_EQ(sum_of(ls.udp_lines, "serf-agent.serf.member.join", "c"), 2); // s1 and d1
     EXPECT_EQ(sum_of(ls.tcp_lines(), "serf-agent.serf.member.join", "c"), 2);
     EXPECT_GT(sum_of(ls.udp_lines, "serf-agent.memberlist.msg.alive", "c"), 0);
@@ -174,6 +178,15 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
     EXPECT_TRUE(any_line_starting(ls.udp_lines, "serf-agent.memberlist.probeNode:"))
         << "a timer sample (|ms)";
     EXPECT_LE(ls.max_datagram, 1400u);
+
+    auto handler_errors = [&] {
+        const std::string log = d1.child.log(), needle = "Error invoking script 'exit 3': exit status 3";
+        std::size_t n = 0;
+        for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1))
+            ++n;
+        return n;
+    };
+    ASSERT_TRUE(wait_until([&] { return handler_errors() >= 5; }, 20s)) << c.dump();
 
     // SIGUSR1: the dump in the log, in the text format promtool reads
     ASSERT_EQ(::kill(d1.child.pid(), SIGUSR1), 0);
@@ -199,6 +212,10 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
     EXPECT_GT(p.value("process_resident_memory_bytes"), 1e6);
     EXPECT_GT(p.value("process_open_fds"), 3);
     EXPECT_GT(p.value("process_start_time_seconds"), 1.7e9);
+    EXPECT_EQ(p.value("clusterd_handler_runs_total"), 5);
+    EXPECT_EQ(p.value("clusterd_handler_failures_total"), 5);
+    EXPECT_EQ(p.value("clusterd_handler_timeouts_total"), 0);
+    EXPECT_EQ(p.value("clusterd_handler_duration_seconds_count"), 5);
     EXPECT_GE(p.value("clusterd_rpc_requests_total", {{"command", "members-filtered"}}),
               1); // wait_all_alive asked
     for (const char* fam : {"memberlist_msg_suspect_total",

@@ -58,6 +58,13 @@ class Family {
     /// with '_' as '.'. `scale` multiplies values on the way (seconds -> ms for timers).
     Family& statsd(std::string key, double scale = 1.0);
     const std::string& statsd_key() const { return statsd_key_; }
+    /// Counters: also push the sum over every series under the bare key, as Serf sends both
+    /// `serf.events` and `serf.events.<name>`.
+    Family& statsd_total() {
+        statsd_total_ = true;
+        return *this;
+    }
+    bool statsd_total_wanted() const { return statsd_total_; }
     double statsd_scale() const { return statsd_scale_; }
 
     /// At most `max_values` distinct values of label `label` are kept; later new values are
@@ -94,6 +101,7 @@ class Family {
     std::vector<double> bounds_;
     std::string statsd_key_;
     double statsd_scale_ = 1.0;
+    bool statsd_total_ = false;
     std::map<std::size_t, std::size_t> caps_;                 ///< label index -> max values
     std::map<std::size_t, std::map<std::string, bool>> seen_; ///< label index -> values kept
     std::map<std::vector<std::string>, Series> series_;

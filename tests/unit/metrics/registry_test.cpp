@@ -195,12 +195,13 @@ TEST(MetricsExposition, LatencyHistogramFoldsIntoPowerOfTwoBounds) {
 TEST(MetricsStatsd, LinesAsGoMetricsWritesThem) {
     Registry r;
     auto& join = r.counter("serf_member_join", "h").statsd("serf.member.join");
-    auto& ev = r.counter("serf_events", "h", {"name"}).statsd("serf.events");
+    auto& ev = r.counter("serf_events", "h", {"name"}).statsd("serf.events").statsd_total();
     auto& health = r.gauge("memberlist_health_score", "h").statsd("memberlist.health.score");
     auto& adj = r.histogram("serf_coordinate_adjustment_seconds", "h", {0.001, 0.01})
                     .statsd("serf.coordinate.adjustment-ms", 1000);
     join.inc({}, 2);
     ev.inc({"de ploy:x|y\n"}, 1);
+    ev.inc({"b"}, 2);
     health.set(3);
     adj.observe(0.002);
     adj.observe(0.004);
@@ -208,17 +209,22 @@ TEST(MetricsStatsd, LinesAsGoMetricsWritesThem) {
     o.hostname = "host1";
     StatsdState st;
     auto lines = encode_statsd(r, o, st);
-    ASSERT_EQ(lines.size(), 4u);
+    ASSERT_EQ(lines.size(), 6u);
     EXPECT_EQ(lines[0], "serf-agent.serf.member.join:2.000000|c\n");
-    EXPECT_EQ(lines[1], "serf-agent.serf.events.de_ploy_x_y_:1.000000|c\n");
-    EXPECT_EQ(lines[2], "serf-agent.host1.memberlist.health.score:3.000000|g\n");
-    EXPECT_EQ(lines[3], "serf-agent.serf.coordinate.adjustment-ms:3.000000|ms\n");
+    EXPECT_EQ(lines[1], "serf-agent.serf.events:3.000000|c\n"); // the total, as Serf also sends it
+    EXPECT_EQ(lines[2], "serf-agent.serf.events.b:2.000000|c\n");
+    EXPECT_EQ(lines[3], "serf-agent.serf.events.de_ploy_x_y_:1.000000|c\n");
+    EXPECT_EQ(lines[4], "serf-agent.host1.memberlist.health.score:3.000000|g\n");
+    EXPECT_EQ(lines[5], "serf-agent.serf.coordinate.adjustment-ms:3.000000|ms\n");
     // the next push carries only what changed: increments and new samples
     join.inc({}, 5);
+    ev.inc({"b"}, 1);
     lines = encode_statsd(r, o, st);
-    ASSERT_EQ(lines.size(), 2u);
+    ASSERT_EQ(lines.size(), 4u);
     EXPECT_EQ(lines[0], "serf-agent.serf.member.join:5.000000|c\n");
-    EXPECT_EQ(lines[1], "serf-agent.host1.memberlist.health.score:3.000000|g\n");
+    EXPECT_EQ(lines[1], "serf-agent.serf.events:1.000000|c\n");
+    EXPECT_EQ(lines[2], "serf-agent.serf.events.b:1.000000|c\n");
+    EXPECT_EQ(lines[3], "serf-agent.host1.memberlist.health.score:3.000000|g\n");
 }
 
 TEST(MetricsStatsd, DatagramsStayUnderTheLimit) {
