@@ -359,14 +359,17 @@ void Agent::collect_metrics() {
     m.m_failed->sync(d(ns.member_failed));
     m.m_update->sync(d(ns.member_update));
     m.m_reap->sync(d(ns.member_reap));
-    for (const auto& [name, n] : ns.user_events_by_name.by_name)
-        m.events->sync({name}, d(n));
-    if (ns.user_events_by_name.other > 0)
-        m.events->sync({std::string(metrics::kOtherLabelValue)}, d(ns.user_events_by_name.other));
-    for (const auto& [name, n] : ns.queries_by_name.by_name)
-        m.queries->sync({name}, d(n));
-    if (ns.queries_by_name.other > 0)
-        m.queries->sync({std::string(metrics::kOtherLabelValue)}, d(ns.queries_by_name.other));
+    // one source per series: names past the core's cap, and an event really named "other",
+    // share the series name="other"
+    auto by_name = [&](metrics::Family& f, const serf::NameCounts& counts) {
+        std::map<std::string, std::uint64_t> folded = counts.by_name;
+        if (counts.other > 0)
+            folded[std::string(metrics::kOtherLabelValue)] += counts.other;
+        for (const auto& [name, n] : folded)
+            f.sync({name}, d(n));
+    };
+    by_name(*m.events, ns.user_events_by_name);
+    by_name(*m.queries, ns.queries_by_name);
     m.queue_depth->set({"intent"}, d(g.intent_queue));
     m.queue_depth->set({"event"}, d(g.event_queue));
     m.queue_depth->set({"query"}, d(g.query_queue));

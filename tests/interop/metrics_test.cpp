@@ -146,6 +146,11 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
         auto r = c.serf_cli(s1, {"event", "-coalesce=false", "deploy", "v" + std::to_string(i)});
         ASSERT_EQ(r.exit_code, 0) << r.err;
     }
+    // a name that needs escaping in the text formats and cleaning in statsd keys
+    {
+        auto r = c.serf_cli(s1, {"event", "-coalesce=false", "we\"ird\\na:me", "x"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
     const std::string events_key = "serf-agent.serf.events.deploy";
     ASSERT_TRUE(wait_until(
         [&] {
@@ -161,12 +166,15 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
     ASSERT_TRUE(wait_until(
         [&] {
             ls.poll_once();
-            return ls.udp_lines.size() >= seen + 40;
+            // and at least one probe finished (one a second), so its timer went out
+            return ls.udp_lines.size() >= seen + 40 &&
+                   any_line_starting(ls.udp_lines, "serf-agent.memberlist.probeNode:");
         },
         10s, 50ms));
     EXPECT_EQ(sum_of(ls.udp_lines, events_key, "c"), 5);
     EXPECT_EQ(sum_of(ls.tcp_lines(), events_key, "c"), 5);
-    EXPECT_EQ(sum_of(ls.udp_lines, "serf-agent.serf.events", "c"), 5);      // Serf's total key too
+    EXPECT_EQ(sum_of(ls.udp_lines, "serf-agent.serf.events", "c"), 6); // Serf's total key too
+    EXPECT_EQ(sum_of(ls.udp_lines, "serf-agent.serf.events.we_ird_na_me", "c"), 1);
     EXPECT_EQ(sum_of(ls.udp_lines, "serf-agent.serf.member.join", "c"), 2); // s1 and d1
     EXPECT_EQ(sum_of(ls.tcp_lines(), "serf-agent.serf.member.join", "c"), 2);
     EXPECT_GT(sum_of(ls.udp_lines, "serf-agent.memberlist.msg.alive", "c"), 0);
@@ -203,6 +211,7 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
     ParsedExposition p;
     ASSERT_NO_THROW(p = parse_exposition(text, false)) << text;
     EXPECT_EQ(p.value("serf_events_total", {{"name", "deploy"}}), 5) << text;
+    EXPECT_EQ(p.value("serf_events_total", {{"name", "we\"ird\\na:me"}}), 1) << text;
     EXPECT_EQ(p.value("serf_member_join_total"), 2);
     EXPECT_EQ(p.value("clusterd_members", {{"status", "alive"}}), 2);
     EXPECT_EQ(p.value("clusterd_members", {{"status", "failed"}}), 0);
