@@ -137,8 +137,10 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
     }
     auto& s1 = c.start(Kind::Serf, "s1");
     // a handler that fails on every deploy event: 5 runs, 5 failures
-    auto& d1 =
-        c.start(Kind::Clusterd, "d1", {"-config-file=" + conf, "-event-handler=user:deploy=exit 3"}, &s1);
+    auto& d1 = c.start(Kind::Clusterd, "d1",
+                       {"-config-file=" + conf, "-event-handler=user:deploy=exit 3",
+                        "-datastore=sqlite:" + c.dir() + "/nodes.db"},
+                       &s1);
     ASSERT_TRUE(c.wait_all_alive({"s1", "d1"}, 30s)) << c.dump();
 
     for (int i = 0; i < 5; ++i) {
@@ -195,6 +197,7 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
         return n;
     };
     ASSERT_TRUE(wait_until([&] { return handler_errors() >= 5; }, 20s)) << c.dump();
+    ASSERT_TRUE(d1.child.wait_log("datastore is reachable", 20s)) << c.dump();
 
     // SIGUSR1: the dump in the log, in the text format promtool reads
     ASSERT_EQ(::kill(d1.child.pid(), SIGUSR1), 0);
@@ -213,6 +216,8 @@ TEST(MetricsAgent, StatsdStatsiteAndSigusr1DumpCountWhatHappened) {
     EXPECT_EQ(p.value("serf_events_total", {{"name", "deploy"}}), 5) << text;
     EXPECT_EQ(p.value("serf_events_total", {{"name", "we\"ird\\na:me"}}), 1) << text;
     EXPECT_EQ(p.value("serf_member_join_total"), 2);
+    EXPECT_EQ(p.value("clusterd_store_state", {{"state", "up"}}), 1);
+    EXPECT_EQ(p.value("clusterd_store_state", {{"state", "down"}}), 0);
     EXPECT_EQ(p.value("clusterd_members", {{"status", "alive"}}), 2);
     EXPECT_EQ(p.value("clusterd_members", {{"status", "failed"}}), 0);
     EXPECT_GT(p.value("memberlist_msg_alive_total"), 0);
