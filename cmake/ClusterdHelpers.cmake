@@ -45,7 +45,9 @@ function(clusterd_test name)
 endfunction()
 
 # clusterd_fuzzer(NAME SOURCES ... LIBS ... CORPUS dir): a libFuzzer target, plus a bounded
-# ctest run over its seed corpus (only when CLUSTERD_FUZZ is on).
+# ctest run over its seed corpus (only when CLUSTERD_FUZZ is on): CLUSTERD_FUZZ_SECONDS of
+# fuzzing (60 by default), labels `fuzz` and `fuzz_run` (scripts/test.sh runs the `fuzz_run`
+# tests at nice 19 beside the release tree's wait-bound tests).
 function(clusterd_fuzzer name)
   cmake_parse_arguments(F "" "CORPUS" "SOURCES;LIBS" ${ARGN})
   if(NOT CLUSTERD_FUZZ)
@@ -60,9 +62,9 @@ function(clusterd_fuzzer name)
   add_test(NAME ${name}
            COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
                    sh -c "mkdir -p ${work} && exec $<TARGET_FILE:${name}> -max_total_time=${CLUSTERD_FUZZ_SECONDS} -malloc_limit_mb=64 -rss_limit_mb=2048 -timeout=10 ${work} ${F_CORPUS}")
-  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
+  set_tests_properties(${name} PROPERTIES LABELS "fuzz;fuzz_run" TIMEOUT 300)
 endfunction()
-set(CLUSTERD_FUZZ_SECONDS 5 CACHE STRING "seconds each fuzz target runs in ctest")
+set(CLUSTERD_FUZZ_SECONDS 60 CACHE STRING "seconds each fuzz target runs in ctest")
 
 # Add every module / test folder that exists, so parallel work on separate modules never
 # has to touch a shared CMakeLists.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # README command 2: set up, build and run the whole test suite.
 #   0. the layer and format checks (scripts/layer_check.py, scripts/format_check.py);
-#   1. clang + ASan/UBSan tree: unit tests and every fuzz target (bounded time each);
+#   1. clang + ASan/UBSan tree: unit tests and the fuzz regression inputs (every fuzz target
+#      then fuzzes 60 s at nice 19 in the background during step 3);
 #   2. g++ + ASan/UBSan tree (all code, the coroutine driver included): unit tests and the
 #      handler stress test (40 agents, all-event handlers, starved agents);
 #   3. g++ release tree: everything (unit, simulator, interop with real serf, e2e, and the
 #      valgrind stress test).
-# The last lines printed are ctest's summary of the release run.
+# The last lines printed are ctest's summary of the release run, then the fuzz runs' summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,12 +19,28 @@ echo "== checks: layers, format"
 export CTEST_OUTPUT_ON_FAILURE=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 scripts/build.sh asan | tail -n 3
-echo "== ctest (asan+ubsan, clang): unit + fuzz"
-ctest --test-dir build/asan -L 'unit|fuzz' -j 2 --timeout 600
+echo "== ctest (asan+ubsan, clang): unit + fuzz regression inputs"
+ctest --test-dir build/asan -L 'unit|fuzz' -LE fuzz_run -j 2 --timeout 600
 scripts/build.sh asan-gcc | tail -n 3
 echo "== ctest (asan+ubsan, g++): unit + stress"
 ctest --test-dir build/asan-gcc -L 'unit|stress' -j 2 --timeout 600
 unset ASAN_OPTIONS UBSAN_OPTIONS
 scripts/build.sh release | tail -n 3
+# Every fuzz target fuzzes for 60 s (CLUSTERD_FUZZ_SECONDS) in the background at nice 19: most
+# of the release run waits on timers (fault holds, failure detection, serf), and nice 19 keeps
+# the fuzzers off the CPU the agents under test need.
+fuzz_log=build/asan/fuzz_run.log
+echo "== ctest (asan+ubsan, clang): every fuzz target 60 s, at nice 19 beside the release run -> $fuzz_log"
+( ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    nice -n 19 ctest --test-dir build/asan -L fuzz_run -j 2 --timeout 600 >"$fuzz_log" 2>&1 ) &
+fuzz_pid=$!
 echo "== ctest (release, g++): all"
-ctest --test-dir build/release -j 2 --timeout 900
+release_rc=0
+ctest --test-dir build/release -j 2 --timeout 900 || release_rc=$?
+fuzz_rc=0
+wait "$fuzz_pid" || fuzz_rc=$?
+echo "== fuzz runs (asan tree, 60 s each):"
+{ grep -E "tests passed|Test +#|Failed|\*\*\*" "$fuzz_log" || true; } | tail -n 20
+[ "$fuzz_rc" -eq 0 ] || echo "fuzz runs FAILED (exit $fuzz_rc); full output in $fuzz_log" >&2
+[ "$release_rc" -eq 0 ] || echo "release ctest FAILED (exit $release_rc)" >&2
+[ "$release_rc" -eq 0 ] && [ "$fuzz_rc" -eq 0 ]

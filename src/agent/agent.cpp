@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,6 +20,42 @@
 #include "clusterd/net/address.hpp"
 
 namespace clusterd::agent {
+namespace {
+
+/// Open files the agent needs besides RPC clients: gossip streams (net::DriverConfig's cap,
+/// 256), handler pipes, state files, the store and HTTP clients, with room to spare.
+constexpr rlim_t kFdsBesidesRpc = 1024;
+
+/// Raises the soft open-file limit so that `rpc_cap` RPC clients fit beside everything else (Go
+/// programs such as serf raise theirs to the hard limit at start; we ask only for what we use,
+/// and handlers inherit it). Returns how many RPC connections fit; `note` says what happened.
+std::size_t fit_open_files(std::size_t rpc_cap, std::string& note) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return rpc_cap;
+    const rlim_t want = static_cast<rlim_t>(rpc_cap) + kFdsBesidesRpc;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        const rlim_t before = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = before;
+        if (rl.rlim_cur != before)
+            note = "raised the open-file limit from " + std::to_string(before) + " to " +
+                   std::to_string(rl.rlim_cur);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        const std::size_t fit = rl.rlim_cur > kFdsBesidesRpc / 2
+                                    ? static_cast<std::size_t>(rl.rlim_cur - kFdsBesidesRpc / 2)
+                                    : 16;
+        note = "open-file limit " + std::to_string(rl.rlim_cur) + " (hard " + std::to_string(rl.rlim_max) +
+               ") holds only " + std::to_string(fit) + " of rpc_max_connections " + std::to_string(rpc_cap) +
+               " RPC clients; raise LimitNOFILE";
+        return std::min(rpc_cap, fit);
+    }
+    return rpc_cap;
+}
+
+} // namespace
 
 base::Status AgentKeyring::persist() {
     if (file.empty())
@@ -260,6 +297,12 @@ base::Status Agent::start() {
     rpc::ServerConfig rc;
     rc.bind = cfg_.rpc_addr;
     rc.auth_key = cfg_.rpc_auth;
+    std::string fd_note;
+    rc.max_connections = fit_open_files(static_cast<std::size_t>(cfg_.rpc_max_connections), fd_note);
+    if (!fd_note.empty())
+        log_.log(rc.max_connections < static_cast<std::size_t>(cfg_.rpc_max_connections) ? LogLevel::Warn
+                                                                                         : LogLevel::Debug,
+                 "agent", fd_note);
     rc.now = [this] { return driver_->now(); };
     rc.log = [this](const char* level, const std::string& msg) {
         auto lv = parse_log_level(level);

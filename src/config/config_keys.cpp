@@ -74,6 +74,7 @@ const std::array kKeys{
     KeyDef{"data_dir", &Config::data_dir},
     KeyDef{"handler_timeout", &Config::handler_timeout},
     KeyDef{"config_check", &Config::config_check},
+    KeyDef{"rpc_max_connections", &Config::rpc_max_connections},
 };
 
 const KeyDef* find_key(const std::string& key) {
@@ -193,6 +194,9 @@ base::Status check_value(Config& cfg, const std::string& key, const std::string&
             return err("must be a positive number of bytes, got " + std::to_string(v));
         if (key == "user_event_size_limit" && v > 9216)
             return err("user event size limit can't be more than 9216 bytes, got " + std::to_string(v));
+    } else if (key == "rpc_max_connections") {
+        if (cfg.rpc_max_connections < 1 || cfg.rpc_max_connections > 65536)
+            return err("must be between 1 and 65536, got " + std::to_string(cfg.rpc_max_connections));
     } else if (key == "retry_max_attempts") {
         if (cfg.retry_max_attempts < 0)
             return err("must be 0 (no limit) or more");

@@ -30,6 +30,8 @@ constexpr std::array kFlags{
     AgentFlag{"role", K::String, "role", "deprecated: sets the 'role' tag"},
     AgentFlag{"rpc-addr", K::String, "rpc_addr", "RPC listen address (default 127.0.0.1:7373)"},
     AgentFlag{"rpc-auth", K::String, "rpc_auth", "RPC auth token"},
+    AgentFlag{"rpc-max-connections", K::String, "rpc_max_connections",
+              "clusterd: RPC connections held at once (default 4096)"},
     AgentFlag{"snapshot", K::String, "snapshot_path", "snapshot file path"},
     AgentFlag{"tag", K::Repeated, "tags", "tag key=value (repeatable)"},
     AgentFlag{"tags-file", K::String, "tags_file", "JSON tags file"},

@@ -47,7 +47,8 @@ struct Server::Conn : std::enable_shared_from_this<Conn> {
     asio::steady_timer watchdog;
     std::unique_ptr<Session> owned; ///< released on close, so subscriptions end with the socket
     Session& session;
-    std::array<std::uint8_t, 16384> buf{};
+    std::array<std::uint8_t, 4096>
+        buf{}; /// one read; requests are small (Serf reads through a 4 KiB bufio too)
     base::Bytes wbuf;
     bool writing = false;
     bool closed = false;

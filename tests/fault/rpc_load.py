@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """RPC load against the Serf RPC at 127.0.0.1:7373 of the namespace it runs in (issue 16):
 SLOW stream readers subscribed to user events that read 512 bytes a second, FAST readers that
-read everything, CLIENTS short-lived clients (connect, handshake, `members`, close) from
-WORKERS threads, and EVENTS user events (256-byte payload, 100/s) from one more connection, all
-at once. Prints one line of figures: members latency (p50/p99/max of the `members` round trip
+read everything, CLIENTS clients all connected (and handshaken) at the same time, each then
+sending one `members` (the calls spread over the time the events take), and EVENTS user events (256-byte payload, 100/s) from one more connection, all
+at once. Usage: rpc_load.py SLOW FAST CLIENTS EVENTS. Prints one line of figures: how many
+client connections were held at once, members latency (p50/p99/max of the `members` round trip
 after the handshake), client errors, events each fast and slow reader got, slow readers closed
 by the agent. Standard library only (a minimal msgpack); every loop is bounded by counts and a
 deadline."""
@@ -14,6 +15,7 @@ import threading
 import time
 import re
 import resource
+import selectors
 
 DEADLINE = time.time() + 600
 
@@ -116,9 +118,8 @@ NAME = re.compile(rb"ld-(\d+)")
 
 
 def main():
-    slow_n, fast_n, clients, workers, events = (int(a) for a in sys.argv[1:6])
+    slow_n, fast_n, clients, events = (int(a) for a in sys.argv[1:5])
     resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
-    lock = threading.Lock()
     # Readers.
     slow = []
     for _ in range(slow_n):
@@ -187,32 +188,68 @@ def main():
 
     lat = []
     errors = []
-    next_client = [0]
+    spread = events / 100.0  # the members calls are spread over the time the events take
+    held = [0]
 
-    spread = events / 100.0  # clients are spread over the time the events take
-
-    def worker():
-        while time.time() < DEADLINE:
-            with lock:
-                if next_client[0] >= clients:
-                    return
-                k = next_client[0]
-                next_client[0] += 1
-            due = t_begin + spread * k / clients
-            if due > time.time():
-                time.sleep(due - time.time())
+    def clients_at_once():
+        """Opens CLIENTS connections (each handshaken) and holds them all open at once, then
+        sends one `members` on each, spread over SPREAD seconds, from one selector loop (so the
+        measured round trip is not a thread waiting for the GIL); closes them at the end."""
+        conns = []
+        for _ in range(clients):
             try:
-                s, rest = connect()
-                t0 = time.perf_counter()
-                s.sendall(enc({"Command": "members", "Seq": 1}))
-                _, _ = read_objects(s, rest, 2)
-                dt = time.perf_counter() - t0
-                s.close()
-                with lock:
-                    lat.append(dt)
+                conns.append(list(connect()))
             except Exception as e:  # noqa: BLE001 - every failure is counted and printed
-                with lock:
-                    errors.append(type(e).__name__ + ": " + str(e)[:80])
+                errors.append("connect: " + type(e).__name__ + ": " + str(e)[:80])
+        held[0] = len(conns)
+        sel = selectors.DefaultSelector()
+        t_begin = time.time()
+        sent = [None] * len(conns)
+        next_k = 0
+        done = 0
+        while done < len(conns) and time.time() < DEADLINE:
+            now = time.time()
+            while next_k < len(conns) and t_begin + spread * next_k / len(conns) <= now:
+                s = conns[next_k][0]
+                try:
+                    s.setblocking(False)
+                    sent[next_k] = time.perf_counter()
+                    s.sendall(enc({"Command": "members", "Seq": 1}))
+                    sel.register(s, selectors.EVENT_READ, next_k)
+                except OSError as e:
+                    errors.append("send: " + type(e).__name__ + ": " + str(e)[:80])
+                    done += 1
+                next_k += 1
+            wait = 0.05 if next_k >= len(conns) else max(0.0, t_begin + spread * next_k / len(conns) - time.time())
+            for key, _ in sel.select(timeout=min(wait, 0.05)):
+                k = key.data
+                s, rest = conns[k]
+                try:
+                    b = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError as e:
+                    errors.append("recv: " + type(e).__name__ + ": " + str(e)[:80])
+                    sel.unregister(s)
+                    done += 1
+                    continue
+                if not b:
+                    errors.append("recv: closed by the agent")
+                    sel.unregister(s)
+                    done += 1
+                    continue
+                rest += b
+                conns[k][1] = rest
+                try:
+                    j = skip(rest, 0)
+                    skip(rest, j)
+                except IndexError:
+                    continue
+                lat.append(time.perf_counter() - sent[k])
+                sel.unregister(s)
+                done += 1
+        for s, _ in conns:
+            s.close()
 
     def sender():
         s, _ = connect()
@@ -232,14 +269,9 @@ def main():
         s.close()
 
     st = threading.Thread(target=sender)
-    ws = [threading.Thread(target=worker) for _ in range(workers)]
-    t_begin = time.time()
     st.start()
     t_clients = time.time()
-    for w in ws:
-        w.start()
-    for w in ws:
-        w.join()
+    clients_at_once()
     t_clients = time.time() - t_clients
     st.join()
     time.sleep(3)  # the last events reach the readers
@@ -253,7 +285,7 @@ def main():
 
     fast = [len(g) for g in fast_got]
     slow_counts = sorted(len(g) for g in slow_got)
-    print(f"members n={len(lat)} p50={pct(0.50):.1f} p99={pct(0.99):.1f} max={lat[-1] * 1000 if lat else float('nan'):.1f} ms "
+    print(f"members held={held[0]} n={len(lat)} p50={pct(0.50):.1f} p99={pct(0.99):.1f} max={lat[-1] * 1000 if lat else float('nan'):.1f} ms "
           f"errors={len(errors)} clients_s={t_clients:.1f} events={events} fast_min={min(fast) if fast else -1} "
           f"fast={fast} slow_min={slow_counts[0] if slow_counts else -1} slow_max={slow_counts[-1] if slow_counts else -1} "
           f"slow_closed={sum(slow_closed)}")

@@ -78,7 +78,8 @@ long long ms_since(Clock::time_point t0) {
 TEST(DosAgent, RpcIdleHandshakeFloodDoesNotLockOutTheToken) {
     const auto dir = temp_dir("dos-rpc");
     const std::string token = "s3cret-token-16b";
-    auto a = start_agent(dir, "a", {}, token);
+    // The cap is set to 128 (the default is 4,096) so that 130 connections fill it.
+    auto a = start_agent(dir, "a", {"-rpc-max-connections=128"}, token);
     ASSERT_TRUE(a->child.running()) << a->child.log();
     // {"Command":"handshake","Seq":1} {"Version":1}
     const std::string hs = std::string("\x82\xa7"

@@ -82,6 +82,9 @@ struct Config {
     std::string data_dir;              ///< node-id file lives here
     base::Duration handler_timeout{0}; ///< kill a handler after this long; 0 = never
     bool config_check = false;         ///< -config-check: validate, print, exit
+    /// clusterd: RPC connections held at once (Serf has no cap). Above it, a new client evicts an
+    /// untrusted or idle one (rpc::Server); the agent raises its open-file limit to fit.
+    int rpc_max_connections = 4096;
 };
 
 /// Where the YAML file comes from: `-c/--config` (in flags as "config"), then $CLUSTERD_CONFIG

@@ -257,6 +257,20 @@ TEST(Config, FlagsOfEveryKind) {
     EXPECT_FALSE(r->warnings.empty());
 }
 
+// The RPC connection cap (clusterd's own key; Serf has none): 4,096 by default, 1..65536.
+TEST(Config, RpcMaxConnections) {
+    auto d = load_config("", flags({}));
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(d->rpc_max_connections, 4096);
+    auto r = load_config("", flags({{"rpc_max_connections", {"128"}}}));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->rpc_max_connections, 128);
+    EXPECT_NE(load_error("rpc_max_connections: 0\n", "/etc/x.yml").find("between 1 and 65536"),
+              std::string::npos);
+    EXPECT_NE(load_error("rpc_max_connections: 70000\n", "/etc/x.yml").find("rpc_max_connections"),
+              std::string::npos);
+}
+
 TEST(ConfigErrors, BadAddressNamesFileAndKey) {
     auto m = load_error("cluster_listen: \"not-an-ip:7946\"\n", "/etc/x.yml");
     expect_contains(m, "/etc/x.yml");
