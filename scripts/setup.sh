@@ -12,6 +12,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev devscripts
   # headless browser for the status-page test (tests/e2e/status_page, DevTools protocol over a pipe)
   chromium
+  # promtool (tests/interop/metrics_test.cpp checks the agent's metrics text with it)
+  prometheus
 )
 
 missing=()

@@ -322,6 +322,8 @@ base::Status Agent::start() {
         return st.error();
     }
 
+    signals_.add(SIGUSR1);
+    start_metrics();
     signals_.async_wait([this](const std::error_code& ec, int sig) {
         if (!ec)
             handle_signal(sig);
@@ -453,6 +455,10 @@ void Agent::handle_signal(int sig) {
         reload();
         return;
     }
+    if (sig == SIGUSR1) {
+        dump_metrics();
+        return;
+    }
     ++signals_seen_;
     if (signals_seen_ > 1) {
         log_.warn("agent", "second signal: exiting without waiting for the graceful leave");
@@ -511,6 +517,7 @@ void Agent::finish_shutdown() {
     if (rpc_)
         rpc_->stop();
     stop_http();
+    stop_metrics();
     signals_.cancel();
     if (snapshot_fd_ >= 0)
         ::fsync(snapshot_fd_);

@@ -301,8 +301,6 @@ class HttpApi {
     }
 
     http::Response metrics(const http::Request& req) const {
-        if (!a_.metrics_text)
-            return http::error_response(404, "no metrics provider in this build");
         const auto* accept = req.header("accept");
         const bool om =
             accept != nullptr && accept->find("application/openmetrics-text") != std::string::npos;

@@ -26,6 +26,8 @@
 
 namespace clusterd::agent {
 
+struct AgentMetrics; // agent_metrics.cpp
+
 /// The wall clock as an Instant since the Unix epoch: datastore rows are shared between hosts,
 /// so their times are wall-clock times (the gossip timers use the driver's monotonic clock).
 inline base::Instant wall_now() {
@@ -65,9 +67,9 @@ class Agent final : public rpc::AgentApi {
         flags_ = std::move(flags);
     }
 
-    /// The text GET /metrics serves (Prometheus text 0.0.4, or OpenMetrics when `openmetrics`).
-    /// Set by the metrics code; while unset, /metrics answers 404.
-    std::function<std::string(bool openmetrics)> metrics_text;
+    /// The metrics in Prometheus text format 0.0.4, or OpenMetrics 1.0 (docs/metrics.md); for the
+    /// HTTP listener's /metrics. Call on the io_context's thread.
+    std::string metrics_text(bool openmetrics);
 
     // ---- rpc::AgentApi ---------------------------------------------------------------------
     std::vector<rpc::Member> members() override;
@@ -106,6 +108,12 @@ class Agent final : public rpc::AgentApi {
     void begin_shutdown(bool graceful, int code);
     void finish_shutdown();
     void reload();
+    // metrics (agent_metrics.cpp)
+    void start_metrics();
+    void metrics_tick();
+    void collect_metrics();
+    void stop_metrics();
+    void dump_metrics(); ///< SIGUSR1
     // events (agent_events.cpp)
     void after_activity();
     void on_event(const serf::Event& e);
@@ -168,6 +176,7 @@ class Agent final : public rpc::AgentApi {
     asio::steady_timer discovery_timer_;
     std::unique_ptr<discovery::Store> store_; ///< null without a datastore
     std::unique_ptr<discovery::Registry> registry_;
+    std::shared_ptr<AgentMetrics> metrics_;
     std::string datastore_shown_;    ///< the datastore URL without credentials
     std::unique_ptr<MdnsEdge> mdns_; ///< null without -discover
     bool pumping_discovery_ = false;

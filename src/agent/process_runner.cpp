@@ -82,6 +82,7 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     std::unique_ptr<Active> active;
     std::uint64_t completed = 0;
     std::uint64_t dropped = 0;
+    RunnerStats stats;
     std::uint64_t generation = 0;
     bool stopped = false;
 
@@ -109,6 +110,8 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         r.script = q.job.script;
         r.spawn_error = why;
         ++completed;
+        ++stats.failed;
+        ++stats.spawn_failed;
         asio::post(io, [self = shared_from_this(), done = std::move(q.done), r = std::move(r)] {
             if (done && !self->stopped)
                 done(r);
@@ -371,6 +374,11 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
                                     std::to_string(opts.max_output));
         say(LogLevel::Debug, "agent: Event '" + a->job.label + "' script output: " + r.output);
         ++completed;
+        stats.duration.record(std::chrono::duration_cast<base::Duration>(r.elapsed));
+        if (!r.success())
+            ++stats.failed;
+        if (r.timed_out)
+            ++stats.timed_out;
         asio::post(io, [self = shared_from_this(), done = std::move(a->done), r = std::move(r)] {
             if (done && !self->stopped)
                 done(r); // never call back into a destroyed owner
@@ -428,6 +436,10 @@ bool ProcessRunner::submit(HandlerJob job, Callback done) {
     impl_->queue.push_back(Impl::Queued{std::move(job), std::move(done)});
     asio::post(impl_->io, [self = impl_] { self->start_next(); });
     return true;
+}
+
+const RunnerStats& ProcessRunner::stats() const {
+    return impl_->stats;
 }
 
 std::uint64_t ProcessRunner::dropped() const {

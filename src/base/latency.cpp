@@ -10,6 +10,7 @@ void LatencyHistogram::record(Duration d) {
     const auto bucket = static_cast<std::size_t>(std::bit_width(us)); // 0 for 0, 1 for 1, 2 for 2..3, ...
     ++buckets_[bucket < buckets_.size() ? bucket : buckets_.size() - 1];
     ++count_;
+    sum_us_ += us;
     if (us > max_us_)
         max_us_ = us;
 }

@@ -66,6 +66,7 @@ const std::array kKeys{
     KeyDef{"disable_compression", &Config::enable_compression}, // inverted, see apply_key
     KeyDef{"statsite_addr", &Config::statsite_addr},
     KeyDef{"statsd_addr", &Config::statsd_addr},
+    KeyDef{"metrics_interval", &Config::metrics_interval},
     KeyDef{"broadcast_timeout", &Config::broadcast_timeout},
     KeyDef{"validate_node_names", &Config::validate_node_names},
     KeyDef{"ttl_on_failure", &Config::ttl_on_failure},
@@ -204,6 +205,9 @@ base::Status check_value(Config& cfg, const std::string& key, const std::string&
     } else if (key == "retry_max_attempts") {
         if (cfg.retry_max_attempts < 0)
             return err("must be 0 (no limit) or more");
+    } else if (key == "metrics_interval") {
+        if (cfg.metrics_interval < std::chrono::milliseconds(100))
+            return err("must be at least 100ms");
     } else if (key == "reconnect_interval" || key == "reconnect_timeout" || key == "tombstone_timeout" ||
                key == "retry_interval" || key == "broadcast_timeout" || key == "handler_timeout" ||
                key == "datastore_refresh_interval") {

@@ -355,7 +355,15 @@ void Server::forget(Conn* c) {
     if (it == conns_.end())
         return;
     dropped_closed_ += c->session.counters().dropped_records;
+    closed_totals_.add(c->session.counters());
     conns_.erase(it);
+}
+
+SessionCounters Server::session_totals() const {
+    SessionCounters t = closed_totals_;
+    for (const auto& [p, c] : conns_)
+        t.add(c->session.counters());
+    return t;
 }
 
 std::uint64_t Server::dropped_records() const {

@@ -204,6 +204,7 @@ void Session::process() {
         in_pos_ += used;
         need_ = 0;
         ++counters_.requests;
+        ++counters_.by_command[header.command];
         if (!cfg_.auth_key.empty() && !authed_ && header.command != cmd::kAuth &&
             header.command != cmd::kHandshake) {
             reply(header.seq, err::kAuthRequired);

@@ -133,12 +133,14 @@ void GossipDelegate::notify_ping_complete(const swim::Node& node, base::Duration
         core_.log(Level::Error, "serf: Failed to decode coordinate from ping: " + c.error().message);
         return;
     }
+    const coord::Coordinate before = core_.coord.coordinate();
     auto r = core_.coord.update(node.name, *c, rtt);
     if (!r) {
         ++core_.stats.coordinate_rejected;
         core_.log(Level::Debug, "serf: Rejected coordinate from " + node.name + ": " + r.error().message);
         return;
     }
+    core_.stats.coordinate_adjustment.record(before.distance_to(core_.coord.coordinate()));
     core_.coord_cache[node.name] = *c;
     core_.coord_cache[core_.name()] = core_.coord.coordinate();
 }

@@ -36,6 +36,27 @@ void Core::log(Level level, std::string text) {
 }
 
 void Core::emit(Event e) {
+    if (const auto* m = std::get_if<MemberEvent>(&e)) {
+        switch (m->type) {
+        case EventType::MemberJoin:
+            ++stats.member_join;
+            break;
+        case EventType::MemberLeave:
+            ++stats.member_left;
+            break;
+        case EventType::MemberFailed:
+            ++stats.member_failed;
+            break;
+        case EventType::MemberUpdate:
+            ++stats.member_update;
+            break;
+        case EventType::MemberReap:
+            ++stats.member_reap;
+            break;
+        default:
+            break;
+        }
+    }
     if (snapshot) {
         if (const auto* m = std::get_if<MemberEvent>(&e))
             snapshot->record_member_event(*m, member_clock->time());

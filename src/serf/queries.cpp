@@ -48,6 +48,8 @@ bool Queries::handle(const wire::SerfQuery& msg) {
     case DedupVerdict::BeforeMin:
         return false;
     }
+    ++core_.stats.queries;
+    core_.stats.queries_by_name.add(msg.name);
     bool rebroadcast = (msg.flags & wire::kQueryFlagNoBroadcast) == 0;
 
     std::vector<wire::QueryFilter> filters;

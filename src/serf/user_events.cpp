@@ -32,6 +32,8 @@ bool UserEvents::handle(const wire::SerfUserEvent& msg) {
     case DedupVerdict::BeforeMin:
         return false;
     }
+    ++core_.stats.user_events;
+    core_.stats.user_events_by_name.add(msg.name);
     core_.emit(UserEvent{msg.ltime, msg.name, msg.payload, msg.cc});
     return true;
 }

@@ -120,6 +120,7 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             dispatch(from, part, now, depth + 1);
         return;
     }
+    count_msgs(msg, false);
     if (type == wire::MsgType::User) {
         if (delegate)
             delegate->notify_msg(msg.subspan(1));
@@ -197,6 +198,21 @@ bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
     return false;
 }
 
+void Endpoint::Impl::count_msgs(base::ByteView msg, bool sent, int depth) {
+    if (msg.empty())
+        return;
+    if (msg[0] == static_cast<std::uint8_t>(wire::MsgType::Compound) && depth < kMaxCompoundDepth) {
+        if (auto parts = wire::split_compound(msg)) {
+            for (const auto& part : parts->parts)
+                count_msgs(part, sent, depth + 1);
+            return;
+        }
+    }
+    const std::size_t t = std::min<std::size_t>(msg[0], Stats::kOtherMsgType);
+    (sent ? stats.msgs_out : stats.msgs_in)[t]++;
+    (sent ? stats.msg_bytes_out : stats.msg_bytes_in)[t] += msg.size();
+}
+
 void Endpoint::handle_packet(const Address& from, base::ByteView msg, base::Instant now) {
     Impl& m = *impl_;
     m.last_now = now;
@@ -216,6 +232,7 @@ base::Result<base::Bytes> Endpoint::handle_stream_request(const Address& from, b
         m.stats.malformed++;
         return base::make_error("truncated", "empty stream request");
     }
+    m.count_msgs(msg, false);
     const auto type = static_cast<wire::MsgType>(msg[0]);
     switch (type) {
     case wire::MsgType::PushPull: {
@@ -272,8 +289,10 @@ void Endpoint::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, 
         return;
     Impl::PendingStream ps = it->second;
     m.streams.erase(it);
+    m.count_msgs(msg, false);
     switch (ps.kind) {
     case Impl::StreamKind::PushPull: {
+        m.stats.push_pull_time.record(now - ps.started);
         std::string error;
         if (!msg.empty() && msg[0] == static_cast<std::uint8_t>(wire::MsgType::Err)) {
             auto e = wire::decode(msg);

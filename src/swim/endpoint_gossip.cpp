@@ -40,6 +40,7 @@ void Endpoint::Impl::send_raw(const Address& to, const std::string& node, base::
     t.msg = std::move(msg);
     t.crc = crc;
     stats.packets_out++;
+    count_msgs(t.msg, true);
     out.push_back(std::move(t));
 }
 
@@ -65,12 +66,16 @@ std::uint64_t Endpoint::Impl::send_stream(const Address& to, const std::string& 
     t.msg = std::move(msg);
     t.stream_id = ++next_stream_id;
     t.timeout = cfg.tcp_timeout;
-    streams[t.stream_id] = PendingStream{StreamKind::User, to};
+    PendingStream ps{StreamKind::User, to};
+    ps.started = last_now;
+    streams[t.stream_id] = ps;
+    count_msgs(t.msg, true);
     out.push_back(std::move(t));
     return next_stream_id;
 }
 
 void Endpoint::Impl::gossip(base::Instant now) {
+    stats.gossip_rounds++;
     auto targets = k_random_nodes(static_cast<std::size_t>(cfg.gossip_nodes), [&](const Node& n) {
         if (n.name == cfg.name)
             return true;

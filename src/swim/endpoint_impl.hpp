@@ -100,6 +100,8 @@ struct Endpoint::Impl {
     Awareness awareness;
     BroadcastQueue queue;
     Stats stats;
+    /// Counts one plaintext message (or each part of a compound) in Stats::msgs_* by type.
+    void count_msgs(base::ByteView msg, bool sent, int depth = 0);
     base::Instant created;
     base::Instant last_now;
     bool started = false;
@@ -152,6 +154,7 @@ struct Endpoint::Impl {
         bool join = false;
         std::uint64_t join_id = 0;
         std::uint32_t ping_seq = 0;
+        base::Instant started{}; ///< when it was queued (push-pull timing)
     };
     std::uint64_t next_stream_id = 0;
     std::map<std::uint64_t, PendingStream> streams;

@@ -104,6 +104,7 @@ void Endpoint::Impl::probe_end(std::uint64_t seq, base::Instant now) {
         return;
     Probe p = *probe_state;
     probe_state.reset();
+    stats.probe_time.record(now - p.sent);
     if (!p.acked && !p.fallback_ok) {
         int delta = 0;
         if (p.expected_nacks > 0) {
@@ -135,6 +136,7 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
             // A direct answer ends the probe at once.
             Probe done = p;
             probe_state.reset();
+            stats.probe_time.record(now - done.sent);
             if (cfg.lifeguard)
                 awareness.apply_delta(-1);
             if (delegate) {
@@ -146,6 +148,7 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
                 probe(now);
             }
         } else {
+            stats.probe_time.record(now - p.sent);
             probe_state.reset();
             if (cfg.lifeguard)
                 awareness.apply_delta(-1);

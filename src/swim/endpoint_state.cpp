@@ -183,6 +183,7 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
             state->state_change = now;
         }
     }
+    stats.msg_alive++;
 
     if (delegate) {
         if (old_state == State::Dead || old_state == State::Left) {
@@ -220,6 +221,7 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
     }
     broadcast(s.node, s);
     stats.suspects++;
+    stats.msg_suspect++;
     state->incarnation = s.incarnation;
     state->state = State::Suspect;
     state->state_change = now;
@@ -260,6 +262,7 @@ void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
     } else {
         broadcast(d.node, d);
     }
+    stats.msg_dead++;
     state->incarnation = d.incarnation;
     if (d.node == d.from) {
         state->state = State::Left;

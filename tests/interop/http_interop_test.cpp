@@ -83,6 +83,25 @@ TEST(HttpInterop, EndpointsOnAMixedCluster) {
         EXPECT_EQ(m["tags"], from_serf[name]["tags"]) << name;
     }
 
+    // /metrics before the event, the query and the kill -9 below: the counters must move by
+    // exactly what happens (the scrape is checked again at the end).
+    auto scrape = [&](int port) {
+        auto r = http_get(port, "/metrics");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_NE(r.head.find("text/plain; version=0.0.4"), std::string::npos) << r.head;
+        return r.body;
+    };
+    // The value of one series ("name{labels}"), 0 when it is absent.
+    auto value = [](const std::string& text, const std::string& series) {
+        const auto at = text.find("\n" + series + " ");
+        return at == std::string::npos ? 0.0 : std::atof(text.c_str() + at + series.size() + 2);
+    };
+    const std::string before = scrape(h1);
+    EXPECT_NE(before.find("\nmemberlist_msg_alive_total "), std::string::npos) << before;
+    auto om = http_get(h1, "/metrics", {"Accept: application/openmetrics-text; version=1.0.0"});
+    EXPECT_NE(om.head.find("application/openmetrics-text"), std::string::npos) << om.head;
+    EXPECT_EQ(om.body.substr(om.body.size() - 6), "# EOF\n");
+
     // The event stream carries a user event sent through the serf agent.
     SseStream sse(h1, "/v1/events");
     ASSERT_TRUE(sse.ok());
@@ -114,7 +133,16 @@ TEST(HttpInterop, EndpointsOnAMixedCluster) {
     EXPECT_EQ(page.status, 200);
     EXPECT_NE(page.body.find("role=&lt;img src=x&gt;"), std::string::npos); // escaped on the server
     EXPECT_EQ(page.body.find("<img src=x>"), std::string::npos);
-    EXPECT_EQ(http_get(h1, "/metrics").status, 404); // no provider plugged in on this branch
+    // One user event and one query went through the cluster since `before`.
+    auto q = c.serf_cli(s1, {"query", "-timeout=2s", "ping-all", "x"});
+    EXPECT_EQ(q.exit_code, 0) << q.err;
+    EXPECT_TRUE(wait_until([&] { return value(scrape(h1), "serf_queries_total{name=\"ping-all\"}") == 1; },
+                           5s, 100ms));
+    const std::string mid = scrape(h1);
+    EXPECT_EQ(value(mid, "serf_events_total{name=\"deploy\"}") -
+                  value(before, "serf_events_total{name=\"deploy\"}"),
+              1)
+        << mid;
     // The listener's counters in `info` (the stats RPC): the 431 above was counted.
     auto info = c.clusterd_cli(d1, {"info", "-format=json"});
     ASSERT_EQ(info.exit_code, 0) << info.err;
@@ -137,6 +165,12 @@ TEST(HttpInterop, EndpointsOnAMixedCluster) {
         << c.dump();
     EXPECT_EQ(http_get(h1, "/v1/ready").status, 200);
     EXPECT_TRUE(d1.child.running());
+    // The kill -9: exactly one member-failed at d1, and members by status moved with it.
+    const std::string after = scrape(h1);
+    EXPECT_EQ(value(after, "serf_member_failed_total") - value(mid, "serf_member_failed_total"), 1) << after;
+    EXPECT_GE(value(after, "memberlist_msg_suspect_total") + value(after, "memberlist_msg_dead_total"),
+              value(mid, "memberlist_msg_suspect_total") + value(mid, "memberlist_msg_dead_total") + 1)
+        << after;
 }
 
 TEST(HttpInterop, RefusesANonLoopbackAddressWithoutAToken) {

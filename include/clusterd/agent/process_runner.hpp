@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "clusterd/agent/log_level.hpp"
+#include "clusterd/base/latency.hpp"
 
 namespace asio {
 class io_context;
@@ -55,6 +56,14 @@ struct RunnerOptions {
     std::size_t max_queue = 65536; ///< waiting jobs beyond this are dropped (0 = no limit)
 };
 
+/// What the runner has run (metrics: docs/metrics.md).
+struct RunnerStats {
+    std::uint64_t failed = 0;        ///< finished without exit code 0 (timeouts and spawn failures too)
+    std::uint64_t timed_out = 0;     ///< killed by the timeout
+    std::uint64_t spawn_failed = 0;  ///< could not be started
+    base::LatencyHistogram duration; ///< start to exit of every script that started
+};
+
 class ProcessRunner {
   public:
     using Callback = std::function<void(const HandlerResult&)>;
@@ -75,6 +84,7 @@ class ProcessRunner {
     std::uint64_t completed() const;
     /// Jobs refused because the queue was full.
     std::uint64_t dropped() const;
+    const RunnerStats& stats() const;
 
     void set_timeout(std::chrono::nanoseconds timeout);
 

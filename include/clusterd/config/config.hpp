@@ -62,6 +62,8 @@ struct Config {
     bool enable_compression = true; ///< -disable-compression clears it
     std::string statsite_addr;
     std::string statsd_addr;
+    /// clusterd: how often statsd_addr/statsite_addr are sent the metrics (go-metrics: 10 s).
+    base::Duration metrics_interval = std::chrono::seconds(10);
     base::Duration broadcast_timeout = std::chrono::seconds(5);
     bool validate_node_names = false;
 

@@ -72,6 +72,8 @@ class Server {
     const ServerCounters& counters() const { return counters_; }
     /// Records dropped from slow streams, summed over live and closed connections.
     std::uint64_t dropped_records() const;
+    /// Every session's counters summed, over live and closed connections.
+    SessionCounters session_totals() const;
 
     struct Conn; // internal
 
@@ -89,6 +91,7 @@ class Server {
     std::map<Conn*, std::shared_ptr<Conn>> conns_;
     ServerCounters counters_;
     std::uint64_t dropped_closed_ = 0;
+    SessionCounters closed_totals_;
     std::shared_ptr<int> life_ = std::make_shared<int>(0);
     bool stopped_ = false;
 

@@ -38,6 +38,17 @@ struct SessionCounters {
     std::uint64_t requests = 0;
     std::uint64_t dropped_records = 0; ///< stream/monitor/query records dropped (slow reader)
     std::uint64_t auth_failures = 0;
+    /// Requests by command name (only names of the command table: an unknown command closes
+    /// the session before it is counted).
+    std::map<std::string, std::uint64_t> by_command;
+    /// Adds another session's counts.
+    void add(const SessionCounters& o) {
+        requests += o.requests;
+        dropped_records += o.dropped_records;
+        auth_failures += o.auth_failures;
+        for (const auto& [k, v] : o.by_command)
+            by_command[k] += v;
+    }
 };
 
 /// Constant-time string equality (time depends only on the lengths).

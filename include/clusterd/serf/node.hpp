@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "clusterd/base/bytes.hpp"
+#include "clusterd/base/latency.hpp"
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/rng.hpp"
 #include "clusterd/base/time.hpp"
@@ -79,6 +80,24 @@ struct LogLine {
 /// A join result as the driver sees it (seeds from join(), not internal reconnects).
 using JoinResult = swim::JoinResult;
 
+/// Counts by a name that peers or users choose (user events, queries): at most kMaxNames names
+/// are counted one by one, the rest together in `other`, so a flood of distinct names costs no
+/// memory.
+struct NameCounts {
+    static constexpr std::size_t kMaxNames = 64;
+    std::map<std::string, std::uint64_t> by_name;
+    std::uint64_t other = 0;
+    void add(const std::string& name) {
+        auto it = by_name.find(name);
+        if (it != by_name.end())
+            ++it->second;
+        else if (by_name.size() < kMaxNames)
+            by_name.emplace(name, 1);
+        else
+            ++other;
+    }
+};
+
 struct NodeStats {
     std::uint64_t malformed_messages = 0;
     std::uint64_t user_events_old = 0;
@@ -91,6 +110,13 @@ struct NodeStats {
     std::uint64_t reconnect_attempts = 0;
     std::uint64_t coordinate_rejected = 0;
     std::uint64_t events_dropped = 0; ///< event queue overflow
+    // Serf's telemetry (docs/metrics.md): member events as emitted (serf.member.*), new user
+    // events and queries (serf.events, serf.queries, each also by name), coordinate adjustments.
+    std::uint64_t member_join = 0, member_left = 0, member_failed = 0, member_update = 0, member_reap = 0;
+    std::uint64_t user_events = 0, queries = 0;
+    NameCounts user_events_by_name, queries_by_name;
+    /// How far each accepted coordinate update moved our own coordinate (serf.coordinate.adjustment-ms).
+    base::LatencyHistogram coordinate_adjustment;
 };
 
 /// Lamport clocks (serf info, tests).

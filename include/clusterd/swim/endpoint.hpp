@@ -13,7 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include <array>
+
 #include "clusterd/base/bytes.hpp"
+#include "clusterd/base/latency.hpp"
 #include "clusterd/base/result.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/swim/config.hpp"
@@ -69,6 +72,16 @@ struct Stats {
     std::uint64_t duplicates = 0;          ///< gossip dropped as byte-identical to a recent one
     std::uint64_t early_gossip_rounds = 0; ///< gossip rounds run at once for a new broadcast
     std::uint64_t forgotten = 0;           ///< dead nodes dropped after gossip_to_the_dead_time
+    // memberlist's telemetry (docs/metrics.md): alive/suspect/dead messages that changed our
+    // view and were re-broadcast (memberlist.msg.*), gossip rounds, probe and push-pull times.
+    std::uint64_t msg_alive = 0, msg_suspect = 0, msg_dead = 0;
+    std::uint64_t gossip_rounds = 0;
+    base::LatencyHistogram probe_time;     ///< a probe's start to its ack or its end (probeNode)
+    base::LatencyHistogram push_pull_time; ///< our push-pull request to its reply (pushPullNode)
+    /// Plaintext messages and their bytes by memberlist type byte (compound parts counted one by
+    /// one; index kOtherMsgType for type bytes past the known ones). UDP and TCP together.
+    static constexpr std::size_t kOtherMsgType = 15;
+    std::array<std::uint64_t, 16> msgs_in{}, msgs_out{}, msg_bytes_in{}, msg_bytes_out{};
 };
 
 class Endpoint {
