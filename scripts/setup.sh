@@ -10,6 +10,7 @@ PACKAGES=(
   serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
   tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox valgrind systemd
   libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev devscripts
+  libre2-dev  # RE2: Go's regexp syntax for member, query and handler filters (src/regex)
 )
 
 missing=()
