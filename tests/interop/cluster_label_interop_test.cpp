@@ -47,9 +47,19 @@ TEST(ClusterLabelInterop, LabelledClustersOnCrossedSeedsNeverMerge) {
     EXPECT_EQ(names(c, a2), blue) << c.dump();
     EXPECT_EQ(names(c, b1), green) << c.dump();
     EXPECT_EQ(names(c, b2), green) << c.dump();
-    // The foreign streams were dropped and counted by the agents they reached.
-    EXPECT_NE((a1.child.log() + b1.child.log() + b2.child.log()).find("label_mismatch"), std::string::npos)
-        << c.dump();
+    // The foreign streams were dropped and counted (`info`: network.dropped_label_mismatch) by
+    // the agents they reached: b1 (a2's seed) and a1 (b2's seed and the CLI join's target is b2).
+    auto dropped = [&](const AgentProc& a) {
+        auto info = c.serf_cli(a, {"info", "-format=json"});
+        auto j = nlohmann::json::parse(info.out, nullptr, false);
+        if (j.is_discarded() || !j.contains("network"))
+            return 0;
+        return std::stoi(j["network"].value("dropped_label_mismatch", std::string("0")));
+    };
+    EXPECT_GE(dropped(b1), 1) << c.serf_cli(b1, {"info"}).out;
+    EXPECT_GE(dropped(a1), 1) << c.serf_cli(a1, {"info"}).out;
+    EXPECT_GE(dropped(b2), 1) << c.serf_cli(b2, {"info"}).out;
+    EXPECT_NE(b1.child.log().find("label_mismatch"), std::string::npos) << c.dump();
 
     // An unlabelled clusterd cannot join a labelled one either (the label is required).
     auto& u = c.start(Kind::Clusterd, "u", {key});
