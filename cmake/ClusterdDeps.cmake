@@ -61,6 +61,19 @@ add_library(clusterd_http_parser INTERFACE)
 target_include_directories(clusterd_http_parser SYSTEM INTERFACE ${HTTP_PARSER_INCLUDE_DIR})
 target_link_libraries(clusterd_http_parser INTERFACE ${HTTP_PARSER_LIBRARY})
 
+# RE2 (libre2-dev): Go's regexp syntax for Serf's member and query filters (src/regex). One
+# name for the shared library, or the static archive in the lean, static build.
+add_library(clusterd_re2 INTERFACE)
+if(CLUSTERD_LEAN_BINARY)
+  find_library(RE2_LIBRARY NAMES libre2.a re2 REQUIRED)
+  target_link_libraries(clusterd_re2 INTERFACE ${RE2_LIBRARY} Threads::Threads)
+else()
+  find_library(RE2_LIBRARY NAMES re2 REQUIRED)
+  target_link_libraries(clusterd_re2 INTERFACE ${RE2_LIBRARY})
+endif()
+find_path(RE2_INCLUDE_DIR re2/re2.h REQUIRED)
+target_include_directories(clusterd_re2 SYSTEM INTERFACE ${RE2_INCLUDE_DIR})
+
 # yaml-cpp and spdlog (+fmt) behind one name each, so the lean build can swap the shared
 # libraries for the static archive / header-only forms Debian also ships.
 add_library(clusterd_yaml INTERFACE)

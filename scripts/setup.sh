@@ -14,6 +14,7 @@ PACKAGES=(
   chromium
   # promtool (tests/interop/metrics_test.cpp checks the agent's metrics text with it)
   prometheus
+  libre2-dev  # RE2: Go's regexp syntax for member, query and handler filters (src/regex)
 )
 
 missing=()

@@ -255,6 +255,7 @@ base::Status Agent::start() {
     dopts.bind_addr = asio::ip::make_address(bind_host_);
     dopts.bind_port = static_cast<std::uint16_t>(bind_port_);
     dopts.compress = cfg_.enable_compression;
+    dopts.label = cfg_.cluster_label;
     dopts.tcp_timeout = node_->config().memberlist.tcp_timeout;
     driver_ = std::make_unique<net::Driver>(io_, *host_, dopts, [this](int level, const std::string& m) {
         log_.log(level <= 0   ? LogLevel::Debug

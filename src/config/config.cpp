@@ -180,6 +180,11 @@ base::Status validate_config(Config& cfg) {
         return detail::config_error(origin("keyring_file"),
                                     "Encryption key not allowed while using a keyring (" +
                                         origin("encrypt_key") + " also sets a key)");
+    // memberlist's label header has one length byte.
+    if (cfg.cluster_label.size() > 255)
+        return detail::config_error(origin("cluster_label"), "cluster label is " +
+                                                                 std::to_string(cfg.cluster_label.size()) +
+                                                                 " bytes, longer than the limit of 255");
     for (const auto& spec : cfg.event_handlers)
         if (auto p = parse_handler_spec(spec); !p)
             return detail::config_error(origin("event_handlers"), p.error().message);

@@ -34,6 +34,7 @@ const std::array kKeys{
     KeyDef{"advertise", &Config::advertise},
     KeyDef{"encrypt_key", &Config::encrypt_key},
     KeyDef{"keyring_file", &Config::keyring_file},
+    KeyDef{"cluster_label", &Config::cluster_label},
     KeyDef{"log_level", &Config::log_level},
     KeyDef{"rpc_addr", &Config::rpc_addr},
     KeyDef{"rpc_auth", &Config::rpc_auth},

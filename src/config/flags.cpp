@@ -15,6 +15,8 @@ constexpr std::array kFlags{
               "mDNS cluster name: announce this node and join peers found by mDNS"},
     AgentFlag{"encrypt", K::String, "encrypt_key", "base64 gossip key of 16, 24 or 32 bytes"},
     AgentFlag{"keyring-file", K::String, "keyring_file", "JSON keyring file"},
+    AgentFlag{"cluster-label", K::String, "cluster_label",
+              "clusterd: label every packet and stream carries and must carry (clusterd-only clusters)"},
     AgentFlag{"event-handler", K::Repeated, "event_handlers", "event handler spec (repeatable)"},
     AgentFlag{"join", K::Repeated, "start_join", "address to join at start (repeatable)"},
     AgentFlag{"replay", K::Bool, "replay_on_join", "replay past user events on join"},

@@ -34,6 +34,7 @@ constexpr Alias kClusterAliases[] = {
     {"ttl_on_failure", "ttl_on_failure"},
     {"profile", "profile"},
     {"keyring_file", "keyring_file"},
+    {"label", "cluster_label"},
     {"datastore", "datastore"},
     {"datastore_refresh_interval", "datastore_refresh_interval"},
     {"datastore_password_file", "datastore_password_file"},

@@ -42,7 +42,7 @@ void PacketSocket::send(DriverCore& core, const swim::Transmit& t) {
     wire::SealOptions so;
     so.compress = core.opts.compress;
     so.crc = t.crc;
-    auto sealed = wire::seal_packet(t.msg, so, core.ring(), core.nonce);
+    auto sealed = wire::seal_packet(t.msg, so, core.ring(), core.nonce, core.opts.label);
     if (!sealed) {
         core.drop(sealed.error().code, "seal packet to " + t.to.to_string() + ": " + sealed.error().message);
         return;
@@ -77,7 +77,8 @@ asio::awaitable<void> PacketSocket::receive_loop(std::shared_ptr<DriverCore> cor
         ++core->stats.udp_in;
         core->stats.udp_bytes_in += n;
         auto src = to_swim(from.address(), from.port());
-        auto msgs = wire::open_packet(base::ByteView(buf.data(), n), core->ring(), core->verify_incoming());
+        auto msgs = wire::open_packet(base::ByteView(buf.data(), n), core->ring(), core->verify_incoming(),
+                                      core->opts.label);
         if (!msgs) {
             core->drop(msgs.error().code, "udp packet from " + src.to_string() + ": " + msgs.error().message);
             continue;

@@ -56,14 +56,29 @@ std::function<void(const std::error_code&)> GuardedStream::on_deadline() {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
-awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream& gs, std::uint64_t conn_id) {
+awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream& gs, std::uint64_t conn_id,
+                                                bool incoming) {
     std::array<std::uint8_t, 16384> chunk{};
     base::Bytes buf;
     std::size_t limit = 0;
     std::size_t charged = 0;
     constexpr std::size_t kHeader = 5; // type byte + 4 bytes (an encrypted frame's length)
+    bool label_checked = !incoming;    // only the dialling side sends the label header
     for (;;) {
-        if (!buf.empty()) {
+        if (!buf.empty() && !label_checked) {
+            auto h = wire::parse_label_header(buf);
+            if (!h)
+                co_return h.error();
+            if (h->has_value()) {
+                label_checked = true;
+                if ((*h)->label != core.opts.label)
+                    co_return base::make_error("label_mismatch",
+                                               "discarding stream with unacceptable label \"" + (*h)->label +
+                                                   "\"");
+                buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>((*h)->size));
+            }
+        }
+        if (!buf.empty() && label_checked) {
             if (limit == 0) {
                 auto l = core.frame_limit(buf[0]);
                 if (!l)
@@ -121,7 +136,7 @@ awaitable<void> serve_incoming(std::shared_ptr<DriverCore> core, std::shared_ptr
     asio::steady_timer header_deadline(core->io);
     header_deadline.expires_after(std::min(core->opts.tcp_header_timeout, core->opts.tcp_timeout));
     header_deadline.async_wait(stream->on_header_deadline());
-    auto frame = co_await read_frame(*core, *stream, id);
+    auto frame = co_await read_frame(*core, *stream, id, true);
     header_deadline.cancel();
     if (!frame) {
         const std::string code = frame.error().code;
@@ -132,7 +147,7 @@ awaitable<void> serve_incoming(std::shared_ptr<DriverCore> core, std::shared_ptr
             core->drop(code, "tcp stream from " + src.to_string() + ": " + frame.error().message);
     } else {
         core->stats.tcp_bytes_in += frame->size();
-        auto msg = wire::open_stream(*frame, core->ring(), core->verify_incoming());
+        auto msg = wire::open_stream(*frame, core->ring(), core->verify_incoming(), core->opts.label);
         frame->clear();
         frame->shrink_to_fit();
         if (!msg) {
@@ -144,7 +159,8 @@ awaitable<void> serve_incoming(std::shared_ptr<DriverCore> core, std::shared_ptr
                 core->drop(reply.error().code,
                            "tcp request from " + src.to_string() + ": " + reply.error().message);
             } else if (!reply->empty()) {
-                auto sealed = wire::seal_stream(*reply, core->opts.compress, core->ring(), core->nonce);
+                auto sealed = wire::seal_stream(*reply, core->opts.compress, core->ring(), core->nonce, 1,
+                                                core->opts.label);
                 if (sealed) {
                     auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*sealed), kTuple);
                     if (!wec)
@@ -175,23 +191,31 @@ awaitable<void> run_outgoing(std::shared_ptr<DriverCore> core, swim::Transmit t)
     if (cec) {
         why = "connect to " + t.to.to_string() + ": " + (timed_out ? "timed out" : cec.message());
     } else {
-        auto sealed = wire::seal_stream(t.msg, core->opts.compress, core->ring(), core->nonce);
+        auto sealed =
+            wire::seal_stream(t.msg, core->opts.compress, core->ring(), core->nonce, 1, core->opts.label);
         if (!sealed) {
             why = "seal: " + sealed.error().message;
         } else {
+            if (!core->opts.label.empty()) {
+                base::Bytes out;
+                wire::append_label_header(out, core->opts.label);
+                out.insert(out.end(), sealed->begin(), sealed->end());
+                *sealed = std::move(out);
+            }
             auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*sealed), kTuple);
             if (wec) {
                 why = "write to " + t.to.to_string() + ": " + (timed_out ? "timed out" : wec.message());
             } else {
                 core->stats.tcp_bytes_out += wn;
                 if (expects_reply) {
-                    auto frame = co_await read_frame(*core, *stream, 0);
+                    auto frame = co_await read_frame(*core, *stream, 0, false);
                     if (!frame) {
                         why = "read from " + t.to.to_string() + ": " +
                               (timed_out ? std::string("timed out") : frame.error().message);
                     } else {
                         core->stats.tcp_bytes_in += frame->size();
-                        auto msg = wire::open_stream(*frame, core->ring(), core->verify_incoming());
+                        auto msg = wire::open_stream(*frame, core->ring(), core->verify_incoming(),
+                                                     core->opts.label);
                         if (!msg) {
                             why = "reply from " + t.to.to_string() + ": " + msg.error().message;
                         } else if (!core->stopped) {

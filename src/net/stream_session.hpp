@@ -45,9 +45,11 @@ struct GuardedStream : std::enable_shared_from_this<GuardedStream> {
 /// and the frame's declared length against the limit for its type before anything more is
 /// buffered. For an incoming stream (`conn_id` != 0) every byte buffered, and for an
 /// encrypted frame its whole declared length, is charged to the connection manager's buffer
-/// budget first. The caller owns `core` and `gs` for the whole await.
+/// budget first. An `incoming` stream first carries the dialler's label header (none when no
+/// label is configured): a missing or different label fails with "label_mismatch" before any
+/// frame is buffered. The caller owns `core` and `gs` for the whole await.
 asio::awaitable<base::Result<base::Bytes>> read_frame(DriverCore& core, GuardedStream& gs,
-                                                      std::uint64_t conn_id);
+                                                      std::uint64_t conn_id, bool incoming);
 
 /// Serves one accepted stream registered with the connection manager as `id`: reads the
 /// request, hands it to the host, writes the reply, then releases the slot.

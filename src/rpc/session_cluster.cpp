@@ -1,7 +1,10 @@
 // Session handlers of the cluster family: handshake, auth, members, join/leave, tags, user
 // events, stats, coordinates and clusterd's store-list.
-#include <regex>
+#include <optional>
+#include <string_view>
+#include <utility>
 
+#include "clusterd/regex/regex.hpp"
 #include "clusterd/rpc/session.hpp"
 
 namespace clusterd::rpc {
@@ -67,35 +70,44 @@ bool Session::on_members(std::uint64_t seq, const NoBody&) {
 }
 
 bool Session::on_members_filtered(std::uint64_t seq, const MembersFilteredRequest& req) {
-    std::vector<Member> all = agent_.members();
+    // Serf's filterMembers: every expression compiled as ^expr$ (RE2, Go's syntax) before any
+    // member is looked at; a bad one fails the whole request with Serf's text. Serf then closes
+    // the connection (its CLI prints "client closed"); clusterd answers the error instead.
     MembersResponse resp;
     std::string error;
-    try {
-        // Serf anchors each expression as ^expr$ (not ^(?:expr)$); so do we.
-        std::map<std::string, std::regex> tag_re;
-        for (const auto& [k, re] : req.tags)
-            tag_re.emplace(k, std::regex("^" + re + "$"));
-        const std::regex status_re("^" + req.status + "$");
-        const std::regex name_re("^" + req.name + "$");
-        for (auto& m : all) {
+    std::vector<std::pair<std::string, regex::Regex>> tag_re;
+    std::optional<regex::Regex> status_re, name_re;
+    auto compile = [&](const std::string& expr) -> std::optional<regex::Regex> {
+        auto r = regex::compile_member_filter(expr);
+        if (!r.ok()) {
+            if (error.empty())
+                error = r.error().message;
+            return std::nullopt;
+        }
+        return std::move(r).value();
+    };
+    for (const auto& [k, expr] : req.tags)
+        if (auto re = compile(expr))
+            tag_re.emplace_back(k, std::move(*re));
+    status_re = compile(req.status);
+    name_re = compile(req.name);
+    if (error.empty()) {
+        for (auto& m : agent_.members()) {
             bool ok = true;
             for (const auto& [k, re] : tag_re) {
                 auto it = m.tags.find(k);
-                if (!std::regex_search(it == m.tags.end() ? std::string() : it->second, re)) {
+                if (!re.search(it == m.tags.end() ? std::string_view() : std::string_view(it->second))) {
                     ok = false;
                     break;
                 }
             }
-            if (ok && !req.status.empty() && !std::regex_search(m.status, status_re))
+            if (ok && !req.status.empty() && !status_re->search(m.status))
                 ok = false;
-            if (ok && !req.name.empty() && !std::regex_search(m.name, name_re))
+            if (ok && !req.name.empty() && !name_re->search(m.name))
                 ok = false;
             if (ok)
                 resp.members.push_back(std::move(m));
         }
-    } catch (const std::regex_error& e) {
-        resp.members.clear();
-        error = std::string("Failed to compile regex: ") + e.what();
     }
     base::Bytes b;
     encode(b, resp);

@@ -2,28 +2,14 @@
 #include "clusterd/serf/query.hpp"
 
 #include <cmath>
-#include <regex>
+
+#include "clusterd/regex/regex.hpp"
 
 namespace clusterd::serf {
 
 base::Duration default_query_timeout(base::Duration gossip_interval, std::size_t members, int mult) {
     auto factor = static_cast<std::int64_t>(std::ceil(std::log10(static_cast<double>(members) + 1.0)));
     return gossip_interval * mult * factor;
-}
-
-bool regex_search_unanchored(const std::string& expr, const std::string& text) {
-    auto flags = std::regex::ECMAScript;
-    std::string body = expr;
-    if (body.rfind("(?i)", 0) == 0) {
-        flags |= std::regex::icase;
-        body = body.substr(4);
-    }
-    try {
-        std::regex re(body, flags);
-        return std::regex_search(text, re);
-    } catch (const std::exception&) {
-        return false; // invalid expression (or the engine gave up): the filter does not match
-    }
 }
 
 bool filters_match(const std::vector<wire::QueryFilter>& filters, const std::string& node,
@@ -42,7 +28,7 @@ bool filters_match(const std::vector<wire::QueryFilter>& filters, const std::str
             const auto& tag = std::get<wire::FilterTag>(f);
             auto it = tags.find(tag.tag);
             const std::string value = it == tags.end() ? std::string() : it->second;
-            if (!regex_search_unanchored(tag.expr, value))
+            if (!regex::query_filter_matches(tag.expr, value))
                 return false;
         }
     }

@@ -54,7 +54,7 @@ Result<Bytes> decompress_msg(ByteView buf, std::size_t max_out) {
 }
 
 Result<Bytes> seal_encrypted(ByteView plain, const Keyring& ring, const NonceSource& nonce, int version,
-                             bool stream) {
+                             bool stream, std::string_view label) {
     if (version != 0 && version != 1)
         return make_error("bad_version", "unsupported encryption version " + std::to_string(version));
     std::array<std::uint8_t, detail::kNonceSize> iv{};
@@ -69,6 +69,7 @@ Result<Bytes> seal_encrypted(ByteView plain, const Keyring& ring, const NonceSou
                static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)};
         aad = out;
     }
+    aad.insert(aad.end(), label.begin(), label.end());
     if (auto st = detail::aes_gcm_seal(version, *ring.primary(), iv, plain, aad, out); !st)
         return st.error();
     return out;
@@ -118,10 +119,67 @@ std::uint32_t be32(ByteView b) {
 
 } // namespace
 
+base::Status validate_label(std::string_view label) {
+    if (label.size() > kMaxLabelBytes)
+        return make_error("bad_label", "cluster label is " + std::to_string(label.size()) +
+                                           " bytes, longer than the limit of " +
+                                           std::to_string(kMaxLabelBytes));
+    return base::ok_status();
+}
+
+void append_label_header(Bytes& out, std::string_view label) {
+    if (label.empty())
+        return;
+    out.push_back(kLabelMsgType);
+    out.push_back(static_cast<std::uint8_t>(label.size()));
+    out.insert(out.end(), label.begin(), label.end());
+}
+
+Result<std::optional<LabelHeader>> parse_label_header(ByteView buffered) {
+    if (buffered.empty())
+        return std::optional<LabelHeader>{};
+    if (buffered[0] != kLabelMsgType)
+        return std::optional<LabelHeader>{LabelHeader{}};
+    if (buffered.size() < 2)
+        return std::optional<LabelHeader>{};
+    const std::size_t n = buffered[1];
+    if (n == 0)
+        return make_error("malformed", "label header cannot be empty when present");
+    if (buffered.size() < 2 + n)
+        return std::optional<LabelHeader>{};
+    LabelHeader h;
+    h.label.assign(reinterpret_cast<const char*>(buffered.data()) + 2, n);
+    h.size = 2 + n;
+    return std::optional<LabelHeader>{std::move(h)};
+}
+
+namespace {
+
+base::Status check_label(std::string_view got, std::string_view want) {
+    if (got == want)
+        return base::ok_status();
+    return make_error("label_mismatch", "discarding data with unacceptable label \"" + std::string(got) +
+                                            "\" (want \"" + std::string(want) + "\")");
+}
+
+Result<Bytes> labelled(Result<Bytes> sealed, std::string_view label) {
+    if (!sealed || label.empty())
+        return sealed;
+    Bytes out;
+    out.reserve(sealed->size() + 2 + label.size());
+    append_label_header(out, label);
+    out.insert(out.end(), sealed->begin(), sealed->end());
+    return out;
+}
+
+} // namespace
+
 Result<Bytes> seal_packet(ByteView msg, const SealOptions& opts, const Keyring* keyring,
-                          const NonceSource& nonce) {
+                          const NonceSource& nonce, std::string_view label) {
     if (msg.empty())
         return make_error("malformed", "cannot seal an empty message");
+    if (auto st = validate_label(label); !st)
+        return st.error();
     Bytes buf(msg.begin(), msg.end());
     if (opts.compress) {
         Bytes c = compress_wrap(buf);
@@ -136,17 +194,29 @@ Result<Bytes> seal_packet(ByteView msg, const SealOptions& opts, const Keyring* 
         buf = std::move(h);
     }
     if (has_keys(keyring))
-        return seal_encrypted(buf, *keyring, nonce, opts.encryption_version, false);
-    return buf;
+        return labelled(seal_encrypted(buf, *keyring, nonce, opts.encryption_version, false, label), label);
+    return labelled(std::move(buf), label);
 }
 
-Result<std::vector<Bytes>> open_packet(ByteView raw, const Keyring* keyring, bool require_encryption) {
+Result<std::vector<Bytes>> open_packet(ByteView raw, const Keyring* keyring, bool require_encryption,
+                                       std::string_view label) {
     if (raw.empty())
         return make_error("truncated", "empty packet");
+    auto header = parse_label_header(raw);
+    if (!header)
+        return header.error();
+    if (!header->has_value())
+        return make_error("truncated", "cannot decode label; packet has been truncated");
+    if (auto st = check_label((*header)->label, label); !st)
+        return st.error();
+    raw = raw.subspan((*header)->size);
+    if (raw.empty())
+        return make_error("truncated", "empty packet after the label header");
+    const ByteView aad(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
     Bytes plain_store;
     ByteView buf = raw;
     if (has_keys(keyring)) {
-        auto p = decrypt_any(*keyring, raw, {});
+        auto p = decrypt_any(*keyring, raw, aad);
         if (p) {
             plain_store = std::move(*p);
             buf = plain_store;
@@ -178,14 +248,16 @@ Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, c
 }
 
 Result<Bytes> seal_stream(ByteView msg, bool compress, const Keyring* keyring, const NonceSource& nonce,
-                          int encryption_version) {
+                          int encryption_version, std::string_view label) {
     if (msg.empty())
         return make_error("malformed", "cannot seal an empty message");
+    if (auto st = validate_label(label); !st)
+        return st.error();
     Bytes buf = compress ? compress_wrap(msg) : Bytes(msg.begin(), msg.end());
     if (has_keys(keyring)) {
         if (detail::encrypted_length(encryption_version, buf.size()) > kMaxStreamBytes)
             return make_error("too_large", "stream message exceeds the 20 MiB limit");
-        return seal_encrypted(buf, *keyring, nonce, encryption_version, true);
+        return seal_encrypted(buf, *keyring, nonce, encryption_version, true, label);
     }
     return buf;
 }
@@ -338,7 +410,8 @@ Result<std::optional<std::size_t>> stream_frame_length(ByteView buffered, std::s
     return r;
 }
 
-Result<Bytes> open_stream(ByteView frame, const Keyring* keyring, bool require_encryption) {
+Result<Bytes> open_stream(ByteView frame, const Keyring* keyring, bool require_encryption,
+                          std::string_view label) {
     if (frame.empty())
         return make_error("truncated", "empty stream frame");
     Bytes plain;
@@ -353,7 +426,9 @@ Result<Bytes> open_stream(ByteView frame, const Keyring* keyring, bool require_e
                               "Remote node state is larger than limit (" + std::to_string(len) + ")");
         if (frame.size() < 5u + len)
             return make_error("truncated", "encrypted stream frame is truncated");
-        auto p = decrypt_any(*keyring, frame.subspan(5, len), frame.subspan(0, 5));
+        Bytes aad(frame.begin(), frame.begin() + 5);
+        aad.insert(aad.end(), label.begin(), label.end());
+        auto p = decrypt_any(*keyring, frame.subspan(5, len), aad);
         if (!p)
             return p.error();
         plain = std::move(*p);

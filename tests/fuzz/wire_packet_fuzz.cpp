@@ -1,5 +1,5 @@
 // Fuzzes open_packet (decrypt -> CRC -> decompress -> compound split) with and without keys, then
-// decodes every message it yields. The first input byte picks the keyring.
+// decodes every message it yields. The first input byte picks the keyring and the label.
 #include <cstddef>
 #include <cstdint>
 
@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }();
     const wire::Keyring* keys = (data[0] & 1) ? &ring : nullptr;
     base::ByteView in(data + 1, size - 1);
-    auto msgs = wire::open_packet(in, keys, (data[0] & 2) != 0);
+    // Bit 2 expects a cluster label, so the label header parsing and checks run too.
+    auto msgs = wire::open_packet(in, keys, (data[0] & 2) != 0, (data[0] & 4) ? "lab" : "");
     if (!msgs.ok())
         return 0;
     for (const auto& m : *msgs) {

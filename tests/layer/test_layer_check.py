@@ -164,7 +164,7 @@ class LayerCheckFixtures(unittest.TestCase):
               PRIVATE_DEPS clusterd_agent)
             """)
         (line,) = self.assert_violations("src/serf/CMakeLists.txt:3: serf: links clusterd_agent (module agent")
-        self.assertIn("serf may use base coord swim wire", line)
+        self.assertIn("serf may use base coord regex swim wire", line)
 
     def test_target_link_libraries_of_a_pure_module_fails(self) -> None:
         self.append("src/swim/CMakeLists.txt", "target_link_libraries(clusterd_swim PRIVATE clusterd_asio clusterd_spdlog)\n")

@@ -4,7 +4,7 @@
 
 namespace clusterd::testing {
 
-Cluster::Cluster(const std::string& tag) : dir_(temp_dir(tag)) {}
+Cluster::Cluster(const std::string& tag, std::string host) : dir_(temp_dir(tag)), host_(std::move(host)) {}
 
 Cluster::~Cluster() {
     for (auto& a : agents_)
@@ -16,8 +16,9 @@ AgentProc& Cluster::start(Kind kind, const std::string& name, const std::vector<
     AgentProc a;
     a.kind = kind;
     a.name = name;
-    a.port = free_port();
-    a.rpc = free_port();
+    a.host = host_;
+    a.port = free_port(host_);
+    a.rpc = free_port(host_);
     a.argv = {kind == Kind::Serf ? std::string("serf") : clusterd_bin(),
               "agent",
               "-node=" + name,

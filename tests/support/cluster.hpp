@@ -23,11 +23,13 @@ struct AgentProc {
     std::string name;
     std::uint16_t port = 0;
     std::uint16_t rpc = 0;
+    std::string host = "127.0.0.1"; ///< an IP literal; IPv6 ones are bracketed in addresses
     std::vector<std::string> argv;
     Process child;
 
-    std::string bind_addr() const { return "127.0.0.1:" + std::to_string(port); }
-    std::string rpc_addr() const { return "127.0.0.1:" + std::to_string(rpc); }
+    std::string bind_addr() const { return join_host() + ":" + std::to_string(port); }
+    std::string rpc_addr() const { return join_host() + ":" + std::to_string(rpc); }
+    std::string join_host() const { return host.find(':') == std::string::npos ? host : "[" + host + "]"; }
     const char* kind_name() const { return kind == Kind::Serf ? "serf" : "clusterd"; }
 };
 
@@ -91,7 +93,8 @@ template <typename Derived, typename Agent> class MemberViews {
 
 class Cluster : public MemberViews<Cluster, AgentProc> {
   public:
-    explicit Cluster(const std::string& tag);
+    /// Agents bind gossip and RPC to `host` (loopback; "::1" for an IPv6 cluster).
+    explicit Cluster(const std::string& tag, std::string host = "127.0.0.1");
     ~Cluster();
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
@@ -117,6 +120,7 @@ class Cluster : public MemberViews<Cluster, AgentProc> {
 
   private:
     std::string dir_;
+    std::string host_;
     std::deque<AgentProc> agents_;
 };
 

@@ -25,15 +25,26 @@ std::pair<unsigned, unsigned> port_range() {
 }
 
 bool bindable(const std::string& host, std::uint16_t port) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
+    // An IPv4 or IPv6 literal ("::1" for IPv6 clusters).
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        len = sizeof(sockaddr_in);
+    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        len = sizeof(sockaddr_in6);
+    } else {
         return false;
-    const int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const int t = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool ok = u >= 0 && t >= 0 && ::bind(u, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-                    ::bind(t, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    }
+    const int u = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int t = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool ok = u >= 0 && t >= 0 && ::bind(u, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+                    ::bind(t, reinterpret_cast<sockaddr*>(&ss), len) == 0;
     if (u >= 0)
         ::close(u);
     if (t >= 0)

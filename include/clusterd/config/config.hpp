@@ -34,6 +34,9 @@ struct Config {
     std::string advertise;             ///< cluster.advertise / -advertise
     std::string encrypt_key;           ///< cluster.encrypt / -encrypt (base64 of 16/24/32 bytes)
     std::string keyring_file;
+    /// cluster_label / -cluster-label: memberlist's label header on every packet and stream
+    /// (clusterd-to-clusterd; Serf 0.9.4 has no labels). Empty: none, the wire as Serf's.
+    std::string cluster_label;
     std::string log_level = "info";          ///< trace, debug, info, warn, err (stored lower-case)
     std::string rpc_addr = "127.0.0.1:7373"; ///< cluster_listen_rpc / -rpc-addr
     std::string rpc_auth;

@@ -31,6 +31,9 @@ struct DriverOptions {
     bool compress = true; ///< LZW-compress outgoing gossip (Serf's default)
     /// With a keyring: refuse plaintext input (memberlist GossipVerifyIncoming).
     bool require_encryption = true;
+    /// Cluster label (memberlist's label header): every packet and stream carries it and must
+    /// carry it; empty = none, the wire unchanged. Drops are counted as "label_mismatch".
+    std::string label;
     base::Duration tcp_timeout = std::chrono::seconds(10);
     /// Incoming TCP streams open at once. At the cap a newcomer evicts the oldest stream of the
     /// source address holding the most streams (a stalled peer cannot block joins).

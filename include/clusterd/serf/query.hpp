@@ -22,13 +22,10 @@ inline constexpr int kQueryTimeoutMult = 16; ///< serf Config.QueryTimeoutMult
 base::Duration default_query_timeout(base::Duration gossip_interval, std::size_t members,
                                      int mult = kQueryTimeoutMult);
 
-/// Does a node named `node` with `tags` pass all filters? A bad regex fails the filter.
+/// Does a node named `node` with `tags` pass all filters? Tag filters are Go regexps searched
+/// unanchored in the tag's value (RE2, clusterd/regex); a bad regex fails the filter.
 bool filters_match(const std::vector<wire::QueryFilter>& filters, const std::string& node,
                    const std::map<std::string, std::string>& tags);
-
-/// Unanchored search of a Go-style regex in `text`; false on an invalid expression.
-/// Supports a leading "(?i)" flag; the rest is ECMAScript syntax (close to RE2 for common use).
-bool regex_search_unanchored(const std::string& expr, const std::string& text);
 
 /// The origin's view of one query it started.
 class QueryCollector {

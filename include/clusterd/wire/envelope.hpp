@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clusterd/base/bytes.hpp"
@@ -59,6 +60,27 @@ using NonceSource = std::function<void(std::span<std::uint8_t>)>;
 /// OpenSSL RAND_bytes; aborts the process if the CSPRNG fails (never silently reuses a nonce).
 NonceSource system_nonce_source();
 
+/// memberlist's cluster label header (newer memberlist, label.go): [244][length][label] in front
+/// of a whole UDP packet (outside encryption) and once at the start of a TCP stream, from the
+/// dialling side. The label is also AES-GCM additional data: a packet's is the label, a stream
+/// frame's is its 5-byte [10][u32 length] header followed by the label. An empty label means no
+/// header and no change at all to the wire (Serf 0.9.4's memberlist predates labels).
+inline constexpr std::uint8_t kLabelMsgType = 244;
+inline constexpr std::size_t kMaxLabelBytes = 255;
+
+/// A label fits the one length byte (1..255 bytes; empty means "no label"). Error "bad_label".
+base::Status validate_label(std::string_view label);
+/// Appends [244][len][label] to `out`; nothing for an empty label.
+void append_label_header(base::Bytes& out, std::string_view label);
+
+struct LabelHeader {
+    std::string label;    ///< empty when the input does not start with a label header
+    std::size_t size = 0; ///< bytes the header occupies (0 without one)
+};
+/// Parses a label header at the start of `buffered`: {"" , 0} when the first byte is not 244,
+/// std::nullopt when more bytes are needed (a stream), errors "malformed" for a zero length.
+base::Result<std::optional<LabelHeader>> parse_label_header(base::ByteView buffered);
+
 struct SealOptions {
     bool compress = true;       ///< LZW-wrap when that makes the packet smaller
     bool crc = false;           ///< add the CRC header (peer's PMax >= 5)
@@ -66,9 +88,10 @@ struct SealOptions {
 };
 
 /// Seals one plaintext message (or compound) for UDP: compress if smaller -> CRC header ->
-/// AES-GCM with the primary key (no additional data). Plaintext when keyring is null/empty.
+/// AES-GCM with the primary key (the cluster label as additional data) -> the label header.
+/// Plaintext when keyring is null/empty.
 base::Result<base::Bytes> seal_packet(base::ByteView msg, const SealOptions& opts, const Keyring* keyring,
-                                      const NonceSource& nonce);
+                                      const NonceSource& nonce, std::string_view label = {});
 
 /// Opens a received UDP packet: decrypt (every key tried) -> verify/strip CRC -> decompress ->
 /// split compounds recursively. Each returned message starts with its type byte.
@@ -76,16 +99,21 @@ base::Result<base::Bytes> seal_packet(base::ByteView msg, const SealOptions& opt
 /// require_encryption is false (memberlist's GossipVerifyIncoming=false).
 /// Errors: "truncated", "bad_crc", "decrypt_failed", "no_key", "malformed", "too_large",
 /// "bad_compression", "nesting" (compound/compress nested too deep).
+/// With a label configured, a packet must carry exactly that label; without one, a packet must
+/// carry none. Otherwise error "label_mismatch" (memberlist drops these too).
 base::Result<std::vector<base::Bytes>> open_packet(base::ByteView raw, const Keyring* keyring,
-                                                   bool require_encryption);
+                                                   bool require_encryption, std::string_view label = {});
 
 /// Seals one stream (TCP) message: LZW-wrap (always, as memberlist does when compression is on)
 /// -> [10][u32 BE length][AES-GCM payload] with those 5 bytes as additional data.
 base::Result<base::Bytes> seal_stream(base::ByteView msg, bool compress, const Keyring* keyring,
                                       const NonceSource& nonce);
 /// Same with an explicit encryption version (0 for memberlist protocol 1 peers).
+/// `label` is the connection's label, bound into every frame as additional data (the header
+/// itself is written once per connection by the caller, see append_label_header).
 base::Result<base::Bytes> seal_stream(base::ByteView msg, bool compress, const Keyring* keyring,
-                                      const NonceSource& nonce, int encryption_version);
+                                      const NonceSource& nonce, int encryption_version,
+                                      std::string_view label = {});
 
 /// Length of the first complete stream frame in `buffered`, std::nullopt if more bytes are
 /// needed. Understands encrypted ([10][len]), compressed ([9][msgpack]), push-pull, user, ping,
@@ -97,7 +125,10 @@ base::Result<std::optional<std::size_t>> stream_frame_length(base::ByteView buff
 /// then decompress if [9]. Returns the inner message starting with its type byte.
 /// Errors as open_packet, plus "not_encrypted" when require_encryption is set and the frame is
 /// plaintext, "no_key" when the frame is encrypted and there is no keyring.
-base::Result<base::Bytes> open_stream(base::ByteView frame, const Keyring* keyring, bool require_encryption);
+/// `label` is the connection's label (checked by the caller when the header was read), used as
+/// additional data with the header.
+base::Result<base::Bytes> open_stream(base::ByteView frame, const Keyring* keyring, bool require_encryption,
+                                      std::string_view label = {});
 
 /// Encryption version memberlist uses for a given memberlist protocol version (security.go,
 /// net.go encryptionVersion): 0 (PKCS7-padded) for protocol 1, else 1.

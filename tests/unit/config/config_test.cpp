@@ -451,6 +451,26 @@ TEST(Config, DatastoreFromYamlJsonAndFlag) {
     expect_contains(load_error("cluster:\n  datastore: \"sqlite:\"\n"), "needs a file path");
 }
 
+TEST(Config, ClusterLabelFromYamlJsonAndFlag) {
+    auto y = load_yaml_text("cluster:\n  label: blue\n", "t");
+    ASSERT_TRUE(y.ok()) << y.error().message;
+    EXPECT_EQ(y->cluster_label, "blue");
+    auto top = load_yaml_text("cluster_label: green\n", "t");
+    ASSERT_TRUE(top.ok());
+    EXPECT_EQ(top->cluster_label, "green");
+    Config c;
+    ASSERT_TRUE(apply_json_text(c, R"({"cluster_label": "red"})", "s.json").ok());
+    EXPECT_EQ(c.cluster_label, "red");
+    auto f = load_config("", flags({{"cluster_label", {"prod-eu"}}}));
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    EXPECT_EQ(f->cluster_label, "prod-eu");
+    EXPECT_EQ(load_config("", {})->cluster_label, "");
+    // One length byte on the wire: 255 bytes at most.
+    EXPECT_TRUE(load_yaml_text("cluster_label: " + std::string(255, 'x') + "\n", "t").ok());
+    expect_contains(load_error("cluster_label: " + std::string(256, 'x') + "\n", "l.yml"),
+                    "longer than the limit of 255");
+}
+
 TEST(Config, KongDatabaseKeys) {
     // Kong 0.x's kong.yml: database + postgres map become the datastore URL.
     auto k = load_yaml_text(

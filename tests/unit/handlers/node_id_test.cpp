@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <regex>
 
+#include "clusterd/regex/regex.hpp"
 #include "test_util.hpp"
 
 using namespace clusterd::agent;
@@ -18,7 +18,9 @@ TEST(NodeId, RandomIdIsUuidV4Hex) {
     auto b = random_node_id();
     ASSERT_TRUE(a.ok());
     ASSERT_TRUE(b.ok());
-    EXPECT_TRUE(std::regex_match(*a, std::regex("[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}"))) << *a;
+    EXPECT_TRUE(
+        clusterd::regex::Regex::compile("\\A[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}\\z")->search(*a))
+        << *a;
     EXPECT_NE(*a, *b);
 }
 

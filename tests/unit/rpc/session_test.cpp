@@ -165,10 +165,24 @@ TEST(RpcSession, MembersAndFilters) {
               h.run(req("members-filtered", 7, MembersFilteredRequest{{{"dc", ""}}, "", ""})).at(0))
               .members;
     EXPECT_EQ(got.size(), 2u);
-    // A bad regex is an error reply (the connection stays usable).
+    // A bad regex is an error reply with the text Serf's agent logs (the connection stays usable).
     f = h.run(req("members-filtered", 8, MembersFilteredRequest{{}, "(", ""}));
-    EXPECT_NE(f.at(0).header.error.find("Failed to compile regex"), std::string::npos);
+    EXPECT_EQ(f.at(0).header.error,
+              "Failed to compile regex: error parsing regexp: missing closing ): `^($`");
+    EXPECT_TRUE(body_as<MembersResponse>(f.at(0)).members.empty());
     EXPECT_FALSE(h.s.closing());
+    f = h.run(req("members-filtered", 9, MembersFilteredRequest{{{"role", "\\C"}}, "", ""}));
+    EXPECT_EQ(f.at(0).header.error,
+              "Failed to compile regex: error parsing regexp: invalid escape sequence: `\\C`");
+    // RE2 (Go) syntax that ECMAScript lacks: Perl classes, (?i), \pL.
+    got = body_as<MembersResponse>(
+              h.run(req("members-filtered", 10, MembersFilteredRequest{{}, "", "(?i)WEB-\\d"})).at(0))
+              .members;
+    EXPECT_EQ(got.size(), 2u);
+    got = body_as<MembersResponse>(
+              h.run(req("members-filtered", 11, MembersFilteredRequest{{{"role", "\\pL+"}}, "", ""})).at(0))
+              .members;
+    EXPECT_EQ(got.size(), 3u);
 }
 
 TEST(RpcSession, EventJoinForceLeaveTagsLeave) {

@@ -37,6 +37,14 @@ TEST(Query, TagFilterIsUnanchoredRegex) {
     EXPECT_FALSE(filters_match({wire::FilterTag{"missing", "."}}, "n", tags));
     // Invalid regex never matches.
     EXPECT_FALSE(filters_match({wire::FilterTag{"role", "(web"}}, "n", tags));
+    // Go's (RE2's) syntax, not ECMAScript's: Unicode classes, \z, inline flags mid-pattern;
+    // `\C` is refused as Go refuses it; (?<n>) is not Go 1.19 syntax.
+    EXPECT_TRUE(filters_match({wire::FilterTag{"dc", "^\\pL+-\\d\\z"}}, "n", tags));
+    EXPECT_TRUE(filters_match({wire::FilterTag{"role", "web(?i)SERVER"}}, "n", tags));
+    EXPECT_FALSE(filters_match({wire::FilterTag{"role", "w\\Cb"}}, "n", tags));
+    EXPECT_FALSE(filters_match({wire::FilterTag{"role", "(?<x>web)"}}, "n", tags));
+    // A huge tag expression from the wire is refused, not compiled.
+    EXPECT_FALSE(filters_match({wire::FilterTag{"role", std::string(100 * 1024, 'w')}}, "n", tags));
     // All filters must pass.
     std::vector<wire::QueryFilter> both{wire::FilterTag{"role", "web"}, wire::FilterTag{"dc", "west"}};
     EXPECT_FALSE(filters_match(both, "n", tags));

@@ -310,3 +310,93 @@ TEST(WireEnvelope, VersionHelpersMatchActualOverhead) {
         EXPECT_EQ(s->size(), msg.size() + encryption_overhead(v)) << v;
     }
 }
+
+// Issue 18: memberlist's label header. Layout [244][len][label] in front of the packet, the label
+// as AES-GCM additional data; a missing, different or unexpected label is "label_mismatch".
+TEST(WireLabel, PacketHeaderLayoutAndChecks) {
+    const base::Bytes msg = encode(Ping{7, "n1", {}, 0, ""});
+    SealOptions plain;
+    plain.compress = false;
+    auto bare = seal_packet(msg, plain, nullptr, nullptr);
+    ASSERT_TRUE(bare.ok());
+    auto labelled = seal_packet(msg, plain, nullptr, nullptr, "blue");
+    ASSERT_TRUE(labelled.ok());
+    base::Bytes want = {kLabelMsgType, 4, 'b', 'l', 'u', 'e'};
+    want.insert(want.end(), bare->begin(), bare->end());
+    EXPECT_EQ(*labelled, want);
+
+    auto ok = open_packet(*labelled, nullptr, false, "blue");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    ASSERT_EQ(ok->size(), 1u);
+    EXPECT_EQ(ok->front(), msg);
+    EXPECT_EQ(open_packet(*labelled, nullptr, false, "bluf").error().code, "label_mismatch");
+    EXPECT_EQ(open_packet(*labelled, nullptr, false).error().code, "label_mismatch");     // unexpected
+    EXPECT_EQ(open_packet(*bare, nullptr, false, "blue").error().code, "label_mismatch"); // missing
+    EXPECT_TRUE(open_packet(*bare, nullptr, false).ok());
+
+    EXPECT_EQ(open_packet(base::Bytes{kLabelMsgType}, nullptr, false, "blue").error().code, "truncated");
+    EXPECT_EQ(open_packet(base::Bytes{kLabelMsgType, 0, 1}, nullptr, false, "").error().code, "malformed");
+    EXPECT_EQ(open_packet(base::Bytes{kLabelMsgType, 5, 'b', 'l'}, nullptr, false, "blue").error().code,
+              "truncated");
+    EXPECT_EQ(
+        open_packet(base::Bytes{kLabelMsgType, 4, 'b', 'l', 'u', 'e'}, nullptr, false, "blue").error().code,
+        "truncated");
+
+    EXPECT_EQ(validate_label(std::string(255, 'x')).ok(), true);
+    EXPECT_EQ(validate_label(std::string(256, 'x')).error().code, "bad_label");
+    EXPECT_EQ(seal_packet(msg, plain, nullptr, nullptr, std::string(256, 'x')).error().code, "bad_label");
+}
+
+TEST(WireLabel, LabelIsAdditionalDataWhenEncrypted) {
+    const Keyring ring = make_ring({16}, 3);
+    const base::Bytes msg = encode(Ping{9, "n2", {}, 0, ""});
+    auto sealed = seal_packet(msg, SealOptions(), &ring, counter_nonce(), "blue");
+    ASSERT_TRUE(sealed.ok());
+    ASSERT_EQ((*sealed)[0], kLabelMsgType);
+    auto ok = open_packet(*sealed, &ring, true, "blue");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(ok->front(), msg);
+    // Same length, other label in the header and expected: the ciphertext was bound to "blue".
+    base::Bytes forged = *sealed;
+    forged[2] = 'g';
+    EXPECT_EQ(open_packet(forged, &ring, true, "glue").error().code, "decrypt_failed");
+    // Stripping the header and expecting no label fails too.
+    base::Bytes stripped(sealed->begin() + 6, sealed->end());
+    EXPECT_EQ(open_packet(stripped, &ring, true).error().code, "decrypt_failed");
+
+    // Streams: the frame's 5-byte header plus the label are the additional data.
+    auto frame = seal_stream(msg, true, &ring, counter_nonce(), 1, "blue");
+    ASSERT_TRUE(frame.ok());
+    auto opened = open_stream(*frame, &ring, true, "blue");
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    EXPECT_EQ(*opened, msg);
+    EXPECT_EQ(open_stream(*frame, &ring, true, "red").error().code, "decrypt_failed");
+    EXPECT_EQ(open_stream(*frame, &ring, true).error().code, "decrypt_failed");
+    // Without a label the frame is what it always was (the golden vectors pin the bytes).
+    auto nolabel = seal_stream(msg, true, &ring, counter_nonce(), 1);
+    ASSERT_TRUE(nolabel.ok());
+    EXPECT_TRUE(open_stream(*nolabel, &ring, true).ok());
+}
+
+TEST(WireLabel, StreamHeaderParsingNeedsMoreThenSplits) {
+    base::Bytes h;
+    append_label_header(h, "");
+    EXPECT_TRUE(h.empty());
+    append_label_header(h, "ab");
+    EXPECT_EQ(h, (base::Bytes{kLabelMsgType, 2, 'a', 'b'}));
+    h.push_back(static_cast<std::uint8_t>(MsgType::Encrypt));
+    for (std::size_t cut = 0; cut < 4; ++cut) {
+        auto r = parse_label_header(base::ByteView(h.data(), cut));
+        ASSERT_TRUE(r.ok());
+        EXPECT_FALSE(r->has_value()) << cut;
+    }
+    auto r = parse_label_header(h);
+    ASSERT_TRUE(r.ok() && r->has_value());
+    EXPECT_EQ((*r)->label, "ab");
+    EXPECT_EQ((*r)->size, 4u);
+    auto none = parse_label_header(base::Bytes{static_cast<std::uint8_t>(MsgType::Encrypt), 0, 0});
+    ASSERT_TRUE(none.ok() && none->has_value());
+    EXPECT_EQ((*none)->label, "");
+    EXPECT_EQ((*none)->size, 0u);
+    EXPECT_EQ(parse_label_header(base::Bytes{kLabelMsgType, 0}).error().code, "malformed");
+}
