@@ -16,6 +16,9 @@ extern const std::size_t kStatusPage_size;
 
 namespace {
 
+/// HTTP connections the agent holds at once (http::ServerConfig's default is 64).
+constexpr std::size_t kHttpMaxConnections = 512;
+
 using Json = nlohmann::ordered_json;
 
 /// JSON text; bytes that are not UTF-8 (names and tags come from the network) become U+FFFD.
@@ -121,6 +124,9 @@ class HttpApi {
         http::ServerConfig sc;
         sc.bind = a_.cfg_.http_addr;
         sc.token = a_.cfg_.http_token;
+        // 200 scrapers, probes and status pages at once (issue 17's load test) fit; the agent's
+        // open-file limit leaves 1,024 descriptors beside the RPC clients (agent.cpp).
+        sc.max_connections = kHttpMaxConnections;
         sc.log = [this](const char* level, const std::string& msg) {
             auto lv = parse_log_level(level);
             a_.log_.log(lv ? *lv : LogLevel::Info, "agent.http", msg);
