@@ -10,6 +10,8 @@ PACKAGES=(
   serf golang-github-hashicorp-serf-dev golang-github-hashicorp-memberlist-dev
   tcpdump nftables iproute2 procps psmisc python3 gnuplot-nox valgrind systemd
   libsqlite3-dev sqlite3 libpq-dev postgresql etcd-server etcd-client libhttp-parser-dev devscripts
+  # the Debian package (debian/, tests/package): build, bash completion helper, lintian, man checks
+  debhelper dpkg-dev bash-completion lintian groff-base man-db
 )
 
 missing=()
