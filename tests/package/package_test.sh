@@ -37,13 +37,17 @@ installed=0
 agent_pid=""
 cleanup() {
   rc=$?
-  [ -n "$agent_pid" ] && kill -KILL "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  set +e # every cleanup step runs, whatever the one before it returned
+  if [ -n "$agent_pid" ]; then
+    kill -KILL "$agent_pid" 2>/dev/null
+    wait "$agent_pid" 2>/dev/null
+  fi
   if [ $installed -eq 1 ]; then
     dpkg --purge clusterd >/dev/null 2>&1 || echo "package_test: cleanup: dpkg --purge failed" >&2
   fi
   if [ $user_existed -eq 0 ] && getent passwd clusterd >/dev/null; then
     userdel clusterd 2>/dev/null || true
-    getent group clusterd >/dev/null && groupdel clusterd 2>/dev/null || true
+    getent group clusterd >/dev/null && groupdel clusterd 2>/dev/null
   fi
   step "done (exit $rc)"
   exit $rc
@@ -126,12 +130,13 @@ s=[socket.socket() for _ in range(2)]
 print(" ".join(str(x.getsockname()[1]) for x in s))')
 read -r gport rport <<<"$ports"
 (cd /var/lib/clusterd && exec setpriv --reuid clusterd --regid clusterd --clear-groups \
-   /usr/bin/clusterd agent -c /etc/clusterd/clusterd.yml -node=pkgtest \
+   /usr/bin/clusterd agent -c /etc/clusterd/clusterd.yml \
    -bind="127.0.0.1:$gport" -rpc-addr="127.0.0.1:$rport") >"$work/agent.log" 2>&1 &
 agent_pid=$!
 ok=0
 for _ in $(seq 1 100); do
-  if clusterd members -rpc-addr="127.0.0.1:$rport" 2>/dev/null | grep -q '^pkgtest .* alive'; then ok=1; break; fi
+  # No -node: the generated name's id is kept in data_dir (/var/lib/clusterd/node-id).
+  if clusterd members -rpc-addr="127.0.0.1:$rport" 2>/dev/null | grep -q " 127.0.0.1:$gport .*alive"; then ok=1; break; fi
   kill -0 "$agent_pid" 2>/dev/null || break
   sleep 0.1
 done
