@@ -15,6 +15,8 @@ PACKAGES=(
   # promtool (tests/interop/metrics_test.cpp checks the agent's metrics text with it)
   prometheus
   libre2-dev  # RE2: Go's regexp syntax for member, query and handler filters (src/regex)
+  # the Debian package (debian/, tests/package): build, bash completion helper, lintian, man checks
+  debhelper dpkg-dev bash-completion lintian groff-base man-db
 )
 
 missing=()

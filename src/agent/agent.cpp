@@ -69,7 +69,7 @@ base::Status AgentKeyring::persist() {
 
 Agent::Agent(asio::io_context& io, config::Config cfg, LogHub& log)
     : io_(io), cfg_(std::move(cfg)), log_(log), signals_(io, SIGINT, SIGTERM, SIGHUP), retry_timer_(io),
-      shutdown_timer_(io), discovery_timer_(io) {}
+      shutdown_timer_(io), discovery_timer_(io), watchdog_timer_(io) {}
 
 Agent::~Agent() {
     if (snapshot_fd_ >= 0) {
@@ -348,7 +348,7 @@ base::Status Agent::start() {
     std::cout << banner.str() << std::flush;
     for (const auto& w : cfg_.warnings)
         log_.warn("agent", w);
-    log_.info("agent", "clusterd " + std::string(base::kVersion) + " started: node '" + cfg_.node_name +
+    log_.info("agent", "clusterd " + std::string(base::version()) + " started: node '" + cfg_.node_name +
                            "', gossip on " + net::join_host_port(bind_host_, driver_->bound_port()) +
                            ", rpc on " + cfg_.rpc_addr);
 
@@ -356,6 +356,7 @@ base::Status Agent::start() {
     start_discovery();
     start_mdns();
     notify_ready("running: node " + cfg_.node_name);
+    start_watchdog();
     driver_->kick();
     return base::ok_status();
 }
@@ -504,8 +505,29 @@ void Agent::begin_shutdown(bool graceful, int code) {
     asio::post(io_, [this] { finish_shutdown(); });
 }
 
+void Agent::start_watchdog() {
+    const auto interval = watchdog_interval_from_env();
+    if (interval.count() == 0)
+        return;
+    watchdog_period_ = std::max(interval / 2, std::chrono::microseconds(1000));
+    log_.info("agent", "systemd watchdog on: WATCHDOG=1 every " +
+                           std::to_string(watchdog_period_.count() / 1000) + " ms");
+    watchdog_tick();
+}
+
+void Agent::watchdog_tick() {
+    notify_watchdog();
+    watchdog_timer_.expires_after(watchdog_period_);
+    watchdog_timer_.async_wait([this, life = std::weak_ptr<int>(alive_)](const std::error_code& ec) {
+        if (ec || life.expired()) // cancelled by finish_shutdown(); a leave keeps pinging
+            return;
+        watchdog_tick();
+    });
+}
+
 void Agent::finish_shutdown() {
     shutdown_timer_.cancel();
+    watchdog_timer_.cancel();
     retry_timer_.cancel();
     discovery_timer_.cancel();
     stop_mdns();

@@ -164,7 +164,7 @@ std::map<std::string, std::map<std::string, std::string>> Agent::stats() {
     ::uname(&u);
     s["runtime"]["os"] = "linux";
     s["runtime"]["arch"] = std::string(u.machine) == "x86_64" ? "amd64" : u.machine;
-    s["runtime"]["version"] = std::string("clusterd ") + base::kVersion;
+    s["runtime"]["version"] = std::string("clusterd ") + base::version();
     s["runtime"]["max_procs"] = "1";
     s["runtime"]["goroutines"] = "0";
     s["runtime"]["cpu_count"] = std::to_string(std::thread::hardware_concurrency());

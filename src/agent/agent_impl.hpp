@@ -107,6 +107,10 @@ class Agent final : public rpc::AgentApi {
     void handle_signal(int sig);
     void begin_shutdown(bool graceful, int code);
     void finish_shutdown();
+    /// With WatchdogSec= in the unit ($WATCHDOG_USEC): sends WATCHDOG=1 from the event loop every
+    /// half interval, so a stuck loop is what systemd sees and restarts.
+    void start_watchdog();
+    void watchdog_tick();
     void reload();
     // metrics (agent_metrics.cpp)
     void start_metrics();
@@ -174,6 +178,8 @@ class Agent final : public rpc::AgentApi {
     asio::steady_timer retry_timer_;
     asio::steady_timer shutdown_timer_;
     asio::steady_timer discovery_timer_;
+    asio::steady_timer watchdog_timer_;
+    std::chrono::microseconds watchdog_period_{0};
     std::unique_ptr<discovery::Store> store_; ///< null without a datastore
     std::unique_ptr<discovery::Registry> registry_;
     std::shared_ptr<AgentMetrics> metrics_;

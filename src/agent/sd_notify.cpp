@@ -12,8 +12,10 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace clusterd::agent {
 
@@ -70,6 +72,51 @@ int notify_status(const std::string& status) {
 
 int notify_reloading() {
     return sd_notify_state("RELOADING=1");
+}
+
+int notify_watchdog() {
+    return sd_notify_state("WATCHDOG=1");
+}
+
+namespace {
+
+/// A whole decimal number without sign, spaces or overflow; false otherwise.
+bool parse_decimal(const char* text, unsigned long long& out) {
+    if (text == nullptr || *text == '\0')
+        return false;
+    unsigned long long v = 0;
+    for (const char* p = text; *p != '\0'; ++p) {
+        if (*p < '0' || *p > '9')
+            return false;
+        const auto digit = static_cast<unsigned long long>(*p - '0');
+        if (v > (std::numeric_limits<unsigned long long>::max() - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    out = v;
+    return true;
+}
+
+} // namespace
+
+std::chrono::microseconds watchdog_interval(const char* usec, const char* pid, pid_t self) {
+    unsigned long long us = 0;
+    if (!parse_decimal(usec, us) || us == 0)
+        return std::chrono::microseconds(0);
+    // Bounded so that the duration's signed count cannot overflow (systemd's "infinity" is
+    // UINT64_MAX, which it never exports; anything near it is treated as malformed).
+    if (us > static_cast<unsigned long long>(std::numeric_limits<std::int64_t>::max() / 2))
+        return std::chrono::microseconds(0);
+    if (pid != nullptr) {
+        unsigned long long p = 0;
+        if (!parse_decimal(pid, p) || p != static_cast<unsigned long long>(self))
+            return std::chrono::microseconds(0);
+    }
+    return std::chrono::microseconds(static_cast<std::int64_t>(us));
+}
+
+std::chrono::microseconds watchdog_interval_from_env() {
+    return watchdog_interval(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
 }
 
 } // namespace clusterd::agent

@@ -9,7 +9,7 @@ namespace {
 Registrar reg{
     CommandSpec{"version", "print the clusterd version and the Serf protocol range", [](CLI::App&) -> Runner {
                     return [] {
-                        std::cout << "clusterd v" << base::kVersion << "\n"
+                        std::cout << "clusterd v" << base::version() << "\n"
                                   << "Agent Protocol: " << base::kSerfProtocolMax
                                   << " (Understands back to: " << base::kSerfProtocolMin << ")\n";
                         return 0;

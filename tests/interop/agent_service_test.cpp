@@ -179,3 +179,34 @@ TEST(AgentService, JoinsByHostNameFromTheStaticBinary) {
     c.agents().push_back(std::move(a));
     ASSERT_TRUE(c.wait_all_alive({"s1", "d1"}, 20s)) << c.dump();
 }
+
+TEST(AgentService, WatchdogPingsFromTheEventLoop) {
+    // WatchdogSec= in the unit: systemd exports WATCHDOG_USEC (and WATCHDOG_PID); the agent sends
+    // WATCHDOG=1 every half interval. With WATCHDOG_PID naming another process it stays silent.
+    const auto dir = temp_dir("watchdog");
+    auto count_pings = [&](const std::string& name, const std::vector<std::string>& env) {
+        NotifyStub notify(dir + "/" + name + ".sock");
+        EXPECT_TRUE(notify.ok());
+        std::vector<std::string> full_env = env;
+        full_env.push_back("NOTIFY_SOCKET=" + dir + "/" + name + ".sock");
+        const int port = free_port(), rpc = free_port();
+        Process p({clusterd_bin(), "agent", "-node=" + name, "-bind=127.0.0.1:" + std::to_string(port),
+                   "-rpc-addr=127.0.0.1:" + std::to_string(rpc)},
+                  dir + "/" + name + ".log", full_env);
+        EXPECT_TRUE(notify.wait_for("READY=1", 10s))
+            << notify.received() << read_file(dir + "/" + name + ".log");
+        notify.wait_for("never sent", 1200ms); // collects every datagram of a 1.2 s window
+        const std::string rec = notify.received();
+        EXPECT_TRUE(p.running()) << read_file(dir + "/" + name + ".log");
+        p.stop(SIGTERM, 5s);
+        std::size_t n = 0;
+        for (std::size_t at = rec.find("WATCHDOG=1"); at != std::string::npos;
+             at = rec.find("WATCHDOG=1", at + 1))
+            ++n;
+        return n;
+    };
+    // 400 ms interval: a ping every 200 ms, about 6 in the window (and one at start).
+    EXPECT_GE(count_pings("wd-on", {"WATCHDOG_USEC=400000"}), 4u);
+    EXPECT_EQ(count_pings("wd-other-pid", {"WATCHDOG_USEC=400000", "WATCHDOG_PID=1"}), 0u);
+    EXPECT_EQ(count_pings("wd-off", {}), 0u);
+}

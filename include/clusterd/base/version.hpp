@@ -3,7 +3,10 @@
 
 namespace clusterd::base {
 
-inline constexpr const char* kVersion = "0.1.0";
+/// The project version, from `project(clusterd VERSION ...)` in the top CMakeLists.txt, the one
+/// place it is written (debian/changelog must carry the same upstream version; debian/rules
+/// checks). Compiled into src/base/version.cpp alone, so a version bump rebuilds one file.
+const char* version();
 /// Serf agent (delegate) protocol versions spoken: the same range as Serf 0.8.x.
 inline constexpr int kSerfProtocolMin = 2;
 inline constexpr int kSerfProtocolMax = 5;

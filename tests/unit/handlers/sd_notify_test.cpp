@@ -85,3 +85,41 @@ TEST(SdNotify, RelativeOrOverlongSocketNameIsRejected) {
     EXPECT_LT(notify_ready(), 0);
     ::unsetenv("NOTIFY_SOCKET");
 }
+
+TEST(SdNotify, WatchdogReachesTheSocket) {
+    TempDir dir("notify-watchdog");
+    NotifyStub stub(dir.file("notify.sock"));
+    ASSERT_TRUE(stub.ok());
+    EXPECT_GT(notify_watchdog(), 0);
+    EXPECT_EQ(stub.receive(), "WATCHDOG=1");
+}
+
+TEST(SdNotify, WatchdogIntervalFromTheEnvironmentValues) {
+    using std::chrono::microseconds;
+    const pid_t self = 4242;
+    EXPECT_EQ(watchdog_interval("30000000", nullptr, self), microseconds(30000000));
+    EXPECT_EQ(watchdog_interval("30000000", "4242", self), microseconds(30000000));
+    // Off: unset, zero, another process's, malformed values.
+    EXPECT_EQ(watchdog_interval(nullptr, nullptr, self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("0", nullptr, self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("30000000", "1", self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("30000000", "", self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("30000000", "42x", self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("", nullptr, self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("-5", nullptr, self), microseconds(0));
+    EXPECT_EQ(watchdog_interval(" 5", nullptr, self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("5s", nullptr, self), microseconds(0));
+    EXPECT_EQ(watchdog_interval("18446744073709551615", nullptr, self), microseconds(0));    // infinity
+    EXPECT_EQ(watchdog_interval("99999999999999999999999", nullptr, self), microseconds(0)); // overflow
+}
+
+TEST(SdNotify, WatchdogIntervalFromEnv) {
+    ::setenv("WATCHDOG_USEC", "500000", 1);
+    ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
+    EXPECT_EQ(watchdog_interval_from_env(), std::chrono::microseconds(500000));
+    ::setenv("WATCHDOG_PID", std::to_string(::getpid() + 1).c_str(), 1);
+    EXPECT_EQ(watchdog_interval_from_env(), std::chrono::microseconds(0));
+    ::unsetenv("WATCHDOG_PID");
+    ::unsetenv("WATCHDOG_USEC");
+    EXPECT_EQ(watchdog_interval_from_env(), std::chrono::microseconds(0));
+}

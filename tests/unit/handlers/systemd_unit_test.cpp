@@ -2,6 +2,7 @@
 // and carries the settings the agent relies on (Type=notify, SIGINT = graceful leave, restart).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -45,7 +46,10 @@ CmdResult verify(const std::string& text) {
     TempDir dir("unit");
     const std::string path = dir.file("clusterd.service");
     std::ofstream(path) << text;
-    return run("timeout 60 systemd-analyze verify '" + path + "'");
+    // The unit's Documentation= names man pages; verify runs man(1) on them, so point it at the
+    // tree's pages (the installed package is verified against the installed ones).
+    return run("MANPATH='" + std::string(CLUSTERD_TEST_SOURCE_DIR) +
+               "/docs/man' timeout 60 systemd-analyze verify '" + path + "'");
 }
 
 } // namespace
@@ -57,6 +61,26 @@ TEST(SystemdUnit, HasTheSettingsTheAgentRelieson) {
          {"Type=notify", "KillSignal=SIGINT", "Restart=always", "ExecReload=/bin/kill -HUP $MAINPID",
           "ExecStart=/usr/bin/clusterd agent", "WantedBy=multi-user.target"})
         EXPECT_NE(u.find(std::string("\n") + line), std::string::npos) << line;
+}
+
+TEST(SystemdUnit, RunsSandboxedAsTheClusterdUserWithAWatchdog) {
+    // The package's unit: its own user (debian/clusterd.sysusers), the watchdog the agent pings,
+    // and the sandbox of a network daemon with no privileges.
+    const std::string u = unit_text();
+    for (const char* line :
+         {"User=clusterd", "WatchdogSec=", "StateDirectory=clusterd", "NoNewPrivileges=yes",
+          "CapabilityBoundingSet=\n", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+          "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK", "SystemCallFilter=@system-service"})
+        EXPECT_NE(u.find(std::string("\n") + line), std::string::npos) << line;
+    EXPECT_EQ(u.find("\nDynamicUser="), std::string::npos);
+}
+
+TEST(SystemdUnit, DebianPackageInstallsThisUnit) { // one unit file: debian/ links to conf/
+    char target[256] = {};
+    const std::string link = std::string(CLUSTERD_TEST_SOURCE_DIR) + "/debian/clusterd.service";
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    ASSERT_GT(n, 0) << link;
+    EXPECT_EQ(std::string(target, static_cast<std::size_t>(n)), "../conf/clusterd.service");
 }
 
 TEST(SystemdUnit, PassesSystemdAnalyzeVerify) {
