@@ -451,7 +451,7 @@ void Agent::collect_metrics() {
     rlimit rl{};
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         m.p_max_fds->set(d(rl.rlim_cur));
-    m.info->set({base::kVersion}, 1);
+    m.info->set({std::string(base::version())}, 1);
 }
 
 std::string Agent::metrics_text(bool openmetrics) {
