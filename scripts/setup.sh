@@ -14,6 +14,7 @@ PACKAGES=(
   chromium
   # promtool (tests/interop/metrics_test.cpp checks the agent's metrics text with it)
   prometheus
+  avahi-daemon  # tests/lab/mdns_avahi_test.sh: clusterd's mDNS beside a running avahi-daemon
   libre2-dev  # RE2: Go's regexp syntax for member, query and handler filters (src/regex)
   # the Debian package (debian/, tests/package): build, bash completion helper, lintian, man checks
   debhelper dpkg-dev bash-completion lintian groff-base man-db
