@@ -1,4 +1,5 @@
 #include "clusterd/base/bytes.hpp"
+#include "clusterd/base/text.hpp"
 
 #include <array>
 
@@ -6,16 +7,6 @@ namespace clusterd::base {
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int b64_value(char c) {
     if (c >= 'A' && c <= 'Z')

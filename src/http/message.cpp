@@ -1,20 +1,12 @@
 // Pure helpers of the HTTP module (include/clusterd/http/message.hpp).
 #include "clusterd/http/message.hpp"
 
+#include "clusterd/base/text.hpp"
+
 #include <cctype>
 
 namespace clusterd::http {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
 std::size_t utf8_length(std::string_view s, std::size_t i) {
@@ -201,26 +193,15 @@ std::string percent_decode(std::string_view s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '+') {
             out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < s.size() && base::hex_value(s[i + 1]) >= 0 &&
+                   base::hex_value(s[i + 2]) >= 0) {
+            out += static_cast<char>(base::hex_value(s[i + 1]) * 16 + base::hex_value(s[i + 2]));
             i += 2;
         } else {
             out += s[i];
         }
     }
     return out;
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    // Every byte of the longer input is read; the result does not depend on where they differ.
-    const std::size_t n = a.size() > b.size() ? a.size() : b.size();
-    unsigned diff = a.size() == b.size() ? 0U : 1U;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0U;
-        const auto y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0U;
-        diff |= x ^ y;
-    }
-    return diff == 0;
 }
 
 bool authorized(const Request& req, std::string_view token) {

@@ -8,17 +8,6 @@
 
 namespace clusterd::rpc {
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    const std::size_t n = a.size() > b.size() ? a.size() : b.size();
-    unsigned diff = a.size() == b.size() ? 0U : 1U;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0U;
-        const auto y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0U;
-        diff |= x ^ y;
-    }
-    return diff == 0;
-}
-
 Session::Session(AgentApi& agent, SessionConfig config) : agent_(agent), cfg_(std::move(config)) {}
 
 Session::~Session() {

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "clusterd/base/text.hpp"
+
 namespace clusterd::http {
 
 struct Request {
@@ -64,7 +66,7 @@ std::string json_quote(std::string_view s);
 std::string percent_decode(std::string_view s);
 
 /// Equal in time that depends only on the lengths, not on where the bytes differ.
-bool constant_time_equal(std::string_view a, std::string_view b);
+using base::constant_time_equal;
 /// True when `token` is empty, or the request carries it as `Authorization: Bearer <token>`
 /// or as the `clusterd_token` cookie (set by the status page's login redirect).
 bool authorized(const Request& req, std::string_view token);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "clusterd/base/bytes.hpp"
+#include "clusterd/base/text.hpp"
 #include "clusterd/base/time.hpp"
 #include "clusterd/rpc/agent_api.hpp"
 #include "clusterd/rpc/event_filter.hpp"
@@ -52,7 +53,7 @@ struct SessionCounters {
 };
 
 /// Constant-time string equality (time depends only on the lengths).
-bool constant_time_equal(std::string_view a, std::string_view b);
+using base::constant_time_equal;
 
 class Session {
   public:
