@@ -26,9 +26,14 @@ echo "== ctest (asan+ubsan, g++): unit + stress"
 ctest --test-dir build/asan-gcc -L 'unit|stress' -j 2 --timeout 600
 unset ASAN_OPTIONS UBSAN_OPTIONS
 scripts/build.sh release | tail -n 3
+# The fault cells first, with nothing beside them: they count false `failed` under loss, and
+# clusterd's count at 20 % loss still rises with CPU contention (issue 16, docs/reliability.md).
+echo "== ctest (release, g++): the fault cells"
+release_rc=0
+ctest --test-dir build/release -L fault -j 2 --timeout 900 || release_rc=$?
 # Every fuzz target fuzzes for 60 s (CLUSTERD_FUZZ_SECONDS) in the background at nice 19: most
-# of the release run waits on timers (fault holds, failure detection, serf), and nice 19 keeps
-# the fuzzers off the CPU the agents under test need.
+# of the rest of the release run waits on timers (failure detection, real serf, etcd,
+# PostgreSQL), and nice 19 leaves the CPU to the agents under test.
 fuzz_log=build/asan/fuzz_run.log
 echo "== ctest (asan+ubsan, clang): every fuzz target 60 s, at nice 19 beside the release run -> $fuzz_log"
 ( ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -41,9 +46,8 @@ package_log=build/release/package.log
 echo "== ctest (release): the Debian package, at nice 19 beside the rest -> $package_log"
 ( nice -n 19 ctest --test-dir build/release -L package --timeout 1800 >"$package_log" 2>&1 ) &
 package_pid=$!
-echo "== ctest (release, g++): all but the package"
-release_rc=0
-ctest --test-dir build/release -LE package -j 2 --timeout 900 || release_rc=$?
+echo "== ctest (release, g++): all but the fault cells and the package"
+ctest --test-dir build/release -LE "fault|package" -j 2 --timeout 900 || release_rc=$?
 fuzz_rc=0
 wait "$fuzz_pid" || fuzz_rc=$?
 package_rc=0
