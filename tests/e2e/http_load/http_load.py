@@ -95,10 +95,19 @@ def main():
             if i == 0:
                 cmd.append(f"-http-addr=127.0.0.1:{http_port}")
             else:
-                cmd.append(f"-join=127.0.0.1:{ports[0][0]}")
+                # retry-join: a join that meets a slow start is tried again, not given up
+                cmd += [f"-retry-join=127.0.0.1:{ports[0][0]}", "-retry-interval=1s"]
             log = open(os.path.join(a.out, f"h{i}.log"), "w")
             procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
             log.close()
+            if i == 0:  # the seed listens before anyone joins it
+                for _ in range(100):
+                    try:
+                        if get(http_port, "/v1/health", 1.0)[0] == 200:
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.1)
         alive = 0
         deadline = time.time() + 120
         while time.time() < deadline:
