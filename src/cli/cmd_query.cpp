@@ -76,6 +76,10 @@ bool stream_query(rpc::Client& c, std::uint64_t seq,
             continue;
         if (rec.type == rpc::rec::kDone)
             return true;
+        // No member has an empty name: a serf agent streams acks and responses from '' when the
+        // query closes a moment before its IPC loop's own deadline (docs/protocol.md).
+        if (rec.from.empty())
+            continue;
         on_record(rec);
     }
 }

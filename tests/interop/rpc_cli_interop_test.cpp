@@ -283,7 +283,11 @@ TEST_F(RpcCliInterop, RttReachabilityKeygen) {
     EXPECT_EQ(cl({"rtt", at(*a), "ghost"}).exit_code, sf({"rtt", at(*a), "ghost"}).exit_code);
 
     auto r1 = cl({"reachability", at(*a)});
+    // serf's own agent may stream acks from '' when its query closes just before its IPC loop's
+    // deadline (docs/protocol.md); serf's CLI prints them, ours drops them. Up to 3 tries for serf.
     auto r2 = sf({"reachability", at(*a)});
+    for (int i = 0; i < 2 && r2.out.find("from ''") != std::string::npos; ++i)
+        r2 = sf({"reachability", at(*a)});
     EXPECT_EQ(r1.exit_code, 0) << r1.out << r1.err;
     EXPECT_EQ(r1.out, r2.out);
 
