@@ -29,6 +29,8 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
+# Abseil's B-tree and flat hash tables hold the broadcast queues (issue 19, docs/performance.md).
+find_package(absl CONFIG REQUIRED)
 if(CLUSTERD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()

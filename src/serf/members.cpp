@@ -13,7 +13,8 @@ void remove_name(std::vector<std::string>& v, const std::string& name) {
 }
 } // namespace
 
-Members::Members(Core& core) : core_(core), queue_(core.config.memberlist.retransmit_mult) {
+Members::Members(Core& core)
+    : core_(core), queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
     // Serf starts every clock at 1, so a first intent at time 0 is already "old".
     clock_.increment();
     core_.member_clock = &clock_;

@@ -10,6 +10,8 @@
 #include "queries.hpp"
 #include "user_events.hpp"
 
+#include "clusterd/swim/broadcast_queue.hpp"
+
 namespace clusterd::serf {
 
 namespace detail {
@@ -22,6 +24,9 @@ Core::Core(Config cfg, std::uint64_t seed, base::Instant start)
     config.memberlist.delegate_protocol_version = config.protocol_version;
     config.memberlist.delegate_protocol_min = kProtocolVersionMin;
     config.memberlist.delegate_protocol_max = kProtocolVersionMax;
+    // memberlist's queue and Serf's three share one message pool (unless the caller gave one).
+    if (!config.memberlist.message_pool)
+        config.memberlist.message_pool = std::make_shared<swim::MessagePool>();
     if (config.coalesce_period > base::Duration::zero() && config.quiescent_period > base::Duration::zero())
         member_coalescer.emplace(config.coalesce_period, config.quiescent_period);
     if (config.user_coalesce_period > base::Duration::zero() &&

@@ -5,7 +5,8 @@
 namespace clusterd::serf::detail {
 
 UserEvents::UserEvents(Core& core)
-    : core_(core), buffer_(core.config.event_buffer), queue_(core.config.memberlist.retransmit_mult) {
+    : core_(core), buffer_(core.config.event_buffer),
+      queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
     clock_.increment();
 }
 

@@ -2,6 +2,8 @@
 // order, timers, pending probes/streams/acks, the broadcast queue and the outbound queue.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <deque>
 #include <map>
 #include <memory>
@@ -43,11 +45,11 @@ struct Endpoint::Impl {
     void fire(const Timer& t, base::Instant now);
 
     // ---- node table ----------------------------------------------------------------------------
-    Node* lookup(const std::string& name) {
+    Node* lookup(std::string_view name) {
         auto it = by_name.find(name);
         return it == by_name.end() ? nullptr : it->second;
     }
-    const Node* lookup(const std::string& name) const {
+    const Node* lookup(std::string_view name) const {
         auto it = by_name.find(name);
         return it == by_name.end() ? nullptr : it->second;
     }
@@ -116,7 +118,8 @@ struct Endpoint::Impl {
     std::uint32_t incarnation = 0;
 
     std::vector<std::unique_ptr<Node>> nodes; ///< probe order (memberlist m.nodes)
-    std::unordered_map<std::string, Node*> by_name;
+    /// Keys view each node's own name (a node's name never changes while it is in the table).
+    absl::flat_hash_map<std::string_view, Node*> by_name;
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
 

@@ -21,7 +21,7 @@ std::array<std::uint8_t, 6> vsn_of(const base::Bytes& v) {
 
 Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant now)
     : cfg(std::move(c)), delegate(d), rng(seed), awareness(cfg.awareness_max_multiplier),
-      queue(cfg.retransmit_mult), created(now), last_now(now) {
+      queue(cfg.retransmit_mult, cfg.message_pool), created(now), last_now(now) {
     // The local node exists from the start; the delegate is first consulted in ensure_started()
     // (so an owner that is also the delegate can construct us in its member initialisers).
     auto self_node = std::make_unique<Node>();
@@ -33,7 +33,7 @@ Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant no
                       cfg.delegate_protocol_min, cfg.delegate_protocol_max, cfg.delegate_protocol_version};
     self_node->state_change = now;
     self_node->state = State::Dead; // becomes alive (with a join event) in ensure_started
-    by_name[cfg.name] = self_node.get();
+    by_name[std::string_view(self_node->name)] = self_node.get();
     nodes.push_back(std::move(self_node));
     schedule(now, Timer{TimerKind::Start, 0, {}});
 }
@@ -132,7 +132,7 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         if (a.vsn.size() > 5)
             fresh->vsn = vsn_of(a.vsn);
         state = fresh.get();
-        by_name[a.node] = state;
+        by_name[std::string_view(state->name)] = state; // the key views the node's own name
         // Insert at a random position so new nodes are not probed in join order.
         const std::size_t n = nodes.size();
         const std::size_t offset = n == 0 ? 0 : static_cast<std::size_t>(rng.below(n));
@@ -358,7 +358,7 @@ void Endpoint::Impl::reset_nodes(base::Instant now) {
     keep.reserve(nodes.size());
     for (auto& n : nodes) {
         if (n->state == State::Dead && (now - n->state_change) > cfg.gossip_to_the_dead_time) {
-            by_name.erase(n->name);
+            by_name.erase(std::string_view(n->name));
             stats.forgotten++;
             seen.assign(seen.size(), SeenSlot{}); // a forgotten node may come back with old messages
             suspicions.erase(n->name);

@@ -132,8 +132,7 @@ Result<CompoundParts> split_compound(ByteView buf) {
             out.truncated = n - i;
             break;
         }
-        out.parts.emplace_back(buf.begin() + static_cast<std::ptrdiff_t>(body),
-                               buf.begin() + static_cast<std::ptrdiff_t>(body + len));
+        out.parts.push_back(buf.subspan(body, len));
         body += len;
     }
     return out;

@@ -8,13 +8,18 @@
 #include <vector>
 
 #include "clusterd/sim/simulator.hpp"
+#include "clusterd/swim/broadcast_queue.hpp"
 #include "support/sim_cluster.hpp"
 
 namespace clusterd::simtest {
 
 class SwimCluster : public SimClusterBase<SwimCluster, sim::EndpointHost> {
   public:
-    SwimCluster(std::uint64_t seed, swim::Config base) : SimClusterBase(seed), base_(std::move(base)) {}
+    SwimCluster(std::uint64_t seed, swim::Config base) : SimClusterBase(seed), base_(std::move(base)) {
+        // One copy of each queued message across all simulated nodes (issue 19).
+        if (!base_.message_pool)
+            base_.message_pool = std::make_shared<swim::MessagePool>();
+    }
     using SimClusterBase::add;
 
     std::size_t add() {

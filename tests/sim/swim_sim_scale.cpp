@@ -72,20 +72,28 @@ bool parse(int argc, char** argv, Options& o) {
 
 /// VmHWM of this process (getrusage's ru_maxrss survives execve and would report the
 /// launcher's peak when that was larger).
-double peak_rss_mib() {
+/// A field of /proc/self/status in MiB ("VmHWM:" peak, "VmRSS:" now).
+double status_mib(const char* field) {
     std::FILE* f = std::fopen("/proc/self/status", "r");
     if (f == nullptr)
         return 0.0;
     char line[256];
     double kib = 0.0;
+    const std::size_t len = std::strlen(field);
     while (std::fgets(line, sizeof line, f) != nullptr) {
-        if (std::strncmp(line, "VmHWM:", 6) == 0) {
-            kib = std::strtod(line + 6, nullptr);
+        if (std::strncmp(line, field, len) == 0) {
+            kib = std::strtod(line + len, nullptr);
             break;
         }
     }
     std::fclose(f);
     return kib / 1024.0;
+}
+double peak_rss_mib() {
+    return status_mib("VmHWM:");
+}
+double rss_mib() {
+    return status_mib("VmRSS:");
 }
 
 } // namespace
@@ -112,16 +120,20 @@ int main(int argc, char** argv) {
     auto done = [&] {
         full = 0;
         std::size_t min_view = n;
+        std::size_t queued = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const swim::Endpoint& e = c.ep(i);
+            queued += e.queued_broadcasts();
             const std::size_t seen = e.estimated_nodes() == n ? e.num_alive() : 0;
             if (seen == n)
                 full++;
             min_view = std::min(min_view, e.estimated_nodes());
         }
         if (!o.quiet)
-            std::fprintf(stderr, "[sim] N=%zu t=%.1f s: %zu nodes see all, min view %zu, wall %.1f s\n", n,
-                         c.seconds(), full, min_view, wall.seconds());
+            std::fprintf(stderr,
+                         "[sim] N=%zu t=%.1f s: %zu nodes see all, min view %zu, %zu broadcasts queued, "
+                         "RSS %.0f MiB, wall %.1f s\n",
+                         n, c.seconds(), full, min_view, queued, rss_mib(), wall.seconds());
         return full == n;
     };
     const auto limit = std::chrono::duration_cast<base::Duration>(std::chrono::duration<double>(cap));

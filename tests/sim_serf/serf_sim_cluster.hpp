@@ -3,6 +3,8 @@
 // the shared simulator DSL (support/sim_cluster.hpp).
 #pragma once
 
+#include "clusterd/swim/broadcast_queue.hpp"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -104,6 +106,8 @@ class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
     /// `tweak` adjusts each node's config (name, address already set).
     SerfCluster(std::uint64_t seed, std::function<void(std::size_t, serf::Config&)> tweak = {})
         : SimClusterBase(seed), tweak_(std::move(tweak)) {}
+    /// One copy of each queued message across all simulated nodes (issue 19).
+    std::shared_ptr<swim::MessagePool> pool_ = std::make_shared<swim::MessagePool>();
     using SimClusterBase::add;
 
     std::size_t add(std::optional<std::string> name = std::nullopt) {
@@ -114,6 +118,7 @@ class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
                 c.memberlist.name = name ? *name : node_name(i);
                 c.memberlist.advertise_addr = addr.ip;
                 c.memberlist.advertise_port = addr.port;
+                c.memberlist.message_pool = pool_;
                 if (tweak_)
                     tweak_(i, c);
                 return std::make_unique<SerfHost>(c, seed, now, c.snapshot ? &files[i] : nullptr);
@@ -152,6 +157,7 @@ class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
                 c.memberlist.name = node_name(idx);
                 c.memberlist.advertise_addr = addr.ip;
                 c.memberlist.advertise_port = addr.port;
+                c.memberlist.message_pool = pool_;
                 if (tweak_)
                     tweak_(idx, c);
                 auto state = serf::SnapshotState::replay(files[idx], c.rejoin_after_leave);

@@ -1,38 +1,98 @@
 // swim::BroadcastQueue: memberlist's TransmitLimitedQueue (queue.go). Messages are retransmitted
 // up to RetransmitMult × ceil(log10(N+1)) times, fewest-transmits first (then larger, then
 // newer); a new message about a node name replaces the queued one about the same name.
+//
+// Memory (issue 19): during a join storm every node queues one alive message per member, so the
+// queue holds about N items per node for a minute (N² items in a simulated cluster). An item is
+// a 24-byte slot, a 24-byte order key in a B-tree and a name-index entry; the name and the
+// encoded bytes live in a reference-counted block interned in a MessagePool, so every queue
+// sharing a pool (all simulated nodes; the three Serf queues and memberlist's in one agent) keeps
+// one copy of identical messages. docs/performance.md has the figures.
 #pragma once
 
+#include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "clusterd/base/bytes.hpp"
 
 namespace clusterd::swim {
 
+/// Interned (name, bytes) messages, reference-counted; shared by every queue given the same
+/// pool. Single-threaded like the queues that use it.
+class MessagePool {
+  public:
+    struct Block {
+        std::uint32_t refs = 0;
+        std::size_t hash = 0;
+        std::string name;
+        base::Bytes bytes;
+    };
+    MessagePool() = default;
+    MessagePool(const MessagePool&) = delete;
+    MessagePool& operator=(const MessagePool&) = delete;
+    ~MessagePool();
+
+    /// The block holding (name, bytes) with one more reference; `bytes` is moved in when new.
+    Block* acquire(std::string_view name, base::Bytes&& bytes);
+    void release(Block* b);
+    /// Distinct messages held.
+    std::size_t size() const { return blocks_.size(); }
+
+  private:
+    struct Probe {
+        std::string_view name;
+        base::ByteView bytes;
+        std::size_t hash;
+    };
+    static std::size_t hash_of(std::string_view name, base::ByteView bytes);
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(const Block* b) const { return b->hash; }
+        std::size_t operator()(const Probe& p) const { return p.hash; }
+    };
+    struct Eq {
+        using is_transparent = void;
+        static bool same(const Block* b, std::string_view name, base::ByteView bytes) {
+            return b->name == name && b->bytes.size() == bytes.size() &&
+                   std::equal(bytes.begin(), bytes.end(), b->bytes.begin());
+        }
+        bool operator()(const Block* a, const Block* b) const { return a == b; }
+        bool operator()(const Block* a, const Probe& p) const { return same(a, p.name, p.bytes); }
+        bool operator()(const Probe& p, const Block* a) const { return same(a, p.name, p.bytes); }
+    };
+    absl::flat_hash_set<Block*, Hash, Eq> blocks_;
+};
+
 class BroadcastQueue {
   public:
     /// Called once when a broadcast leaves the queue (sent enough times, replaced or pruned).
     using Finished = std::function<void()>;
 
-    explicit BroadcastQueue(int retransmit_mult) : mult_(retransmit_mult) {}
+    /// `pool` is shared with other queues (null: a pool of this queue's own).
+    explicit BroadcastQueue(int retransmit_mult, std::shared_ptr<MessagePool> pool = {});
+    ~BroadcastQueue();
+    BroadcastQueue(const BroadcastQueue&) = delete;
+    BroadcastQueue& operator=(const BroadcastQueue&) = delete;
 
     /// Queue `msg`. A non-empty `name` invalidates a queued broadcast with the same name;
     /// an empty name makes it unique (never invalidated).
-    void queue(std::string name, base::Bytes msg, Finished on_finished = {});
+    void queue(std::string_view name, base::Bytes msg, Finished on_finished = {});
 
     /// Messages that fit in `limit` bytes when each costs len + `overhead`, at most one pass
     /// over the queue; `num_nodes` sets the retransmit limit.
     std::vector<base::Bytes> get(std::size_t overhead, std::size_t limit, std::size_t num_nodes);
 
-    std::size_t size() const { return items_.size(); }
+    std::size_t size() const { return order_.size(); }
     /// Drop the most-transmitted entries until at most `max_retain` remain.
     void prune(std::size_t max_retain);
     void reset();
@@ -40,30 +100,39 @@ class BroadcastQueue {
     std::vector<int> transmit_counts() const;
 
   private:
-    struct Item {
-        int transmits;
-        std::int64_t len;
-        std::int64_t id;
-        std::string name;
-        base::Bytes msg;
-        Finished on_finished;
+    struct Slot {
+        MessagePool::Block* block = nullptr; ///< null: free slot
+        std::uint64_t id = 0;
+        std::int32_t transmits = 0;
+        bool has_callback = false;
+    };
+    /// Order: fewest transmits, then larger, then newer (memberlist's btree Less).
+    struct Key {
+        std::int32_t transmits;
+        std::uint32_t len;
+        std::uint64_t id;
+        std::uint32_t slot;
     };
     struct Less {
-        bool operator()(const Item* a, const Item* b) const {
-            if (a->transmits != b->transmits)
-                return a->transmits < b->transmits;
-            if (a->len != b->len)
-                return a->len > b->len;
-            return a->id > b->id;
+        bool operator()(const Key& a, const Key& b) const {
+            if (a.transmits != b.transmits)
+                return a.transmits < b.transmits;
+            if (a.len != b.len)
+                return a.len > b.len;
+            return a.id > b.id;
         }
     };
-    void erase(Item* item, bool finished);
+    Key key_of(std::uint32_t slot) const;
+    void erase(std::uint32_t slot, bool finished);
 
     int mult_;
-    std::int64_t next_id_ = 0;
-    std::set<Item*, Less> items_;
-    std::map<std::int64_t, std::unique_ptr<Item>> owned_;
-    std::unordered_map<std::string, Item*> by_name_;
+    std::shared_ptr<MessagePool> pool_;
+    std::uint64_t next_id_ = 0;
+    std::vector<Slot> slots_;
+    std::vector<std::uint32_t> free_;
+    absl::btree_set<Key, Less> order_;
+    absl::flat_hash_map<std::string_view, std::uint32_t> by_name_; ///< views into the blocks
+    absl::flat_hash_map<std::uint32_t, Finished> callbacks_;
 };
 
 } // namespace clusterd::swim

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "clusterd/base/bytes.hpp"
@@ -11,6 +12,8 @@
 #include "clusterd/base/version.hpp"
 
 namespace clusterd::swim {
+
+class MessagePool;
 
 struct Config {
     // ---- identity -------------------------------------------------------------------------
@@ -30,6 +33,9 @@ struct Config {
     base::Duration tcp_timeout = std::chrono::seconds(10);
     int indirect_checks = 3;
     int retransmit_mult = 4;
+    /// Interns queued broadcasts; endpoints and Serf queues given the same pool keep one copy of
+    /// identical messages (the simulator shares one across all nodes). Null: one per endpoint.
+    std::shared_ptr<MessagePool> message_pool;
     int suspicion_mult = 4;
     int suspicion_max_timeout_mult = 6;
     base::Duration push_pull_interval = std::chrono::seconds(30);

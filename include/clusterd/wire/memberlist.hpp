@@ -235,7 +235,7 @@ base::Bytes encode_compound(const std::vector<base::Bytes>& msgs);
 /// The parts of a compound message. Like memberlist, parts after the first one whose declared
 /// length runs past the buffer are dropped and counted in `truncated` (not an error).
 struct CompoundParts {
-    std::vector<base::Bytes> parts;
+    std::vector<base::ByteView> parts; ///< views into the buffer given to split_compound
     std::size_t truncated = 0;
 };
 /// Splits a compound message (type byte 7 first). Errors: "truncated" when the count byte or

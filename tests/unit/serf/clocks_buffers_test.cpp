@@ -72,11 +72,38 @@ TEST(UserEventBuffer, SameClockDifferentEventsBothDelivered) {
 
 TEST(UserEventBuffer, OldMessageRejected) {
     UserEventBuffer b;
-    // Clock is at 600: anything below 600-512 = 88 is too old.
-    EXPECT_EQ(b.record(87, "e", {}, 600, 0), DedupVerdict::TooOld);
-    EXPECT_EQ(b.record(88, "e", {}, 600, 0), DedupVerdict::New);
+    // Clock is at 600 + 16384: anything below 600 is too old (the history window).
+    const LamportTime now = 600 + kEventHistory;
+    EXPECT_EQ(b.record(599, "e", {}, now, 0), DedupVerdict::TooOld);
+    EXPECT_EQ(b.record(600, "e", {}, now, 0), DedupVerdict::New);
     // Below the window size, nothing is "too old".
-    EXPECT_EQ(b.record(0, "e", {}, 512, 0), DedupVerdict::New);
+    UserEventBuffer c;
+    EXPECT_EQ(c.record(0, "e", {}, kEventHistory, 0), DedupVerdict::New);
+    // Serf's window when the history is no longer than the ring: below 600 - 512 = 88.
+    UserEventBuffer serf_like(512, 0);
+    EXPECT_EQ(serf_like.record(87, "e", {}, 600, 0), DedupVerdict::TooOld);
+    EXPECT_EQ(serf_like.record(88, "e", {}, 600, 0), DedupVerdict::New);
+}
+
+// Issue 16 (10,000 events at 200/s): a relayed copy arrived thousands of events late and Serf's
+// 512-tick window dropped it at nodes that never ran it. Accepted once within the history,
+// deduplicated after it left the ring, refused beyond the history; the ring (what push-pull
+// carries) is unchanged.
+TEST(UserEventBuffer, LateEventsRunOnceWithinTheHistory) {
+    UserEventBuffer b;
+    base::Bytes p{'x'};
+    EXPECT_EQ(b.record(10, "seen", p, 10, 0), DedupVerdict::New);
+    // 5,000 ticks later: "seen" left the ring but is remembered; "late" never arrived before.
+    EXPECT_EQ(b.record(10, "seen", p, 5010, 0), DedupVerdict::Duplicate);
+    EXPECT_EQ(b.record(11, "late", p, 5010, 0), DedupVerdict::New);
+    EXPECT_EQ(b.record(11, "late", p, 5011, 0), DedupVerdict::Duplicate);
+    EXPECT_EQ(b.record(11, "late", base::Bytes{'y'}, 5011, 0), DedupVerdict::New); // other payload
+    EXPECT_FALSE(b.export_slots()[11].has_value()); // late events stay out of the ring
+    EXPECT_EQ(b.history_size(), 3u);
+    // Beyond the history: too old, and the history forgets what expired.
+    EXPECT_EQ(b.record(11, "late", p, 11 + kEventHistory + 1, 0), DedupVerdict::TooOld);
+    EXPECT_EQ(b.record(20000, "new", p, 20000, 0), DedupVerdict::New);
+    EXPECT_EQ(b.history_size(), 1u);
 }
 
 TEST(UserEventBuffer, MinTimeAndSlotReuse) {

@@ -159,9 +159,9 @@ TEST(NodeUnit, UserEventsDedupSameClockAndOld) {
     auto ev = drain(n);
     EXPECT_EQ(ev.size(), 3u);
     EXPECT_EQ(n.stats().user_events_duplicate, 1u);
-    msg(n, wire::SerfUserEvent{1000, "late", {}, false});
+    msg(n, wire::SerfUserEvent{20000, "late", {}, false});
     drain(n);
-    msg(n, wire::SerfUserEvent{100, "old", {}, false}); // 100 < 1001 - 512
+    msg(n, wire::SerfUserEvent{100, "old", {}, false}); // 100 < 20001 - 16384
     EXPECT_TRUE(drain(n).empty());
     EXPECT_EQ(n.stats().user_events_old, 1u);
     // Rebroadcasts of the accepted events are queued for gossip.

@@ -106,3 +106,60 @@ TEST(BroadcastQueue, PruneDropsMostTransmitted) {
     q.reset();
     EXPECT_EQ(q.size(), 0u);
 }
+
+// Issue 19: queues sharing a pool keep one copy of identical (name, bytes) messages; a copy
+// lives while any queue holds it.
+TEST(BroadcastQueue, QueuesSharingAPoolKeepOneCopyOfEachMessage) {
+    auto pool = std::make_shared<swim::MessagePool>();
+    {
+        BroadcastQueue a(3, pool), b(3, pool), c(3, pool);
+        for (int i = 0; i < 100; ++i) {
+            a.queue("n" + std::to_string(i), msg("alive " + std::to_string(i)));
+            b.queue("n" + std::to_string(i), msg("alive " + std::to_string(i)));
+            c.queue("n" + std::to_string(i), msg("alive " + std::to_string(i)));
+        }
+        EXPECT_EQ(pool->size(), 100u);
+        // Same bytes under another name, and another message under the same name, are distinct.
+        c.queue("other", msg("alive 1"));
+        EXPECT_EQ(pool->size(), 101u);
+        c.queue("n1", msg("suspect 1")); // replaces c's alive 1; a and b still hold it
+        EXPECT_EQ(pool->size(), 102u);
+        a.reset();
+        EXPECT_EQ(pool->size(), 102u);
+        b.reset();
+        EXPECT_EQ(pool->size(), 101u); // "alive 1" under n1 is gone with b's copy
+        EXPECT_EQ(strs(c.get(0, 20, 10)).size(), 2u);
+    }
+    EXPECT_EQ(pool->size(), 0u); // destroyed queues give their references back
+}
+
+// The last transmit of every item in one get() empties the queue while others still wait to
+// be put back: they must come back intact (slot storage is only reclaimed when nothing waits).
+TEST(BroadcastQueue, ItemsFinishingInAGetDoNotLoseTheOthers) {
+    BroadcastQueue q(1); // limit = 1 * ceil(log10(11)) = 2 transmits at 10 nodes
+    int finished = 0;
+    q.queue("a", msg("aaaa"), [&] { finished++; });
+    EXPECT_EQ(q.get(0, 1400, 10).size(), 1u); // a: 1 transmit
+    q.queue("b", msg("bb"));
+    q.queue("c", msg("cc"), [&] { finished++; });
+    // One pass: b and c (0 transmits) first, then a, which reaches its limit and leaves.
+    EXPECT_EQ(strs(q.get(0, 1400, 10)), (std::vector<std::string>{"cc", "bb", "aaaa"}));
+    EXPECT_EQ(finished, 1);
+    EXPECT_EQ(q.transmit_counts(), (std::vector<int>{1, 1}));
+    EXPECT_EQ(strs(q.get(0, 1400, 10)), (std::vector<std::string>{"cc", "bb"}));
+    EXPECT_EQ(finished, 2);
+    EXPECT_EQ(q.size(), 0u);
+    // The queue is reusable after it emptied.
+    q.queue("d", msg("d"));
+    EXPECT_EQ(strs(q.get(0, 1400, 10)), (std::vector<std::string>{"d"}));
+}
+
+// A queue destroyed with items still queued runs no callbacks (the owner is going away).
+TEST(BroadcastQueue, DestroyingAQueueRunsNoCallbacks) {
+    int finished = 0;
+    {
+        BroadcastQueue q(3);
+        q.queue("a", msg("a"), [&] { finished++; });
+    }
+    EXPECT_EQ(finished, 0);
+}

@@ -63,7 +63,8 @@ std::vector<wire::Message> messages(const Transmit& t) {
     if (!t.msg.empty() && t.msg[0] == static_cast<std::uint8_t>(wire::MsgType::Compound)) {
         auto split = wire::split_compound(t.msg);
         if (split)
-            parts = split->parts;
+            for (auto p : split->parts)
+                parts.emplace_back(p.begin(), p.end());
     } else {
         parts.push_back(t.msg);
     }
@@ -438,7 +439,7 @@ TEST(Endpoint, UserMessagesReachDelegateAndPiggybackBroadcasts) {
     ASSERT_TRUE(parts.ok());
     bool found = false;
     for (const auto& part : parts->parts)
-        if (part == base::Bytes{8, 's', 'e', 'r', 'f', '!'})
+        if (base::Bytes(part.begin(), part.end()) == base::Bytes{8, 's', 'e', 'r', 'f', '!'})
             found = true;
     EXPECT_TRUE(found);
 }
