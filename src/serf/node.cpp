@@ -138,9 +138,23 @@ void NodeImpl::run_timers(base::Instant t) {
     lifecycle.run_timers(t);
     if (t >= next_queue_check) {
         next_queue_check = t + core.config.queue_check_interval;
-        for (auto* q : {&members.queue(), &events.queue(), &queries.queue()})
-            if (q->size() > core.config.max_queue_depth)
-                q->prune(core.config.max_queue_depth);
+        struct Checked {
+            swim::BroadcastQueue* queue;
+            const char* name; // Serf's names in the warning
+            std::uint64_t* pruned;
+        };
+        for (const Checked& c : {Checked{&members.queue(), "Intent", &core.stats.intent_broadcasts_pruned},
+                                 Checked{&events.queue(), "Event", &core.stats.event_broadcasts_pruned},
+                                 Checked{&queries.queue(), "Query", &core.stats.query_broadcasts_pruned}}) {
+            const std::size_t depth = c.queue->size();
+            if (depth <= core.config.max_queue_depth)
+                continue;
+            core.log(Level::Warn, std::string("serf: ") + c.name + " queue depth (" + std::to_string(depth) +
+                                      ") exceeds limit (" + std::to_string(core.config.max_queue_depth) +
+                                      "), dropping messages!");
+            *c.pruned += depth - core.config.max_queue_depth;
+            c.queue->prune(core.config.max_queue_depth);
+        }
     }
     queries.finish_due(t);
     lifecycle.advance_leave(t);

@@ -110,6 +110,8 @@ struct NodeStats {
     std::uint64_t reconnect_attempts = 0;
     std::uint64_t coordinate_rejected = 0;
     std::uint64_t events_dropped = 0; ///< event queue overflow
+    /// Broadcasts dropped by the queue-depth check (Serf's "queue depth exceeds limit"), by queue.
+    std::uint64_t intent_broadcasts_pruned = 0, event_broadcasts_pruned = 0, query_broadcasts_pruned = 0;
     // Serf's telemetry (docs/metrics.md): member events as emitted (serf.member.*), new user
     // events and queries (serf.events, serf.queries, each also by name), coordinate adjustments.
     std::uint64_t member_join = 0, member_left = 0, member_failed = 0, member_update = 0, member_reap = 0;

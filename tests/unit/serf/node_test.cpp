@@ -439,3 +439,23 @@ TEST(NodeUnit, LeaveWithNobodyElseCompletes) {
     EXPECT_NE(n.drain_snapshot().find("leave\n"), std::string::npos);
     EXPECT_FALSE(n.join({swim::Address{{127, 0, 0, 2}, 7946}}, false, t).ok());
 }
+
+// Issue 16 (10,000 events at 200/s): the queue-depth check dropped broadcasts without a word.
+// It now logs Serf's warning once per check and counts what it dropped.
+TEST(NodeUnit, QueueDepthCheckLogsAndCountsWhatItDrops) {
+    auto c = config();
+    c.max_queue_depth = 4;
+    Node n(c, 1, base::Instant{});
+    drain(n);
+    for (int i = 0; i < 10; ++i)
+        msg(n, wire::SerfUserEvent{static_cast<LamportTime>(10 + i), "ev-" + std::to_string(i), {}, false});
+    EXPECT_EQ(n.gauges().event_queue, 10u);
+    n.handle_timeout(base::Instant{} + c.queue_check_interval + 1s);
+    EXPECT_EQ(n.gauges().event_queue, 4u);
+    EXPECT_EQ(n.stats().event_broadcasts_pruned, 6u);
+    std::size_t warnings = 0;
+    while (auto l = n.poll_log())
+        if (l->text == "serf: Event queue depth (10) exceeds limit (4), dropping messages!")
+            ++warnings;
+    EXPECT_EQ(warnings, 1u);
+}
