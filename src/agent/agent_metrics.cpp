@@ -407,6 +407,10 @@ void Agent::collect_metrics() {
     m.dropped->sync({"tcp_evicted"}, d(ds.tcp_evicted + ds.tcp_buffer_evicted));
     m.dropped->sync({"tcp_header_timeout"}, d(ds.tcp_header_timeouts));
     m.dropped->sync({"event_queue_full"}, d(ns.events_dropped));
+    m.dropped->sync({"user_event_too_old"}, d(ns.user_events_old));
+    m.dropped->sync({"intent_broadcast_pruned"}, d(ns.intent_broadcasts_pruned));
+    m.dropped->sync({"event_broadcast_pruned"}, d(ns.event_broadcasts_pruned));
+    m.dropped->sync({"query_broadcast_pruned"}, d(ns.query_broadcasts_pruned));
     m.decode_fail->sync({"memberlist", "malformed"}, d(es.malformed));
     m.decode_fail->sync({"memberlist", "unexpected"}, d(es.unexpected));
     m.decode_fail->sync({"serf", "malformed"}, d(ns.malformed_messages));

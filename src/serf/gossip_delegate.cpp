@@ -70,6 +70,10 @@ std::vector<base::Bytes> GossipDelegate::get_broadcasts(std::size_t overhead, st
     return msgs;
 }
 
+bool GossipDelegate::has_queued_broadcasts() const {
+    return members_.queue().size() + queries_.queue().size() + events_.queue().size() > 0;
+}
+
 base::Bytes GossipDelegate::local_state(bool /*join*/) {
     wire::SerfPushPull pp;
     members_.fill_state(pp);

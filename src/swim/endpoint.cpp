@@ -32,15 +32,15 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
         break;
     case TimerKind::GossipTick:
         schedule(now + cfg.gossip_interval, Timer{TimerKind::GossipTick, 0, {}});
-        early_gossip_used = false;
-        gossip(now);
+        early_rounds = 0;
+        after_gossip_round(now, gossip(now));
         break;
     case TimerKind::GossipEarly:
         early_gossip_scheduled = false;
-        if (!early_gossip_used) {
-            early_gossip_used = true;
+        if (early_rounds < cfg.max_early_rounds) {
+            early_rounds++;
             stats.early_gossip_rounds++;
-            gossip(now);
+            after_gossip_round(now, gossip(now));
         }
         break;
     case TimerKind::PushPullTick:
@@ -403,10 +403,18 @@ void Endpoint::leave(base::Instant now) {
 }
 
 void Endpoint::Impl::expedite(base::Instant now) {
-    if (!cfg.expedite_broadcasts || early_gossip_used || early_gossip_scheduled)
+    if (!cfg.expedite_broadcasts || early_rounds >= cfg.max_early_rounds || early_gossip_scheduled)
         return;
     early_gossip_scheduled = true;
     schedule(now, Timer{TimerKind::GossipEarly, 0, {}});
+}
+
+void Endpoint::Impl::after_gossip_round(base::Instant now, std::size_t sent) {
+    if (sent == 0 || !cfg.expedite_broadcasts || early_gossip_scheduled ||
+        early_rounds >= cfg.max_early_rounds || delegate == nullptr || !delegate->has_queued_broadcasts())
+        return;
+    early_gossip_scheduled = true;
+    schedule(now + cfg.gossip_interval / (cfg.max_early_rounds + 1), Timer{TimerKind::GossipEarly, 0, {}});
 }
 
 void Endpoint::expedite_gossip(base::Instant now) {

@@ -74,7 +74,7 @@ std::uint64_t Endpoint::Impl::send_stream(const Address& to, const std::string& 
     return next_stream_id;
 }
 
-void Endpoint::Impl::gossip(base::Instant now) {
+std::size_t Endpoint::Impl::gossip(base::Instant now) {
     stats.gossip_rounds++;
     auto targets = k_random_nodes(static_cast<std::size_t>(cfg.gossip_nodes), [&](const Node& n) {
         if (n.name == cfg.name)
@@ -92,12 +92,14 @@ void Endpoint::Impl::gossip(base::Instant now) {
     });
     const std::size_t fixed = kCompoundHeaderOverhead + packet_overhead;
     if (cfg.udp_buffer_size <= fixed)
-        return;
+        return 0;
     const std::size_t avail = cfg.udp_buffer_size - fixed;
+    std::size_t sent = 0;
     for (Node* node : targets) {
         auto msgs = get_broadcasts(kCompoundOverhead, avail);
         if (msgs.empty())
-            return;
+            return sent;
+        ++sent;
         const bool crc = node->pmax() >= 5;
         if (msgs.size() == 1) {
             send_raw(node->addr, node->name, std::move(msgs[0]), crc);
@@ -105,6 +107,7 @@ void Endpoint::Impl::gossip(base::Instant now) {
             send_raw(node->addr, node->name, wire::encode_compound(msgs), crc);
         }
     }
+    return sent;
 }
 
 base::Bytes Endpoint::Impl::local_push_pull(bool join) {

@@ -79,7 +79,8 @@ struct Endpoint::Impl {
 
     // ---- dissemination (gossip, push-pull, join) ------------------------------------------
     std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit);
-    void gossip(base::Instant now);
+    /// One gossip round; returns the packets it sent.
+    std::size_t gossip(base::Instant now);
     void push_pull_tick(base::Instant now);
     std::uint64_t start_push_pull(const Address& to, const std::string& node, bool join,
                                   std::uint64_t join_id);
@@ -110,8 +111,11 @@ struct Endpoint::Impl {
     bool left = false;
     // Immediate dissemination: at most one early gossip round between two regular ticks.
     bool early_gossip_scheduled = false;
-    bool early_gossip_used = false;
+    int early_rounds = 0; ///< early rounds since the last regular tick
     void expedite(base::Instant now);
+    /// After a round that sent something: another early one later in this interval while a
+    /// backlog remains.
+    void after_gossip_round(base::Instant now, std::size_t sent);
     bool leave_finished = false;
     std::size_t packet_overhead = 0;
     std::uint32_t seq_no = 0;

@@ -48,6 +48,12 @@ struct Config {
     /// Run one early gossip round when a high-value broadcast is queued (see
     /// Endpoint::expedite_gossip). Wire-identical to memberlist; only the send time differs.
     bool expedite_broadcasts = true;
+    /// Early gossip rounds allowed between two regular ticks (expedite_broadcasts on): one at
+    /// once for a new high-value broadcast, and more, gossip_interval / (max + 1) apart, while
+    /// the delegate's (Serf's) queues still hold broadcasts to (re)transmit after a round. So a burst
+    /// sends at most (1 + max) × gossip_nodes packets per gossip interval; each message is still
+    /// sent at most the retransmit limit times (docs/protocol.md).
+    int max_early_rounds = 3;
     base::Duration gossip_to_the_dead_time = std::chrono::seconds(30);
     /// 0 = a dead node's name can never be reclaimed by a new address (memberlist default).
     base::Duration dead_node_reclaim_time{0};

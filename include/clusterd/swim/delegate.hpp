@@ -31,6 +31,8 @@ class Delegate {
         (void)limit;
         return {};
     }
+    /// True while broadcasts wait for (re)transmission: gossip then runs early rounds.
+    virtual bool has_queued_broadcasts() const { return false; }
     /// Opaque state for a push-pull (`join` true when it is part of a join).
     virtual base::Bytes local_state(bool join) {
         (void)join;
