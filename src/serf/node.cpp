@@ -1,6 +1,8 @@
 // serf::Node: the facade over the per-seam classes (see node.hpp), and the shared Core.
 #include "clusterd/serf/node.hpp"
 
+#include "clusterd/swim/intern.hpp"
+
 #include <algorithm>
 
 #include "gossip_delegate.hpp"
@@ -27,6 +29,8 @@ Core::Core(Config cfg, std::uint64_t seed, base::Instant start)
     // memberlist's queue and Serf's three share one message pool (unless the caller gave one).
     if (!config.memberlist.message_pool)
         config.memberlist.message_pool = std::make_shared<swim::MessagePool>();
+    if (!config.memberlist.intern_pools)
+        config.memberlist.intern_pools = std::make_shared<swim::InternPools>();
     if (config.coalesce_period > base::Duration::zero() && config.quiescent_period > base::Duration::zero())
         member_coalescer.emplace(config.coalesce_period, config.quiescent_period);
     if (config.user_coalesce_period > base::Duration::zero() &&

@@ -2,6 +2,8 @@
 // simulator.hpp.
 #include "clusterd/sim/simulator.hpp"
 
+#include <cstring>
+
 #include <cstdlib>
 
 namespace clusterd::sim {
@@ -168,20 +170,27 @@ base::Duration Simulator::latency(std::size_t from, std::size_t to) {
 }
 
 void Simulator::mix(const Event& e) {
+    // A word at a time (every delivered byte goes through here: byte-wise FNV was 8 % of a
+    // large run's CPU).
     auto put = [&](std::uint64_t v) {
-        for (int k = 0; k < 8; ++k) {
-            trace_ ^= (v >> (8 * k)) & 0xff;
-            trace_ *= 0x100000001b3ULL;
-        }
+        trace_ = (trace_ ^ v) * 0x100000001b3ULL;
+        trace_ ^= trace_ >> 29;
     };
     put(static_cast<std::uint64_t>(e.at.since_epoch.count()));
     put(static_cast<std::uint64_t>(e.kind));
     put(e.from);
     put(e.to);
-    for (std::uint8_t b : e.data) {
-        trace_ ^= b;
-        trace_ *= 0x100000001b3ULL;
+    put(e.data.size());
+    std::size_t i = 0;
+    for (; i + 8 <= e.data.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, e.data.data() + i, 8);
+        put(w);
     }
+    std::uint64_t tail = 0;
+    for (std::size_t k = 0; i < e.data.size(); ++i, ++k)
+        tail |= static_cast<std::uint64_t>(e.data[i]) << (8 * k);
+    put(tail);
 }
 
 void Simulator::after_call(std::size_t i) {

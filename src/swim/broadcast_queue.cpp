@@ -42,7 +42,8 @@ void MessagePool::release(Block* b) {
 // ---- BroadcastQueue -----------------------------------------------------------------------------
 
 BroadcastQueue::BroadcastQueue(int retransmit_mult, std::shared_ptr<MessagePool> pool)
-    : mult_(retransmit_mult), pool_(pool ? std::move(pool) : std::make_shared<MessagePool>()) {}
+    : mult_(retransmit_mult), pool_(pool ? std::move(pool) : std::make_shared<MessagePool>()),
+      by_name_(0, NameHash{this}, NameEq{this}) {}
 
 BroadcastQueue::~BroadcastQueue() {
     // Blocks are shared: give our references back without running callbacks.
@@ -51,15 +52,25 @@ BroadcastQueue::~BroadcastQueue() {
             pool_->release(s.block);
 }
 
-BroadcastQueue::Key BroadcastQueue::key_of(std::uint32_t slot) const {
-    const Slot& s = slots_[slot];
-    return Key{s.transmits, static_cast<std::uint32_t>(s.block->bytes.size()), s.id, slot};
+namespace {
+constexpr std::uint64_t kIdMask = (std::uint64_t{1} << 40) - 1;
+constexpr int kMaxTransmits = 255;
+constexpr std::size_t kMaxLen = 0xffff;
+} // namespace
+
+BroadcastQueue::Key BroadcastQueue::make_key(int transmits, std::size_t len, std::uint64_t id,
+                                             std::uint32_t slot) {
+    const std::uint64_t inv_id = kIdMask - (id & kIdMask);
+    const auto t = static_cast<std::uint32_t>(std::clamp(transmits, 0, kMaxTransmits));
+    const auto l = static_cast<std::uint32_t>(kMaxLen - std::min(len, kMaxLen));
+    return Key{(t << 24) | (l << 8) | static_cast<std::uint32_t>(inv_id >> 32),
+               static_cast<std::uint32_t>(inv_id), slot};
 }
 
 void BroadcastQueue::queue(std::string_view name, base::Bytes msg, Finished on_finished) {
     if (!name.empty()) {
         if (auto it = by_name_.find(name); it != by_name_.end())
-            erase(it->second, true);
+            erase(*it, true);
     }
     std::uint32_t slot;
     if (!free_.empty()) {
@@ -67,18 +78,20 @@ void BroadcastQueue::queue(std::string_view name, base::Bytes msg, Finished on_f
         free_.pop_back();
     } else {
         slot = static_cast<std::uint32_t>(slots_.size());
+        if (slots_.size() == slots_.capacity()) // grow by a quarter (see MemberTable::insert)
+            slots_.reserve(slots_.size() + slots_.size() / 4 + 8);
         slots_.emplace_back();
     }
     Slot& s = slots_[slot];
     s.block = pool_->acquire(name, std::move(msg));
-    s.id = ++next_id_;
-    s.transmits = 0;
-    s.has_callback = static_cast<bool>(on_finished);
-    if (s.has_callback)
+    const Key k = make_key(0, s.block->bytes.size(), ++next_id_, slot);
+    s.hi = k.hi;
+    s.lo = k.lo;
+    if (on_finished)
         callbacks_[slot] = std::move(on_finished);
-    order_.insert(key_of(slot));
+    order_.insert(k);
     if (!name.empty())
-        by_name_[std::string_view(s.block->name)] = slot;
+        by_name_.insert(slot);
 }
 
 void BroadcastQueue::erase(std::uint32_t slot, bool finished) {
@@ -86,15 +99,16 @@ void BroadcastQueue::erase(std::uint32_t slot, bool finished) {
     order_.erase(key_of(slot));
     if (!s.block->name.empty()) {
         auto it = by_name_.find(std::string_view(s.block->name));
-        if (it != by_name_.end() && it->second == slot)
+        if (it != by_name_.end() && *it == slot)
             by_name_.erase(it);
     }
     Finished fn;
-    if (s.has_callback) {
-        auto it = callbacks_.find(slot);
-        if (finished)
-            fn = std::move(it->second);
-        callbacks_.erase(it);
+    if (!callbacks_.empty()) {
+        if (auto it = callbacks_.find(slot); it != callbacks_.end()) {
+            if (finished)
+                fn = std::move(it->second);
+            callbacks_.erase(it);
+        }
     }
     pool_->release(s.block);
     s = Slot{};
@@ -114,20 +128,20 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
     std::vector<base::Bytes> out;
     if (order_.empty())
         return out;
-    const int transmit_limit = retransmit_limit(mult_, num_nodes);
+    const int transmit_limit = std::min(retransmit_limit(mult_, num_nodes), kMaxTransmits);
     std::vector<std::uint32_t> reinsert;
     std::size_t used = 0;
-    int level = order_.begin()->transmits;
-    const int max_level = order_.rbegin()->transmits;
+    int level = order_.begin()->transmits();
+    const int max_level = order_.rbegin()->transmits();
     while (level <= max_level) {
         if (used + overhead >= limit)
             break;
-        const std::size_t free = limit - used - overhead;
-        const auto len = static_cast<std::uint32_t>(
-            std::min<std::size_t>(free, std::numeric_limits<std::uint32_t>::max()));
+        // Items longer than kMaxLen - 1 never fit (no gossip packet is that large).
+        const std::size_t free = std::min(limit - used - overhead, kMaxLen - 1);
         // First item at this level whose length fits (larger messages order first).
-        auto it = order_.lower_bound(Key{level, len, std::numeric_limits<std::uint64_t>::max(), 0});
-        if (it == order_.end() || it->transmits != level) {
+        const Key from = make_key(level, free, 0, 0);
+        auto it = order_.lower_bound(Key{from.hi & 0xffffff00u, 0, 0});
+        if (it == order_.end() || it->transmits() != level) {
             ++level;
             continue;
         }
@@ -135,11 +149,11 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
         Slot& s = slots_[slot];
         used += overhead + s.block->bytes.size();
         out.push_back(s.block->bytes);
-        if (s.transmits + 1 >= transmit_limit) {
+        if (it->transmits() + 1 >= transmit_limit) {
             erase(slot, true);
         } else {
             order_.erase(it);
-            s.transmits++;
+            s.hi += 1u << 24;
             reinsert.push_back(slot);
         }
     }
@@ -161,7 +175,7 @@ void BroadcastQueue::reset() {
 std::vector<int> BroadcastQueue::transmit_counts() const {
     std::vector<int> out;
     for (const Key& k : order_)
-        out.push_back(k.transmits);
+        out.push_back(k.transmits());
     return out;
 }
 

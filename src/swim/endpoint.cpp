@@ -2,6 +2,8 @@
 // update_meta, user messages) and queries. The protocol logic lives in endpoint_*.cpp.
 #include "clusterd/swim/endpoint.hpp"
 
+#include <cstring>
+
 #include "clusterd/swim/timing.hpp"
 #include "endpoint_impl.hpp"
 
@@ -70,11 +72,13 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
         auto it = suspicions.find(t.name);
         if (it == suspicions.end() || it->second.deadline() > now)
             break;
-        Node* node = lookup(t.name);
-        const base::Instant start = it->second.start();
+        MemberRec* node = lookup(t.name);
+        const std::uint32_t suspected = it->second.incarnation();
         suspicions.erase(it);
-        if (node && node->state == State::Suspect && node->state_change == start) {
-            dead_node(wire::Dead{node->incarnation, node->name, cfg.name}, now);
+        // Still suspect at the incarnation this suspicion was raised for (a refutation would
+        // have raised it and ended the suspicion).
+        if (node && node->state() == State::Suspect && node->incarnation == suspected) {
+            dead_node(wire::Dead{node->incarnation, std::string(nodes.name(*node)), cfg.name}, now);
         }
         break;
     }
@@ -116,6 +120,12 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             return;
         }
         stats.malformed += parts->truncated;
+        // Start loading every part's dedup slot before handling the first: in a large cluster
+        // the table is cold and each lookup is a cache miss; this overlaps them.
+        if (cfg.dedup_window.count() > 0 && !seen.empty())
+            for (const auto& part : parts->parts)
+                if (is_gossip_state(part))
+                    __builtin_prefetch(&seen[seen_hash(part) & (seen.size() - 1)]);
         for (const auto& part : parts->parts)
             dispatch(from, part, now, depth + 1);
         return;
@@ -126,8 +136,7 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             delegate->notify_msg(msg.subspan(1));
         return;
     }
-    if ((type == wire::MsgType::Alive || type == wire::MsgType::Suspect || type == wire::MsgType::Dead) &&
-        seen_recently(msg, now)) {
+    if (is_gossip_state(msg) && seen_recently(msg, now)) {
         stats.duplicates++;
         return;
     }
@@ -166,27 +175,29 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         decoded.value());
 }
 
-bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
-    if (cfg.dedup_window.count() <= 0)
-        return false;
-    constexpr std::size_t kSlots = 4096;
-    if (seen.empty())
-        seen.resize(kSlots);
-    // FNV-1a over 8-byte words, then the tail.
+std::uint64_t Endpoint::Impl::seen_hash(base::ByteView msg) {
+    // FNV-style over 8-byte words, then the tail; never 0 (0 marks an empty slot).
     std::uint64_t h = 0xcbf29ce484222325ULL ^ msg.size();
     std::size_t i = 0;
     for (; i + 8 <= msg.size(); i += 8) {
-        std::uint64_t w = 0;
-        for (std::size_t k = 0; k < 8; ++k)
-            w |= static_cast<std::uint64_t>(msg[i + k]) << (8 * k);
+        std::uint64_t w;
+        std::memcpy(&w, msg.data() + i, 8);
         h = (h ^ w) * 0x100000001b3ULL;
         h ^= h >> 29;
     }
     for (; i < msg.size(); ++i)
         h = (h ^ msg[i]) * 0x100000001b3ULL;
     h ^= h >> 32;
-    if (h == 0)
-        h = 1; // 0 marks an empty slot
+    return h == 0 ? 1 : h;
+}
+
+bool Endpoint::Impl::seen_recently(base::ByteView msg, base::Instant now) {
+    if (cfg.dedup_window.count() <= 0)
+        return false;
+    constexpr std::size_t kSlots = 4096;
+    if (seen.empty())
+        seen.resize(kSlots);
+    const std::uint64_t h = seen_hash(msg);
     SeenSlot& slot = seen[h & (kSlots - 1)];
     // An alive message we handled before cannot change anything while no node has been
     // forgotten (incarnations only grow; reset_nodes() clears this cache), so it has no expiry.
@@ -390,12 +401,11 @@ void Endpoint::leave(base::Instant now) {
     if (m.left)
         return;
     m.left = true;
-    Node& me = m.self();
-    m.dead_node(wire::Dead{me.incarnation, me.name, me.name}, now);
+    m.dead_node(wire::Dead{m.self().incarnation, m.cfg.name, m.cfg.name}, now);
     m.expedite(now);
     bool any_alive = false;
-    for (const auto& n : m.nodes) {
-        if (n->name != m.cfg.name && !n->dead_or_left())
+    for (const MemberRec& n : m.nodes) {
+        if (!m.is_self(n) && !n.dead_or_left())
             any_alive = true;
     }
     if (!any_alive)
@@ -441,8 +451,7 @@ void Endpoint::update_meta(base::Instant now) {
         if (meta.size() > m.cfg.meta_max_size)
             meta.clear();
     }
-    Node& me = m.self();
-    wire::Alive a = m.alive_msg_for(me);
+    wire::Alive a = m.alive_msg_for(m.self());
     a.incarnation = ++m.incarnation;
     a.meta = std::move(meta);
     m.alive_node(a, now, true);
@@ -469,22 +478,31 @@ void Endpoint::set_packet_overhead(std::size_t bytes) {
 std::vector<Node> Endpoint::members() const {
     std::vector<Node> out;
     out.reserve(impl_->nodes.size());
-    for (const auto& n : impl_->nodes)
-        out.push_back(*n);
+    for (const MemberRec& n : impl_->nodes)
+        out.push_back(impl_->nodes.node(n));
     return out;
 }
 
-const Node* Endpoint::find(std::string_view name) const {
-    return impl_->lookup(std::string(name));
+std::optional<Node> Endpoint::find(std::string_view name) const {
+    const MemberRec* r = impl_->lookup(name);
+    if (r == nullptr)
+        return std::nullopt;
+    return impl_->nodes.node(*r);
 }
-const Node& Endpoint::local_node() const {
-    return *impl_->lookup(impl_->cfg.name);
+std::optional<State> Endpoint::state_of(std::string_view name) const {
+    const MemberRec* r = impl_->lookup(name);
+    if (r == nullptr)
+        return std::nullopt;
+    return r->state();
+}
+Node Endpoint::local_node() const {
+    return impl_->nodes.node(*impl_->lookup(impl_->cfg.name));
 }
 
 std::size_t Endpoint::num_alive() const {
     std::size_t n = 0;
-    for (const auto& node : impl_->nodes)
-        if (!node->dead_or_left())
+    for (const MemberRec& node : impl_->nodes)
+        if (!node.dead_or_left())
             n++;
     return n;
 }

@@ -76,15 +76,15 @@ std::uint64_t Endpoint::Impl::send_stream(const Address& to, const std::string& 
 
 std::size_t Endpoint::Impl::gossip(base::Instant now) {
     stats.gossip_rounds++;
-    auto targets = k_random_nodes(static_cast<std::size_t>(cfg.gossip_nodes), [&](const Node& n) {
-        if (n.name == cfg.name)
+    auto targets = k_random_nodes(static_cast<std::size_t>(cfg.gossip_nodes), [&](const MemberRec& n) {
+        if (is_self(n))
             return true;
-        switch (n.state) {
+        switch (n.state()) {
         case State::Alive:
         case State::Suspect:
             return false;
         case State::Dead:
-            return (now - n.state_change) > cfg.gossip_to_the_dead_time;
+            return (now - nodes.state_change(n)) > cfg.gossip_to_the_dead_time;
         case State::Left:
             return true;
         }
@@ -95,16 +95,17 @@ std::size_t Endpoint::Impl::gossip(base::Instant now) {
         return 0;
     const std::size_t avail = cfg.udp_buffer_size - fixed;
     std::size_t sent = 0;
-    for (Node* node : targets) {
+    for (std::uint32_t at : targets) {
         auto msgs = get_broadcasts(kCompoundOverhead, avail);
         if (msgs.empty())
             return sent;
         ++sent;
-        const bool crc = node->pmax() >= 5;
+        const MemberRec& node = nodes[at];
+        const bool crc = nodes.pmax(node) >= 5;
         if (msgs.size() == 1) {
-            send_raw(node->addr, node->name, std::move(msgs[0]), crc);
+            send_raw(nodes.addr(node), std::string(nodes.name(node)), std::move(msgs[0]), crc);
         } else {
-            send_raw(node->addr, node->name, wire::encode_compound(msgs), crc);
+            send_raw(nodes.addr(node), std::string(nodes.name(node)), wire::encode_compound(msgs), crc);
         }
     }
     return sent;
@@ -114,15 +115,17 @@ base::Bytes Endpoint::Impl::local_push_pull(bool join) {
     wire::PushPull pp;
     pp.join = join;
     pp.nodes.reserve(nodes.size());
-    for (const auto& n : nodes) {
+    for (const MemberRec& n : nodes) {
         wire::PushNodeState s;
-        s.name = n->name;
-        s.addr = n->addr.ip;
-        s.port = n->addr.port;
-        s.meta = n->meta;
-        s.incarnation = n->incarnation;
-        s.state = static_cast<wire::NodeState>(n->state);
-        s.vsn.assign(n->vsn.begin(), n->vsn.end());
+        s.name = std::string(nodes.name(n));
+        const base::ByteView ip = nodes.ip(n), meta = nodes.meta(n);
+        s.addr.assign(ip.begin(), ip.end());
+        s.port = nodes.port(n);
+        s.meta.assign(meta.begin(), meta.end());
+        s.incarnation = n.incarnation;
+        s.state = static_cast<wire::NodeState>(n.state());
+        const MemberTable::Vsn vsn = nodes.vsn(n);
+        s.vsn.assign(vsn.begin(), vsn.end());
         pp.nodes.push_back(std::move(s));
     }
     if (delegate)
@@ -143,10 +146,11 @@ std::uint64_t Endpoint::Impl::start_push_pull(const Address& to, const std::stri
 void Endpoint::Impl::push_pull_tick(base::Instant now) {
     (void)now;
     auto peers =
-        k_random_nodes(1, [&](const Node& n) { return n.name == cfg.name || n.state != State::Alive; });
+        k_random_nodes(1, [&](const MemberRec& n) { return n.state() != State::Alive || is_self(n); });
     if (peers.empty())
         return;
-    start_push_pull(peers[0]->addr, peers[0]->name, false, 0);
+    const MemberRec& peer = nodes[peers[0]];
+    start_push_pull(nodes.addr(peer), std::string(nodes.name(peer)), false, 0);
 }
 
 } // namespace clusterd::swim

@@ -15,6 +15,7 @@
 #include "clusterd/swim/awareness.hpp"
 #include "clusterd/swim/broadcast_queue.hpp"
 #include "clusterd/swim/endpoint.hpp"
+#include "clusterd/swim/member_table.hpp"
 #include "clusterd/swim/suspicion.hpp"
 #include "clusterd/wire/memberlist.hpp"
 
@@ -45,16 +46,13 @@ struct Endpoint::Impl {
     void fire(const Timer& t, base::Instant now);
 
     // ---- node table ----------------------------------------------------------------------------
-    Node* lookup(std::string_view name) {
-        auto it = by_name.find(name);
-        return it == by_name.end() ? nullptr : it->second;
-    }
-    const Node* lookup(std::string_view name) const {
-        auto it = by_name.find(name);
-        return it == by_name.end() ? nullptr : it->second;
-    }
-    Node& self() { return *lookup(cfg.name); }
-    std::vector<Node*> k_random_nodes(std::size_t k, const std::function<bool(const Node&)>& exclude);
+    MemberRec* lookup(std::string_view name) { return nodes.find(name); }
+    const MemberRec* lookup(std::string_view name) const { return nodes.find(name); }
+    MemberRec& self() { return *lookup(cfg.name); }
+    bool is_self(const MemberRec& r) const { return r.name == self_id; }
+    /// Up to k distinct random members (positions in `nodes`) for which `exclude` is false.
+    std::vector<std::uint32_t> k_random_nodes(std::size_t k,
+                                              const std::function<bool(const MemberRec&)>& exclude);
     void reset_nodes(base::Instant now);
 
     // ---- state transitions (memberlist state.go) ------------------------------------------
@@ -63,13 +61,13 @@ struct Endpoint::Impl {
                     BroadcastQueue::Finished notify = {});
     void suspect_node(const wire::Suspect& s, base::Instant now);
     void dead_node(const wire::Dead& d, base::Instant now);
-    void refute(Node& me, std::uint32_t accused);
-    wire::Alive alive_msg_for(const Node& n) const;
+    void refute(MemberRec& me, std::uint32_t accused);
+    wire::Alive alive_msg_for(const MemberRec& n) const;
     void broadcast(const std::string& node, const wire::Message& m, BroadcastQueue::Finished f = {});
 
     // ---- probing (state.go probe/probeNode, net.go ping handlers) --------------------------
     void probe(base::Instant now);
-    void probe_node(Node& node, base::Instant now);
+    void probe_node(MemberRec& node, base::Instant now);
     void probe_timeout(std::uint64_t seq, base::Instant now);
     void probe_end(std::uint64_t seq, base::Instant now);
     void handle_ack(const wire::Ack& a, base::Instant now);
@@ -121,9 +119,8 @@ struct Endpoint::Impl {
     std::uint32_t seq_no = 0;
     std::uint32_t incarnation = 0;
 
-    std::vector<std::unique_ptr<Node>> nodes; ///< probe order (memberlist m.nodes)
-    /// Keys view each node's own name (a node's name never changes while it is in the table).
-    absl::flat_hash_map<std::string_view, Node*> by_name;
+    MemberTable nodes;                          ///< probe order (memberlist m.nodes)
+    StringPool::Id self_id = StringPool::kNone; ///< our name in the names pool (never erased)
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
 
@@ -173,6 +170,13 @@ struct Endpoint::Impl {
 
     /// Recently handled gossip messages (hash -> expiry), see Config::dedup_window.
     bool seen_recently(base::ByteView msg, base::Instant now);
+    static std::uint64_t seen_hash(base::ByteView msg);
+    static bool is_gossip_state(base::ByteView msg) {
+        if (msg.empty())
+            return false;
+        const auto t = static_cast<wire::MsgType>(msg[0]);
+        return t == wire::MsgType::Alive || t == wire::MsgType::Suspect || t == wire::MsgType::Dead;
+    }
     /// A direct-mapped cache of message hashes and when they were first seen. A collision only
     /// evicts (the message is then decoded again, which is always safe).
     struct SeenSlot {

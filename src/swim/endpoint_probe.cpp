@@ -16,9 +16,9 @@ void Endpoint::Impl::probe(base::Instant now) {
             checked++;
             continue;
         }
-        Node& node = *nodes[probe_index];
+        MemberRec& node = nodes[probe_index];
         probe_index++;
-        if (node.name == cfg.name || node.dead_or_left()) {
+        if (is_self(node) || node.dead_or_left()) {
             checked++;
             continue;
         }
@@ -27,30 +27,30 @@ void Endpoint::Impl::probe(base::Instant now) {
     }
 }
 
-void Endpoint::Impl::probe_node(Node& node, base::Instant now) {
+void Endpoint::Impl::probe_node(MemberRec& node, base::Instant now) {
     stats.probes++;
     const base::Duration interval = cfg.lifeguard ? awareness.scale(cfg.probe_interval) : cfg.probe_interval;
     wire::Ping ping;
     ping.seq_no = ++seq_no;
-    ping.node = node.name;
+    ping.node = std::string(nodes.name(node));
     ping.source_addr = cfg.advertise_addr;
     ping.source_port = cfg.advertise_port;
     ping.source_node = cfg.name;
 
     Probe p;
     p.seq = ping.seq_no;
-    p.node = node.name;
+    p.node = ping.node;
     p.sent = now;
     p.deadline = now + interval;
     probe_state = p;
 
-    if (node.state == State::Alive) {
-        send_msg(node.addr, node.name, wire::encode(ping));
+    if (node.state() == State::Alive) {
+        send_msg(nodes.addr(node), p.node, wire::encode(ping));
     } else {
         // Tack a suspect on so that the node can refute as soon as possible.
         std::vector<base::Bytes> msgs{wire::encode(ping),
-                                      wire::encode(wire::Suspect{node.incarnation, node.name, cfg.name})};
-        send_raw(node.addr, node.name, wire::encode_compound(msgs), node.pmax() >= 5);
+                                      wire::encode(wire::Suspect{node.incarnation, p.node, cfg.name})};
+        send_raw(nodes.addr(node), p.node, wire::encode_compound(msgs), nodes.pmax(node) >= 5);
     }
     schedule(now + cfg.probe_timeout, Timer{TimerKind::ProbeTimeout, p.seq, {}});
     schedule(now + interval, Timer{TimerKind::ProbeEnd, p.seq, {}});
@@ -61,37 +61,40 @@ void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
         return;
     Probe& p = *probe_state;
     p.indirect_phase = true;
-    Node* node = lookup(p.node);
+    const MemberRec* node = lookup(p.node);
     if (!node)
         return; // forgotten meanwhile; probe_end settles it
-    const std::string target = node->name;
-    auto peers = k_random_nodes(static_cast<std::size_t>(cfg.indirect_checks), [&](const Node& n) {
-        return n.name == cfg.name || n.name == target || n.state != State::Alive;
+    const StringPool::Id target = node->name;
+    const Address target_addr = nodes.addr(*node);
+    const std::uint8_t target_pmax = nodes.pmax(*node);
+    auto peers = k_random_nodes(static_cast<std::size_t>(cfg.indirect_checks), [&](const MemberRec& n) {
+        return n.name == target || n.state() != State::Alive || is_self(n);
     });
     wire::IndirectPing ind;
     ind.seq_no = static_cast<std::uint32_t>(seq);
-    ind.target = node->addr.ip;
-    ind.port = node->addr.port;
-    ind.node = node->name;
+    ind.target = target_addr.ip;
+    ind.port = target_addr.port;
+    ind.node = p.node;
     ind.source_addr = cfg.advertise_addr;
     ind.source_port = cfg.advertise_port;
     ind.source_node = cfg.name;
-    for (Node* peer : peers) {
-        ind.nack = cfg.lifeguard && peer->pmax() >= 4;
+    for (std::uint32_t at : peers) {
+        const MemberRec& peer = nodes[at];
+        ind.nack = cfg.lifeguard && nodes.pmax(peer) >= 4;
         if (ind.nack)
             p.expected_nacks++;
         stats.indirect_probes++;
-        send_msg(peer->addr, peer->name, wire::encode(ind));
+        send_msg(nodes.addr(peer), std::string(nodes.name(peer)), wire::encode(ind));
     }
-    if (!cfg.disable_tcp_pings && node->pmax() >= 3) {
+    if (!cfg.disable_tcp_pings && target_pmax >= 3) {
         wire::Ping ping;
         ping.seq_no = static_cast<std::uint32_t>(seq);
-        ping.node = node->name;
+        ping.node = p.node;
         ping.source_addr = cfg.advertise_addr;
         ping.source_port = cfg.advertise_port;
         ping.source_node = cfg.name;
         stats.tcp_fallback_probes++;
-        const std::uint64_t id = send_stream(node->addr, node->name, wire::encode(ping));
+        const std::uint64_t id = send_stream(target_addr, p.node, wire::encode(ping));
         streams[id].kind = StreamKind::Ping;
         streams[id].ping_seq = ping.seq_no;
         // The fallback must answer before the probe ends.
@@ -116,8 +119,8 @@ void Endpoint::Impl::probe_end(std::uint64_t seq, base::Instant now) {
         if (cfg.lifeguard)
             awareness.apply_delta(delta);
         stats.probe_failures++;
-        if (Node* node = lookup(p.node)) {
-            suspect_node(wire::Suspect{node->incarnation, node->name, cfg.name}, now);
+        if (MemberRec* node = lookup(p.node)) {
+            suspect_node(wire::Suspect{node->incarnation, p.node, cfg.name}, now);
         }
     } else if (cfg.lifeguard) {
         awareness.apply_delta(-1);
@@ -140,8 +143,8 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
             if (cfg.lifeguard)
                 awareness.apply_delta(-1);
             if (delegate) {
-                if (Node* node = lookup(done.node))
-                    delegate->notify_ping_complete(*node, now - done.sent, a.payload);
+                if (const MemberRec* node = lookup(done.node))
+                    delegate->notify_ping_complete(nodes.node(*node), now - done.sent, a.payload);
             }
             if (probe_tick_pending) {
                 probe_tick_pending = false;

@@ -21,20 +21,15 @@ std::array<std::uint8_t, 6> vsn_of(const base::Bytes& v) {
 
 Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant now)
     : cfg(std::move(c)), delegate(d), rng(seed), awareness(cfg.awareness_max_multiplier),
-      queue(cfg.retransmit_mult, cfg.message_pool), created(now), last_now(now) {
+      queue(cfg.retransmit_mult, cfg.message_pool), created(now), last_now(now),
+      nodes(cfg.intern_pools, now) {
     // The local node exists from the start; the delegate is first consulted in ensure_started()
-    // (so an owner that is also the delegate can construct us in its member initialisers).
-    auto self_node = std::make_unique<Node>();
-    self_node->name = cfg.name;
-    self_node->addr = Address{cfg.advertise_addr, cfg.advertise_port};
-    self_node->state = State::Alive;
-    self_node->incarnation = 0;
-    self_node->vsn = {cfg.protocol_min,          cfg.protocol_max,          cfg.protocol_version,
-                      cfg.delegate_protocol_min, cfg.delegate_protocol_max, cfg.delegate_protocol_version};
-    self_node->state_change = now;
-    self_node->state = State::Dead; // becomes alive (with a join event) in ensure_started
-    by_name[std::string_view(self_node->name)] = self_node.get();
-    nodes.push_back(std::move(self_node));
+    // (so an owner that is also the delegate can construct us in its member initialisers). It
+    // becomes alive (with a join event) there.
+    const MemberTable::Vsn vsn{cfg.protocol_min,          cfg.protocol_max,
+                               cfg.protocol_version,      cfg.delegate_protocol_min,
+                               cfg.delegate_protocol_max, cfg.delegate_protocol_version};
+    self_id = nodes.insert(cfg.name, Address{cfg.advertise_addr, cfg.advertise_port}, vsn, {}, 0, now).name;
     schedule(now, Timer{TimerKind::Start, 0, {}});
 }
 
@@ -54,8 +49,8 @@ void Endpoint::Impl::ensure_started(base::Instant now) {
     a.addr = cfg.advertise_addr;
     a.port = cfg.advertise_port;
     a.meta = std::move(meta);
-    const Node& me = self();
-    a.vsn.assign(me.vsn.begin(), me.vsn.end());
+    const MemberTable::Vsn vsn = nodes.vsn(self());
+    a.vsn.assign(vsn.begin(), vsn.end());
     alive_node(a, now, true);
 
     // Staggered periodic work, as memberlist's triggerFunc/pushPullTrigger.
@@ -72,14 +67,16 @@ void Endpoint::Impl::ensure_started(base::Instant now) {
         schedule(now + stagger(cfg.push_pull_interval), Timer{TimerKind::PushPullTick, 0, {}});
 }
 
-wire::Alive Endpoint::Impl::alive_msg_for(const Node& n) const {
+wire::Alive Endpoint::Impl::alive_msg_for(const MemberRec& n) const {
     wire::Alive a;
     a.incarnation = n.incarnation;
-    a.node = n.name;
-    a.addr = n.addr.ip;
-    a.port = n.addr.port;
-    a.meta = n.meta;
-    a.vsn.assign(n.vsn.begin(), n.vsn.end());
+    a.node = std::string(nodes.name(n));
+    const base::ByteView ip = nodes.ip(n), meta = nodes.meta(n);
+    a.addr.assign(ip.begin(), ip.end());
+    a.port = nodes.port(n);
+    a.meta.assign(meta.begin(), meta.end());
+    const MemberTable::Vsn vsn = nodes.vsn(n);
+    a.vsn.assign(vsn.begin(), vsn.end());
     return a;
 }
 
@@ -87,7 +84,7 @@ void Endpoint::Impl::broadcast(const std::string& node, const wire::Message& m, 
     queue.queue(node, wire::encode(m), std::move(f));
 }
 
-void Endpoint::Impl::refute(Node& me, std::uint32_t accused) {
+void Endpoint::Impl::refute(MemberRec& me, std::uint32_t accused) {
     std::uint64_t inc = static_cast<std::uint64_t>(incarnation) + 1;
     if (accused >= inc)
         inc = static_cast<std::uint64_t>(accused) + 1;
@@ -96,7 +93,7 @@ void Endpoint::Impl::refute(Node& me, std::uint32_t accused) {
     me.incarnation = incarnation;
     stats.refutes++;
     awareness.apply_delta(1);
-    broadcast(me.name, alive_msg_for(me));
+    broadcast(cfg.name, alive_msg_for(me));
     expedite(last_now); // the sooner peers hear the refutation, the fewer declare us dead
 }
 
@@ -120,28 +117,22 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         stats.malformed++;
         return;
     }
-    Node* state = lookup(a.node);
+    MemberRec* state = lookup(a.node);
     bool updates_node = false;
+    const auto same_ip = [&](const MemberRec& r) {
+        const base::ByteView ip = nodes.ip(r);
+        return std::equal(ip.begin(), ip.end(), a.addr.begin(), a.addr.end());
+    };
     if (!state) {
-        auto fresh = std::make_unique<Node>();
-        fresh->name = a.node;
-        fresh->addr = Address{a.addr, a.port};
-        fresh->meta = a.meta;
-        fresh->state = State::Dead;
-        fresh->state_change = now;
-        if (a.vsn.size() > 5)
-            fresh->vsn = vsn_of(a.vsn);
-        state = fresh.get();
-        by_name[std::string_view(state->name)] = state; // the key views the node's own name
         // Insert at a random position so new nodes are not probed in join order.
         const std::size_t n = nodes.size();
         const std::size_t offset = n == 0 ? 0 : static_cast<std::size_t>(rng.below(n));
-        nodes.push_back(std::move(fresh));
-        std::swap(nodes[offset], nodes[n]);
-    } else if (state->addr.ip != a.addr || state->addr.port != a.port) {
+        state = &nodes.insert(a.node, Address{a.addr, a.port},
+                              a.vsn.size() > 5 ? vsn_of(a.vsn) : MemberTable::Vsn{}, a.meta, offset, now);
+    } else if (!same_ip(*state) || nodes.port(*state) != a.port) {
         const bool can_reclaim = cfg.dead_node_reclaim_time.count() > 0 &&
-                                 (now - state->state_change) > cfg.dead_node_reclaim_time;
-        if (state->state == State::Left || (state->state == State::Dead && can_reclaim)) {
+                                 (now - nodes.state_change(*state)) > cfg.dead_node_reclaim_time;
+        if (state->state() == State::Left || (state->state() == State::Dead && can_reclaim)) {
             updates_node = true;
         } else {
             stats.conflicts++;
@@ -150,7 +141,7 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
                 other.name = a.node;
                 other.addr = Address{a.addr, a.port};
                 other.meta = a.meta;
-                delegate->notify_conflict(*state, other);
+                delegate->notify_conflict(nodes.node(*state), other);
             }
             return;
         }
@@ -162,40 +153,40 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         return;
 
     suspicions.erase(a.node);
-    const State old_state = state->state;
-    const base::Bytes old_meta = state->meta;
+    const State old_state = state->state();
+    const StringPool::Id old_where = state->where;
+    const auto old_meta = nodes.meta(*state);
+    const base::Bytes old_meta_bytes(old_meta.begin(), old_meta.end());
 
     if (!bootstrap && is_local) {
-        const std::array<std::uint8_t, 6> versions = state->vsn;
-        if (a.incarnation == state->incarnation && a.meta == state->meta &&
+        const MemberTable::Vsn versions = nodes.vsn(*state);
+        if (a.incarnation == state->incarnation && a.meta == old_meta_bytes &&
             a.vsn == base::Bytes(versions.begin(), versions.end()))
             return;
         refute(*state, a.incarnation);
     } else {
         queue.queue(a.node, wire::encode(a), std::move(notify));
-        if (!a.vsn.empty())
-            state->vsn = vsn_of(a.vsn);
+        const MemberTable::Vsn vsn = a.vsn.empty() ? nodes.vsn(*state) : vsn_of(a.vsn);
+        nodes.set_where(*state, Address{a.addr, a.port}, vsn, a.meta);
         state->incarnation = a.incarnation;
-        state->meta = a.meta;
-        state->addr = Address{a.addr, a.port};
-        if (state->state != State::Alive) {
-            state->state = State::Alive;
-            state->state_change = now;
-        }
+        if (state->state() != State::Alive)
+            nodes.set_state(*state, State::Alive, now);
     }
     stats.msg_alive++;
 
     if (delegate) {
         if (old_state == State::Dead || old_state == State::Left) {
-            delegate->notify_join(*state);
-        } else if (old_meta != state->meta) {
-            delegate->notify_update(*state);
+            delegate->notify_join(nodes.node(*state));
+        } else if (state->where != old_where) {
+            const base::ByteView meta = nodes.meta(*state);
+            if (!std::equal(meta.begin(), meta.end(), old_meta_bytes.begin(), old_meta_bytes.end()))
+                delegate->notify_update(nodes.node(*state));
         }
     }
 }
 
 void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
-    Node* state = lookup(s.node);
+    MemberRec* state = lookup(s.node);
     if (!state)
         return;
     if (s.incarnation == kImplausibleIncarnation) {
@@ -208,14 +199,15 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
     if (auto it = suspicions.find(s.node); it != suspicions.end()) {
         if (it->second.confirm(s.from)) {
             broadcast(s.node, s);
-            schedule(it->second.deadline(), Timer{TimerKind::SuspicionCheck, 0, s.node});
+            schedule(it->second.deadline(),
+                     Timer{TimerKind::SuspicionCheck, it->second.incarnation(), s.node});
         }
         return;
     }
-    if (state->state != State::Alive)
+    if (state->state() != State::Alive)
         return;
 
-    if (state->name == cfg.name) {
+    if (is_self(*state)) {
         refute(*state, s.incarnation);
         return;
     }
@@ -223,8 +215,7 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
     stats.suspects++;
     stats.msg_suspect++;
     state->incarnation = s.incarnation;
-    state->state = State::Suspect;
-    state->state_change = now;
+    nodes.set_state(*state, State::Suspect, now);
 
     int k = cfg.suspicion_mult - 2;
     const std::size_t n = nodes.size();
@@ -234,13 +225,13 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
         k = 0;
     const base::Duration min = suspicion_timeout(cfg.suspicion_mult, n, cfg.probe_interval);
     const base::Duration max = min * cfg.suspicion_max_timeout_mult;
-    auto [it, inserted] = suspicions.try_emplace(s.node, s.from, k, min, max, now);
+    auto [it, inserted] = suspicions.try_emplace(s.node, s.from, k, min, max, now, s.incarnation);
     (void)inserted;
-    schedule(it->second.deadline(), Timer{TimerKind::SuspicionCheck, 0, s.node});
+    schedule(it->second.deadline(), Timer{TimerKind::SuspicionCheck, s.incarnation, s.node});
 }
 
 void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
-    Node* state = lookup(d.node);
+    MemberRec* state = lookup(d.node);
     if (!state)
         return;
     if (d.incarnation == kImplausibleIncarnation) {
@@ -253,7 +244,7 @@ void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
     if (state->dead_or_left())
         return;
 
-    if (state->name == cfg.name) {
+    if (is_self(*state)) {
         if (!left) {
             refute(*state, d.incarnation);
             return;
@@ -265,14 +256,13 @@ void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
     stats.msg_dead++;
     state->incarnation = d.incarnation;
     if (d.node == d.from) {
-        state->state = State::Left;
+        nodes.set_state(*state, State::Left, now);
     } else {
-        state->state = State::Dead;
+        nodes.set_state(*state, State::Dead, now);
         stats.deaths++;
     }
-    state->state_change = now;
     if (delegate)
-        delegate->notify_leave(*state);
+        delegate->notify_leave(nodes.node(*state));
 }
 
 base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeState>& remote) const {
@@ -285,25 +275,26 @@ base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeSta
         maxdmin = std::max(maxdmin, rn.vsn[3]);
         mindmax = std::min(mindmax, rn.vsn[4]);
     }
-    for (const auto& n : nodes) {
-        if (n->state != State::Alive)
+    for (const MemberRec& n : nodes) {
+        if (n.state() != State::Alive)
             continue;
-        maxpmin = std::max(maxpmin, n->pmin());
-        minpmax = std::min(minpmax, n->pmax());
-        maxdmin = std::max(maxdmin, n->dmin());
-        mindmax = std::min(mindmax, n->dmax());
+        const MemberTable::Vsn v = nodes.vsn(n);
+        maxpmin = std::max(maxpmin, v[0]);
+        minpmax = std::min(minpmax, v[1]);
+        maxdmin = std::max(maxdmin, v[3]);
+        mindmax = std::min(mindmax, v[4]);
     }
-    auto check = [&](const std::string& name, std::uint8_t pcur, std::uint8_t dcur) -> base::Status {
+    auto check = [&](std::string_view name, std::uint8_t pcur, std::uint8_t dcur) -> base::Status {
         if (pcur < maxpmin || pcur > minpmax)
-            return base::make_error("incompatible", "Node '" + name + "' protocol version (" +
+            return base::make_error("incompatible", "Node '" + std::string(name) + "' protocol version (" +
                                                         std::to_string(pcur) + ") is incompatible: [" +
                                                         std::to_string(maxpmin) + ", " +
                                                         std::to_string(minpmax) + "]");
         if (dcur < maxdmin || dcur > mindmax)
-            return base::make_error("incompatible", "Node '" + name + "' delegate protocol version (" +
-                                                        std::to_string(dcur) + ") is incompatible: [" +
-                                                        std::to_string(maxdmin) + ", " +
-                                                        std::to_string(mindmax) + "]");
+            return base::make_error("incompatible",
+                                    "Node '" + std::string(name) + "' delegate protocol version (" +
+                                        std::to_string(dcur) + ") is incompatible: [" +
+                                        std::to_string(maxdmin) + ", " + std::to_string(mindmax) + "]");
         return base::ok_status();
     };
     for (const auto& rn : remote) {
@@ -312,8 +303,9 @@ base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeSta
         if (auto st = check(rn.name, pcur, dcur); !st)
             return st;
     }
-    for (const auto& n : nodes) {
-        if (auto st = check(n->name, n->pcur(), n->dcur()); !st)
+    for (const MemberRec& n : nodes) {
+        const MemberTable::Vsn v = nodes.vsn(n);
+        if (auto st = check(nodes.name(n), v[2], v[5]); !st)
             return st;
     }
     return base::ok_status();
@@ -354,33 +346,34 @@ base::Status Endpoint::Impl::merge_remote(const wire::PushPull& pp, base::Instan
 
 void Endpoint::Impl::reset_nodes(base::Instant now) {
     // Forget nodes dead for longer than GossipToTheDeadTime, then reshuffle the probe order.
-    std::vector<std::unique_ptr<Node>> keep;
-    keep.reserve(nodes.size());
-    for (auto& n : nodes) {
-        if (n->state == State::Dead && (now - n->state_change) > cfg.gossip_to_the_dead_time) {
-            by_name.erase(std::string_view(n->name));
-            stats.forgotten++;
-            seen.assign(seen.size(), SeenSlot{}); // a forgotten node may come back with old messages
-            suspicions.erase(n->name);
-        } else {
-            keep.push_back(std::move(n));
+    std::vector<std::string> forgotten;
+    nodes.erase_if([&](const MemberRec& n) {
+        if (n.state() == State::Dead && (now - nodes.state_change(n)) > cfg.gossip_to_the_dead_time) {
+            forgotten.emplace_back(nodes.name(n));
+            return true;
         }
+        return false;
+    });
+    for (const std::string& name : forgotten) {
+        stats.forgotten++;
+        suspicions.erase(name);
     }
-    nodes = std::move(keep);
-    rng.shuffle(nodes);
+    if (!forgotten.empty())
+        seen.assign(seen.size(), SeenSlot{}); // a forgotten node may come back with old messages
+    nodes.shuffle(rng);
 }
 
-std::vector<Node*> Endpoint::Impl::k_random_nodes(std::size_t k,
-                                                  const std::function<bool(const Node&)>& exclude) {
-    std::vector<Node*> picked;
+std::vector<std::uint32_t>
+Endpoint::Impl::k_random_nodes(std::size_t k, const std::function<bool(const MemberRec&)>& exclude) {
+    std::vector<std::uint32_t> picked;
     const std::size_t n = nodes.size();
     for (std::size_t i = 0; i < 3 * n && picked.size() < k; ++i) {
-        Node* node = nodes[static_cast<std::size_t>(rng.below(n))].get();
-        if (exclude(*node))
+        const auto at = static_cast<std::uint32_t>(rng.below(n));
+        if (exclude(nodes[at]))
             continue;
-        if (std::find(picked.begin(), picked.end(), node) != picked.end())
+        if (std::find(picked.begin(), picked.end(), at) != picked.end())
             continue;
-        picked.push_back(node);
+        picked.push_back(at);
     }
     return picked;
 }

@@ -6,8 +6,8 @@
 namespace clusterd::swim {
 
 Suspicion::Suspicion(const std::string& from, int k, base::Duration min, base::Duration max,
-                     base::Instant start)
-    : k_(k), min_(min), max_(max), start_(start) {
+                     base::Instant start, std::uint32_t incarnation)
+    : k_(k), min_(min), max_(max), start_(start), incarnation_(incarnation) {
     seen_.insert(from);
     deadline_ = start_ + (k_ < 1 ? min_ : max_);
 }

@@ -93,8 +93,8 @@ TEST_P(DriverInterop, JoinsSerfAndDetectsItsCrash) {
     ASSERT_TRUE(pump_until(
         io,
         [&] {
-            auto* n = ep.find("serf1");
-            return n != nullptr && n->state == swim::State::Dead;
+            auto n = ep.find("serf1");
+            return n.has_value() && n->state == swim::State::Dead;
         },
         30s));
     driver.stop();

@@ -9,6 +9,7 @@
 
 #include "clusterd/sim/simulator.hpp"
 #include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/swim/intern.hpp"
 #include "support/sim_cluster.hpp"
 
 namespace clusterd::simtest {
@@ -19,8 +20,14 @@ class SwimCluster : public SimClusterBase<SwimCluster, sim::EndpointHost> {
         // One copy of each queued message across all simulated nodes (issue 19).
         if (!base_.message_pool)
             base_.message_pool = std::make_shared<swim::MessagePool>();
+        // ... and of each member name and alive payload in the member tables.
+        if (!base_.intern_pools)
+            base_.intern_pools = std::make_shared<swim::InternPools>();
     }
     using SimClusterBase::add;
+    /// The pools every simulated node's member table and queues share.
+    const std::shared_ptr<swim::InternPools>& intern_pools() const { return base_.intern_pools; }
+    const std::shared_ptr<swim::MessagePool>& message_pool() const { return base_.message_pool; }
 
     std::size_t add() {
         return sim.add_node(
@@ -49,8 +56,7 @@ class SwimCluster : public SimClusterBase<SwimCluster, sim::EndpointHost> {
             if (e.num_alive() != up.size())
                 return false;
             for (std::size_t j : up) {
-                const swim::Node* n = e.find(node_name(j));
-                if (!n || n->state != swim::State::Alive)
+                if (e.state_of(node_name(j)) != swim::State::Alive)
                     return false;
             }
         }

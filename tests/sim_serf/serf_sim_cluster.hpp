@@ -4,6 +4,7 @@
 #pragma once
 
 #include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/swim/intern.hpp"
 
 #include <functional>
 #include <map>
@@ -108,6 +109,7 @@ class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
         : SimClusterBase(seed), tweak_(std::move(tweak)) {}
     /// One copy of each queued message across all simulated nodes (issue 19).
     std::shared_ptr<swim::MessagePool> pool_ = std::make_shared<swim::MessagePool>();
+    std::shared_ptr<swim::InternPools> intern_ = std::make_shared<swim::InternPools>();
     using SimClusterBase::add;
 
     std::size_t add(std::optional<std::string> name = std::nullopt) {
@@ -119,6 +121,7 @@ class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
                 c.memberlist.advertise_addr = addr.ip;
                 c.memberlist.advertise_port = addr.port;
                 c.memberlist.message_pool = pool_;
+                c.memberlist.intern_pools = intern_;
                 if (tweak_)
                     tweak_(i, c);
                 return std::make_unique<SerfHost>(c, seed, now, c.snapshot ? &files[i] : nullptr);
@@ -158,6 +161,7 @@ class SerfCluster : public simtest::SimClusterBase<SerfCluster, SerfHost> {
                 c.memberlist.advertise_addr = addr.ip;
                 c.memberlist.advertise_port = addr.port;
                 c.memberlist.message_pool = pool_;
+                c.memberlist.intern_pools = intern_;
                 if (tweak_)
                     tweak_(idx, c);
                 auto state = serf::SnapshotState::replay(files[idx], c.rejoin_after_leave);

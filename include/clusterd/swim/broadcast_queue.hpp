@@ -4,15 +4,17 @@
 //
 // Memory (issue 19): during a join storm every node queues one alive message per member, so the
 // queue holds about N items per node for a minute (N² items in a simulated cluster). An item is
-// a 24-byte slot, a 24-byte order key in a B-tree and a name-index entry; the name and the
+// a 16-byte slot, a 12-byte order key in a B-tree and a 4-byte name-index entry; the name and the
 // encoded bytes live in a reference-counted block interned in a MessagePool, so every queue
 // sharing a pool (all simulated nodes; the three Serf queues and memberlist's in one agent) keeps
-// one copy of identical messages. docs/performance.md has the figures.
+// one copy of identical messages. Transmit counts saturate at 255 (the retransmit limit is
+// capped there). docs/performance.md has the figures.
 #pragma once
 
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -100,30 +102,42 @@ class BroadcastQueue {
     std::vector<int> transmit_counts() const;
 
   private:
+    // Memory per queued item (issue 19): a 16-byte slot, a 12-byte key in the B-tree and a 4-byte
+    // entry in the name index (a set of slot numbers hashed by their block's name).
     struct Slot {
         MessagePool::Block* block = nullptr; ///< null: free slot
-        std::uint64_t id = 0;
-        std::int32_t transmits = 0;
-        bool has_callback = false;
+        std::uint32_t hi = 0, lo = 0;        ///< the order key (see Key)
     };
-    /// Order: fewest transmits, then larger, then newer (memberlist's btree Less).
+    /// Order: fewest transmits, then larger, then newer (memberlist's btree Less), packed into 64
+    /// bits: hi = transmits (8 bits) | 0xffff - min(len, 0xffff) (16) | top 8 bits of the inverted
+    /// id; lo = the low 32 bits of the inverted id (ids count up from 1 and restart when the queue
+    /// empties; 40 bits last beyond any queue's lifetime).
     struct Key {
-        std::int32_t transmits;
-        std::uint32_t len;
-        std::uint64_t id;
-        std::uint32_t slot;
+        std::uint32_t hi, lo, slot;
+        int transmits() const { return static_cast<int>(hi >> 24); }
     };
     struct Less {
-        bool operator()(const Key& a, const Key& b) const {
-            if (a.transmits != b.transmits)
-                return a.transmits < b.transmits;
-            if (a.len != b.len)
-                return a.len > b.len;
-            return a.id > b.id;
-        }
+        bool operator()(const Key& a, const Key& b) const { return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo; }
     };
-    Key key_of(std::uint32_t slot) const;
+    static Key make_key(int transmits, std::size_t len, std::uint64_t id, std::uint32_t slot);
+    Key key_of(std::uint32_t slot) const { return Key{slots_[slot].hi, slots_[slot].lo, slot}; }
     void erase(std::uint32_t slot, bool finished);
+    std::string_view name_of(std::uint32_t slot) const { return slots_[slot].block->name; }
+
+    /// Hashes a slot number by its block's name, so the set doubles as a name -> slot map.
+    struct NameHash {
+        using is_transparent = void;
+        const BroadcastQueue* q;
+        std::size_t operator()(std::uint32_t slot) const { return (*this)(q->name_of(slot)); }
+        std::size_t operator()(std::string_view name) const { return absl::Hash<std::string_view>{}(name); }
+    };
+    struct NameEq {
+        using is_transparent = void;
+        const BroadcastQueue* q;
+        bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+        bool operator()(std::uint32_t a, std::string_view b) const { return q->name_of(a) == b; }
+        bool operator()(std::string_view a, std::uint32_t b) const { return a == q->name_of(b); }
+    };
 
     int mult_;
     std::shared_ptr<MessagePool> pool_;
@@ -131,7 +145,7 @@ class BroadcastQueue {
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
     absl::btree_set<Key, Less> order_;
-    absl::flat_hash_map<std::string_view, std::uint32_t> by_name_; ///< views into the blocks
+    absl::flat_hash_set<std::uint32_t, NameHash, NameEq> by_name_;
     absl::flat_hash_map<std::uint32_t, Finished> callbacks_;
 };
 

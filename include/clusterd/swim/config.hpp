@@ -14,6 +14,7 @@
 namespace clusterd::swim {
 
 class MessagePool;
+struct InternPools;
 
 struct Config {
     // ---- identity -------------------------------------------------------------------------
@@ -36,6 +37,9 @@ struct Config {
     /// Interns queued broadcasts; endpoints and Serf queues given the same pool keep one copy of
     /// identical messages (the simulator shares one across all nodes). Null: one per endpoint.
     std::shared_ptr<MessagePool> message_pool;
+    /// Interns member names and alive payloads (address, versions, meta) of the member table;
+    /// shared like message_pool (the simulator: one for all nodes). Null: one per endpoint.
+    std::shared_ptr<InternPools> intern_pools;
     int suspicion_mult = 4;
     int suspicion_max_timeout_mult = 6;
     base::Duration push_pull_interval = std::chrono::seconds(30);

@@ -149,9 +149,11 @@ class Endpoint {
     // ---- queries ---------------------------------------------------------------------------
     /// Every known node (any state), ourselves included.
     std::vector<Node> members() const;
-    /// A node by name, or null.
-    const Node* find(std::string_view name) const;
-    const Node& local_node() const;
+    /// A node by name (a copy), or nullopt.
+    std::optional<Node> find(std::string_view name) const;
+    /// A node's state by name without copying the node, or nullopt.
+    std::optional<State> state_of(std::string_view name) const;
+    Node local_node() const;
     /// Nodes that are not dead or left (memberlist NumMembers), ourselves included.
     std::size_t num_alive() const;
     /// memberlist estNumNodes: nodes in the probe list (recently dead included).

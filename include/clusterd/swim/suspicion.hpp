@@ -3,6 +3,7 @@
 // shrinks toward `min` as independent suspect messages from other members confirm it.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -12,7 +13,10 @@ namespace clusterd::swim {
 
 class Suspicion {
   public:
-    Suspicion(const std::string& from, int k, base::Duration min, base::Duration max, base::Instant start);
+    /// `incarnation`: the suspected incarnation (the endpoint declares the node dead only if it
+    /// is still suspect at that incarnation when the timer fires).
+    Suspicion(const std::string& from, int k, base::Duration min, base::Duration max, base::Instant start,
+              std::uint32_t incarnation = 0);
 
     /// Records a confirmation from `from`. True when it was new and counted (so the suspect
     /// message is worth re-broadcasting); false for duplicates or once k is reached.
@@ -23,6 +27,7 @@ class Suspicion {
     int confirmations() const { return n_; }
     int expected() const { return k_; }
     base::Instant start() const { return start_; }
+    std::uint32_t incarnation() const { return incarnation_; }
 
   private:
     int n_ = 0;
@@ -31,6 +36,7 @@ class Suspicion {
     base::Duration max_;
     base::Instant start_;
     base::Instant deadline_;
+    std::uint32_t incarnation_;
     std::set<std::string> seen_;
 };
 

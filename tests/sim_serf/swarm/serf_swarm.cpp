@@ -171,7 +171,7 @@ class Swarm {
     void on_event(std::size_t i, const serf::Event& e) {
         if (const auto* m = std::get_if<serf::MemberEvent>(&e); m && verbose_) {
             for (const auto& mem : m->members) {
-                const swim::Node* sn = node(i).endpoint().find(mem.name);
+                const std::optional<swim::Node> sn = node(i).endpoint().find(mem.name);
                 log("  %s: %s %s (incarnation %u)", names_[i].c_str(), serf::event_type_name(m->type),
                     mem.name.c_str(), sn ? sn->incarnation : 0u);
             }
@@ -218,7 +218,7 @@ class Swarm {
         const base::Duration dead_time = nd.config().memberlist.gossip_to_the_dead_time;
         for (std::size_t m = 0; m < n_; ++m) {
             Track& t = p.tracks[m];
-            const swim::Node* sn = ep.find(names_[m]);
+            const std::optional<swim::Node> sn = ep.find(names_[m]);
             if (sn && forgot_now && t.dead_since && local - *t.dead_since > dead_time &&
                 !sn->dead_or_left()) {
                 log("    %s: swim %s forgotten and learned again in one step", names_[i].c_str(),
@@ -717,7 +717,7 @@ bool Swarm::converged(std::string* why) {
             if (running(m)) {
                 // Alive in Serf, and alive (not suspect) in memberlist: a suspicion still running
                 // may yet end in a (false) death that the member then refutes.
-                const swim::Node* sn = node(v).endpoint().find(names_[m]);
+                const std::optional<swim::Node> sn = node(v).endpoint().find(names_[m]);
                 ok = s == MemberStatus::Alive && sn && sn->state == swim::State::Alive;
                 if (s == MemberStatus::Alive && !ok)
                     return say(names_[v] + " still suspects " + names_[m]);

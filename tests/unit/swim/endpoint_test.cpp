@@ -136,7 +136,7 @@ TEST(Endpoint, StartsAliveAndAnnouncesItself) {
 TEST(Endpoint, ProbeWithoutAnswerLeadsToSuspectThenDead) {
     Harness h;
     h.packet(alive("b", 2, 1));
-    ASSERT_NE(h.ep.find("b"), nullptr);
+    ASSERT_TRUE(h.ep.find("b").has_value());
     EXPECT_EQ(h.ep.find("b")->state, State::Alive);
     // Within one probe interval (+ stagger) a ping to b goes out.
     h.run_for(2s);
@@ -361,8 +361,8 @@ TEST(Endpoint, PushPullJoinBetweenTwoEndpoints) {
     auto reply = b.ep.handle_stream_request(addr(1), req->msg, b.now);
     ASSERT_TRUE(reply.ok()) << reply.error().message;
     a.ep.handle_stream_reply(req->stream_id, *reply, a.now);
-    ASSERT_NE(a.ep.find("b"), nullptr);
-    ASSERT_NE(b.ep.find("a"), nullptr);
+    ASSERT_TRUE(a.ep.find("b").has_value());
+    ASSERT_TRUE(b.ep.find("a").has_value());
     EXPECT_EQ(a.ep.num_alive(), 2u);
     EXPECT_EQ(b.ep.num_alive(), 2u);
     auto r = a.ep.poll_join_result();

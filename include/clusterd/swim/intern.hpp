@@ -1,0 +1,61 @@
+// swim::StringPool: interned, reference-counted byte strings with small dense ids. The member
+// table keeps a node's name and its address/versions/meta as two ids instead of owned strings
+// (issue 19: bytes per member). Every table given the same pools shares one copy: an agent's
+// memberlist and Serf layers, and all the nodes of a simulation. Single-threaded.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace clusterd::swim {
+
+class StringPool {
+  public:
+    using Id = std::uint32_t;
+    static constexpr Id kNone = std::numeric_limits<Id>::max();
+
+    StringPool() = default;
+    StringPool(const StringPool&) = delete;
+    StringPool& operator=(const StringPool&) = delete;
+
+    /// The id of `text` with one more reference (a new id when it was not held).
+    Id acquire(std::string_view text);
+    /// One more reference to a held id.
+    void retain(Id id) { ++entries_[id].refs; }
+    /// Drops one reference; the id is reused once none remain.
+    void release(Id id);
+    /// The id of `text` if held (no reference taken), else kNone.
+    Id find(std::string_view text) const {
+        auto it = index_.find(text);
+        return it == index_.end() ? kNone : it->second;
+    }
+    std::string_view view(Id id) const { return entries_[id].text; }
+    /// Ids in use are all below this bound (dense: freed ids are reused first).
+    std::size_t id_bound() const { return entries_.size(); }
+    /// Distinct strings held.
+    std::size_t size() const { return index_.size(); }
+
+  private:
+    struct Entry {
+        std::string text; ///< never moves: entries live in a deque, the index views them
+        std::uint32_t refs = 0;
+    };
+    std::deque<Entry> entries_;
+    std::vector<Id> free_;
+    absl::flat_hash_map<std::string_view, Id> index_;
+};
+
+/// The pools one member table uses: node names (dense ids index the table) and "where" blobs
+/// (address, port, protocol versions and meta of one alive message).
+struct InternPools {
+    StringPool names;
+    StringPool blobs;
+};
+
+} // namespace clusterd::swim

@@ -1,0 +1,114 @@
+// swim::MemberTable: the endpoint's node table in probe order, compact (issue 19). A member is a
+// 24-byte record: its name and its "where" (address, port, protocol versions, meta) are ids in
+// shared StringPools, so a table holds no per-member heap block and tables sharing the pools
+// (all simulated nodes) share one copy of every name and alive payload. Lookup by name goes
+// through the names pool to a dense id, then a flat vector from id to position (4 bytes per
+// known name). Used by the endpoint (src/swim); public for tests and, later, the Serf layer.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "clusterd/base/bytes.hpp"
+#include "clusterd/base/rng.hpp"
+#include "clusterd/base/time.hpp"
+#include "clusterd/swim/intern.hpp"
+#include "clusterd/swim/node.hpp"
+
+namespace clusterd::swim {
+
+/// 16 bytes. The state and the time it last changed share a word: 2 bits of state, 30 bits of
+/// quarter seconds since the table was created (saturating after 8.5 years; the times only
+/// decide when a dead member is forgotten or its name may be reclaimed, both tens of seconds).
+struct MemberRec {
+    StringPool::Id name = StringPool::kNone;
+    StringPool::Id where = StringPool::kNone; ///< blobs: ip, port, vsn, meta
+    std::uint32_t incarnation = 0;
+    std::uint32_t bits = static_cast<std::uint32_t>(State::Dead);
+
+    State state() const { return static_cast<State>(bits & 3u); }
+    bool dead_or_left() const { return state() == State::Dead || state() == State::Left; }
+};
+
+class MemberTable {
+  public:
+    using Vsn = std::array<std::uint8_t, 6>;
+    /// `epoch`: state-change times are kept relative to it.
+    MemberTable(std::shared_ptr<InternPools> pools, base::Instant epoch);
+    ~MemberTable();
+    MemberTable(const MemberTable&) = delete;
+    MemberTable& operator=(const MemberTable&) = delete;
+
+    std::size_t size() const { return recs_.size(); }
+    MemberRec& operator[](std::size_t i) { return recs_[i]; }
+    const MemberRec& operator[](std::size_t i) const { return recs_[i]; }
+    auto begin() { return recs_.begin(); }
+    auto end() { return recs_.end(); }
+    auto begin() const { return recs_.begin(); }
+    auto end() const { return recs_.end(); }
+
+    /// The member named `name`, or null. Pointers stay valid until the next insert, erase or
+    /// shuffle.
+    MemberRec* find(std::string_view name);
+    const MemberRec* find(std::string_view name) const;
+    /// Appends a new member (state Dead, incarnation 0) and swaps it to position `at` (probe
+    /// order is random); returns it.
+    MemberRec& insert(std::string_view name, const Address& addr, const Vsn& vsn, base::ByteView meta,
+                      std::size_t at, base::Instant now);
+    /// Sets the state and its change time.
+    void set_state(MemberRec& r, State s, base::Instant now) const;
+    /// When the state last changed (to a quarter second).
+    base::Instant state_change(const MemberRec& r) const;
+    /// Replaces the member's address, versions and meta.
+    void set_where(MemberRec& r, const Address& addr, const Vsn& vsn, base::ByteView meta);
+    /// Removes every member for which `drop(rec)` is true (calling it once per member).
+    template <class Pred> std::size_t erase_if(Pred drop) {
+        std::size_t kept = 0, dropped = 0;
+        for (std::size_t i = 0; i < recs_.size(); ++i) {
+            if (drop(static_cast<const MemberRec&>(recs_[i]))) {
+                release(recs_[i]);
+                ++dropped;
+                continue;
+            }
+            if (kept != i)
+                recs_[kept] = recs_[i];
+            ++kept;
+        }
+        recs_.resize(kept);
+        if (dropped > 0)
+            reindex();
+        return dropped;
+    }
+    void shuffle(base::Rng& rng);
+
+    // ---- fields ------------------------------------------------------------------------------
+    std::string_view name(const MemberRec& r) const { return pools_->names.view(r.name); }
+    base::ByteView ip(const MemberRec& r) const;
+    std::uint16_t port(const MemberRec& r) const;
+    Address addr(const MemberRec& r) const;
+    Vsn vsn(const MemberRec& r) const;
+    base::ByteView meta(const MemberRec& r) const;
+    std::uint8_t pmax(const MemberRec& r) const { return vsn(r)[1]; }
+    /// The member as the public Node value (for delegates and members()).
+    Node node(const MemberRec& r) const;
+
+    const std::shared_ptr<InternPools>& pools() const { return pools_; }
+
+  private:
+    static constexpr std::uint32_t kAbsent = 0xffffffffu;
+    std::string_view blob(const MemberRec& r) const { return pools_->blobs.view(r.where); }
+    StringPool::Id acquire_where(const Address& addr, const Vsn& vsn, base::ByteView meta);
+    void release(const MemberRec& r);
+    void set_pos(StringPool::Id name, std::uint32_t pos);
+    void reindex();
+
+    std::shared_ptr<InternPools> pools_;
+    base::Instant epoch_;
+    std::vector<MemberRec> recs_;
+    std::vector<std::uint32_t> pos_; ///< name id -> position in recs_ (kAbsent)
+};
+
+} // namespace clusterd::swim

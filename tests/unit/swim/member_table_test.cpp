@@ -1,0 +1,145 @@
+// The interned string pool and the compact member table (issue 19).
+#include <gtest/gtest.h>
+
+#include "clusterd/base/rng.hpp"
+#include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/swim/member_table.hpp"
+
+namespace clusterd::swim {
+namespace {
+
+Address addr(std::uint8_t last, std::uint16_t port = 7946) {
+    return Address{base::Bytes{10, 0, 0, last}, port};
+}
+
+TEST(StringPool, InternsCountsAndReusesIds) {
+    StringPool p;
+    const auto a = p.acquire("alpha");
+    const auto b = p.acquire("a-name-longer-than-the-small-string-buffer");
+    EXPECT_NE(a, b);
+    EXPECT_EQ(p.acquire("alpha"), a);
+    EXPECT_EQ(p.size(), 2u);
+    EXPECT_EQ(p.find("alpha"), a);
+    EXPECT_EQ(p.view(b), "a-name-longer-than-the-small-string-buffer");
+    p.release(a);
+    EXPECT_EQ(p.find("alpha"), a); // one reference left
+    p.release(a);
+    EXPECT_EQ(p.find("alpha"), StringPool::kNone);
+    // The freed id is reused and views of other entries stay valid.
+    const auto c = p.acquire("gamma");
+    EXPECT_EQ(c, a);
+    EXPECT_EQ(p.view(c), "gamma");
+    EXPECT_EQ(p.view(b), "a-name-longer-than-the-small-string-buffer");
+    EXPECT_EQ(p.id_bound(), 2u);
+}
+
+TEST(MemberTable, StoresFieldsCompactlyAndFindsByName) {
+    static_assert(sizeof(MemberRec) == 16, "a member record stays 16 bytes");
+    auto pools = std::make_shared<InternPools>();
+    MemberTable t(pools, base::Instant{});
+    const MemberTable::Vsn vsn{1, 5, 2, 2, 5, 4};
+    const base::Bytes meta{'m', 'e', 't', 'a'};
+    MemberRec& a = t.insert("a", addr(1), vsn, meta, 0, base::Instant{});
+    a.incarnation = 7;
+    t.set_state(a, State::Suspect, base::Instant{} + std::chrono::seconds(3));
+    t.insert("b", Address{base::Bytes(16, 1), 65535}, vsn, {}, 0, base::Instant{});
+    ASSERT_NE(t.find("a"), nullptr);
+    ASSERT_NE(t.find("b"), nullptr);
+    EXPECT_EQ(t.find("c"), nullptr);
+    const Node n = t.node(*t.find("a"));
+    EXPECT_EQ(n.name, "a");
+    EXPECT_EQ(n.addr, addr(1));
+    EXPECT_EQ(n.meta, meta);
+    EXPECT_EQ(n.vsn, vsn);
+    EXPECT_EQ(n.incarnation, 7u);
+    EXPECT_EQ(n.state, State::Suspect);
+    EXPECT_EQ(n.state_change, base::Instant{} + std::chrono::seconds(3));
+    EXPECT_EQ(t.addr(*t.find("b")), (Address{base::Bytes(16, 1), 65535}));
+    EXPECT_EQ(t.pmax(*t.find("b")), 5);
+
+    t.set_where(*t.find("a"), addr(9, 1), vsn, {});
+    EXPECT_EQ(t.addr(*t.find("a")), addr(9, 1));
+    EXPECT_TRUE(t.meta(*t.find("a")).empty());
+    EXPECT_EQ(pools->blobs.size(), 2u); // the old payload of "a" was released
+}
+
+TEST(MemberTable, StateChangeTimesKeepAQuarterSecondAndSaturate) {
+    const base::Instant epoch = base::Instant{} + std::chrono::hours(1);
+    MemberTable t(nullptr, epoch);
+    MemberRec& r = t.insert("a", addr(1), {}, {}, 0, epoch);
+    EXPECT_EQ(t.state_change(r), epoch);
+    t.set_state(r, State::Dead, epoch + std::chrono::milliseconds(30'100));
+    EXPECT_EQ(r.state(), State::Dead);
+    EXPECT_EQ(t.state_change(r), epoch + std::chrono::seconds(30));
+    t.set_state(r, State::Left, epoch - std::chrono::seconds(5)); // before the epoch: clamps
+    EXPECT_EQ(t.state_change(r), epoch);
+    t.set_state(r, State::Alive, epoch + std::chrono::hours(24 * 365 * 20));
+    EXPECT_EQ(r.state(), State::Alive);
+    EXPECT_EQ(t.state_change(r), epoch + std::chrono::milliseconds(250) * ((1 << 30) - 1));
+}
+
+TEST(MemberTable, TablesSharingPoolsShareOneCopy) {
+    auto pools = std::make_shared<InternPools>();
+    const MemberTable::Vsn vsn{1, 5, 2, 0, 0, 0};
+    {
+        MemberTable x(pools, base::Instant{}), y(pools, base::Instant{});
+        for (std::uint8_t i = 0; i < 50; ++i) {
+            x.insert("node-" + std::to_string(i), addr(i), vsn, {}, 0, base::Instant{});
+            y.insert("node-" + std::to_string(i), addr(i), vsn, {}, 0, base::Instant{});
+        }
+        EXPECT_EQ(pools->names.size(), 50u);
+        EXPECT_EQ(pools->blobs.size(), 50u);
+    }
+    EXPECT_EQ(pools->names.size(), 0u); // both tables gave their references back
+    EXPECT_EQ(pools->blobs.size(), 0u);
+}
+
+TEST(MemberTable, EraseAndShuffleKeepTheIndex) {
+    MemberTable t(nullptr, base::Instant{});
+    const MemberTable::Vsn vsn{};
+    base::Rng rng(42);
+    for (int i = 0; i < 100; ++i)
+        t.insert("n" + std::to_string(i), addr(static_cast<std::uint8_t>(i)), vsn, {},
+                 static_cast<std::size_t>(rng.below(static_cast<std::uint64_t>(i) + 1)), base::Instant{});
+    for (int i = 0; i < 100; ++i) {
+        const MemberRec* r = t.find("n" + std::to_string(i));
+        ASSERT_NE(r, nullptr);
+        EXPECT_EQ(t.addr(*r), addr(static_cast<std::uint8_t>(i)));
+    }
+    const std::size_t dropped = t.erase_if([&](const MemberRec& r) { return t.name(r).back() == '7'; });
+    EXPECT_EQ(dropped, 10u);
+    EXPECT_EQ(t.size(), 90u);
+    t.shuffle(rng);
+    for (int i = 0; i < 100; ++i) {
+        const MemberRec* r = t.find("n" + std::to_string(i));
+        if (i % 10 == 7) {
+            EXPECT_EQ(r, nullptr);
+            continue;
+        }
+        ASSERT_NE(r, nullptr);
+        EXPECT_EQ(t.name(*r), "n" + std::to_string(i));
+    }
+    EXPECT_EQ(t.pools()->names.size(), 90u);
+}
+
+TEST(BroadcastQueue, NamedItemsStayIndexedAcrossSlotReuse) {
+    BroadcastQueue q(4);
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 200; ++i)
+            q.queue("n" + std::to_string(i), base::Bytes(10 + static_cast<std::size_t>(i % 7), 1));
+        // Replacing by name keeps one item per name.
+        for (int i = 0; i < 200; i += 2)
+            q.queue("n" + std::to_string(i), base::Bytes(3, 2));
+        EXPECT_EQ(q.size(), 200u);
+        q.prune(50);
+        EXPECT_EQ(q.size(), 50u);
+        for (int i = 0; i < 200; ++i)
+            q.queue("n" + std::to_string(i), base::Bytes(5, 3));
+        EXPECT_EQ(q.size(), 200u);
+        q.reset();
+        EXPECT_EQ(q.size(), 0u);
+    }
+}
+
+} // namespace
+} // namespace clusterd::swim
