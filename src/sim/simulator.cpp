@@ -160,6 +160,18 @@ const LinkFaults& Simulator::link(std::size_t from, std::size_t to) const {
     return it == links_.end() ? default_link_ : it->second;
 }
 
+base::Duration Simulator::tcp_segment_delay(std::size_t from, std::size_t to, base::Duration rto) {
+    const LinkFaults& f = link(from, to);
+    base::Duration d{0};
+    if (!f.tcp_loss || f.loss <= 0)
+        return d;
+    for (int tries = 0; tries < 6 && net_rng_.chance(f.loss); ++tries) {
+        d += rto;
+        rto *= 2;
+    }
+    return d;
+}
+
 base::Duration Simulator::latency(std::size_t from, std::size_t to) {
     const LinkFaults& f = link(from, to);
     base::Duration d = f.delay;
@@ -274,7 +286,10 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
         return;
     stats_.bytes_sent += sealed->size();
     Event e{};
-    e.at = now_ + latency(from, *target);
+    // SYN, SYN-ACK, then the request's data.
+    e.at = now_ + latency(from, *target) + tcp_segment_delay(from, *target, std::chrono::seconds(1)) +
+           tcp_segment_delay(*target, from, std::chrono::seconds(1)) +
+           tcp_segment_delay(from, *target, std::chrono::milliseconds(200));
     e.kind = EvKind::StreamRequest;
     e.to = *target;
     e.to_gen = nodes_[*target].gen;
@@ -343,7 +358,8 @@ void Simulator::deliver(Event& e) {
         NodeSlot& req = nodes_[e.from];
         if (req.host && req.gen == e.from_gen && req.open_streams.count(e.stream)) {
             Event r{};
-            r.at = now_ + latency(e.to, e.from);
+            r.at = now_ + latency(e.to, e.from) +
+                   tcp_segment_delay(e.to, e.from, std::chrono::milliseconds(200));
             r.to = e.from;
             r.to_gen = req.gen;
             r.from = e.to;

@@ -3,6 +3,9 @@
 // determinism. Seeds can be overridden with CLUSTERD_SIM_SEED.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <functional>
+
 #include "clusterd/sim/wire_envelope.hpp"
 #include "sim_cluster.hpp"
 
@@ -293,4 +296,67 @@ TEST(SwimSim, BriefPauseQueuesPacketsAndCausesNoDeath) {
     c.sim.run_for(30s);
     EXPECT_TRUE(c.converged());
     EXPECT_EQ(c.false_deaths(), 0u);
+}
+
+// The simulator's TCP loss model: loss that also hits TCP segments delays streams by
+// retransmission timeouts, so the TCP fallback ping no longer rescues every probe.
+TEST(SwimSim, TcpLossDelaysTheFallbackPing) {
+    auto suspects_with = [](bool tcp_loss) {
+        SwimCluster c(test_seed(77), swim::Config::lan());
+        c.add(4);
+        c.star_join();
+        EXPECT_TRUE(c.sim.run_until([&] { return c.converged(); }, 30s));
+        c.sim.set_default_link(sim::LinkFaults{0.9, 1ms, 2ms, tcp_loss});
+        c.sim.run_for(60s);
+        std::uint64_t n = 0;
+        for (std::size_t i = 0; i < 4; ++i)
+            n += c.ep(i).stats().suspects;
+        return n;
+    };
+    EXPECT_EQ(suspects_with(false), 0u); // every probe falls back to a TCP ping that gets through
+    EXPECT_GT(suspects_with(true), 0u);
+}
+
+// A study, run on demand (--gtest_also_run_disabled_tests --gtest_filter='*Study*', STUDY_LOSS,
+// STUDY_SEEDS): false deaths under loss on UDP and TCP (the simulator's tcp_loss model), N = 8,
+// 600 s, with clusterd's additions to memberlist switched off one by one. docs/reliability.md
+// has its figures.
+TEST(SwimSimStudy, DISABLED_FalseDeathsAtFortyPercentByFeature) {
+    struct Variant {
+        const char* name;
+        std::function<void(swim::Config&)> tweak;
+    };
+    const std::vector<Variant> variants = {
+        {"default", [](swim::Config&) {}},
+        {"no expedite", [](swim::Config& c) { c.expedite_broadcasts = false; }},
+        {"no early rounds", [](swim::Config& c) { c.max_early_rounds = 0; }},
+        {"no dedup", [](swim::Config& c) { c.dedup_window = base::Duration{0}; }},
+        {"neither",
+         [](swim::Config& c) {
+             c.expedite_broadcasts = false;
+             c.dedup_window = base::Duration{0};
+         }},
+    };
+    const double loss = std::getenv("STUDY_LOSS") ? std::atof(std::getenv("STUDY_LOSS")) : 0.4;
+    const int seeds = std::getenv("STUDY_SEEDS") ? std::atoi(std::getenv("STUDY_SEEDS")) : 5;
+    for (const auto& v : variants) {
+        std::size_t deaths = 0, suspects = 0, refutes = 0;
+        for (int s = 1; s <= seeds; ++s) {
+            swim::Config cfg = swim::Config::lan();
+            v.tweak(cfg);
+            SwimCluster c(static_cast<std::uint64_t>(s) * 7919, cfg);
+            c.add(8);
+            c.star_join();
+            ASSERT_TRUE(c.sim.run_until([&] { return c.converged(); }, 60s));
+            c.sim.set_default_link(sim::LinkFaults{loss, 1ms, 2ms, true});
+            c.sim.run_for(600s);
+            deaths += c.false_deaths();
+            for (std::size_t i = 0; i < 8; ++i) {
+                suspects += c.ep(i).stats().suspects;
+                refutes += c.ep(i).stats().refutes;
+            }
+        }
+        std::printf("[study] loss %.2f %-16s false deaths %zu suspects %zu refutes %zu (%d seeds x 600 s)\n",
+                    loss, v.name, deaths, suspects, refutes, seeds);
+    }
 }

@@ -25,6 +25,11 @@ struct LinkFaults {
     double loss = 0.0;                                   ///< probability a UDP packet is dropped
     base::Duration delay = std::chrono::milliseconds(1); ///< one-way latency
     base::Duration jitter{0};                            ///< extra uniform [0, jitter) latency
+    /// `loss` also hits TCP segments, as real packet loss does: a lost SYN or SYN-ACK costs a
+    /// retransmission timeout of 1 s (doubling), a lost data segment 200 ms (Linux's minimum
+    /// RTO, doubling), so a stream under loss arrives late rather than never (and then fails at
+    /// its timeout). Off: streams ignore `loss`.
+    bool tcp_loss = false;
 };
 
 /// A node's local monotonic clock: local = start + (t - t0) * (1 + ppm / 1e6), where t is the
@@ -171,6 +176,8 @@ class Simulator {
     void send(std::size_t from, swim::Transmit t);
     const LinkFaults& link(std::size_t from, std::size_t to) const;
     base::Duration latency(std::size_t from, std::size_t to);
+    /// Retransmission delay of one TCP segment from -> to under the link's loss (tcp_loss).
+    base::Duration tcp_segment_delay(std::size_t from, std::size_t to, base::Duration rto);
     std::optional<std::size_t> index_of(const swim::Address& a) const;
     bool cut(std::size_t from, std::size_t to) const { return blocked_.count({from, to}) != 0; }
     void mix(const Event& e);
