@@ -611,8 +611,9 @@ struct FloodOutcome {
 FloodOutcome flood_run(std::size_t max_queue_depth) {
     constexpr std::size_t n = 5;
     constexpr int total = 6000;
-    SerfCluster c(sim::Simulator::seed_from_env(21),
-                  [max_queue_depth](std::size_t, serf::Config& cfg) { cfg.max_queue_depth = max_queue_depth; });
+    SerfCluster c(sim::Simulator::seed_from_env(21), [max_queue_depth](std::size_t, serf::Config& cfg) {
+        cfg.max_queue_depth = max_queue_depth;
+    });
     c.add(n);
     c.star_join();
     EXPECT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 60s));
