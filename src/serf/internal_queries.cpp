@@ -54,7 +54,7 @@ void Queries::answer_conflict(const QueryEvent& q) {
         return;
     core_.log(Level::Debug, "serf: Got conflict resolution query for '" + node + "'");
     base::Bytes payload;
-    if (const Member* m = members_.find(node)) {
+    if (const std::optional<Member> m = members_.find(node)) {
         wire::SerfConflictResponse c{m->name,
                                      m->addr,
                                      m->port,

@@ -180,7 +180,7 @@ void Lifecycle::reconnect(base::Instant t) {
         return;
     }
     const std::string& n = failed[core_.rng.below(failed.size())];
-    const Member* m = members_.find(n);
+    const std::optional<Member> m = members_.find(n);
     if (!m)
         return;
     swim::Address a{m->addr, m->port};

@@ -14,86 +14,102 @@ void remove_name(std::vector<std::string>& v, const std::string& name) {
 } // namespace
 
 Members::Members(Core& core)
-    : core_(core), queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
+    : core_(core), pools_(core.config.memberlist.intern_pools ? core.config.memberlist.intern_pools
+                                                              : std::make_shared<swim::InternPools>()),
+      queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
     // Serf starts every clock at 1, so a first intent at time 0 is already "old".
     clock_.increment();
     core_.member_clock = &clock_;
 }
 
-Member Members::member_from(const swim::Node& n) const {
+Members::~Members() {
+    for (const auto& [n, ms] : members_)
+        blobs().release(ms.where);
+}
+
+swim::StringPool::Id Members::acquire_where(const swim::Node& n) const {
+    return blobs().acquire(swim::encode_where(n.addr.ip, n.addr.port, n.vsn, n.meta));
+}
+
+Member Members::member_of(const std::string& name, const State& s) const {
+    const swim::WhereView w = swim::decode_where(blobs().view(s.where));
     Member m;
-    m.name = n.name;
-    m.addr = n.addr.ip;
-    m.port = n.addr.port;
-    auto tags = wire::decode_tags(n.meta);
+    m.name = name;
+    m.addr.assign(w.ip.begin(), w.ip.end());
+    m.port = w.port;
+    auto tags = wire::decode_tags(w.meta);
     if (tags)
         m.tags = std::move(tags.value());
-    m.status = MemberStatus::Alive;
-    m.protocol_min = n.pmin();
-    m.protocol_max = n.pmax();
-    m.protocol_cur = n.pcur();
-    m.delegate_min = n.dmin();
-    m.delegate_max = n.dmax();
-    m.delegate_cur = n.dcur();
+    m.status = s.status;
+    m.protocol_min = w.vsn[0];
+    m.protocol_max = w.vsn[1];
+    m.protocol_cur = w.vsn[2];
+    m.delegate_min = w.vsn[3];
+    m.delegate_max = w.vsn[4];
+    m.delegate_cur = w.vsn[5];
     return m;
 }
 
-const Member* Members::find(const std::string& n) const {
+std::optional<Member> Members::find(const std::string& n) const {
     auto it = members_.find(n);
-    return it == members_.end() ? nullptr : &it->second.member;
+    if (it == members_.end())
+        return std::nullopt;
+    return member_of(n, it->second);
+}
+
+MemberStatus Members::status_of(const std::string& n) const {
+    auto it = members_.find(n);
+    return it == members_.end() ? MemberStatus::None : it->second.status;
 }
 
 bool Members::has_alive_peers() const {
     for (const auto& [n, ms] : members_)
-        if (n != core_.name() && ms.member.status == MemberStatus::Alive)
+        if (n != core_.name() && ms.status == MemberStatus::Alive)
             return true;
     return false;
 }
 
-void Members::set_local_tags(const std::map<std::string, std::string>& tags) {
+void Members::set_local_meta(base::ByteView meta) {
     auto it = members_.find(core_.name());
-    if (it != members_.end())
-        it->second.member.tags = tags;
+    if (it == members_.end())
+        return;
+    const swim::WhereView w = swim::decode_where(blobs().view(it->second.where));
+    const auto fresh = blobs().acquire(swim::encode_where(w.ip, w.port, w.vsn, meta));
+    blobs().release(it->second.where);
+    it->second.where = fresh;
 }
 
 // ---- memberlist events -------------------------------------------------------------------------
 
 void Members::on_join(const swim::Node& n) {
-    Member fresh = member_from(n);
+    const swim::StringPool::Id fresh = acquire_where(n);
     MemberStatus old_status = MemberStatus::None;
     auto it = members_.find(n.name);
     if (it == members_.end()) {
         State ms;
-        ms.member = fresh;
+        ms.where = fresh;
+        ms.status = MemberStatus::Alive;
         if (auto j = intents_.recent(n.name, IntentType::Join))
             ms.status_ltime = *j;
         if (auto l = intents_.recent(n.name, IntentType::Leave)) {
-            ms.member.status = MemberStatus::Leaving;
+            ms.status = MemberStatus::Leaving;
             ms.status_ltime = *l;
             ms.leave_ltime = *l;
         }
-        it = members_.emplace(n.name, std::move(ms)).first;
+        it = members_.emplace(n.name, ms).first;
     } else {
-        old_status = it->second.member.status;
-        auto& m = it->second.member;
-        m.status = MemberStatus::Alive;
+        old_status = it->second.status;
+        it->second.status = MemberStatus::Alive;
         it->second.leave_time = base::Instant{};
-        m.addr = fresh.addr;
-        m.port = fresh.port;
-        m.tags = fresh.tags;
-        m.protocol_min = fresh.protocol_min;
-        m.protocol_max = fresh.protocol_max;
-        m.protocol_cur = fresh.protocol_cur;
-        m.delegate_min = fresh.delegate_min;
-        m.delegate_max = fresh.delegate_max;
-        m.delegate_cur = fresh.delegate_cur;
+        blobs().release(it->second.where);
+        it->second.where = fresh;
     }
     if (old_status == MemberStatus::Failed || old_status == MemberStatus::Left) {
         remove_name(failed_, n.name);
         remove_name(left_, n.name);
     }
     core_.log(Level::Info, "serf: EventMemberJoin: " + n.name + " " + ip_string(n.addr.ip));
-    core_.emit(MemberEvent{EventType::MemberJoin, {it->second.member}});
+    core_.emit(MemberEvent{EventType::MemberJoin, {member_of(n.name, it->second)}});
 }
 
 void Members::on_leave(const swim::Node& n) {
@@ -102,9 +118,9 @@ void Members::on_leave(const swim::Node& n) {
         return;
     auto& ms = it->second;
     EventType type;
-    switch (ms.member.status) {
+    switch (ms.status) {
     case MemberStatus::Leaving:
-        ms.member.status = MemberStatus::Left;
+        ms.status = MemberStatus::Left;
         ms.leave_time = core_.now;
         left_.push_back(n.name);
         type = EventType::MemberLeave;
@@ -114,38 +130,37 @@ void Members::on_leave(const swim::Node& n) {
             // The node announced its own departure (memberlist "dead" from itself) but its
             // Serf leave intent never reached us (lost, or gossiped only to peers that were
             // dead already): it left, it did not fail. Newer Serf decides the same way.
-            ms.member.status = MemberStatus::Left;
+            ms.status = MemberStatus::Left;
             ms.leave_ltime = ms.status_ltime;
             ms.leave_time = core_.now;
             left_.push_back(n.name);
             type = EventType::MemberLeave;
             break;
         }
-        ms.member.status = MemberStatus::Failed;
+        ms.status = MemberStatus::Failed;
         ms.leave_time = core_.now;
         failed_.push_back(n.name);
         type = EventType::MemberFailed;
         break;
     default:
-        core_.log(Level::Warn,
-                  "serf: Bad state when leave: " + std::to_string(static_cast<int>(ms.member.status)));
+        core_.log(Level::Warn, "serf: Bad state when leave: " + std::to_string(static_cast<int>(ms.status)));
         return;
     }
     core_.log(Level::Info,
               std::string("serf: ") +
                   (type == EventType::MemberLeave ? "EventMemberLeave: " : "EventMemberFailed: ") + n.name);
-    core_.emit(MemberEvent{type, {ms.member}});
+    core_.emit(MemberEvent{type, {member_of(n.name, ms)}});
 }
 
 void Members::on_update(const swim::Node& n) {
     auto it = members_.find(n.name);
     if (it == members_.end())
         return;
-    Member fresh = member_from(n);
-    fresh.status = it->second.member.status;
-    it->second.member = fresh;
+    const swim::StringPool::Id fresh = acquire_where(n);
+    blobs().release(it->second.where);
+    it->second.where = fresh;
     core_.log(Level::Info, "serf: EventMemberUpdate: " + n.name);
-    core_.emit(MemberEvent{EventType::MemberUpdate, {fresh}});
+    core_.emit(MemberEvent{EventType::MemberUpdate, {member_of(n.name, it->second)}});
 }
 
 // ---- intents -----------------------------------------------------------------------------------
@@ -158,8 +173,8 @@ bool Members::join_intent(const wire::SerfJoin& msg) {
     if (msg.ltime <= it->second.status_ltime)
         return false;
     it->second.status_ltime = msg.ltime;
-    if (it->second.member.status == MemberStatus::Leaving)
-        it->second.member.status = MemberStatus::Alive;
+    if (it->second.status == MemberStatus::Leaving)
+        it->second.status = MemberStatus::Alive;
     return true;
 }
 
@@ -183,18 +198,18 @@ bool Members::leave_intent(const wire::SerfLeave& msg) {
         return false;
     ms.status_ltime = msg.ltime;
     ms.leave_ltime = msg.ltime;
-    switch (ms.member.status) {
+    switch (ms.status) {
     case MemberStatus::Alive:
-        ms.member.status = MemberStatus::Leaving;
+        ms.status = MemberStatus::Leaving;
         if (msg.prune)
             prune(msg.node);
         return true;
     case MemberStatus::Failed:
-        ms.member.status = MemberStatus::Left;
+        ms.status = MemberStatus::Left;
         remove_name(failed_, msg.node);
         left_.push_back(msg.node);
         core_.log(Level::Info, "serf: EventMemberLeave (forced): " + msg.node);
-        core_.emit(MemberEvent{EventType::MemberLeave, {ms.member}});
+        core_.emit(MemberEvent{EventType::MemberLeave, {member_of(msg.node, ms)}});
         if (msg.prune)
             prune(msg.node);
         return true;
@@ -228,7 +243,7 @@ void Members::prune(const std::string& n) {
     auto it = members_.find(n);
     if (it == members_.end())
         return;
-    if (it->second.member.status == MemberStatus::Leaving) {
+    if (it->second.status == MemberStatus::Leaving) {
         // Serf sleeps broadcast_timeout + leave_propagate_delay first; we schedule it.
         pending_prunes_[n] = core_.now + core_.config.broadcast_timeout + core_.config.leave_propagate_delay;
         return;
@@ -243,7 +258,8 @@ void Members::erase(const std::string& n) {
     auto it = members_.find(n);
     if (it == members_.end())
         return;
-    Member m = it->second.member;
+    Member m = member_of(n, it->second);
+    blobs().release(it->second.where);
     members_.erase(it);
     core_.forget_coordinate(n);
     core_.emit(MemberEvent{EventType::MemberReap, {m}});

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/swim/member_table.hpp"
 #include "clusterd/wire/serf_messages.hpp"
 #include "node_core.hpp"
 
@@ -17,8 +20,12 @@ namespace clusterd::serf::detail {
 
 class Members {
   public:
+    /// One member, compact (issue 19): its address, port, versions and tags (the encoded meta)
+    /// are one interned "where" string, the same one memberlist's table holds for it, so the
+    /// Serf layer adds ~100 bytes per member. Member values are built on demand (member_of).
     struct State {
-        Member member;
+        swim::StringPool::Id where = swim::StringPool::kNone;
+        MemberStatus status = MemberStatus::None;
         LamportTime status_ltime = 0;
         /// The Lamport time of the leave that made it leaving/left. A later join intent raises
         /// status_ltime past it; such a member is not sent as left in a push-pull.
@@ -27,6 +34,9 @@ class Members {
     };
 
     explicit Members(Core& core);
+    ~Members();
+    Members(const Members&) = delete;
+    Members& operator=(const Members&) = delete;
 
     // memberlist events (the endpoint's delegate forwards them)
     void on_join(const swim::Node& n);
@@ -56,21 +66,27 @@ class Members {
     LamportClock& clock() { return clock_; }
     const LamportClock& clock() const { return clock_; }
     const std::map<std::string, State>& table() const { return members_; }
-    const Member* find(const std::string& name) const;
+    /// The member as a value (tags decoded), or nullopt.
+    std::optional<Member> find(const std::string& name) const;
+    MemberStatus status_of(const std::string& name) const;
+    Member member_of(const std::string& name, const State& s) const;
     const std::vector<std::string>& failed() const { return failed_; }
     std::size_t num_left() const { return left_.size(); }
     std::size_t intent_buffer_size() const { return intents_.size(); }
     bool has_alive_peers() const;
-    void set_local_tags(const std::map<std::string, std::string>& tags);
+    /// Our own tags changed: `meta` is their encoding (as node_meta() gives memberlist).
+    void set_local_meta(base::ByteView meta);
     swim::BroadcastQueue& queue() { return queue_; }
     const swim::BroadcastQueue& queue() const { return queue_; }
 
   private:
-    Member member_from(const swim::Node& n) const;
+    swim::StringPool::Id acquire_where(const swim::Node& n) const;
+    swim::StringPool& blobs() const { return pools_->blobs; }
     void prune(const std::string& name);
     void erase(const std::string& name);
 
     Core& core_;
+    std::shared_ptr<swim::InternPools> pools_;
     LamportClock clock_;
     std::map<std::string, State> members_;
     std::vector<std::string> failed_, left_;

@@ -187,7 +187,7 @@ Node::Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotS
                                                      base::Rng::mix(seed, 0x5111), now);
     // Start the endpoint now: it announces us alive and reports our own join (member + event).
     core.endpoint->handle_timeout(now);
-    if (!impl_->members.find(core.name())) {
+    if (impl_->members.status_of(core.name()) == MemberStatus::None) {
         swim::Node self = core.endpoint->local_node();
         self.meta = impl_->delegate.node_meta(core.config.memberlist.meta_max_size);
         impl_->members.on_join(self);
@@ -338,7 +338,7 @@ base::Status Node::set_tags(std::map<std::string, std::string> tags, base::Insta
     if (!st)
         return st;
     core.config.tags = std::move(tags);
-    impl_->members.set_local_tags(core.config.tags);
+    impl_->members.set_local_meta(encoded);
     core.endpoint->update_meta(now);
     return base::ok_status();
 }
@@ -376,20 +376,16 @@ std::vector<Member> Node::members() const {
     std::vector<Member> out;
     out.reserve(impl_->members.table().size());
     for (const auto& [n, ms] : impl_->members.table())
-        out.push_back(ms.member);
+        out.push_back(impl_->members.member_of(n, ms));
     return out;
 }
 
 std::optional<Member> Node::member(const std::string& n) const {
-    const Member* m = impl_->members.find(n);
-    if (!m)
-        return std::nullopt;
-    return *m;
+    return impl_->members.find(n);
 }
 
 MemberStatus Node::member_status(const std::string& n) const {
-    const Member* m = impl_->members.find(n);
-    return m ? m->status : MemberStatus::None;
+    return impl_->members.status_of(n);
 }
 
 const std::string& Node::name() const {

@@ -110,20 +110,26 @@ void Queries::relay_response(std::uint8_t relay_factor, const swim::Address& des
                                     std::to_string(core_.config.query_response_size_limit) + " bytes");
         return;
     }
-    std::vector<const Member*> all;
+    std::vector<std::pair<const std::string*, const Members::State*>> all;
     for (const auto& [n, ms] : table)
-        all.push_back(&ms.member);
-    std::vector<const Member*> picked;
+        all.emplace_back(&n, &ms);
+    std::vector<std::size_t> chosen;
+    std::vector<Member> picked;
     for (std::size_t i = 0; i < 3 * all.size() && picked.size() < relay_factor; ++i) {
-        const Member* m = all[core_.rng.below(all.size())];
-        if (m->status != MemberStatus::Alive || m->protocol_max < 5 || m->name == core_.name())
+        const std::size_t at = core_.rng.below(all.size());
+        const auto& [name, ms] = all[at];
+        if (ms->status != MemberStatus::Alive || *name == core_.name())
             continue;
-        if (std::find(picked.begin(), picked.end(), m) != picked.end())
+        if (std::find(chosen.begin(), chosen.end(), at) != chosen.end())
             continue;
-        picked.push_back(m);
+        Member m = members_.member_of(*name, *ms);
+        if (m.protocol_max < 5)
+            continue;
+        chosen.push_back(at);
+        picked.push_back(std::move(m));
     }
-    for (const Member* m : picked)
-        core_.endpoint->send_user(swim::Address{m->addr, m->port}, raw);
+    for (const Member& m : picked)
+        core_.endpoint->send_user(swim::Address{m.addr, m.port}, raw);
 }
 
 // ---- origin side -------------------------------------------------------------------------------

@@ -5,9 +5,33 @@
 
 namespace clusterd::swim {
 
-// A "where" blob: [ip length][ip][port, big endian][6 version bytes][meta].
 namespace {
 constexpr std::size_t kVsnBytes = 6;
+}
+
+std::string encode_where(base::ByteView ip, std::uint16_t port, const std::array<std::uint8_t, 6>& vsn,
+                         base::ByteView meta) {
+    std::string b;
+    b.reserve(1 + ip.size() + 2 + kVsnBytes + meta.size());
+    b.push_back(static_cast<char>(ip.size()));
+    b.append(reinterpret_cast<const char*>(ip.data()), ip.size());
+    b.push_back(static_cast<char>(port >> 8));
+    b.push_back(static_cast<char>(port & 0xff));
+    b.append(reinterpret_cast<const char*>(vsn.data()), vsn.size());
+    b.append(reinterpret_cast<const char*>(meta.data()), meta.size());
+    return b;
+}
+
+WhereView decode_where(std::string_view b) {
+    WhereView w;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
+    const std::size_t iplen = p[0];
+    w.ip = base::ByteView(p + 1, iplen);
+    const std::size_t at = 1 + iplen;
+    w.port = static_cast<std::uint16_t>((p[at] << 8) | p[at + 1]);
+    std::copy_n(p + at + 2, kVsnBytes, w.vsn.begin());
+    w.meta = base::ByteView(p + at + 2 + kVsnBytes, b.size() - (at + 2 + kVsnBytes));
+    return w;
 }
 
 MemberTable::MemberTable(std::shared_ptr<InternPools> pools, base::Instant epoch)
@@ -46,15 +70,7 @@ const MemberRec* MemberTable::find(std::string_view name) const {
 }
 
 StringPool::Id MemberTable::acquire_where(const Address& addr, const Vsn& vsn, base::ByteView meta) {
-    std::string b;
-    b.reserve(1 + addr.ip.size() + 2 + kVsnBytes + meta.size());
-    b.push_back(static_cast<char>(addr.ip.size()));
-    b.append(reinterpret_cast<const char*>(addr.ip.data()), addr.ip.size());
-    b.push_back(static_cast<char>(addr.port >> 8));
-    b.push_back(static_cast<char>(addr.port & 0xff));
-    b.append(reinterpret_cast<const char*>(vsn.data()), vsn.size());
-    b.append(reinterpret_cast<const char*>(meta.data()), meta.size());
-    return pools_->blobs.acquire(b);
+    return pools_->blobs.acquire(encode_where(addr.ip, addr.port, vsn, meta));
 }
 
 void MemberTable::set_pos(StringPool::Id name, std::uint32_t pos) {

@@ -2,6 +2,8 @@
 // -> reap), tag updates, user events under loss, queries, key rotation and name conflicts.
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <set>
 
@@ -668,4 +670,51 @@ TEST(SerfSim, UserEventFloodWithinTheQueueCapIsNotPruned) {
     EXPECT_GT(serfs.pruned, 0u);
     EXPECT_LT(ours.missing * 2, serfs.missing);
     EXPECT_LT(ours.missing, 6000u * 4u / 50u); // under 2 % of the (event, node) pairs
+}
+
+namespace {
+// Heap bytes held by the process (glibc's in-use count).
+std::size_t heap_in_use() {
+    const struct mallinfo2 mi = ::mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+// Heap per (node, member) pair of a converged cluster of n agents that share nothing (each
+// has its own pools, as separate processes do), after the join storm's queues drained.
+double heap_per_pair(std::size_t n) {
+    const std::size_t before = heap_in_use();
+    double per_pair = 0;
+    {
+        SerfCluster c(sim::Simulator::seed_from_env(31), [](std::size_t, serf::Config& cfg) {
+            cfg.memberlist.message_pool = nullptr;
+            cfg.memberlist.intern_pools = nullptr;
+            cfg.tags = {{"role", "kong"}, {"dc", "eu-west-1"}};
+        });
+        c.add(n);
+        c.star_join();
+        EXPECT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 300s));
+        c.sim.run_for(120s);                  // retransmissions done, queues empty
+        for (std::size_t i = 0; i < n; ++i) { // what the test harness recorded is not the agent's
+            std::vector<serf::Event>().swap(c.host(i).events);
+            decltype(c.host(i).logs)().swap(c.host(i).logs);
+            decltype(c.host(i).updates)().swap(c.host(i).updates);
+        }
+        per_pair = static_cast<double>(heap_in_use() - before) / static_cast<double>(n * n);
+    }
+    return per_pair;
+}
+} // namespace
+
+// Issue 19, "private bytes added per member": what one more member costs an agent's cores
+// (memberlist + Serf state, tags included), measured as the heap growth from 32 to 128 agents
+// divided by the added node-member pairs. The agent adds per-member RPC and snapshot state on
+// top; the benchmark's ramp measures the whole process against Serf.
+TEST(SerfSim, HeapPerMemberOfTheCores) {
+    const std::size_t small = 32, large = 128;
+    // Per agent: heap / N; the slope is its growth per added member.
+    const double a = heap_per_pair(small) * static_cast<double>(small);
+    const double b = heap_per_pair(large) * static_cast<double>(large);
+    const double slope = (b - a) / static_cast<double>(large - small);
+    std::printf("heap per agent: %.0f KiB at N=%zu, %.0f KiB at N=%zu: %.0f bytes per added member\n",
+                a / 1024, small, b / 1024, large, slope);
+    EXPECT_LT(slope, 1000.0); // 1,041 before the Serf table shared memberlist's interned member strings
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,20 @@
 #include "clusterd/swim/node.hpp"
 
 namespace clusterd::swim {
+
+/// A member's "where": address, port, protocol versions and meta of its alive message, as one
+/// byte string ([ip length][ip][port, big endian][6 version bytes][meta]) to intern. The Serf
+/// layer keeps the same string for its member (tags are the meta), so both share one copy.
+std::string encode_where(base::ByteView ip, std::uint16_t port, const std::array<std::uint8_t, 6>& vsn,
+                         base::ByteView meta);
+struct WhereView {
+    base::ByteView ip;
+    std::uint16_t port = 0;
+    std::array<std::uint8_t, 6> vsn{};
+    base::ByteView meta;
+};
+/// Splits a string made by encode_where.
+WhereView decode_where(std::string_view where);
 
 /// 16 bytes. The state and the time it last changed share a word: 2 bits of state, 30 bits of
 /// quarter seconds since the table was created (saturating after 8.5 years; the times only
