@@ -2,7 +2,9 @@
 // update_meta, user messages) and queries. The protocol logic lives in endpoint_*.cpp.
 #include "clusterd/swim/endpoint.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "clusterd/swim/timing.hpp"
 #include "endpoint_impl.hpp"
@@ -140,6 +142,10 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         stats.duplicates++;
         return;
     }
+    if (type == wire::MsgType::Alive && stale_alive(msg)) {
+        stats.stale_alives++;
+        return;
+    }
     auto decoded = wire::decode(msg);
     if (!decoded) {
         if (decoded.error().code == "unexpected_type") {
@@ -173,6 +179,24 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
             }
         },
         decoded.value());
+}
+
+bool Endpoint::Impl::stale_alive(base::ByteView msg) const {
+    // Exactly the cases in which alive_node() would return without any effect: a known remote
+    // member, same address, an incarnation not newer than ours, nothing malformed.
+    auto v = wire::decode_alive_view(msg);
+    if (!v || v->node == cfg.name || v->incarnation == std::numeric_limits<std::uint32_t>::max())
+        return false;
+    if (v->vsn.size() >= 3 && (v->vsn[0] == 0 || v->vsn[1] == 0 || v->vsn[0] > v->vsn[1]))
+        return false;
+    if (v->addr.size() != 4 && v->addr.size() != 16)
+        return false;
+    const MemberRec* state = lookup(v->node);
+    if (state == nullptr || v->incarnation > state->incarnation)
+        return false;
+    const std::uint16_t port = v->port == 0 ? cfg.advertise_port : v->port;
+    const base::ByteView ip = nodes.ip(*state);
+    return port == nodes.port(*state) && std::equal(ip.begin(), ip.end(), v->addr.begin(), v->addr.end());
 }
 
 std::uint64_t Endpoint::Impl::seen_hash(base::ByteView msg) {

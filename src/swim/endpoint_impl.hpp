@@ -171,6 +171,8 @@ struct Endpoint::Impl {
     /// Recently handled gossip messages (hash -> expiry), see Config::dedup_window.
     bool seen_recently(base::ByteView msg, base::Instant now);
     static std::uint64_t seen_hash(base::ByteView msg);
+    /// An alive message that cannot change anything (decoded in place, no allocation).
+    bool stale_alive(base::ByteView msg) const;
     static bool is_gossip_state(base::ByteView msg) {
         if (msg.empty())
             return false;

@@ -89,6 +89,15 @@ Result<Message> decode(ByteView buf) {
     return make_error("unknown_type", "unknown memberlist message type " + std::to_string(t));
 }
 
+Result<AliveView> decode_alive_view(ByteView buf) {
+    if (buf.empty() || buf[0] != static_cast<std::uint8_t>(MsgType::Alive))
+        return make_error("unexpected_type", "not an alive message");
+    auto m = msgpack::decode<AliveView>(buf.subspan(1));
+    if (!m)
+        return m.error().with_prefix("memberlist message 2");
+    return std::move(*m);
+}
+
 Bytes encode_compound(const std::vector<Bytes>& msgs) {
     // The count is one byte and each length two: parts beyond 255 or longer than 65535 bytes
     // cannot be represented and are left out rather than written corrupt.

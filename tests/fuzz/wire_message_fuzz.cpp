@@ -1,5 +1,7 @@
-// Fuzzes every memberlist message decoder (single messages, compound split, push-pull, stream
-// user) and checks decode(encode(decode(x))) == decode(x).
+// Fuzzes every memberlist message decoder (single messages, the in-place alive view, compound
+// split, push-pull, stream user) and checks decode(encode(decode(x))) == decode(x), and that the
+// alive view agrees with the owning decode.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,6 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (d.ok()) {
         auto again = wire::decode(wire::encode(*d));
         if (!again.ok() || !(*again == *d))
+            __builtin_trap();
+    }
+    auto v = wire::decode_alive_view(in);
+    if (v.ok()) {
+        const auto* a = d.ok() ? std::get_if<wire::Alive>(&*d) : nullptr;
+        if (a == nullptr || a->node != v->node || a->incarnation != v->incarnation || a->port != v->port ||
+            !std::equal(a->addr.begin(), a->addr.end(), v->addr.begin(), v->addr.end()))
             __builtin_trap();
     }
     auto c = wire::split_compound(in);

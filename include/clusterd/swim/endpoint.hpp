@@ -70,6 +70,7 @@ struct Stats {
     std::uint64_t conflicts = 0;
     std::uint64_t incompatible = 0;        ///< push-pulls refused for protocol versions
     std::uint64_t duplicates = 0;          ///< gossip dropped as byte-identical to a recent one
+    std::uint64_t stale_alives = 0;        ///< alive messages no newer than what we hold (dropped)
     std::uint64_t early_gossip_rounds = 0; ///< gossip rounds run at once for a new broadcast
     std::uint64_t forgotten = 0;           ///< dead nodes dropped after gossip_to_the_dead_time
     // memberlist's telemetry (docs/metrics.md): alive/suspect/dead messages that changed our

@@ -134,11 +134,27 @@ struct Alive {
     static constexpr MsgType kType = MsgType::Alive;
     friend bool operator==(const Alive&, const Alive&) = default;
 };
-constexpr auto msgpack_fields(const Alive*) {
-    using M = Alive;
+/// The same message viewed in place (decoded without allocating: the endpoint's fast path for
+/// the many stale copies of a join storm); valid while its input is.
+struct AliveView {
+    std::uint32_t incarnation = 0;
+    std::string_view node;
+    base::ByteView addr;
+    std::uint16_t port = 0;
+    base::ByteView meta;
+    base::ByteView vsn;
+};
+/// The alive message's wire fields, listed once for both.
+template <typename M> constexpr auto alive_fields() {
     return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation),
                            field("Meta", &M::meta), field("Node", &M::node), field("Port", &M::port),
                            field("Vsn", &M::vsn));
+}
+constexpr auto msgpack_fields(const Alive*) {
+    return alive_fields<Alive>();
+}
+constexpr auto msgpack_fields(const AliveView*) {
+    return alive_fields<AliveView>();
 }
 
 struct Dead {
@@ -228,6 +244,8 @@ base::Bytes encode(const Message& m);
 /// Decodes one message (type byte first). Errors: "truncated", "malformed", "unknown_type",
 /// "unexpected_type" (a known type that is not a single message: push-pull, compound, ...).
 base::Result<Message> decode(base::ByteView buf);
+/// An alive message (type byte first) viewed in place; valid while `buf` is.
+base::Result<AliveView> decode_alive_view(base::ByteView buf);
 
 /// Compound (type 7): [7][count u8][count x u16 BE length][messages]. Only the first 255 parts
 /// of at most 65535 bytes each are representable; others are left out (callers size their batch).

@@ -340,6 +340,26 @@ TEST(Endpoint, LeaveWaitsForBroadcast) {
     EXPECT_TRUE(found);
 }
 
+// The fast path for stale copies (decoded in place, no allocation) takes exactly the alives that
+// could change nothing: an older or equal incarnation from the same address. A stale one from
+// another address still reports the conflict, as memberlist does.
+TEST(Endpoint, StaleAliveIsDroppedWithoutEffectButAConflictStillCounts) {
+    Harness h;
+    h.packet(alive("b", 2, 3, "m1"));
+    const auto before = h.ep.stats().stale_alives;
+    h.packet(alive("b", 2, 3, "m1"));
+    h.packet(alive("b", 2, 2, "m0"));
+    EXPECT_EQ(h.ep.stats().stale_alives, before + 1); // the byte-identical copy is a dedup hit
+    EXPECT_EQ(h.ep.find("b")->incarnation, 3u);
+    EXPECT_EQ(h.ep.find("b")->meta, base::to_bytes("m1"));
+    h.packet(alive("b", 9, 2));
+    EXPECT_EQ(h.rec.conflicts, 1);
+    EXPECT_EQ(h.ep.stats().stale_alives, before + 1);
+    h.packet(alive("b", 2, 4, "m2")); // newer: the full path
+    EXPECT_EQ(h.ep.find("b")->meta, base::to_bytes("m2"));
+    EXPECT_EQ(h.ep.stats().stale_alives, before + 1);
+}
+
 TEST(Endpoint, ConflictingAddressIsReported) {
     Harness h;
     h.packet(alive("b", 2, 1));

@@ -304,6 +304,27 @@ template <> struct Codec<base::Bytes> {
     }
 };
 
+/// Views into the input, for decode-only structs that must not allocate (wire::AliveView).
+template <> struct Codec<std::string_view> {
+    static void write(Writer& w, std::string_view v, Hint) { w.str(v); }
+    static base::Status read(Reader& r, std::string_view& v) {
+        auto x = r.str_view();
+        if (!x)
+            return x.error();
+        v = *x;
+        return base::ok_status();
+    }
+};
+template <> struct Codec<base::ByteView> {
+    static base::Status read(Reader& r, base::ByteView& v) {
+        auto x = r.str_view();
+        if (!x)
+            return x.error();
+        v = base::ByteView(reinterpret_cast<const std::uint8_t*>(x->data()), x->size());
+        return base::ok_status();
+    }
+};
+
 /// Elements of containers: a nested []byte is never nil (go-msgpack writes each element).
 inline Hint element_hint(Hint h) {
     return (h & kNeverNil) ? kNeverNil : kPlain;
