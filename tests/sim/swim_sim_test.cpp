@@ -3,8 +3,10 @@
 // determinism. Seeds can be overridden with CLUSTERD_SIM_SEED.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <string>
 
 #include "clusterd/sim/wire_envelope.hpp"
 #include "sim_cluster.hpp"
@@ -317,11 +319,12 @@ TEST(SwimSim, TcpLossDelaysTheFallbackPing) {
     EXPECT_GT(suspects_with(true), 0u);
 }
 
-// A study, run on demand (--gtest_also_run_disabled_tests --gtest_filter='*Study*', STUDY_LOSS,
-// STUDY_SEEDS): false deaths under loss on UDP and TCP (the simulator's tcp_loss model), N = 8,
-// 600 s, with clusterd's additions to memberlist switched off one by one. docs/reliability.md
-// has its figures.
-TEST(SwimSimStudy, DISABLED_FalseDeathsAtFortyPercentByFeature) {
+// Under 40 % loss on UDP and TCP (the simulator's tcp_loss model), N = 8, 600 s: clusterd's
+// additions to memberlist (immediate dissemination, backlog rounds, the gossip dedup) switched
+// off one by one must not do better than the defaults by more than 10 % on these seeds (they
+// did not raise false deaths: docs/reliability.md has the 30-seed figures). STUDY_LOSS and
+// STUDY_SEEDS widen it by hand.
+TEST(SwimSim, ClusterdAdditionsDoNotRaiseFalseDeathsUnderHeavyLoss) {
     struct Variant {
         const char* name;
         std::function<void(swim::Config&)> tweak;
@@ -338,7 +341,8 @@ TEST(SwimSimStudy, DISABLED_FalseDeathsAtFortyPercentByFeature) {
          }},
     };
     const double loss = std::getenv("STUDY_LOSS") ? std::atof(std::getenv("STUDY_LOSS")) : 0.4;
-    const int seeds = std::getenv("STUDY_SEEDS") ? std::atoi(std::getenv("STUDY_SEEDS")) : 5;
+    const int seeds = std::getenv("STUDY_SEEDS") ? std::atoi(std::getenv("STUDY_SEEDS")) : 3;
+    std::size_t with_defaults = 0, best_without = static_cast<std::size_t>(-1);
     for (const auto& v : variants) {
         std::size_t deaths = 0, suspects = 0, refutes = 0;
         for (int s = 1; s <= seeds; ++s) {
@@ -358,5 +362,10 @@ TEST(SwimSimStudy, DISABLED_FalseDeathsAtFortyPercentByFeature) {
         }
         std::printf("[study] loss %.2f %-16s false deaths %zu suspects %zu refutes %zu (%d seeds x 600 s)\n",
                     loss, v.name, deaths, suspects, refutes, seeds);
+        if (std::string(v.name) == "default")
+            with_defaults = deaths;
+        else
+            best_without = std::min(best_without, deaths);
     }
+    EXPECT_LE(static_cast<double>(with_defaults), 1.10 * static_cast<double>(best_without));
 }
