@@ -66,10 +66,21 @@ LogLevel to_level(serf::LogLine::Level l) {
 } // namespace
 
 std::vector<rpc::Member> Agent::members() {
-    std::vector<rpc::Member> out;
-    for (const auto& m : node_->members())
-        out.push_back(to_rpc(m));
-    return out;
+    return *shared_members();
+}
+
+std::shared_ptr<const std::vector<rpc::Member>> Agent::shared_members() {
+    // Rebuilt (tags decoded) only when Serf's member table moved: Kong polls `members` on a
+    // quiet cluster over and over.
+    const std::uint64_t gen = node_->members_generation();
+    if (!members_cache_ || members_cache_generation_ != gen) {
+        auto fresh = std::make_shared<std::vector<rpc::Member>>();
+        for (const auto& m : node_->members())
+            fresh->push_back(to_rpc(m));
+        members_cache_ = std::move(fresh);
+        members_cache_generation_ = gen;
+    }
+    return members_cache_;
 }
 
 void Agent::after_activity() {

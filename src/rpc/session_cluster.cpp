@@ -39,33 +39,33 @@ bool Session::on_auth(std::uint64_t seq, const AuthRequest& req) {
 
 namespace {
 
-/// The last unfiltered `members` answer, encoded. Keyed by the full member list (compared
-/// field by field), so it can never be stale: a changed member means a fresh encoding. Polling
-/// clients (Kong asks `members` over and over on a quiet cluster) then cost a list copy and a
-/// compare instead of a msgpack encoding. One per thread: the daemon runs one io_context thread.
+/// The last unfiltered `members` answer, encoded, keyed by the agent's shared member list: an
+/// agent hands out the same list until its membership changes (AgentApi::shared_members), and
+/// the cache holds that list, so its address cannot be reused while cached. Polling clients
+/// (Kong asks `members` over and over on a quiet cluster) then cost a pointer compare instead of
+/// building, comparing and encoding the list. One per thread: the daemon runs one io_context
+/// thread.
 struct MembersBodyCache {
-    std::vector<Member> members;
+    std::shared_ptr<const std::vector<Member>> members;
     base::Bytes body;
-    bool valid = false;
 };
 
-const base::Bytes& encoded_members(std::vector<Member>&& all) {
+const base::Bytes& encoded_members(std::shared_ptr<const std::vector<Member>> all) {
     static thread_local MembersBodyCache cache;
-    if (cache.valid && cache.members == all)
+    if (cache.members == all)
         return cache.body;
     MembersResponse resp;
-    resp.members = std::move(all);
+    resp.members = *all;
     cache.body.clear();
     encode(cache.body, resp);
-    cache.members = std::move(resp.members);
-    cache.valid = true;
+    cache.members = std::move(all);
     return cache.body;
 }
 
 } // namespace
 
 bool Session::on_members(std::uint64_t seq, const NoBody&) {
-    reply(seq, "", encoded_members(agent_.members()));
+    reply(seq, "", encoded_members(agent_.shared_members()));
     return true;
 }
 

@@ -96,7 +96,9 @@ base::Status Lifecycle::leave(base::Instant t) {
     members_.leave_intent(msg);
     if (members_.has_alive_peers()) {
         leave_intent_sent_ = false;
-        members_.queue_intent(wire::encode_serf(msg), [this] { leave_intent_sent_ = true; });
+        const base::Bytes intent = wire::encode_serf(msg);
+        core_.endpoint->announce_leave_intent(t, intent);
+        members_.queue_intent(intent, [this] { leave_intent_sent_ = true; });
         core_.endpoint->expedite_gossip(t);
         leave_phase_ = LeavePhase::WaitIntent;
     } else {

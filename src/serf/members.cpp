@@ -70,6 +70,7 @@ bool Members::has_alive_peers() const {
 }
 
 void Members::set_local_meta(base::ByteView meta) {
+    ++generation_;
     auto it = members_.find(core_.name());
     if (it == members_.end())
         return;
@@ -82,6 +83,7 @@ void Members::set_local_meta(base::ByteView meta) {
 // ---- memberlist events -------------------------------------------------------------------------
 
 void Members::on_join(const swim::Node& n) {
+    ++generation_;
     const swim::StringPool::Id fresh = acquire_where(n);
     MemberStatus old_status = MemberStatus::None;
     auto it = members_.find(n.name);
@@ -113,6 +115,7 @@ void Members::on_join(const swim::Node& n) {
 }
 
 void Members::on_leave(const swim::Node& n) {
+    ++generation_;
     auto it = members_.find(n.name);
     if (it == members_.end())
         return;
@@ -153,6 +156,7 @@ void Members::on_leave(const swim::Node& n) {
 }
 
 void Members::on_update(const swim::Node& n) {
+    ++generation_;
     auto it = members_.find(n.name);
     if (it == members_.end())
         return;
@@ -166,6 +170,7 @@ void Members::on_update(const swim::Node& n) {
 // ---- intents -----------------------------------------------------------------------------------
 
 bool Members::join_intent(const wire::SerfJoin& msg) {
+    ++generation_; // (more often than needed: harmless)
     clock_.witness(msg.ltime);
     auto it = members_.find(msg.node);
     if (it == members_.end())
@@ -179,6 +184,7 @@ bool Members::join_intent(const wire::SerfJoin& msg) {
 }
 
 bool Members::leave_intent(const wire::SerfLeave& msg) {
+    ++generation_;
     clock_.witness(msg.ltime);
     auto it = members_.find(msg.node);
     if (it == members_.end())
@@ -255,6 +261,7 @@ void Members::prune(const std::string& n) {
 }
 
 void Members::erase(const std::string& n) {
+    ++generation_;
     auto it = members_.find(n);
     if (it == members_.end())
         return;

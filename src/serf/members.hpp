@@ -66,6 +66,9 @@ class Members {
     LamportClock& clock() { return clock_; }
     const LamportClock& clock() const { return clock_; }
     const std::map<std::string, State>& table() const { return members_; }
+    /// Moves on every change a member_of() value could show (a member added, erased, its status
+    /// or its address/versions/tags changed); equal generations mean equal member lists.
+    std::uint64_t generation() const { return generation_; }
     /// The member as a value (tags decoded), or nullopt.
     std::optional<Member> find(const std::string& name) const;
     MemberStatus status_of(const std::string& name) const;
@@ -89,6 +92,7 @@ class Members {
     std::shared_ptr<swim::InternPools> pools_;
     LamportClock clock_;
     std::map<std::string, State> members_;
+    std::uint64_t generation_ = 0;
     std::vector<std::string> failed_, left_;
     IntentBuffer intents_;
     swim::BroadcastQueue queue_;

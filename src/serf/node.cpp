@@ -380,6 +380,10 @@ std::vector<Member> Node::members() const {
     return out;
 }
 
+std::uint64_t Node::members_generation() const {
+    return impl_->members.generation();
+}
+
 std::optional<Member> Node::member(const std::string& n) const {
     return impl_->members.find(n);
 }

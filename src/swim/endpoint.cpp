@@ -425,7 +425,9 @@ void Endpoint::leave(base::Instant now) {
     if (m.left)
         return;
     m.left = true;
-    m.dead_node(wire::Dead{m.self().incarnation, m.cfg.name, m.cfg.name}, now);
+    const wire::Dead dead{m.self().incarnation, m.cfg.name, m.cfg.name};
+    m.announce(wire::encode(dead)); // before dead_node marks us left (announce skips no one then)
+    m.dead_node(dead, now);
     m.expedite(now);
     bool any_alive = false;
     for (const MemberRec& n : m.nodes) {
@@ -434,6 +436,35 @@ void Endpoint::leave(base::Instant now) {
     }
     if (!any_alive)
         m.leave_finished = true;
+}
+
+void Endpoint::Impl::announce(const base::Bytes& packet) {
+    std::vector<std::uint32_t> peers;
+    for (std::uint32_t at = 0; at < nodes.size(); ++at)
+        if (!is_self(nodes[at]) && !nodes[at].dead_or_left())
+            peers.push_back(at);
+    const std::size_t count = std::min(peers.size(), cfg.leave_announce_peers);
+    for (std::size_t i = 0; i < count; ++i) // the first `count` of a random permutation
+        std::swap(peers[i], peers[i + rng.below(peers.size() - i)]);
+    peers.resize(count);
+    for (std::uint32_t at : peers) {
+        const MemberRec& peer = nodes[at];
+        send_raw(nodes.addr(peer), std::string(nodes.name(peer)), packet, nodes.pmax(peer) >= 5);
+        stats.leave_announcements++;
+    }
+}
+
+void Endpoint::announce_leave_intent(base::Instant now, base::ByteView user_msg) {
+    Impl& m = *impl_;
+    m.last_now = now;
+    m.ensure_started(now);
+    if (m.left)
+        return;
+    base::Bytes packet;
+    packet.reserve(user_msg.size() + 1);
+    packet.push_back(static_cast<std::uint8_t>(wire::MsgType::User));
+    packet.insert(packet.end(), user_msg.begin(), user_msg.end());
+    m.announce(packet);
 }
 
 void Endpoint::Impl::expedite(base::Instant now) {

@@ -115,6 +115,8 @@ struct Endpoint::Impl {
     /// backlog remains.
     void after_gossip_round(base::Instant now, std::size_t sent);
     bool leave_finished = false;
+    /// Sends `packet` once to up to cfg.leave_announce_peers random live members (leave).
+    void announce(const base::Bytes& packet);
     std::size_t packet_overhead = 0;
     std::uint32_t seq_no = 0;
     std::uint32_t incarnation = 0;

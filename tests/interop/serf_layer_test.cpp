@@ -219,6 +219,12 @@ TEST(SerfLayer, EventsQueriesTagsRttLeaveAcrossKinds) {
         },
         15s, 250ms))
         << c.dump();
+    // clusterd announces its intent and then its leave straight to every member (two packets:
+    // memberlist handles queued gossip last-in first-out, and a leave handled before the intent
+    // would read as a failure): no survivor saw d1 fail.
+    for (const char* n : {"s2", "d2"})
+        for (const auto& l : member_lines(c.dir(), n, "member-failed"))
+            EXPECT_NE(l.rfind("d1\t", 0), 0u) << n << ": " << l;
 
     // --- 8. the same recorder on s2 (serf) and d2 (clusterd) saw the same events.
     // Member events: the same member lines (name, addr, role, tags) per kind of event.

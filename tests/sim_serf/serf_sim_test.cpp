@@ -542,6 +542,127 @@ TEST(SerfSim, ImmediateDisseminationIsFasterAndABurstStaysWithinTheBound) {
     EXPECT_LE(on.burst_packets, off.burst_packets + 6u * 3u * 3u); // gossip_nodes = 3 per early round
 }
 
+// Issue 19, graceful leave: with the leave announcement (intent and leave each sent straight to
+// every member) all members record the leave one packet after the intent's broadcast has run
+// out; without it, only after further gossip rounds carry memberlist's leave. Nobody may take
+// the leaving node for failed either way.
+namespace {
+struct LeaveRun {
+    double ms = 0;
+    std::size_t failed_events = 0, leave_events = 0;
+};
+LeaveRun leave_run(std::size_t announce_peers) {
+    const std::size_t n = 16;
+    SerfCluster c(sim::Simulator::seed_from_env(21), [announce_peers](std::size_t, serf::Config& cfg) {
+        cfg.memberlist.leave_announce_peers = announce_peers;
+    });
+    c.add(n);
+    c.star_join();
+    EXPECT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 60s));
+    c.sim.run_for(5s);
+    LeaveRun r;
+    const std::string leaver = node_name(n - 1);
+    for (std::size_t i = 0; i + 1 < n; ++i)
+        c.host(i).on_event = [&r, &leaver](const serf::Event& e) {
+            if (const auto* m = std::get_if<serf::MemberEvent>(&e))
+                for (const auto& mem : m->members)
+                    if (mem.name == leaver) {
+                        r.failed_events += m->type == serf::EventType::MemberFailed;
+                        r.leave_events += m->type == serf::EventType::MemberLeave;
+                    }
+        };
+    const base::Instant t0 = c.sim.now();
+    EXPECT_TRUE(c.node(n - 1).leave(c.sim.local_now(n - 1)).ok());
+    c.sim.poke(n - 1);
+    auto left_everywhere = [&] {
+        for (std::size_t v = 0; v + 1 < n; ++v)
+            if (c.status(v, leaver) != MemberStatus::Left)
+                return false;
+        return true;
+    };
+    EXPECT_TRUE(c.sim.run_until(left_everywhere, 30s, 1ms));
+    r.ms = std::chrono::duration<double, std::milli>(c.sim.now() - t0).count();
+    c.sim.run_for(20s);
+    return r;
+}
+} // namespace
+
+TEST(SerfSim, LeaveAnnouncementIsSeenByAllAtOnce) {
+    const LeaveRun on = leave_run(512), off = leave_run(0);
+    std::printf("graceful leave seen by all 15 others: %.1f ms with the announcement, %.1f ms without\n",
+                on.ms, off.ms);
+    EXPECT_LT(on.ms * 2, off.ms);
+    for (const LeaveRun& r : {on, off}) {
+        EXPECT_EQ(r.failed_events, 0u);
+        EXPECT_EQ(r.leave_events, 15u);
+    }
+}
+
+// The agent answers `members` from a list cached per members generation: the generation must
+// move with every change a member could show. Joins, tag updates, a graceful leave, a failure,
+// a restart, a force-leave and reaping; every 50 ms each node's list is compared with the one
+// taken at the same generation.
+TEST(SerfSim, MembersGenerationMovesWithEveryVisibleChange) {
+    const std::size_t n = 6;
+    SerfCluster c(sim::Simulator::seed_from_env(21), [](std::size_t, serf::Config& cfg) {
+        cfg.reap_interval = 2s;
+        cfg.reconnect_timeout = 8s;
+        cfg.tombstone_timeout = 8s;
+    });
+    c.add(n);
+    std::vector<std::pair<std::uint64_t, std::vector<serf::Member>>> last(n);
+    std::vector<bool> down(n);
+    std::size_t checks = 0, moves = 0;
+    auto check = [&] {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (down[i])
+                continue;
+            const std::uint64_t gen = c.node(i).members_generation();
+            auto now = c.node(i).members();
+            if (gen == last[i].first) {
+                ++checks;
+                EXPECT_TRUE(now == last[i].second) << "node " << i << " at generation " << gen;
+            } else {
+                ++moves;
+            }
+            last[i] = {gen, std::move(now)};
+        }
+    };
+    auto run = [&](base::Duration d) {
+        for (auto end = c.sim.now() + d; c.sim.now() < end;) {
+            c.sim.run_for(50ms);
+            check();
+        }
+    };
+    c.star_join();
+    run(10s);
+    for (std::size_t i : {1u, 2u}) {
+        ASSERT_TRUE(c.node(i).set_tags({{"role", "r" + std::to_string(i)}}, c.sim.local_now(i)).ok());
+        c.sim.poke(i);
+    }
+    run(5s);
+    ASSERT_TRUE(c.node(3).leave(c.sim.local_now(3)).ok());
+    c.sim.poke(3);
+    run(10s);
+    c.sim.crash(4);
+    down[4] = true;
+    run(20s);
+    c.sim.restart(4);
+    down[4] = false;
+    last[4] = {~std::uint64_t{0}, {}}; // a fresh process counts from the start again
+    c.join(4, 0);
+    run(10s);
+    c.sim.crash(5);
+    down[5] = true;
+    run(8s);
+    ASSERT_TRUE(c.node(0).force_leave(node_name(5), false, c.sim.local_now(0)).ok());
+    c.sim.poke(0);
+    run(30s); // past the reconnect and tombstone timeouts: node-3 and node-5 are reaped
+    EXPECT_EQ(c.node(0).member_status(node_name(3)), MemberStatus::None);
+    EXPECT_GT(checks, 1000u);
+    EXPECT_GT(moves, 20u);
+}
+
 namespace {
 /// The Lamport time node `viewer` holds for `member`'s status (from its push-pull state).
 std::uint64_t status_ltime(serf::Node& viewer, const std::string& member) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -112,6 +113,11 @@ class AgentApi {
     virtual ~AgentApi() = default;
 
     virtual std::vector<Member> members() = 0;
+    /// The same list, shared: an agent may hand out one copy for as long as its membership
+    /// does not change, so a caller may cache work on it keyed by the pointer (which it holds).
+    virtual std::shared_ptr<const std::vector<Member>> shared_members() {
+        return std::make_shared<const std::vector<Member>>(members());
+    }
     /// Serf's Join: `done(num_contacted, error)`.
     virtual void join(const std::vector<std::string>& addrs, bool replay,
                       std::function<void(int, const std::string&)> done) = 0;

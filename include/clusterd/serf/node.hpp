@@ -214,6 +214,8 @@ class Node final {
     NodeState state() const;
     bool leave_complete() const { return state() == NodeState::Left; }
     std::vector<Member> members() const;
+    /// Moves whenever members() could return something else (see Members::generation).
+    std::uint64_t members_generation() const;
     std::optional<Member> member(const std::string& name) const;
     /// Status of a member without copying it (None when unknown).
     MemberStatus member_status(const std::string& node) const;

@@ -58,6 +58,10 @@ struct Config {
     /// sends at most (1 + max) × gossip_nodes packets per gossip interval; each message is still
     /// sent at most the retransmit limit times (docs/protocol.md).
     int max_early_rounds = 3;
+    /// Members told of a graceful leave directly, one packet for the intent and one for the
+    /// leave each (Endpoint::announce_leave_intent, leave); picked at random when there are
+    /// more. 0 = off (leave by gossip only, as memberlist).
+    std::size_t leave_announce_peers = 512;
     base::Duration gossip_to_the_dead_time = std::chrono::seconds(30);
     /// 0 = a dead node's name can never be reclaimed by a new address (memberlist default).
     base::Duration dead_node_reclaim_time{0};

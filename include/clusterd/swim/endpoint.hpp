@@ -73,6 +73,7 @@ struct Stats {
     std::uint64_t stale_alives = 0;        ///< alive messages no newer than what we hold (dropped)
     std::uint64_t early_gossip_rounds = 0; ///< gossip rounds run at once for a new broadcast
     std::uint64_t forgotten = 0;           ///< dead nodes dropped after gossip_to_the_dead_time
+    std::uint64_t leave_announcements = 0; ///< packets sent by the leave announcement
     // memberlist's telemetry (docs/metrics.md): alive/suspect/dead messages that changed our
     // view and were re-broadcast (memberlist.msg.*), gossip rounds, probe and push-pull times.
     std::uint64_t msg_alive = 0, msg_suspect = 0, msg_dead = 0;
@@ -125,8 +126,17 @@ class Endpoint {
     /// an empty list yields no results.
     std::uint64_t join(const std::vector<Address>& seeds, base::Instant now);
     /// Graceful leave: broadcast a dead message about ourselves (From == our name, so peers
-    /// record Left). Afterwards we answer pings but never refute. See leave_done().
+    /// record Left), and send it at once to up to Config::leave_announce_peers live members.
+    /// Afterwards we answer pings but never refute. See leave_done().
     void leave(base::Instant now);
+    /// Leave announcement, first half (clusterd; memberlist has none): `user_msg` (Serf's
+    /// leave intent) as one user-message packet straight to up to Config::leave_announce_peers
+    /// live members, once, besides its broadcast. leave() sends its dead message the same way
+    /// (the second half), so members record the leave one packet after the intent has been
+    /// gossiped out instead of after more gossip rounds. Two packets, not one compound: a
+    /// memberlist peer handles queued gossip last-in first-out, and a leave seen before the
+    /// intent reads as a failure.
+    void announce_leave_intent(base::Instant now, base::ByteView user_msg);
     /// Immediate dissemination: a broadcast worth sending now (a user event, a leave, a query,
     /// a refutation) was queued, so run a gossip round at once instead of at the next tick. At
     /// most one such early round happens between two regular gossip ticks, so a burst of any

@@ -3,6 +3,8 @@
 // and bad input.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "clusterd/swim/endpoint.hpp"
 #include "clusterd/wire/memberlist.hpp"
 
@@ -338,6 +340,76 @@ TEST(Endpoint, LeaveWaitsForBroadcast) {
         if (d.node == "a" && d.from == "a")
             found = true;
     EXPECT_TRUE(found);
+}
+
+// Leave announcement: the intent (a user message) and then, from leave(), our dead message go
+// straight to every live member (dead and left ones skipped, capped by leave_announce_peers),
+// once each, as separate packets (a memberlist peer handles queued gossip last-in first-out).
+TEST(Endpoint, LeaveAnnouncementGoesToEveryLiveMemberOnce) {
+    Harness h;
+    for (std::uint8_t i = 2; i <= 6; ++i)
+        h.packet(alive(std::string(1, static_cast<char>('a' + i - 1)), i, 1));
+    h.packet(wire::Dead{1, "f", "b"}); // f failed: not told
+    h.sent.clear();
+    const base::Bytes intent = base::to_bytes("intent");
+    h.ep.announce_leave_intent(h.now, intent);
+    h.drain();
+    std::multiset<std::string> told;
+    for (const auto& t : h.sent) {
+        ASSERT_EQ(t.kind, Transmit::Kind::Packet);
+        ASSERT_EQ(t.msg[0], static_cast<std::uint8_t>(wire::MsgType::User));
+        EXPECT_EQ(base::Bytes(t.msg.begin() + 1, t.msg.end()), intent);
+        told.insert(t.node);
+    }
+    EXPECT_EQ(told, (std::multiset<std::string>{"b", "c", "d", "e"}));
+    EXPECT_EQ(h.ep.stats().leave_announcements, 4u);
+    EXPECT_EQ(h.ep.local_node().state, State::Alive);
+
+    h.sent.clear();
+    const std::uint32_t inc = h.ep.local_node().incarnation;
+    h.ep.leave(h.now);
+    h.drain();
+    told.clear();
+    for (const auto& t : h.sent) {
+        ASSERT_EQ(t.kind, Transmit::Kind::Packet);
+        auto m = wire::decode(t.msg); // a bare dead message, not a gossip compound
+        ASSERT_TRUE(m && std::holds_alternative<wire::Dead>(*m));
+        EXPECT_EQ(std::get<wire::Dead>(*m), (wire::Dead{inc, "a", "a"}));
+        told.insert(t.node);
+    }
+    EXPECT_EQ(told, (std::multiset<std::string>{"b", "c", "d", "e"}));
+    EXPECT_EQ(h.ep.stats().leave_announcements, 8u);
+    EXPECT_EQ(h.ep.local_node().state, State::Left);
+    h.ep.leave(h.now); // once only
+    h.drain();
+    EXPECT_EQ(h.ep.stats().leave_announcements, 8u);
+    h.run_for(10s); // and gossiped as before
+    EXPECT_TRUE(h.ep.leave_done());
+}
+
+TEST(Endpoint, LeaveAnnouncementIsCappedAndCanBeTurnedOff) {
+    for (const std::size_t cap : {std::size_t{0}, std::size_t{2}}) {
+        Recorder rec;
+        Config c = config_for("a", 1);
+        c.leave_announce_peers = cap;
+        Endpoint ep(c, &rec, 99, base::Instant::zero() + 1000s);
+        const base::Instant now = base::Instant::zero() + 1000s;
+        ep.handle_timeout(now);
+        for (std::uint8_t i = 2; i <= 9; ++i)
+            ep.handle_packet(addr(i), wire::encode(alive("n" + std::to_string(i), i, 1)), now);
+        while (ep.poll_transmit()) {
+        }
+        ep.announce_leave_intent(now, base::to_bytes("intent"));
+        std::size_t packets = 0;
+        while (ep.poll_transmit())
+            packets++;
+        EXPECT_EQ(packets, cap);
+        ep.leave(now);
+        packets = 0;
+        while (auto t = ep.poll_transmit())
+            packets += t->msg[0] == static_cast<std::uint8_t>(wire::MsgType::Dead);
+        EXPECT_EQ(packets, cap); // the expedited gossip round sends compounds
+    }
 }
 
 // The fast path for stale copies (decoded in place, no allocation) takes exactly the alives that
