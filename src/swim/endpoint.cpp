@@ -70,12 +70,38 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
             send_msg(r.requester, r.requester_node, wire::encode(wire::Nack{r.their_seq}));
         break;
     }
+    case TimerKind::SuspicionRecheck: {
+        auto it = suspicions.find(t.name);
+        if (it == suspicions.end() || it->second.incarnation() != t.id)
+            break;
+        const int remaining = cfg.recheck_attempts - it->second.rechecks();
+        if (remaining <= 0 || it->second.deadline() - remaining * cfg.probe_timeout > now)
+            break; // done, or a stale timer (the deadline moved)
+        recheck_suspect(t.name, now);
+        if (remaining > 1)
+            schedule(now + cfg.probe_timeout, Timer{TimerKind::SuspicionRecheck, t.id, t.name});
+        break;
+    }
     case TimerKind::SuspicionCheck: {
         auto it = suspicions.find(t.name);
         if (it == suspicions.end() || it->second.deadline() > now)
             break;
         MemberRec* node = lookup(t.name);
         const std::uint32_t suspected = it->second.incarnation();
+        if (cfg.recheck_suspects && it->second.acked() &&
+            it->second.renewals() < cfg.max_suspicion_renewals && node && node->state() == State::Suspect &&
+            node->incarnation == suspected) {
+            // It answered us since it came under suspicion: alive, just not refuting yet (the
+            // recheck carried the suspicion to it). Suspect it again, at the minimum timeout.
+            const int renewals = it->second.renewals() + 1;
+            const base::Duration min =
+                suspicion_timeout(cfg.suspicion_mult, nodes.size(), cfg.probe_interval);
+            it->second = Suspicion(cfg.name, 0, min, min, now, suspected);
+            it->second.set_renewals(renewals);
+            stats.suspicions_renewed++;
+            schedule_suspicion(t.name, it->second, now);
+            break;
+        }
         suspicions.erase(it);
         // Still suspect at the incarnation this suspicion was raised for (a refutation would
         // have raised it and ended the suspicion).
@@ -358,6 +384,7 @@ void Endpoint::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, 
             std::get<wire::Ack>(*decoded).seq_no == ps.ping_seq && m.probe_state &&
             m.probe_state->seq == ps.ping_seq) {
             m.probe_state->fallback_ok = true;
+            m.note_alive(m.probe_state->node);
         }
         break;
     }
@@ -426,7 +453,8 @@ void Endpoint::leave(base::Instant now) {
         return;
     m.left = true;
     const wire::Dead dead{m.self().incarnation, m.cfg.name, m.cfg.name};
-    m.announce(wire::encode(dead)); // before dead_node marks us left (announce skips no one then)
+    m.announce(wire::encode(dead),
+               m.cfg.leave_announce_peers); // before dead_node marks us left (announce skips no one then)
     m.dead_node(dead, now);
     m.expedite(now);
     bool any_alive = false;
@@ -438,19 +466,19 @@ void Endpoint::leave(base::Instant now) {
         m.leave_finished = true;
 }
 
-void Endpoint::Impl::announce(const base::Bytes& packet) {
+void Endpoint::Impl::announce(const base::Bytes& packet, std::size_t cap) {
     std::vector<std::uint32_t> peers;
     for (std::uint32_t at = 0; at < nodes.size(); ++at)
         if (!is_self(nodes[at]) && !nodes[at].dead_or_left())
             peers.push_back(at);
-    const std::size_t count = std::min(peers.size(), cfg.leave_announce_peers);
+    const std::size_t count = std::min(peers.size(), cap);
     for (std::size_t i = 0; i < count; ++i) // the first `count` of a random permutation
         std::swap(peers[i], peers[i + rng.below(peers.size() - i)]);
     peers.resize(count);
     for (std::uint32_t at : peers) {
         const MemberRec& peer = nodes[at];
         send_raw(nodes.addr(peer), std::string(nodes.name(peer)), packet, nodes.pmax(peer) >= 5);
-        stats.leave_announcements++;
+        stats.announcements++;
     }
 }
 
@@ -464,7 +492,7 @@ void Endpoint::announce_leave_intent(base::Instant now, base::ByteView user_msg)
     packet.reserve(user_msg.size() + 1);
     packet.push_back(static_cast<std::uint8_t>(wire::MsgType::User));
     packet.insert(packet.end(), user_msg.begin(), user_msg.end());
-    m.announce(packet);
+    m.announce(packet, m.cfg.leave_announce_peers);
 }
 
 void Endpoint::Impl::expedite(base::Instant now) {

@@ -35,6 +35,7 @@ struct Endpoint::Impl {
         AckExpire,
         RelayNack,
         SuspicionCheck,
+        SuspicionRecheck,
         GossipEarly
     };
     struct Timer {
@@ -115,8 +116,9 @@ struct Endpoint::Impl {
     /// backlog remains.
     void after_gossip_round(base::Instant now, std::size_t sent);
     bool leave_finished = false;
-    /// Sends `packet` once to up to cfg.leave_announce_peers random live members (leave).
-    void announce(const base::Bytes& packet);
+    std::optional<base::Instant> last_refute_announce; ///< see Config::refute_announce_peers
+    /// Sends `packet` once to up to `cap` random live members (leave, refutations).
+    void announce(const base::Bytes& packet, std::size_t cap);
     std::size_t packet_overhead = 0;
     std::uint32_t seq_no = 0;
     std::uint32_t incarnation = 0;
@@ -125,6 +127,17 @@ struct Endpoint::Impl {
     StringPool::Id self_id = StringPool::kNone; ///< our name in the names pool (never erased)
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
+    /// Recheck pings in flight: our seq -> the suspected node (see Config::recheck_suspects).
+    struct Recheck {
+        std::string node;
+        base::Instant sent;
+    };
+    std::unordered_map<std::uint32_t, Recheck> rechecks;
+    /// Schedules the suspicion's recheck (if on) and its deadline check.
+    void schedule_suspicion(const std::string& node, const Suspicion& s, base::Instant now);
+    void recheck_suspect(const std::string& node, base::Instant now);
+    /// An ack from `node` (a probe's or a recheck's): evidence against its suspicion.
+    void note_alive(const std::string& node);
 
     std::multimap<base::Instant, Timer> timers;
     base::Duration push_pull_next{0};

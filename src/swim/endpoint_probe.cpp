@@ -132,9 +132,15 @@ void Endpoint::Impl::probe_end(std::uint64_t seq, base::Instant now) {
 }
 
 void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
+    if (auto r = rechecks.find(a.seq_no); r != rechecks.end()) {
+        note_alive(r->second.node);
+        rechecks.erase(r);
+        return;
+    }
     if (probe_state && probe_state->seq == a.seq_no && !probe_state->acked) {
         Probe& p = *probe_state;
         p.acked = true;
+        note_alive(p.node);
         if (!p.indirect_phase) {
             // A direct answer ends the probe at once.
             Probe done = p;
@@ -167,6 +173,54 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
         it->second.done = true;
         send_msg(it->second.requester, it->second.requester_node,
                  wire::encode(wire::Ack{it->second.their_seq, {}}));
+    }
+}
+
+void Endpoint::Impl::note_alive(const std::string& node) {
+    if (auto it = suspicions.find(node); it != suspicions.end())
+        it->second.note_ack();
+}
+
+void Endpoint::Impl::recheck_suspect(const std::string& name, base::Instant now) {
+    auto it = suspicions.find(name);
+    const MemberRec* node = lookup(name);
+    if (it == suspicions.end() || !node || node->state() != State::Suspect)
+        return;
+    stats.suspect_rechecks++;
+    wire::Ping ping;
+    ping.seq_no = ++seq_no;
+    ping.node = name;
+    ping.source_addr = cfg.advertise_addr;
+    ping.source_port = cfg.advertise_port;
+    ping.source_node = cfg.name;
+    it->second.add_recheck();
+    // Entries whose suspicion ended otherwise (refuted, declared dead) are dropped here: an ack
+    // cannot come later than a probe interval or so.
+    for (auto r = rechecks.begin(); r != rechecks.end();)
+        r = now - r->second.sent > 4 * cfg.probe_interval ? rechecks.erase(r) : std::next(r);
+    rechecks[ping.seq_no] = Recheck{name, now};
+    const Address target = nodes.addr(*node);
+    // The suspicion first, so that a node handling the parts in order refutes before it acks
+    // (and its ack can carry the refutation back).
+    std::vector<base::Bytes> msgs{wire::encode(wire::Suspect{node->incarnation, name, cfg.name}),
+                                  wire::encode(ping)};
+    send_raw(target, name, wire::encode_compound(msgs), nodes.pmax(*node) >= 5);
+    const StringPool::Id target_id = node->name;
+    auto peers = k_random_nodes(static_cast<std::size_t>(cfg.indirect_checks), [&](const MemberRec& n) {
+        return n.name == target_id || n.state() != State::Alive || is_self(n);
+    });
+    wire::IndirectPing ind;
+    ind.seq_no = ping.seq_no;
+    ind.target = target.ip;
+    ind.port = target.port;
+    ind.node = name;
+    ind.source_addr = cfg.advertise_addr;
+    ind.source_port = cfg.advertise_port;
+    ind.source_node = cfg.name;
+    ind.nack = false; // no probe waits on nacks here
+    for (std::uint32_t at : peers) {
+        const MemberRec& peer = nodes[at];
+        send_msg(nodes.addr(peer), std::string(nodes.name(peer)), wire::encode(ind));
     }
 }
 

@@ -93,8 +93,14 @@ void Endpoint::Impl::refute(MemberRec& me, std::uint32_t accused) {
     me.incarnation = incarnation;
     stats.refutes++;
     awareness.apply_delta(1);
-    broadcast(cfg.name, alive_msg_for(me));
+    const wire::Alive alive = alive_msg_for(me);
+    broadcast(cfg.name, alive);
     expedite(last_now); // the sooner peers hear the refutation, the fewer declare us dead
+    if (cfg.refute_announce_peers > 0 &&
+        (!last_refute_announce || last_now - *last_refute_announce >= cfg.probe_timeout)) {
+        last_refute_announce = last_now;
+        announce(wire::encode(alive), cfg.refute_announce_peers);
+    }
 }
 
 void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bootstrap,
@@ -199,8 +205,7 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
     if (auto it = suspicions.find(s.node); it != suspicions.end()) {
         if (it->second.confirm(s.from)) {
             broadcast(s.node, s);
-            schedule(it->second.deadline(),
-                     Timer{TimerKind::SuspicionCheck, it->second.incarnation(), s.node});
+            schedule_suspicion(s.node, it->second, now);
         }
         return;
     }
@@ -227,7 +232,14 @@ void Endpoint::Impl::suspect_node(const wire::Suspect& s, base::Instant now) {
     const base::Duration max = min * cfg.suspicion_max_timeout_mult;
     auto [it, inserted] = suspicions.try_emplace(s.node, s.from, k, min, max, now, s.incarnation);
     (void)inserted;
-    schedule(it->second.deadline(), Timer{TimerKind::SuspicionCheck, s.incarnation, s.node});
+    schedule_suspicion(s.node, it->second, now);
+}
+
+void Endpoint::Impl::schedule_suspicion(const std::string& node, const Suspicion& s, base::Instant now) {
+    if (cfg.recheck_suspects && s.rechecks() < cfg.recheck_attempts)
+        schedule(std::max(now, s.deadline() - (cfg.recheck_attempts - s.rechecks()) * cfg.probe_timeout),
+                 Timer{TimerKind::SuspicionRecheck, s.incarnation(), node});
+    schedule(s.deadline(), Timer{TimerKind::SuspicionCheck, s.incarnation(), node});
 }
 
 void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {

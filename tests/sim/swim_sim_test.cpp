@@ -3,6 +3,8 @@
 // determinism. Seeds can be overridden with CLUSTERD_SIM_SEED.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
@@ -320,9 +322,12 @@ TEST(SwimSim, TcpLossDelaysTheFallbackPing) {
 }
 
 // Under 40 % loss on UDP and TCP (the simulator's tcp_loss model), N = 8, 600 s: clusterd's
-// additions to memberlist (immediate dissemination, backlog rounds, the gossip dedup) switched
-// off one by one must not do better than the defaults by more than 10 % on these seeds (they
-// did not raise false deaths: docs/reliability.md has the 30-seed figures). STUDY_LOSS and
+// additions to memberlist that are not about failure detection (immediate dissemination,
+// backlog rounds, the gossip dedup) switched off one by one must not do better than the
+// defaults by more than 15 % on these seeds (they did not raise false deaths: docs/reliability.md
+// has the 30-seed figures), and the two that are (the recheck before death and the refutation
+// sent straight to the members) must each cut false deaths: without the recheck more than the
+// defaults, without the refutation announcement more than twice as many. STUDY_LOSS and
 // STUDY_SEEDS widen it by hand.
 TEST(SwimSim, ClusterdAdditionsDoNotRaiseFalseDeathsUnderHeavyLoss) {
     struct Variant {
@@ -334,6 +339,8 @@ TEST(SwimSim, ClusterdAdditionsDoNotRaiseFalseDeathsUnderHeavyLoss) {
         {"no expedite", [](swim::Config& c) { c.expedite_broadcasts = false; }},
         {"no early rounds", [](swim::Config& c) { c.max_early_rounds = 0; }},
         {"no dedup", [](swim::Config& c) { c.dedup_window = base::Duration{0}; }},
+        {"no recheck", [](swim::Config& c) { c.recheck_suspects = false; }},
+        {"no refute announce", [](swim::Config& c) { c.refute_announce_peers = 0; }},
         {"neither",
          [](swim::Config& c) {
              c.expedite_broadcasts = false;
@@ -341,8 +348,11 @@ TEST(SwimSim, ClusterdAdditionsDoNotRaiseFalseDeathsUnderHeavyLoss) {
          }},
     };
     const double loss = std::getenv("STUDY_LOSS") ? std::atof(std::getenv("STUDY_LOSS")) : 0.4;
-    const int seeds = std::getenv("STUDY_SEEDS") ? std::atoi(std::getenv("STUDY_SEEDS")) : 3;
+    const int seeds = std::getenv("STUDY_SEEDS") ? std::atoi(std::getenv("STUDY_SEEDS"))
+                      : sanitized_build()        ? 2
+                                                 : 12;
     std::size_t with_defaults = 0, best_without = static_cast<std::size_t>(-1);
+    std::map<std::string, std::size_t> by_name;
     for (const auto& v : variants) {
         std::size_t deaths = 0, suspects = 0, refutes = 0;
         for (int s = 1; s <= seeds; ++s) {
@@ -362,10 +372,16 @@ TEST(SwimSim, ClusterdAdditionsDoNotRaiseFalseDeathsUnderHeavyLoss) {
         }
         std::printf("[study] loss %.2f %-16s false deaths %zu suspects %zu refutes %zu (%d seeds x 600 s)\n",
                     loss, v.name, deaths, suspects, refutes, seeds);
+        by_name[v.name] = deaths;
         if (std::string(v.name) == "default")
             with_defaults = deaths;
-        else
+        else if (std::string(v.name).find("re") == std::string::npos) // not the recheck/refute ones
             best_without = std::min(best_without, deaths);
     }
-    EXPECT_LE(static_cast<double>(with_defaults), 1.10 * static_cast<double>(best_without));
+    // The neutral ones differ by a few percent either way; judged over 12 seeds only.
+    if (seeds >= 12) {
+        EXPECT_LE(static_cast<double>(with_defaults), 1.15 * static_cast<double>(best_without));
+    }
+    EXPECT_LT(with_defaults, by_name["no recheck"]);
+    EXPECT_LT(2 * with_defaults, by_name["no refute announce"]);
 }

@@ -81,6 +81,22 @@ struct Config {
     /// large clusters, where each update arrives many times. 0 = off (no dedup at all).
     base::Duration dedup_window = std::chrono::seconds(5);
 
+    /// Recheck before death: in the last recheck_attempts × probe_timeout before a suspicion
+    /// timer runs out, ping the suspect once per probe_timeout (directly, with the suspicion
+    /// attached so that it can refute, and through indirect_checks relays). If it answered any
+    /// of them (or any probe) since the suspicion began, it is not declared dead: the suspicion
+    /// starts again at the minimum timeout, at most max_suspicion_renewals times. A node that
+    /// really is down never answers, so its death is declared exactly when it would have been.
+    /// Only pings are added (wire-identical).
+    bool recheck_suspects = true;
+    /// Members sent a refutation of a suspicion or death of us straight away, one packet each,
+    /// besides its broadcast (random ones when there are more), at most once per probe_timeout
+    /// (so a stream of forged suspicions cannot turn one packet into many). 0 = by gossip only
+    /// (memberlist).
+    std::size_t refute_announce_peers = 64;
+    int recheck_attempts = 2;
+    int max_suspicion_renewals = 10;
+
     /// memberlist DefaultLANConfig().
     static Config lan();
     /// memberlist DefaultWANConfig().

@@ -29,6 +29,16 @@ class Suspicion {
     base::Instant start() const { return start_; }
     std::uint32_t incarnation() const { return incarnation_; }
 
+    // Recheck before death (Config::recheck_suspects): the endpoint pings the node once more
+    // shortly before the deadline; an ack from it since the suspicion began is evidence of life.
+    int rechecks() const { return rechecks_; }
+    void add_recheck() { ++rechecks_; }
+    void note_ack() { acked_ = true; }
+    bool acked() const { return acked_; }
+    /// How many times this suspicion was started again on evidence of life.
+    int renewals() const { return renewals_; }
+    void set_renewals(int r) { renewals_ = r; }
+
   private:
     int n_ = 0;
     int k_;
@@ -37,6 +47,9 @@ class Suspicion {
     base::Instant start_;
     base::Instant deadline_;
     std::uint32_t incarnation_;
+    int rechecks_ = 0;
+    bool acked_ = false;
+    int renewals_ = 0;
     std::set<std::string> seen_;
 };
 

@@ -3,6 +3,7 @@
 // and bad input.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 #include "clusterd/swim/endpoint.hpp"
@@ -362,7 +363,7 @@ TEST(Endpoint, LeaveAnnouncementGoesToEveryLiveMemberOnce) {
         told.insert(t.node);
     }
     EXPECT_EQ(told, (std::multiset<std::string>{"b", "c", "d", "e"}));
-    EXPECT_EQ(h.ep.stats().leave_announcements, 4u);
+    EXPECT_EQ(h.ep.stats().announcements, 4u);
     EXPECT_EQ(h.ep.local_node().state, State::Alive);
 
     h.sent.clear();
@@ -378,11 +379,11 @@ TEST(Endpoint, LeaveAnnouncementGoesToEveryLiveMemberOnce) {
         told.insert(t.node);
     }
     EXPECT_EQ(told, (std::multiset<std::string>{"b", "c", "d", "e"}));
-    EXPECT_EQ(h.ep.stats().leave_announcements, 8u);
+    EXPECT_EQ(h.ep.stats().announcements, 8u);
     EXPECT_EQ(h.ep.local_node().state, State::Left);
     h.ep.leave(h.now); // once only
     h.drain();
-    EXPECT_EQ(h.ep.stats().leave_announcements, 8u);
+    EXPECT_EQ(h.ep.stats().announcements, 8u);
     h.run_for(10s); // and gossiped as before
     EXPECT_TRUE(h.ep.leave_done());
 }
@@ -410,6 +411,69 @@ TEST(Endpoint, LeaveAnnouncementIsCappedAndCanBeTurnedOff) {
             packets += t->msg[0] == static_cast<std::uint8_t>(wire::MsgType::Dead);
         EXPECT_EQ(packets, cap); // the expedited gossip round sends compounds
     }
+}
+
+// Recheck before death: in the last second of a suspicion the suspect gets [suspect, ping]
+// packets; if it answers one, it is not declared dead at the deadline (the suspicion starts
+// again); if it does not, it is declared dead at the deadline, as without the recheck.
+TEST(Endpoint, SuspectThatAnswersTheRecheckIsNotDeclaredDead) {
+    for (const bool answer : {false, true}) {
+        Harness h;
+        h.packet(alive("b", 2, 1));
+        h.packet(alive("c", 3, 1));
+        h.packet(alive("d", 4, 1));
+        h.packet(wire::Suspect{1, "b", "c"}, 3);
+        ASSERT_EQ(h.ep.find("b")->state, State::Suspect);
+        std::optional<std::uint32_t> seq;
+        for (int i = 0; i < 100000 && !seq; ++i) {
+            h.sent.clear();
+            h.step();
+            for (const auto& t : h.sent) {
+                const auto msgs = messages(t);
+                if (t.node == "b" && msgs.size() == 2 && std::holds_alternative<wire::Suspect>(msgs[0]) &&
+                    std::holds_alternative<wire::Ping>(msgs[1]))
+                    seq = std::get<wire::Ping>(msgs[1]).seq_no;
+            }
+        }
+        ASSERT_TRUE(seq) << "no recheck sent";
+        EXPECT_EQ(h.ep.stats().suspect_rechecks, 1u);
+        EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
+        if (answer)
+            h.packet(wire::Ack{*seq, {}}, 2);
+        h.run_for(1s + 1ms); // rechecks start 2 x probe_timeout before the deadline
+        EXPECT_EQ(h.ep.find("b")->state, answer ? State::Suspect : State::Dead) << "answer " << answer;
+        EXPECT_EQ(h.ep.stats().suspicions_renewed, answer ? 1u : 0u);
+        EXPECT_EQ(h.ep.stats().suspect_rechecks, 2u);
+    }
+}
+
+// A refutation also goes straight to the live members (one bare alive each), at most once per
+// probe_timeout.
+TEST(Endpoint, RefutationIsSentStraightToTheMembers) {
+    Harness h;
+    for (std::uint8_t i = 2; i <= 5; ++i)
+        h.packet(alive(std::string(1, static_cast<char>('a' + i - 1)), i, 1));
+    auto direct_alives = [&h] {
+        std::set<std::string> to;
+        for (const auto& t : h.sent) {
+            auto m = wire::decode(t.msg);
+            if (m && std::holds_alternative<wire::Alive>(*m) && std::get<wire::Alive>(*m).node == "a")
+                to.insert(t.node);
+        }
+        return to;
+    };
+    h.sent.clear();
+    h.packet(wire::Suspect{1, "a", "b"});
+    EXPECT_EQ(h.ep.stats().refutes, 1u);
+    EXPECT_EQ(direct_alives(), (std::set<std::string>{"b", "c", "d", "e"}));
+    h.sent.clear();
+    h.packet(wire::Suspect{h.ep.local_node().incarnation, "a", "c"});
+    EXPECT_EQ(h.ep.stats().refutes, 2u);
+    EXPECT_TRUE(direct_alives().empty()); // within probe_timeout of the last one
+    h.now += 500ms;
+    h.packet(wire::Suspect{h.ep.local_node().incarnation, "a", "d"});
+    EXPECT_EQ(h.ep.stats().refutes, 3u);
+    EXPECT_EQ(direct_alives().size(), 4u);
 }
 
 // The fast path for stale copies (decoded in place, no allocation) takes exactly the alives that
