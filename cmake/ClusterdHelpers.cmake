@@ -25,6 +25,11 @@ function(clusterd_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  if(CLUSTERD_SANITIZE AND "sim" IN_LIST T_LABELS)
+    # The simulator runs about ten times slower under ASan/UBSan (its long studies also run
+    # fewer seeds there: tests/support/sim_cluster.hpp sanitized_build()).
+    math(EXPR T_TIMEOUT "${T_TIMEOUT} * 8")
+  endif()
   set(entries ${name})
   if(T_CELLS)
     set(entries "")

@@ -35,10 +35,11 @@ base::Result<std::unique_ptr<discovery::Store>> open_store(asio::io_context& io,
 /// The SQLite adapter: WAL mode, a busy timeout, file mode 0600, schema created on first use.
 std::unique_ptr<discovery::Store> make_sqlite_store(asio::io_context& io, const std::string& path);
 
-/// The PostgreSQL adapter (libpq on the worker thread). `url` is a libpq connection URI;
-/// `shown` is the same without credentials.
-std::unique_ptr<discovery::Store> make_postgres_store(asio::io_context& io, const std::string& url,
-                                                      const std::string& shown);
+/// The PostgreSQL adapter (libpq on the worker thread, loaded on first use: an error when
+/// libpq.so.5 is missing). `url` is a libpq connection URI; `shown` is the same without
+/// credentials.
+base::Result<std::unique_ptr<discovery::Store>>
+make_postgres_store(asio::io_context& io, const std::string& url, const std::string& shown);
 
 namespace etcd {
 struct EtcdUrl;
