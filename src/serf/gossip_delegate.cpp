@@ -49,8 +49,13 @@ void GossipDelegate::notify_msg(base::ByteView buf) {
     } else {
         core_.log(Level::Warn, "serf: Received message of unknown type: " + std::to_string(buf[0]));
     }
-    if (rebroadcast)
+    if (rebroadcast) {
         queue->queue("", base::Bytes(buf.begin(), buf.end()));
+        // A relayed user event, query or leave intent is as urgent here as at its origin: an
+        // early round at once (within the same per-node bound, docs/protocol.md section 10).
+        if (queue != &members_.queue() || std::holds_alternative<wire::SerfLeave>(msg))
+            core_.endpoint->expedite_gossip(core_.now);
+    }
 }
 
 std::vector<base::Bytes> GossipDelegate::get_broadcasts(std::size_t overhead, std::size_t limit) {
