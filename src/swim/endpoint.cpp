@@ -453,9 +453,8 @@ void Endpoint::leave(base::Instant now) {
         return;
     m.left = true;
     const wire::Dead dead{m.self().incarnation, m.cfg.name, m.cfg.name};
-    m.announce(wire::encode(dead),
-               m.cfg.leave_announce_peers); // before dead_node marks us left (announce skips no one then)
-    m.dead_node(dead, now);
+    m.announce(wire::encode(dead), m.cfg.leave_announce_peers); // straight to the members, once
+    m.dead_node(dead, now);                                     // and gossiped as memberlist does
     m.expedite(now);
     bool any_alive = false;
     for (const MemberRec& n : m.nodes) {
