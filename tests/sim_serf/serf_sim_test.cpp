@@ -449,6 +449,16 @@ TEST(SerfSim, SameSeedSameTrace) {
     EXPECT_NE(run(42), run(43));
 }
 
+namespace {
+/// n nodes joined through node 0, all alive everywhere, then 5 s to settle.
+void form_and_settle(SerfCluster& c, std::size_t n) {
+    c.add(n);
+    c.star_join();
+    EXPECT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 60s));
+    c.sim.run_for(5s);
+}
+} // namespace
+
 // Issue 19, immediate dissemination: a new user event leaves in an early gossip round at once
 // instead of at the next 200 ms tick, so it reaches the cluster sooner than with the round off;
 // a burst of 1,000 events gets at most max_early_rounds (3) early rounds per gossip interval, so
@@ -466,10 +476,7 @@ DisseminationRun dissemination_run(bool expedite) {
     SerfCluster c(sim::Simulator::seed_from_env(21), [expedite](std::size_t, serf::Config& cfg) {
         cfg.memberlist.expedite_broadcasts = expedite;
     });
-    c.add(n);
-    c.star_join();
-    EXPECT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 60s));
-    c.sim.run_for(5s);
+    form_and_settle(c, n);
     std::vector<std::map<std::string, base::Instant>> seen(n);
     for (std::size_t i = 0; i < n; ++i)
         c.host(i).on_event = [&seen, &c, i](const serf::Event& e) {
@@ -559,10 +566,7 @@ LeaveRun leave_run(std::size_t announce_peers) {
     SerfCluster c(sim::Simulator::seed_from_env(21), [announce_peers](std::size_t, serf::Config& cfg) {
         cfg.memberlist.leave_announce_peers = announce_peers;
     });
-    c.add(n);
-    c.star_join();
-    EXPECT_TRUE(c.sim.run_until([&] { return c.all_alive(c.range(n)); }, 60s));
-    c.sim.run_for(5s);
+    form_and_settle(c, n);
     LeaveRun r;
     const std::string leaver = node_name(n - 1);
     for (std::size_t i = 0; i + 1 < n; ++i)
