@@ -58,7 +58,8 @@ void GossipDelegate::notify_msg(base::ByteView buf) {
     }
 }
 
-std::vector<base::Bytes> GossipDelegate::get_broadcasts(std::size_t overhead, std::size_t limit) {
+std::vector<base::Bytes> GossipDelegate::get_broadcasts_for(std::string_view target, std::size_t overhead,
+                                                            std::size_t limit) {
     std::size_t n = members_.table().size();
     auto msgs = members_.queue().get(overhead, limit, n);
     std::size_t used = 0;
@@ -67,7 +68,7 @@ std::vector<base::Bytes> GossipDelegate::get_broadcasts(std::size_t overhead, st
     for (swim::BroadcastQueue* q : {&queries_.queue(), &events_.queue()}) {
         if (used >= limit)
             break;
-        for (auto& m : q->get(overhead, limit - used, n)) {
+        for (auto& m : q->get(overhead, limit - used, n, target)) {
             used += m.size() + overhead;
             msgs.push_back(std::move(m));
         }

@@ -23,7 +23,11 @@ class GossipDelegate final : public swim::Delegate {
 
     base::Bytes node_meta(std::size_t limit) override;
     void notify_msg(base::ByteView msg) override;
-    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit) override;
+    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit) override {
+        return get_broadcasts_for({}, overhead, limit);
+    }
+    std::vector<base::Bytes> get_broadcasts_for(std::string_view target, std::size_t overhead,
+                                                std::size_t limit) override;
     bool has_queued_broadcasts() const override;
     base::Bytes local_state(bool join) override;
     void merge_remote_state(base::ByteView state, bool join) override;

@@ -15,6 +15,7 @@ bool starts_with(const std::string& s, const char* p) {
 Queries::Queries(Core& core, const Members& members)
     : core_(core), members_(members), buffer_(core.config.query_buffer),
       queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
+    queue_.track_targets(core.config.distinct_targets);
     clock_.increment();
 }
 

@@ -7,6 +7,7 @@ namespace clusterd::serf::detail {
 UserEvents::UserEvents(Core& core)
     : core_(core), buffer_(core.config.event_buffer),
       queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
+    queue_.track_targets(core.config.distinct_targets);
     clock_.increment();
 }
 

@@ -102,6 +102,8 @@ void BroadcastQueue::erase(std::uint32_t slot, bool finished) {
         if (it != by_name_.end() && *it == slot)
             by_name_.erase(it);
     }
+    if (!sent_.empty())
+        sent_.erase(slot);
     Finished fn;
     if (!callbacks_.empty()) {
         if (auto it = callbacks_.find(slot); it != callbacks_.end()) {
@@ -124,15 +126,23 @@ void BroadcastQueue::erase(std::uint32_t slot, bool finished) {
         fn();
 }
 
-std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t limit, std::size_t num_nodes) {
+std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
+                                             std::string_view target) {
     std::vector<base::Bytes> out;
     if (order_.empty())
         return out;
     const int transmit_limit = std::min(retransmit_limit(mult_, num_nodes), kMaxTransmits);
+    // Target tracking: a 32-bit hash of the member's name (0 = none; a collision only costs one
+    // member a transmission it would otherwise have got).
+    std::uint32_t to = 0;
+    if (track_targets_ && !target.empty())
+        to = static_cast<std::uint32_t>(absl::Hash<std::string_view>{}(target)) | 1u;
+    const std::size_t peers = num_nodes > 0 ? num_nodes - 1 : 0;
     std::vector<std::uint32_t> reinsert;
     std::size_t used = 0;
     int level = order_.begin()->transmits();
     const int max_level = order_.rbegin()->transmits();
+    Key cursor{0, 0, 0}; // skipped items of this level lie before it
     while (level <= max_level) {
         if (used + overhead >= limit)
             break;
@@ -140,16 +150,35 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
         const std::size_t free = std::min(limit - used - overhead, kMaxLen - 1);
         // First item at this level whose length fits (larger messages order first).
         const Key from = make_key(level, free, 0, 0);
-        auto it = order_.lower_bound(Key{from.hi & 0xffffff00u, 0, 0});
+        Key start{from.hi & 0xffffff00u, 0, 0};
+        if (Less{}(start, cursor))
+            start = cursor;
+        auto it = order_.lower_bound(start);
         if (it == order_.end() || it->transmits() != level) {
             ++level;
+            cursor = Key{0, 0, 0};
             continue;
         }
         const std::uint32_t slot = it->slot;
+        Sent* sent = nullptr;
+        if (to != 0) {
+            sent = &sent_[slot];
+            if (std::find(sent->to.begin(), sent->to.end(), to) != sent->to.end()) {
+                // Already there: leave it for another target (or finish it if none is left).
+                cursor = Key{it->hi, it->lo + 1, 0};
+                if (cursor.lo == 0)
+                    ++cursor.hi;
+                if (++sent->skips >= kMaxSkips)
+                    erase(slot, true);
+                continue;
+            }
+            sent->skips = 0;
+            sent->to.push_back(to);
+        }
         Slot& s = slots_[slot];
         used += overhead + s.block->bytes.size();
         out.push_back(s.block->bytes);
-        if (it->transmits() + 1 >= transmit_limit) {
+        if (it->transmits() + 1 >= transmit_limit || (sent != nullptr && sent->to.size() >= peers)) {
             erase(slot, true);
         } else {
             order_.erase(it);

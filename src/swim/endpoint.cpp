@@ -106,7 +106,13 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
         // Still suspect at the incarnation this suspicion was raised for (a refutation would
         // have raised it and ended the suspicion).
         if (node && node->state() == State::Suspect && node->incarnation == suspected) {
-            dead_node(wire::Dead{node->incarnation, std::string(nodes.name(*node)), cfg.name}, now);
+            const wire::Dead dead{node->incarnation, std::string(nodes.name(*node)), cfg.name};
+            dead_node(dead, now);
+            if (cfg.dead_announce_peers > 0 &&
+                (!last_dead_announce || now - *last_dead_announce >= cfg.probe_interval)) {
+                last_dead_announce = now;
+                announce(wire::encode(dead), cfg.dead_announce_peers);
+            }
         }
         break;
     }

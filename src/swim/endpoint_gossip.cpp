@@ -12,7 +12,8 @@ constexpr std::size_t kCompoundOverhead = 2;       // per part
 constexpr std::size_t kUserMsgOverhead = 1;
 } // namespace
 
-std::vector<base::Bytes> Endpoint::Impl::get_broadcasts(std::size_t overhead, std::size_t limit) {
+std::vector<base::Bytes> Endpoint::Impl::get_broadcasts(std::size_t overhead, std::size_t limit,
+                                                        std::string_view target) {
     auto msgs = queue.get(overhead, limit, nodes.size());
     if (delegate) {
         std::size_t used = 0;
@@ -20,7 +21,7 @@ std::vector<base::Bytes> Endpoint::Impl::get_broadcasts(std::size_t overhead, st
             used += m.size() + overhead;
         const std::size_t avail = limit > used ? limit - used : 0;
         if (avail > overhead + kUserMsgOverhead) {
-            for (auto& user : delegate->get_broadcasts(overhead + kUserMsgOverhead, avail)) {
+            for (auto& user : delegate->get_broadcasts_for(target, overhead + kUserMsgOverhead, avail)) {
                 base::Bytes framed;
                 framed.reserve(user.size() + 1);
                 framed.push_back(static_cast<std::uint8_t>(wire::MsgType::User));
@@ -49,7 +50,7 @@ void Endpoint::Impl::send_msg(const Address& to, const std::string& node, base::
     const std::size_t fixed = msg.size() + kCompoundHeaderOverhead + packet_overhead;
     std::vector<base::Bytes> extra;
     if (budget > fixed)
-        extra = get_broadcasts(kCompoundOverhead, budget - fixed);
+        extra = get_broadcasts(kCompoundOverhead, budget - fixed, node);
     if (extra.empty()) {
         send_raw(to, node, std::move(msg), false);
         return;
@@ -96,11 +97,11 @@ std::size_t Endpoint::Impl::gossip(base::Instant now) {
     const std::size_t avail = cfg.udp_buffer_size - fixed;
     std::size_t sent = 0;
     for (std::uint32_t at : targets) {
-        auto msgs = get_broadcasts(kCompoundOverhead, avail);
+        const MemberRec& node = nodes[at];
+        auto msgs = get_broadcasts(kCompoundOverhead, avail, nodes.name(node));
         if (msgs.empty())
             return sent;
         ++sent;
-        const MemberRec& node = nodes[at];
         const bool crc = nodes.pmax(node) >= 5;
         if (msgs.size() == 1) {
             send_raw(nodes.addr(node), std::string(nodes.name(node)), std::move(msgs[0]), crc);

@@ -77,7 +77,7 @@ struct Endpoint::Impl {
     void handle_indirect_ping(const wire::IndirectPing& p, const Address& from, base::Instant now);
 
     // ---- dissemination (gossip, push-pull, join) ------------------------------------------
-    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit);
+    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit, std::string_view target);
     /// One gossip round; returns the packets it sent.
     std::size_t gossip(base::Instant now);
     void push_pull_tick(base::Instant now);
@@ -117,6 +117,7 @@ struct Endpoint::Impl {
     void after_gossip_round(base::Instant now, std::size_t sent);
     bool leave_finished = false;
     std::optional<base::Instant> last_refute_announce; ///< see Config::refute_announce_peers
+    std::optional<base::Instant> last_dead_announce;   ///< see Config::dead_announce_peers
     /// Sends `packet` once to up to `cap` random live members (leave, refutations).
     void announce(const base::Bytes& packet, std::size_t cap);
     std::size_t packet_overhead = 0;

@@ -36,6 +36,11 @@ struct Config {
     /// cost about a tenth of Serf's, so it keeps 16,384: a 200/s user-event flood backs up for
     /// 80 s before anything is lost (docs/protocol.md, "Queue depth").
     std::size_t max_queue_depth = 16384;
+    /// Each transmission of a user event or query goes to a member this node has not sent it
+    /// to yet (swim::BroadcastQueue::track_targets): wire-identical, same transmission count as
+    /// Serf, but at N <= 5 every member gets every event straight from its origin even when the
+    /// queues back up (docs/protocol.md, "Distinct targets"). Off = Serf's random targets.
+    bool distinct_targets = true;
 
     std::size_t event_buffer = 512;
     std::size_t query_buffer = 512;

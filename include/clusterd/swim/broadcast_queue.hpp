@@ -91,8 +91,21 @@ class BroadcastQueue {
     void queue(std::string_view name, base::Bytes msg, Finished on_finished = {});
 
     /// Messages that fit in `limit` bytes when each costs len + `overhead`, at most one pass
-    /// over the queue; `num_nodes` sets the retransmit limit.
-    std::vector<base::Bytes> get(std::size_t overhead, std::size_t limit, std::size_t num_nodes);
+    /// over the queue; `num_nodes` sets the retransmit limit. `target` names the member the
+    /// packet goes to (empty: unknown); see track_targets().
+    std::vector<base::Bytes> get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
+                                 std::string_view target = {});
+
+    /// Distinct targets (off by default): every transmission of a message goes to a member it
+    /// was not yet sent to by this queue. get() for a named target skips the messages already
+    /// sent there, and a message is finished once it reached num_nodes - 1 members (or the
+    /// retransmit limit, as always). memberlist picks its targets at random, so at small N a
+    /// message's few transmissions often hit the same peer twice and miss another; with this,
+    /// at N <= 5 the originator alone reaches every member. A message that was skipped by
+    /// kMaxSkips targets in a row (every member it could still go to already has it) is finished.
+    /// Costs a small side record per queued message; used for Serf's user events and queries.
+    void track_targets(bool on) { track_targets_ = on; }
+    static constexpr int kMaxSkips = 32;
 
     std::size_t size() const { return order_.size(); }
     /// Drop the most-transmitted entries until at most `max_retain` remain.
@@ -147,6 +160,14 @@ class BroadcastQueue {
     absl::btree_set<Key, Less> order_;
     absl::flat_hash_set<std::uint32_t, NameHash, NameEq> by_name_;
     absl::flat_hash_map<std::uint32_t, Finished> callbacks_;
+    /// Per queued message (track_targets only): hashes of the members it went to, and how many
+    /// targets in a row skipped it.
+    struct Sent {
+        std::vector<std::uint32_t> to;
+        int skips = 0;
+    };
+    bool track_targets_ = false;
+    absl::flat_hash_map<std::uint32_t, Sent> sent_;
 };
 
 } // namespace clusterd::swim

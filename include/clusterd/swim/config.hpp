@@ -94,6 +94,12 @@ struct Config {
     /// (so a stream of forged suspicions cannot turn one packet into many). 0 = by gossip only
     /// (memberlist).
     std::size_t refute_announce_peers = 64;
+    /// Members sent our declaration of a death straight away when one of our suspicion timers
+    /// runs out, one packet each, besides its broadcast (random ones when there are more), at
+    /// most once per probe_interval: a failure is seen by all about one RTT after the first
+    /// member declares it instead of after log(N) gossip rounds. Deaths only learned from others
+    /// are gossiped as usual. 0 = by gossip only (memberlist).
+    std::size_t dead_announce_peers = 128;
     int recheck_attempts = 2;
     int max_suspicion_renewals = 10;
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 #include <vector>
 
 #include "clusterd/base/bytes.hpp"
@@ -30,6 +31,13 @@ class Delegate {
         (void)overhead;
         (void)limit;
         return {};
+    }
+    /// The same for a packet going to the member named `target` (empty: unknown); a delegate
+    /// that spreads its broadcasts over distinct members overrides this one.
+    virtual std::vector<base::Bytes> get_broadcasts_for(std::string_view target, std::size_t overhead,
+                                                        std::size_t limit) {
+        (void)target;
+        return get_broadcasts(overhead, limit);
     }
     /// True while broadcasts wait for (re)transmission: gossip then runs early rounds.
     virtual bool has_queued_broadcasts() const { return false; }

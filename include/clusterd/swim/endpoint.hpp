@@ -73,9 +73,10 @@ struct Stats {
     std::uint64_t stale_alives = 0;        ///< alive messages no newer than what we hold (dropped)
     std::uint64_t early_gossip_rounds = 0; ///< gossip rounds run at once for a new broadcast
     std::uint64_t forgotten = 0;           ///< dead nodes dropped after gossip_to_the_dead_time
-    std::uint64_t announcements = 0;       ///< packets sent straight to members (leave, refutations)
-    std::uint64_t suspect_rechecks = 0;    ///< suspects pinged once more before their deadline
-    std::uint64_t suspicions_renewed = 0;  ///< deaths not declared: the suspect acked meanwhile
+    std::uint64_t announcements =
+        0; ///< packets sent straight to members (leave, refutations, deaths we declared)
+    std::uint64_t suspect_rechecks = 0;   ///< suspects pinged once more before their deadline
+    std::uint64_t suspicions_renewed = 0; ///< deaths not declared: the suspect acked meanwhile
     // memberlist's telemetry (docs/metrics.md): alive/suspect/dead messages that changed our
     // view and were re-broadcast (memberlist.msg.*), gossip rounds, probe and push-pull times.
     std::uint64_t msg_alive = 0, msg_suspect = 0, msg_dead = 0;

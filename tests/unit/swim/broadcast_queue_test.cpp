@@ -163,3 +163,59 @@ TEST(BroadcastQueue, DestroyingAQueueRunsNoCallbacks) {
     }
     EXPECT_EQ(finished, 0);
 }
+
+// Distinct targets (issue 16's flood): with tracking on, a message never goes to the same member
+// twice; it is finished once every other member has it, and a member that already has every
+// queued message gets nothing. Without tracking a message goes to whoever asks.
+TEST(BroadcastQueue, TrackedMessagesGoToEachMemberOnce) {
+    BroadcastQueue q(4); // 5 nodes: limit 4 transmits = the 4 peers
+    q.track_targets(true);
+    int finished = 0;
+    q.queue("", msg("e1"), [&] { finished++; });
+    EXPECT_EQ(strs(q.get(0, 1400, 5, "b")), (std::vector<std::string>{"e1"}));
+    EXPECT_TRUE(q.get(0, 1400, 5, "b").empty()); // b has it
+    q.queue("", msg("e2"));
+    EXPECT_EQ(strs(q.get(0, 1400, 5, "b")), (std::vector<std::string>{"e2"}));
+    EXPECT_EQ(strs(q.get(0, 1400, 5, "c")), (std::vector<std::string>{"e2", "e1"}));
+    EXPECT_EQ(strs(q.get(0, 1400, 5, "d")), (std::vector<std::string>{"e2", "e1"}));
+    EXPECT_EQ(finished, 0);
+    EXPECT_EQ(strs(q.get(0, 1400, 5, "e")), (std::vector<std::string>{"e2", "e1"}));
+    EXPECT_EQ(finished, 1); // every peer has e1
+    EXPECT_EQ(q.size(), 0u);
+
+    // Untracked (Serf's behaviour): the same member can be sent a message again.
+    BroadcastQueue r(4);
+    r.queue("", msg("e1"));
+    EXPECT_EQ(strs(r.get(0, 1400, 5, "b")), (std::vector<std::string>{"e1"}));
+    EXPECT_EQ(strs(r.get(0, 1400, 5, "b")), (std::vector<std::string>{"e1"}));
+}
+
+// 20 nodes (limit 8): each of the 8 transmissions goes to a different member, and a message
+// skipped by kMaxSkips targets in a row (every member that could still get it has it, e.g. the
+// rest have left) is finished instead of waiting forever.
+TEST(BroadcastQueue, TrackedMessageSkippedByEveryTargetIsFinished) {
+    BroadcastQueue q(4);
+    q.track_targets(true);
+    int finished = 0;
+    q.queue("", msg("e"), [&] { finished++; });
+    const std::vector<std::string> peers{"p1", "p2", "p3"};
+    for (const auto& p : peers)
+        EXPECT_EQ(q.get(0, 1400, 20, p).size(), 1u);
+    int asked = 0;
+    while (q.size() > 0 && asked < 1000) {
+        EXPECT_TRUE(q.get(0, 1400, 20, peers[static_cast<std::size_t>(asked) % peers.size()]).empty());
+        ++asked;
+    }
+    EXPECT_EQ(asked, BroadcastQueue::kMaxSkips);
+    EXPECT_EQ(finished, 1);
+
+    // A skipped message does not hide the ones behind it at the same level.
+    BroadcastQueue r(4);
+    r.track_targets(true);
+    r.queue("", msg("x1"));
+    r.queue("", msg("x2"));
+    r.queue("", msg("x3"));
+    EXPECT_EQ(strs(r.get(0, 4, 20, "a")), (std::vector<std::string>{"x3", "x2"}));
+    EXPECT_EQ(strs(r.get(0, 1400, 20, "a")), (std::vector<std::string>{"x1"}));
+    EXPECT_EQ(strs(r.get(0, 1400, 20, "b")), (std::vector<std::string>{"x3", "x2", "x1"}));
+}

@@ -3,6 +3,7 @@
 // and bad input.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -444,6 +445,64 @@ TEST(Endpoint, SuspectThatAnswersTheRecheckIsNotDeclaredDead) {
         EXPECT_EQ(h.ep.find("b")->state, answer ? State::Suspect : State::Dead) << "answer " << answer;
         EXPECT_EQ(h.ep.stats().suspicions_renewed, answer ? 1u : 0u);
         EXPECT_EQ(h.ep.stats().suspect_rechecks, 2u);
+    }
+}
+
+// kill -9 seen by all (issue 19): when our suspicion timer declares a member dead, the dead
+// message also goes straight to every live member (one bare packet each), at most once per
+// probe_interval; with dead_announce_peers = 0 it is only gossiped (memberlist).
+TEST(Endpoint, DeathWeDeclareIsSentStraightToTheMembers) {
+    for (const std::size_t peers : {std::size_t{128}, std::size_t{0}}) {
+        auto cfg = config_for("a", 1);
+        cfg.dead_announce_peers = peers;
+        Recorder rec;
+        Endpoint ep(cfg, &rec, 1234, base::Instant::zero() + 1000s);
+        base::Instant now = base::Instant::zero() + 1000s;
+        std::vector<Transmit> sent;
+        auto drain = [&] {
+            while (auto t = ep.poll_transmit())
+                sent.push_back(std::move(*t));
+        };
+        ep.handle_timeout(now);
+        for (std::uint8_t i = 2; i <= 6; ++i) {
+            wire::Alive al = alive(std::string(1, static_cast<char>('a' + i - 1)), i, 1);
+            ep.handle_packet(addr(i), wire::encode(wire::Message{al}), now);
+        }
+        drain();
+        ep.handle_packet(addr(3), wire::encode(wire::Message{wire::Suspect{1, "b", "c"}}), now);
+        ep.handle_packet(addr(3), wire::encode(wire::Message{wire::Suspect{1, "f", "c"}}), now);
+        drain();
+        sent.clear();
+        // Step until both are dead, noting the time of each death.
+        std::map<std::string, base::Instant> died;
+        for (int i = 0; i < 100000 && died.size() < 2; ++i) {
+            now = std::max(now, ep.next_deadline());
+            ep.handle_timeout(now);
+            drain();
+            for (const char* n : {"b", "f"})
+                if (ep.find(n)->state == State::Dead && !died.count(n))
+                    died[n] = now;
+        }
+        ASSERT_EQ(died.size(), 2u);
+        std::multiset<std::string> bare; // packets holding only a dead message
+        for (const auto& t : sent) {
+            auto m = wire::decode(t.msg);
+            if (m && std::holds_alternative<wire::Dead>(*m))
+                bare.insert(t.node + ":" + std::get<wire::Dead>(*m).node);
+        }
+        if (peers == 0) {
+            EXPECT_EQ(ep.stats().announcements, 0u);
+            EXPECT_TRUE(bare.empty() || bare.size() <= 3u); // at most one gossip round's worth
+            continue;
+        }
+        const bool same_window =
+            died["b"] - died["f"] < cfg.probe_interval && died["f"] - died["b"] < cfg.probe_interval;
+        const std::string first = died["b"] <= died["f"] ? "b" : "f";
+        // The first death goes to every member still alive at that moment (c, d, e and the other
+        // suspect); the second only if it came a probe_interval later, then to c, d, e.
+        EXPECT_EQ(ep.stats().announcements, same_window ? 4u : 7u);
+        for (const char* to : {"c", "d", "e"})
+            EXPECT_GE(bare.count(std::string(to) + ":" + first), 1u) << to;
     }
 }
 
