@@ -6,6 +6,12 @@ checked after every step through the `stats` RPC (a few hundred bytes per agent,
 every agent has reported at least N members with none failed or left. The ramp stops at the
 first step that does not converge within its deadline, or before a step whose predicted memory
 (measured from MemAvailable over the previous step) or time does not fit.
+
+Probes: a few agents of the other kind may join the same cluster at its start and stay through
+every step (they count in N and must converge like the rest); their private bytes per step give
+that kind's per-member slope from the same cluster. Serf cannot hold a 512-agent cluster of its
+own on this machine, but two Serf agents in a 512-agent clusterd cluster hold 512 members each,
+which is all the slope needs (a member costs an agent the same whatever kind it runs).
 """
 import os
 import time
@@ -40,10 +46,12 @@ def _raise_nofile():
         pass
 
 
-def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
+def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib, probes=None):
     """Returns {"value": largest converged N or None, "note": why it stopped, "points": [...]}
     where each point is {"n", "seconds" (from the step's first spawn to convergence),
-    "spawn_seconds", "rss_mib_total", "cpu_pct_total"}."""
+    "spawn_seconds", "rss_mib_total", "cpu_pct_total", "private_kib_mean", "pss_kib_mean",
+    "probe_private_kib_mean"}. `probes` = (kind, binary, count): agents of another kind in the
+    same cluster (module doc)."""
     _raise_nofile()
     t_start = time.monotonic()
     maxn = max(steps)
@@ -51,6 +59,7 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
     gossip, rpcp = ports[:maxn], ports[maxn:]
     tag = "r%s" % kind[0]
     agents = []
+    probe_agents = []
     points = []
     best, note = None, "all steps converged"
     per_agent_mib = None
@@ -70,10 +79,21 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                 return {"value": None, "note": "seed agent did not answer RPC: " + seed.log_tail(),
                         "points": points}
             time.sleep(0.1)
+        if probes:
+            pkind, pbinary, pcount = probes
+            pports = procs.alloc_ports(2 * pcount)
+            for j in range(pcount):
+                a = procs.spawn_agent(pbinary, pkind, "%s-probe-%s-%d" % (tag, pkind, j), pports[j],
+                                      pports[pcount + j], rundir, handler, join_port=gossip[0],
+                                      profile=profile)
+                a.rpc = None
+                a.rpc_port_probe = pports[pcount + j]
+                probe_agents.append(a)
         for n in sorted(steps):
             left = cap - (time.monotonic() - t_start)
             avail_mib = procs.mem_available_kib() / 1024.0
-            add = n - len(agents)
+            main_n = n - len(probe_agents)   # the probes count in N
+            add = main_n - len(agents)
             if per_agent_mib is not None and per_agent_mib * add * 1.25 > avail_mib - mem_reserve_mib:
                 note = ("stopped before N=%d: memory ceiling (~%.0f MiB more needed, %.0f MiB to "
                         "spare)" % (n, per_agent_mib * add * 1.25, avail_mib - mem_reserve_mib))
@@ -85,7 +105,7 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
             # The cap is a hard limit: spawning (slow when the agents already running eat the
             # CPU) and polling both stop at the step's deadline.
             step_deadline = min(t0 + 60.0 + 0.15 * n, t_start + cap)
-            for i in range(len(agents), n):
+            for i in range(len(agents), main_n):
                 if time.monotonic() >= step_deadline:
                     break
                 a = procs.spawn_agent(binary, kind, "%s-%d" % (tag, i), gossip[i], rpcp[i], rundir,
@@ -94,13 +114,15 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                 a.rpc = None
                 agents.append(a)
             spawn_s = time.monotonic() - t0
-            if len(agents) < n:
+            if len(agents) < main_n:
                 note = ("N=%d not reached: only %d agents spawned within the step's %.0f s "
-                        "(the running agents load the machine)" % (n, len(agents),
+                        "(the running agents load the machine)" % (n, len(agents) + len(probe_agents),
                                                                    step_deadline - t0))
                 log("  ramp %s N=%d: %s" % (kind, n, note))
                 break
-            pending = list(range(n))
+            everyone = agents + probe_agents
+            ports_of = [rpcp[i] for i in range(len(agents))] + [a.rpc_port_probe for a in probe_agents]
+            pending = list(range(len(everyone)))
             counts = {}
             while pending and time.monotonic() < step_deadline:
                 still = []
@@ -108,10 +130,10 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                     if time.monotonic() >= step_deadline:
                         still.append(i)
                         continue
-                    if not agents[i].alive():
+                    if not everyone[i].alive():
                         still.append(i)
                         continue
-                    c = _stats_alive(rpcp[i], max(0.2, min(1.0, step_deadline - time.monotonic())))
+                    c = _stats_alive(ports_of[i], max(0.2, min(1.0, step_deadline - time.monotonic())))
                     if c is not None:
                         counts[i] = c
                     if c is None or c < n:
@@ -119,7 +141,7 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
                 pending = still
                 if pending:
                     time.sleep(0.5)
-            dead = sum(1 for a in agents if not a.alive())
+            dead = sum(1 for a in everyone if not a.alive())
             if pending:
                 seen = [counts[i] for i in pending if i in counts]
                 note = ("N=%d did not converge within %.0f s: %d agents short%s%s" % (
@@ -134,6 +156,9 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
             sm = [x for x in sm if x is not None]
             private_mean = (sum(x["private"] for x in sm) / len(sm)) if sm else None
             pss_mean = (sum(x["pss"] for x in sm) / len(sm)) if sm else None
+            psm = [procs.smaps_kib(a.pid) for a in probe_agents]
+            psm = [x for x in psm if x is not None]
+            probe_private = (sum(x["private"] for x in psm) / len(psm)) if psm else None
             used = avail_mib - procs.mem_available_kib() / 1024.0
             if add > 0 and used > 0:
                 per_agent_mib = max(per_agent_mib or 0.0, used / add)
@@ -143,10 +168,11 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib):
             cpu = sum(100.0 * ((c2[p] or 0) - (c1[p] or 0)) / procs.CLK_TCK / 2.0 for p in c1)
             points.append({"n": n, "seconds": secs, "spawn_seconds": spawn_s,
                            "rss_mib_total": rss, "cpu_pct_total": cpu,
-                           "private_kib_mean": private_mean, "pss_kib_mean": pss_mean})
+                           "private_kib_mean": private_mean, "pss_kib_mean": pss_mean,
+                           "probe_private_kib_mean": probe_private})
             best = n
             log("  ramp %s N=%d: converged %.1f s after the step began (spawn %.1f s), "
                 "rss total %.0f MiB, cpu %.0f %% of a core" % (kind, n, secs, spawn_s, rss, cpu))
     finally:
-        procs.stop_agents(agents)
+        procs.stop_agents(agents + probe_agents)
     return {"value": best, "note": note, "points": points}

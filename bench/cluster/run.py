@@ -55,10 +55,13 @@ def parse_args(argv):
                         "interval)")
     p.add_argument("--scale-steps", default=None,
                    help="scale ramp N list (default 128,256,512,1000; 'none' to skip)")
-    p.add_argument("--budget", type=float, default=840.0,
+    p.add_argument("--budget", type=float, default=1080.0,
                    help="wall-time budget, s: the ramps and the simulator step shrink to fit")
     p.add_argument("--scale-cap", type=float, default=150.0,
                    help="time cap of the scale ramp per kind, s")
+    p.add_argument("--ramp-probes", type=int, default=2,
+                   help="Serf agents that ride in clusterd's ramp cluster to measure Serf's "
+                        "per-member slope at the same N (0: Serf's own ramp only)")
     p.add_argument("--mem-reserve-mib", type=int, default=4096,
                    help="the ramp stops before leaving less than this much memory available")
     p.add_argument("--profile", default="lan", help="agent -profile flag (same for both kinds)")
@@ -275,31 +278,40 @@ def mixed_cluster(args, t, rundir, results):
         c.stop()
 
 
-def member_slope(points, lo=128, hi=512):
+def member_slope(points, lo=128, hi=512, key="private_kib_mean"):
     """Private bytes each agent adds per added member: (mean private bytes per agent at N=hi -
-    at N=lo) / (hi - lo), from the ramp's converged steps. When N=hi did not converge, the
+    at N=lo) / (hi - lo), from the ramp's converged steps (`key`: the ramp's own agents, or
+    "probe_private_kib_mean" for the probes of the other kind). When N=hi did not converge, the
     largest converged step above lo is used and named in the note."""
-    by_n = {p["n"]: p for p in points if p.get("private_kib_mean") is not None}
+    by_n = {p["n"]: p for p in points if p.get(key) is not None}
     if lo not in by_n:
         return {"value": None, "note": "N=%d not converged in the ramp" % lo}
     top = hi if hi in by_n else max([n for n in by_n if n > lo], default=None)
     if top is None:
         return {"value": None, "note": "no converged ramp step above N=%d" % lo}
-    value = (by_n[top]["private_kib_mean"] - by_n[lo]["private_kib_mean"]) * 1024.0 / (top - lo)
+    value = (by_n[top][key] - by_n[lo][key]) * 1024.0 / (top - lo)
     note = "N=%d vs %d" % (lo, top) + ("" if top == hi else " (N=%d did not converge)" % hi)
     return {"value": value, "note": note}
 
 
-def scale_ramp(kind, binary, args, rundir, res, cap):
+def scale_ramp(kind, binary, args, rundir, res, cap, probes=None, probe_res=None):
     """Largest N that converges in one cluster grown step by step (ramp.py), and the private
-    bytes per added member between its steps."""
+    bytes per added member between its steps; with `probes` (kind, binary, count) that many
+    agents of the other kind ride in the same cluster and their slope goes to `probe_res`."""
     r = ramp.grow(kind, binary, args.scale_steps, rundir, log, args.profile, cap,
-                  args.mem_reserve_mib)
+                  args.mem_reserve_mib, probes=probes)
     res["maxn"] = r
     res["slope"] = member_slope(r.get("points", []))
     if res["slope"]["value"] is not None:
         log("  %s: %.0f private bytes per agent per added member (%s)"
             % (kind, res["slope"]["value"], res["slope"]["note"]))
+    if probes and probe_res is not None:
+        sl = member_slope(r.get("points", []), key="probe_private_kib_mean")
+        sl["note"] = "%d %s agents inside the %s ramp, %s" % (probes[2], probes[0], kind, sl["note"])
+        probe_res["slope"] = sl
+        if sl["value"] is not None:
+            log("  %s: %.0f private bytes per agent per added member (%s)"
+                % (probes[0], sl["value"], sl["note"]))
 
 
 def version_of(binary):
@@ -414,7 +426,17 @@ def main(argv):
                     res["maxn"] = {"value": None, "note": "ramp skipped: time budget"}
                 else:
                     log("%s: scale ramp %s (cap %.0f s)" % (kind, args.scale_steps, cap))
-                    scale_ramp(kind, binary, args, rundir, res, cap)
+                    if kind == "clusterd" and "serf" in args.kinds and args.ramp_probes > 0:
+                        # Serf's slope: Serf agents riding in clusterd's ramp (ramp.py).
+                        probe_res = results.setdefault("serf", {"figs": {}, "notes": [], "maxn": {}})
+                        scale_ramp(kind, binary, args, rundir, res, cap,
+                                   probes=("serf", os.path.abspath(args.serf), args.ramp_probes),
+                                   probe_res=probe_res)
+                    else:
+                        saved = res.get("slope")
+                        scale_ramp(kind, binary, args, rundir, res, cap)
+                        if saved and saved.get("value") is not None:
+                            res["slope"] = saved   # the probes' slope (same cluster as clusterd's)
         if args.mixed and set(args.kinds) >= {"serf", "clusterd"}:
             mixed_cluster(args, t, rundir, results)
         sim = {"status": "skipped (--no-sim)"}
