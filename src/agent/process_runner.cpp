@@ -49,6 +49,19 @@ int open_pidfd(pid_t pid) {
 
 } // namespace
 
+bool runs_without_shell(const std::string& script) {
+    if (script.empty() || script.find('/') == std::string::npos)
+        return false; // a bare name is looked up in PATH by the shell
+    for (const char c : script) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                           c == '/' || c == '.' || c == '_' || c == '-' || c == '+' || c == ',' || c == '@' ||
+                           c == '%' || c == ':';
+        if (!plain)
+            return false;
+    }
+    return true;
+}
+
 struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
     struct Queued {
         HandlerJob job;
@@ -170,7 +183,19 @@ struct ProcessRunner::Impl : std::enable_shared_from_this<ProcessRunner::Impl> {
         envp.push_back(nullptr);
 
         pid_t pid = -1;
-        const int rc = ::posix_spawn(&pid, opts.shell.c_str(), &fa, &attr, argv.data(), envp.data());
+        int rc = -1;
+        if (runs_without_shell(q.job.script)) {
+            // `sh -c /path/to/script` would fork a shell only to run one file: run the file
+            // itself (the same argv[0], environment and stdin); anything exec refuses (not
+            // executable, no #! line, missing) goes to the shell below, which reports or
+            // handles it exactly as before.
+            std::vector<char*> direct{const_cast<char*>(q.job.script.c_str()), nullptr};
+            rc = ::posix_spawn(&pid, q.job.script.c_str(), &fa, &attr, direct.data(), envp.data());
+            if (rc == 0)
+                ++stats.direct;
+        }
+        if (rc != 0)
+            rc = ::posix_spawn(&pid, opts.shell.c_str(), &fa, &attr, argv.data(), envp.data());
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         ::close(in_fd);

@@ -471,8 +471,7 @@ struct DisseminationRun {
     std::uint64_t burst_early = 0;   ///< early gossip rounds during the burst
 };
 
-DisseminationRun dissemination_run(bool expedite) {
-    const std::size_t n = 8;
+DisseminationRun dissemination_run(bool expedite, std::size_t n = 8) {
     SerfCluster c(sim::Simulator::seed_from_env(21), [expedite](std::size_t, serf::Config& cfg) {
         cfg.memberlist.expedite_broadcasts = expedite;
     });

@@ -1,5 +1,6 @@
 // Runs handler scripts as child processes on an asio io_context without ever blocking it:
-// posix_spawn of `/bin/sh -c <script>` in its own process group, stdin from an in-memory file,
+// posix_spawn of `/bin/sh -c <script>` in its own process group (a script that is just the path
+// of an executable file is spawned directly: runs_without_shell), stdin from an in-memory file,
 // stdout+stderr through one pipe read as an asio stream descriptor, exit observed through a pidfd.
 // Jobs run one at a time in submission order. Output is kept to the last 8 KiB (as Serf's
 // circular buffer), a warning is logged after 1 s, and an optional timeout kills a hung script
@@ -56,11 +57,17 @@ struct RunnerOptions {
     std::size_t max_queue = 65536; ///< waiting jobs beyond this are dropped (0 = no limit)
 };
 
+/// True when `script` is a plain path (has a '/', only letters, digits and `/._-+,@%:`), which
+/// `/bin/sh -c` would run as exactly that file with no expansion: the runner then spawns the file
+/// itself and saves a shell process per event; if exec refuses it, the shell runs it as before.
+bool runs_without_shell(const std::string& script);
+
 /// What the runner has run (metrics: docs/metrics.md).
 struct RunnerStats {
     std::uint64_t failed = 0;        ///< finished without exit code 0 (timeouts and spawn failures too)
     std::uint64_t timed_out = 0;     ///< killed by the timeout
     std::uint64_t spawn_failed = 0;  ///< could not be started
+    std::uint64_t direct = 0;        ///< started without the /bin/sh -c in between
     base::LatencyHistogram duration; ///< start to exit of every script that started
 };
 

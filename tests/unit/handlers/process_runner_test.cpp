@@ -3,6 +3,7 @@
 // exits, query responses, spawn failures, and an io_context that keeps ticking meanwhile.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <asio/steady_timer.hpp>
@@ -400,4 +401,51 @@ TEST(ProcessRunner, NoCallbackAfterDestruction) {
     io.restart();
     io.run_for(50ms);
     EXPECT_FALSE(called);
+}
+
+// A handler that is just the path of an executable runs without the `sh -c` in between (one
+// process less per event: its parent is the agent itself), with the same argv[0], stdin and
+// environment; a file exec refuses (no #! line, not executable) still runs or fails through
+// the shell exactly as before, and anything with shell syntax always goes through the shell.
+TEST(ProcessRunner, PlainScriptPathRunsWithoutTheShell) {
+    EXPECT_TRUE(runs_without_shell("/etc/serf/handler.sh"));
+    EXPECT_TRUE(runs_without_shell("./handlers/kong-1.0_x+y,z@a%b:c"));
+    for (const char* s : {"handler.sh", "", "/a/b arg", "/a/b;x", "X=/a/b", "~/h.sh", "/a/$H", "/a/b*",
+                          "/a/'b'", "/a/b\n", "/a/b|c", "/a/b>o", "/a/(b)"})
+        EXPECT_FALSE(runs_without_shell(s)) << s;
+
+    TempDir dir("direct");
+    auto write = [&](const std::string& name, const std::string& body, bool exec) {
+        const std::string path = dir.file(name);
+        std::ofstream(path) << body;
+        ::chmod(path.c_str(), exec ? 0755 : 0644);
+        return path;
+    };
+    const std::string ok =
+        write("ok.sh", "#!/bin/sh\nread line\necho \"$0 $PPID $line $CLUSTERD_T\"\n", true);
+    const std::string noshebang = write("plain.sh", "echo plain $PPID\n", true);
+    const std::string noexec = write("noexec.sh", "#!/bin/sh\necho never\n", false);
+    ScopedEnv env("CLUSTERD_T", "envok");
+
+    asio::io_context io;
+    ProcessRunner runner(io, {}, nullptr);
+    std::vector<HandlerResult> results;
+    for (const auto& s : {ok, noshebang, noexec})
+        runner.submit(HandlerJob{s, current_environment(), "stdin-line\n", "t"},
+                      [&](const HandlerResult& r) { results.push_back(r); });
+    ASSERT_TRUE(run_until(
+        io, [&] { return results.size() == 3; }, 20s));
+    const std::string me = std::to_string(::getpid());
+    EXPECT_TRUE(results[0].success());
+    EXPECT_EQ(results[0].output, ok + " " + me + " stdin-line envok\n");
+    // Without a #! line only a shell can run it: the shell does, as before (so the parent of
+    // the script's shell is not us).
+    EXPECT_TRUE(results[1].success()) << results[1].output;
+    EXPECT_EQ(results[1].output.rfind("plain ", 0), 0u) << results[1].output;
+    EXPECT_NE(results[1].output, "plain " + me + "\n");
+    // Not executable: the shell's own error and exit code 126, as before.
+    EXPECT_TRUE(results[2].exited);
+    EXPECT_EQ(results[2].exit_code, 126) << results[2].output;
+    EXPECT_NE(results[2].output.find("ermission denied"), std::string::npos) << results[2].output;
+    EXPECT_EQ(runner.stats().direct, 1u);
 }
