@@ -297,7 +297,7 @@ base::Result<base::Bytes> Endpoint::handle_stream_request(const Address& from, b
     const auto type = static_cast<wire::MsgType>(msg[0]);
     switch (type) {
     case wire::MsgType::PushPull: {
-        auto pp = wire::decode_push_pull(msg);
+        auto pp = wire::decode_push_pull_view(msg);
         if (!pp) {
             m.stats.malformed++;
             return pp.error();
@@ -360,7 +360,7 @@ void Endpoint::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, 
             error = (e && std::holds_alternative<wire::ErrResp>(*e)) ? std::get<wire::ErrResp>(*e).error
                                                                      : "remote error";
         } else {
-            auto pp = wire::decode_push_pull(msg);
+            auto pp = wire::decode_push_pull_view(msg);
             if (!pp) {
                 m.stats.malformed++;
                 error = pp.error().message;
