@@ -39,7 +39,7 @@ std::size_t Simulator::add_node(HostFactory factory, NodeClock clock) {
     nodes_[i].clock_g0 = base::Instant{};
     nodes_[i].clock_l0 = base::Instant{clock.offset};
     nodes_[i].clock_ppm = clock.ppm;
-    by_addr_[address(i)] = i;
+    nodes_[i].addr = address(i);
     nodes_[i].host = nodes_[i].factory(i, address(i), base::Rng::mix(seed_, i), local_now(i));
     poke(i);
     return i;
@@ -86,10 +86,14 @@ SimHost* Simulator::host(std::size_t i) {
 }
 
 std::optional<std::size_t> Simulator::index_of(const swim::Address& a) const {
-    auto it = by_addr_.find(a);
-    if (it == by_addr_.end())
+    // The inverse of address(i): 10.(i / 62500).((i / 250) % 250).(i % 250 + 1), port 7946.
+    if (a.port != 7946 || a.ip.size() != 4 || a.ip[0] != 10 || a.ip[2] >= 250 || a.ip[3] == 0 ||
+        a.ip[3] > 250)
         return std::nullopt;
-    return it->second;
+    const std::size_t i = std::size_t{a.ip[1]} * 62500 + std::size_t{a.ip[2]} * 250 + (a.ip[3] - 1u);
+    if (i >= nodes_.size())
+        return std::nullopt;
+    return i;
 }
 
 void Simulator::partition(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b,
@@ -150,7 +154,8 @@ void Simulator::poke(std::size_t i) {
 
 void Simulator::push(Event e) {
     e.seq = next_seq_++;
-    heap_.push(std::move(e));
+    heap_.push_back(std::move(e));
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
 }
 
 const LinkFaults& Simulator::link(std::size_t from, std::size_t to) const {
@@ -233,7 +238,9 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
     const auto target = index_of(t.to);
     if (t.kind == swim::Transmit::Kind::Packet) {
         stats_.packets_sent++;
-        auto sealed = envelope_of(from).seal_packet(t.msg, t.crc);
+        Envelope& env = envelope_of(from);
+        auto sealed =
+            env.passthrough() ? base::Result<base::Bytes>(std::move(t.msg)) : env.seal_packet(t.msg, t.crc);
         if (!sealed) {
             stats_.packets_undecodable++;
             return;
@@ -281,7 +288,8 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
     push(fail);
     if (cut(from, *target))
         return;
-    auto sealed = envelope_of(from).seal_stream(t.msg);
+    Envelope& env = envelope_of(from);
+    auto sealed = env.passthrough() ? base::Result<base::Bytes>(std::move(t.msg)) : env.seal_stream(t.msg);
     if (!sealed)
         return;
     stats_.bytes_sent += sealed->size();
@@ -339,22 +347,34 @@ void Simulator::deliver(Event& e) {
         break;
     case EvKind::Packet: {
         mix(e);
-        auto msgs = envelope_of(e.to).open_packet(e.data);
+        const swim::Address& from = nodes_[e.from].addr;
+        Envelope& env = envelope_of(e.to);
+        if (env.passthrough()) {
+            stats_.packets_delivered++;
+            h.handle_packet(from, e.data, local);
+            break;
+        }
+        auto msgs = env.open_packet(e.data);
         if (!msgs) {
             stats_.packets_undecodable++;
             return;
         }
         stats_.packets_delivered++;
-        const swim::Address from = address(e.from);
         for (const auto& m : *msgs)
             h.handle_packet(from, m, local);
         break;
     }
     case EvKind::StreamRequest: {
         mix(e);
-        auto msg = envelope_of(e.to).open_stream(e.data);
-        base::Result<base::Bytes> reply = msg ? h.handle_stream_request(address(e.from), *msg, local)
-                                              : base::Result<base::Bytes>(msg.error());
+        Envelope& env = envelope_of(e.to);
+        base::Result<base::Bytes> reply = base::Result<base::Bytes>(base::Bytes{});
+        if (env.passthrough()) {
+            reply = h.handle_stream_request(nodes_[e.from].addr, e.data, local);
+        } else {
+            auto msg = env.open_stream(e.data);
+            reply = msg ? h.handle_stream_request(nodes_[e.from].addr, *msg, local)
+                        : base::Result<base::Bytes>(msg.error());
+        }
         NodeSlot& req = nodes_[e.from];
         if (req.host && req.gen == e.from_gen && req.open_streams.count(e.stream)) {
             Event r{};
@@ -372,7 +392,8 @@ void Simulator::deliver(Event& e) {
                 r.kind = EvKind::StreamReply; // nothing to send back (user message)
                 push(std::move(r));
             } else if (!cut(e.to, e.from)) {
-                auto sealed = envelope_of(e.to).seal_stream(*reply);
+                auto sealed = env.passthrough() ? base::Result<base::Bytes>(std::move(*reply))
+                                                : env.seal_stream(*reply);
                 if (sealed) {
                     r.kind = EvKind::StreamReply;
                     r.data = std::move(*sealed);
@@ -392,7 +413,12 @@ void Simulator::deliver(Event& e) {
             h.handle_stream_reply(e.stream, e.data, local);
             break;
         }
-        auto msg = envelope_of(e.to).open_stream(e.data);
+        Envelope& env = envelope_of(e.to);
+        if (env.passthrough()) {
+            h.handle_stream_reply(e.stream, e.data, local);
+            break;
+        }
+        auto msg = env.open_stream(e.data);
         if (!msg) {
             stats_.streams_failed++;
             h.stream_failed(e.stream, local, msg.error().message);
@@ -417,9 +443,10 @@ void Simulator::deliver(Event& e) {
 }
 
 void Simulator::run_until(base::Instant t) {
-    while (!heap_.empty() && heap_.top().at <= t) {
-        Event e = heap_.top();
-        heap_.pop();
+    while (!heap_.empty() && heap_.front().at <= t) {
+        std::pop_heap(heap_.begin(), heap_.end(), Later{});
+        Event e = std::move(heap_.back());
+        heap_.pop_back();
         now_ = e.at;
         deliver(e);
     }

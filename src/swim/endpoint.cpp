@@ -2,6 +2,8 @@
 // update_meta, user messages) and queries. The protocol logic lives in endpoint_*.cpp.
 #include "clusterd/swim/endpoint.hpp"
 
+#include <array>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -156,10 +158,34 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         stats.malformed += parts->truncated;
         // Start loading every part's dedup slot before handling the first: in a large cluster
         // the table is cold and each lookup is a cache miss; this overlaps them.
-        if (cfg.dedup_window.count() > 0 && !seen.empty())
+        const bool dedup = cfg.dedup_window.count() > 0 && !seen.empty();
+        if (dedup)
             for (const auto& part : parts->parts)
                 if (is_gossip_state(part))
                     __builtin_prefetch(&seen[seen_hash(part) & (seen.size() - 1)]);
+        // Likewise the member lookups of the alive parts that are not known duplicates: each is
+        // a chain of misses (position slot, record, address blob), walked a link at a time for
+        // all parts together.
+        if (parts->parts.size() > 1) {
+            std::array<std::string_view, 64> names;
+            std::size_t k = 0;
+            for (const auto& part : parts->parts) {
+                if (k == names.size())
+                    break;
+                if (part.empty() || part[0] != static_cast<std::uint8_t>(wire::MsgType::Alive))
+                    continue;
+                if (dedup) {
+                    const std::uint64_t h = seen_hash(part);
+                    if (seen[h & (seen.size() - 1)].hash == h)
+                        continue; // handled before: dropped without a lookup
+                }
+                if (auto v = wire::decode_alive_view(part))
+                    names[k++] = v->node;
+            }
+            for (int stage = 0; stage < 3; ++stage)
+                for (std::size_t i = 0; i < k; ++i)
+                    nodes.prefetch(names[i], stage);
+        }
         for (const auto& part : parts->parts)
             dispatch(from, part, now, depth + 1);
         return;
@@ -303,7 +329,7 @@ base::Result<base::Bytes> Endpoint::handle_stream_request(const Address& from, b
     const auto type = static_cast<wire::MsgType>(msg[0]);
     switch (type) {
     case wire::MsgType::PushPull: {
-        auto pp = wire::decode_push_pull(msg);
+        auto pp = wire::decode_push_pull_view(msg);
         if (!pp) {
             m.stats.malformed++;
             return pp.error();
@@ -366,7 +392,7 @@ void Endpoint::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, 
             error = (e && std::holds_alternative<wire::ErrResp>(*e)) ? std::get<wire::ErrResp>(*e).error
                                                                      : "remote error";
         } else {
-            auto pp = wire::decode_push_pull(msg);
+            auto pp = wire::decode_push_pull_view(msg);
             if (!pp) {
                 m.stats.malformed++;
                 error = pp.error().message;

@@ -113,25 +113,24 @@ std::size_t Endpoint::Impl::gossip(base::Instant now) {
 }
 
 base::Bytes Endpoint::Impl::local_push_pull(bool join) {
-    wire::PushPull pp;
-    pp.join = join;
-    pp.nodes.reserve(nodes.size());
-    for (const MemberRec& n : nodes) {
-        wire::PushNodeState s;
-        s.name = std::string(nodes.name(n));
-        const base::ByteView ip = nodes.ip(n), meta = nodes.meta(n);
-        s.addr.assign(ip.begin(), ip.end());
-        s.port = nodes.port(n);
-        s.meta.assign(meta.begin(), meta.end());
-        s.incarnation = n.incarnation;
-        s.state = static_cast<wire::NodeState>(n.state());
-        const MemberTable::Vsn vsn = nodes.vsn(n);
-        s.vsn.assign(vsn.begin(), vsn.end());
-        pp.nodes.push_back(std::move(s));
-    }
-    if (delegate)
-        pp.user_state = delegate->local_state(join);
-    return wire::encode_push_pull(pp);
+    // Encoded a member at a time into one reused state (a push-pull carries every member: the
+    // join storm builds N of them at the seed, each N states long).
+    const base::Bytes user_state = delegate ? delegate->local_state(join) : base::Bytes{};
+    return wire::encode_push_pull(
+        join, nodes.size(),
+        [&](std::size_t i, wire::PushNodeState& s) {
+            const MemberRec& n = nodes[i];
+            s.name.assign(nodes.name(n));
+            const base::ByteView ip = nodes.ip(n), meta = nodes.meta(n);
+            s.addr.assign(ip.begin(), ip.end());
+            s.port = nodes.port(n);
+            s.meta.assign(meta.begin(), meta.end());
+            s.incarnation = n.incarnation;
+            s.state = static_cast<wire::NodeState>(n.state());
+            const MemberTable::Vsn vsn = nodes.vsn(n);
+            s.vsn.assign(vsn.begin(), vsn.end());
+        },
+        user_state);
 }
 
 std::uint64_t Endpoint::Impl::start_push_pull(const Address& to, const std::string& node, bool join,

@@ -84,8 +84,8 @@ struct Endpoint::Impl {
     std::uint64_t start_push_pull(const Address& to, const std::string& node, bool join,
                                   std::uint64_t join_id);
     base::Bytes local_push_pull(bool join);
-    base::Status merge_remote(const wire::PushPull& pp, base::Instant now);
-    base::Status verify_protocol(const std::vector<wire::PushNodeState>& remote) const;
+    base::Status merge_remote(const wire::PushPullView& pp, base::Instant now);
+    base::Status verify_protocol(const std::vector<wire::PushNodeStateView>& remote) const;
 
     // ---- sending -------------------------------------------------------------------------------
     /// Sends one message, piggybacking broadcasts (net.go sendMsg).

@@ -277,7 +277,7 @@ void Endpoint::Impl::dead_node(const wire::Dead& d, base::Instant now) {
         delegate->notify_leave(nodes.node(*state));
 }
 
-base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeState>& remote) const {
+base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeStateView>& remote) const {
     std::uint8_t maxpmin = 0, minpmax = 255, maxdmin = 0, mindmax = 255;
     for (const auto& rn : remote) {
         if (rn.state != wire::NodeState::Alive || rn.vsn.size() < 6)
@@ -323,30 +323,30 @@ base::Status Endpoint::Impl::verify_protocol(const std::vector<wire::PushNodeSta
     return base::ok_status();
 }
 
-base::Status Endpoint::Impl::merge_remote(const wire::PushPull& pp, base::Instant now) {
+base::Status Endpoint::Impl::merge_remote(const wire::PushPullView& pp, base::Instant now) {
     if (auto st = verify_protocol(pp.nodes); !st) {
         stats.incompatible++;
         return st;
     }
+    wire::Alive a; // reused: its buffers grow once, not per remote state
     for (const auto& r : pp.nodes) {
         switch (r.state) {
         case wire::NodeState::Alive: {
-            wire::Alive a;
             a.incarnation = r.incarnation;
-            a.node = r.name;
-            a.addr = r.addr;
+            a.node.assign(r.name);
+            a.addr.assign(r.addr.begin(), r.addr.end());
             a.port = r.port;
-            a.meta = r.meta;
-            a.vsn = r.vsn;
+            a.meta.assign(r.meta.begin(), r.meta.end());
+            a.vsn.assign(r.vsn.begin(), r.vsn.end());
             alive_node(a, now, false);
             break;
         }
         case wire::NodeState::Left:
-            dead_node(wire::Dead{r.incarnation, r.name, r.name}, now);
+            dead_node(wire::Dead{r.incarnation, std::string(r.name), std::string(r.name)}, now);
             break;
         case wire::NodeState::Dead:
         case wire::NodeState::Suspect:
-            suspect_node(wire::Suspect{r.incarnation, r.name, cfg.name}, now);
+            suspect_node(wire::Suspect{r.incarnation, std::string(r.name), cfg.name}, now);
             break;
         }
     }

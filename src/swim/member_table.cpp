@@ -69,6 +69,25 @@ const MemberRec* MemberTable::find(std::string_view name) const {
     return const_cast<MemberTable*>(this)->find(name);
 }
 
+void MemberTable::prefetch(std::string_view name, int stage) const {
+    const StringPool::Id id = pools_->names.find(name);
+    if (id == StringPool::kNone || id >= pos_.size())
+        return;
+    if (stage == 0) {
+        __builtin_prefetch(&pos_[id]);
+        return;
+    }
+    const std::uint32_t at = pos_[id];
+    if (at == kAbsent)
+        return;
+    if (stage == 1) {
+        __builtin_prefetch(&recs_[at]);
+        return;
+    }
+    if (recs_[at].where != StringPool::kNone)
+        pools_->blobs.prefetch(recs_[at].where);
+}
+
 StringPool::Id MemberTable::acquire_where(const Address& addr, const Vsn& vsn, base::ByteView meta) {
     return pools_->blobs.acquire(encode_where(addr.ip, addr.port, vsn, meta));
 }

@@ -158,7 +158,25 @@ Bytes encode_push_pull(const PushPull& pp) {
     return out;
 }
 
-Result<PushPull> decode_push_pull(ByteView buf) {
+Bytes encode_push_pull(bool join, std::size_t n, const std::function<void(std::size_t, PushNodeState&)>& fill,
+                       ByteView user_state) {
+    Bytes out;
+    out.reserve(16 + n * 64 + user_state.size());
+    out.push_back(static_cast<std::uint8_t>(MsgType::PushPull));
+    msgpack::Writer w(out, kGossip);
+    msgpack::write(w, PushPullHeader{join, n, user_state.size()});
+    PushNodeState s;
+    for (std::size_t i = 0; i < n; ++i) {
+        fill(i, s);
+        msgpack::write(w, s);
+    }
+    w.raw(user_state);
+    return out;
+}
+
+namespace {
+/// decode_push_pull into PushPull (owning) or PushPullView (views of `buf`).
+template <typename PP> Result<PP> decode_push_pull_as(ByteView buf) {
     auto body = body_of(buf, MsgType::PushPull, "push-pull");
     if (!body)
         return body.error();
@@ -171,7 +189,7 @@ Result<PushPull> decode_push_pull(ByteView buf) {
     if (h->nodes > r.remaining())
         return make_error("truncated", "push-pull claims " + std::to_string(h->nodes) + " node states in " +
                                            std::to_string(r.remaining()) + " bytes");
-    PushPull pp;
+    PP pp;
     pp.join = h->join;
     pp.nodes.resize(static_cast<std::size_t>(h->nodes));
     for (std::size_t i = 0; i < pp.nodes.size(); ++i) {
@@ -181,8 +199,21 @@ Result<PushPull> decode_push_pull(ByteView buf) {
     auto user = r.raw(static_cast<std::size_t>(h->user_state_len));
     if (!user)
         return user.error().with_prefix("push-pull user state");
-    pp.user_state.assign(user->begin(), user->end());
+    if constexpr (std::is_same_v<PP, PushPullView>) {
+        pp.user_state = *user;
+    } else {
+        pp.user_state.assign(user->begin(), user->end());
+    }
     return pp;
+}
+} // namespace
+
+Result<PushPull> decode_push_pull(ByteView buf) {
+    return decode_push_pull_as<PushPull>(buf);
+}
+
+Result<PushPullView> decode_push_pull_view(ByteView buf) {
+    return decode_push_pull_as<PushPullView>(buf);
 }
 
 Bytes encode_stream_user(ByteView payload) {

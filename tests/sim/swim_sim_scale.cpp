@@ -143,11 +143,13 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"nodes\": %zu, \"seed\": %llu, \"converged\": %s, \"sim_seconds\": %.3f, \"wall_seconds\": %.3f, "
         "\"nodes_seeing_all\": %zu, \"packets_per_node\": %.1f, \"bytes_per_node\": %.0f, "
-        "\"streams_per_node\": %.2f, \"events\": %llu, \"peak_rss_mib\": %.1f, \"loss\": %.3f}\n",
+        "\"streams_per_node\": %.2f, \"events\": %llu, \"peak_rss_mib\": %.1f, \"loss\": %.3f, "
+        "\"trace\": \"%016llx\"}\n",
         n, static_cast<unsigned long long>(o.seed), ok ? "true" : "false", c.seconds(), wall.seconds(), full,
         static_cast<double>(st.packets_sent) / per, static_cast<double>(st.bytes_sent) / per,
         static_cast<double>(st.streams_opened) / per,
-        static_cast<unsigned long long>(c.sim.events_processed()), peak_rss_mib(), o.loss);
+        static_cast<unsigned long long>(c.sim.events_processed()), peak_rss_mib(), o.loss,
+        static_cast<unsigned long long>(c.sim.trace_hash()));
     std::fflush(stdout);
     return ok ? 0 : 1;
 }

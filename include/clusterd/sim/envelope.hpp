@@ -22,6 +22,9 @@ class Envelope {
     virtual base::Result<base::Bytes> open_stream(base::ByteView frame) = 0;
     /// Bytes the envelope adds to a packet (the endpoint's set_packet_overhead).
     virtual std::size_t packet_overhead() const = 0;
+    /// True when sealing and opening return the message unchanged (one message per packet), so
+    /// the simulator may hand the sent bytes to the receiver without the copies.
+    virtual bool passthrough() const { return false; }
 };
 
 class PlaintextEnvelope : public Envelope {
@@ -39,6 +42,7 @@ class PlaintextEnvelope : public Envelope {
         return base::Bytes(frame.begin(), frame.end());
     }
     std::size_t packet_overhead() const override { return 0; }
+    bool passthrough() const override { return true; }
 };
 
 } // namespace clusterd::sim

@@ -5,11 +5,11 @@
 // run replays bit for bit; trace_hash() fingerprints everything that was delivered.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <set>
 #include <string>
 #include <vector>
@@ -165,6 +165,7 @@ class Simulator {
         base::Instant clock_g0{}; ///< global time where the current clock segment starts
         base::Instant clock_l0{}; ///< local time at clock_g0
         std::int64_t clock_ppm = 0;
+        swim::Address addr; ///< address(i), kept to hand to the host without building it
     };
     base::Instant local_time(std::size_t i, base::Instant global) const;
     /// The earliest global time at which node i's local clock reads `local` or later.
@@ -186,9 +187,11 @@ class Simulator {
     base::Rng net_rng_;
     base::Instant now_{};
     std::uint64_t next_seq_ = 0;
-    std::priority_queue<Event, std::vector<Event>, Later> heap_;
+    /// A binary heap under Later (std::push_heap/pop_heap), so the next event is moved out rather
+    /// than copied with its payload. (at, seq) is a total order: the pop order does not depend on
+    /// the heap's layout.
+    std::vector<Event> heap_;
     std::vector<NodeSlot> nodes_;
-    std::map<swim::Address, std::size_t> by_addr_;
     LinkFaults default_link_;
     std::map<std::pair<std::size_t, std::size_t>, LinkFaults> links_;
     std::set<std::pair<std::size_t, std::size_t>> blocked_;

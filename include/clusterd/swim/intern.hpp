@@ -36,6 +36,8 @@ class StringPool {
         return it == index_.end() ? kNone : it->second;
     }
     std::string_view view(Id id) const { return entries_[id].text; }
+    /// Starts loading the entry of `id` (a short string's text lives in it) into the cache.
+    void prefetch(Id id) const { __builtin_prefetch(&entries_[id]); }
     /// Ids in use are all below this bound (dense: freed ids are reused first).
     std::size_t id_bound() const { return entries_.size(); }
     /// Distinct strings held.

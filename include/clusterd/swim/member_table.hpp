@@ -69,6 +69,11 @@ class MemberTable {
     /// shuffle.
     MemberRec* find(std::string_view name);
     const MemberRec* find(std::string_view name) const;
+    /// Cache warm-up for a batch of lookups (a compound packet's parts): stage 0 starts loading
+    /// the name's position slot, stage 1 its record, stage 2 the record's "where" blob. Issue
+    /// each stage for the whole batch before the next, so the batch's cache misses overlap
+    /// instead of following one another. Changes nothing.
+    void prefetch(std::string_view name, int stage) const;
     /// Appends a new member (state Dead, incarnation 0) and swaps it to position `at` (probe
     /// order is random); returns it.
     MemberRec& insert(std::string_view name, const Address& addr, const Vsn& vsn, base::ByteView meta,

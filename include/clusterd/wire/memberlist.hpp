@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -198,6 +199,23 @@ constexpr auto msgpack_fields(const PushNodeState*) {
                            field("State", &M::state), field("Vsn", &M::vsn));
 }
 
+/// The same node state viewed in place (decode_push_pull_view); valid while its input is.
+struct PushNodeStateView {
+    std::string_view name;
+    base::ByteView addr;
+    std::uint16_t port = 0;
+    base::ByteView meta;
+    std::uint32_t incarnation = 0;
+    NodeState state = NodeState::Alive;
+    base::ByteView vsn;
+};
+constexpr auto msgpack_fields(const PushNodeStateView*) {
+    using M = PushNodeStateView;
+    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation),
+                           field("Meta", &M::meta), field("Name", &M::name), field("Port", &M::port),
+                           field("State", &M::state), field("Vsn", &M::vsn));
+}
+
 /// The msgpack header in front of a push-pull's node states and user state.
 struct PushPullHeader {
     bool join = false;
@@ -235,6 +253,14 @@ struct PushPull {
     friend bool operator==(const PushPull&, const PushPull&) = default;
 };
 
+/// A push-pull decoded in place (one vector of views, no other allocation); valid while its
+/// input is.
+struct PushPullView {
+    bool join = false;
+    std::vector<PushNodeStateView> nodes;
+    base::ByteView user_state;
+};
+
 using Message = std::variant<Ping, IndirectPing, Ack, Nack, ErrResp, Suspect, Alive, Dead, UserMsg>;
 
 MsgType message_type(const Message& m);
@@ -264,6 +290,14 @@ base::Bytes encode_push_pull(const PushPull& pp);
 /// Decodes a whole push-pull message (type byte 6 first). Rejects more than
 /// kMaxPushPullNodes states or a user-state length beyond the remaining bytes.
 base::Result<PushPull> decode_push_pull(base::ByteView buf);
+/// decode_push_pull into views of `buf` (the same checks and errors).
+base::Result<PushPullView> decode_push_pull_view(base::ByteView buf);
+/// encode_push_pull without building a PushPull: `fill(i, state)` sets the i-th of `n` node
+/// states in one reused PushNodeState (no allocation per state once its buffers have grown).
+/// The same bytes as encode_push_pull of those states.
+base::Bytes encode_push_pull(bool join, std::size_t n,
+                             const std::function<void(std::size_t, PushNodeState&)>& fill,
+                             base::ByteView user_state);
 
 /// Stream (TCP) user message: [8][userMsgHeader{UserMsgLen}][raw payload].
 base::Bytes encode_stream_user(base::ByteView payload);

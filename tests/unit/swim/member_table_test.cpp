@@ -122,6 +122,26 @@ TEST(MemberTable, EraseAndShuffleKeepTheIndex) {
     EXPECT_EQ(t.pools()->names.size(), 90u);
 }
 
+TEST(MemberTable, PrefetchIsSafeForEveryNameAndChangesNothing) {
+    // A name held by another table sharing the pools (its id is beyond this table's index), an
+    // unknown name, an erased one and present ones: every stage is a no-op for lookups.
+    auto pools = std::make_shared<InternPools>();
+    MemberTable t(pools, base::Instant{}), other(pools, base::Instant{});
+    const MemberTable::Vsn vsn{1, 5, 2, 0, 0, 0};
+    for (std::uint8_t i = 0; i < 20; ++i)
+        t.insert("n" + std::to_string(i), addr(i), vsn, {}, 0, base::Instant{});
+    other.insert("elsewhere", addr(99), vsn, {}, 0, base::Instant{});
+    t.erase_if([&](const MemberRec& r) { return t.name(r) == "n3"; });
+    for (int stage = 0; stage < 3; ++stage)
+        for (const char* name : {"n0", "n3", "n19", "elsewhere", "unknown", ""})
+            t.prefetch(name, stage);
+    EXPECT_EQ(t.size(), 19u);
+    EXPECT_EQ(t.find("n3"), nullptr);
+    EXPECT_EQ(t.find("elsewhere"), nullptr);
+    ASSERT_NE(t.find("n19"), nullptr);
+    EXPECT_EQ(t.addr(*t.find("n19")), addr(19));
+}
+
 TEST(BroadcastQueue, NamedItemsStayIndexedAcrossSlotReuse) {
     BroadcastQueue q(4);
     for (int round = 0; round < 3; ++round) {

@@ -127,6 +127,50 @@ TEST(WireMemberlist, PushPullRoundTripAndLimits) {
     EXPECT_EQ(code(decode_push_pull(lie)), "truncated");
 }
 
+TEST(WireMemberlist, PushPullViewAndStreamedEncodeMatchTheOwningForms) {
+    PushPull pp;
+    pp.join = false;
+    pp.nodes.push_back(
+        {"node-1", {10, 0, 0, 1}, 7946, {0xff, 0x80}, 3, NodeState::Alive, {1, 5, 2, 2, 5, 4}});
+    pp.nodes.push_back({"b", {127, 0, 0, 2}, 7947, {}, 1, NodeState::Left, {1, 5, 2, 2, 5, 4}});
+    pp.nodes.push_back({"a-longer-node-name-than-sso",
+                        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+                        1,
+                        {},
+                        7,
+                        NodeState::Suspect,
+                        {}});
+    pp.user_state = {2, 0x86, 1, 2};
+    const base::Bytes b = encode_push_pull(pp);
+    // The streamed encoder reuses one state; stale fields of a previous state must not leak.
+    EXPECT_EQ(encode_push_pull(
+                  pp.join, pp.nodes.size(), [&](std::size_t i, PushNodeState& s) { s = pp.nodes[i]; },
+                  pp.user_state),
+              b);
+    auto v = decode_push_pull_view(b);
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    EXPECT_EQ(v->join, pp.join);
+    ASSERT_EQ(v->nodes.size(), pp.nodes.size());
+    for (std::size_t i = 0; i < pp.nodes.size(); ++i) {
+        const PushNodeState& o = pp.nodes[i];
+        const PushNodeStateView& n = v->nodes[i];
+        EXPECT_EQ(n.name, o.name);
+        EXPECT_EQ(base::Bytes(n.addr.begin(), n.addr.end()), o.addr);
+        EXPECT_EQ(n.port, o.port);
+        EXPECT_EQ(base::Bytes(n.meta.begin(), n.meta.end()), o.meta);
+        EXPECT_EQ(n.incarnation, o.incarnation);
+        EXPECT_EQ(n.state, o.state);
+        EXPECT_EQ(base::Bytes(n.vsn.begin(), n.vsn.end()), o.vsn);
+    }
+    EXPECT_EQ(base::Bytes(v->user_state.begin(), v->user_state.end()), pp.user_state);
+    auto cut = b;
+    cut.pop_back();
+    EXPECT_EQ(code(decode_push_pull_view(cut)), "truncated");
+    EXPECT_EQ(
+        code(decode_push_pull_view(hex("0683a54e6f646573cd03e8ac5573657253746174654c656e00a44a6f696ec2"))),
+        "truncated");
+}
+
 TEST(WireMemberlist, StreamUserMessage) {
     base::Bytes payload = {3, 1, 2, 3};
     auto b = encode_stream_user(payload);
