@@ -45,7 +45,7 @@ pids+=($!)
 ip netns exec "$b" serf agent -node=sf2 -bind=10.99.0.2:7946 -rpc-addr=127.0.0.1:7373 -discover=lab >"$dir/sf2.log" 2>&1 &
 pids+=($!)
 ok=0
-for _ in $(seq 60); do
+for _ in $(seq 120); do   # 60 s: formation by mDNS waits on both sides' query intervals, slower under load
   ca=$(ip netns exec "$a" "$clusterd" members -rpc-addr=127.0.0.1:7373 -status=alive 2>/dev/null | wc -l)
   sb=$(ip netns exec "$b" serf members -rpc-addr=127.0.0.1:7373 -status=alive 2>/dev/null | wc -l)
   if [ "$ca" = 2 ] && [ "$sb" = 2 ]; then ok=1; break; fi
