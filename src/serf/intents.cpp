@@ -5,7 +5,11 @@ namespace clusterd::serf {
 
 bool IntentBuffer::upsert(const std::string& node, IntentType type, LamportTime ltime, base::Instant now) {
     auto it = intents_.find(node);
-    if (it != intents_.end() && ltime <= it->second.ltime)
+    // A join at the very Lamport time of a leave comes from a later process of that node (one
+    // process never joins at the time it left: leaving advances its clock), so it wins the tie.
+    const bool join_beats_leave = it != intents_.end() && ltime == it->second.ltime &&
+                                  type == IntentType::Join && it->second.type == IntentType::Leave;
+    if (it != intents_.end() && ltime <= it->second.ltime && !join_beats_leave)
         return false;
     intents_[node] = Entry{type, now, ltime};
     return true;

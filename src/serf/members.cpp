@@ -175,7 +175,13 @@ bool Members::join_intent(const wire::SerfJoin& msg) {
     auto it = members_.find(msg.node);
     if (it == members_.end())
         return intents_.upsert(msg.node, IntentType::Join, msg.ltime, core_.now);
-    if (msg.ltime <= it->second.status_ltime)
+    // A join at the time of the leave that made the member leaving is from a later process of
+    // that node and wins the tie (IntentBuffer::upsert); Serf keeps such a member leaving for
+    // good (docs/reliability.md, swarm seeds 657 and 1723).
+    const bool tie_with_leave = msg.ltime == it->second.status_ltime &&
+                                it->second.status == MemberStatus::Leaving &&
+                                it->second.leave_ltime == msg.ltime;
+    if (msg.ltime <= it->second.status_ltime && !tie_with_leave)
         return false;
     it->second.status_ltime = msg.ltime;
     if (it->second.status == MemberStatus::Leaving)

@@ -182,39 +182,26 @@ constexpr NodeState msgpack_enum_max(NodeState) {
     return NodeState::Left;
 }
 
-struct PushNodeState {
-    std::string name;
-    base::Bytes addr;
+/// One member in a push-pull: owning (PushNodeState) or viewed in place in its input
+/// (PushNodeStateView, decode_push_pull_view; valid while the input is). One field list for both.
+template <typename Text, typename Blob> struct BasicPushNodeState {
+    Text name;
+    Blob addr;
     std::uint16_t port = 0;
-    base::Bytes meta;
+    Blob meta;
     std::uint32_t incarnation = 0;
     NodeState state = NodeState::Alive;
-    base::Bytes vsn;
-    friend bool operator==(const PushNodeState&, const PushNodeState&) = default;
+    Blob vsn;
+    friend bool operator==(const BasicPushNodeState&, const BasicPushNodeState&) = default;
 };
-constexpr auto msgpack_fields(const PushNodeState*) {
-    using M = PushNodeState;
+template <typename Text, typename Blob> constexpr auto msgpack_fields(const BasicPushNodeState<Text, Blob>*) {
+    using M = BasicPushNodeState<Text, Blob>;
     return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation),
                            field("Meta", &M::meta), field("Name", &M::name), field("Port", &M::port),
                            field("State", &M::state), field("Vsn", &M::vsn));
 }
-
-/// The same node state viewed in place (decode_push_pull_view); valid while its input is.
-struct PushNodeStateView {
-    std::string_view name;
-    base::ByteView addr;
-    std::uint16_t port = 0;
-    base::ByteView meta;
-    std::uint32_t incarnation = 0;
-    NodeState state = NodeState::Alive;
-    base::ByteView vsn;
-};
-constexpr auto msgpack_fields(const PushNodeStateView*) {
-    using M = PushNodeStateView;
-    return msgpack::fields(field("Addr", &M::addr), field("Incarnation", &M::incarnation),
-                           field("Meta", &M::meta), field("Name", &M::name), field("Port", &M::port),
-                           field("State", &M::state), field("Vsn", &M::vsn));
-}
+using PushNodeState = BasicPushNodeState<std::string, base::Bytes>;
+using PushNodeStateView = BasicPushNodeState<std::string_view, base::ByteView>;
 
 /// The msgpack header in front of a push-pull's node states and user state.
 struct PushPullHeader {

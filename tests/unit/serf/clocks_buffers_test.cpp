@@ -44,6 +44,19 @@ TEST(IntentBuffer, NewerWinsOlderAndEqualRejected) {
     EXPECT_FALSE(b.recent("n", IntentType::Join).has_value());
 }
 
+// A join at the time of a buffered leave is a later process of the node: it wins the tie (a
+// leave at the time of a buffered join does not).
+TEST(IntentBuffer, JoinWinsATieWithALeave) {
+    IntentBuffer b;
+    base::Instant t0{};
+    EXPECT_TRUE(b.upsert("n", IntentType::Leave, 28, t0));
+    EXPECT_TRUE(b.upsert("n", IntentType::Join, 28, t0));
+    EXPECT_EQ(*b.recent("n", IntentType::Join), 28u);
+    EXPECT_FALSE(b.recent("n", IntentType::Leave).has_value());
+    EXPECT_FALSE(b.upsert("n", IntentType::Leave, 28, t0));
+    EXPECT_FALSE(b.upsert("n", IntentType::Join, 28, t0));
+}
+
 TEST(IntentBuffer, ReapAfterTimeout) {
     IntentBuffer b;
     base::Instant t0{};

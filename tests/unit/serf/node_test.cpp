@@ -363,6 +363,30 @@ TEST(NodeUnit, RestartedNodeOutdatesALeaveOfItsEarlierProcess) {
     EXPECT_GT(newest, own);
 }
 
+// Regression (swarm seeds 657 and 1723): x left at Lamport time 28 and a new process of x,
+// started without a snapshot, joined at 28 too. A node that heard the old leave first, took x
+// from memberlist as leaving, and then got the join at 28 kept x leaving for good (Serf does:
+// the join is not newer). A join at the leave's own time wins the tie, in either order of
+// memberlist's alive and the join.
+TEST(NodeUnit, JoinAtTheTimeOfALeaveIsALaterProcess) {
+    for (const bool alive_first : {true, false}) {
+        Node o(config("o"), 2, base::Instant{});
+        drain(o);
+        msg(o, wire::SerfLeave{28, "x", false});
+        if (alive_first) {
+            o.delegate().notify_join(peer("x", 3));
+            EXPECT_EQ(o.member("x")->status, MemberStatus::Leaving);
+        }
+        msg(o, wire::SerfJoin{28, "x"});
+        if (!alive_first)
+            o.delegate().notify_join(peer("x", 3));
+        EXPECT_EQ(o.member("x")->status, MemberStatus::Alive) << "alive first " << alive_first;
+        // An alive member is not made leaving by a leave at its join's time either.
+        msg(o, wire::SerfLeave{28, "x", false});
+        EXPECT_EQ(o.member("x")->status, MemberStatus::Alive);
+    }
+}
+
 TEST(NodeUnit, BadMessagesAreCountedNotFatal) {
     Node n(config(), 1, base::Instant{});
     drain(n); // our own member-join
