@@ -35,6 +35,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!again.ok() || !(*again == *pp))
             __builtin_trap();
     }
+    // The in-place decoder the endpoint uses must accept exactly what the owning one accepts and
+    // see the same states.
+    auto view = wire::decode_push_pull_view(in);
+    if (view.ok() != pp.ok())
+        __builtin_trap();
+    if (view.ok()) {
+        if (view->join != pp->join || view->nodes.size() != pp->nodes.size() ||
+            !std::equal(view->user_state.begin(), view->user_state.end(), pp->user_state.begin(),
+                        pp->user_state.end()))
+            __builtin_trap();
+        for (std::size_t i = 0; i < view->nodes.size(); ++i) {
+            const auto& a = pp->nodes[i];
+            const auto& b = view->nodes[i];
+            if (a.name != b.name || a.port != b.port || a.incarnation != b.incarnation ||
+                a.state != b.state ||
+                !std::equal(a.addr.begin(), a.addr.end(), b.addr.begin(), b.addr.end()) ||
+                !std::equal(a.meta.begin(), a.meta.end(), b.meta.begin(), b.meta.end()) ||
+                !std::equal(a.vsn.begin(), a.vsn.end(), b.vsn.begin(), b.vsn.end()))
+                __builtin_trap();
+        }
+    }
     (void)wire::decode_stream_user(in);
     return 0;
 }
