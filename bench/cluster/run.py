@@ -231,8 +231,9 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
                                         args.traffic_window)
             add(res, "steady_bytes", n, bps, why)
             if bps:
-                log("  steady traffic (%.0f s window from %.0f s after convergence): med %.0f B/s"
-                    % (args.traffic_window, args.traffic_settle, summary(bps)[1]))
+                log("  steady traffic (%.0f s window from %.0f s after convergence): mean %.1f B/s, "
+                    "med %.0f B/s" % (args.traffic_window, args.traffic_settle,
+                                      sum(bps) / len(bps), summary(bps)[1]))
 
         step("idle", ("rss", "anon", "pss", "private", "cpu", "bytes"), None, idle)
         if n in args.traffic_sizes and rep == 0:
