@@ -2,6 +2,7 @@
 #include "clusterd/coord/client.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace clusterd::coord {
@@ -77,6 +78,41 @@ void Client::update_gravity() {
 
 base::Result<Coordinate> Client::update(const std::string& node, const Coordinate& other,
                                         base::Duration rtt) {
+    return apply(other, rtt, [&](double secs) { return latency_filter(node, secs); });
+}
+
+base::Result<Coordinate> Client::update(std::span<double> window, std::uint32_t& count,
+                                        const Coordinate& other, base::Duration rtt) {
+    return apply(other, rtt, [&](double secs) { return filter(window, count, secs); });
+}
+
+double Client::filter(std::span<double> window, std::uint32_t& count, double rtt_seconds) {
+    if (window.empty())
+        return rtt_seconds;
+    if (count < window.size()) {
+        window[count++] = rtt_seconds;
+    } else {
+        std::move(window.begin() + 1, window.end(), window.begin());
+        window.back() = rtt_seconds;
+        count = static_cast<std::uint32_t>(window.size());
+    }
+    constexpr std::size_t kStack = 16;
+    std::array<double, kStack> small{};
+    std::vector<double> large;
+    std::span<double> sorted;
+    if (count <= kStack) {
+        std::copy_n(window.begin(), count, small.begin());
+        sorted = std::span<double>(small.data(), count);
+    } else {
+        large.assign(window.begin(), window.begin() + count);
+        sorted = large;
+    }
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[sorted.size() / 2];
+}
+
+base::Result<Coordinate> Client::apply(const Coordinate& other, base::Duration rtt,
+                                       const std::function<double(double)>& filtered) {
     auto st = check(other);
     if (!st)
         return st.error();
@@ -84,7 +120,7 @@ base::Result<Coordinate> Client::update(const std::string& node, const Coordinat
         return base::make_error("bad_rtt", "round trip time not in valid range, duration " +
                                                std::to_string(rtt.count()) +
                                                "ns is not a positive value less than 10s");
-    double rtt_seconds = latency_filter(node, seconds(rtt));
+    double rtt_seconds = filtered(seconds(rtt));
     update_vivaldi(other, rtt_seconds);
     update_adjustment(other, rtt_seconds);
     update_gravity();

@@ -55,10 +55,21 @@ void MemberEventCoalescer::emit(std::vector<Event>& out) {
                                            EventType::MemberReap};
     std::map<EventType, MemberEvent> by_type;
     for (auto& [name, latest] : latest_) {
-        auto prev = last_.find(name);
+        const swim::StringPool::Id held = pools_->names.find(name);
+        auto prev = held == swim::StringPool::kNone ? last_.end() : last_.find(held);
         if (prev != last_.end() && prev->second == latest.first && latest.first != EventType::MemberUpdate)
             continue;
-        last_[name] = latest.first;
+        if (latest.first == EventType::MemberReap) {
+            // Reaped: forget it (any later event of that name differs from a reap anyway).
+            if (prev != last_.end()) {
+                last_.erase(prev);
+                pools_->names.release(held);
+            }
+        } else if (prev != last_.end()) {
+            prev->second = latest.first;
+        } else {
+            last_.emplace(pools_->names.acquire(name), latest.first);
+        }
         auto& ev = by_type[latest.first];
         ev.type = latest.first;
         ev.members.push_back(std::move(latest.second));
@@ -69,6 +80,11 @@ void MemberEventCoalescer::emit(std::vector<Event>& out) {
         if (it != by_type.end())
             out.emplace_back(std::move(it->second));
     }
+}
+
+MemberEventCoalescer::~MemberEventCoalescer() {
+    for (const auto& [id, type] : last_)
+        pools_->names.release(id);
 }
 
 // ---- user events ------------------------------------------------------------------------

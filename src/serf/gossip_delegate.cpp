@@ -144,15 +144,16 @@ void GossipDelegate::notify_ping_complete(const swim::Node& node, base::Duration
         return;
     }
     const coord::Coordinate before = core_.coord.coordinate();
-    auto r = core_.coord.update(node.name, *c, rtt);
+    auto w = core_.peers.window(node.name);
+    auto r = core_.coord.update(w.samples, w.count, *c, rtt);
     if (!r) {
         ++core_.stats.coordinate_rejected;
         core_.log(Level::Debug, "serf: Rejected coordinate from " + node.name + ": " + r.error().message);
         return;
     }
     core_.stats.coordinate_adjustment.record(before.distance_to(core_.coord.coordinate()));
-    core_.coord_cache[node.name] = *c;
-    core_.coord_cache[core_.name()] = core_.coord.coordinate();
+    core_.peers.set(node.name, *c);
+    core_.peers.set(core_.name(), core_.coord.coordinate());
 }
 
 } // namespace clusterd::serf::detail

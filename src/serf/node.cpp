@@ -20,8 +20,17 @@ namespace detail {
 
 // ---- Core ------------------------------------------------------------------------------------
 
+namespace {
+std::shared_ptr<swim::InternPools> intern_pools_of(Config& c) {
+    if (!c.memberlist.intern_pools)
+        c.memberlist.intern_pools = std::make_shared<swim::InternPools>();
+    return c.memberlist.intern_pools;
+}
+} // namespace
+
 Core::Core(Config cfg, std::uint64_t seed, base::Instant start)
-    : config(std::move(cfg)), rng(seed), now(start), coord(config.coordinates, base::Rng::mix(seed, 0xC00D)) {
+    : config(std::move(cfg)), rng(seed), now(start), coord(config.coordinates, base::Rng::mix(seed, 0xC00D)),
+      peers(intern_pools_of(config), config.coordinates) {
     // Serf speaks delegate protocol `protocol_version` over memberlist protocol 2.
     config.memberlist.delegate_protocol_version = config.protocol_version;
     config.memberlist.delegate_protocol_min = kProtocolVersionMin;
@@ -29,10 +38,9 @@ Core::Core(Config cfg, std::uint64_t seed, base::Instant start)
     // memberlist's queue and Serf's three share one message pool (unless the caller gave one).
     if (!config.memberlist.message_pool)
         config.memberlist.message_pool = std::make_shared<swim::MessagePool>();
-    if (!config.memberlist.intern_pools)
-        config.memberlist.intern_pools = std::make_shared<swim::InternPools>();
     if (config.coalesce_period > base::Duration::zero() && config.quiescent_period > base::Duration::zero())
-        member_coalescer.emplace(config.coalesce_period, config.quiescent_period);
+        member_coalescer.emplace(config.coalesce_period, config.quiescent_period,
+                                 config.memberlist.intern_pools);
     if (config.user_coalesce_period > base::Duration::zero() &&
         config.user_quiescent_period > base::Duration::zero())
         user_coalescer.emplace(config.user_coalesce_period, config.user_quiescent_period);
@@ -104,8 +112,7 @@ base::Instant Core::coalescer_deadline() const {
 }
 
 void Core::forget_coordinate(const std::string& node) {
-    coord.forget_node(node);
-    coord_cache.erase(node);
+    peers.forget(node);
 }
 
 void Core::shutdown() {
@@ -448,10 +455,7 @@ std::optional<coord::Coordinate> Node::coordinate_of(const std::string& node) co
         return std::nullopt;
     if (node == name())
         return core.coord.coordinate();
-    auto it = core.coord_cache.find(node);
-    if (it == core.coord_cache.end())
-        return std::nullopt;
-    return it->second;
+    return core.peers.get(node);
 }
 
 } // namespace clusterd::serf

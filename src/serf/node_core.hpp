@@ -13,6 +13,7 @@
 #include <string>
 
 #include "clusterd/serf/node.hpp"
+#include "peer_coordinates.hpp"
 
 namespace clusterd::serf::detail {
 
@@ -32,7 +33,8 @@ struct Core {
     std::unique_ptr<swim::Endpoint> endpoint;
 
     coord::Client coord;
-    std::map<std::string, coord::Coordinate> coord_cache;
+    /// Each peer's last coordinate and latency samples (Serf's coordinate cache), compact.
+    PeerCoordinates peers;
 
     std::optional<MemberEventCoalescer> member_coalescer;
     std::optional<UserEventCoalescer> user_coalescer;

@@ -5,8 +5,8 @@ namespace clusterd::swim {
 
 StringPool::Id StringPool::acquire(std::string_view text) {
     if (auto it = index_.find(text); it != index_.end()) {
-        ++entries_[it->second].refs;
-        return it->second;
+        ++entries_[*it].refs;
+        return *it;
     }
     Id id;
     if (!free_.empty()) {
@@ -19,7 +19,7 @@ StringPool::Id StringPool::acquire(std::string_view text) {
     Entry& e = entries_[id];
     e.text.assign(text);
     e.refs = 1;
-    index_.emplace(std::string_view(e.text), id);
+    index_.insert(id);
     return id;
 }
 
@@ -27,7 +27,7 @@ void StringPool::release(Id id) {
     Entry& e = entries_[id];
     if (--e.refs != 0)
         return;
-    index_.erase(std::string_view(e.text));
+    index_.erase(id);
     std::string().swap(e.text);
     free_.push_back(id);
 }

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,14 @@ class Client {
     /// Applies one observation; errors ("incompatible", "invalid", "bad_rtt") leave state unchanged.
     /// RTT must be within [0, 10 s] like Serf.
     base::Result<Coordinate> update(const std::string& node, const Coordinate& other, base::Duration rtt);
+    /// The same, for a caller that keeps each peer's latency-filter samples itself (Serf's
+    /// compact peer table): `window` holds config().latency_filter_size doubles, of which the
+    /// first `count` are the peer's samples, oldest first; both are updated.
+    base::Result<Coordinate> update(std::span<double> window, std::uint32_t& count, const Coordinate& other,
+                                    base::Duration rtt);
+    /// The latency filter: appends `rtt_seconds` to the window (dropping the oldest sample when
+    /// full) and returns the median of what it holds, as Serf's per-peer filter does.
+    static double filter(std::span<double> window, std::uint32_t& count, double rtt_seconds);
 
     /// Estimated RTT from the local coordinate to `other` (zero if incompatible).
     base::Duration distance_to(const Coordinate& other) const;
@@ -40,6 +50,8 @@ class Client {
   private:
     base::Status check(const Coordinate& c) const;
     double latency_filter(const std::string& node, double rtt_seconds);
+    base::Result<Coordinate> apply(const Coordinate& other, base::Duration rtt,
+                                   const std::function<double(double)>& filtered);
     void update_vivaldi(const Coordinate& other, double rtt_seconds);
     void update_adjustment(const Coordinate& other, double rtt_seconds);
     void update_gravity();

@@ -4,12 +4,16 @@
 // first flushes. The agent uses 3 s / 1 s for both member and user events.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "clusterd/base/time.hpp"
 #include "clusterd/serf/event.hpp"
+#include "clusterd/swim/intern.hpp"
 
 namespace clusterd::serf {
 
@@ -47,11 +51,21 @@ class Coalescer {
 
 /// Keeps the latest member event per member; a flush emits one event per type, skipping a
 /// member whose last emitted type is the same (except member-update, which always passes).
+/// The last emitted type is kept per member name until the member is reaped (Serf keeps it
+/// forever, so a cluster with churning names grows without bound), keyed by the name's id in
+/// `pools` (the agent's interned names: 8 bytes a member instead of a map node and a string).
 class MemberEventCoalescer final : public Coalescer {
   public:
     MemberEventCoalescer(base::Duration coalesce_period = kAgentCoalescePeriod,
-                         base::Duration quiescent_period = kAgentQuiescentPeriod)
-        : Coalescer(coalesce_period, quiescent_period) {}
+                         base::Duration quiescent_period = kAgentQuiescentPeriod,
+                         std::shared_ptr<swim::InternPools> pools = {})
+        : Coalescer(coalesce_period, quiescent_period),
+          pools_(pools ? std::move(pools) : std::make_shared<swim::InternPools>()) {}
+    ~MemberEventCoalescer() override;
+    MemberEventCoalescer(const MemberEventCoalescer&) = delete;
+    MemberEventCoalescer& operator=(const MemberEventCoalescer&) = delete;
+    /// Members whose last emitted type is remembered.
+    std::size_t remembered() const { return last_.size(); }
 
   protected:
     bool handles(const Event& e) const override;
@@ -59,7 +73,8 @@ class MemberEventCoalescer final : public Coalescer {
     void emit(std::vector<Event>& out) override;
 
   private:
-    std::map<std::string, EventType> last_;
+    std::shared_ptr<swim::InternPools> pools_;
+    absl::flat_hash_map<swim::StringPool::Id, EventType> last_; ///< each key holds a name reference
     std::map<std::string, std::pair<EventType, Member>> latest_;
 };
 

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "clusterd/coord/client.hpp"
 #include "clusterd/coord/coordinate.hpp"
@@ -129,6 +131,31 @@ TEST(Client, LatencyFilterTakesMedianPerNode) {
     coord::Client c(cfg, 5);
     ASSERT_TRUE(c.update("y", other, 9s).ok());
     EXPECT_GT(std::fabs(c.coordinate().vec[0]), 0.1);
+}
+
+TEST(Client, CallerKeptWindowFiltersLikeTheNamedPeer) {
+    // The compact peer table keeps each peer's samples itself: the same RTT sequence (outliers
+    // included, more samples than the window) must move the coordinate exactly as the named form.
+    coord::Config cfg;
+    cfg.dimensionality = 3;
+    auto other = coord::Coordinate::fresh(cfg);
+    other.vec = {0.004, -0.002, 0.001};
+    coord::Client named(cfg, 9), windowed(cfg, 9);
+    std::vector<double> window(cfg.latency_filter_size, 0.0);
+    std::uint32_t count = 0;
+    for (auto rtt : {3ms, 4ms, 900ms, 5ms, 2ms, 2ms, 7000ms, 3ms}) {
+        ASSERT_TRUE(named.update("x", other, rtt).ok());
+        ASSERT_TRUE(windowed.update(window, count, other, rtt).ok());
+        EXPECT_EQ(named.coordinate(), windowed.coordinate());
+    }
+    EXPECT_EQ(count, cfg.latency_filter_size);
+    // The window holds the last three samples, oldest first.
+    EXPECT_DOUBLE_EQ(window[0], 0.002);
+    EXPECT_DOUBLE_EQ(window[1], 7.0);
+    EXPECT_DOUBLE_EQ(window[2], 0.003);
+    // Bad input leaves the window alone.
+    EXPECT_EQ(windowed.update(window, count, other, 11s).error().code, "bad_rtt");
+    EXPECT_DOUBLE_EQ(window[2], 0.003);
 }
 
 TEST(Client, ConvergesOnALine) {

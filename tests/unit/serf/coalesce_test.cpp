@@ -73,6 +73,35 @@ TEST(MemberCoalescer, RepeatedSameTypeSuppressedButUpdatesPass) {
     EXPECT_EQ(std::get<MemberEvent>(out[0]).type, EventType::MemberUpdate);
 }
 
+TEST(MemberCoalescer, ReapedMembersAreForgotten) {
+    // Serf remembers every name's last event type forever; a cluster whose members come and go
+    // under fresh names (containers) would grow without bound. A reap forgets the name, and the
+    // name's reference in the shared pool goes with it.
+    auto pools = std::make_shared<swim::InternPools>();
+    MemberEventCoalescer c(3s, 1s, pools);
+    base::Instant t{};
+    for (int i = 0; i < 1000; ++i) {
+        const std::string name = "container-" + std::to_string(i);
+        c.offer(mev(EventType::MemberJoin, {name}), t);
+        ASSERT_EQ(c.flush().size(), 1u);
+        c.offer(mev(EventType::MemberFailed, {name}), t);
+        ASSERT_EQ(c.flush().size(), 1u);
+        c.offer(mev(EventType::MemberReap, {name}), t);
+        auto out = c.flush();
+        ASSERT_EQ(out.size(), 1u);
+        EXPECT_EQ(std::get<MemberEvent>(out[0]).type, EventType::MemberReap);
+        EXPECT_EQ(c.remembered(), 0u) << i;
+    }
+    EXPECT_EQ(pools->names.size(), 0u);
+    // A name that comes back after its reap gets its join; a repeated join is still suppressed.
+    c.offer(mev(EventType::MemberJoin, {"container-7"}), t);
+    EXPECT_EQ(c.flush().size(), 1u);
+    c.offer(mev(EventType::MemberJoin, {"container-7"}), t);
+    EXPECT_TRUE(c.flush().empty());
+    EXPECT_EQ(c.remembered(), 1u);
+    EXPECT_EQ(pools->names.size(), 1u);
+}
+
 TEST(MemberCoalescer, PassesOtherEventsThrough) {
     MemberEventCoalescer c;
     EXPECT_FALSE(c.offer(uev(1, "x"), base::Instant{}));

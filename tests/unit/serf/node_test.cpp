@@ -3,6 +3,7 @@
 // (the spirit of serf_internals_test.go and serf_test.go's message-level cases).
 #include <gtest/gtest.h>
 
+#include "clusterd/coord/client.hpp"
 #include "clusterd/coord/codec.hpp"
 #include "clusterd/serf/node.hpp"
 #include "clusterd/wire/serf_messages.hpp"
@@ -417,6 +418,50 @@ TEST(NodeUnit, CoordinatesFromPingAcks) {
     c.disable_coordinates = true;
     Node off(c, 1, base::Instant{});
     EXPECT_TRUE(off.delegate().ack_payload().empty());
+}
+
+TEST(NodeUnit, CoordinatesOfManyPeersAreKeptApartAndForgottenOnPrune) {
+    // The compact peer table: each peer's coordinate and latency window in its own row. The
+    // local coordinate must move exactly as a Vivaldi client fed the same (peer, RTT) sequence
+    // with per-peer filters; a pruned member's row is gone and its name starts afresh.
+    Node n(config(), 1, base::Instant{});
+    drain(n);
+    coord::Client ref(coord::Config{}, base::Rng::mix(1, 0xC00D));
+    auto coord_of = [](int i) {
+        auto c = coord::Coordinate::fresh(coord::Config{});
+        c.vec[static_cast<std::size_t>(i) % c.vec.size()] = 1e-4 * i;
+        c.height = 1e-5 * (i % 7 + 1);
+        return c;
+    };
+    const int peers = 300;
+    for (int round = 0; round < 4; ++round) {
+        for (int i = 1; i <= peers; ++i) {
+            const std::string name = "peer-" + std::to_string(i);
+            if (round == 0)
+                n.delegate().notify_join(peer(name, static_cast<std::uint8_t>(i % 250 + 2)));
+            // every peer's third sample is an outlier the median must hide
+            const auto rtt = round == 2 ? 5s : std::chrono::milliseconds(1 + (i * 7 + round) % 40);
+            n.delegate().notify_ping_complete(peer(name), rtt, coord::encode_ping_payload(coord_of(i)));
+            ASSERT_TRUE(ref.update(name, coord_of(i), rtt).ok());
+        }
+    }
+    EXPECT_EQ(*n.local_coordinate(), ref.coordinate());
+    EXPECT_EQ(*n.coordinate_of("local"), ref.coordinate());
+    for (int i = 1; i <= peers; ++i)
+        ASSERT_EQ(n.coordinate_of("peer-" + std::to_string(i)), coord_of(i)) << i;
+    // Prune peer-7: its coordinate and samples go; the others stay.
+    n.delegate().notify_leave(peer("peer-7"));
+    ASSERT_TRUE(n.force_leave("peer-7", true, base::Instant{}).ok());
+    EXPECT_FALSE(n.member("peer-7").has_value());
+    EXPECT_FALSE(n.coordinate_of("peer-7").has_value());
+    EXPECT_EQ(n.coordinate_of("peer-8"), coord_of(8));
+    ref.forget_node("peer-7");
+    // A member of that name again: its window starts empty (an outlier first is not hidden).
+    n.delegate().notify_join(peer("peer-7"));
+    n.delegate().notify_ping_complete(peer("peer-7"), 9s, coord::encode_ping_payload(coord_of(7)));
+    ASSERT_TRUE(ref.update("peer-7", coord_of(7), 9s).ok());
+    EXPECT_EQ(*n.local_coordinate(), ref.coordinate());
+    EXPECT_EQ(n.coordinate_of("peer-7"), coord_of(7));
 }
 
 TEST(NodeUnit, SnapshotRecordsAndRestore) {
