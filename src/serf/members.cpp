@@ -16,22 +16,21 @@ void remove_name(std::vector<std::string>& v, const std::string& name) {
 Members::Members(Core& core)
     : core_(core), pools_(core.config.memberlist.intern_pools ? core.config.memberlist.intern_pools
                                                               : std::make_shared<swim::InternPools>()),
-      queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
+      members_(pools_), queue_(core.config.memberlist.retransmit_mult, core.config.memberlist.message_pool) {
     // Serf starts every clock at 1, so a first intent at time 0 is already "old".
     clock_.increment();
     core_.member_clock = &clock_;
 }
 
 Members::~Members() {
-    for (const auto& [n, ms] : members_)
-        blobs().release(ms.where);
+    members_.for_each([&](std::string_view, const State& ms) { blobs().release(ms.where); });
 }
 
 swim::StringPool::Id Members::acquire_where(const swim::Node& n) const {
     return blobs().acquire(swim::encode_where(n.addr.ip, n.addr.port, n.vsn, n.meta));
 }
 
-Member Members::member_of(const std::string& name, const State& s) const {
+Member Members::member_of(std::string_view name, const State& s) const {
     const swim::WhereView w = swim::decode_where(blobs().view(s.where));
     Member m;
     m.name = name;
@@ -51,33 +50,35 @@ Member Members::member_of(const std::string& name, const State& s) const {
 }
 
 std::optional<Member> Members::find(const std::string& n) const {
-    auto it = members_.find(n);
-    if (it == members_.end())
+    const State* ms = members_.find(n);
+    if (ms == nullptr)
         return std::nullopt;
-    return member_of(n, it->second);
+    return member_of(n, *ms);
 }
 
 MemberStatus Members::status_of(const std::string& n) const {
-    auto it = members_.find(n);
-    return it == members_.end() ? MemberStatus::None : it->second.status;
+    const State* ms = members_.find(n);
+    return ms == nullptr ? MemberStatus::None : ms->status;
 }
 
 bool Members::has_alive_peers() const {
-    for (const auto& [n, ms] : members_)
+    bool any = false;
+    members_.for_each([&](std::string_view n, const State& ms) {
         if (n != core_.name() && ms.status == MemberStatus::Alive)
-            return true;
-    return false;
+            any = true;
+    });
+    return any;
 }
 
 void Members::set_local_meta(base::ByteView meta) {
     ++generation_;
-    auto it = members_.find(core_.name());
-    if (it == members_.end())
+    State* self = members_.find(core_.name());
+    if (self == nullptr)
         return;
-    const swim::WhereView w = swim::decode_where(blobs().view(it->second.where));
+    const swim::WhereView w = swim::decode_where(blobs().view(self->where));
     const auto fresh = blobs().acquire(swim::encode_where(w.ip, w.port, w.vsn, meta));
-    blobs().release(it->second.where);
-    it->second.where = fresh;
+    blobs().release(self->where);
+    self->where = fresh;
 }
 
 // ---- memberlist events -------------------------------------------------------------------------
@@ -86,8 +87,8 @@ void Members::on_join(const swim::Node& n) {
     ++generation_;
     const swim::StringPool::Id fresh = acquire_where(n);
     MemberStatus old_status = MemberStatus::None;
-    auto it = members_.find(n.name);
-    if (it == members_.end()) {
+    State* it = members_.find(n.name);
+    if (it == nullptr) {
         State ms;
         ms.where = fresh;
         ms.status = MemberStatus::Alive;
@@ -98,28 +99,28 @@ void Members::on_join(const swim::Node& n) {
             ms.status_ltime = *l;
             ms.leave_ltime = *l;
         }
-        it = members_.emplace(n.name, ms).first;
+        it = &members_.insert(n.name, ms);
     } else {
-        old_status = it->second.status;
-        it->second.status = MemberStatus::Alive;
-        it->second.leave_time = base::Instant{};
-        blobs().release(it->second.where);
-        it->second.where = fresh;
+        old_status = it->status;
+        it->status = MemberStatus::Alive;
+        it->leave_time = base::Instant{};
+        blobs().release(it->where);
+        it->where = fresh;
     }
     if (old_status == MemberStatus::Failed || old_status == MemberStatus::Left) {
         remove_name(failed_, n.name);
         remove_name(left_, n.name);
     }
     core_.log(Level::Info, "serf: EventMemberJoin: " + n.name + " " + ip_string(n.addr.ip));
-    core_.emit(MemberEvent{EventType::MemberJoin, {member_of(n.name, it->second)}});
+    core_.emit(MemberEvent{EventType::MemberJoin, {member_of(n.name, *it)}});
 }
 
 void Members::on_leave(const swim::Node& n) {
     ++generation_;
-    auto it = members_.find(n.name);
-    if (it == members_.end())
+    State* found = members_.find(n.name);
+    if (found == nullptr)
         return;
-    auto& ms = it->second;
+    auto& ms = *found;
     EventType type;
     switch (ms.status) {
     case MemberStatus::Leaving:
@@ -157,14 +158,14 @@ void Members::on_leave(const swim::Node& n) {
 
 void Members::on_update(const swim::Node& n) {
     ++generation_;
-    auto it = members_.find(n.name);
-    if (it == members_.end())
+    State* ms = members_.find(n.name);
+    if (ms == nullptr)
         return;
     const swim::StringPool::Id fresh = acquire_where(n);
-    blobs().release(it->second.where);
-    it->second.where = fresh;
+    blobs().release(ms->where);
+    ms->where = fresh;
     core_.log(Level::Info, "serf: EventMemberUpdate: " + n.name);
-    core_.emit(MemberEvent{EventType::MemberUpdate, {member_of(n.name, it->second)}});
+    core_.emit(MemberEvent{EventType::MemberUpdate, {member_of(n.name, *ms)}});
 }
 
 // ---- intents -----------------------------------------------------------------------------------
@@ -172,30 +173,29 @@ void Members::on_update(const swim::Node& n) {
 bool Members::join_intent(const wire::SerfJoin& msg) {
     ++generation_; // (more often than needed: harmless)
     clock_.witness(msg.ltime);
-    auto it = members_.find(msg.node);
-    if (it == members_.end())
+    State* it = members_.find(msg.node);
+    if (it == nullptr)
         return intents_.upsert(msg.node, IntentType::Join, msg.ltime, core_.now);
     // A join at the time of the leave that made the member leaving is from a later process of
     // that node and wins the tie (IntentBuffer::upsert); Serf keeps such a member leaving for
     // good (docs/reliability.md, swarm seeds 657 and 1723).
-    const bool tie_with_leave = msg.ltime == it->second.status_ltime &&
-                                it->second.status == MemberStatus::Leaving &&
-                                it->second.leave_ltime == msg.ltime;
-    if (msg.ltime <= it->second.status_ltime && !tie_with_leave)
+    const bool tie_with_leave =
+        msg.ltime == it->status_ltime && it->status == MemberStatus::Leaving && it->leave_ltime == msg.ltime;
+    if (msg.ltime <= it->status_ltime && !tie_with_leave)
         return false;
-    it->second.status_ltime = msg.ltime;
-    if (it->second.status == MemberStatus::Leaving)
-        it->second.status = MemberStatus::Alive;
+    it->status_ltime = msg.ltime;
+    if (it->status == MemberStatus::Leaving)
+        it->status = MemberStatus::Alive;
     return true;
 }
 
 bool Members::leave_intent(const wire::SerfLeave& msg) {
     ++generation_;
     clock_.witness(msg.ltime);
-    auto it = members_.find(msg.node);
-    if (it == members_.end())
+    State* found = members_.find(msg.node);
+    if (found == nullptr)
         return intents_.upsert(msg.node, IntentType::Leave, msg.ltime, core_.now);
-    auto& ms = it->second;
+    auto& ms = *found;
     if (msg.node == core_.name() && core_.state == NodeState::Alive) {
         // A leave intent about us at our own status time is refuted too (Serf only refutes a
         // newer one): a node that heard that leave before our join, at the same Lamport time,
@@ -252,10 +252,10 @@ void Members::queue_intent(base::Bytes raw, std::function<void()> sent) {
 // ---- prunes and reaping --------------------------------------------------------------------------
 
 void Members::prune(const std::string& n) {
-    auto it = members_.find(n);
-    if (it == members_.end())
+    const State* it = members_.find(n);
+    if (it == nullptr)
         return;
-    if (it->second.status == MemberStatus::Leaving) {
+    if (it->status == MemberStatus::Leaving) {
         // Serf sleeps broadcast_timeout + leave_propagate_delay first; we schedule it.
         pending_prunes_[n] = core_.now + core_.config.broadcast_timeout + core_.config.leave_propagate_delay;
         return;
@@ -268,12 +268,12 @@ void Members::prune(const std::string& n) {
 
 void Members::erase(const std::string& n) {
     ++generation_;
-    auto it = members_.find(n);
-    if (it == members_.end())
+    const State* it = members_.find(n);
+    if (it == nullptr)
         return;
-    Member m = member_of(n, it->second);
-    blobs().release(it->second.where);
-    members_.erase(it);
+    Member m = member_of(n, *it);
+    blobs().release(it->where);
+    members_.erase(n);
     core_.forget_coordinate(n);
     core_.emit(MemberEvent{EventType::MemberReap, {m}});
 }
@@ -286,7 +286,7 @@ void Members::run_prunes(base::Instant t) {
         }
         std::string n = it->first;
         it = pending_prunes_.erase(it);
-        if (members_.find(n) == members_.end())
+        if (members_.find(n) == nullptr)
             continue;
         core_.log(Level::Info, "serf: EventMemberReap (forced): " + n);
         remove_name(left_, n);
@@ -307,10 +307,10 @@ void Members::reap(base::Instant t, base::Duration failed_timeout, base::Duratio
     auto reap_list = [&](std::vector<std::string>& names, base::Duration timeout) {
         std::vector<std::string> keep;
         for (const auto& n : names) {
-            auto it = members_.find(n);
-            if (it == members_.end())
+            const State* it = members_.find(n);
+            if (it == nullptr)
                 continue;
-            if (t - it->second.leave_time <= timeout) {
+            if (t - it->leave_time <= timeout) {
                 keep.push_back(n);
                 continue;
             }
@@ -328,13 +328,13 @@ void Members::reap(base::Instant t, base::Duration failed_timeout, base::Duratio
 
 void Members::fill_state(wire::SerfPushPull& pp) const {
     pp.ltime = clock_.time();
-    for (const auto& [n, ms] : members_)
-        pp.status_ltimes[n] = ms.status_ltime;
+    members_.for_each(
+        [&](std::string_view n, const State& ms) { pp.status_ltimes[std::string(n)] = ms.status_ltime; });
     // A left member whose latest intent is a join (it was started again and memberlist here has
     // not heard yet) goes out as a join at that time, not as a leave at its join's time.
     for (const auto& n : left_) {
-        auto it = members_.find(n);
-        if (it != members_.end() && it->second.status_ltime > it->second.leave_ltime)
+        const State* it = members_.find(n);
+        if (it != nullptr && it->status_ltime > it->leave_ltime)
             continue;
         pp.left_members.push_back(n);
     }
@@ -359,8 +359,8 @@ void Members::merge_state(const wire::SerfPushPull& pp) {
             // A status time for us newer than ours: push-pull cannot say "leaving", so the
             // sender may hold us leaving at that time (a leave of an earlier process of ours).
             // Answer with a newer join, as for a leave intent, instead of taking it as ours.
-            auto self = members_.find(n);
-            if (self != members_.end() && lt > self->second.status_ltime) {
+            const State* self = members_.find(n);
+            if (self != nullptr && lt > self->status_ltime) {
                 core_.log(Level::Debug, "serf: Refuting a newer status time for us");
                 clock_.witness(lt);
                 broadcast_join(clock_.time());

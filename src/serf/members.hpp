@@ -14,6 +14,7 @@
 #include "clusterd/swim/broadcast_queue.hpp"
 #include "clusterd/swim/member_table.hpp"
 #include "clusterd/wire/serf_messages.hpp"
+#include "name_table.hpp"
 #include "node_core.hpp"
 
 namespace clusterd::serf::detail {
@@ -65,14 +66,14 @@ class Members {
     // lookups
     LamportClock& clock() { return clock_; }
     const LamportClock& clock() const { return clock_; }
-    const std::map<std::string, State>& table() const { return members_; }
+    const NameTable<State>& table() const { return members_; }
     /// Moves on every change a member_of() value could show (a member added, erased, its status
     /// or its address/versions/tags changed); equal generations mean equal member lists.
     std::uint64_t generation() const { return generation_; }
     /// The member as a value (tags decoded), or nullopt.
     std::optional<Member> find(const std::string& name) const;
     MemberStatus status_of(const std::string& name) const;
-    Member member_of(const std::string& name, const State& s) const;
+    Member member_of(std::string_view name, const State& s) const;
     const std::vector<std::string>& failed() const { return failed_; }
     std::size_t num_left() const { return left_.size(); }
     std::size_t intent_buffer_size() const { return intents_.size(); }
@@ -91,7 +92,7 @@ class Members {
     Core& core_;
     std::shared_ptr<swim::InternPools> pools_;
     LamportClock clock_;
-    std::map<std::string, State> members_;
+    NameTable<State> members_;
     std::uint64_t generation_ = 0;
     std::vector<std::string> failed_, left_;
     IntentBuffer intents_;

@@ -382,8 +382,11 @@ NodeState Node::state() const {
 std::vector<Member> Node::members() const {
     std::vector<Member> out;
     out.reserve(impl_->members.table().size());
-    for (const auto& [n, ms] : impl_->members.table())
+    impl_->members.table().for_each([&](std::string_view n, const detail::Members::State& ms) {
         out.push_back(impl_->members.member_of(n, ms));
+    });
+    // In name order, as before the table kept rows by id (callers and tests read it sorted).
+    std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
     return out;
 }
 

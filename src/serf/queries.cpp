@@ -111,19 +111,21 @@ void Queries::relay_response(std::uint8_t relay_factor, const swim::Address& des
                                     std::to_string(core_.config.query_response_size_limit) + " bytes");
         return;
     }
-    std::vector<std::pair<const std::string*, const Members::State*>> all;
-    for (const auto& [n, ms] : table)
-        all.emplace_back(&n, &ms);
+    std::vector<std::pair<std::string_view, const Members::State*>> all;
+    table.for_each([&](std::string_view n, const Members::State& ms) { all.emplace_back(n, &ms); });
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; }); // name order
+
     std::vector<std::size_t> chosen;
     std::vector<Member> picked;
     for (std::size_t i = 0; i < 3 * all.size() && picked.size() < relay_factor; ++i) {
         const std::size_t at = core_.rng.below(all.size());
         const auto& [name, ms] = all[at];
-        if (ms->status != MemberStatus::Alive || *name == core_.name())
+        if (ms->status != MemberStatus::Alive || name == core_.name())
             continue;
         if (std::find(chosen.begin(), chosen.end(), at) != chosen.end())
             continue;
-        Member m = members_.member_of(*name, *ms);
+        Member m = members_.member_of(name, *ms);
         if (m.protocol_max < 5)
             continue;
         chosen.push_back(at);
