@@ -10,7 +10,6 @@
 
 namespace clusterd::agent {
 namespace {
-constexpr std::size_t kRingSize = 512;
 
 std::shared_ptr<spdlog::logger> stderr_logger() {
     static auto logger = [] {
@@ -67,9 +66,12 @@ void LogHub::log(LogLevel level, std::string_view component, std::string_view me
     std::strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
     std::string line = std::string(stamp) + " [" + log_level_name(level) + "] " + std::string(component) +
                        ": " + std::string(message);
-    ring_.push_back(Entry{level, line});
-    if (ring_.size() > kRingSize)
-        ring_.pop_front();
+    text_.insert(text_.end(), line.begin(), line.end());
+    lines_.emplace_back(level, static_cast<std::uint32_t>(line.size()));
+    if (lines_.size() > kRingLines) {
+        text_.erase(text_.begin(), text_.begin() + static_cast<std::ptrdiff_t>(lines_.front().second));
+        lines_.pop_front();
+    }
     if (to_stderr_ && level >= level_)
         stderr_logger()->info(line);
     // Copy: a subscriber may unsubscribe itself while being called.
@@ -81,9 +83,12 @@ void LogHub::log(LogLevel level, std::string_view component, std::string_view me
 }
 
 int LogHub::subscribe(LogLevel min_level, Subscriber subscriber) {
-    for (const auto& e : ring_) {
-        if (e.level >= min_level)
-            subscriber(e.line);
+    auto at = text_.begin();
+    for (const auto& [level, len] : lines_) {
+        const auto end = at + static_cast<std::ptrdiff_t>(len);
+        if (level >= min_level)
+            subscriber(std::string(at, end));
+        at = end;
     }
     int id = next_id_++;
     subs_.emplace(id, Sub{min_level, std::move(subscriber)});

@@ -2,12 +2,14 @@
 // stderr through spdlog, kept in a ring of recent lines, and fanned out to `monitor` subscribers.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "clusterd/agent/log_level.hpp"
 
@@ -48,18 +50,21 @@ class LogHub {
     int subscribe(LogLevel min_level, Subscriber subscriber);
     void unsubscribe(int id);
 
+    /// Lines the recent ring holds (at most kRingLines, as Serf's 512-line log writer).
+    std::size_t recent_lines() const { return lines_.size(); }
+    static constexpr std::size_t kRingLines = 512;
+
   private:
-    struct Entry {
-        LogLevel level;
-        std::string line;
-    };
     struct Sub {
         LogLevel min;
         Subscriber fn;
     };
     LogLevel level_;
     bool to_stderr_;
-    std::deque<Entry> ring_;
+    // The recent ring: the text of the lines back to back, and each line's level and length
+    // (no allocation and no 40-byte entry per line: a full ring is its text plus 8 bytes a line).
+    std::deque<char> text_;
+    std::deque<std::pair<LogLevel, std::uint32_t>> lines_;
     std::map<int, Sub> subs_;
     int next_id_ = 1;
 };

@@ -78,6 +78,25 @@ TEST(LogHub, LevelsAndSubscribers) {
     EXPECT_FALSE(parse_log_level("loud").has_value());
 }
 
+TEST(LogHub, RingKeepsTheLastLinesInOrder) {
+    LogHub hub(LogLevel::Info, /*to_stderr=*/false);
+    const std::size_t total = LogHub::kRingLines + 300;
+    for (std::size_t i = 0; i < total; ++i)
+        hub.log(i % 3 == 0 ? LogLevel::Debug : LogLevel::Info, "serf", "line " + std::to_string(i));
+    EXPECT_EQ(hub.recent_lines(), LogHub::kRingLines);
+    std::vector<std::string> all, info;
+    int a = hub.subscribe(LogLevel::Debug, [&](const std::string& l) { all.push_back(l); });
+    int b = hub.subscribe(LogLevel::Info, [&](const std::string& l) { info.push_back(l); });
+    ASSERT_EQ(all.size(), LogHub::kRingLines);
+    for (std::size_t k = 0; k < all.size(); ++k) {
+        const std::string want = "serf: line " + std::to_string(total - LogHub::kRingLines + k);
+        ASSERT_EQ(all[k].substr(all[k].size() - want.size()), want) << k;
+    }
+    EXPECT_EQ(info.size(), 341u); // the replayed lines that are not debug (i % 3 != 0 of 300..811)
+    hub.unsubscribe(a);
+    hub.unsubscribe(b);
+}
+
 namespace {
 /// Holds RLIMIT_FSIZE at `bytes` (writes past it fail with EFBIG, as on a full disk) and
 /// ignores SIGXFSZ while alive.
