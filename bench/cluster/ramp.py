@@ -49,8 +49,8 @@ def _raise_nofile():
 def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib, probes=None):
     """Returns {"value": largest converged N or None, "note": why it stopped, "points": [...]}
     where each point is {"n", "seconds" (from the step's first spawn to convergence),
-    "spawn_seconds", "rss_mib_total", "cpu_pct_total", "private_kib_mean", "pss_kib_mean",
-    "probe_private_kib_mean"}. `probes` = (kind, binary, count): agents of another kind in the
+    "spawn_seconds", "rss_mib_total", "cpu_pct_total", "private_kib_mean", "private_kib_first"
+    (the first step's agents only), "pss_kib_mean", "probe_private_kib_mean"}. `probes` = (kind, binary, count): agents of another kind in the
     same cluster (module doc)."""
     _raise_nofile()
     t_start = time.monotonic()
@@ -63,6 +63,7 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib, probes
     points = []
     best, note = None, "all steps converged"
     per_agent_mib = None
+    first_pids = None
     handler = os.path.join(rundir, "handler.sh")
     if not os.path.exists(handler):
         with open(handler, "w") as f:
@@ -155,6 +156,15 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib, probes
             sm = [procs.smaps_kib(a.pid) for a in agents]
             sm = [x for x in sm if x is not None]
             private_mean = (sum(x["private"] for x in sm) / len(sm)) if sm else None
+            # The same agents at every step (those of the first step): what a member costs an
+            # agent that lives through the growth, as the probes measure the other kind. The mean
+            # over all agents also counts the agents that just joined by one push-pull of the
+            # whole cluster, whose join left more heap behind (kept as private_kib_mean).
+            if first_pids is None:
+                first_pids = {a.pid for a in agents}
+            fm = [procs.smaps_kib(a.pid) for a in agents if a.pid in first_pids]
+            fm = [x for x in fm if x is not None]
+            private_first = (sum(x["private"] for x in fm) / len(fm)) if fm else None
             pss_mean = (sum(x["pss"] for x in sm) / len(sm)) if sm else None
             psm = [procs.smaps_kib(a.pid) for a in probe_agents]
             psm = [x for x in psm if x is not None]
@@ -168,7 +178,8 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib, probes
             cpu = sum(100.0 * ((c2[p] or 0) - (c1[p] or 0)) / procs.CLK_TCK / 2.0 for p in c1)
             points.append({"n": n, "seconds": secs, "spawn_seconds": spawn_s,
                            "rss_mib_total": rss, "cpu_pct_total": cpu,
-                           "private_kib_mean": private_mean, "pss_kib_mean": pss_mean,
+                           "private_kib_mean": private_mean, "private_kib_first": private_first,
+                           "pss_kib_mean": pss_mean,
                            "probe_private_kib_mean": probe_private})
             best = n
             log("  ramp %s N=%d: converged %.1f s after the step began (spawn %.1f s), "

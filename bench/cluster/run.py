@@ -59,7 +59,7 @@ def parse_args(argv):
                    help="wall-time budget, s: the ramps and the simulator step shrink to fit")
     p.add_argument("--scale-cap", type=float, default=150.0,
                    help="time cap of the scale ramp per kind, s")
-    p.add_argument("--ramp-probes", type=int, default=2,
+    p.add_argument("--ramp-probes", type=int, default=6,
                    help="Serf agents that ride in clusterd's ramp cluster to measure Serf's "
                         "per-member slope at the same N (0: Serf's own ramp only)")
     p.add_argument("--mem-reserve-mib", type=int, default=4096,
@@ -302,7 +302,12 @@ def scale_ramp(kind, binary, args, rundir, res, cap, probes=None, probe_res=None
     r = ramp.grow(kind, binary, args.scale_steps, rundir, log, args.profile, cap,
                   args.mem_reserve_mib, probes=probes)
     res["maxn"] = r
-    res["slope"] = member_slope(r.get("points", []))
+    # The agents of the first step, measured again at every step (as the probes are).
+    res["slope"] = member_slope(r.get("points", []), key="private_kib_first")
+    everyone = member_slope(r.get("points", []))
+    if res["slope"]["value"] is not None:
+        res["slope"]["note"] += " (the N=128 agents at both steps; mean over all agents at each step: %s B)" % (
+            "n.a." if everyone["value"] is None else "%.0f" % everyone["value"])
     if res["slope"]["value"] is not None:
         log("  %s: %.0f private bytes per agent per added member (%s)"
             % (kind, res["slope"]["value"], res["slope"]["note"]))
