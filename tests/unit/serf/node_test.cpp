@@ -3,6 +3,8 @@
 // (the spirit of serf_internals_test.go and serf_test.go's message-level cases).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "clusterd/coord/client.hpp"
 #include "clusterd/coord/codec.hpp"
 #include "clusterd/serf/node.hpp"
@@ -455,6 +457,20 @@ TEST(NodeUnit, CoordinatesOfManyPeersAreKeptApartAndForgottenOnPrune) {
     EXPECT_FALSE(n.member("peer-7").has_value());
     EXPECT_FALSE(n.coordinate_of("peer-7").has_value());
     EXPECT_EQ(n.coordinate_of("peer-8"), coord_of(8));
+    // The member table moved its last row into the pruned one: every other member is intact,
+    // and members() is still in name order.
+    for (int i = 1; i <= peers; ++i) {
+        if (i == 7)
+            continue;
+        const auto m = n.member("peer-" + std::to_string(i));
+        ASSERT_TRUE(m.has_value()) << i;
+        EXPECT_EQ(m->status, MemberStatus::Alive) << i;
+        EXPECT_EQ(m->port, 7946) << i;
+    }
+    const auto all = n.members();
+    ASSERT_EQ(all.size(), static_cast<std::size_t>(peers)); // 299 peers and ourselves
+    EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                               [](const Member& a, const Member& b) { return a.name < b.name; }));
     ref.forget_node("peer-7");
     // A member of that name again: its window starts empty (an outlier first is not hidden).
     n.delegate().notify_join(peer("peer-7"));
