@@ -1,6 +1,7 @@
 // memberlist TransmitLimitedQueue over interned messages; see broadcast_queue.hpp.
 #include "clusterd/swim/broadcast_queue.hpp"
 
+#include <absl/container/inlined_vector.h>
 #include <absl/hash/hash.h>
 
 #include <limits>
@@ -95,8 +96,12 @@ void BroadcastQueue::queue(std::string_view name, base::Bytes msg, Finished on_f
 }
 
 void BroadcastQueue::erase(std::uint32_t slot, bool finished) {
-    Slot& s = slots_[slot];
     order_.erase(key_of(slot));
+    release(slot, finished);
+}
+
+bool BroadcastQueue::release(std::uint32_t slot, bool finished) {
+    Slot& s = slots_[slot];
     if (!s.block->name.empty()) {
         auto it = by_name_.find(std::string_view(s.block->name));
         if (it != by_name_.end() && *it == slot)
@@ -122,15 +127,23 @@ void BroadcastQueue::erase(std::uint32_t slot, bool finished) {
         slots_.shrink_to_fit();
         free_.shrink_to_fit();
     }
-    if (fn)
-        fn();
+    if (!fn)
+        return false;
+    fn();
+    return true;
 }
 
 std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
                                              std::string_view target) {
     std::vector<base::Bytes> out;
+    get(overhead, limit, num_nodes, target, [&](base::ByteView m) { out.emplace_back(m.begin(), m.end()); });
+    return out;
+}
+
+std::size_t BroadcastQueue::get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
+                                std::string_view target, Sink sink) {
     if (order_.empty())
-        return out;
+        return 0;
     const int transmit_limit = std::min(retransmit_limit(mult_, num_nodes), kMaxTransmits);
     // Target tracking: a 32-bit hash of the member's name (0 = none; a collision only costs one
     // member a transmission it would otherwise have got).
@@ -138,11 +151,17 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
     if (track_targets_ && !target.empty())
         to = static_cast<std::uint32_t>(absl::Hash<std::string_view>{}(target)) | 1u;
     const std::size_t peers = num_nodes > 0 ? num_nodes - 1 : 0;
-    std::vector<std::uint32_t> reinsert;
-    std::size_t used = 0;
+    absl::InlinedVector<std::uint32_t, 32> reinsert;
+    std::size_t used = 0, count = 0;
     int level = order_.begin()->transmits();
     const int max_level = order_.rbegin()->transmits();
     Key cursor{0, 0, 0}; // skipped items of this level lie before it
+    // The next candidate: after an item was taken or skipped, its successor is the first item at
+    // or after any later start of the same level (the start only moves forward: the budget
+    // shrinks, the cursor grows), so lower_bound is only needed when the successor is too long
+    // for what is left, at a new level, or after a callback (which may have changed the queue).
+    auto it = order_.end();
+    bool have_next = false;
     while (level <= max_level) {
         if (used + overhead >= limit)
             break;
@@ -153,10 +172,13 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
         Key start{from.hi & 0xffffff00u, 0, 0};
         if (Less{}(start, cursor))
             start = cursor;
-        auto it = order_.lower_bound(start);
+        if (!have_next || (it != order_.end() && Less{}(*it, start)))
+            it = order_.lower_bound(start);
+        have_next = true;
         if (it == order_.end() || it->transmits() != level) {
             ++level;
             cursor = Key{0, 0, 0};
+            have_next = false;
             continue;
         }
         const std::uint32_t slot = it->slot;
@@ -168,8 +190,13 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
                 cursor = Key{it->hi, it->lo + 1, 0};
                 if (cursor.lo == 0)
                     ++cursor.hi;
-                if (++sent->skips >= kMaxSkips)
-                    erase(slot, true);
+                if (++sent->skips >= kMaxSkips) {
+                    it = order_.erase(it);
+                    if (release(slot, true))
+                        have_next = false;
+                } else {
+                    ++it;
+                }
                 continue;
             }
             sent->skips = 0;
@@ -177,18 +204,21 @@ std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t l
         }
         Slot& s = slots_[slot];
         used += overhead + s.block->bytes.size();
-        out.push_back(s.block->bytes);
-        if (it->transmits() + 1 >= transmit_limit || (sent != nullptr && sent->to.size() >= peers)) {
-            erase(slot, true);
+        sink(base::ByteView(s.block->bytes));
+        ++count;
+        const int transmits = it->transmits();
+        it = order_.erase(it);
+        if (transmits + 1 >= transmit_limit || (sent != nullptr && sent->to.size() >= peers)) {
+            if (release(slot, true))
+                have_next = false;
         } else {
-            order_.erase(it);
-            s.hi += 1u << 24;
+            slots_[slot].hi += 1u << 24;
             reinsert.push_back(slot);
         }
     }
     for (std::uint32_t slot : reinsert)
         order_.insert(key_of(slot));
-    return out;
+    return count;
 }
 
 void BroadcastQueue::prune(std::size_t max_retain) {

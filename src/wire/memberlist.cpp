@@ -124,6 +124,40 @@ Bytes encode_compound(const std::vector<Bytes>& msgs) {
     return out;
 }
 
+Bytes CompoundBuilder::finish() const {
+    // The same choice of parts as encode_compound: the first 255 of at most 65535 bytes.
+    std::size_t kept = 0, total = 2;
+    for (std::size_t i = 0; i < ends_.size() && kept < kMaxCompoundParts; ++i) {
+        const std::size_t len = part(i).size();
+        if (len <= 0xffff) {
+            ++kept;
+            total += 2 + len;
+        }
+    }
+    Bytes out;
+    out.reserve(total);
+    out.push_back(static_cast<std::uint8_t>(MsgType::Compound));
+    out.push_back(static_cast<std::uint8_t>(kept));
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < ends_.size() && n < kept; ++i) {
+        const std::size_t len = part(i).size();
+        if (len <= 0xffff) {
+            ++n;
+            out.push_back(static_cast<std::uint8_t>(len >> 8));
+            out.push_back(static_cast<std::uint8_t>(len));
+        }
+    }
+    n = 0;
+    for (std::size_t i = 0; i < ends_.size() && n < kept; ++i) {
+        const ByteView p = part(i);
+        if (p.size() <= 0xffff) {
+            ++n;
+            out.insert(out.end(), p.begin(), p.end());
+        }
+    }
+    return out;
+}
+
 Result<CompoundParts> split_compound(ByteView buf) {
     if (buf.empty() || buf[0] != static_cast<std::uint8_t>(MsgType::Compound))
         return make_error("malformed", "not a compound message");

@@ -14,6 +14,7 @@
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <absl/functional/function_ref.h>
 #include <absl/hash/hash.h>
 
 #include <algorithm>
@@ -95,6 +96,12 @@ class BroadcastQueue {
     /// packet goes to (empty: unknown); see track_targets().
     std::vector<base::Bytes> get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
                                  std::string_view target = {});
+    /// The same selection without copies: `sink` sees each message in order, its bytes valid only
+    /// during the call (the message may leave the queue, and its pool, right after). Returns the
+    /// number of messages.
+    using Sink = absl::FunctionRef<void(base::ByteView)>;
+    std::size_t get(std::size_t overhead, std::size_t limit, std::size_t num_nodes, std::string_view target,
+                    Sink sink);
 
     /// Distinct targets (off by default): every transmission of a message goes to a member it
     /// was not yet sent to by this queue. get() for a named target skips the messages already
@@ -135,6 +142,8 @@ class BroadcastQueue {
     static Key make_key(int transmits, std::size_t len, std::uint64_t id, std::uint32_t slot);
     Key key_of(std::uint32_t slot) const { return Key{slots_[slot].hi, slots_[slot].lo, slot}; }
     void erase(std::uint32_t slot, bool finished);
+    /// erase() for a slot whose key already left the B-tree; true when a callback ran.
+    bool release(std::uint32_t slot, bool finished);
     std::string_view name_of(std::uint32_t slot) const { return slots_[slot].block->name; }
 
     /// Hashes a slot number by its block's name, so the set doubles as a name -> slot map.
