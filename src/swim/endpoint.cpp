@@ -161,10 +161,13 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         // Start loading every part's dedup slot before handling the first: in a large cluster
         // the table is cold and each lookup is a cache miss; this overlaps them.
         const bool dedup = cfg.dedup_window.count() > 0 && !seen.empty();
+        std::array<std::uint64_t, wire::kMaxCompoundParts> hashes; // of the gossip states
         if (dedup)
-            for (const auto& part : parts->parts)
-                if (is_gossip_state(part))
-                    __builtin_prefetch(&seen[seen_hash(part) & (seen.size() - 1)]);
+            for (std::size_t p = 0; p < parts->parts.size(); ++p)
+                if (is_gossip_state(parts->parts[p])) {
+                    hashes[p] = seen_hash(parts->parts[p]);
+                    __builtin_prefetch(&seen[hashes[p] & (seen.size() - 1)]);
+                }
         // Likewise the member lookups of the alive parts that are not known duplicates: each is
         // a chain of misses (position slot, record, address blob), walked a link at a time for
         // all parts together.
@@ -180,7 +183,7 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
                 if (part.empty() || part[0] != static_cast<std::uint8_t>(wire::MsgType::Alive))
                     continue;
                 if (dedup) {
-                    const std::uint64_t h = seen_hash(part);
+                    const std::uint64_t h = hashes[p]; // an alive part is a gossip state
                     if (seen[h & (seen.size() - 1)].hash == h)
                         continue; // handled before: dropped without a lookup
                 }
@@ -189,9 +192,12 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
                     part_of[k++] = static_cast<std::uint8_t>(p);
                 }
             }
-            for (int stage = 0; stage < 3; ++stage)
+            std::array<MemberTable::Prefetch, kViewed> pf;
+            for (std::size_t i = 0; i < k; ++i)
+                pf[i].name = views[i].node;
+            for (int stage = 0; stage < MemberTable::kPrefetchStages; ++stage)
                 for (std::size_t i = 0; i < k; ++i)
-                    nodes.prefetch(views[i].node, stage);
+                    nodes.prefetch(pf[i], stage);
         }
         std::size_t next = 0;
         for (std::size_t p = 0; p < parts->parts.size(); ++p) {

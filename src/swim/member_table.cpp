@@ -69,18 +69,23 @@ const MemberRec* MemberTable::find(std::string_view name) const {
     return const_cast<MemberTable*>(this)->find(name);
 }
 
-void MemberTable::prefetch(std::string_view name, int stage) const {
-    const StringPool::Id id = pools_->names.find(name);
-    if (id == StringPool::kNone || id >= pos_.size())
-        return;
+void MemberTable::prefetch(Prefetch& p, int stage) const {
     if (stage == 0) {
-        __builtin_prefetch(&pos_[id]);
+        pools_->names.prefetch_find(p.name);
         return;
     }
-    const std::uint32_t at = pos_[id];
-    if (at == kAbsent)
+    if (stage == 1)
+        p.id = pools_->names.find(p.name);
+    if (p.id == StringPool::kNone || p.id >= pos_.size())
         return;
     if (stage == 1) {
+        __builtin_prefetch(&pos_[p.id]);
+        return;
+    }
+    const std::uint32_t at = pos_[p.id];
+    if (at == kAbsent)
+        return;
+    if (stage == 2) {
         __builtin_prefetch(&recs_[at]);
         return;
     }

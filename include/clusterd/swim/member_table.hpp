@@ -70,10 +70,16 @@ class MemberTable {
     MemberRec* find(std::string_view name);
     const MemberRec* find(std::string_view name) const;
     /// Cache warm-up for a batch of lookups (a compound packet's parts): stage 0 starts loading
-    /// the name's position slot, stage 1 its record, stage 2 the record's "where" blob. Issue
-    /// each stage for the whole batch before the next, so the batch's cache misses overlap
-    /// instead of following one another. Changes nothing.
-    void prefetch(std::string_view name, int stage) const;
+    /// the name index's slots, stage 1 finds the name's id (kept in the Prefetch for the later
+    /// stages) and starts loading its position slot, stage 2 the record, stage 3 the record's
+    /// "where" blob. Issue each stage for the whole batch before the next, so the batch's cache
+    /// misses overlap instead of following one another. Changes nothing.
+    struct Prefetch {
+        std::string_view name;
+        StringPool::Id id = StringPool::kNone;
+    };
+    static constexpr int kPrefetchStages = 4;
+    void prefetch(Prefetch& p, int stage) const;
     /// Appends a new member (state Dead, incarnation 0) and swaps it to position `at` (probe
     /// order is random); returns it.
     MemberRec& insert(std::string_view name, const Address& addr, const Vsn& vsn, base::ByteView meta,

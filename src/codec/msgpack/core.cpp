@@ -7,18 +7,6 @@ namespace clusterd::codec::msgpack {
 
 // ---------------------------------------------------------------- Writer
 
-void Writer::put(std::uint8_t b) {
-    ++count_;
-    if (out_ != nullptr)
-        out_->push_back(b);
-}
-
-void Writer::raw(base::ByteView b) {
-    count_ += b.size();
-    if (out_ != nullptr)
-        out_->insert(out_->end(), b.begin(), b.end());
-}
-
 void Writer::be(std::uint64_t v, int nbytes) {
     for (int i = nbytes - 1; i >= 0; --i)
         put(static_cast<std::uint8_t>(v >> (8 * i)));

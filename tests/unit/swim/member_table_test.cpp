@@ -132,9 +132,12 @@ TEST(MemberTable, PrefetchIsSafeForEveryNameAndChangesNothing) {
         t.insert("n" + std::to_string(i), addr(i), vsn, {}, 0, base::Instant{});
     other.insert("elsewhere", addr(99), vsn, {}, 0, base::Instant{});
     t.erase_if([&](const MemberRec& r) { return t.name(r) == "n3"; });
-    for (int stage = 0; stage < 3; ++stage)
-        for (const char* name : {"n0", "n3", "n19", "elsewhere", "unknown", ""})
-            t.prefetch(name, stage);
+    std::vector<MemberTable::Prefetch> batch;
+    for (const char* name : {"n0", "n3", "n19", "elsewhere", "unknown", ""})
+        batch.push_back(MemberTable::Prefetch{name});
+    for (int stage = 0; stage < MemberTable::kPrefetchStages; ++stage)
+        for (auto& p : batch)
+            t.prefetch(p, stage);
     EXPECT_EQ(t.size(), 19u);
     EXPECT_EQ(t.find("n3"), nullptr);
     EXPECT_EQ(t.find("elsewhere"), nullptr);

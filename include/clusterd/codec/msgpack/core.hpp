@@ -59,10 +59,18 @@ class Writer {
     void bytes_or_nil(base::ByteView b);
     void array_header(std::size_t n);
     void map_header(std::size_t n);
-    void raw(base::ByteView b);
+    void raw(base::ByteView b) {
+        count_ += b.size();
+        if (out_ != nullptr)
+            out_->insert(out_->end(), b.begin(), b.end());
+    }
 
   private:
-    void put(std::uint8_t b);
+    void put(std::uint8_t b) {
+        ++count_;
+        if (out_ != nullptr)
+            out_->push_back(b);
+    }
     void be(std::uint64_t v, int nbytes);
     void head(std::uint8_t fix_tag, std::size_t fix_max, std::uint8_t tag16, std::size_t n);
     base::Bytes* out_ = nullptr;
