@@ -4,6 +4,7 @@
 #include <absl/container/inlined_vector.h>
 #include <absl/hash/hash.h>
 
+#include <array>
 #include <limits>
 
 #include "clusterd/swim/timing.hpp"
@@ -133,6 +134,22 @@ bool BroadcastQueue::release(std::uint32_t slot, bool finished) {
     return true;
 }
 
+void BroadcastQueue::prefetch_from(Order::const_iterator it) const {
+    // The items a get() takes are mostly the ones that follow in the B-tree; each is a chain of
+    // cache misses in a large simulation (its slot, the pool's block, the bytes). Walked a link
+    // at a time for the next few items, the misses overlap. Changes nothing.
+    std::array<std::uint32_t, kPrefetchAhead> ahead;
+    std::size_t n = 0;
+    for (; n < kPrefetchAhead && it != order_.end(); ++it)
+        ahead[n++] = it->slot;
+    for (std::size_t i = 0; i < n; ++i)
+        __builtin_prefetch(&slots_[ahead[i]]);
+    for (std::size_t i = 0; i < n; ++i)
+        __builtin_prefetch(slots_[ahead[i]].block);
+    for (std::size_t i = 0; i < n; ++i)
+        __builtin_prefetch(slots_[ahead[i]].block->bytes.data());
+}
+
 std::vector<base::Bytes> BroadcastQueue::get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
                                              std::string_view target) {
     std::vector<base::Bytes> out;
@@ -172,8 +189,10 @@ std::size_t BroadcastQueue::get(std::size_t overhead, std::size_t limit, std::si
         Key start{from.hi & 0xffffff00u, 0, 0};
         if (Less{}(start, cursor))
             start = cursor;
-        if (!have_next || (it != order_.end() && Less{}(*it, start)))
+        if (!have_next || (it != order_.end() && Less{}(*it, start))) {
             it = order_.lower_bound(start);
+            prefetch_from(it);
+        }
         have_next = true;
         if (it == order_.end() || it->transmits() != level) {
             ++level;

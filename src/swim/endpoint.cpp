@@ -640,11 +640,7 @@ Node Endpoint::local_node() const {
 }
 
 std::size_t Endpoint::num_alive() const {
-    std::size_t n = 0;
-    for (const MemberRec& node : impl_->nodes)
-        if (!node.dead_or_left())
-            n++;
-    return n;
+    return impl_->nodes.live();
 }
 
 std::size_t Endpoint::estimated_nodes() const {

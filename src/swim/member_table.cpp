@@ -42,10 +42,16 @@ constexpr std::int64_t kTickNs = 250'000'000; // a quarter second
 constexpr std::uint32_t kMaxTicks = (1u << 30) - 1;
 } // namespace
 
-void MemberTable::set_state(MemberRec& r, State s, base::Instant now) const {
+void MemberTable::set_state(MemberRec& r, State s, base::Instant now) {
     const std::int64_t ns = (now - epoch_).count();
     const auto ticks =
         ns <= 0 ? 0u : static_cast<std::uint32_t>(std::min<std::int64_t>(ns / kTickNs, kMaxTicks));
+    // Counted only for records in the table (insert() sets up its record before adding it).
+    if (!recs_.empty() && &r >= recs_.data() && &r < recs_.data() + recs_.size()) {
+        const bool was = !r.dead_or_left(), is = s == State::Alive || s == State::Suspect;
+        if (was != is)
+            live_ = is ? live_ + 1 : live_ - 1;
+    }
     r.bits = (ticks << 2) | static_cast<std::uint32_t>(s);
 }
 

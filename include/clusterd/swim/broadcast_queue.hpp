@@ -166,7 +166,10 @@ class BroadcastQueue {
     std::uint64_t next_id_ = 0;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
-    absl::btree_set<Key, Less> order_;
+    using Order = absl::btree_set<Key, Less>;
+    Order order_;
+    static constexpr std::size_t kPrefetchAhead = 16;
+    void prefetch_from(Order::const_iterator it) const;
     absl::flat_hash_set<std::uint32_t, NameHash, NameEq> by_name_;
     absl::flat_hash_map<std::uint32_t, Finished> callbacks_;
     /// Per queued message (track_targets only): hashes of the members it went to, and how many

@@ -85,7 +85,10 @@ class MemberTable {
     MemberRec& insert(std::string_view name, const Address& addr, const Vsn& vsn, base::ByteView meta,
                       std::size_t at, base::Instant now);
     /// Sets the state and its change time.
-    void set_state(MemberRec& r, State s, base::Instant now) const;
+    void set_state(MemberRec& r, State s, base::Instant now);
+    /// Members neither dead nor left (alive or suspect), kept as states change: the simulator
+    /// asks every node after every half second of a 10,000-node run.
+    std::size_t live() const { return live_; }
     /// When the state last changed (to a quarter second).
     base::Instant state_change(const MemberRec& r) const;
     /// Replaces the member's address, versions and meta.
@@ -95,6 +98,8 @@ class MemberTable {
         std::size_t kept = 0, dropped = 0;
         for (std::size_t i = 0; i < recs_.size(); ++i) {
             if (drop(static_cast<const MemberRec&>(recs_[i]))) {
+                if (!recs_[i].dead_or_left())
+                    --live_;
                 release(recs_[i]);
                 ++dropped;
                 continue;
@@ -125,6 +130,7 @@ class MemberTable {
 
   private:
     static constexpr std::uint32_t kAbsent = 0xffffffffu;
+    std::size_t live_ = 0;
     std::string_view blob(const MemberRec& r) const { return pools_->blobs.view(r.where); }
     StringPool::Id acquire_where(const Address& addr, const Vsn& vsn, base::ByteView meta);
     void release(const MemberRec& r);
