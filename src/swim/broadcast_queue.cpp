@@ -34,6 +34,17 @@ MessagePool::Block* MessagePool::acquire(std::string_view name, base::Bytes&& by
     return b;
 }
 
+MessagePool::Block* MessagePool::acquire(std::string_view name, base::ByteView bytes) {
+    const Probe p{name, bytes, hash_of(name, bytes)};
+    if (auto it = blocks_.find(p); it != blocks_.end()) {
+        ++(*it)->refs;
+        return *it;
+    }
+    auto* b = new Block{1, p.hash, std::string(name), base::Bytes(bytes.begin(), bytes.end())};
+    blocks_.insert(b);
+    return b;
+}
+
 void MessagePool::release(Block* b) {
     if (--b->refs != 0)
         return;
@@ -70,6 +81,16 @@ BroadcastQueue::Key BroadcastQueue::make_key(int transmits, std::size_t len, std
 }
 
 void BroadcastQueue::queue(std::string_view name, base::Bytes msg, Finished on_finished) {
+    // The block is acquired before the message it replaces (same name) is released: blocks are
+    // content-addressed, so which copy of equal bytes a queue holds makes no difference.
+    queue_block(name, pool_->acquire(name, std::move(msg)), std::move(on_finished));
+}
+
+void BroadcastQueue::queue(std::string_view name, base::ByteView msg, Finished on_finished) {
+    queue_block(name, pool_->acquire(name, msg), std::move(on_finished));
+}
+
+void BroadcastQueue::queue_block(std::string_view name, MessagePool::Block* block, Finished on_finished) {
     if (!name.empty()) {
         if (auto it = by_name_.find(name); it != by_name_.end())
             erase(*it, true);
@@ -85,7 +106,7 @@ void BroadcastQueue::queue(std::string_view name, base::Bytes msg, Finished on_f
         slots_.emplace_back();
     }
     Slot& s = slots_[slot];
-    s.block = pool_->acquire(name, std::move(msg));
+    s.block = block;
     const Key k = make_key(0, s.block->bytes.size(), ++next_id_, slot);
     s.hi = k.hi;
     s.lo = k.lo;

@@ -132,6 +132,7 @@ struct Endpoint::Impl {
     StringPool::Id self_id = StringPool::kNone; ///< our name in the names pool (never erased)
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
+    base::Bytes alive_scratch; ///< alive_node's encoding buffer
     /// Recheck pings in flight: our seq -> the suspected node (see Config::recheck_suspects).
     struct Recheck {
         std::string node;

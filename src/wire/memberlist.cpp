@@ -55,6 +55,12 @@ Bytes encode(const Message& m) {
     return out;
 }
 
+void encode_alive_into(Bytes& out, const Alive& a) {
+    out.clear();
+    out.push_back(static_cast<std::uint8_t>(MsgType::Alive));
+    msgpack::encode_into(out, a, kGossip);
+}
+
 Result<Message> decode(ByteView buf) {
     if (buf.empty())
         return make_error("truncated", "empty message");

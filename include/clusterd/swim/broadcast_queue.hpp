@@ -47,6 +47,8 @@ class MessagePool {
 
     /// The block holding (name, bytes) with one more reference; `bytes` is moved in when new.
     Block* acquire(std::string_view name, base::Bytes&& bytes);
+    /// The same, `bytes` copied when new.
+    Block* acquire(std::string_view name, base::ByteView bytes);
     void release(Block* b);
     /// Distinct messages held.
     std::size_t size() const { return blocks_.size(); }
@@ -90,6 +92,8 @@ class BroadcastQueue {
     /// Queue `msg`. A non-empty `name` invalidates a queued broadcast with the same name;
     /// an empty name makes it unique (never invalidated).
     void queue(std::string_view name, base::Bytes msg, Finished on_finished = {});
+    /// The same with `msg` copied only if no queue sharing the pool holds it already.
+    void queue(std::string_view name, base::ByteView msg, Finished on_finished = {});
 
     /// Messages that fit in `limit` bytes when each costs len + `overhead`, at most one pass
     /// over the queue; `num_nodes` sets the retransmit limit. `target` names the member the
@@ -142,6 +146,8 @@ class BroadcastQueue {
     static Key make_key(int transmits, std::size_t len, std::uint64_t id, std::uint32_t slot);
     Key key_of(std::uint32_t slot) const { return Key{slots_[slot].hi, slots_[slot].lo, slot}; }
     void erase(std::uint32_t slot, bool finished);
+    /// queue() once the message's block is held.
+    void queue_block(std::string_view name, MessagePool::Block* block, Finished on_finished);
     /// erase() for a slot whose key already left the B-tree; true when a callback ran.
     bool release(std::uint32_t slot, bool finished);
     std::string_view name_of(std::uint32_t slot) const { return slots_[slot].block->name; }

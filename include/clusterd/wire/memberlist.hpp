@@ -254,6 +254,8 @@ MsgType message_type(const Message& m);
 
 /// [type byte][msgpack body]; UserMsg is [8][raw payload].
 base::Bytes encode(const Message& m);
+/// encode(Message{a}) into `out` (cleared first), without copying `a` into a Message.
+void encode_alive_into(base::Bytes& out, const Alive& a);
 /// Decodes one message (type byte first). Errors: "truncated", "malformed", "unknown_type",
 /// "unexpected_type" (a known type that is not a single message: push-pull, compound, ...).
 base::Result<Message> decode(base::ByteView buf);
