@@ -123,7 +123,8 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         stats.malformed++;
         return;
     }
-    MemberRec* state = lookup(a.node);
+    StringPool::Id name_id = StringPool::kNone;
+    MemberRec* state = nodes.find(a.node, name_id);
     const bool inserted = state == nullptr;
     bool updates_node = false;
     const auto same_ip = [&](const MemberRec& r) {
@@ -134,7 +135,7 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         // Insert at a random position so new nodes are not probed in join order.
         const std::size_t n = nodes.size();
         const std::size_t offset = n == 0 ? 0 : static_cast<std::size_t>(rng.below(n));
-        state = &nodes.insert(a.node, Address{a.addr, a.port},
+        state = &nodes.insert(a.node, name_id, Address{a.addr, a.port},
                               a.vsn.size() > 5 ? vsn_of(a.vsn) : MemberTable::Vsn{}, a.meta, offset, now);
     } else if (!same_ip(*state) || nodes.port(*state) != a.port) {
         const bool can_reclaim = cfg.dead_node_reclaim_time.count() > 0 &&

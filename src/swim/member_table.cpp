@@ -65,7 +65,12 @@ MemberTable::~MemberTable() {
 }
 
 MemberRec* MemberTable::find(std::string_view name) {
-    const StringPool::Id id = pools_->names.find(name);
+    StringPool::Id id;
+    return find(name, id);
+}
+
+MemberRec* MemberTable::find(std::string_view name, StringPool::Id& id) {
+    id = pools_->names.find(name);
     if (id == StringPool::kNone || id >= pos_.size() || pos_[id] == kAbsent)
         return nullptr;
     return &recs_[pos_[id]];
@@ -111,8 +116,18 @@ void MemberTable::set_pos(StringPool::Id name, std::uint32_t pos) {
 
 MemberRec& MemberTable::insert(std::string_view name, const Address& addr, const Vsn& vsn,
                                base::ByteView meta, std::size_t at, base::Instant now) {
+    return insert(name, pools_->names.find(name), addr, vsn, meta, at, now);
+}
+
+MemberRec& MemberTable::insert(std::string_view name, StringPool::Id id, const Address& addr, const Vsn& vsn,
+                               base::ByteView meta, std::size_t at, base::Instant now) {
     MemberRec r;
-    r.name = pools_->names.acquire(name);
+    if (id != StringPool::kNone) {
+        pools_->names.retain(id); // what acquire(name) does for a held name
+        r.name = id;
+    } else {
+        r.name = pools_->names.acquire(name);
+    }
     r.where = acquire_where(addr, vsn, meta);
     set_state(r, State::Dead, now);
     // Growth by a quarter rather than doubling: in a large cluster every node's table is about

@@ -69,6 +69,9 @@ class MemberTable {
     /// shuffle.
     MemberRec* find(std::string_view name);
     const MemberRec* find(std::string_view name) const;
+    /// find() that also gives the name's id in the shared pool (kNone: no table holds it), for
+    /// an insert() that follows without looking the name up again.
+    MemberRec* find(std::string_view name, StringPool::Id& id);
     /// Cache warm-up for a batch of lookups (a compound packet's parts): stage 0 starts loading
     /// the name index's slots, stage 1 finds the name's id (kept in the Prefetch for the later
     /// stages) and starts loading its position slot, stage 2 the record, stage 3 the record's
@@ -84,6 +87,9 @@ class MemberTable {
     /// order is random); returns it.
     MemberRec& insert(std::string_view name, const Address& addr, const Vsn& vsn, base::ByteView meta,
                       std::size_t at, base::Instant now);
+    /// The same with the name's id from find(name, id) (the pools unchanged since).
+    MemberRec& insert(std::string_view name, StringPool::Id id, const Address& addr, const Vsn& vsn,
+                      base::ByteView meta, std::size_t at, base::Instant now);
     /// Sets the state and its change time.
     void set_state(MemberRec& r, State s, base::Instant now);
     /// Members neither dead nor left (alive or suspect), kept as states change: the simulator
