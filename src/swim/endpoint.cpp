@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "clusterd/swim/timing.hpp"
 #include "endpoint_impl.hpp"
@@ -139,7 +140,8 @@ base::Instant Endpoint::next_deadline() const {
 
 // ---- packets -----------------------------------------------------------------------------------
 
-void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Instant now, int depth) {
+void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Instant now, int depth,
+                              const wire::AliveView* alive) {
     if (msg.empty()) {
         stats.malformed++;
         return;
@@ -159,35 +161,51 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         // Start loading every part's dedup slot before handling the first: in a large cluster
         // the table is cold and each lookup is a cache miss; this overlaps them.
         const bool dedup = cfg.dedup_window.count() > 0 && !seen.empty();
+        std::array<std::uint64_t, wire::kMaxCompoundParts> hashes; // of the gossip states
         if (dedup)
-            for (const auto& part : parts->parts)
-                if (is_gossip_state(part))
-                    __builtin_prefetch(&seen[seen_hash(part) & (seen.size() - 1)]);
+            for (std::size_t p = 0; p < parts->parts.size(); ++p)
+                if (is_gossip_state(parts->parts[p])) {
+                    hashes[p] = seen_hash(parts->parts[p]);
+                    __builtin_prefetch(&seen[hashes[p] & (seen.size() - 1)]);
+                }
         // Likewise the member lookups of the alive parts that are not known duplicates: each is
         // a chain of misses (position slot, record, address blob), walked a link at a time for
         // all parts together.
+        // The views are kept for the parts' own handling (stale_alive), which need not decode
+        // them again.
+        constexpr std::size_t kViewed = 64;
+        std::array<wire::AliveView, kViewed> views;
+        std::array<std::uint8_t, kViewed> part_of; // index into parts (at most 255 of them)
+        std::size_t k = 0;
         if (parts->parts.size() > 1) {
-            std::array<std::string_view, 64> names;
-            std::size_t k = 0;
-            for (const auto& part : parts->parts) {
-                if (k == names.size())
-                    break;
+            for (std::size_t p = 0; p < parts->parts.size() && k < kViewed; ++p) {
+                const base::ByteView part = parts->parts[p];
                 if (part.empty() || part[0] != static_cast<std::uint8_t>(wire::MsgType::Alive))
                     continue;
                 if (dedup) {
-                    const std::uint64_t h = seen_hash(part);
+                    const std::uint64_t h = hashes[p]; // an alive part is a gossip state
                     if (seen[h & (seen.size() - 1)].hash == h)
                         continue; // handled before: dropped without a lookup
                 }
-                if (auto v = wire::decode_alive_view(part))
-                    names[k++] = v->node;
+                if (auto v = wire::decode_alive_view(part)) {
+                    views[k] = *v;
+                    part_of[k++] = static_cast<std::uint8_t>(p);
+                }
             }
-            for (int stage = 0; stage < 3; ++stage)
+            std::array<MemberTable::Prefetch, kViewed> pf;
+            for (std::size_t i = 0; i < k; ++i)
+                pf[i].name = views[i].node;
+            for (int stage = 0; stage < MemberTable::kPrefetchStages; ++stage)
                 for (std::size_t i = 0; i < k; ++i)
-                    nodes.prefetch(names[i], stage);
+                    nodes.prefetch(pf[i], stage);
         }
-        for (const auto& part : parts->parts)
-            dispatch(from, part, now, depth + 1);
+        std::size_t next = 0;
+        for (std::size_t p = 0; p < parts->parts.size(); ++p) {
+            const wire::AliveView* viewed = nullptr;
+            if (next < k && part_of[next] == p)
+                viewed = &views[next++];
+            dispatch(from, parts->parts[p], now, depth + 1, viewed);
+        }
         return;
     }
     count_msgs(msg, false);
@@ -200,7 +218,7 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         stats.duplicates++;
         return;
     }
-    if (type == wire::MsgType::Alive && stale_alive(msg)) {
+    if (type == wire::MsgType::Alive && stale_alive(msg, alive)) {
         stats.stale_alives++;
         return;
     }
@@ -239,11 +257,19 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         decoded.value());
 }
 
-bool Endpoint::Impl::stale_alive(base::ByteView msg) const {
+bool Endpoint::Impl::stale_alive(base::ByteView msg, const wire::AliveView* viewed) const {
     // Exactly the cases in which alive_node() would return without any effect: a known remote
     // member, same address, an incarnation not newer than ours, nothing malformed.
-    auto v = wire::decode_alive_view(msg);
-    if (!v || v->node == cfg.name || v->incarnation == std::numeric_limits<std::uint32_t>::max())
+    std::optional<wire::AliveView> own;
+    if (viewed == nullptr) {
+        auto d = wire::decode_alive_view(msg);
+        if (!d)
+            return false;
+        own = *d;
+        viewed = &*own;
+    }
+    const wire::AliveView* v = viewed;
+    if (v->node == cfg.name || v->incarnation == std::numeric_limits<std::uint32_t>::max())
         return false;
     if (v->vsn.size() >= 3 && (v->vsn[0] == 0 || v->vsn[1] == 0 || v->vsn[0] > v->vsn[1]))
         return false;
@@ -614,11 +640,7 @@ Node Endpoint::local_node() const {
 }
 
 std::size_t Endpoint::num_alive() const {
-    std::size_t n = 0;
-    for (const MemberRec& node : impl_->nodes)
-        if (!node.dead_or_left())
-            n++;
-    return n;
+    return impl_->nodes.live();
 }
 
 std::size_t Endpoint::estimated_nodes() const {

@@ -12,13 +12,15 @@ constexpr std::size_t kCompoundOverhead = 2;       // per part
 constexpr std::size_t kUserMsgOverhead = 1;
 } // namespace
 
-std::vector<base::Bytes> Endpoint::Impl::get_broadcasts(std::size_t overhead, std::size_t limit,
-                                                        std::string_view target) {
-    auto msgs = queue.get(overhead, limit, nodes.size());
+void Endpoint::Impl::get_broadcasts(std::size_t overhead, std::size_t limit, std::string_view target,
+                                    wire::CompoundBuilder& parts) {
+    // The queue's messages are copied once, straight into the packet's buffer.
+    std::size_t used = 0;
+    queue.get(overhead, limit, nodes.size(), {}, [&](base::ByteView m) {
+        used += m.size() + overhead;
+        parts.add(m);
+    });
     if (delegate) {
-        std::size_t used = 0;
-        for (const auto& m : msgs)
-            used += m.size() + overhead;
         const std::size_t avail = limit > used ? limit - used : 0;
         if (avail > overhead + kUserMsgOverhead) {
             for (auto& user : delegate->get_broadcasts_for(target, overhead + kUserMsgOverhead, avail)) {
@@ -26,11 +28,10 @@ std::vector<base::Bytes> Endpoint::Impl::get_broadcasts(std::size_t overhead, st
                 framed.reserve(user.size() + 1);
                 framed.push_back(static_cast<std::uint8_t>(wire::MsgType::User));
                 framed.insert(framed.end(), user.begin(), user.end());
-                msgs.push_back(std::move(framed));
+                parts.add(framed);
             }
         }
     }
-    return msgs;
 }
 
 void Endpoint::Impl::send_raw(const Address& to, const std::string& node, base::Bytes msg, bool crc) {
@@ -48,15 +49,15 @@ void Endpoint::Impl::send_raw(const Address& to, const std::string& node, base::
 void Endpoint::Impl::send_msg(const Address& to, const std::string& node, base::Bytes msg) {
     const std::size_t budget = cfg.udp_buffer_size;
     const std::size_t fixed = msg.size() + kCompoundHeaderOverhead + packet_overhead;
-    std::vector<base::Bytes> extra;
+    wire::CompoundBuilder parts;
+    parts.add(msg);
     if (budget > fixed)
-        extra = get_broadcasts(kCompoundOverhead, budget - fixed, node);
-    if (extra.empty()) {
+        get_broadcasts(kCompoundOverhead, budget - fixed, node, parts);
+    if (parts.parts() == 1) {
         send_raw(to, node, std::move(msg), false);
         return;
     }
-    extra.insert(extra.begin(), std::move(msg));
-    send_raw(to, node, wire::encode_compound(extra), false);
+    send_raw(to, node, parts.finish(), false);
 }
 
 std::uint64_t Endpoint::Impl::send_stream(const Address& to, const std::string& node, base::Bytes msg) {
@@ -96,17 +97,21 @@ std::size_t Endpoint::Impl::gossip(base::Instant now) {
         return 0;
     const std::size_t avail = cfg.udp_buffer_size - fixed;
     std::size_t sent = 0;
+    wire::CompoundBuilder parts;
     for (std::uint32_t at : targets) {
         const MemberRec& node = nodes[at];
-        auto msgs = get_broadcasts(kCompoundOverhead, avail, nodes.name(node));
-        if (msgs.empty())
+        parts.clear();
+        get_broadcasts(kCompoundOverhead, avail, nodes.name(node), parts);
+        if (parts.parts() == 0)
             return sent;
         ++sent;
         const bool crc = nodes.pmax(node) >= 5;
-        if (msgs.size() == 1) {
-            send_raw(nodes.addr(node), std::string(nodes.name(node)), std::move(msgs[0]), crc);
+        if (parts.parts() == 1) {
+            const base::ByteView only = parts.part(0);
+            send_raw(nodes.addr(node), std::string(nodes.name(node)), base::Bytes(only.begin(), only.end()),
+                     crc);
         } else {
-            send_raw(nodes.addr(node), std::string(nodes.name(node)), wire::encode_compound(msgs), crc);
+            send_raw(nodes.addr(node), std::string(nodes.name(node)), parts.finish(), crc);
         }
     }
     return sent;

@@ -77,7 +77,9 @@ struct Endpoint::Impl {
     void handle_indirect_ping(const wire::IndirectPing& p, const Address& from, base::Instant now);
 
     // ---- dissemination (gossip, push-pull, join) ------------------------------------------
-    std::vector<base::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit, std::string_view target);
+    /// Appends the broadcasts (memberlist's, then the delegate's) that fit in `limit` to `parts`.
+    void get_broadcasts(std::size_t overhead, std::size_t limit, std::string_view target,
+                        wire::CompoundBuilder& parts);
     /// One gossip round; returns the packets it sent.
     std::size_t gossip(base::Instant now);
     void push_pull_tick(base::Instant now);
@@ -93,7 +95,9 @@ struct Endpoint::Impl {
     void send_raw(const Address& to, const std::string& node, base::Bytes msg, bool crc);
     std::uint64_t send_stream(const Address& to, const std::string& node, base::Bytes msg);
 
-    void dispatch(const Address& from, base::ByteView msg, base::Instant now, int depth);
+    /// `alive`: `msg` already viewed as an alive message (a compound's part), or null.
+    void dispatch(const Address& from, base::ByteView msg, base::Instant now, int depth,
+                  const wire::AliveView* alive = nullptr);
 
     // ---- data ------------------------------------------------------------------------------
     Config cfg;
@@ -128,6 +132,7 @@ struct Endpoint::Impl {
     StringPool::Id self_id = StringPool::kNone; ///< our name in the names pool (never erased)
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
+    base::Bytes alive_scratch; ///< alive_node's encoding buffer
     /// Recheck pings in flight: our seq -> the suspected node (see Config::recheck_suspects).
     struct Recheck {
         std::string node;
@@ -188,7 +193,7 @@ struct Endpoint::Impl {
     bool seen_recently(base::ByteView msg, base::Instant now);
     static std::uint64_t seen_hash(base::ByteView msg);
     /// An alive message that cannot change anything (decoded in place, no allocation).
-    bool stale_alive(base::ByteView msg) const;
+    bool stale_alive(base::ByteView msg, const wire::AliveView* viewed = nullptr) const;
     static bool is_gossip_state(base::ByteView msg) {
         if (msg.empty())
             return false;

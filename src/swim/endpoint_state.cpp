@@ -123,7 +123,9 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         stats.malformed++;
         return;
     }
-    MemberRec* state = lookup(a.node);
+    StringPool::Id name_id = StringPool::kNone;
+    MemberRec* state = nodes.find(a.node, name_id);
+    const bool inserted = state == nullptr;
     bool updates_node = false;
     const auto same_ip = [&](const MemberRec& r) {
         const base::ByteView ip = nodes.ip(r);
@@ -133,7 +135,7 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
         // Insert at a random position so new nodes are not probed in join order.
         const std::size_t n = nodes.size();
         const std::size_t offset = n == 0 ? 0 : static_cast<std::size_t>(rng.below(n));
-        state = &nodes.insert(a.node, Address{a.addr, a.port},
+        state = &nodes.insert(a.node, name_id, Address{a.addr, a.port},
                               a.vsn.size() > 5 ? vsn_of(a.vsn) : MemberTable::Vsn{}, a.meta, offset, now);
     } else if (!same_ip(*state) || nodes.port(*state) != a.port) {
         const bool can_reclaim = cfg.dead_node_reclaim_time.count() > 0 &&
@@ -158,7 +160,8 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
     if (a.incarnation < state->incarnation && is_local)
         return;
 
-    suspicions.erase(a.node);
+    if (!suspicions.empty())
+        suspicions.erase(a.node);
     const State old_state = state->state();
     const StringPool::Id old_where = state->where;
     const auto old_meta = nodes.meta(*state);
@@ -171,9 +174,15 @@ void Endpoint::Impl::alive_node(const wire::Alive& a, base::Instant now, bool bo
             return;
         refute(*state, a.incarnation);
     } else {
-        queue.queue(a.node, wire::encode(a), std::move(notify));
-        const MemberTable::Vsn vsn = a.vsn.empty() ? nodes.vsn(*state) : vsn_of(a.vsn);
-        nodes.set_where(*state, Address{a.addr, a.port}, vsn, a.meta);
+        // Encoded into a reused buffer; the queue's pool copies it only if no node holds it yet.
+        wire::encode_alive_into(alive_scratch, a);
+        queue.queue(a.node, base::ByteView(alive_scratch), std::move(notify));
+        // A member inserted above already has this address, meta and versions (unless the
+        // versions were too short to be taken at insert).
+        if (!inserted || (!a.vsn.empty() && a.vsn.size() <= 5)) {
+            const MemberTable::Vsn vsn = a.vsn.empty() ? nodes.vsn(*state) : vsn_of(a.vsn);
+            nodes.set_where(*state, Address{a.addr, a.port}, vsn, a.meta);
+        }
         state->incarnation = a.incarnation;
         if (state->state() != State::Alive)
             nodes.set_state(*state, State::Alive, now);

@@ -42,10 +42,16 @@ constexpr std::int64_t kTickNs = 250'000'000; // a quarter second
 constexpr std::uint32_t kMaxTicks = (1u << 30) - 1;
 } // namespace
 
-void MemberTable::set_state(MemberRec& r, State s, base::Instant now) const {
+void MemberTable::set_state(MemberRec& r, State s, base::Instant now) {
     const std::int64_t ns = (now - epoch_).count();
     const auto ticks =
         ns <= 0 ? 0u : static_cast<std::uint32_t>(std::min<std::int64_t>(ns / kTickNs, kMaxTicks));
+    // Counted only for records in the table (insert() sets up its record before adding it).
+    if (!recs_.empty() && &r >= recs_.data() && &r < recs_.data() + recs_.size()) {
+        const bool was = !r.dead_or_left(), is = s == State::Alive || s == State::Suspect;
+        if (was != is)
+            live_ = is ? live_ + 1 : live_ - 1;
+    }
     r.bits = (ticks << 2) | static_cast<std::uint32_t>(s);
 }
 
@@ -59,7 +65,12 @@ MemberTable::~MemberTable() {
 }
 
 MemberRec* MemberTable::find(std::string_view name) {
-    const StringPool::Id id = pools_->names.find(name);
+    StringPool::Id id;
+    return find(name, id);
+}
+
+MemberRec* MemberTable::find(std::string_view name, StringPool::Id& id) {
+    id = pools_->names.find(name);
     if (id == StringPool::kNone || id >= pos_.size() || pos_[id] == kAbsent)
         return nullptr;
     return &recs_[pos_[id]];
@@ -69,18 +80,23 @@ const MemberRec* MemberTable::find(std::string_view name) const {
     return const_cast<MemberTable*>(this)->find(name);
 }
 
-void MemberTable::prefetch(std::string_view name, int stage) const {
-    const StringPool::Id id = pools_->names.find(name);
-    if (id == StringPool::kNone || id >= pos_.size())
-        return;
+void MemberTable::prefetch(Prefetch& p, int stage) const {
     if (stage == 0) {
-        __builtin_prefetch(&pos_[id]);
+        pools_->names.prefetch_find(p.name);
         return;
     }
-    const std::uint32_t at = pos_[id];
-    if (at == kAbsent)
+    if (stage == 1)
+        p.id = pools_->names.find(p.name);
+    if (p.id == StringPool::kNone || p.id >= pos_.size())
         return;
     if (stage == 1) {
+        __builtin_prefetch(&pos_[p.id]);
+        return;
+    }
+    const std::uint32_t at = pos_[p.id];
+    if (at == kAbsent)
+        return;
+    if (stage == 2) {
         __builtin_prefetch(&recs_[at]);
         return;
     }
@@ -100,8 +116,18 @@ void MemberTable::set_pos(StringPool::Id name, std::uint32_t pos) {
 
 MemberRec& MemberTable::insert(std::string_view name, const Address& addr, const Vsn& vsn,
                                base::ByteView meta, std::size_t at, base::Instant now) {
+    return insert(name, pools_->names.find(name), addr, vsn, meta, at, now);
+}
+
+MemberRec& MemberTable::insert(std::string_view name, StringPool::Id id, const Address& addr, const Vsn& vsn,
+                               base::ByteView meta, std::size_t at, base::Instant now) {
     MemberRec r;
-    r.name = pools_->names.acquire(name);
+    if (id != StringPool::kNone) {
+        pools_->names.retain(id); // what acquire(name) does for a held name
+        r.name = id;
+    } else {
+        r.name = pools_->names.acquire(name);
+    }
     r.where = acquire_where(addr, vsn, meta);
     set_state(r, State::Dead, now);
     // Growth by a quarter rather than doubling: in a large cluster every node's table is about

@@ -55,6 +55,12 @@ Bytes encode(const Message& m) {
     return out;
 }
 
+void encode_alive_into(Bytes& out, const Alive& a) {
+    out.clear();
+    out.push_back(static_cast<std::uint8_t>(MsgType::Alive));
+    msgpack::encode_into(out, a, kGossip);
+}
+
 Result<Message> decode(ByteView buf) {
     if (buf.empty())
         return make_error("truncated", "empty message");
@@ -121,6 +127,40 @@ Bytes encode_compound(const std::vector<Bytes>& msgs) {
     }
     for (const auto* m : parts)
         out.insert(out.end(), m->begin(), m->end());
+    return out;
+}
+
+Bytes CompoundBuilder::finish() const {
+    // The same choice of parts as encode_compound: the first 255 of at most 65535 bytes.
+    std::size_t kept = 0, total = 2;
+    for (std::size_t i = 0; i < ends_.size() && kept < kMaxCompoundParts; ++i) {
+        const std::size_t len = part(i).size();
+        if (len <= 0xffff) {
+            ++kept;
+            total += 2 + len;
+        }
+    }
+    Bytes out;
+    out.reserve(total);
+    out.push_back(static_cast<std::uint8_t>(MsgType::Compound));
+    out.push_back(static_cast<std::uint8_t>(kept));
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < ends_.size() && n < kept; ++i) {
+        const std::size_t len = part(i).size();
+        if (len <= 0xffff) {
+            ++n;
+            out.push_back(static_cast<std::uint8_t>(len >> 8));
+            out.push_back(static_cast<std::uint8_t>(len));
+        }
+    }
+    n = 0;
+    for (std::size_t i = 0; i < ends_.size() && n < kept; ++i) {
+        const ByteView p = part(i);
+        if (p.size() <= 0xffff) {
+            ++n;
+            out.insert(out.end(), p.begin(), p.end());
+        }
+    }
     return out;
 }
 

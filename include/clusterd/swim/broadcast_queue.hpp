@@ -14,6 +14,7 @@
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <absl/functional/function_ref.h>
 #include <absl/hash/hash.h>
 
 #include <algorithm>
@@ -46,6 +47,8 @@ class MessagePool {
 
     /// The block holding (name, bytes) with one more reference; `bytes` is moved in when new.
     Block* acquire(std::string_view name, base::Bytes&& bytes);
+    /// The same, `bytes` copied when new.
+    Block* acquire(std::string_view name, base::ByteView bytes);
     void release(Block* b);
     /// Distinct messages held.
     std::size_t size() const { return blocks_.size(); }
@@ -89,12 +92,20 @@ class BroadcastQueue {
     /// Queue `msg`. A non-empty `name` invalidates a queued broadcast with the same name;
     /// an empty name makes it unique (never invalidated).
     void queue(std::string_view name, base::Bytes msg, Finished on_finished = {});
+    /// The same with `msg` copied only if no queue sharing the pool holds it already.
+    void queue(std::string_view name, base::ByteView msg, Finished on_finished = {});
 
     /// Messages that fit in `limit` bytes when each costs len + `overhead`, at most one pass
     /// over the queue; `num_nodes` sets the retransmit limit. `target` names the member the
     /// packet goes to (empty: unknown); see track_targets().
     std::vector<base::Bytes> get(std::size_t overhead, std::size_t limit, std::size_t num_nodes,
                                  std::string_view target = {});
+    /// The same selection without copies: `sink` sees each message in order, its bytes valid only
+    /// during the call (the message may leave the queue, and its pool, right after). Returns the
+    /// number of messages.
+    using Sink = absl::FunctionRef<void(base::ByteView)>;
+    std::size_t get(std::size_t overhead, std::size_t limit, std::size_t num_nodes, std::string_view target,
+                    Sink sink);
 
     /// Distinct targets (off by default): every transmission of a message goes to a member it
     /// was not yet sent to by this queue. get() for a named target skips the messages already
@@ -135,6 +146,10 @@ class BroadcastQueue {
     static Key make_key(int transmits, std::size_t len, std::uint64_t id, std::uint32_t slot);
     Key key_of(std::uint32_t slot) const { return Key{slots_[slot].hi, slots_[slot].lo, slot}; }
     void erase(std::uint32_t slot, bool finished);
+    /// queue() once the message's block is held.
+    void queue_block(std::string_view name, MessagePool::Block* block, Finished on_finished);
+    /// erase() for a slot whose key already left the B-tree; true when a callback ran.
+    bool release(std::uint32_t slot, bool finished);
     std::string_view name_of(std::uint32_t slot) const { return slots_[slot].block->name; }
 
     /// Hashes a slot number by its block's name, so the set doubles as a name -> slot map.
@@ -157,7 +172,10 @@ class BroadcastQueue {
     std::uint64_t next_id_ = 0;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
-    absl::btree_set<Key, Less> order_;
+    using Order = absl::btree_set<Key, Less>;
+    Order order_;
+    static constexpr std::size_t kPrefetchAhead = 16;
+    void prefetch_from(Order::const_iterator it) const;
     absl::flat_hash_set<std::uint32_t, NameHash, NameEq> by_name_;
     absl::flat_hash_map<std::uint32_t, Finished> callbacks_;
     /// Per queued message (track_targets only): hashes of the members it went to, and how many

@@ -36,6 +36,8 @@ class StringPool {
         auto it = index_.find(text);
         return it == index_.end() ? kNone : *it;
     }
+    /// Starts loading the index slots find(text) will probe.
+    void prefetch_find(std::string_view text) const { index_.prefetch(text); }
     std::string_view view(Id id) const { return entries_[id].text; }
     /// Starts loading the entry of `id` (a short string's text lives in it) into the cache.
     void prefetch(Id id) const { __builtin_prefetch(&entries_[id]); }

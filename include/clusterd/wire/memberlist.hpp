@@ -254,6 +254,8 @@ MsgType message_type(const Message& m);
 
 /// [type byte][msgpack body]; UserMsg is [8][raw payload].
 base::Bytes encode(const Message& m);
+/// encode(Message{a}) into `out` (cleared first), without copying `a` into a Message.
+void encode_alive_into(base::Bytes& out, const Alive& a);
 /// Decodes one message (type byte first). Errors: "truncated", "malformed", "unknown_type",
 /// "unexpected_type" (a known type that is not a single message: push-pull, compound, ...).
 base::Result<Message> decode(base::ByteView buf);
@@ -263,6 +265,33 @@ base::Result<AliveView> decode_alive_view(base::ByteView buf);
 /// Compound (type 7): [7][count u8][count x u16 BE length][messages]. Only the first 255 parts
 /// of at most 65535 bytes each are representable; others are left out (callers size their batch).
 base::Bytes encode_compound(const std::vector<base::Bytes>& msgs);
+/// encode_compound's bytes built a part at a time: each part is copied once into one buffer as
+/// it comes (a broadcast queue hands out views that are only valid during its call), and
+/// finish() writes the compound. Parts that encode_compound would leave out are left out.
+class CompoundBuilder {
+  public:
+    void clear() {
+        ends_.clear();
+        body_.clear();
+    }
+    void add(base::ByteView part) {
+        body_.insert(body_.end(), part.begin(), part.end());
+        ends_.push_back(body_.size());
+    }
+    /// Parts added (those finish() leaves out included).
+    std::size_t parts() const { return ends_.size(); }
+    /// Part `i` as added; valid until the next add() or clear().
+    base::ByteView part(std::size_t i) const {
+        const std::size_t from = i == 0 ? 0 : ends_[i - 1];
+        return base::ByteView(body_).subspan(from, ends_[i] - from);
+    }
+    /// encode_compound of the parts added.
+    base::Bytes finish() const;
+
+  private:
+    std::vector<std::size_t> ends_; ///< end offset of each part in body_
+    base::Bytes body_;
+};
 /// The parts of a compound message. Like memberlist, parts after the first one whose declared
 /// length runs past the buffer are dropped and counted in `truncated` (not an error).
 struct CompoundParts {

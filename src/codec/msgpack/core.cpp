@@ -7,18 +7,6 @@ namespace clusterd::codec::msgpack {
 
 // ---------------------------------------------------------------- Writer
 
-void Writer::put(std::uint8_t b) {
-    ++count_;
-    if (out_ != nullptr)
-        out_->push_back(b);
-}
-
-void Writer::raw(base::ByteView b) {
-    count_ += b.size();
-    if (out_ != nullptr)
-        out_->insert(out_->end(), b.begin(), b.end());
-}
-
 void Writer::be(std::uint64_t v, int nbytes) {
     for (int i = nbytes - 1; i >= 0; --i)
         put(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -122,7 +110,7 @@ base::Error Reader::short_input(std::size_t want, std::string_view what) {
                                  std::to_string(remaining()) + " remain");
 }
 
-base::Status Reader::descend() {
+base::Status Reader::descend_slow() {
     if (depth_ >= limits_.max_depth)
         return fail("too_deep", "nesting deeper than " + std::to_string(limits_.max_depth));
     ++depth_;
@@ -186,7 +174,7 @@ base::Result<Kind> Reader::peek() const {
     }
 }
 
-base::Result<bool> Reader::try_nil() {
+base::Result<bool> Reader::try_nil_slow() {
     if (at_end())
         return short_input(1, "expected a value");
     if (in_[pos_] != 0xc0)
@@ -230,7 +218,7 @@ base::Result<std::int64_t> Reader::sint(std::int64_t min, std::int64_t max) {
     return v;
 }
 
-base::Result<std::uint64_t> Reader::uint(std::uint64_t max) {
+base::Result<std::uint64_t> Reader::uint_slow(std::uint64_t max) {
     if (at_end())
         return short_input(1, "expected an integer");
     std::uint64_t v = 0;
@@ -318,7 +306,7 @@ base::Result<std::size_t> Reader::raw_len() {
     return count(n, 1, "string");
 }
 
-base::Result<std::string_view> Reader::str_view() {
+base::Result<std::string_view> Reader::str_view_slow() {
     auto n = raw_len();
     if (!n)
         return n.error();

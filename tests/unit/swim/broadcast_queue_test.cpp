@@ -1,7 +1,10 @@
 // BroadcastQueue: ordering by fewest transmits, invalidation by name, retransmit limits, budget.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "clusterd/swim/broadcast_queue.hpp"
+#include "clusterd/swim/timing.hpp"
 
 using namespace clusterd;
 using clusterd::swim::BroadcastQueue;
@@ -218,4 +221,89 @@ TEST(BroadcastQueue, TrackedMessageSkippedByEveryTargetIsFinished) {
     EXPECT_EQ(strs(r.get(0, 4, 20, "a")), (std::vector<std::string>{"x3", "x2"}));
     EXPECT_EQ(strs(r.get(0, 1400, 20, "a")), (std::vector<std::string>{"x1"}));
     EXPECT_EQ(strs(r.get(0, 1400, 20, "b")), (std::vector<std::string>{"x3", "x2", "x1"}));
+}
+
+// The queue's selection against a plain model of memberlist's TransmitLimitedQueue.GetBroadcasts
+// (fewest transmits, then larger, then newer; per level the first message that still fits),
+// over random queue/get/prune sequences: the B-tree walk that reuses its position between picks
+// must choose exactly what a fresh search would.
+TEST(BroadcastQueue, SelectionMatchesAModelOfMemberlist) {
+    struct Item {
+        std::string name;
+        base::Bytes bytes;
+        int transmits;
+        std::uint64_t id;
+    };
+    std::uint64_t seed = 12345;
+    auto next = [&](std::uint64_t n) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (seed >> 33) % n;
+    };
+    for (int round = 0; round < 40; ++round) {
+        BroadcastQueue q(2);
+        std::vector<Item> model;
+        std::uint64_t ids = 0;
+        const std::size_t nodes = 5 + next(200);
+        const int limit = swim::retransmit_limit(2, nodes);
+        auto before = [](const Item& a, const Item& b) {
+            if (a.transmits != b.transmits)
+                return a.transmits < b.transmits;
+            if (a.bytes.size() != b.bytes.size())
+                return a.bytes.size() > b.bytes.size();
+            return a.id > b.id;
+        };
+        for (int op = 0; op < 400; ++op) {
+            const auto kind = next(10);
+            if (kind < 6) {
+                const std::string name = next(4) == 0 ? "" : "n" + std::to_string(next(60));
+                base::Bytes b(1 + next(40), static_cast<std::uint8_t>('a' + next(26)));
+                b[0] = static_cast<std::uint8_t>(op);
+                q.queue(name, b);
+                if (!name.empty())
+                    std::erase_if(model, [&](const Item& i) { return i.name == name; });
+                model.push_back(Item{name, b, 0, ++ids});
+            } else if (kind < 9) {
+                const std::size_t overhead = next(3), budget = next(200);
+                const auto got = q.get(overhead, budget, nodes);
+                std::vector<base::Bytes> want;
+                std::sort(model.begin(), model.end(), before);
+                std::vector<bool> taken(model.size(), false);
+                std::size_t used = 0;
+                const int lo = model.empty() ? 0 : model.front().transmits;
+                const int hi = model.empty() ? -1 : model.back().transmits;
+                for (int level = lo; level <= hi && used + overhead < budget;) {
+                    const std::size_t free = budget - used - overhead;
+                    std::size_t pick = model.size();
+                    for (std::size_t i = 0; i < model.size(); ++i)
+                        if (!taken[i] && model[i].transmits == level && model[i].bytes.size() <= free) {
+                            pick = i;
+                            break;
+                        }
+                    if (pick == model.size()) {
+                        ++level;
+                        continue;
+                    }
+                    taken[pick] = true;
+                    used += overhead + model[pick].bytes.size();
+                    want.push_back(model[pick].bytes);
+                }
+                std::vector<Item> kept;
+                for (std::size_t i = 0; i < model.size(); ++i) {
+                    Item it = model[i];
+                    if (taken[i] && ++it.transmits >= limit)
+                        continue;
+                    kept.push_back(it);
+                }
+                model = kept;
+                ASSERT_EQ(got, want) << "round " << round << " op " << op;
+            } else {
+                const std::size_t keep = next(model.size() + 2);
+                q.prune(keep);
+                std::sort(model.begin(), model.end(), before);
+                if (model.size() > keep)
+                    model.resize(keep);
+            }
+            ASSERT_EQ(q.size(), model.size());
+        }
+    }
 }

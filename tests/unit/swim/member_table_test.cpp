@@ -132,14 +132,52 @@ TEST(MemberTable, PrefetchIsSafeForEveryNameAndChangesNothing) {
         t.insert("n" + std::to_string(i), addr(i), vsn, {}, 0, base::Instant{});
     other.insert("elsewhere", addr(99), vsn, {}, 0, base::Instant{});
     t.erase_if([&](const MemberRec& r) { return t.name(r) == "n3"; });
-    for (int stage = 0; stage < 3; ++stage)
-        for (const char* name : {"n0", "n3", "n19", "elsewhere", "unknown", ""})
-            t.prefetch(name, stage);
+    std::vector<MemberTable::Prefetch> batch;
+    for (const char* name : {"n0", "n3", "n19", "elsewhere", "unknown", ""})
+        batch.push_back(MemberTable::Prefetch{name});
+    for (int stage = 0; stage < MemberTable::kPrefetchStages; ++stage)
+        for (auto& p : batch)
+            t.prefetch(p, stage);
     EXPECT_EQ(t.size(), 19u);
     EXPECT_EQ(t.find("n3"), nullptr);
     EXPECT_EQ(t.find("elsewhere"), nullptr);
     ASSERT_NE(t.find("n19"), nullptr);
     EXPECT_EQ(t.addr(*t.find("n19")), addr(19));
+}
+
+// live() (num_alive) is kept as states change instead of counted: it must always equal the count.
+TEST(MemberTable, LiveCountFollowsEveryChange) {
+    MemberTable t(std::make_shared<InternPools>(), base::Instant{});
+    base::Rng rng(7);
+    const MemberTable::Vsn vsn{1, 5, 2, 0, 0, 0};
+    auto counted = [&] {
+        std::size_t n = 0;
+        for (const MemberRec& r : t)
+            n += r.dead_or_left() ? 0 : 1;
+        return n;
+    };
+    std::size_t next = 0;
+    for (int op = 0; op < 3000; ++op) {
+        const auto kind = rng.below(10);
+        if (kind < 3 || t.size() == 0) {
+            MemberRec& r = t.insert("m" + std::to_string(next), addr(static_cast<std::uint8_t>(next)), vsn,
+                                    {}, rng.below(t.size() + 1), base::Instant{});
+            ++next;
+            if (rng.below(2) == 0)
+                t.set_state(r, State::Alive, base::Instant{});
+        } else if (kind < 8) {
+            MemberRec& r = t[rng.below(t.size())];
+            t.set_state(r, static_cast<State>(rng.below(4)), base::Instant{});
+        } else if (kind == 8) {
+            t.erase_if([&](const MemberRec&) { return rng.below(8) == 0; });
+        } else {
+            t.shuffle(rng);
+        }
+        ASSERT_EQ(t.live(), counted()) << "op " << op;
+    }
+    MemberRec outside; // a record not in the table changes nothing
+    t.set_state(outside, State::Alive, base::Instant{});
+    EXPECT_EQ(t.live(), counted());
 }
 
 TEST(BroadcastQueue, NamedItemsStayIndexedAcrossSlotReuse) {

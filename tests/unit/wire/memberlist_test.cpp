@@ -1,6 +1,7 @@
 // memberlist message codecs: hand-checked encodings, round trips and malformed input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 
 #include "clusterd/base/bytes.hpp"
@@ -290,4 +291,29 @@ TEST(WireMemberlist, CompoundNeverWritesACorruptCount) {
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(s->parts.size(), kMaxCompoundParts);
     EXPECT_EQ(s->truncated, 0u);
+}
+
+// CompoundBuilder writes encode_compound's bytes, leaving out the same parts (beyond 255, or
+// longer than 65535 bytes) while still counting and returning every part added.
+TEST(WireMemberlist, CompoundBuilderMatchesEncodeCompound) {
+    for (std::size_t count : {1u, 2u, 17u, 255u, 256u, 300u}) {
+        std::vector<base::Bytes> parts;
+        CompoundBuilder b;
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t len = i == 3 ? 0x10000 : (i * 7) % 23;
+            parts.emplace_back(len, static_cast<std::uint8_t>(i));
+            b.add(parts.back());
+        }
+        ASSERT_EQ(b.parts(), count);
+        for (std::size_t i = 0; i < count; ++i)
+            EXPECT_TRUE(std::ranges::equal(b.part(i), parts[i]));
+        EXPECT_EQ(b.finish(), encode_compound(parts)) << count << " parts";
+    }
+    CompoundBuilder b;
+    b.add(base::to_bytes("x"));
+    b.clear();
+    EXPECT_EQ(b.parts(), 0u);
+    b.add(base::to_bytes("ab"));
+    b.add(base::to_bytes("c"));
+    EXPECT_EQ(b.finish(), encode_compound({base::to_bytes("ab"), base::to_bytes("c")}));
 }

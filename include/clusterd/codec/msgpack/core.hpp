@@ -59,10 +59,18 @@ class Writer {
     void bytes_or_nil(base::ByteView b);
     void array_header(std::size_t n);
     void map_header(std::size_t n);
-    void raw(base::ByteView b);
+    void raw(base::ByteView b) {
+        count_ += b.size();
+        if (out_ != nullptr)
+            out_->insert(out_->end(), b.begin(), b.end());
+    }
 
   private:
-    void put(std::uint8_t b);
+    void put(std::uint8_t b) {
+        ++count_;
+        if (out_ != nullptr)
+            out_->push_back(b);
+    }
     void be(std::uint64_t v, int nbytes);
     void head(std::uint8_t fix_tag, std::size_t fix_max, std::uint8_t tag16, std::size_t n);
     base::Bytes* out_ = nullptr;
@@ -93,8 +101,39 @@ class Reader {
 
     base::Result<Kind> peek() const;
     /// True (and consumes it) if the next value is nil.
-    base::Result<bool> try_nil();
-    base::Result<std::uint64_t> uint(std::uint64_t max = std::numeric_limits<std::uint64_t>::max());
+    base::Result<bool> try_nil() {
+        if (at_end())
+            return try_nil_slow();
+        if (in_[pos_] != 0xc0)
+            return false;
+        ++pos_;
+        return true;
+    }
+    base::Result<std::uint64_t> uint(std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
+        // Inline fast path (decoding gossip is hot in large simulations): a positive fixint or a
+        // complete uint8/16/32 within range; anything else, errors included, takes the full path.
+        if (pos_ < in_.size()) {
+            const std::uint8_t t = in_[pos_];
+            std::uint64_t v = 0;
+            std::size_t len = 1;
+            if (t <= 0x7f) {
+                v = t;
+            } else if (t >= 0xcc && t <= 0xce) {
+                len = 1 + (std::size_t{1} << (t - 0xcc));
+                if (remaining() < len)
+                    return uint_slow(max);
+                for (std::size_t i = 1; i < len; ++i)
+                    v = (v << 8) | in_[pos_ + i];
+            } else {
+                return uint_slow(max);
+            }
+            if (v <= max) {
+                pos_ += len;
+                return v;
+            }
+        }
+        return uint_slow(max);
+    }
     base::Result<std::int64_t> sint(std::int64_t min = std::numeric_limits<std::int64_t>::min(),
                                     std::int64_t max = std::numeric_limits<std::int64_t>::max());
     /// float32, float64 or any integer.
@@ -102,7 +141,27 @@ class Reader {
     /// A bool; nil reads as false.
     base::Result<bool> boolean();
     /// str, bin or nil (empty); the view points into the input.
-    base::Result<std::string_view> str_view();
+    base::Result<std::string_view> str_view() {
+        // Inline fast path: a complete fixstr, str8 or bin8 within the length limit.
+        if (pos_ < in_.size()) {
+            const std::uint8_t t = in_[pos_];
+            std::size_t head = 1, n = 0;
+            if ((t & 0xe0) == 0xa0) {
+                n = t & 0x1f;
+            } else if ((t == 0xd9 || t == 0xc4) && remaining() >= 2) {
+                head = 2;
+                n = in_[pos_ + 1];
+            } else {
+                return str_view_slow();
+            }
+            if (n <= limits_.max_len && n <= remaining() - head) {
+                std::string_view sv(reinterpret_cast<const char*>(in_.data() + pos_ + head), n);
+                pos_ += head + n;
+                return sv;
+            }
+        }
+        return str_view_slow();
+    }
     base::Result<std::string> str();
     base::Result<base::Bytes> bytes();
     /// Array / map headers (nil = 0). Counts are checked against the cap and the remaining bytes.
@@ -128,7 +187,12 @@ class Reader {
     base::Error fail(std::string code, std::string_view what) const;
     /// Nesting depth of containers currently being decoded by the struct codec.
     int depth() const { return depth_; }
-    base::Status descend();
+    base::Status descend() {
+        if (depth_ >= limits_.max_depth)
+            return descend_slow();
+        ++depth_;
+        return base::ok_status();
+    }
     void ascend() { --depth_; }
 
   private:
@@ -142,6 +206,10 @@ class Reader {
             path_[depth_path_] = s;
         ++depth_path_;
     }
+    base::Result<bool> try_nil_slow();
+    base::Result<std::uint64_t> uint_slow(std::uint64_t max);
+    base::Result<std::string_view> str_view_slow();
+    base::Status descend_slow();
     base::Result<std::uint8_t> byte();
     base::Result<std::uint64_t> be(int nbytes);
     base::Result<std::size_t> raw_len();
