@@ -36,13 +36,10 @@ base::Status Client::set_coordinate(const Coordinate& c) {
 }
 
 double Client::latency_filter(const std::string& node, double rtt_seconds) {
-    auto& samples = latency_samples_[node];
-    samples.push_back(rtt_seconds);
-    if (samples.size() > config_.latency_filter_size)
-        samples.erase(samples.begin());
-    std::vector<double> sorted = samples;
-    std::sort(sorted.begin(), sorted.end());
-    return sorted[sorted.size() / 2];
+    Samples& samples = latency_samples_[node];
+    if (samples.window.empty())
+        samples.window.assign(config_.latency_filter_size, 0.0);
+    return filter(samples.window, samples.count, rtt_seconds);
 }
 
 void Client::update_vivaldi(const Coordinate& other, double rtt_seconds) {

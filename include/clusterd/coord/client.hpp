@@ -61,7 +61,11 @@ class Client {
     Coordinate origin_;
     std::size_t adjustment_index_ = 0;
     std::vector<double> adjustment_samples_;
-    std::map<std::string, std::vector<double>> latency_samples_;
+    struct Samples {
+        std::vector<double> window;
+        std::uint32_t count = 0;
+    };
+    std::map<std::string, Samples> latency_samples_;
     std::uint64_t resets_ = 0;
     base::Rng rng_;
 };
