@@ -44,7 +44,7 @@ fuzz_pid=$!
 # the background at nice 19, for the same reason.
 package_log=build/release/package.log
 echo "== ctest (release): the Debian package, at nice 19 beside the rest -> $package_log"
-( nice -n 19 ctest --test-dir build/release -L package --timeout 1800 >"$package_log" 2>&1 ) &
+( nice -n 19 ctest --test-dir build/release -L package --timeout 1800 --output-on-failure >"$package_log" 2>&1 ) &
 package_pid=$!
 echo "== ctest (release, g++): all but the fault cells and the package"
 ctest --test-dir build/release -LE "fault|package" -j 2 --timeout 900 || release_rc=$?
@@ -54,7 +54,11 @@ package_rc=0
 wait "$package_pid" || package_rc=$?
 echo "== Debian package test:"
 { grep -E "tests passed|Test +#|Failed|\*\*\*" "$package_log" || true; } | tail -n 5
-[ "$package_rc" -eq 0 ] || echo "package test FAILED (exit $package_rc); full output in $package_log" >&2
+if [ "$package_rc" -ne 0 ]; then
+  # The test's own step lines and its FAIL reason, so CI's printout says which step failed.
+  { grep -E "^package_test:" "$package_log" || true; } | tail -n 20
+  echo "package test FAILED (exit $package_rc); full output in $package_log" >&2
+fi
 echo "== fuzz runs (asan tree, 60 s each):"
 { grep -E "tests passed|Test +#|Failed|\*\*\*" "$fuzz_log" || true; } | tail -n 20
 [ "$fuzz_rc" -eq 0 ] || echo "fuzz runs FAILED (exit $fuzz_rc); full output in $fuzz_log" >&2
