@@ -146,6 +146,9 @@ base::Result<serf::Config> Agent::serf_config() {
         return ip.error();
     sc.memberlist.advertise_addr = *ip;
     sc.memberlist.advertise_port = static_cast<std::uint16_t>(advertise_port_);
+    sc.memberlist.ping_source_implied =
+        net::source_is_advertised(bind_host_, static_cast<std::uint16_t>(bind_port_), advertise_host_,
+                                  static_cast<std::uint16_t>(advertise_port_));
     sc.tags = cfg_.tags;
     sc.protocol_version = static_cast<std::uint8_t>(cfg_.protocol);
     sc.broadcast_timeout = cfg_.broadcast_timeout;

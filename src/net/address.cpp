@@ -77,6 +77,17 @@ base::Result<base::Bytes> ip_bytes(std::string_view host) {
     return base::make_error("bad_address", "'" + h + "' is not an IP address");
 }
 
+bool source_is_advertised(std::string_view bind_host, std::uint16_t bind_port,
+                          std::string_view advertise_host, std::uint16_t advertise_port) {
+    if (bind_port == 0 || bind_port != advertise_port)
+        return false;
+    auto b = ip_bytes(bind_host);
+    auto a = ip_bytes(advertise_host);
+    if (!b || !a || *b != *a)
+        return false;
+    return std::any_of(b->begin(), b->end(), [](std::uint8_t x) { return x != 0; }); // not unspecified
+}
+
 std::string ip_string(base::ByteView bytes) {
     char buf[INET6_ADDRSTRLEN] = {};
     if (bytes.size() == 4) {

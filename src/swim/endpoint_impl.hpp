@@ -69,6 +69,14 @@ struct Endpoint::Impl {
     // ---- probing (state.go probe/probeNode, net.go ping handlers) --------------------------
     void probe(base::Instant now);
     void probe_node(MemberRec& node, base::Instant now);
+    /// Names us as the sender of a ping or an indirect ping (Config::ping_source_implied).
+    template <class M> void set_source(M& m) const {
+        if (!cfg.ping_source_implied) {
+            m.source_addr = cfg.advertise_addr;
+            m.source_port = cfg.advertise_port;
+        }
+        m.source_node = cfg.name;
+    }
     void probe_timeout(std::uint64_t seq, base::Instant now);
     void probe_end(std::uint64_t seq, base::Instant now);
     void handle_ack(const wire::Ack& a, base::Instant now);

@@ -33,9 +33,7 @@ void Endpoint::Impl::probe_node(MemberRec& node, base::Instant now) {
     wire::Ping ping;
     ping.seq_no = ++seq_no;
     ping.node = std::string(nodes.name(node));
-    ping.source_addr = cfg.advertise_addr;
-    ping.source_port = cfg.advertise_port;
-    ping.source_node = cfg.name;
+    set_source(ping);
 
     Probe p;
     p.seq = ping.seq_no;
@@ -75,9 +73,7 @@ void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
     ind.target = target_addr.ip;
     ind.port = target_addr.port;
     ind.node = p.node;
-    ind.source_addr = cfg.advertise_addr;
-    ind.source_port = cfg.advertise_port;
-    ind.source_node = cfg.name;
+    set_source(ind);
     for (std::uint32_t at : peers) {
         const MemberRec& peer = nodes[at];
         ind.nack = cfg.lifeguard && nodes.pmax(peer) >= 4;
@@ -90,9 +86,7 @@ void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
         wire::Ping ping;
         ping.seq_no = static_cast<std::uint32_t>(seq);
         ping.node = p.node;
-        ping.source_addr = cfg.advertise_addr;
-        ping.source_port = cfg.advertise_port;
-        ping.source_node = cfg.name;
+        set_source(ping);
         stats.tcp_fallback_probes++;
         const std::uint64_t id = send_stream(target_addr, p.node, wire::encode(ping));
         streams[id].kind = StreamKind::Ping;
@@ -190,9 +184,7 @@ void Endpoint::Impl::recheck_suspect(const std::string& name, base::Instant now)
     wire::Ping ping;
     ping.seq_no = ++seq_no;
     ping.node = name;
-    ping.source_addr = cfg.advertise_addr;
-    ping.source_port = cfg.advertise_port;
-    ping.source_node = cfg.name;
+    set_source(ping);
     it->second.add_recheck();
     // Entries whose suspicion ended otherwise (refuted, declared dead) are dropped here: an ack
     // cannot come later than a probe interval or so.
@@ -214,9 +206,7 @@ void Endpoint::Impl::recheck_suspect(const std::string& name, base::Instant now)
     ind.target = target.ip;
     ind.port = target.port;
     ind.node = name;
-    ind.source_addr = cfg.advertise_addr;
-    ind.source_port = cfg.advertise_port;
-    ind.source_node = cfg.name;
+    set_source(ind);
     ind.nack = false; // no probe waits on nacks here
     for (std::uint32_t at : peers) {
         const MemberRec& peer = nodes[at];
@@ -251,9 +241,7 @@ void Endpoint::Impl::handle_indirect_ping(const wire::IndirectPing& ind, const A
     wire::Ping ping;
     ping.seq_no = ++seq_no;
     ping.node = ind.node;
-    ping.source_addr = cfg.advertise_addr;
-    ping.source_port = cfg.advertise_port;
-    ping.source_node = cfg.name;
+    set_source(ping);
     Address requester = from;
     if (!ind.source_addr.empty() && ind.source_port > 0)
         requester = Address{ind.source_addr, ind.source_port};

@@ -255,3 +255,59 @@ TEST_F(SerfAgentTest, PushPullJoinIsAcceptedAndAnswered) {
         std::chrono::seconds(5), std::chrono::milliseconds(200));
     EXPECT_TRUE(listed) << "serf did not accept the encoded push-pull";
 }
+
+// clusterd bound to exactly its advertised address leaves SourceAddr/SourcePort out of pings
+// and indirect pings (swim::Config::ping_source_implied): serf answers both to the packet's
+// source. The indirect request names our own socket as the target, so the ping serf relays
+// comes to us; we ack it, and serf forwards that ack to us under our sequence number.
+TEST_F(SerfAgentTest, PingsWithoutSourceAddressAreAnsweredToThePacketSource) {
+    const std::string ip = "127.0.62.7";
+    ASSERT_TRUE(start_agent(ip, "golden-s", {})) << "serf agent did not start";
+    open_udp("127.0.62.8");
+    Ping direct{301, "golden-s", {}, 0, "clusterd-probe"};
+    auto plain = seal_packet(encode(direct), SealOptions{false, false, 1}, nullptr, {});
+    ASSERT_TRUE(plain.ok());
+    send_udp(ip, *plain);
+    EXPECT_TRUE(wait_ack(301, nullptr, std::chrono::seconds(3))) << "ping without SourceAddr not acked";
+
+    IndirectPing ind;
+    ind.seq_no = 302;
+    ind.target = ip_bytes("127.0.62.8");
+    ind.port = our_port_;
+    ind.node = "clusterd-probe";
+    ind.nack = true;
+    ind.source_node = "clusterd-probe";
+    auto req = seal_packet(encode(ind), SealOptions{false, false, 1}, nullptr, {});
+    ASSERT_TRUE(req.ok());
+    send_udp(ip, *req);
+    bool relayed_ping = false, forwarded_ack = false;
+    auto deadline = Clock::now() + std::chrono::seconds(3);
+    std::array<std::uint8_t, 65536> buf{};
+    while (Clock::now() < deadline && !forwarded_ack) {
+        pollfd p{udp_, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(udp_, buf.data(), buf.size(), 0);
+        if (n <= 0)
+            continue;
+        auto msgs = open_packet(base::ByteView(buf.data(), static_cast<std::size_t>(n)), nullptr, false);
+        if (!msgs.ok())
+            continue;
+        for (const auto& m : *msgs) {
+            auto d = decode(m);
+            if (!d.ok())
+                continue;
+            if (auto* ping = std::get_if<Ping>(&*d); ping && ping->node == "clusterd-probe") {
+                relayed_ping = true;
+                auto ack =
+                    seal_packet(encode(Ack{ping->seq_no, {}}), SealOptions{false, false, 1}, nullptr, {});
+                ASSERT_TRUE(ack.ok());
+                send_udp(ip, *ack);
+            } else if (auto* ack = std::get_if<Ack>(&*d); ack && ack->seq_no == 302) {
+                forwarded_ack = true;
+            }
+        }
+    }
+    EXPECT_TRUE(relayed_ping) << "serf did not relay the indirect ping to its target";
+    EXPECT_TRUE(forwarded_ack) << "serf did not forward the target's ack to the packet source";
+}

@@ -32,6 +32,13 @@ std::string ip_string(base::ByteView bytes);
 /// "1.2.3.4:7946" or "[::1]:7946".
 std::string join_host_port(std::string_view host, std::uint16_t port);
 
+/// True when the packets of a socket bound to bind_host:bind_port carry exactly the advertised
+/// address and port as their source: bound to that one address (not "0.0.0.0", "::" or empty,
+/// where the kernel picks the source by route) and port, byte for byte. Then pings can leave
+/// their source address out (swim::Config::ping_source_implied).
+bool source_is_advertised(std::string_view bind_host, std::uint16_t bind_port,
+                          std::string_view advertise_host, std::uint16_t advertise_port);
+
 /// True for a 16-byte IPv4-mapped IPv6 address (::ffff:a.b.c.d). Serf bound to 0.0.0.0 without
 /// an advertise address gossips its own address in this form.
 bool is_v4_mapped(base::ByteView ip);

@@ -109,3 +109,18 @@ TEST(ResolveHost, LiteralsAreNotLookedUp) {
     ASSERT_TRUE(v6);
     EXPECT_EQ(*v6, std::vector<std::string>{"fd00::1"});
 }
+
+// Pings leave their source address out only when the socket's packets carry exactly the
+// advertised address and port (swim::Config::ping_source_implied).
+TEST(SourceIsAdvertised, OnlyWhenBoundToTheAdvertisedAddressAndPort) {
+    EXPECT_TRUE(net::source_is_advertised("127.0.0.1", 7946, "127.0.0.1", 7946));
+    EXPECT_TRUE(net::source_is_advertised("fd00::5", 7946, "fd00:0::5", 7946));
+    EXPECT_FALSE(net::source_is_advertised("0.0.0.0", 7946, "10.0.0.5", 7946)); // kernel picks the source
+    EXPECT_FALSE(net::source_is_advertised("::", 7946, "fd00::5", 7946));
+    EXPECT_FALSE(net::source_is_advertised("0.0.0.0", 7946, "0.0.0.0", 7946));
+    EXPECT_FALSE(net::source_is_advertised("10.0.0.5", 7946, "10.0.0.6", 7946)); // advertise differs (NAT)
+    EXPECT_FALSE(net::source_is_advertised("10.0.0.5", 7946, "10.0.0.5", 8946)); // port forwarded
+    EXPECT_FALSE(net::source_is_advertised("10.0.0.5", 0, "10.0.0.5", 0));
+    EXPECT_FALSE(net::source_is_advertised("::ffff:10.0.0.5", 7946, "10.0.0.5", 7946)); // other bytes
+    EXPECT_FALSE(net::source_is_advertised("", 7946, "10.0.0.5", 7946));
+}

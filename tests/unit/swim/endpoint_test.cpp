@@ -87,7 +87,8 @@ struct Harness {
     std::vector<Transmit> sent;
 
     explicit Harness(const std::string& name = "a", std::uint8_t last = 1)
-        : ep(config_for(name, last), &rec, 1234, base::Instant::zero() + 1000s) {
+        : Harness(config_for(name, last)) {}
+    explicit Harness(Config c) : ep(std::move(c), &rec, 1234, base::Instant::zero() + 1000s) {
         ep.handle_timeout(now);
         drain();
     }
@@ -209,6 +210,56 @@ TEST(Endpoint, AnswersPingsWithAckPayloadAndIgnoresPingsForOthers) {
     h.packet(p, 3);
     EXPECT_EQ(h.find_sent<wire::Ack>().size(), 1u);
     EXPECT_EQ(h.ep.stats().pings_wrong_node, 1u);
+}
+
+// Bound to exactly its advertised address, a node leaves SourceAddr/SourcePort out of its pings
+// and indirect pings (30 bytes each for IPv4); the receiver answers to the packet's source.
+TEST(Endpoint, ImpliedSourceLeavesTheAddressOutOfPingsAndIsAnsweredToThePacketSource) {
+    for (bool implied : {false, true}) {
+        Config c = config_for("a", 1);
+        c.ping_source_implied = implied;
+        Harness h(c);
+        h.packet(alive("b", 2, 1));
+        h.packet(alive("c", 3, 1));
+        while (h.find_sent<wire::Ping>().empty())
+            h.run_for(50ms);
+        const auto [t, ping] = h.find_sent<wire::Ping>()[0];
+        EXPECT_EQ(ping.source_node, "a");
+        EXPECT_EQ(ping.source_addr.empty(), implied);
+        EXPECT_EQ(ping.source_port, implied ? 0 : 7946);
+        if (implied) {
+            wire::Ping full = ping;
+            full.source_addr = addr(1).ip;
+            full.source_port = 7946;
+            EXPECT_EQ(wire::encode(full).size() - t.msg.size(),
+                      30u); // "SourceAddr" + 4-byte str, "SourcePort" + uint16
+        }
+        h.run_for(510ms); // past the probe timeout: one indirect ping through the other member
+        auto ind = h.find_sent<wire::IndirectPing>();
+        ASSERT_EQ(ind.size(), 1u);
+        EXPECT_EQ(ind[0].second.source_node, "a");
+        EXPECT_EQ(ind[0].second.source_addr.empty(), implied);
+        EXPECT_EQ(ind[0].second.source_port, implied ? 0 : 7946);
+
+        // The target answers such a ping to where the packet came from.
+        const std::uint8_t target_last = ping.node == "b" ? 2 : 3;
+        Harness target(ping.node, target_last);
+        target.packet(ping, 1);
+        auto acks = target.find_sent<wire::Ack>();
+        ASSERT_EQ(acks.size(), 1u);
+        EXPECT_EQ(acks[0].second.seq_no, ping.seq_no);
+        EXPECT_EQ(acks[0].first.to, addr(1));
+        // A relay answers an indirect request to where it came from too.
+        Harness relay(ind[0].first.node, ping.node == "b" ? 3 : 2);
+        relay.packet(ind[0].second, 1);
+        auto relayed = relay.find_sent<wire::Ping>();
+        ASSERT_EQ(relayed.size(), 1u);
+        EXPECT_EQ(relayed[0].first.to, addr(target_last));
+        relay.packet(wire::Ack{relayed[0].second.seq_no, {}}, target_last);
+        auto back = relay.find_sent<wire::Ack>();
+        ASSERT_EQ(back.size(), 1u);
+        EXPECT_EQ(back[0].first.to, addr(1));
+    }
 }
 
 TEST(Endpoint, IndirectProbeNacksFeedAwareness) {
