@@ -151,10 +151,61 @@ def rows(results, sizes):
     return out
 
 
+def sim_rows(sim):
+    """Issue 19's simulator targets from the scale curve (this run's points, else points
+    borrowed from the last --sim-only run of the same binary): cost per node per simulated
+    second <= 0.5 ms (wall; CPU in the note) at 1,000 / 5,000 / 10,000 nodes, and the
+    10,000-node run converging within 8 GiB and 60 min."""
+    pts = {p["n"]: p for p in sim.get("points") or [] if p.get("rc") == 0 and p.get("sim_seconds")}
+    why_not = {p["n"]: p.get("last", "") for p in sim.get("points") or []}
+    borrowed = sim.get("borrowed") or {}
+    out = []
+
+    def row(figure, unit, n, value, tgt, ok, note):
+        out.append({"figure": figure, "key": "sim", "unit": unit, "N": n, "serf": None,
+                    "clusterd": (value, value, value) if value is not None else None,
+                    "ratio": None, "target": tgt,
+                    "verdict": ("PASS" if ok else "MISS") if value is not None else "MISS (n.a.)",
+                    "serf_note": "not simulated", "clusterd_note": note})
+
+    for n in (1000, 5000, 10000):
+        p, src = pts.get(n), "this run"
+        if p is None and str(n) in borrowed:
+            p = borrowed[str(n)]
+            src = p.get("from", "borrowed")
+        if p is None or not p.get("converged"):
+            reason = why_not.get(n) or sim.get("borrow_note") or "not run"
+            if p is not None:
+                reason = "did not converge (%s)" % src
+            row("simulator cost per node per simulated second (wall)", "ms", n, None,
+                "<= 0.5 ms", False, reason[:200])
+            if n == 10000:
+                row("simulator, 10,000 nodes all joining at once: peak RSS", "MiB", n, None,
+                    "converges, <= 8192 MiB", False, reason[:200])
+                row("simulator, 10,000 nodes all joining at once: wall time", "min", n, None,
+                    "<= 60 min", False, reason[:200])
+            continue
+        wall = p.get("wall_seconds") or p.get("seconds")
+        per = wall * 1000.0 / (n * p["sim_seconds"])
+        note = src
+        if p.get("cpu_seconds"):
+            note += "; CPU %.2f ms" % (p["cpu_seconds"] * 1000.0 / (n * p["sim_seconds"]))
+        row("simulator cost per node per simulated second (wall)", "ms", n, per, "<= 0.5 ms",
+            per <= 0.5, note)
+        if n == 10000:
+            rss = p.get("peak_rss_mib")
+            row("simulator, 10,000 nodes all joining at once: peak RSS", "MiB", n, rss,
+                "converges, <= 8192 MiB", rss is not None and rss <= 8192,
+                "%s; converged in %.1f simulated s" % (src, p["sim_seconds"]))
+            row("simulator, 10,000 nodes all joining at once: wall time", "min", n, wall / 60.0,
+                "<= 60 min", wall <= 3600, src)
+    return out
+
+
 def write_all(results, meta, outdir):
     os.makedirs(outdir, exist_ok=True)
     sizes = meta["sizes"]
-    table = rows(results, sizes)
+    table = rows(results, sizes) + sim_rows(meta.get("sim", {}))
     with open(os.path.join(outdir, "bench.json"), "w") as f:
         json.dump({"meta": meta, "results": _compact(results)}, f, indent=1, sort_keys=True)
     with open(os.path.join(outdir, "bench.csv"), "w", newline="") as f:
@@ -190,6 +241,8 @@ def write_all(results, meta, outdir):
         cell_c = fmt3(r["clusterd"])
         if r["clusterd"] is None and r["clusterd_note"]:
             cell_c = "n.a. (%s)" % r["clusterd_note"]
+        elif r["key"] == "sim" and r["clusterd_note"]:
+            cell_c = "%s (%s)" % (cell_c, r["clusterd_note"])
         cell_s = fmt3(r["serf"])
         if r["serf"] is None and r["serf_note"]:
             cell_s = "n.a. (%s)" % r["serf_note"]

@@ -472,7 +472,15 @@ def main(argv):
                                    [int(x) for x in args.sim_sizes.split(",")], cap, cap,
                                    log, args.mem_reserve_mib)
                 sim = {"status": "simulator (%s): %s" % (skind, ", ".join(sbins)),
-                       "points": pts}
+                       "points": pts, "binary_sha256": simscale.sha256_of(sbins[0])}
+                if skind == "scale" and not args.sim_only:
+                    # The 5,000 and 10,000-node points take ~10 and ~35 min: a default run
+                    # reads them from the last --sim-only run if it ran this same binary.
+                    sim["borrowed"], why = simscale.borrow(
+                        pts, sim["binary_sha256"],
+                        os.path.join(ROOT, "bench/results/sim/bench.json"))
+                    if why:
+                        sim["borrow_note"] = why
         meta["sim"] = sim
     finally:
         cleanup()

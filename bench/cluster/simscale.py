@@ -82,6 +82,7 @@ def _mem_available_mib():
 def _scale_point(cmd, n, timeout):
     """Runs one swim_sim_scale point; returns a dict from its JSON line (plus wall, rc)."""
     t0 = time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                            start_new_session=True)
@@ -91,7 +92,10 @@ def _scale_point(cmd, n, timeout):
                 "last": "no result within %.0f s" % timeout}
     except OSError as e:
         return {"n": n, "seconds": 0.0, "rc": "error", "last": str(e)}
-    point = {"n": n, "seconds": time.monotonic() - t0, "rc": rc}
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (user + system) of the simulator: the harness has no other child then.
+    point = {"n": n, "seconds": time.monotonic() - t0, "rc": rc,
+             "cpu_seconds": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)}
     for line in reversed(out.splitlines()):
         if line.startswith("{"):
             try:
@@ -185,3 +189,41 @@ def run(kind, binaries, args_tmpl, sizes, per_run_timeout, total_cap, log,
                        "peak_rss_mib": max(before, after) / 1024.0})
         log("  sim N=%d: %.2f s rc=%s (%s)" % (n, secs, rc, label))
     return points
+
+
+def sha256_of(path):
+    import hashlib
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+# Issue 19's simulator targets are read at these sizes (report.sim_rows).
+TARGET_SIZES = (1000, 5000, 10000)
+
+
+def borrow(points, sha, path):
+    """Points at TARGET_SIZES this run did not measure, taken from the --sim-only run saved at
+    `path` when it ran the same simulator binary (sha256); each says where it comes from."""
+    have = {p["n"] for p in points if p.get("rc") == 0 and p.get("sim_seconds")}
+    try:
+        with open(path) as f:
+            saved = json.load(f).get("meta", {})
+    except (OSError, ValueError):
+        return {}, "no --sim-only results at %s" % path
+    ssim = saved.get("sim", {})
+    if not sha or ssim.get("binary_sha256") != sha:
+        return {}, ("the --sim-only results at %s (%s) ran another simulator binary"
+                    % (path, saved.get("date", "?")))
+    out = {}
+    for p in ssim.get("points") or []:
+        if p.get("n") in TARGET_SIZES and p["n"] not in have and p.get("rc") == 0:
+            q = dict(p)
+            q["from"] = "--sim-only run of %s, same binary" % saved.get("date", "?")
+            out[str(p["n"])] = q
+    return out, ""
