@@ -251,6 +251,7 @@ base::Status Agent::start() {
 
     std::random_device rd;
     const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+    members_version_ = 0;
     node_ = std::make_unique<serf::Node>(std::move(*sc), seed, base::Instant::zero(),
                                          restored ? &*restored : nullptr, snap_size);
     host_ = std::make_unique<net::HostAdapter<serf::Node>>(*node_);

@@ -66,21 +66,25 @@ LogLevel to_level(serf::LogLine::Level l) {
 } // namespace
 
 std::vector<rpc::Member> Agent::members() {
-    return *shared_members();
+    std::vector<rpc::Member> out;
+    const auto all = node_->members();
+    out.reserve(all.size());
+    for (const auto& m : all)
+        out.push_back(to_rpc(m));
+    return out;
 }
 
-std::shared_ptr<const std::vector<rpc::Member>> Agent::shared_members() {
-    // Rebuilt (tags decoded) only when Serf's member table moved: Kong polls `members` on a
-    // quiet cluster over and over.
+std::uint64_t Agent::members_version() {
+    // Kong polls `members` on a quiet cluster over and over: the RPC layer keeps the encoded
+    // answer under this number. A process-wide counter, so no two agents (or node_ instances)
+    // ever share a number.
+    static std::uint64_t last_version = 0;
     const std::uint64_t gen = node_->members_generation();
-    if (!members_cache_ || members_cache_generation_ != gen) {
-        auto fresh = std::make_shared<std::vector<rpc::Member>>();
-        for (const auto& m : node_->members())
-            fresh->push_back(to_rpc(m));
-        members_cache_ = std::move(fresh);
-        members_cache_generation_ = gen;
+    if (members_version_ == 0 || members_version_generation_ != gen) {
+        members_version_ = ++last_version;
+        members_version_generation_ = gen;
     }
-    return members_cache_;
+    return members_version_;
 }
 
 void Agent::after_activity() {

@@ -73,7 +73,7 @@ class Agent final : public rpc::AgentApi {
 
     // ---- rpc::AgentApi ---------------------------------------------------------------------
     std::vector<rpc::Member> members() override;
-    std::shared_ptr<const std::vector<rpc::Member>> shared_members() override;
+    std::uint64_t members_version() override;
     void join(const std::vector<std::string>& addrs, bool replay,
               std::function<void(int, const std::string&)> done) override;
     void leave(rpc::ErrorCallback done) override;
@@ -170,9 +170,10 @@ class Agent final : public rpc::AgentApi {
     LogHub& log_;
     AgentKeyring keyring_;
     std::unique_ptr<serf::Node> node_;
-    /// shared_members(): the list as of node_'s members generation (reset with node_).
-    std::shared_ptr<const std::vector<rpc::Member>> members_cache_;
-    std::uint64_t members_cache_generation_ = 0;
+    /// members_version(): the number handed out for node_'s members generation (0: none yet;
+    /// reset with node_).
+    std::uint64_t members_version_ = 0;
+    std::uint64_t members_version_generation_ = 0;
     std::unique_ptr<net::HostAdapter<serf::Node>> host_;
     std::unique_ptr<net::Driver> driver_;
     std::unique_ptr<rpc::Server> rpc_;

@@ -39,33 +39,35 @@ bool Session::on_auth(std::uint64_t seq, const AuthRequest& req) {
 
 namespace {
 
-/// The last unfiltered `members` answer, encoded, keyed by the agent's shared member list: an
-/// agent hands out the same list until its membership changes (AgentApi::shared_members), and
-/// the cache holds that list, so its address cannot be reused while cached. Polling clients
-/// (Kong asks `members` over and over on a quiet cluster) then cost a pointer compare instead of
-/// building, comparing and encoding the list. One per thread: the daemon runs one io_context
-/// thread.
+/// The last unfiltered `members` answer, encoded, kept under the agent's members version
+/// (AgentApi::members_version: it changes with every visible membership change and is never
+/// reused). Polling clients (Kong asks `members` over and over on a quiet cluster) then cost a
+/// number compare instead of building and encoding the list. Only the encoded answer is kept
+/// (its bytes, trimmed to size: ~100 bytes a member), not the decoded list it was made from.
+/// One per thread: the daemon runs one io_context thread.
 struct MembersBodyCache {
-    std::shared_ptr<const std::vector<Member>> members;
+    std::uint64_t version = 0;
     base::Bytes body;
 };
 
-const base::Bytes& encoded_members(std::shared_ptr<const std::vector<Member>> all) {
+const base::Bytes& encoded_members(AgentApi& agent) {
     static thread_local MembersBodyCache cache;
-    if (cache.members == all)
+    const std::uint64_t version = agent.members_version();
+    if (version != 0 && cache.version == version)
         return cache.body;
     MembersResponse resp;
-    resp.members = *all;
+    resp.members = agent.members();
     cache.body.clear();
     encode(cache.body, resp);
-    cache.members = std::move(all);
+    cache.body.shrink_to_fit();
+    cache.version = version;
     return cache.body;
 }
 
 } // namespace
 
 bool Session::on_members(std::uint64_t seq, const NoBody&) {
-    reply(seq, "", encoded_members(agent_.shared_members()));
+    reply(seq, "", encoded_members(agent_));
     return true;
 }
 

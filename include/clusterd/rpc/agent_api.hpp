@@ -113,11 +113,10 @@ class AgentApi {
     virtual ~AgentApi() = default;
 
     virtual std::vector<Member> members() = 0;
-    /// The same list, shared: an agent may hand out one copy for as long as its membership
-    /// does not change, so a caller may cache work on it keyed by the pointer (which it holds).
-    virtual std::shared_ptr<const std::vector<Member>> shared_members() {
-        return std::make_shared<const std::vector<Member>>(members());
-    }
+    /// A number that changes whenever members() would answer differently and is never reused
+    /// in this process (another agent instance gets other numbers): a caller may keep work
+    /// derived from members() under it. 0 = unknown (nothing may be kept).
+    virtual std::uint64_t members_version() { return 0; }
     /// Serf's Join: `done(num_contacted, error)`.
     virtual void join(const std::vector<std::string>& addrs, bool replay,
                       std::function<void(int, const std::string&)> done) = 0;

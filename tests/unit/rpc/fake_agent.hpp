@@ -60,7 +60,13 @@ class FakeAgent : public AgentApi {
     std::size_t event_subscribers() const { return event_subs_.size(); }
     std::size_t log_subscribers() const { return log_subs_.size(); }
 
-    std::vector<Member> members() override { return member_list; }
+    std::vector<Member> members() override {
+        members_calls++;
+        return member_list;
+    }
+    std::uint64_t members_version() override { return version; }
+    int members_calls = 0;
+    std::uint64_t version = 0; ///< members_version(); 0 = unknown
     void join(const std::vector<std::string>& addrs, bool replay,
               std::function<void(int, const std::string&)> done) override {
         std::string c = "join";

@@ -132,6 +132,31 @@ TEST(RpcSession, AuthWithoutServerKeyMatchesOnlyEmpty) {
     EXPECT_EQ(h.run(req("auth", 3, AuthRequest{""})).at(0).header.error, "");
 }
 
+// `members` answers are kept encoded under the agent's members version: asked again under the
+// same version the agent's list is not built again; a new version (or none) builds it anew.
+TEST(RpcSession, MembersAnswerIsKeptUnderTheMembersVersion) {
+    Harness h;
+    h.ready();
+    h.agent.member_list = {member("a", "alive"), member("b", "alive")};
+    h.agent.version = 1000001; // versions are never reused, whatever the session
+    auto first = h.run(req("members", 2)).at(0);
+    auto second = h.run(req("members", 3)).at(0);
+    EXPECT_EQ(h.agent.members_calls, 1);
+    EXPECT_EQ(body_as<MembersResponse>(second).members.size(), 2u);
+    EXPECT_EQ(second.header.seq, 3u);
+    EXPECT_EQ(body_as<MembersResponse>(first).members, body_as<MembersResponse>(second).members);
+    h.agent.member_list.push_back(member("c", "failed"));
+    h.agent.version = 1000002;
+    auto third = body_as<MembersResponse>(h.run(req("members", 4)).at(0)).members;
+    EXPECT_EQ(h.agent.members_calls, 2);
+    ASSERT_EQ(third.size(), 3u);
+    EXPECT_EQ(third[2].status, "failed");
+    h.agent.version = 0; // unknown: never kept
+    h.run(req("members", 5));
+    h.run(req("members", 6));
+    EXPECT_EQ(h.agent.members_calls, 4);
+}
+
 TEST(RpcSession, MembersAndFilters) {
     Harness h;
     h.ready();
