@@ -192,6 +192,12 @@ Node::Node(Config config, std::uint64_t seed, base::Instant now, const SnapshotS
 
     core.endpoint = std::make_unique<swim::Endpoint>(core.config.memberlist, &impl_->delegate,
                                                      base::Rng::mix(seed, 0x5111), now);
+    // Anything queued in Serf's queues resumes a parked gossip tick (swim::Config::park_idle_gossip).
+    for (swim::BroadcastQueue* q : {&impl_->members.queue(), &impl_->events.queue(), &impl_->queries.queue()})
+        q->on_queued([&core] {
+            if (core.endpoint)
+                core.endpoint->wake_gossip(core.now);
+        });
     // Start the endpoint now: it announces us alive and reports our own join (member + event).
     core.endpoint->handle_timeout(now);
     if (impl_->members.status_of(core.name()) == MemberStatus::None) {

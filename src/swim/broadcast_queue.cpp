@@ -84,10 +84,14 @@ void BroadcastQueue::queue(std::string_view name, base::Bytes msg, Finished on_f
     // The block is acquired before the message it replaces (same name) is released: blocks are
     // content-addressed, so which copy of equal bytes a queue holds makes no difference.
     queue_block(name, pool_->acquire(name, std::move(msg)), std::move(on_finished));
+    if (on_queued_)
+        on_queued_();
 }
 
 void BroadcastQueue::queue(std::string_view name, base::ByteView msg, Finished on_finished) {
     queue_block(name, pool_->acquire(name, msg), std::move(on_finished));
+    if (on_queued_)
+        on_queued_();
 }
 
 void BroadcastQueue::queue_block(std::string_view name, MessagePool::Block* block, Finished on_finished) {

@@ -31,6 +31,8 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
         break; // ensure_started() already ran
     case TimerKind::ProbeTick:
         schedule(now + cfg.probe_interval, Timer{TimerKind::ProbeTick, 0, {}});
+        if (gossip_parked && !nothing_queued())
+            wake_gossip(now);
         if (probe_state) {
             probe_tick_pending = true; // a Go ticker keeps one missed tick
         } else {
@@ -38,9 +40,14 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
         }
         break;
     case TimerKind::GossipTick:
-        schedule(now + cfg.gossip_interval, Timer{TimerKind::GossipTick, 0, {}});
         early_rounds = 0;
         after_gossip_round(now, gossip(now));
+        if (cfg.park_idle_gossip && !early_gossip_scheduled && nothing_queued()) {
+            gossip_parked = true;
+            gossip_next = now + cfg.gossip_interval;
+        } else {
+            schedule(now + cfg.gossip_interval, Timer{TimerKind::GossipTick, 0, {}});
+        }
         break;
     case TimerKind::GossipEarly:
         early_gossip_scheduled = false;
@@ -550,6 +557,31 @@ void Endpoint::announce_leave_intent(base::Instant now, base::ByteView user_msg)
     packet.push_back(static_cast<std::uint8_t>(wire::MsgType::User));
     packet.insert(packet.end(), user_msg.begin(), user_msg.end());
     m.announce(packet, m.cfg.leave_announce_peers);
+}
+
+bool Endpoint::Impl::nothing_queued() const {
+    return queue.size() == 0 && (delegate == nullptr || !delegate->has_queued_broadcasts());
+}
+
+void Endpoint::Impl::wake_gossip(base::Instant now) {
+    if (!gossip_parked)
+        return;
+    gossip_parked = false;
+    // Back on the grid the tick never left: the first tick instant at or after now.
+    base::Instant at = gossip_next;
+    if (at < now) {
+        const auto behind = now - at;
+        at +=
+            ((behind + cfg.gossip_interval - base::Duration(1)) / cfg.gossip_interval) * cfg.gossip_interval;
+        early_rounds = 0; // at least one regular tick passed while parked
+    }
+    schedule(at, Timer{TimerKind::GossipTick, 0, {}});
+}
+
+void Endpoint::wake_gossip(base::Instant now) {
+    Impl& m = *impl_;
+    m.last_now = now;
+    m.wake_gossip(now);
 }
 
 void Endpoint::Impl::expedite(base::Instant now) {

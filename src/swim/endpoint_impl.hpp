@@ -124,6 +124,12 @@ struct Endpoint::Impl {
     bool early_gossip_scheduled = false;
     int early_rounds = 0; ///< early rounds since the last regular tick
     void expedite(base::Instant now);
+    /// Config::park_idle_gossip: no regular gossip tick is scheduled while parked; gossip_next
+    /// is when it would have fired next.
+    bool gossip_parked = false;
+    base::Instant gossip_next;
+    bool nothing_queued() const;
+    void wake_gossip(base::Instant now);
     /// After a round that sent something: another early one later in this interval while a
     /// backlog remains.
     void after_gossip_round(base::Instant now, std::size_t sent);

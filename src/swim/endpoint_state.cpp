@@ -23,6 +23,7 @@ Endpoint::Impl::Impl(Config c, Delegate* d, std::uint64_t seed, base::Instant no
     : cfg(std::move(c)), delegate(d), rng(seed), awareness(cfg.awareness_max_multiplier),
       queue(cfg.retransmit_mult, cfg.message_pool), created(now), last_now(now),
       nodes(cfg.intern_pools, now) {
+    queue.on_queued([this] { wake_gossip(last_now); });
     // The local node exists from the start; the delegate is first consulted in ensure_started()
     // (so an owner that is also the delegate can construct us in its member initialisers). It
     // becomes alive (with a join event) there.

@@ -551,6 +551,73 @@ TEST(SerfSim, ImmediateDisseminationIsFasterAndABurstStaysWithinTheBound) {
     EXPECT_LE(on.burst_packets, off.burst_packets + 6u * 3u * 3u); // gossip_nodes = 3 per early round
 }
 
+// swim::Config::park_idle_gossip: an idle cluster runs (almost) no gossip rounds, and a Serf
+// broadcast queued later (a user event with immediate dissemination off, so only the queue's
+// wake-up can resume the tick) still leaves at the next instant of the sender's 200 ms grid, as
+// with a tick every interval (the grids of the two runs are not compared instant for instant:
+// a tick fired late, when the host calls in after the deadline, shifts the grid of a ticking
+// node more often; tests/unit/swim compares them where it does not).
+namespace {
+struct ParkRun {
+    std::uint64_t idle_rounds = 0; ///< gossip rounds of all 8 nodes over 20 idle seconds
+    std::vector<double> first_ms;  ///< per event: queued -> first other node has it
+};
+
+ParkRun park_run(bool park) {
+    constexpr std::size_t n = 8;
+    SerfCluster c(sim::Simulator::seed_from_env(23), [park](std::size_t, serf::Config& cfg) {
+        cfg.memberlist.park_idle_gossip = park;
+        cfg.memberlist.expedite_broadcasts = false;
+    });
+    form_and_settle(c, n);
+    c.sim.run_for(10s);
+    ParkRun r;
+    std::uint64_t before = 0, after = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        before += c.node(i).endpoint().stats().gossip_rounds;
+    c.sim.run_for(20s);
+    for (std::size_t i = 0; i < n; ++i)
+        after += c.node(i).endpoint().stats().gossip_rounds;
+    r.idle_rounds = after - before;
+    std::map<std::string, base::Instant> first;
+    for (std::size_t i = 0; i < n; ++i)
+        c.host(i).on_event = [&first, &c](const serf::Event& e) {
+            if (const auto* u = std::get_if<serf::UserEvent>(&e))
+                first.emplace(u->name, c.sim.now());
+        };
+    for (int k = 0; k < 10; ++k) {
+        c.sim.run_for(std::chrono::milliseconds(1500 + 37 * k)); // off the grid, idle again
+        const std::string name = "p" + std::to_string(k);
+        const base::Instant sent = c.sim.now();
+        const std::size_t from = static_cast<std::size_t>(k) % n;
+        EXPECT_TRUE(c.node(from).user_event(name, {}, false, sent).ok());
+        c.host(from).drain();
+        c.sim.poke(from);
+        first.erase(name); // the sender's own delivery
+        EXPECT_TRUE(c.sim.run_until([&] { return first.count(name) != 0; }, 5s)) << name;
+        r.first_ms.push_back(std::chrono::duration<double, std::milli>(first[name] - sent).count());
+    }
+    return r;
+}
+} // namespace
+
+TEST(SerfSim, IdleGossipTickIsParkedAndQueuedBroadcastsLeaveOnTheGrid) {
+    const auto on = park_run(true);
+    const auto off = park_run(false);
+    std::printf("gossip rounds of 8 idle nodes over 20 s: %llu parked, %llu ticking\n",
+                static_cast<unsigned long long>(on.idle_rounds),
+                static_cast<unsigned long long>(off.idle_rounds));
+    EXPECT_GE(off.idle_rounds, 8u * 100u - 8u);
+    EXPECT_LE(on.idle_rounds, off.idle_rounds / 10);
+    ASSERT_EQ(on.first_ms.size(), off.first_ms.size());
+    for (std::size_t k = 0; k < on.first_ms.size(); ++k) {
+        // The next instant of the sender's 200 ms grid plus a link (1-2 ms): woken by the queue,
+        // not by the next probe tick (up to 1 s later).
+        EXPECT_LT(on.first_ms[k], 200.0 + 5.0) << "event " << k;
+        EXPECT_LT(off.first_ms[k], 200.0 + 5.0) << "event " << k;
+    }
+}
+
 // Issue 19, graceful leave: with the leave announcement (intent and leave each sent straight to
 // every member) all members record the leave one packet after the intent's broadcast has run
 // out; without it, only after further gossip rounds carry memberlist's leave. Nobody may take

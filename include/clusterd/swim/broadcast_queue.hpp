@@ -119,6 +119,8 @@ class BroadcastQueue {
     static constexpr int kMaxSkips = 32;
 
     std::size_t size() const { return order_.size(); }
+    /// Called after every queue() (the endpoint wakes its parked gossip tick with it).
+    void on_queued(std::function<void()> f) { on_queued_ = std::move(f); }
     /// Drop the most-transmitted entries until at most `max_retain` remain.
     void prune(std::size_t max_retain);
     void reset();
@@ -126,6 +128,7 @@ class BroadcastQueue {
     std::vector<int> transmit_counts() const;
 
   private:
+    std::function<void()> on_queued_;
     // Memory per queued item (issue 19): a 16-byte slot, a 12-byte key in the B-tree and a 4-byte
     // entry in the name index (a set of slot numbers hashed by their block's name).
     struct Slot {

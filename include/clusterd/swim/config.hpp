@@ -59,6 +59,14 @@ struct Config {
     /// Run one early gossip round when a high-value broadcast is queued (see
     /// Endpoint::expedite_gossip). Wire-identical to memberlist; only the send time differs.
     bool expedite_broadcasts = true;
+    /// Idle gossip ticks are skipped: after a regular round that leaves nothing queued (here
+    /// or in the delegate's queues) the tick is parked until a broadcast is queued, and then
+    /// resumes on the same gossip_interval grid, so every round with something to send happens
+    /// exactly when it would have. A round with nothing queued sends nothing (memberlist's
+    /// gossip() returns before sending), so the wire is unchanged; an idle node wakes up five
+    /// times a second less (lan). The probe tick wakes a parked tick too, should anything be
+    /// queued without telling (at most one probe interval late). Off: a tick every interval.
+    bool park_idle_gossip = true;
     /// Early gossip rounds allowed between two regular ticks (expedite_broadcasts on): one at
     /// once for a new high-value broadcast, and more, gossip_interval / (max + 1) apart, while
     /// the delegate's (Serf's) queues still hold broadcasts to (re)transmit after a round. So a burst

@@ -146,6 +146,9 @@ class Endpoint {
     /// size adds at most `gossip_nodes` packets per `gossip_interval` (docs/protocol.md). The
     /// round is due at `now` (next_deadline()); no-op when Config::expedite_broadcasts is off.
     void expedite_gossip(base::Instant now);
+    /// A broadcast was queued in one of the delegate's queues: resume a parked gossip tick
+    /// (Config::park_idle_gossip). The endpoint's own queue does this by itself.
+    void wake_gossip(base::Instant now);
     /// True once the leave broadcast has been sent out fully (or there is nobody to tell).
     bool leave_done() const;
     bool has_left() const;

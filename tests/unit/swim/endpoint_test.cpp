@@ -92,9 +92,12 @@ struct Harness {
         ep.handle_timeout(now);
         drain();
     }
+    std::vector<base::Instant> sent_times; ///< when each of `sent` was handed out
     void drain() {
-        while (auto t = ep.poll_transmit())
+        while (auto t = ep.poll_transmit()) {
             sent.push_back(std::move(*t));
+            sent_times.push_back(now);
+        }
     }
     void packet(const wire::Message& m, std::uint8_t from = 2) {
         ep.handle_packet(addr(from), wire::encode(m), now);
@@ -260,6 +263,55 @@ TEST(Endpoint, ImpliedSourceLeavesTheAddressOutOfPingsAndIsAnsweredToThePacketSo
         ASSERT_EQ(back.size(), 1u);
         EXPECT_EQ(back[0].first.to, addr(1));
     }
+}
+
+// Config::park_idle_gossip: with nothing queued the 200 ms gossip tick is not scheduled (an idle
+// node wakes for its probes only); a broadcast queued later goes out at the same instant as with
+// a tick every interval, on the same grid.
+TEST(Endpoint, IdleGossipTickIsParkedAndResumesOnTheSameGrid) {
+    base::Instant sent_at[2];
+    int wakeups[2] = {0, 0};
+    for (bool park : {false, true}) {
+        Config c = config_for("a", 1);
+        c.park_idle_gossip = park;
+        Harness h(c);
+        h.packet(alive("b", 2, 1));
+        // b answers every ping; after 5 s nothing is left to gossip.
+        auto run_acking = [&](base::Duration d, int* steps) {
+            const base::Instant until = h.now + d;
+            while (h.ep.next_deadline() <= until) {
+                const std::size_t before = h.sent.size();
+                h.step();
+                if (steps)
+                    ++*steps;
+                for (std::size_t i = before; i < h.sent.size(); ++i)
+                    for (const auto& m : messages(h.sent[i]))
+                        if (const auto* p = std::get_if<wire::Ping>(&m))
+                            h.packet(wire::Ack{p->seq_no, {}}, 2);
+            }
+            h.now = until;
+        };
+        run_acking(5s, nullptr);
+        run_acking(10s, &wakeups[park]);
+        EXPECT_EQ(h.ep.find("b")->state, State::Alive);
+        // A new member's alive is queued for gossip at an instant off the grid.
+        h.now += 37ms;
+        const std::size_t before = h.sent.size();
+        h.packet(alive("c", 3, 1), 3);
+        run_acking(1s, nullptr);
+        bool found = false;
+        for (std::size_t i = before; i < h.sent.size() && !found; ++i)
+            if (h.sent[i].to == addr(2))
+                for (const auto& m : messages(h.sent[i]))
+                    if (const auto* a = std::get_if<wire::Alive>(&m); a && a->node == "c") {
+                        found = true;
+                        sent_at[park] = h.sent_times[i];
+                    }
+        ASSERT_TRUE(found) << "park=" << park;
+    }
+    // Off: probe tick, probe end and 5 gossip ticks a second; on: the gossip ticks are gone.
+    EXPECT_GE(wakeups[0] - wakeups[1], 45) << wakeups[0] << " vs " << wakeups[1];
+    EXPECT_EQ(sent_at[0], sent_at[1]);
 }
 
 TEST(Endpoint, IndirectProbeNacksFeedAwareness) {
