@@ -63,9 +63,11 @@ void Endpoint::Impl::fire(const Timer& t, base::Instant now) {
         push_pull_tick(now);
         break;
     case TimerKind::ProbeTimeout:
+        probe_timers_armed = false; // this one left the map
         probe_timeout(t.id, now);
         break;
     case TimerKind::ProbeEnd:
+        probe_timers_armed = false;
         probe_end(t.id, now);
         break;
     case TimerKind::AckExpire:

@@ -43,7 +43,8 @@ struct Endpoint::Impl {
         std::uint64_t id = 0; ///< seq number for probe/ack timers
         std::string name;     ///< node name for suspicion timers
     };
-    void schedule(base::Instant at, Timer t) { timers.emplace(at, std::move(t)); }
+    using TimerMap = std::multimap<base::Instant, Timer>;
+    TimerMap::iterator schedule(base::Instant at, Timer t) { return timers.emplace(at, std::move(t)); }
     void fire(const Timer& t, base::Instant now);
 
     // ---- node table ----------------------------------------------------------------------------
@@ -159,7 +160,19 @@ struct Endpoint::Impl {
     /// An ack from `node` (a probe's or a recheck's): evidence against its suspicion.
     void note_alive(const std::string& node);
 
-    std::multimap<base::Instant, Timer> timers;
+    TimerMap timers;
+    /// The current probe's timeout and end timers, while both are still in `timers`: a direct
+    /// ack removes them, so an answered probe costs no wake-up at its timeout (an idle node's
+    /// every probe).
+    TimerMap::iterator probe_timeout_timer, probe_end_timer;
+    bool probe_timers_armed = false;
+    void disarm_probe_timers() {
+        if (!probe_timers_armed)
+            return;
+        probe_timers_armed = false;
+        timers.erase(probe_timeout_timer);
+        timers.erase(probe_end_timer);
+    }
     base::Duration push_pull_next{0};
 
     struct Probe {

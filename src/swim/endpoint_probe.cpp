@@ -50,8 +50,9 @@ void Endpoint::Impl::probe_node(MemberRec& node, base::Instant now) {
                                       wire::encode(wire::Suspect{node.incarnation, p.node, cfg.name})};
         send_raw(nodes.addr(node), p.node, wire::encode_compound(msgs), nodes.pmax(node) >= 5);
     }
-    schedule(now + cfg.probe_timeout, Timer{TimerKind::ProbeTimeout, p.seq, {}});
-    schedule(now + interval, Timer{TimerKind::ProbeEnd, p.seq, {}});
+    probe_timeout_timer = schedule(now + cfg.probe_timeout, Timer{TimerKind::ProbeTimeout, p.seq, {}});
+    probe_end_timer = schedule(now + interval, Timer{TimerKind::ProbeEnd, p.seq, {}});
+    probe_timers_armed = true;
 }
 
 void Endpoint::Impl::probe_timeout(std::uint64_t seq, base::Instant now) {
@@ -139,6 +140,7 @@ void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
             // A direct answer ends the probe at once.
             Probe done = p;
             probe_state.reset();
+            disarm_probe_timers(); // both would find the probe over
             stats.probe_time.record(now - done.sent);
             if (cfg.lifeguard)
                 awareness.apply_delta(-1);
