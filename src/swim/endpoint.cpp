@@ -227,9 +227,40 @@ void Endpoint::Impl::dispatch(const Address& from, base::ByteView msg, base::Ins
         stats.duplicates++;
         return;
     }
-    if (type == wire::MsgType::Alive && stale_alive(msg, alive)) {
-        stats.stale_alives++;
-        return;
+    if (type == wire::MsgType::Alive) {
+        // Viewed once (a compound's part comes viewed): the stale check and the handling both
+        // use the view, which holds exactly what wire::decode() would (the same reader over
+        // the same field list). An alive message the view cannot read is decoded below, which
+        // fails the same way and counts it.
+        std::optional<wire::AliveView> own;
+        if (alive == nullptr) {
+            if (auto v = wire::decode_alive_view(msg)) {
+                own = *v;
+                alive = &*own;
+            }
+        }
+        if (alive != nullptr) {
+            if (stale_alive(msg, alive)) {
+                stats.stale_alives++;
+                return;
+            }
+            // A reused message (its buffers grow once), unless a delegate called back into us
+            // while one is being handled.
+            wire::Alive local;
+            wire::Alive& m = alive_in_use ? local : alive_in;
+            m.incarnation = alive->incarnation;
+            m.node.assign(alive->node);
+            m.addr.assign(alive->addr.begin(), alive->addr.end());
+            m.port = alive->port == 0 ? cfg.advertise_port : alive->port;
+            m.meta.assign(alive->meta.begin(), alive->meta.end());
+            m.vsn.assign(alive->vsn.begin(), alive->vsn.end());
+            const bool outer = !alive_in_use;
+            alive_in_use = true;
+            alive_node(m, now, false);
+            if (outer)
+                alive_in_use = false;
+            return;
+        }
     }
     auto decoded = wire::decode(msg);
     if (!decoded) {

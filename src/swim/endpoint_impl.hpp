@@ -148,6 +148,8 @@ struct Endpoint::Impl {
     std::size_t probe_index = 0;
     std::unordered_map<std::string, Suspicion> suspicions;
     base::Bytes alive_scratch; ///< alive_node's encoding buffer
+    wire::Alive alive_in;      ///< dispatch's decoded alive message, reused
+    bool alive_in_use = false; ///< alive_in is being handled (a delegate may call back)
     /// Recheck pings in flight: our seq -> the suspected node (see Config::recheck_suspects).
     struct Recheck {
         std::string node;

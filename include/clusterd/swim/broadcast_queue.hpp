@@ -34,20 +34,31 @@ namespace clusterd::swim {
 /// pool. Single-threaded like the queues that use it.
 class MessagePool {
   public:
+    /// One message: a header and, in the same allocation right after it, the name's and the
+    /// message's bytes (one heap block per message, and the bytes are on the header's cache
+    /// lines: a queue reading a message misses once, not on the header and then the bytes).
     struct Block {
         std::uint32_t refs = 0;
+        std::uint32_t name_len = 0;
+        std::uint32_t bytes_len = 0;
         std::size_t hash = 0;
-        std::string name;
-        base::Bytes bytes;
+
+        std::string_view name() const { return {data(), name_len}; }
+        base::ByteView bytes() const {
+            return {reinterpret_cast<const std::uint8_t*>(data()) + name_len, bytes_len};
+        }
+
+      private:
+        friend class MessagePool;
+        const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+        char* data() { return reinterpret_cast<char*>(this + 1); }
     };
     MessagePool() = default;
     MessagePool(const MessagePool&) = delete;
     MessagePool& operator=(const MessagePool&) = delete;
     ~MessagePool();
 
-    /// The block holding (name, bytes) with one more reference; `bytes` is moved in when new.
-    Block* acquire(std::string_view name, base::Bytes&& bytes);
-    /// The same, `bytes` copied when new.
+    /// The block holding (name, bytes) with one more reference; `bytes` copied when new.
     Block* acquire(std::string_view name, base::ByteView bytes);
     void release(Block* b);
     /// Distinct messages held.
@@ -60,6 +71,8 @@ class MessagePool {
         std::size_t hash;
     };
     static std::size_t hash_of(std::string_view name, base::ByteView bytes);
+    static Block* make(std::string_view name, base::ByteView bytes, std::size_t hash);
+    static void destroy(Block* b);
     struct Hash {
         using is_transparent = void;
         std::size_t operator()(const Block* b) const { return b->hash; }
@@ -68,8 +81,9 @@ class MessagePool {
     struct Eq {
         using is_transparent = void;
         static bool same(const Block* b, std::string_view name, base::ByteView bytes) {
-            return b->name == name && b->bytes.size() == bytes.size() &&
-                   std::equal(bytes.begin(), bytes.end(), b->bytes.begin());
+            const base::ByteView mine = b->bytes();
+            return b->name() == name && mine.size() == bytes.size() &&
+                   std::equal(bytes.begin(), bytes.end(), mine.begin());
         }
         bool operator()(const Block* a, const Block* b) const { return a == b; }
         bool operator()(const Block* a, const Probe& p) const { return same(a, p.name, p.bytes); }
@@ -153,7 +167,7 @@ class BroadcastQueue {
     void queue_block(std::string_view name, MessagePool::Block* block, Finished on_finished);
     /// erase() for a slot whose key already left the B-tree; true when a callback ran.
     bool release(std::uint32_t slot, bool finished);
-    std::string_view name_of(std::uint32_t slot) const { return slots_[slot].block->name; }
+    std::string_view name_of(std::uint32_t slot) const { return slots_[slot].block->name(); }
 
     /// Hashes a slot number by its block's name, so the set doubles as a name -> slot map.
     struct NameHash {

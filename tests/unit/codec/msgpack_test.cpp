@@ -250,6 +250,56 @@ TEST(MsgpackFields, DecodeSkipsUnknownFieldsAndTreatsNilAsZero) {
     EXPECT_EQ(o->port, 0);
 }
 
+// The reader tries the field after the last one matched first: keys in the list's order, in
+// reverse, shuffled, repeated (the last wins) and mixed with unknown keys all decode as a full
+// scan of the list would.
+TEST(MsgpackFields, KeysDecodeInAnyOrder) {
+    auto key = [](base::Bytes& b, std::string_view k) {
+        b.push_back(static_cast<std::uint8_t>(0xa0 | k.size()));
+        b.insert(b.end(), k.begin(), k.end());
+    };
+    // Fields as (key, encoded value); Port 7, Delta -2, Note "n", X 0.5 (f64), Kind ignored.
+    std::vector<std::pair<std::string, base::Bytes>> kv = {
+        {"Delta", bytes_of({0xfe})},
+        {"Kind", bytes_of({0xa1, 'k'})},
+        {"Note", bytes_of({0xa1, 'n'})},
+        {"Port", bytes_of({0x07})},
+        {"X", bytes_of({0xcb, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0})},
+        {"Zzz", bytes_of({0x01})},
+    };
+    auto build = [&](const std::vector<std::size_t>& order) {
+        base::Bytes b{static_cast<std::uint8_t>(0x80 | order.size())};
+        for (std::size_t i : order) {
+            key(b, kv[i].first);
+            b.insert(b.end(), kv[i].second.begin(), kv[i].second.end());
+        }
+        return b;
+    };
+    Outer want;
+    want.delta = -2;
+    want.note = "n";
+    want.port = 7;
+    want.x = 0.5;
+    for (const auto& order : std::vector<std::vector<std::size_t>>{
+             {0, 1, 2, 3, 4}, {4, 3, 2, 1, 0}, {2, 0, 4, 1, 3}, {5, 0, 5, 2, 3, 5, 4}, {3, 0, 2, 4}}) {
+        auto o = msgpack::decode<Outer>(build(order));
+        ASSERT_TRUE(o.ok()) << o.error().message;
+        EXPECT_EQ(*o, want);
+    }
+    // A repeated key: the last value wins, as in go-msgpack.
+    base::Bytes rep{0x83};
+    key(rep, "Port");
+    rep.push_back(1);
+    key(rep, "Delta");
+    rep.push_back(2);
+    key(rep, "Port");
+    rep.push_back(3);
+    auto r = msgpack::decode<Outer>(rep);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->port, 3);
+    EXPECT_EQ(r->delta, 2);
+}
+
 TEST(MsgpackFields, ErrorsCarryTheFieldPath) {
     Outer o;
     o.members = {{"a", {}}, {"b", {}}};

@@ -136,6 +136,40 @@ TEST(BroadcastQueue, QueuesSharingAPoolKeepOneCopyOfEachMessage) {
     EXPECT_EQ(pool->size(), 0u); // destroyed queues give their references back
 }
 
+// A pooled message is one allocation: its name and bytes follow the header.
+TEST(MessagePool, BlocksHoldNameAndBytesAndAreSharedByContent) {
+    swim::MessagePool pool;
+    const base::Bytes a = msg("alive node-1"), b = msg("alive node-2");
+    auto* x = pool.acquire("node-1", base::ByteView(a));
+    EXPECT_EQ(x->name(), "node-1");
+    EXPECT_EQ(base::to_string(base::Bytes(x->bytes().begin(), x->bytes().end())), "alive node-1");
+    EXPECT_EQ(pool.acquire("node-1", base::ByteView(a)), x); // same content: same block
+    EXPECT_EQ(x->refs, 2u);
+    auto* y = pool.acquire("node-2", base::ByteView(a)); // same bytes, other name
+    auto* z = pool.acquire("node-1", base::ByteView(b)); // same name, other bytes
+    auto* e = pool.acquire("", base::ByteView());        // empty name and bytes
+    EXPECT_NE(y, x);
+    EXPECT_NE(z, x);
+    EXPECT_EQ(e->name(), "");
+    EXPECT_TRUE(e->bytes().empty());
+    EXPECT_EQ(pool.size(), 4u);
+    pool.release(x);
+    EXPECT_EQ(pool.size(), 4u);
+    pool.release(x);
+    EXPECT_EQ(pool.size(), 3u);
+    // Lengths beyond a byte, and the block's bytes outliving the caller's buffer.
+    std::string long_name(300, 'n');
+    base::Bytes big(70000, 7);
+    auto* w = pool.acquire(long_name, base::ByteView(big));
+    big.assign(big.size(), 0);
+    EXPECT_EQ(w->name(), long_name);
+    EXPECT_EQ(w->bytes().size(), 70000u);
+    EXPECT_TRUE(std::all_of(w->bytes().begin(), w->bytes().end(), [](std::uint8_t c) { return c == 7; }));
+    for (auto* p : {y, z, e, w})
+        pool.release(p);
+    EXPECT_EQ(pool.size(), 0u);
+}
+
 // The last transmit of every item in one get() empties the queue while others still wait to
 // be put back: they must come back intact (slot storage is only reclaimed when nothing waits).
 TEST(BroadcastQueue, ItemsFinishingInAGetDoNotLoseTheOthers) {

@@ -104,13 +104,13 @@ template <typename S, typename... F> bool present(const Group<F...>&, const S&) 
     return true;
 }
 
-template <typename S, typename M> std::string_view name_of(const Field<S, M>& f) {
+template <typename S, typename M> constexpr std::string_view name_of(const Field<S, M>& f) {
     return f.name;
 }
-inline std::string_view name_of(const Constant& c) {
+constexpr std::string_view name_of(const Constant& c) {
     return c.name;
 }
-template <typename... F> std::string_view name_of(const Group<F...>& g) {
+template <typename... F> constexpr std::string_view name_of(const Group<F...>& g) {
     return g.name;
 }
 
@@ -155,33 +155,76 @@ template <typename S, typename... F> base::Status read_value(Reader& r, S& s, co
     return read_map(r, s, g.fields);
 }
 
+/// True when no two fields of the list (or of a nested group's list) share a name: read_map's
+/// fast path relies on it (a key matches at most one field).
+template <typename Tuple> constexpr bool names_unique(const Tuple& list);
+template <typename F> constexpr bool group_names_unique(const F&) {
+    return true;
+}
+template <typename... G> constexpr bool group_names_unique(const Group<G...>& g) {
+    return names_unique(g.fields);
+}
+template <typename Tuple> constexpr bool names_unique(const Tuple& list) {
+    return std::apply(
+        [](const auto&... f) {
+            const std::string_view names[] = {name_of(f)..., {}};
+            constexpr std::size_t n = sizeof...(f);
+            for (std::size_t i = 0; i < n; ++i)
+                for (std::size_t j = i + 1; j < n; ++j)
+                    if (names[i] == names[j])
+                        return false;
+            return (group_names_unique(f) && ...);
+        },
+        list);
+}
+
 template <typename S, typename Tuple> base::Status read_map(Reader& r, S& s, const Tuple& list) {
     if (auto d = r.descend(); !d)
         return d;
     auto n = r.map_header();
     if (!n)
         return n.error();
+    // Keys usually come in the list's order (every encoder writes them so): the field after the
+    // last one matched is tried first, then the whole list. Field names are unique (checked at
+    // compile time in read()), so the field found is the same either way.
+    std::size_t expect = 0;
     for (std::size_t i = 0; i < *n; ++i) {
         auto key = r.str_view();
         if (!key)
             return key.error();
         bool matched = false;
         base::Status st = base::ok_status();
+        auto one = [&](const auto& fld) {
+            matched = true;
+            r.enter(name_of(fld));
+            auto nil = r.try_nil(); // nil is the zero value: keep the default
+            if (!nil)
+                st = nil.error();
+            else if (!*nil)
+                st = read_value(r, s, fld);
+            r.leave();
+        };
         std::apply(
             [&](const auto&... f) {
-                auto one = [&](const auto& fld) {
-                    if (matched || name_of(fld) != *key)
-                        return;
-                    matched = true;
-                    r.enter(name_of(fld));
-                    auto nil = r.try_nil(); // nil is the zero value: keep the default
-                    if (!nil)
-                        st = nil.error();
-                    else if (!*nil)
-                        st = read_value(r, s, fld);
-                    r.leave();
+                std::size_t j = 0;
+                auto at_expected = [&](const auto& fld) {
+                    if (j++ == expect && name_of(fld) == *key)
+                        one(fld);
                 };
-                (one(f), ...);
+                (at_expected(f), ...);
+                if (matched) {
+                    ++expect;
+                    return;
+                }
+                j = 0;
+                auto first_named = [&](const auto& fld) {
+                    ++j;
+                    if (!matched && name_of(fld) == *key) {
+                        one(fld);
+                        expect = j;
+                    }
+                };
+                (first_named(f), ...);
             },
             list);
         if (!matched)
@@ -217,6 +260,8 @@ template <HasFields S> std::size_t encoded_size(const S& s, Dialect d) {
 }
 /// Decodes a struct with a field list (a map; nil = all zero).
 template <HasFields S> base::Status read(Reader& r, S& s) {
+    static_assert(detail::names_unique(msgpack_fields(static_cast<const S*>(nullptr))),
+                  "two fields of one list share a name");
     return detail::read_map(r, s, msgpack_fields(static_cast<const S*>(nullptr)));
 }
 template <HasFields S> base::Result<S> decode(base::ByteView in, Limits limits = {}) {
