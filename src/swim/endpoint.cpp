@@ -612,9 +612,8 @@ void Endpoint::Impl::wake_gossip(base::Instant now) {
 }
 
 void Endpoint::wake_gossip(base::Instant now) {
-    Impl& m = *impl_;
-    m.last_now = now;
-    m.wake_gossip(now);
+    // Not an input: last_now (the latest time an input brought) is left as it is.
+    impl_->wake_gossip(now);
 }
 
 void Endpoint::Impl::expedite(base::Instant now) {
