@@ -58,18 +58,35 @@ const char* log_level_name(LogLevel level) {
 LogHub::LogHub(LogLevel min_level, bool to_stderr) : level_(min_level), to_stderr_(to_stderr) {}
 LogHub::~LogHub() = default;
 
-void LogHub::log(LogLevel level, std::string_view component, std::string_view message) {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+namespace {
+
+// Serf's line: "YYYY/MM/DD HH:MM:SS [LEVEL] component: message" (local time).
+std::string format_line(std::time_t at, LogLevel level, std::string_view body) {
     std::tm tm{};
-    localtime_r(&now, &tm);
+    localtime_r(&at, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
-    std::string line = std::string(stamp) + " [" + log_level_name(level) + "] " + std::string(component) +
-                       ": " + std::string(message);
-    text_.insert(text_.end(), line.begin(), line.end());
-    lines_.emplace_back(level, static_cast<std::uint32_t>(line.size()));
+    std::string line;
+    line.reserve(32 + body.size());
+    line.append(stamp).append(" [").append(log_level_name(level)).append("] ").append(body);
+    return line;
+}
+
+} // namespace
+
+void LogHub::log(LogLevel level, std::string_view component, std::string_view message) {
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::string body;
+    body.reserve(component.size() + 2 + message.size());
+    body.append(component).append(": ").append(message);
+    const std::string line = format_line(now, level, body);
+    // A line longer than the 24-bit length keeps its first 16 MiB - 1 bytes in the ring.
+    const std::size_t keep = std::min<std::size_t>(body.size(), (1u << 24) - 1);
+    text_.insert(text_.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(keep));
+    lines_.push_back(Line{static_cast<std::uint32_t>(now), static_cast<std::uint32_t>(keep),
+                          static_cast<std::uint32_t>(level)});
     if (lines_.size() > kRingLines) {
-        text_.erase(text_.begin(), text_.begin() + static_cast<std::ptrdiff_t>(lines_.front().second));
+        text_.erase(text_.begin(), text_.begin() + static_cast<std::ptrdiff_t>(lines_.front().len));
         lines_.pop_front();
     }
     if (to_stderr_ && level >= level_)
@@ -84,10 +101,14 @@ void LogHub::log(LogLevel level, std::string_view component, std::string_view me
 
 int LogHub::subscribe(LogLevel min_level, Subscriber subscriber) {
     auto at = text_.begin();
-    for (const auto& [level, len] : lines_) {
-        const auto end = at + static_cast<std::ptrdiff_t>(len);
-        if (level >= min_level)
-            subscriber(std::string(at, end));
+    std::string body;
+    for (const Line& l : lines_) {
+        const auto end = at + static_cast<std::ptrdiff_t>(l.len);
+        const auto level = static_cast<LogLevel>(l.level);
+        if (level >= min_level) {
+            body.assign(at, end);
+            subscriber(format_line(static_cast<std::time_t>(l.at), level, body));
+        }
         at = end;
     }
     int id = next_id_++;

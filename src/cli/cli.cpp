@@ -1,6 +1,9 @@
 #include "clusterd/cli/cli.hpp"
 
 #include <iostream>
+#include <string_view>
+
+#include "clusterd/agent/allocator.hpp"
 
 #include "registry.hpp"
 
@@ -62,6 +65,9 @@ std::vector<std::string> collect_args(int argc, char** argv) {
 } // namespace
 
 int run(int argc, char** argv) {
+    // The agent's allocator setting is taken before anything else runs (it may re-execute).
+    if (argc > 1 && std::string_view(argv[1]) == "agent")
+        agent::apply_allocator_setting(argv);
     const auto original = collect_args(argc, argv);
     CLI::App app{"clusterd: a Serf-compatible gossip membership daemon", "clusterd"};
     app.require_subcommand(1);

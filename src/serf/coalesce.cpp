@@ -56,19 +56,28 @@ void MemberEventCoalescer::emit(std::vector<Event>& out) {
     std::map<EventType, MemberEvent> by_type;
     for (auto& [name, latest] : latest_) {
         const swim::StringPool::Id held = pools_->names.find(name);
-        auto prev = held == swim::StringPool::kNone ? last_.end() : last_.find(held);
-        if (prev != last_.end() && prev->second == latest.first && latest.first != EventType::MemberUpdate)
+        const std::uint8_t code = static_cast<std::uint8_t>(1 + static_cast<unsigned>(latest.first));
+        const std::uint8_t prev = held != swim::StringPool::kNone && held < last_.size() ? last_[held] : 0;
+        if (prev == code && latest.first != EventType::MemberUpdate)
             continue;
         if (latest.first == EventType::MemberReap) {
             // Reaped: forget it (any later event of that name differs from a reap anyway).
-            if (prev != last_.end()) {
-                last_.erase(prev);
+            if (prev != 0) {
+                last_[held] = 0;
+                --remembered_;
                 pools_->names.release(held);
             }
-        } else if (prev != last_.end()) {
-            prev->second = latest.first;
+        } else if (prev != 0) {
+            last_[held] = code;
         } else {
-            last_.emplace(pools_->names.acquire(name), latest.first);
+            const swim::StringPool::Id id = pools_->names.acquire(name);
+            if (id >= last_.size()) {
+                if (id >= last_.capacity())
+                    last_.reserve(std::max<std::size_t>(id + id / 4 + 8, pools_->names.id_bound()));
+                last_.resize(id + 1, 0);
+            }
+            last_[id] = code;
+            ++remembered_;
         }
         auto& ev = by_type[latest.first];
         ev.type = latest.first;
@@ -83,8 +92,9 @@ void MemberEventCoalescer::emit(std::vector<Event>& out) {
 }
 
 MemberEventCoalescer::~MemberEventCoalescer() {
-    for (const auto& [id, type] : last_)
-        pools_->names.release(id);
+    for (std::size_t id = 0; id < last_.size(); ++id)
+        if (last_[id] != 0)
+            pools_->names.release(static_cast<swim::StringPool::Id>(id));
 }
 
 // ---- user events ------------------------------------------------------------------------

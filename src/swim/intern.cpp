@@ -1,7 +1,31 @@
 // Interned strings with dense ids; see intern.hpp.
 #include "clusterd/swim/intern.hpp"
 
+#include <cstring>
+
 namespace clusterd::swim {
+
+StringPool::~StringPool() {
+    for (Entry& e : entries_)
+        clear(e);
+}
+
+void StringPool::assign(Entry& e, std::string_view text) {
+    e.len = static_cast<std::uint32_t>(text.size());
+    char* to = e.small;
+    if (text.size() > kInline) {
+        e.big = new char[text.size()];
+        to = e.big;
+    }
+    if (!text.empty())
+        std::memcpy(to, text.data(), text.size());
+}
+
+void StringPool::clear(Entry& e) {
+    if (e.len > kInline)
+        delete[] e.big;
+    e.len = 0;
+}
 
 StringPool::Id StringPool::acquire(std::string_view text) {
     if (auto it = index_.find(text); it != index_.end()) {
@@ -17,7 +41,7 @@ StringPool::Id StringPool::acquire(std::string_view text) {
         entries_.emplace_back();
     }
     Entry& e = entries_[id];
-    e.text.assign(text);
+    assign(e, text);
     e.refs = 1;
     index_.insert(id);
     return id;
@@ -28,7 +52,7 @@ void StringPool::release(Id id) {
     if (--e.refs != 0)
         return;
     index_.erase(id);
-    std::string().swap(e.text);
+    clear(e);
     free_.push_back(id);
 }
 

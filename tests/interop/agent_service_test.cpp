@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -209,4 +210,37 @@ TEST(AgentService, WatchdogPingsFromTheEventLoop) {
     EXPECT_GE(count_pings("wd-on", {"WATCHDOG_USEC=400000"}), 4u);
     EXPECT_EQ(count_pings("wd-other-pid", {"WATCHDOG_USEC=400000", "WATCHDOG_PID=1"}), 0u);
     EXPECT_EQ(count_pings("wd-off", {}), 0u);
+}
+
+TEST(AgentService, AllocatorSettingKeepsThePidAndTheHandlersEnvironment) {
+    // The agent re-executes itself once with glibc's per-thread free-chunk cache off (issue 19,
+    // private bytes per agent): the same PID (systemd, pid files and tests stop it by PID), the
+    // setting added to the operator's GLIBC_TUNABLES for the agent's own process, and handlers
+    // run with the operator's environment as it was.
+    Cluster c("allocator");
+    const auto env_dump = c.dir() + "/env.txt";
+    const auto h = write_script(c.dir(), "env.sh",
+                                "cat >/dev/null; env > \"" + env_dump + ".tmp\" && mv \"" + env_dump +
+                                    ".tmp\" \"" + env_dump + "\"\n");
+    auto& s1 = c.start(Kind::Serf, "s1", {});
+    auto& d1 = start_with_env(c, "d1", {"-event-handler=user=" + h}, s1,
+                              {"GLIBC_TUNABLES=glibc.malloc.arena_max=2", "CLUSTERD_TEST_MARK=kept"});
+    ASSERT_TRUE(c.wait_all_alive({"s1", "d1"}, 20s)) << c.dump();
+    ASSERT_TRUE(d1.child.running());
+    // The process the test started is the agent (exec in place), and the image it runs was
+    // started with the setting after the operator's own.
+    const std::string initial_env = read_file("/proc/" + std::to_string(d1.child.pid()) + "/environ");
+    EXPECT_NE(initial_env.find(std::string("CLUSTERD_ALLOCATOR_REEXEC==glibc.malloc.arena_max=2") + '\0'),
+              std::string::npos);
+    const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(d1.child.pid()) + "/exe");
+    EXPECT_EQ(std::filesystem::canonical(exe), std::filesystem::canonical(clusterd_bin()));
+
+    ASSERT_EQ(c.serf_cli(s1, {"event", "envcheck", "x"}).exit_code, 0);
+    ASSERT_TRUE(wait_until([&] { return !read_file(env_dump).empty(); }, 15s)) << c.dump();
+    const std::string env = "\n" + read_file(env_dump);
+    EXPECT_NE(env.find("\nGLIBC_TUNABLES=glibc.malloc.arena_max=2\n"), std::string::npos) << env;
+    EXPECT_EQ(env.find("tcache_count"), std::string::npos) << env;
+    EXPECT_EQ(env.find("CLUSTERD_ALLOCATOR_REEXEC"), std::string::npos) << env;
+    EXPECT_NE(env.find("\nCLUSTERD_TEST_MARK=kept\n"), std::string::npos) << env;
+    EXPECT_NE(env.find("\nSERF_USER_EVENT=envcheck\n"), std::string::npos) << env;
 }

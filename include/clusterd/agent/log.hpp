@@ -52,6 +52,8 @@ class LogHub {
 
     /// Lines the recent ring holds (at most kRingLines, as Serf's 512-line log writer).
     std::size_t recent_lines() const { return lines_.size(); }
+    /// Bytes of text the recent ring holds (its lines without their time stamp and level).
+    std::size_t recent_text_bytes() const { return text_.size(); }
     static constexpr std::size_t kRingLines = 512;
 
   private:
@@ -61,10 +63,16 @@ class LogHub {
     };
     LogLevel level_;
     bool to_stderr_;
-    // The recent ring: the text of the lines back to back, and each line's level and length
-    // (no allocation and no 40-byte entry per line: a full ring is its text plus 8 bytes a line).
+    // The recent ring: each line's "component: message" back to back, and per line its second,
+    // level and length in 8 bytes; the "YYYY/MM/DD HH:MM:SS [LEVEL] " prefix (27 bytes and more
+    // than a third of a member-join line) is formatted again when the ring is replayed.
+    struct Line {
+        std::uint32_t at;        ///< seconds since the epoch (wraps in 2106)
+        std::uint32_t len : 24;  ///< bytes in text_
+        std::uint32_t level : 8; ///< LogLevel
+    };
     std::deque<char> text_;
-    std::deque<std::pair<LogLevel, std::uint32_t>> lines_;
+    std::deque<Line> lines_;
     std::map<int, Sub> subs_;
     int next_id_ = 1;
 };

@@ -4,8 +4,7 @@
 // first flushes. The agent uses 3 s / 1 s for both member and user events.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,8 +51,9 @@ class Coalescer {
 /// Keeps the latest member event per member; a flush emits one event per type, skipping a
 /// member whose last emitted type is the same (except member-update, which always passes).
 /// The last emitted type is kept per member name until the member is reaped (Serf keeps it
-/// forever, so a cluster with churning names grows without bound), keyed by the name's id in
-/// `pools` (the agent's interned names: 8 bytes a member instead of a map node and a string).
+/// forever, so a cluster with churning names grows without bound), as one byte at the name's id
+/// in `pools` (the agent's interned names, whose ids are dense: a byte a member instead of a
+/// hash-map slot, ~24 bytes with its control byte and load slack, or a map node and a string).
 class MemberEventCoalescer final : public Coalescer {
   public:
     MemberEventCoalescer(base::Duration coalesce_period = kAgentCoalescePeriod,
@@ -65,7 +65,7 @@ class MemberEventCoalescer final : public Coalescer {
     MemberEventCoalescer(const MemberEventCoalescer&) = delete;
     MemberEventCoalescer& operator=(const MemberEventCoalescer&) = delete;
     /// Members whose last emitted type is remembered.
-    std::size_t remembered() const { return last_.size(); }
+    std::size_t remembered() const { return remembered_; }
 
   protected:
     bool handles(const Event& e) const override;
@@ -74,7 +74,10 @@ class MemberEventCoalescer final : public Coalescer {
 
   private:
     std::shared_ptr<swim::InternPools> pools_;
-    absl::flat_hash_map<swim::StringPool::Id, EventType> last_; ///< each key holds a name reference
+    /// By name id: 0 = nothing remembered, else 1 + the last emitted EventType; each non-zero
+    /// byte holds a reference on its name id, so the id is not reused while remembered.
+    std::vector<std::uint8_t> last_;
+    std::size_t remembered_ = 0;
     std::map<std::string, std::pair<EventType, Member>> latest_;
 };
 

@@ -33,6 +33,37 @@ TEST(StringPool, InternsCountsAndReusesIds) {
     EXPECT_EQ(p.id_bound(), 2u);
 }
 
+TEST(StringPool, ShortTextsLiveInTheEntryLongOnesInOneBlock) {
+    // Issue 19 (bytes per member): an entry is 24 bytes with a text of up to 16 bytes in it (a
+    // std::string entry was 40, and a heap block on top past 15 bytes).
+    EXPECT_EQ(StringPool::entry_bytes(), 24u);
+    StringPool p;
+    const std::string s16(16, 'x'), s17(17, 'y'), s200(200, 'z');
+    const auto e = p.acquire("");
+    const auto a = p.acquire(s16);
+    const auto b = p.acquire(s17);
+    const auto c = p.acquire(s200);
+    EXPECT_EQ(p.view(e), "");
+    EXPECT_EQ(p.view(a), s16);
+    EXPECT_EQ(p.view(b), s17);
+    EXPECT_EQ(p.view(c), s200);
+    EXPECT_EQ(p.find(s17), b);
+    EXPECT_EQ(p.find(std::string(17, 'x')), StringPool::kNone);
+    // A long text's id reused by a short one and the reverse; views of others stay put.
+    p.release(b);
+    p.release(a);
+    const auto b2 = p.acquire("short");
+    const auto a2 = p.acquire(std::string(40, 'q'));
+    EXPECT_EQ(p.view(b2), "short");
+    EXPECT_EQ(p.view(a2), std::string(40, 'q'));
+    EXPECT_EQ(p.view(c), s200);
+    EXPECT_EQ(p.find(s16), StringPool::kNone);
+    EXPECT_EQ(p.size(), 4u);
+    const auto fresh = p.acquire(s16); // a new entry: the freed ids were taken
+    EXPECT_EQ(fresh, p.id_bound() - 1);
+    EXPECT_EQ(p.view(fresh), s16);
+}
+
 TEST(MemberTable, StoresFieldsCompactlyAndFindsByName) {
     static_assert(sizeof(MemberRec) == 16, "a member record stays 16 bytes");
     auto pools = std::make_shared<InternPools>();
