@@ -145,8 +145,12 @@ def grow(kind, binary, steps, rundir, log, profile, cap, mem_reserve_mib, probes
             dead = sum(1 for a in everyone if not a.alive())
             if pending:
                 seen = [counts[i] for i in pending if i in counts]
-                note = ("N=%d did not converge within %.0f s: %d agents short%s%s" % (
+                kinds = {}
+                for i in pending:
+                    kinds[everyone[i].kind] = kinds.get(everyone[i].kind, 0) + 1
+                note = ("N=%d did not converge within %.0f s: %d agents short (%s)%s%s" % (
                     n, step_deadline - t0, len(pending),
+                    ", ".join("%d %s" % (c, k) for k, c in sorted(kinds.items())),
                     (" (they listed %d..%d)" % (min(seen), max(seen))) if seen else "",
                     (", %d agents exited" % dead) if dead else ""))
                 log("  ramp %s N=%d: %s" % (kind, n, note))

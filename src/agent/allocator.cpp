@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "clusterd/base/sanitizer.hpp"
+
 namespace clusterd::agent {
 namespace {
 
@@ -13,20 +15,6 @@ constexpr const char* kTunables = "GLIBC_TUNABLES";
 constexpr const char* kSetting = "glibc.malloc.tcache_count=0";
 // Set across the re-exec only: "-" when GLIBC_TUNABLES was unset, else "=" + its old value.
 constexpr const char* kMarker = "CLUSTERD_ALLOCATOR_REEXEC";
-
-bool sanitized() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-    return true;
-#else
-    return false;
-#endif
-#else
-    return false;
-#endif
-}
 
 void restore(const char* marker) {
     const std::string m = marker;
@@ -44,7 +32,7 @@ void apply_allocator_setting(char** argv) {
         restore(marker);
         return;
     }
-    if (sanitized() || std::getenv("CLUSTERD_MALLOC_DEFAULTS") != nullptr)
+    if (base::sanitized_build() || std::getenv("CLUSTERD_MALLOC_DEFAULTS") != nullptr)
         return;
     const char* cur = std::getenv(kTunables);
     const std::string old = cur != nullptr ? cur : "";
