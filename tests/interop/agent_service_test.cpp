@@ -234,6 +234,12 @@ TEST(AgentService, AllocatorSettingKeepsThePidAndTheHandlersEnvironment) {
               std::string::npos);
     const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(d1.child.pid()) + "/exe");
     EXPECT_EQ(std::filesystem::canonical(exe), std::filesystem::canonical(clusterd_bin()));
+    // ps, pgrep, ss and top show the name it was started as, not "exe" (CI's avahi lab test
+    // looks the agent up by name in `ss -p`).
+    std::string comm = read_file("/proc/" + std::to_string(d1.child.pid()) + "/comm");
+    if (!comm.empty() && comm.back() == '\n')
+        comm.pop_back();
+    EXPECT_EQ(comm, std::filesystem::path(clusterd_bin()).filename().string().substr(0, 15));
 
     ASSERT_EQ(c.serf_cli(s1, {"event", "envcheck", "x"}).exit_code, 0);
     ASSERT_TRUE(wait_until([&] { return !read_file(env_dump).empty(); }, 15s)) << c.dump();

@@ -11,9 +11,9 @@ namespace clusterd::agent {
 
 /// Call first thing in a process that will run the agent. On the first call of a process: adds
 /// the setting and re-executes /proc/self/exe with `argv` (does not return unless the exec
-/// fails). After that re-exec: restores GLIBC_TUNABLES and returns. Does nothing when
-/// GLIBC_TUNABLES already sets glibc.malloc.tcache_count (the operator's choice), when
-/// CLUSTERD_MALLOC_DEFAULTS is set (opt-out), or in sanitizer builds.
+/// fails). After that re-exec: restores GLIBC_TUNABLES and the process name and returns.
+/// Does nothing under valgrind, when GLIBC_TUNABLES already sets glibc.malloc.tcache_count (the operator's
+/// choice), when CLUSTERD_MALLOC_DEFAULTS is set (opt-out), or in sanitizer builds.
 void apply_allocator_setting(char** argv);
 
 } // namespace clusterd::agent
