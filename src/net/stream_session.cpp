@@ -186,10 +186,13 @@ awaitable<void> run_outgoing(std::shared_ptr<DriverCore> core, swim::Transmit t)
     deadline.expires_after(timeout);
     deadline.async_wait(stream->on_deadline());
     std::string why;
+    swim::StreamFailure kind = swim::StreamFailure::Other;
     const bool expects_reply = !t.msg.empty() && t.msg[0] != 8; // user messages get no reply
     auto [cec] = co_await sock.async_connect(tcp::endpoint(to_asio(t.to), t.to.port), kTuple);
     if (cec) {
         why = "connect to " + t.to.to_string() + ": " + (timed_out ? "timed out" : cec.message());
+        if (!timed_out && cec == asio::error::connection_refused)
+            kind = swim::StreamFailure::Refused;
     } else {
         auto sealed =
             wire::seal_stream(t.msg, core->opts.compress, core->ring(), core->nonce, 1, core->opts.label);
@@ -232,7 +235,7 @@ awaitable<void> run_outgoing(std::shared_ptr<DriverCore> core, swim::Transmit t)
     if (core->stopped)
         co_return;
     if (!why.empty())
-        core->host.stream_failed(t.stream_id, core->now(), why);
+        core->host.stream_failed(t.stream_id, core->now(), why, kind);
     core->kick();
 }
 

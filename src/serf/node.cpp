@@ -244,12 +244,13 @@ void Node::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base
     impl_->after_input();
 }
 
-void Node::stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) {
+void Node::stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why,
+                         swim::StreamFailure kind) {
     auto& core = impl_->core;
     if (core.shut_down())
         return;
     core.now = now;
-    core.endpoint->stream_failed(stream_id, now, why);
+    core.endpoint->stream_failed(stream_id, now, why, kind);
     impl_->after_input();
 }
 

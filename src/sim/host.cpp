@@ -27,9 +27,10 @@ void EndpointHost::handle_stream_reply(std::uint64_t id, base::ByteView msg, bas
     ep_.handle_stream_reply(id, msg, now);
 }
 
-void EndpointHost::stream_failed(std::uint64_t id, base::Instant now, std::string_view why) {
+void EndpointHost::stream_failed(std::uint64_t id, base::Instant now, std::string_view why,
+                                 swim::StreamFailure kind) {
     now_ = now;
-    ep_.stream_failed(id, now, why);
+    ep_.stream_failed(id, now, why, kind);
 }
 
 base::Bytes EndpointHost::node_meta(std::size_t limit) {

@@ -280,6 +280,7 @@ void Simulator::send(std::size_t from, swim::Transmit t) {
     if (!target || !nodes_[*target].host) {
         fail.at = now_ + latency(from, from);
         fail.why = "connection refused";
+        fail.refused = true;
         push(std::move(fail));
         return;
     }
@@ -421,7 +422,7 @@ void Simulator::deliver(Event& e) {
         auto msg = env.open_stream(e.data);
         if (!msg) {
             stats_.streams_failed++;
-            h.stream_failed(e.stream, local, msg.error().message);
+            h.stream_failed(e.stream, local, msg.error().message, swim::StreamFailure::Other);
         } else {
             h.handle_stream_reply(e.stream, *msg, local);
         }
@@ -433,7 +434,8 @@ void Simulator::deliver(Event& e) {
             return;
         s.open_streams.erase(it);
         stats_.streams_failed++;
-        h.stream_failed(e.stream, local, e.why);
+        h.stream_failed(e.stream, local, e.why,
+                        e.refused ? swim::StreamFailure::Refused : swim::StreamFailure::Other);
         break;
     }
     }

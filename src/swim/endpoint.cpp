@@ -491,7 +491,8 @@ void Endpoint::handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, 
     }
 }
 
-void Endpoint::stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) {
+void Endpoint::stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why,
+                             StreamFailure kind) {
     Impl& m = *impl_;
     m.last_now = now;
     auto it = m.streams.find(stream_id);
@@ -499,6 +500,8 @@ void Endpoint::stream_failed(std::uint64_t stream_id, base::Instant now, std::st
         return;
     Impl::PendingStream ps = it->second;
     m.streams.erase(it);
+    if (ps.kind == Impl::StreamKind::Ping && kind == StreamFailure::Refused)
+        m.fallback_refused(ps.ping_seq, now);
     if (ps.kind == Impl::StreamKind::PushPull && ps.join) {
         auto& remaining = m.join_remaining[ps.join_id];
         if (remaining > 0)

@@ -80,6 +80,8 @@ struct Endpoint::Impl {
     }
     void probe_timeout(std::uint64_t seq, base::Instant now);
     void probe_end(std::uint64_t seq, base::Instant now);
+    /// The TCP fallback ping of probe `seq` was refused (Config::end_probe_on_refused).
+    void fallback_refused(std::uint64_t seq, base::Instant now);
     void handle_ack(const wire::Ack& a, base::Instant now);
     void handle_nack(const wire::Nack& n);
     void handle_ping(const wire::Ping& p, const Address& from);

@@ -126,6 +126,24 @@ void Endpoint::Impl::probe_end(std::uint64_t seq, base::Instant now) {
     }
 }
 
+void Endpoint::Impl::fallback_refused(std::uint64_t seq, base::Instant now) {
+    if (!cfg.end_probe_on_refused || !probe_state || probe_state->seq != seq || probe_state->acked ||
+        probe_state->fallback_ok)
+        return;
+    Probe p = *probe_state;
+    probe_state.reset();
+    disarm_probe_timers();
+    stats.probe_time.record(now - p.sent);
+    stats.probe_failures++;
+    stats.probes_refused++;
+    if (MemberRec* node = lookup(p.node))
+        suspect_node(wire::Suspect{node->incarnation, p.node, cfg.name}, now);
+    if (probe_tick_pending) {
+        probe_tick_pending = false;
+        probe(now);
+    }
+}
+
 void Endpoint::Impl::handle_ack(const wire::Ack& a, base::Instant now) {
     if (auto r = rechecks.find(a.seq_no); r != rechecks.end()) {
         note_alive(r->second.node);

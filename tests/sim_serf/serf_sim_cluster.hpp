@@ -49,8 +49,9 @@ class SerfHost final : public sim::SimHost {
         node.handle_stream_reply(id, msg, now);
         drain();
     }
-    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override {
-        node.stream_failed(id, now, why);
+    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why,
+                       swim::StreamFailure kind) override {
+        node.stream_failed(id, now, why, kind);
         drain();
     }
 

@@ -32,7 +32,7 @@ class TickHost final : public sim::SimHost {
         return base::Bytes{};
     }
     void handle_stream_reply(std::uint64_t, base::ByteView, base::Instant) override {}
-    void stream_failed(std::uint64_t, base::Instant, std::string_view) override {}
+    void stream_failed(std::uint64_t, base::Instant, std::string_view, swim::StreamFailure) override {}
 
     std::vector<base::Instant> ticks;
     int early = 0;

@@ -168,7 +168,8 @@ class Node final {
     base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
                                                     base::Instant now);
     void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now);
-    void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why = {});
+    void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why = {},
+                       swim::StreamFailure kind = swim::StreamFailure::Other);
     void handle_timeout(base::Instant now);
     base::Instant next_deadline() const;
     std::optional<swim::Transmit> poll_transmit();

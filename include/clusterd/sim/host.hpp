@@ -54,7 +54,8 @@ class EndpointHost : public SimHost, public swim::Delegate {
     base::Result<base::Bytes> handle_stream_request(const swim::Address& from, base::ByteView msg,
                                                     base::Instant now) override;
     void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override;
-    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override;
+    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why,
+                       swim::StreamFailure kind) override;
 
     // swim::Delegate
     base::Bytes node_meta(std::size_t limit) override;

@@ -145,6 +145,7 @@ class Simulator {
         std::uint64_t stream; ///< the requester's stream id
         base::Bytes data;
         std::string why;
+        bool refused = false; ///< StreamFail: nothing listened (swim::StreamFailure::Refused)
     };
     struct Later {
         bool operator()(const Event& a, const Event& b) const {

@@ -104,6 +104,13 @@ struct Config {
     /// really is down never answers, so its death is declared exactly when it would have been.
     /// Only pings are added (wire-identical).
     bool recheck_suspects = true;
+    /// A probe whose TCP fallback ping is refused (the target's host answered that nothing
+    /// listens on its gossip port: a live agent always listens there, so its process is gone)
+    /// ends as failed at once instead of at the end of the probe interval: the suspicion starts
+    /// about half a probe interval sooner after a crash on a live host. Lifeguard's timeouts
+    /// and confirmations are unchanged, and no awareness penalty is taken for nacks that had no
+    /// time to come. Wire-identical (memberlist does not look at the kind of failure).
+    bool end_probe_on_refused = true;
     /// Members sent a refutation of a suspicion or death of us straight away, one packet each,
     /// besides its broadcast (random ones when there are more), at most once per probe_timeout
     /// (so a stream of forged suspicions cannot turn one packet into many). 0 = by gossip only

@@ -25,6 +25,12 @@
 
 namespace clusterd::swim {
 
+/// How a Stream transmit failed, as far as failure detection cares.
+enum class StreamFailure : std::uint8_t {
+    Other,   ///< timeout, reset, read/decode error, anything else
+    Refused, ///< the peer's host answered the connect: nothing listens on that TCP port
+};
+
 /// Something the driver must send.
 struct Transmit {
     enum class Kind : std::uint8_t {
@@ -62,6 +68,7 @@ struct Stats {
     std::uint64_t probe_failures = 0; ///< probes that ended in suspecting the node
     std::uint64_t indirect_probes = 0;
     std::uint64_t tcp_fallback_probes = 0;
+    std::uint64_t probes_refused = 0; ///< probes ended early: the fallback ping was refused
     std::uint64_t nacks_received = 0;
     std::uint64_t suspects = 0;   ///< nodes we moved to suspect
     std::uint64_t deaths = 0;     ///< nodes we moved to dead (not left)
@@ -113,8 +120,10 @@ class Endpoint {
                                                     base::Instant now);
     /// The reply to one of our Stream transmits.
     void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now);
-    /// One of our Stream transmits failed (connect/read error or timeout).
-    void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why = {});
+    /// One of our Stream transmits failed (connect/read error or timeout). A refused connect
+    /// of the TCP fallback ping ends the probe as failed at once (docs/protocol.md).
+    void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why = {},
+                       StreamFailure kind = StreamFailure::Other);
 
     // ---- outputs ---------------------------------------------------------------------------
     /// When handle_timeout() must next be called (Instant::max() if never).

@@ -24,7 +24,8 @@ class Host {
     virtual base::Result<base::Bytes> handle_stream_request(const Address& from, base::ByteView msg,
                                                             base::Instant now) = 0;
     virtual void handle_stream_reply(std::uint64_t stream_id, base::ByteView msg, base::Instant now) = 0;
-    virtual void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why) = 0;
+    virtual void stream_failed(std::uint64_t stream_id, base::Instant now, std::string_view why,
+                               StreamFailure kind) = 0;
     virtual void handle_timeout(base::Instant now) = 0;
     virtual base::Instant next_deadline() const = 0;
     virtual std::optional<Transmit> poll_transmit() = 0;
@@ -48,8 +49,9 @@ template <typename T> class HostAdapter final : public Host {
     void handle_stream_reply(std::uint64_t id, base::ByteView msg, base::Instant now) override {
         t_.handle_stream_reply(id, msg, now);
     }
-    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why) override {
-        t_.stream_failed(id, now, why);
+    void stream_failed(std::uint64_t id, base::Instant now, std::string_view why,
+                       StreamFailure kind) override {
+        t_.stream_failed(id, now, why, kind);
     }
     void handle_timeout(base::Instant now) override { t_.handle_timeout(now); }
     base::Instant next_deadline() const override { return t_.next_deadline(); }

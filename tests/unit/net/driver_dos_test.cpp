@@ -41,7 +41,7 @@ class EchoHost final : public net::Host {
         return base::Bytes{6, 0x80};
     }
     void handle_stream_reply(std::uint64_t, base::ByteView, base::Instant) override {}
-    void stream_failed(std::uint64_t, base::Instant, std::string_view) override {}
+    void stream_failed(std::uint64_t, base::Instant, std::string_view, swim::StreamFailure) override {}
     void handle_timeout(base::Instant) override {}
     base::Instant next_deadline() const override { return base::Instant::max(); }
     std::optional<swim::Transmit> poll_transmit() override { return std::nullopt; }

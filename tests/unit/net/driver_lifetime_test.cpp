@@ -36,7 +36,9 @@ class ScriptedHost final : public net::Host {
         return reply_to_requests;
     }
     void handle_stream_reply(std::uint64_t, base::ByteView, base::Instant) override { ++replies; }
-    void stream_failed(std::uint64_t, base::Instant, std::string_view) override { ++failures; }
+    void stream_failed(std::uint64_t, base::Instant, std::string_view, swim::StreamFailure) override {
+        ++failures;
+    }
     void handle_timeout(base::Instant) override {}
     base::Instant next_deadline() const override { return base::Instant::max(); }
     std::optional<swim::Transmit> poll_transmit() override {

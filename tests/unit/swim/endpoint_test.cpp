@@ -176,6 +176,54 @@ TEST(Endpoint, ProbeWithoutAnswerLeadsToSuspectThenDead) {
     EXPECT_FALSE(h.find_sent<wire::Dead>().empty() && h.ep.queued_broadcasts() == 0);
 }
 
+// A crashed agent on a live host (kill -9): its TCP port refuses the fallback ping. The probe
+// ends as failed right then, half a probe interval before its end; no awareness point is taken
+// for nacks that had no time to come. A fallback that fails otherwise (timeout, reset) and the
+// setting switched off keep memberlist's timing.
+TEST(Endpoint, RefusedFallbackPingEndsTheProbeAtOnce) {
+    auto run = [](bool enabled, swim::StreamFailure kind) {
+        Config c = config_for("a", 1);
+        c.end_probe_on_refused = enabled;
+        Harness h(c);
+        h.packet(alive("b", 2, 1));
+        const Transmit* fallback = nullptr;
+        for (int i = 0; i < 100 && fallback == nullptr; ++i) {
+            h.step();
+            for (const auto& t : h.sent)
+                if (t.kind == Transmit::Kind::Stream)
+                    fallback = &t;
+        }
+        EXPECT_NE(fallback, nullptr);
+        if (fallback == nullptr)
+            return std::make_pair(State::Alive, -1);
+        h.ep.stream_failed(fallback->stream_id, h.now, "connect to 127.0.0.2:7946: Connection refused", kind);
+        h.drain();
+        return std::make_pair(h.ep.find("b")->state, h.ep.health_score());
+    };
+    auto [state, health] = run(true, swim::StreamFailure::Refused);
+    EXPECT_EQ(state, State::Suspect);
+    EXPECT_EQ(health, 0);
+    EXPECT_EQ(run(true, swim::StreamFailure::Other).first, State::Alive);
+    EXPECT_EQ(run(false, swim::StreamFailure::Refused).first, State::Alive);
+
+    // After the early end the prober goes on with its schedule: the next probe starts on time
+    // and the suspicion runs its full Lifeguard timeout (2 nodes: 4 x 1 s).
+    Harness h;
+    h.packet(alive("b", 2, 1));
+    while (std::none_of(h.sent.begin(), h.sent.end(),
+                        [](const Transmit& t) { return t.kind == Transmit::Kind::Stream; }))
+        h.step();
+    for (const auto& t : h.sent)
+        if (t.kind == Transmit::Kind::Stream)
+            h.ep.stream_failed(t.stream_id, h.now, "refused", swim::StreamFailure::Refused);
+    EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
+    EXPECT_EQ(h.ep.stats().probes_refused, 1u);
+    h.run_for(3900ms);
+    EXPECT_EQ(h.ep.find("b")->state, State::Suspect);
+    h.run_for(200ms);
+    EXPECT_EQ(h.ep.find("b")->state, State::Dead);
+}
+
 TEST(Endpoint, AckCompletesProbeAndReportsRtt) {
     Harness h;
     h.packet(alive("b", 2, 1));
