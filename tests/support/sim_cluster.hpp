@@ -21,27 +21,16 @@
 #include <string>
 #include <vector>
 
+#include "clusterd/base/sanitizer.hpp"
 #include "clusterd/sim/simulator.hpp"
 
 namespace clusterd::simtest {
 
-/// The name of node i in every simulated cluster.
-/// True in ASan/UBSan builds, where the simulator runs about ten times slower: long studies
+/// True in sanitizer builds, where the simulator runs about ten times slower: long studies
 /// there run fewer seeds (they are in the sanitizer run for memory errors, not for figures).
-constexpr bool sanitized_build() {
-#if defined(__SANITIZE_ADDRESS__)
-    return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return true;
-#else
-    return false;
-#endif
-#else
-    return false;
-#endif
-}
+using base::sanitized_build;
 
+/// The name of node i in every simulated cluster.
 inline std::string node_name(std::size_t i) {
     return "node-" + std::to_string(i);
 }
