@@ -43,6 +43,12 @@ void Session::feed(base::ByteView data) {
 }
 
 base::Bytes Session::take_output() {
+    if (out_.size() == 1 && !out_.front().counted) { // replies only (the usual case): no copy
+        base::Bytes all = std::move(out_.front().bytes);
+        out_.clear();
+        out_bytes_ = 0;
+        return all;
+    }
     base::Bytes all;
     all.reserve(out_bytes_);
     for (auto& o : out_) {
@@ -68,20 +74,20 @@ void Session::close(std::string reason) {
 }
 
 void Session::reply(std::uint64_t seq, std::string_view error) {
-    Out o;
-    encode(o.bytes, ResponseHeader{seq, std::string(error)});
-    out_bytes_ += o.bytes.size();
-    out_.push_back(std::move(o));
-    if (on_output_)
-        on_output_();
+    reply(seq, error, base::ByteView{});
 }
 
-void Session::reply(std::uint64_t seq, std::string_view error, const base::Bytes& body) {
-    Out o;
-    encode(o.bytes, ResponseHeader{seq, std::string(error)});
-    o.bytes.insert(o.bytes.end(), body.begin(), body.end());
-    out_bytes_ += o.bytes.size();
-    out_.push_back(std::move(o));
+void Session::reply(std::uint64_t seq, std::string_view error, base::ByteView body) {
+    // Replies that follow one another share one buffer (a pipelining client's batch is answered
+    // without an allocation per reply); stream records keep their own entries for the per-stream
+    // queue accounting.
+    if (out_.empty() || out_.back().counted)
+        out_.emplace_back();
+    base::Bytes& b = out_.back().bytes;
+    const std::size_t before = b.size();
+    encode(b, ResponseHeader{seq, std::string(error)});
+    b.insert(b.end(), body.begin(), body.end());
+    out_bytes_ += b.size() - before;
     if (on_output_)
         on_output_();
 }

@@ -113,7 +113,7 @@ class Session {
 
     void process();
     void reply(std::uint64_t seq, std::string_view error);
-    void reply(std::uint64_t seq, std::string_view error, const base::Bytes& body);
+    void reply(std::uint64_t seq, std::string_view error, base::ByteView body);
     /// reply(), then whether input processing may go on.
     bool answer(std::uint64_t seq, std::string_view error) {
         reply(seq, error);

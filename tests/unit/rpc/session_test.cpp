@@ -392,6 +392,42 @@ TEST(RpcSession, SlowStreamReaderDropsBeyond512) {
     EXPECT_EQ(frames(h.s.take_output()).size(), 1u);
 }
 
+// Replies that follow one another share one output buffer; stream records keep their own
+// entries. Pipelined replies and records of a stream, interleaved, come out in the order they
+// were produced, and the per-stream queue accounting still frees as the output is taken.
+TEST(RpcSession, PipelinedRepliesAndStreamRecordsKeepTheirOrder) {
+    Harness h;
+    h.ready();
+    h.agent.member_list = {member("a", "alive")};
+    h.agent.version = 7;
+    base::Bytes batch = req("stream", 2, StreamRequest{"user"});
+    for (std::uint64_t seq = 3; seq < 7; ++seq) {
+        const auto r = req("members", seq);
+        batch.insert(batch.end(), r.begin(), r.end());
+    }
+    h.s.feed(batch);
+    h.agent.emit(UserEvent{1, "e1", {}, false});
+    const auto more = req("members", 7);
+    h.s.feed(more);
+    h.agent.emit(UserEvent{2, "e2", {}, false});
+    h.agent.emit(UserEvent{3, "e3", {}, false});
+    h.s.feed(req("members", 8));
+    const auto f = frames(h.s.take_output());
+    // stream ack, members 3-6, record, members 7, two records, members 8
+    ASSERT_EQ(f.size(), 10u);
+    const std::vector<std::uint64_t> seqs = {2, 3, 4, 5, 6, 2, 7, 2, 2, 8};
+    for (std::size_t i = 0; i < f.size(); ++i)
+        EXPECT_EQ(f[i].header.seq, seqs[i]) << "frame " << i;
+    EXPECT_EQ(body_as<MembersResponse>(f[1]).members.size(), 1u);
+    EXPECT_EQ(body_as<MembersResponse>(f[9]).members.size(), 1u);
+    EXPECT_FALSE(h.s.has_output());
+    // The three records were counted against the stream's queue and are free again.
+    for (int i = 0; i < 512; ++i)
+        h.agent.emit(UserEvent{static_cast<std::uint64_t>(10 + i), "e", {}, false});
+    EXPECT_EQ(h.s.counters().dropped_records, 0u);
+    EXPECT_EQ(frames(h.s.take_output()).size(), 512u);
+}
+
 TEST(RpcSession, QueryEventsAndRespond) {
     Harness h;
     h.ready();
