@@ -230,7 +230,8 @@ def write_all(results, meta, outdir):
         "- clusterd: `%s` (%s)" % (meta["clusterd_bin"], meta.get("clusterd_version", "")),
         "- agents on 127.0.0.1 (distinct ports), profile `%s`, %d repetition(s) per size; "
         "cells are min / median / max over agents x repetitions (per-agent figures) or "
-        "over repetitions (cluster figures), one number when they are equal; ratio = clusterd "
+        "over repetitions (cluster figures; kill -9: two kills per repetition from N = 5), one "
+        "number when they are equal; ratio = clusterd "
         "median / Serf median (steady gossip traffic: mean / mean, the cluster's total per agent)." %
         (meta["profile"], meta["reps"]),
         "",
