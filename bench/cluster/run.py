@@ -189,8 +189,11 @@ def one_cluster(kind, binary, n, rep, args, t, rundir, res):
             log("  %s N=%d rep %d: converged in %.2f s" % (kind, n, rep, secs))
         except Timeout as e:
             add(res, "join", n, [], e.short or "timeout >%.0f s" % t.join(n))
-            for f in ("rss", "anon", "pss", "private", "cpu", "bytes", "steady_bytes", "event", "dups",
-                      "rpc_lat", "rpc_tput", "fail", "leave"):
+            figs = ["rss", "anon", "pss", "private", "cpu", "bytes", "event", "dups", "rpc_lat",
+                    "rpc_tput", "fail", "leave"]
+            if n in args.traffic_sizes and rep == 0: # measured only there (a cell elsewhere was an empty MISS row)
+                figs.append("steady_bytes")
+            for f in figs:
                 add(res, f, n, [], "did not converge")
             res["notes"].append("N=%d rep %d: %s" % (n, rep, e))
             log("  %s N=%d rep %d: NOT converged: %s" % (kind, n, rep, e))
