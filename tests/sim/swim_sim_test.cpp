@@ -29,6 +29,21 @@ swim::Config lan_cfg() {
     return swim::Config::lan();
 }
 
+/// Every member but the victim has recorded the victim's death.
+bool all_see_dead(SwimCluster& c, std::size_t victim) {
+    for (std::size_t i = 0; i < c.sim.size(); ++i) {
+        if (i == victim)
+            continue;
+        const auto& evs = c.host(i).events();
+        if (std::none_of(evs.begin(), evs.end(), [&](const sim::EndpointHost::Event& ev) {
+                return ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.node == node_name(victim) &&
+                       ev.state == swim::State::Dead;
+            }))
+            return false;
+    }
+    return true;
+}
+
 } // namespace
 
 TEST(SwimSim, TenNodesConvergeFromStarJoin) {
@@ -95,21 +110,7 @@ TEST(SwimSim, CrashedNodeIsMarkedDeadByEveryMember) {
     const std::size_t victim = 13;
     c.sim.crash(victim);
     const base::Instant crashed_at = c.sim.now();
-    auto all_see_dead = [&] {
-        for (std::size_t i = 0; i < c.sim.size(); ++i) {
-            if (i == victim)
-                continue;
-            bool seen = false;
-            for (const auto& ev : c.host(i).events())
-                if (ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.node == node_name(victim) &&
-                    ev.state == swim::State::Dead)
-                    seen = true;
-            if (!seen)
-                return false;
-        }
-        return true;
-    };
-    ASSERT_TRUE(c.sim.run_until(all_see_dead, 120s));
+    ASSERT_TRUE(c.sim.run_until([&] { return all_see_dead(c, victim); }, 120s));
     std::printf("[sim] crash of 1/30 known dead everywhere after %.2f s\n",
                 std::chrono::duration<double>(c.sim.now() - crashed_at).count());
     // Nobody else was declared dead.
@@ -133,21 +134,7 @@ TEST(SwimSim, CrashIsSuspectedAtTheRefusedFallbackPing) {
         const std::size_t victim = 11;
         c.sim.crash(victim);
         const base::Instant crashed_at = c.sim.now();
-        auto all_see_dead = [&] {
-            for (std::size_t i = 0; i < c.sim.size(); ++i) {
-                if (i == victim)
-                    continue;
-                bool seen = false;
-                for (const auto& ev : c.host(i).events())
-                    if (ev.kind == sim::EndpointHost::Event::Kind::Leave && ev.node == node_name(victim) &&
-                        ev.state == swim::State::Dead)
-                        seen = true;
-                if (!seen)
-                    return false;
-            }
-            return true;
-        };
-        EXPECT_TRUE(c.sim.run_until(all_see_dead, 120s));
+        EXPECT_TRUE(c.sim.run_until([&] { return all_see_dead(c, victim); }, 120s));
         EXPECT_EQ(c.false_deaths(), c.sim.size() - 1); // only the victim
         std::uint64_t refused = 0;
         for (std::size_t i = 0; i < c.sim.size(); ++i)
